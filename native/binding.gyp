@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "ig_native",
+      "sources": [
+        "src/addon.c",
+        "src/util.c",
+        "src/object.c",
+        "src/attach.c",
+        "src/maps.c",
+        "src/reader.c"
+      ],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+      "defines": ["_GNU_SOURCE"],
+      "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+    }
+  ]
+}

@@ -1,0 +1,72 @@
+/* Module entry: registration, per-env state and the teardown hook. */
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static napi_value js_libbpf_version(napi_env env, napi_callback_info info) {
+  (void)info;
+  char v[32];
+  snprintf(v, sizeof v, "%u.%u", libbpf_major_version(), libbpf_minor_version());
+  return ig_str(env, v);
+}
+
+static napi_value js_num_possible_cpus(napi_env env, napi_callback_info info) {
+  (void)info;
+  int n = libbpf_num_possible_cpus();
+  if (n < 0) return ig_throw_errno(env, n, false, "libbpf_num_possible_cpus");
+  return ig_num(env, n);
+}
+
+/* setDebug(on): echo every libbpf message (including debug level) to stderr. */
+static napi_value js_set_debug(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  bool on;
+  if (!ig_arg_bool(env, argv[0], "on", &on)) return NULL;
+  ig_set_debug(on);
+  return ig_undefined(env);
+}
+
+/* Runs on process.exit() and worker termination: stop poll threads before the env goes away. */
+static void env_cleanup(void *arg) {
+  ig_env *e = arg;
+  ig_readers_shutdown(e);
+}
+
+static void env_free(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  static int installed;
+  if (!__atomic_exchange_n(&installed, 1, __ATOMIC_ACQ_REL)) {
+    ig_log_install();
+    const char *dbg = getenv("IG_LIBBPF_DEBUG");
+    if (dbg && *dbg && strcmp(dbg, "0") != 0) ig_set_debug(true);
+  }
+  ig_env *e = calloc(1, sizeof *e);
+  if (!e) {
+    napi_throw_error(env, NULL, "ig_native: out of memory");
+    return NULL;
+  }
+  e->env = env;
+  if (napi_set_instance_data(env, e, env_free, NULL) != napi_ok) {
+    free(e);
+    return ig_napi_fail(env, napi_generic_failure, "napi_set_instance_data");
+  }
+  napi_add_env_cleanup_hook(env, env_cleanup, e);
+
+  if (!ig_object_register(env, exports) || !ig_attach_register(env, exports) || !ig_maps_register(env, exports) ||
+      !ig_reader_register(env, exports))
+    return NULL;
+  IG_EXPORT(env, exports, "libbpfVersion", js_libbpf_version);
+  IG_EXPORT(env, exports, "numPossibleCpus", js_num_possible_cpus);
+  IG_EXPORT(env, exports, "setDebug", js_set_debug);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

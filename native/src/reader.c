@@ -1,0 +1,634 @@
+/* Ring buffer and perf buffer readers: one poll thread per reader, batches handed to JS through a
+ * threadsafe function, bounded so that a slow JS side pushes back on the kernel ring.
+ *
+ * Thread model
+ *   poll thread:  epoll_wait on {ring/perf epoll fd, stop eventfd}
+ *                 -> ring_buffer__consume / perf_buffer__consume
+ *                 -> sample callback appends [u32 len][u32 cpu][payload, 8-aligned] to the current batch
+ *                 -> batch is queued when full, maxLatencyMs after its first record, or on stop
+ *                 -> after a non-empty consume, sleep lingerUs (interruptible) so records pile up.
+ *   queue:        FIFO of ready batches guarded by a mutex; the poll thread waits on a condition
+ *                 variable while `queue` batches are pending (back-pressure: the kernel ring fills
+ *                 and the BPF side counts its drops). A queued batch triggers at most one pending
+ *                 threadsafe-function call; the JS-thread callback pops batches one at a time,
+ *                 wraps each in an external Buffer (freed by its finaliser) and calls cb(buf, count).
+ *   readerStop:   sets the stop flag, wakes the thread (eventfd + condvar), joins it (the thread
+ *                 never blocks once stop is set), then delivers every pending batch synchronously
+ *                 and releases the threadsafe function. Idempotent.
+ *   teardown:     the env cleanup hook, the handle finaliser and the threadsafe function's
+ *                 finaliser each hard-stop a running reader (join, free without calling JS).
+ *
+ * Why not napi_tsfn_blocking with max_queue_size: readerStop runs on the JS thread and must join
+ * the poll thread; a thread blocked inside a full TSFN queue could only be released by the JS
+ * thread itself, which would deadlock. A condition variable we control can be woken by stop. */
+#include "common.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { READER_RING = 1, READER_PERF = 2 };
+enum { TAG_STOP = 1, TAG_DATA = 2 };
+
+typedef struct ig_batch {
+  struct ig_batch *next;
+  size_t len, cap;
+  uint32_t count;
+  uint32_t pad;
+  uint8_t data[]; /* 8-aligned: header is 32 bytes */
+} ig_batch;
+
+struct ig_reader {
+  uint32_t magic;
+  int kind;
+  ig_env *ienv;
+  ig_reader *next_live;
+
+  struct ring_buffer *rb;
+  struct perf_buffer *pb;
+  int efd, epfd;
+  pthread_t thread;
+  bool thread_running;
+
+  napi_threadsafe_function tsfn;
+  napi_ref cb_ref;
+  napi_ref self_ref;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  ig_batch *head, *tail; /* ready batches, guarded by mu */
+  uint32_t qlen, qmax;
+  bool wake_pending;
+
+  /* poll-thread only */
+  ig_batch *cur;
+  uint64_t cur_first_ns;
+  uint32_t appended;
+  uint64_t drain_bytes, drain_limit;
+
+  size_t max_batch;
+  uint64_t max_latency_ns, linger_ns;
+
+  int stop;                                /* atomic */
+  uint64_t records, batches, lost, dropped; /* atomic */
+  int error;                               /* errno of a fatal poll error (set by the thread before exit) */
+
+  bool stopped;       /* JS thread: stop done, resources released */
+  bool tsfn_released;
+  int refs;           /* handle external + threadsafe function */
+};
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool stopping(ig_reader *r) { return __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE) != 0; }
+
+/* ---------------------------------------------------------------------------------------------
+ * Poll thread side
+ * ------------------------------------------------------------------------------------------- */
+static void queue_batch(ig_reader *r, ig_batch *b) {
+  pthread_mutex_lock(&r->mu);
+  while (r->qlen >= r->qmax && !stopping(r)) pthread_cond_wait(&r->cv, &r->mu);
+  b->next = NULL;
+  if (r->tail)
+    r->tail->next = b;
+  else
+    r->head = b;
+  r->tail = b;
+  r->qlen++;
+  __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&r->batches, 1, __ATOMIC_RELAXED);
+  bool wake = !r->wake_pending;
+  r->wake_pending = true;
+  pthread_mutex_unlock(&r->mu);
+  if (wake && napi_call_threadsafe_function(r->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
+    /* The threadsafe function is closing (env teardown): the batch stays queued and is freed by
+     * the hard stop. */
+    pthread_mutex_lock(&r->mu);
+    r->wake_pending = false;
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
+static void flush(ig_reader *r) {
+  ig_batch *b = r->cur;
+  r->cur = NULL;
+  if (!b) return;
+  if (!b->count) {
+    free(b);
+    return;
+  }
+  queue_batch(r, b);
+}
+
+static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
+  if (stopping(r)) {
+    /* Final drain: take at most one ring's worth so a busy producer cannot keep us here. */
+    r->drain_bytes += size + 8;
+    if (r->drain_bytes > r->drain_limit) return -ECANCELED;
+  }
+  size_t need = 8 + ((size + 7) & ~(size_t)7);
+  if (r->cur && r->cur->len + need > r->cur->cap) flush(r);
+  if (!r->cur) {
+    size_t cap = r->max_batch > need ? r->max_batch : need;
+    ig_batch *b = malloc(sizeof *b + cap);
+    if (!b) {
+      __atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
+      return 0;
+    }
+    b->next = NULL;
+    b->len = 0;
+    b->cap = cap;
+    b->count = 0;
+    r->cur = b;
+  }
+  ig_batch *b = r->cur;
+  uint8_t *p = b->data + b->len;
+  uint32_t hdr[2] = {(uint32_t)size, cpu};
+  memcpy(p, hdr, 8);
+  memcpy(p + 8, data, size);
+  if (need - 8 > size) memset(p + 8 + size, 0, need - 8 - size);
+  b->len += need;
+  if (b->count++ == 0) r->cur_first_ns = now_ns();
+  r->appended++;
+  return 0;
+}
+
+static int ring_sample(void *ctx, void *data, size_t size) { return append(ctx, 0, data, size); }
+
+static void perf_sample(void *ctx, int cpu, void *data, __u32 size) { append(ctx, (uint32_t)cpu, data, size); }
+
+static void perf_lost(void *ctx, int cpu, __u64 cnt) {
+  (void)cpu;
+  ig_reader *r = ctx;
+  __atomic_add_fetch(&r->lost, cnt, __ATOMIC_RELAXED);
+}
+
+static int consume(ig_reader *r) {
+  int err = r->kind == READER_RING ? ring_buffer__consume(r->rb) : perf_buffer__consume(r->pb);
+  return err < 0 ? err : 0;
+}
+
+/* Sleep `linger_ns` unless stop is signalled. Returns true when stop was signalled. */
+static bool linger(ig_reader *r) {
+  struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
+  struct timespec ts = {.tv_sec = (time_t)(r->linger_ns / 1000000000ull),
+                        .tv_nsec = (long)(r->linger_ns % 1000000000ull)};
+  int n = ppoll(&pfd, 1, &ts, NULL);
+  return n > 0 || stopping(r);
+}
+
+static void *reader_main(void *arg) {
+  ig_reader *r = arg;
+  struct epoll_event ev[4];
+  while (!stopping(r)) {
+    int timeout = -1;
+    if (r->cur && r->cur->count) {
+      uint64_t now = now_ns(), deadline = r->cur_first_ns + r->max_latency_ns;
+      if (now >= deadline) {
+        flush(r);
+        continue;
+      }
+      timeout = (int)((deadline - now + 999999ull) / 1000000ull);
+    }
+    int n = epoll_wait(r->epfd, ev, 4, timeout);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r->error = errno;
+      break;
+    }
+    bool data = false, stop = false;
+    for (int i = 0; i < n; i++) {
+      if (ev[i].data.u32 == TAG_STOP)
+        stop = true;
+      else
+        data = true;
+    }
+    if (stop) break;
+    if (!data) continue;
+    r->appended = 0;
+    int err = consume(r);
+    if (err < 0 && err != -EINTR && err != -ECANCELED) {
+      r->error = -err;
+      break;
+    }
+    if (r->appended && r->linger_ns && linger(r)) break;
+  }
+  /* Deliver what the kernel already holds, then what we hold. */
+  r->drain_bytes = 0;
+  consume(r);
+  flush(r);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * JS thread side
+ * ------------------------------------------------------------------------------------------- */
+static void batch_free_cb(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  free(hint);
+}
+
+static ig_batch *pop(ig_reader *r) {
+  pthread_mutex_lock(&r->mu);
+  ig_batch *b = r->head;
+  if (b) {
+    r->head = b->next;
+    if (!r->head) r->tail = NULL;
+    r->qlen--;
+    pthread_cond_signal(&r->cv);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return b;
+}
+
+/* Call cb(buf, count) for one batch; ownership of b moves to the Buffer. Returns false when the
+ * callback threw (the exception stays pending). */
+static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
+  uint32_t count = b->count;
+  napi_value argv[2], undef, res;
+  if (napi_create_uint32(env, count, &argv[1]) != napi_ok || napi_get_undefined(env, &undef) != napi_ok) {
+    free(b);
+    return false;
+  }
+  napi_status st = napi_create_external_buffer(env, b->len, b->data, batch_free_cb, b, &argv[0]);
+  if (st != napi_ok) {
+    /* Runtimes that forbid external buffers: copy. */
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+    }
+    st = napi_create_buffer_copy(env, b->len, b->data, NULL, &argv[0]);
+    free(b);
+    if (st != napi_ok) return false;
+  }
+  return napi_call_function(env, undef, cb, 2, argv, &res) == napi_ok;
+}
+
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)data;
+  if (!env || !js_cb) return; /* teardown: the context may already be gone */
+  ig_reader *r = context;
+  uint32_t n;
+  pthread_mutex_lock(&r->mu);
+  r->wake_pending = false;
+  n = r->qlen;
+  pthread_mutex_unlock(&r->mu);
+  /* Deliver what was queued on entry, not more: a busy producer must not starve the event loop. */
+  for (uint32_t i = 0; i < n; i++) {
+    ig_batch *b = pop(r);
+    if (!b) break;
+    if (!deliver_one(env, js_cb, b)) {
+      /* The callback threw. Node-API would only print a deprecation warning for an exception left
+       * pending here, so raise it as a real uncaught exception. */
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        napi_value ex;
+        if (napi_get_and_clear_last_exception(env, &ex) == napi_ok) napi_fatal_exception(env, ex);
+      }
+      break;
+    }
+  }
+  if (r->tsfn_released) return;
+  pthread_mutex_lock(&r->mu);
+  bool again = r->head && !r->wake_pending;
+  if (again) r->wake_pending = true;
+  pthread_mutex_unlock(&r->mu);
+  if (again && napi_call_threadsafe_function(r->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
+    pthread_mutex_lock(&r->mu);
+    r->wake_pending = false;
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
+static void free_queue(ig_reader *r) {
+  ig_batch *b;
+  while ((b = pop(r))) free(b);
+  free(r->cur);
+  r->cur = NULL;
+}
+
+static void signal_and_join(ig_reader *r) {
+  pthread_mutex_lock(&r->mu);
+  __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  if (r->efd >= 0) {
+    uint64_t one = 1;
+    ssize_t w = write(r->efd, &one, sizeof one);
+    (void)w;
+  }
+  if (r->thread_running) {
+    pthread_join(r->thread, NULL);
+    r->thread_running = false;
+  }
+}
+
+static void unlink_live(ig_reader *r) {
+  if (!r->ienv) return;
+  for (ig_reader **pp = &r->ienv->readers; *pp; pp = &(*pp)->next_live) {
+    if (*pp == r) {
+      *pp = r->next_live;
+      break;
+    }
+  }
+  r->next_live = NULL;
+}
+
+static void release_kernel_side(ig_reader *r) {
+  if (r->rb) ring_buffer__free(r->rb);
+  if (r->pb) perf_buffer__free(r->pb);
+  r->rb = NULL;
+  r->pb = NULL;
+  if (r->epfd >= 0) close(r->epfd);
+  if (r->efd >= 0) close(r->efd);
+  r->epfd = r->efd = -1;
+}
+
+static void reader_unref(ig_reader *r) {
+  if (--r->refs > 0) return;
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  r->magic = 0;
+  free(r);
+}
+
+/* Stop without calling JS: used on teardown and by finalisers. */
+static void hard_stop(napi_env env, ig_reader *r, bool tsfn_dying) {
+  if (r->stopped) return;
+  r->stopped = true;
+  signal_and_join(r);
+  unlink_live(r);
+  release_kernel_side(r);
+  free_queue(r);
+  if (!r->tsfn_released) {
+    r->tsfn_released = true;
+    if (!tsfn_dying) napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
+  }
+  if (env && r->cb_ref) napi_delete_reference(env, r->cb_ref);
+  if (env && r->self_ref) napi_delete_reference(env, r->self_ref);
+  r->cb_ref = r->self_ref = NULL;
+}
+
+static void tsfn_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  ig_reader *r = data;
+  hard_stop(env, r, true);
+  r->tsfn_released = true;
+  reader_unref(r);
+}
+
+static void reader_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  ig_reader *r = data;
+  hard_stop(env, r, false);
+  reader_unref(r);
+}
+
+void ig_readers_shutdown(ig_env *e) {
+  while (e->readers) {
+    ig_reader *r = e->readers;
+    hard_stop(e->env, r, false); /* unlinks r */
+  }
+}
+
+static napi_value stats_object(napi_env env, ig_reader *r) {
+  napi_value o;
+  NAPI_TRY(env, napi_create_object(env, &o));
+  ig_set_num(env, o, "records", (double)__atomic_load_n(&r->records, __ATOMIC_RELAXED));
+  ig_set_num(env, o, "batches", (double)__atomic_load_n(&r->batches, __ATOMIC_RELAXED));
+  ig_set_num(env, o, "lost",
+             (double)(__atomic_load_n(&r->lost, __ATOMIC_RELAXED) + __atomic_load_n(&r->dropped, __ATOMIC_RELAXED)));
+  if (r->stopped && r->error) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "poll thread stopped: %s", strerror(r->error));
+    ig_set_str(env, o, "error", msg);
+  }
+  return o;
+}
+
+static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
+  int64_t max_batch = 1 << 20, lat_ms = 1, linger_us = 1000, queue = 8;
+  if (!ig_opt_i64(env, opts, "maxBatchBytes", &max_batch, NULL) ||
+      !ig_opt_i64(env, opts, "maxLatencyMs", &lat_ms, NULL) || !ig_opt_i64(env, opts, "lingerUs", &linger_us, NULL) ||
+      !ig_opt_i64(env, opts, "queue", &queue, NULL))
+    return false;
+  if (max_batch < 64) max_batch = 64;
+  if (max_batch > (1ll << 30)) max_batch = 1ll << 30;
+  if (lat_ms < 0) lat_ms = 0;
+  if (linger_us < 0) linger_us = 0;
+  if (linger_us > 1000000) linger_us = 1000000;
+  if (queue < 1) queue = 1;
+  if (queue > 1 << 20) queue = 1 << 20;
+  r->max_batch = (size_t)((max_batch + 7) & ~7ll);
+  r->max_latency_ns = (uint64_t)lat_ms * 1000000ull;
+  r->linger_ns = (uint64_t)linger_us * 1000ull;
+  r->qmax = (uint32_t)queue;
+  return true;
+}
+
+static void reader_destroy_unstarted(ig_reader *r) {
+  release_kernel_side(r);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  free(r);
+}
+
+static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pages, napi_value cb, napi_value opts) {
+  napi_valuetype t;
+  if (napi_typeof(env, cb, &t) != napi_ok || t != napi_function) return ig_throw_type(env, "callback must be a function");
+  const char *what = kind == READER_RING ? "ring buffer" : "perf buffer";
+
+  struct bpf_map_info mi;
+  memset(&mi, 0, sizeof mi);
+  uint32_t milen = sizeof mi;
+  int err = bpf_map_get_info_by_fd(map_fd, &mi, &milen);
+  if (err) return ig_throw_errno(env, err, false, "open %s on map fd %d", what, map_fd);
+  uint32_t want = kind == READER_RING ? BPF_MAP_TYPE_RINGBUF : BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+  if (mi.type != want)
+    return ig_throw_errno(env, EINVAL, false, "open %s on map %s (fd %d): map type is %u", what, mi.name, map_fd,
+                          mi.type);
+
+  ig_reader *r = calloc(1, sizeof *r);
+  if (!r) return ig_throw_errno(env, ENOMEM, false, "open %s", what);
+  r->magic = IG_MAGIC_READER;
+  r->kind = kind;
+  r->efd = r->epfd = -1;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  if (!parse_opts(env, opts, r)) {
+    reader_destroy_unstarted(r);
+    return NULL;
+  }
+  int ncpu = libbpf_num_possible_cpus();
+  r->drain_limit = kind == READER_RING ? (uint64_t)mi.max_entries + 4096
+                                       : (uint64_t)pages * 4096ull * (uint64_t)(ncpu > 0 ? ncpu : 1);
+
+  r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  r->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (r->efd < 0 || r->epfd < 0) {
+    err = errno;
+    reader_destroy_unstarted(r);
+    return ig_throw_errno(env, err, false, "open %s: eventfd/epoll", what);
+  }
+  ig_log_reset();
+  int src_fd;
+  if (kind == READER_RING) {
+    r->rb = ring_buffer__new(map_fd, ring_sample, r, NULL);
+    err = r->rb ? 0 : errno;
+    src_fd = r->rb ? ring_buffer__epoll_fd(r->rb) : -1;
+  } else {
+    r->pb = perf_buffer__new(map_fd, (size_t)pages, perf_sample, perf_lost, r, NULL);
+    err = r->pb ? 0 : errno;
+    src_fd = r->pb ? perf_buffer__epoll_fd(r->pb) : -1;
+  }
+  if (err) {
+    reader_destroy_unstarted(r);
+    return ig_throw_errno(env, err, true, "open %s on map %s (fd %d)", what, mi.name, map_fd);
+  }
+  struct epoll_event ev = {.events = EPOLLIN};
+  ev.data.u32 = TAG_STOP;
+  if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->efd, &ev) < 0) goto epoll_fail;
+  ev.data.u32 = TAG_DATA;
+  if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, src_fd, &ev) < 0) goto epoll_fail;
+
+  napi_value name;
+  if (napi_create_string_utf8(env, kind == READER_RING ? "ig:ringbuf" : "ig:perfbuf", NAPI_AUTO_LENGTH, &name) !=
+          napi_ok ||
+      napi_create_threadsafe_function(env, cb, NULL, name, 0, 1, r, tsfn_finalize, r, call_js, &r->tsfn) != napi_ok) {
+    reader_destroy_unstarted(r);
+    return ig_napi_fail(env, napi_generic_failure, "napi_create_threadsafe_function");
+  }
+  /* From here on the threadsafe function owns one reference; the handle owns the other. */
+  r->refs = 2;
+  napi_value ext;
+  if (napi_create_reference(env, cb, 1, &r->cb_ref) != napi_ok ||
+      napi_create_external(env, r, reader_finalize, NULL, &ext) != napi_ok) {
+    r->refs = 1;
+    hard_stop(env, r, false);
+    return ig_napi_fail(env, napi_generic_failure, "reader handle");
+  }
+  /* A running reader is not collected even if JS drops its handle: stop() releases this. */
+  napi_create_reference(env, ext, 1, &r->self_ref);
+
+  ig_env *ienv = NULL;
+  napi_get_instance_data(env, (void **)&ienv);
+  r->ienv = ienv;
+
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  err = pthread_create(&r->thread, NULL, reader_main, r);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (err) {
+    hard_stop(env, r, false);
+    return ig_throw_errno(env, err, false, "open %s: pthread_create", what);
+  }
+  r->thread_running = true;
+  if (ienv) {
+    r->next_live = ienv->readers;
+    ienv->readers = r;
+  }
+  return ext;
+
+epoll_fail:
+  err = errno;
+  reader_destroy_unstarted(r);
+  return ig_throw_errno(env, err, false, "open %s: epoll_ctl", what);
+}
+
+/* ringOpen(mapFd, cb, opts) */
+static napi_value js_ring_open(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!ig_args(env, info, 3, argv)) return NULL;
+  int32_t fd;
+  if (!ig_arg_i32(env, argv[0], "mapFd", &fd)) return NULL;
+  return open_reader(env, READER_RING, fd, 0, argv[1], argv[2]);
+}
+
+/* perfOpen(mapFd, pageCount, cb, opts) */
+static napi_value js_perf_open(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!ig_args(env, info, 4, argv)) return NULL;
+  int32_t fd;
+  int64_t pages = 64;
+  if (!ig_arg_i32(env, argv[0], "mapFd", &fd)) return NULL;
+  if (!ig_is_nullish(env, argv[1]) && !ig_arg_i64(env, argv[1], "pageCount", &pages)) return NULL;
+  if (pages <= 0 || (pages & (pages - 1)) || pages > (1 << 20))
+    return ig_throw_type(env, "pageCount must be a power of two (got %lld)", (long long)pages);
+  return open_reader(env, READER_PERF, fd, pages, argv[2], argv[3]);
+}
+
+/* readerStop(r): ReaderStats. Idempotent. */
+static napi_value js_reader_stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  ig_reader *r = ig_handle(env, argv[0], IG_MAGIC_READER, "reader");
+  if (!r) return NULL;
+  if (r->stopped) return stats_object(env, r);
+  r->stopped = true; /* re-entrant calls from the callback below see a stopped reader */
+  signal_and_join(r);
+  unlink_live(r);
+  release_kernel_side(r);
+
+  /* Take every pending batch, then let the threadsafe function go (a wake-up still in flight
+   * finds an empty queue). */
+  pthread_mutex_lock(&r->mu);
+  ig_batch *list = r->head;
+  r->head = r->tail = NULL;
+  r->qlen = 0;
+  pthread_mutex_unlock(&r->mu);
+  free(r->cur);
+  r->cur = NULL;
+  if (!r->tsfn_released) {
+    r->tsfn_released = true;
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
+  }
+
+  napi_value cb = NULL;
+  if (r->cb_ref) napi_get_reference_value(env, r->cb_ref, &cb);
+  bool ok = true;
+  while (list) {
+    ig_batch *b = list;
+    list = b->next;
+    if (ok && cb)
+      ok = deliver_one(env, cb, b);
+    else
+      free(b);
+  }
+  if (r->cb_ref) napi_delete_reference(env, r->cb_ref);
+  if (r->self_ref) napi_delete_reference(env, r->self_ref);
+  r->cb_ref = r->self_ref = NULL;
+  if (!ok) return NULL; /* the callback threw */
+  return stats_object(env, r);
+}
+
+/* readerStats(r): ReaderStats */
+static napi_value js_reader_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  ig_reader *r = ig_handle(env, argv[0], IG_MAGIC_READER, "reader");
+  if (!r) return NULL;
+  return stats_object(env, r);
+}
+
+bool ig_reader_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "ringOpen", js_ring_open);
+  IG_EXPORT(env, exports, "perfOpen", js_perf_open);
+  IG_EXPORT(env, exports, "readerStop", js_reader_stop);
+  IG_EXPORT(env, exports, "readerStats", js_reader_stats);
+  return true;
+}

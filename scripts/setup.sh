@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Install and build everything ig needs on a fresh Debian 12 machine (as root). Idempotent and quick when
+# nothing changed: Debian packages (libbpf/bpftool from bookworm-backports), npm packages, the native
+# addon, vmlinux.h, the TypeScript build and the official gadget images in the local store.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+log() { printf '[setup] %s\n' "$*" >&2; }
+mkdir -p .build
+
+# 1. Debian packages.
+want=$(grep -hv '^\s*#' scripts/deps/apt.txt | awk 'NF{print $1}' | sort -u)
+want_bp=$(grep -hv '^\s*#' scripts/deps/apt-backports.txt | awk 'NF{print $1}' | sort -u)
+missing=()
+for p in $want $want_bp; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+# libbpf-dev must come from backports (>= 1.4).
+if dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null | grep -q '^1:1\.[0-3]\.'; then missing+=(libbpf-dev); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "setup: missing Debian packages (${missing[*]}); run as root" >&2; exit 1; }
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    log "adding bookworm-backports to the apt sources"
+    cat > /etc/apt/sources.list.d/ig-backports.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq || apt-get update
+  export DEBIAN_FRONTEND=noninteractive
+  bp=(); rest=()
+  for p in "${missing[@]}"; do if echo "$want_bp" | grep -qx "$p"; then bp+=("$p"); else rest+=("$p"); fi; done
+  [ ${#bp[@]} -gt 0 ] && apt-get install -y -qq --no-install-recommends -t bookworm-backports "${bp[@]}" >/dev/null
+  [ ${#rest[@]} -gt 0 ] && apt-get install -y -qq --no-install-recommends "${rest[@]}" >/dev/null
+fi
+
+# 2. npm packages.
+if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+  log "installing npm packages"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+fi
+
+# 3. vmlinux.h from the running kernel's BTF (never committed).
+if [ ! -s include/gadget/amd64/vmlinux.h ]; then
+  log "generating include/gadget/amd64/vmlinux.h"
+  mkdir -p include/gadget/amd64
+  bpftool btf dump file /sys/kernel/btf/vmlinux format c > include/gadget/amd64/vmlinux.h.tmp
+  mv include/gadget/amd64/vmlinux.h.tmp include/gadget/amd64/vmlinux.h
+fi
+
+# 4. Native addon.
+if [ ! -f native/build/Release/ig_native.node ] || [ -n "$(find native/src native/binding.gyp -newer native/build/Release/ig_native.node -print -quit)" ]; then
+  log "building the native addon"
+  node scripts/build-native.mjs
+fi
+
+# 5. TypeScript.
+if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src test gadgets bench tsconfig.json -name '*.ts' -newer .build/tsc.stamp -print -quit 2>/dev/null)" ] || [ ! -f .build/tsc.stamp ]; then
+  log "compiling TypeScript"
+  npx tsc -p tsconfig.json
+  touch .build/tsc.stamp
+fi
+
+# 6. Official gadget images into the local store (rebuilt when a gadget's sources or the headers change).
+node dist/src/cli/build-official.js

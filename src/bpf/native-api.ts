@@ -1,0 +1,125 @@
+// The contract between TypeScript and the C addon (native/). The addon is thin and handle-based:
+// every handle is an opaque napi_external; nothing here holds policy.
+
+/** Opaque handles owned by the addon. Each must be released explicitly (close/destroy/stop). */
+export type ObjectHandle = { readonly __brand: 'bpf_object' };
+export type LinkHandle = { readonly __brand: 'bpf_link' };
+export type ReaderHandle = { readonly __brand: 'reader' };
+
+export interface MapInfo {
+  name: string;
+  type: number;          // enum bpf_map_type
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  fd: number;            // -1 before load
+  internal?: boolean;    // .rodata/.data/.bss/.kconfig map made by libbpf (name is "<obj>.rodata" etc.)
+}
+
+/** What the kernel says about a map fd (mapInfo). */
+export interface MapFdInfo {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;     // one element; per-CPU maps carry round_up(valueSize, 8) * numPossibleCpus() bytes per entry
+  maxEntries: number;
+  flags: number;
+  id: number;
+  fd: number;
+}
+
+export interface ProgramInfo {
+  name: string;
+  section: string;       // e.g. "tracepoint/syscalls/sys_enter_openat"
+  type: number;          // enum bpf_prog_type (after open, as libbpf guessed it from the section)
+  fd: number;            // -1 before load
+  autoload?: boolean;
+}
+
+export interface ReaderStats {
+  records: number;       // records handed to JS
+  batches: number;       // batches handed to JS
+  lost: number;          // perf buffer: lost samples reported by the kernel; ring buffer: 0 (counted in BPF)
+  error?: string;        // set after stop when the poll thread ended on an error
+}
+
+export interface ReaderOptions {
+  maxBatchBytes?: number;   // default 1 MiB
+  maxLatencyMs?: number;    // flush a partial batch this long after its first record; default 1
+  lingerUs?: number;        // sleep after a non-empty poll so records pile up; default 1000
+  queue?: number;           // max batches queued to JS before the poll thread blocks; default 8
+}
+
+/**
+ * A batch: records laid out as [u32 len][u32 cpu-or-0][payload padded to 8] ... in `buf`.
+ * `buf` is an external Buffer (zero-copy; freed by its finaliser). `count` is the number of records.
+ */
+export type BatchCallback = (buf: Buffer, count: number) => void;
+
+export interface NativeAddon {
+  libbpfVersion(): string;
+  numPossibleCpus(): number;
+  /** Echo every libbpf message (debug level included) to stderr. Also enabled by IG_LIBBPF_DEBUG=1. */
+  setDebug(on: boolean): void;
+
+  /** Open an ELF object from a path or an in-memory buffer. Throws Error with a libbpf message. */
+  open(src: string | Buffer, name: string): ObjectHandle;
+  /** Write `value` into the .rodata (or .kconfig/.data/.bss) variable `varName` before load. Throws if absent or sizes differ (shorter value is zero-padded). */
+  setVar(h: ObjectHandle, varName: string, value: Buffer): void;
+  maps(h: ObjectHandle): MapInfo[];
+  programs(h: ObjectHandle): ProgramInfo[];
+  setMapMaxEntries(h: ObjectHandle, map: string, n: number): void;
+  /** Change a declared map's type before load (RINGBUF -> PERF_EVENT_ARRAY fallback). */
+  setMapType(h: ObjectHandle, map: string, type: number): void;
+  /** Use an existing map fd instead of creating the declared map (bpf_map__reuse_fd). */
+  reuseMapFd(h: ObjectHandle, map: string, fd: number): void;
+  setAutoload(h: ObjectHandle, prog: string, autoload: boolean): void;
+  setAutoattach(h: ObjectHandle, prog: string, autoattach: boolean): void;
+  /** Load into the kernel. On failure throws Error whose `.log` is the verifier log and `.errno` the errno. */
+  load(h: ObjectHandle): void;
+  mapFd(h: ObjectHandle, map: string): number;
+  progFd(h: ObjectHandle, prog: string): number;
+  close(h: ObjectHandle): void;
+  /** Raw .BTF of the object as libbpf holds it after open (DATASEC sizes/offsets filled in), or null. */
+  btf(h: ObjectHandle): Buffer | null;
+
+  // Attach. Every function returns a link handle, or throws Error (message names the program and target, `.errno` set).
+  attachAuto(h: ObjectHandle, prog: string): LinkHandle;
+  attachTracepoint(h: ObjectHandle, prog: string, category: string, name: string): LinkHandle;
+  attachRawTracepoint(h: ObjectHandle, prog: string, name: string): LinkHandle;
+  attachKprobe(h: ObjectHandle, prog: string, func: string, retprobe: boolean): LinkHandle;
+  /** pid -1 = all processes. `func` is resolved by libbpf in `binaryPath` (offset added if given). */
+  attachUprobe(h: ObjectHandle, prog: string, binaryPath: string, func: string, offset: number, retprobe: boolean, pid: number): LinkHandle;
+  /** perf_event_open(type, config, sample_freq=freq or period) on `cpu` (pid -1) and attach. */
+  attachPerfEvent(h: ObjectHandle, prog: string, opts: { type: number; config: number; freq?: number; period?: number; cpu: number; pid?: number }): LinkHandle;
+  /** SO_ATTACH_BPF on an existing socket fd. Returns nothing: the socket's owner closes it. */
+  attachSocketFilter(h: ObjectHandle, prog: string, sockFd: number): void;
+  /** TC via bpf_tc_hook/bpf_tc_attach on ifindex; ingress or egress. Link destroy detaches. */
+  attachTc(h: ObjectHandle, prog: string, ifindex: number, egress: boolean): LinkHandle;
+  linkDestroy(l: LinkHandle): void;
+
+  // Sockets and namespaces for network gadgets.
+  /** AF_PACKET/SOCK_RAW/ETH_P_ALL socket, optionally bound to ifindex (0 = all), created inside the netns at `netnsPath` (null = current). */
+  openPacketSocket(netnsPath: string | null, ifindex: number): number;
+  closeFd(fd: number): void;
+
+  // Maps by fd (keys/values are Buffers; per-CPU values are returned concatenated, one value per possible CPU, each 8-aligned).
+  // Sizes are checked against the kernel's (mapInfo): a keySize/valueSize of 0 means "the map's"; a different one throws.
+  // Errors carry `.errno` and `.code` (e.g. 'ENOENT').
+  /** Kernel view of a map fd. Throws if `fd` is not a BPF map. */
+  mapInfo(fd: number): MapFdInfo;
+  mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, name: string, flags: number): number;
+  mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
+  mapDelete(fd: number, key: Buffer): boolean;
+  mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
+  /** BPF_MAP_LOOKUP_AND_DELETE_BATCH when `del`, else LOOKUP_BATCH; falls back to iterate+lookup(+delete) when unsupported. Returns keys and values concatenated. `del` on an array map throws. */
+  mapDump(fd: number, keySize: number, valueSize: number, del: boolean): { keys: Buffer; values: Buffer; count: number };
+
+  // Readers: a native poll thread per reader; batches reach JS through a bounded threadsafe-function queue.
+  ringOpen(mapFd: number, cb: BatchCallback, opts: ReaderOptions): ReaderHandle;
+  perfOpen(mapFd: number, pageCount: number, cb: BatchCallback, opts: ReaderOptions): ReaderHandle;
+  /** Stop the thread, deliver what is pending (cb runs synchronously, before this returns), release. Idempotent. */
+  readerStop(r: ReaderHandle): ReaderStats;
+  readerStats(r: ReaderHandle): ReaderStats;
+}

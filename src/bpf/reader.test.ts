@@ -1,0 +1,260 @@
+// Readers: batching, perf buffer, stop semantics, back-pressure, and process exit with live readers.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { MapType } from './map.js';
+import { native } from './native.js';
+import { BpfObject } from './object.js';
+import { forEachRecord, RingReader } from './reader.js';
+import {
+  compileBpf, getppidLoop, loadedProgramNames, removeBuildDir, setupKernel, skipReason, u32, waitFor,
+} from './testutil.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+
+describe('readers', { skip: skipReason }, () => {
+  let ringObj = '';
+  let perfObj = '';
+  let scratch = '';
+  before(() => {
+    setupKernel();
+    ringObj = compileBpf('ringbuf');
+    perfObj = compileBpf('perfbuf');
+    scratch = mkdtempSync(join(tmpdir(), 'ig-reader-test-'));
+  });
+  after(async () => {
+    removeBuildDir();
+    rmSync(scratch, { recursive: true, force: true });
+    const mine = () => loadedProgramNames().filter((n) => n.startsWith('igt_rb_') || n.startsWith('igt_pb_'));
+    await waitFor(() => mine().length === 0, 3000, 50);
+    assert.deepEqual(mine(), []);
+  });
+
+  it('small batches: every record is delivered once, in well-formed batches', async () => {
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).load();
+      obj.attachAuto('igt_rb_getppid');
+      let records = 0;
+      let batches = 0;
+      let maxLen = 0;
+      const r = obj.openRingReader('events', (buf, count) => {
+        batches++;
+        maxLen = Math.max(maxLen, buf.length);
+        let n = 0;
+        forEachRecord(buf, count, (off, len, cpu) => {
+          assert.equal(len, 40);
+          assert.equal(cpu, 0);
+          assert.equal(buf.readUInt32LE(off), process.pid);
+          n++;
+        });
+        assert.equal(n, count);
+        records += count;
+      }, { maxBatchBytes: 256, maxLatencyMs: 5, lingerUs: 200, queue: 2 });
+      getppidLoop(1000);
+      await waitFor(() => records >= 1000);
+      const st = r.stop();
+      const submitted = Number(obj.map('counts').lookup(u32(0))!.readBigUInt64LE(0));
+      assert.equal(records, submitted);
+      assert.equal(st.records, records);
+      assert.equal(st.batches, batches);
+      assert.ok(maxLen <= 256, `batch of ${maxLen} bytes`);
+      assert.ok(batches >= Math.ceil((1000 * 48) / 256), `${batches} batches`);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('stop() delivers pending records synchronously and is idempotent; stats while running', async () => {
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).load();
+      obj.attachAuto('igt_rb_getppid');
+      let records = 0;
+      // A long latency and linger: records stay in the native batch until stop().
+      const r = obj.openRingReader('events', (_b, count) => (records += count), { maxLatencyMs: 60_000, lingerUs: 0 });
+      assert.equal(r.running, true);
+      getppidLoop(200);
+      await new Promise((res) => setTimeout(res, 100));
+      assert.equal(records, 0, 'nothing flushed before the latency deadline');
+      assert.equal(r.stats().records, 0);
+      const st = r.stop();
+      assert.equal(records, 200, 'stop() delivered everything before returning');
+      assert.deepEqual(r.stop(), st);
+      assert.equal(r.running, false);
+      assert.equal(obj.readers.length, 0);
+      assert.throws(() => r.start(), /stopped/);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('perf buffer reader delivers samples with their CPU', async () => {
+    const obj = BpfObject.open(perfObj, 'perfbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).load();
+      obj.attachAuto('igt_pb_getppid');
+      const seqs: bigint[] = [];
+      const ncpu = native.numPossibleCpus();
+      const r = obj.openPerfReader('pevents', (buf, count) => {
+        forEachRecord(buf, count, (off, len, cpu) => {
+          assert.ok(len >= 16, `len ${len}`);
+          assert.equal(buf.readUInt32LE(off), process.pid);
+          assert.equal(buf.readUInt32LE(off + 4), cpu, 'header cpu matches the sample');
+          assert.ok(cpu < ncpu);
+          seqs.push(buf.readBigUInt64LE(off + 8));
+        });
+      }, { pageCount: 8 });
+      getppidLoop(300);
+      assert.ok(await waitFor(() => seqs.length >= 300), `${seqs.length} samples`);
+      const st = r.stop();
+      assert.equal(st.lost, 0);
+      assert.equal(st.records, seqs.length);
+      assert.equal(new Set(seqs.map(String)).size, seqs.length, 'no duplicates');
+      assert.throws(() => native.perfOpen(obj.mapFd('pevents'), 3, () => {}, {}), /power of two/);
+      assert.throws(() => native.ringOpen(obj.mapFd('pevents'), () => {}, {}), /map type is 4/);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('setMapType turns the ring buffer into a perf event array before load', () => {
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setMapType('events', MapType.PerfEventArray).setAutoload('igt_rb_getppid', false);
+      const m = obj.maps().find((x) => x.name === 'events')!;
+      assert.equal(m.type, MapType.PerfEventArray);
+      assert.equal(m.keySize, 4);
+      assert.equal(m.valueSize, 4);
+      obj.load();
+      const info = native.mapInfo(obj.mapFd('events'));
+      assert.equal(info.type, MapType.PerfEventArray);
+      assert.equal(info.maxEntries, native.numPossibleCpus());
+      assert.equal(obj.programs()[0]!.fd, -1);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('back-pressure: a blocked JS thread stalls the poll thread and the kernel ring drops, memory stays bounded', async () => {
+    const child = spawn(PYTHON, ['-c', 'import os,sys\nsys.stdin.readline()\nfor _ in range(300000): os.getppid()\nprint("done", flush=True)'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(child.pid!)).setMapMaxEntries('events', 16384).load();
+      obj.attachAuto('igt_rb_getppid');
+      let records = 0;
+      const r = obj.openRingReader('events', (_b, count) => (records += count), { maxBatchBytes: 1024, queue: 1, lingerUs: 0 });
+      const exited = new Promise<void>((res) => child.on('exit', () => res()));
+      const rss0 = process.memoryUsage.rss();
+      child.stdin!.write('go\n');
+      // Block the JS thread while the child floods the ring.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+      const rssBlocked = process.memoryUsage.rss();
+      await exited;
+      const counts = obj.map('counts');
+      const submitted = () => Number(counts.lookup(u32(0))!.readBigUInt64LE(0));
+      const dropped = Number(counts.lookup(u32(1))!.readBigUInt64LE(0));
+      await waitFor(() => records >= submitted(), 5000);
+      const st = r.stop();
+      assert.ok(dropped > 0, 'the BPF side saw a full ring');
+      assert.equal(records, submitted(), 'everything the kernel accepted reached JS');
+      assert.equal(st.records, records);
+      assert.equal(records + dropped, 300000);
+      assert.ok(rssBlocked - rss0 < 32 << 20, `RSS grew ${(rssBlocked - rss0) >> 20} MiB while blocked`);
+    } finally {
+      child.kill();
+      obj.close();
+    }
+  });
+
+  function runChild(body: string, timeoutMs = 15000): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+    const file = join(scratch, `child-${Math.random().toString(36).slice(2)}.mjs`);
+    const imp = (m: string) => JSON.stringify('file://' + join(here, m));
+    writeFileSync(file, `
+import { BpfObject } from ${imp('object.js')};
+import { getppidLoop, u32 } from ${imp('testutil.js')};
+const obj = BpfObject.open(${JSON.stringify(ringObj)}, 'ringbuf');
+obj.setVar('target_pid', u32(process.pid)).load();
+obj.attachAuto('igt_rb_getppid');
+${body}
+`);
+    const res = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: timeoutMs });
+    return { status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr };
+  }
+
+  it('process.exit() from inside the callback with a running reader exits cleanly', () => {
+    const res = runChild(`
+let n = 0;
+obj.openRingReader('events', (b, count) => { n += count; if (n >= 100) { console.log('exiting', n); process.exit(0); } });
+setInterval(() => getppidLoop(50), 1);
+`);
+    assert.equal(res.signal, null, res.stderr);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /exiting/);
+  });
+
+  it('process.exit() from a timer while the poll thread is busy and blocked exits cleanly', () => {
+    const res = runChild(`
+obj.openRingReader('events', () => { const end = Date.now() + 5; while (Date.now() < end); }, { queue: 1, maxBatchBytes: 256, lingerUs: 0 });
+setInterval(() => getppidLoop(2000), 1);
+setTimeout(() => process.exit(3), 300);
+`);
+    assert.equal(res.signal, null, res.stderr);
+    assert.equal(res.status, 3, res.stderr);
+  });
+
+  it('a stopped reader does not keep the process alive; a running one does until stopped', () => {
+    const res = runChild(`
+let n = 0;
+const r = obj.openRingReader('events', (b, count) => { n += count; });
+getppidLoop(10);
+setTimeout(() => { const st = r.stop(); obj.close(); console.log('stopped', st.records, n); }, 200);
+`);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.signal, null);
+    assert.match(res.stdout, /stopped 10 10/);
+  });
+
+  it('SIGTERM handled by closing the object exits cleanly', () => {
+    const res = runChild(`
+obj.openRingReader('events', () => {});
+process.on('SIGTERM', () => { obj.close(); console.log('closed'); process.exit(0); });
+setInterval(() => getppidLoop(100), 1);
+setTimeout(() => process.kill(process.pid, 'SIGTERM'), 200);
+`);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /closed/);
+  });
+
+  it('a reader whose callback throws surfaces the exception (and exit still works)', () => {
+    const res = runChild(`
+process.on('uncaughtException', (e) => { console.log('caught', e.message); process.exit(0); });
+obj.openRingReader('events', () => { throw new Error('boom'); });
+setInterval(() => getppidLoop(10), 1);
+`);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /caught boom/);
+  });
+
+  it('RingReader works on a raw map fd', async () => {
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).load();
+      obj.attachAuto('igt_rb_getppid');
+      let n = 0;
+      const r = new RingReader(obj.mapFd('events'), (_b, c) => (n += c)).start();
+      getppidLoop(50);
+      assert.ok(await waitFor(() => n >= 50));
+      assert.equal(r.stop().records, 50);
+    } finally {
+      obj.close();
+    }
+  });
+});

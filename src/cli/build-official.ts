@@ -1,0 +1,52 @@
+// Build the official gadgets (gadgets/<name>/) into the local store, so they run offline on a fresh install.
+// A gadget is rebuilt only when its sources or the shared headers changed since its last build.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildImage, getGadgetImage } from '../oci/index.js';
+import { repoRoot } from './version.js';
+
+function hashTree(paths: string[]): string {
+  const h = createHash('sha256');
+  const walk = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p).sort()) {
+        if (e === 'vmlinux.h' || e === 'test' || e.endsWith('.test.ts')) continue;
+        walk(join(p, e));
+      }
+    } else {
+      h.update(p);
+      h.update(readFileSync(p));
+    }
+  };
+  for (const p of paths) if (existsSync(p)) walk(p);
+  return h.digest('hex');
+}
+
+export async function buildOfficialGadgets(opts: { force?: boolean; only?: string[] } = {}): Promise<void> {
+  const root = repoRoot();
+  const gadgetsDir = join(root, 'gadgets');
+  const stampDir = join(root, '.build', 'gadgets');
+  mkdirSync(stampDir, { recursive: true });
+  const headers = hashTree([join(root, 'include', 'gadget')]);
+  const names = readdirSync(gadgetsDir).filter((n) => existsSync(join(gadgetsDir, n, 'gadget.yaml'))).sort();
+  for (const name of names) {
+    if (opts.only && !opts.only.includes(name)) continue;
+    const dir = join(gadgetsDir, name);
+    const hash = createHash('sha256').update(headers).update(hashTree([dir])).digest('hex');
+    const stamp = join(stampDir, `${name}.hash`);
+    let present = true;
+    try { await getGadgetImage(name, { pull: 'never', verifyImage: false }); } catch { present = false; }
+    if (!opts.force && present && existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) continue;
+    process.stderr.write(`[setup] building gadget ${name}\n`);
+    process.env['SOURCE_DATE_EPOCH'] ??= '0';
+    await buildImage(dir, { tag: name });
+    writeFileSync(stamp, hash);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  buildOfficialGadgets({ force: process.argv.includes('--force'), only: process.argv.slice(2).filter((a) => !a.startsWith('-')) })
+    .catch((e: Error) => { process.stderr.write(`Error: ${e.message.split('\n')[0]}\n`); process.exit(1); });
+}

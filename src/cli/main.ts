@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// ig: the command. `run` parses its own flags (they depend on the image); the rest goes through commander.
+import { Command, CommanderError } from 'commander';
+import { runCommand } from './run.js';
+import { registerVersion } from './version.js';
+import { reportError } from './errors.js';
+
+async function loadOptional(program: Command): Promise<void> {
+  // Command groups owned by other modules; each registers itself on the root command.
+  const mods: [string, string][] = [
+    ['./image.js', 'registerImageCommands'],
+    ['./login.js', 'registerLoginCommands'],
+    ['./list-containers.js', 'registerListContainers'],
+    ['./daemon.js', 'registerDaemon'],
+  ];
+  for (const [path, fn] of mods) {
+    let mod: Record<string, unknown>;
+    try { mod = await import(path) as Record<string, unknown>; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(path.slice(2))) continue;
+      throw e;
+    }
+    (mod[fn] as (p: Command) => void)(program);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = argv.slice(2);
+  const runAt = args.indexOf('run');
+  if (runAt >= 0 && args.slice(0, runAt).every((a) => a.startsWith('-'))) {
+    return runCommand([...args.slice(0, runAt), ...args.slice(runAt + 1)]);
+  }
+  const program = new Command('ig')
+    .description('Collect and observe what the kernel does for your containers, with eBPF gadgets')
+    .option('-v, --verbose', 'Print debug information')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+  program.command('run').description('Run a gadget image (see ig run IMAGE --help)').allowUnknownOption(true).helpOption(false);
+  registerVersion(program);
+  await loadOptional(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      process.stderr.write(`Error: ${e.message.replace(/^error:\s*/i, '')}\n`);
+      return 1;
+    }
+    reportError(e, args.includes('-v') || args.includes('--verbose'));
+    return 1;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+  // Kernel objects are released by now; do not wait for idle handles (readers, sockets) to unwind.
+  setImmediate(() => process.exit(code));
+}, (e) => {
+  reportError(e, false);
+  process.exit(1);
+});

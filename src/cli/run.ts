@@ -1,0 +1,152 @@
+// `ig run IMAGE [flags]`: the image's params are only known after reading it, so flags are parsed twice:
+// a pre-scan finds the image and run-level flags, then a full parse knows every gadget and operator param.
+import { Command, Option, CommanderError } from 'commander';
+import { prepareGadget } from '../gadget/runtime.js';
+import { Logger } from '../gadget/logger.js';
+import type { ParamDesc } from '../gadget/params.js';
+import { parseDuration } from '../gadget/params.js';
+import { defaultDataOperators } from '../operators/registry.js';
+import type { GadgetContext } from '../gadget/context.js';
+import type { DataOperator } from '../gadget/operator.js';
+import { reportError, UsageError } from './errors.js';
+
+/** Run-level flags with a value (needed to find the image among the arguments before the full parse). */
+const VALUE_FLAGS = new Set(['-t', '--timeout', '--pull', '--public-keys', '--allowed-gadgets', '--insecure-registries', '--authfile']);
+
+export function findImage(args: string[]): { image?: string; help: boolean; verbose: boolean } {
+  let help = false;
+  let verbose = false;
+  let image: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') { image ??= args[i + 1]; break; }
+    if (a === '-h' || a === '--help') { help = true; continue; }
+    if (a === '-v' || a === '--verbose') { verbose = true; continue; }
+    if (a.startsWith('-')) { if (VALUE_FLAGS.has(a)) i++; continue; }
+    image ??= a;
+    if (image !== undefined && image !== a) continue;
+  }
+  return { image, help, verbose };
+}
+
+function runCommandSkeleton(): Command {
+  const cmd = new Command('run')
+    .usage('IMAGE [flags]')
+    .description('Run a gadget image')
+    .argument('<image>', 'gadget image, e.g. trace_open or ghcr.io/inspektor-gadget/gadget/trace_open:latest')
+    .option('-t, --timeout <seconds>', 'Number of seconds to run the gadget (0: until Ctrl-C)', '0')
+    .option('-v, --verbose', 'Print debug information and error details')
+    .option('--pull <policy>', 'Pull policy: always, missing or never', 'missing')
+    .option('--disallow-pulling', 'Never pull images from a registry')
+    .option('--verify-image [bool]', 'Verify the image signature of pulled images', 'true')
+    .option('--public-keys <pem-files>', 'Comma-separated public key files to verify image signatures with')
+    .option('--allowed-gadgets <list>', 'Comma-separated list of allowed gadget images (trailing * for prefixes)')
+    .option('--insecure-registries <list>', 'Comma-separated registries to access over plain HTTP')
+    .option('--authfile <path>', 'Path of the registry credentials file')
+    .helpOption('-h, --help', 'Help for run');
+  cmd.exitOverride();
+  cmd.configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
+  return cmd;
+}
+
+function addParamOptions(cmd: Command, params: ParamDesc[], log: Logger): Map<string, ParamDesc> {
+  const byAttr = new Map<string, ParamDesc>();
+  const taken = new Set(cmd.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]));
+  for (const p of params) {
+    const long = `--${p.key}`;
+    if (taken.has(long)) { log.debug(`param ${(p.prefix ?? '') + p.key} hidden by an earlier flag ${long}`); continue; }
+    const short = p.alias && !taken.has(`-${p.alias}`) ? `-${p.alias}, ` : '';
+    const isBool = p.typeHint === 'bool';
+    const flags = `${short}${long} ${isBool ? '[bool]' : `<${p.typeHint && p.typeHint !== 'string' ? p.typeHint : 'value'}>`}`;
+    const o = new Option(flags, p.description ?? '');
+    if (p.defaultValue !== undefined && p.defaultValue !== '') o.default(p.defaultValue);
+    if (isBool) o.preset('true');
+    if (p.possibleValues?.length) o.choices(p.possibleValues);
+    cmd.addOption(o);
+    taken.add(long);
+    if (short) taken.add(`-${p.alias}`);
+    byAttr.set(o.attributeName(), p);
+  }
+  return byAttr;
+}
+
+export interface RunDeps { operators?: DataOperator[] }
+
+export async function runCommand(args: string[], deps: RunDeps = {}): Promise<number> {
+  const pre = findImage(args);
+  const log = new Logger(pre.verbose ? 'debug' : 'warn');
+  if (!pre.image) {
+    const cmd = runCommandSkeleton();
+    if (pre.help) { process.stdout.write(cmd.helpInformation()); return 0; }
+    reportError(new UsageError('ig run needs a gadget image, e.g. ig run trace_open'), false);
+    return 1;
+  }
+  let ctx: GadgetContext | undefined;
+  try {
+    const skel = runCommandSkeleton();
+    // A first lenient parse for the image options (pull policy, keys) before reading the image.
+    skel.allowUnknownOption(true).allowExcessArguments(true).helpOption(false);
+    skel.parse(args.filter((a) => a !== '-h' && a !== '--help'), { from: 'user' });
+    const o0 = skel.opts();
+    const pull = String(o0.pull);
+    if (!['always', 'missing', 'never'].includes(pull)) throw new UsageError(`invalid value "${pull}" for --pull: must be always, missing or never`);
+    ctx = await prepareGadget(pre.image, {
+      log,
+      operators: deps.operators ?? defaultDataOperators(),
+      image: {
+        pull: pull as 'always' | 'missing' | 'never',
+        disallowPulling: Boolean(o0.disallowPulling),
+        verifyImage: String(o0.verifyImage) !== 'false',
+        publicKeys: o0.publicKeys ? String(o0.publicKeys).split(',') : undefined,
+        allowedGadgets: o0.allowedGadgets ? String(o0.allowedGadgets).split(',') : undefined,
+        insecureRegistries: o0.insecureRegistries ? String(o0.insecureRegistries).split(',') : undefined,
+        authFile: o0.authfile ? String(o0.authfile) : undefined,
+      },
+    });
+    const cmd = runCommandSkeleton();
+    cmd.usage(`${pre.image} [flags]`).description(`Run ${ctx.name}${ctx.metadata.description ? `: ${ctx.metadata.description}` : ''}`);
+    const byAttr = addParamOptions(cmd, ctx.params.all(), log);
+    try {
+      cmd.parse(args, { from: 'user' });
+    } catch (e) {
+      if (e instanceof CommanderError) {
+        if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return 0;
+        throw new UsageError(commanderMessage(e));
+      }
+      throw e;
+    }
+    if (cmd.args.length > 1) throw new UsageError(`unexpected argument "${cmd.args[1]}" after the image`);
+    const opts = cmd.opts();
+    for (const [attr, p] of byAttr) {
+      if (cmd.getOptionValueSource(attr) !== 'cli') continue;
+      ctx.params.set((p.prefix ?? '') + p.key, String(opts[attr]));
+    }
+    const timeoutSec = Number(opts.timeout);
+    if (!Number.isFinite(timeoutSec) || timeoutSec < 0) {
+      try { parseDuration(String(opts.timeout)); } catch { throw new UsageError(`invalid value "${opts.timeout}" for --timeout: expected a number of seconds`); }
+    }
+    const timeoutMs = Number.isFinite(timeoutSec) ? timeoutSec * 1000 : parseDuration(String(opts.timeout));
+    const stopOn = (sig: NodeJS.Signals) => {
+      let count = 0;
+      process.on(sig, () => {
+        if (++count > 1) process.exit(130);
+        ctx?.done(sig);
+      });
+    };
+    stopOn('SIGINT');
+    stopOn('SIGTERM');
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') ctx?.done('stdout closed'); });
+    await ctx.run({ timeoutMs });
+    return 0;
+  } catch (e) {
+    reportError(e, pre.verbose);
+    return 1;
+  }
+}
+
+function commanderMessage(e: CommanderError): string {
+  const m = e.message.replace(/^error:\s*/i, '');
+  const unknown = /unknown option '([^']+)'/.exec(m);
+  if (unknown) return `unknown flag: ${unknown[1]} (see ig run IMAGE --help)`;
+  return m;
+}

@@ -1,0 +1,125 @@
+// A DataSource is a named, typed stream of record batches with a field schema. Subscribers see every
+// batch in ascending priority order (stable); a batch whose live records drop to zero stops there.
+import { Batch } from './batch.js';
+import { Field, FieldFlag, type FieldInit, type Storage } from './field.js';
+import { TEMPLATES } from './templates.js';
+import { Kind } from './kinds.js';
+
+export type DataSourceType = 'single' | 'array';
+export type Subscriber = (b: Batch) => void;
+
+export interface FieldConfig {
+  annotations?: Record<string, string>;
+  tags?: string[];
+}
+
+export interface DataSourceConfig {
+  annotations?: Record<string, string>;
+  fields?: Record<string, FieldConfig>;
+}
+
+export class DataSource {
+  readonly fields: Field[] = [];
+  readonly annotations = new Map<string, string>();
+  readonly tags: string[] = [];
+  /** Size of the static struct at the start of every record. */
+  staticSize = 0;
+  private columnCount = 0;
+  private readonly subs: { prio: number; seq: number; fn: Subscriber }[] = [];
+  private seq = 0;
+  private lostHandlers: ((n: number, cause: string) => void)[] = [];
+  referenced = true;
+
+  constructor(
+    readonly name: string,
+    readonly type: DataSourceType,
+    private readonly config: DataSourceConfig = {},
+  ) {
+    for (const [k, v] of Object.entries(config.annotations ?? {})) this.annotations.set(k, String(v));
+  }
+
+  /** Add a field, then apply its template and the gadget.yaml config for its full name (upstream order). */
+  addField(init: Omit<FieldInit, 'storage'> & { storage?: Storage }): Field {
+    let storage = init.storage;
+    if (!storage) {
+      storage = (init.flags ?? 0) & FieldFlag.Empty ? { type: 'empty' } : { type: 'column', column: this.columnCount++ };
+    }
+    const f = new Field({ ...init, storage });
+    if (this.fields.some((x) => x.fullName === f.fullName)) {
+      throw new Error(`data source ${this.name}: field ${f.fullName} already exists`);
+    }
+    f.index = this.fields.length;
+    if (init.order === undefined) f.order = f.index;
+    this.applyConfig(f);
+    this.fields.push(f);
+    return f;
+  }
+
+  private applyConfig(f: Field): void {
+    const own = f.annotations.get('template');
+    if (own) applyTemplate(f, own);
+    const cfg = this.config.fields?.[f.fullName];
+    if (cfg) {
+      for (const t of cfg.tags ?? []) if (!f.tags.includes(t)) f.tags.push(t);
+      const tpl = cfg.annotations?.['template'];
+      if (tpl) applyTemplate(f, tpl);
+      for (const [k, v] of Object.entries(cfg.annotations ?? {})) f.annotations.set(k, String(v));
+    }
+    if (f.annotations.get('columns.hidden') === 'true') f.setHidden(true);
+    else if (f.annotations.get('columns.hidden') === 'false') f.setHidden(false);
+  }
+
+  /** Apply a template to an existing field (used for BTF typedef templates before gadget.yaml annotations). */
+  applyTemplateAndReconfigure(f: Field, template: string): void {
+    applyTemplate(f, template);
+    this.applyConfig(f);
+  }
+
+  getField(name: string): Field | undefined {
+    const exact = this.fields.find((f) => f.fullName === name);
+    if (exact) return exact;
+    const lower = name.toLowerCase();
+    return this.fields.find((f) => f.fullName.toLowerCase() === lower);
+  }
+
+  fieldsWithTag(...tags: string[]): Field[] {
+    return this.fields.filter((f) => tags.some((t) => f.tags.includes(t)));
+  }
+
+  /** Fields that carry a value and are not removed: what outputs may show. */
+  valueFields(): Field[] {
+    return this.fields.filter((f) => !f.isEmpty && !f.unreferenced && !((f.flags & FieldFlag.Container) !== 0));
+  }
+
+  subscribe(fn: Subscriber, prio: number): void {
+    this.subs.push({ prio, seq: this.seq++, fn });
+    this.subs.sort((a, b) => a.prio - b.prio || a.seq - b.seq);
+  }
+
+  emit(b: Batch): void {
+    for (const s of this.subs) {
+      if (b.liveCount === 0 && this.type === 'single') return;
+      s.fn(b);
+    }
+  }
+
+  onLost(fn: (n: number, cause: string) => void): void {
+    this.lostHandlers.push(fn);
+  }
+
+  reportLost(n: number, cause: string): void {
+    for (const h of this.lostHandlers) h(n, cause);
+  }
+
+  newBatch(count: number): Batch {
+    return Batch.empty(this, count);
+  }
+}
+
+function applyTemplate(f: Field, name: string): void {
+  const t = TEMPLATES[name];
+  if (!t) return;
+  for (const [k, v] of Object.entries(t)) f.annotations.set(k, v);
+}
+
+export { Kind };

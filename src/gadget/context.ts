@@ -1,0 +1,111 @@
+// GadgetContext: one run of one gadget. It owns the data sources, params and operator instances, and
+// drives the lifecycle: prepare (instantiate, collect params) → preStart → start → wait → stop (reverse).
+import { DataSource, type DataSourceType } from '../datasource/index.js';
+import type { DataOperator, OperatorInstance } from './operator.js';
+import { ParamSet, type ParamDesc } from './params.js';
+import type { GadgetMetadata } from './metadata.js';
+import { Logger } from './logger.js';
+
+export class GadgetError extends Error {
+  constructor(message: string, readonly details?: string) { super(message); }
+}
+
+export interface GadgetImageInfo {
+  reference: string;
+  digest: string;
+  ebpf: Buffer | null;
+  wasm: Buffer | null;
+  annotations: Record<string, string>;
+}
+
+export class GadgetContext {
+  readonly dataSources = new Map<string, DataSource>();
+  readonly params = new ParamSet();
+  readonly vars = new Map<string, unknown>();
+  readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
+  private readonly abort = new AbortController();
+  private started: OperatorInstance[] = [];
+  private doneReason: string | undefined;
+
+  constructor(
+    readonly image: GadgetImageInfo,
+    readonly metadata: GadgetMetadata,
+    readonly log: Logger = new Logger(),
+  ) {}
+
+  get name(): string { return this.metadata.name || this.image.reference; }
+  get signal(): AbortSignal { return this.abort.signal; }
+
+  addDataSource(name: string, type: DataSourceType): DataSource {
+    if (this.dataSources.has(name)) throw new GadgetError(`gadget ${this.name}: data source ${name} is declared twice`);
+    const ds = new DataSource(name, type, this.metadata.datasources[name] ?? {});
+    this.dataSources.set(name, ds);
+    return ds;
+  }
+
+  /** Register params; defaults from gadget.yaml paramDefaults (fully-qualified, lower-cased) win over built-in ones. */
+  addParams(params: ParamDesc[]): void {
+    for (const p of params) {
+      const fq = ((p.prefix ?? '') + p.key).toLowerCase();
+      const d = this.metadata.paramDefaults[fq] ?? this.metadata.paramDefaults[p.key.toLowerCase()];
+      this.params.add(d !== undefined ? { ...p, defaultValue: d } : p);
+    }
+  }
+
+  /** Instantiate operators in (priority, name) order; each sees the data sources made before it. */
+  async instantiate(first: OperatorInstance[], ops: DataOperator[]): Promise<void> {
+    for (const inst of first) {
+      this.instances.push({ op: inst.name, priority: -1000, inst });
+      this.addParams(inst.params?.() ?? []);
+    }
+    const sorted = [...ops].sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+    for (const op of sorted) {
+      this.addParams(op.globalParams?.() ?? []);
+      const inst = await op.instantiate(this);
+      if (!inst) continue;
+      this.instances.push({ op: op.name, priority: op.priority, inst });
+      this.addParams(inst.params?.() ?? []);
+    }
+  }
+
+  /** Ask the run to end (timeout, signal, gadget finished). */
+  done(reason = 'done'): void {
+    if (this.doneReason) return;
+    this.doneReason = reason;
+    this.abort.abort(reason);
+  }
+
+  /** Run the lifecycle. Resolves after everything is stopped; rethrows a start failure after cleanup. */
+  async run(opts: { timeoutMs?: number } = {}): Promise<void> {
+    this.params.checkMandatory();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Every instance whose preStart ran is stopped, even if a later one fails: preStart may own kernel objects.
+      for (const { inst } of this.instances) {
+        this.started.push(inst);
+        await inst.preStart?.(this);
+      }
+      for (const { inst } of this.instances) await inst.start?.(this);
+      if (opts.timeoutMs && opts.timeoutMs > 0) timer = setTimeout(() => this.done('timeout'), opts.timeoutMs);
+      if (!this.signal.aborted) {
+        await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      await this.stopAll();
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    const rev = [...this.started].reverse();
+    this.started = [];
+    let firstErr: unknown;
+    for (const inst of rev) {
+      try { await inst.stop?.(this); } catch (e) { firstErr ??= e; }
+    }
+    for (const inst of rev) {
+      try { await inst.postStop?.(this); } catch (e) { firstErr ??= e; }
+    }
+    if (firstErr) throw firstErr;
+  }
+}

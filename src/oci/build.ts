@@ -1,0 +1,348 @@
+// `ig image build`: compile a gadget with the local toolchain and write it into the store as an OCI index.
+
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { OciError } from './errors.js';
+import { sha256 } from './digest.js';
+import {
+  ANN_BUILDER_VERSION, ANN_CREATED, ANN_DESCRIPTION, ANN_DOCUMENTATION, ANN_ORIGIN, ANN_SOURCE, ANN_TITLE, ANN_URL,
+  ARTIFACT_TYPE_GADGET, EMPTY_DIGEST, EMPTY_JSON, MT_EBPF, MT_EMPTY, MT_GADGET_CONFIG, MT_INDEX, MT_MANIFEST, MT_WASM,
+  type Descriptor, type ImageIndex, type Manifest,
+} from './mediatypes.js';
+import { formatReference, parseReference } from './reference.js';
+import { OciStore, sortKeys } from './store.js';
+import { parseMetadataYaml, readIfExists, updateMetadataText, validateMetadata } from './build-metadata.js';
+
+export interface BuildOptions {
+  tag?: string;
+  /** build.yaml path (default: build.yaml inside the gadget directory) */
+  file?: string;
+  /** keep compiled objects here (default: a temporary directory that is removed) */
+  output?: string;
+  updateMetadata?: boolean;
+  validateMetadata?: boolean;
+  store?: string;
+  includeDirs?: string[];
+  progress?: (line: string) => void;
+}
+
+interface BuildYaml {
+  ebpfsource: string;
+  wasm: string;
+  metadata: string;
+}
+
+const DEFAULT_EBPF = 'program.bpf.c';
+const DEFAULT_METADATA = 'gadget.yaml';
+
+/** The ig source tree: $IG_SOURCE_PATH, else the directory above src/oci or dist/src/oci holding include/gadget. */
+export function sourceRoot(): string {
+  if (process.env.IG_SOURCE_PATH) return path.resolve(process.env.IG_SOURCE_PATH);
+  let d = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(path.join(d, 'package.json')) && existsSync(path.join(d, 'include', 'gadget'))) return d;
+    d = path.dirname(d);
+  }
+  throw new OciError('cannot find the ig source tree with include/gadget; set IG_SOURCE_PATH');
+}
+
+/** The version written to io.inspektor-gadget.builder.version. */
+export function builderVersion(): string {
+  let d = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = path.join(d, 'package.json');
+    if (existsSync(p)) {
+      try {
+        const v = JSON.parse(readFileSync(p, 'utf8')).version;
+        if (typeof v === 'string') return `v${v}`;
+      } catch {
+        /* keep looking */
+      }
+    }
+    d = path.dirname(d);
+  }
+  return 'v0.0.0-unknown';
+}
+
+/** RFC 3339 creation time, from SOURCE_DATE_EPOCH when set (reproducible builds). */
+export function creationTime(): string {
+  const sde = process.env.SOURCE_DATE_EPOCH;
+  let ms = Date.now();
+  if (sde !== undefined && sde.trim() !== '') {
+    if (!/^\d+$/.test(sde.trim())) throw new OciError(`SOURCE_DATE_EPOCH must be a number of seconds, got "${sde}"`);
+    ms = Number(sde.trim()) * 1000;
+  }
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function findTool(names: string[]): string | undefined {
+  const dirs = (process.env.PATH ?? '/usr/bin:/bin').split(':');
+  for (const n of names) for (const d of dirs) if (d && existsSync(path.join(d, n))) return path.join(d, n);
+  return undefined;
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', (err) => reject(new OciError(`cannot run ${path.basename(cmd)}: ${err.message}`)));
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+function firstError(out: string): string {
+  const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /\berror\b/i.test(l)) ?? lines[0] ?? 'no output';
+}
+
+function checkUserPath(p: string, what: string): void {
+  if (p.startsWith('-') || p.startsWith('@')) throw new OciError(`${what} "${p}" must not start with "-" or "@"`);
+}
+
+async function readBuildYaml(dir: string, file: string | undefined): Promise<{ cfg: BuildYaml; explicit: Partial<BuildYaml> }> {
+  const p = file ? path.resolve(file) : path.join(dir, 'build.yaml');
+  const text = await readIfExists(p);
+  if (text === undefined) {
+    if (file) throw new OciError(`build file ${file} does not exist`);
+    return { cfg: { ebpfsource: DEFAULT_EBPF, wasm: '', metadata: DEFAULT_METADATA }, explicit: {} };
+  }
+  let y: Record<string, unknown>;
+  try {
+    y = (parseYaml(text) as Record<string, unknown>) ?? {};
+  } catch (err) {
+    throw new OciError(`${p}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const explicit: Partial<BuildYaml> = {};
+  for (const k of ['ebpfsource', 'wasm', 'metadata'] as const) {
+    const v = y[k];
+    if (v !== undefined && v !== null) {
+      if (typeof v !== 'string') throw new OciError(`${p}: "${k}" must be a string`);
+      checkUserPath(v, `${path.basename(p)}: ${k}`);
+      explicit[k] = v;
+    }
+  }
+  return {
+    cfg: { ebpfsource: explicit.ebpfsource ?? DEFAULT_EBPF, wasm: explicit.wasm ?? '', metadata: explicit.metadata ?? DEFAULT_METADATA },
+    explicit,
+  };
+}
+
+function hostMultiarch(): string {
+  return process.arch === 'arm64' ? 'aarch64' : 'x86_64';
+}
+
+async function compileEbpf(src: string, dir: string, out: string, arch: string, root: string, includeDirs: string[], progress: (l: string) => void): Promise<string> {
+  const clang = findTool(['clang-16', 'clang']);
+  if (!clang) throw new OciError('clang not found: install clang-16 (see scripts/deps/apt.txt)');
+  const strip = findTool(['llvm-strip-16', 'llvm-strip']);
+  if (!strip) throw new OciError('llvm-strip not found: install llvm-16');
+  const obj = path.join(out, `${arch}.bpf.o`);
+  const target = arch === 'amd64' ? 'x86' : 'arm64';
+  const args = [
+    '-target', 'bpf', '-Wall', '-g', '-O2',
+    `-I/usr/include/${hostMultiarch()}-linux-gnu`,
+    '-D', `__TARGET_ARCH_${target}`,
+    '-I', path.join(root, 'include'),
+    '-I', path.join(root, 'include', 'gadget', arch),
+    ...includeDirs.flatMap((d) => ['-I', path.resolve(d)]),
+    // keep the checkout location out of the object's BTF line info, so builds from any directory are identical
+    `-fdebug-prefix-map=${dir}=.`,
+    `-fdebug-prefix-map=${root}=/ig`,
+    '-c', src,
+    '-o', obj,
+  ];
+  progress(`Compiling ${src} for ${arch}`);
+  const r = await run(clang, args, { cwd: dir });
+  if (r.code !== 0) throw new OciError(`compiling ${src} for ${arch} failed: ${firstError(r.out)}`);
+  const s = await run(strip, ['-g', obj]);
+  if (s.code !== 0) throw new OciError(`stripping ${arch}.bpf.o failed: ${firstError(s.out)}`);
+  return obj;
+}
+
+async function buildWasm(wasm: string, dir: string, out: string, progress: (l: string) => void): Promise<Buffer> {
+  const abs = path.resolve(dir, wasm);
+  if (!existsSync(abs)) throw new OciError(`wasm source ${wasm} does not exist in ${dir}`);
+  if (wasm.endsWith('.wasm')) {
+    const b = await fsp.readFile(abs);
+    await fsp.copyFile(abs, path.join(out, 'program.wasm')).catch(() => undefined);
+    return b;
+  }
+  const dst = path.join(out, 'program.wasm');
+  if (wasm.endsWith('.go')) {
+    const go = findTool(['go']);
+    if (!go) throw new OciError(`building ${wasm} needs the Go toolchain, which is not installed; name a prebuilt .wasm in build.yaml instead`);
+    progress(`Building ${wasm} (go, wasip1)`);
+    const r = await run(go, ['build', '-C', path.dirname(abs), '-o', dst, '-buildmode=c-shared', '-ldflags', '-w -s', path.basename(abs)], {
+      env: { ...process.env, CGO_ENABLED: '0', GOOS: 'wasip1', GOARCH: 'wasm' },
+    });
+    if (r.code !== 0) throw new OciError(`building ${wasm} failed: ${firstError(r.out)}`);
+    return fsp.readFile(dst);
+  }
+  if (wasm.endsWith('.rs')) {
+    const cargo = findTool(['cargo']);
+    if (!cargo) throw new OciError(`building ${wasm} needs cargo, which is not installed; name a prebuilt .wasm in build.yaml instead`);
+    const manifest = path.join(path.dirname(abs), '..', 'Cargo.toml');
+    const toml = await readIfExists(manifest);
+    const pkg = /\[package\][^[]*?\bname\s*=\s*"([^"]+)"/.exec(toml ?? '')?.[1];
+    if (!pkg) throw new OciError(`cannot find the package name in ${manifest}`);
+    progress(`Building ${wasm} (cargo, wasm32-wasip1)`);
+    const r = await run(cargo, ['build', '--target', 'wasm32-wasip1', '--release', '--manifest-path', manifest], {
+      env: { ...process.env, CARGO_TARGET_DIR: out },
+    });
+    if (r.code !== 0) throw new OciError(`building ${wasm} failed: ${firstError(r.out)}`);
+    await fsp.copyFile(path.join(out, 'wasm32-wasip1', 'release', `${pkg.replace(/-/g, '_')}.wasm`), dst);
+    return fsp.readFile(dst);
+  }
+  throw new OciError(`unsupported wasm source ${wasm}: use a .go, .rs or prebuilt .wasm file`);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function ci(obj: Record<string, unknown>, key: string): unknown {
+  if (key in obj) return obj[key];
+  for (const [k, v] of Object.entries(obj)) if (k.toLowerCase() === key.toLowerCase()) return v;
+  return undefined;
+}
+
+/** The annotation map of ig-spec §1.3, from gadget.yaml. */
+export function imageAnnotationsFromMetadata(meta: Record<string, unknown> | undefined, created: string): Record<string, string> {
+  const a: Record<string, string> = {};
+  if (meta) {
+    const set = (k: string, v: unknown) => {
+      const s = str(v);
+      if (s) a[k] = s;
+    };
+    set(ANN_TITLE, ci(meta, 'name'));
+    set(ANN_DESCRIPTION, ci(meta, 'description'));
+    set(ANN_URL, ci(meta, 'homepageURL'));
+    set(ANN_DOCUMENTATION, ci(meta, 'documentationURL'));
+    set(ANN_SOURCE, ci(meta, 'sourceURL'));
+  }
+  a[ANN_BUILDER_VERSION] = builderVersion();
+  const extra = meta ? ci(meta, 'annotations') : undefined;
+  if (extra && typeof extra === 'object' && !Array.isArray(extra)) {
+    for (const [k, v] of Object.entries(extra as Record<string, unknown>)) if (v !== null && v !== undefined) a[k] = String(v);
+  }
+  a[ANN_CREATED] = created;
+  return sortKeys(a);
+}
+
+/** Architectures we can build: amd64, plus arm64 when its vmlinux.h is present. */
+export function buildArchs(root: string): string[] {
+  const archs = ['amd64'];
+  if (existsSync(path.join(root, 'include', 'gadget', 'arm64', 'vmlinux.h'))) archs.push('arm64');
+  return archs;
+}
+
+export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<{ reference: string; digest: string }> {
+  const progress = opts.progress ?? (() => {});
+  const gdir = path.resolve(dir);
+  checkUserPath(dir, 'gadget directory');
+  if (!existsSync(gdir)) throw new OciError(`gadget directory ${dir} does not exist`);
+  const name = opts.tag ? formatReference(parseReference(opts.tag)) : '';
+  const { cfg, explicit } = await readBuildYaml(gdir, opts.file);
+
+  // the eBPF source: the default is optional, an explicit one must exist
+  let ebpfSrc: string | undefined = cfg.ebpfsource;
+  if (!existsSync(path.resolve(gdir, ebpfSrc))) {
+    if (explicit.ebpfsource) throw new OciError(`eBPF source ${ebpfSrc} (from build.yaml) does not exist in ${dir}`);
+    ebpfSrc = undefined;
+  }
+  const metadataPath = path.resolve(gdir, cfg.metadata);
+  let metadataText = await readIfExists(metadataPath);
+  if (metadataText === undefined && explicit.metadata && !opts.updateMetadata) {
+    throw new OciError(`metadata file ${cfg.metadata} (from build.yaml) does not exist in ${dir}`);
+  }
+  if (!ebpfSrc && metadataText === undefined && !cfg.wasm) {
+    throw new OciError(`nothing to build in ${dir}: no ${DEFAULT_EBPF}, ${DEFAULT_METADATA} or wasm module (see build.yaml)`);
+  }
+
+  const keep = !!opts.output;
+  const out = opts.output ? path.resolve(opts.output) : await fsp.mkdtemp(path.join(os.tmpdir(), 'ig-build-'));
+  await fsp.mkdir(out, { recursive: true });
+  try {
+    const root = sourceRoot();
+    const archs = buildArchs(root);
+    const objects = new Map<string, Buffer>();
+    if (ebpfSrc) {
+      for (const arch of archs) {
+        const obj = await compileEbpf(ebpfSrc, gdir, out, arch, root, opts.includeDirs ?? [], progress);
+        objects.set(arch, await fsp.readFile(obj));
+      }
+    }
+    const wasm = cfg.wasm ? await buildWasm(cfg.wasm, gdir, out, progress) : null;
+    const anyObject = objects.get('amd64') ?? [...objects.values()][0];
+
+    if (opts.updateMetadata) {
+      if (!anyObject) throw new OciError('--update-metadata needs an eBPF program to read data sources and params from');
+      progress(`${metadataText === undefined ? 'Creating' : 'Updating'} ${cfg.metadata}`);
+      metadataText = await updateMetadataText(metadataText, anyObject, cfg.metadata);
+      await fsp.writeFile(metadataPath, metadataText);
+    }
+    let meta: Record<string, unknown> | undefined;
+    if (metadataText !== undefined) meta = parseMetadataYaml(metadataText, cfg.metadata);
+    if (opts.validateMetadata !== false && meta && anyObject) {
+      progress(`Validating ${cfg.metadata}`);
+      await validateMetadata(meta, anyObject, cfg.metadata, !!wasm);
+    }
+
+    // assemble the image
+    const created = creationTime();
+    const annotations = imageAnnotationsFromMetadata(meta, created);
+    const store = new OciStore(opts.store);
+    await store.init();
+    const txn = store.begin();
+    try {
+      let config: Descriptor;
+      if (metadataText !== undefined) {
+        const b = Buffer.from(metadataText);
+        await txn.stage(b);
+        config = { mediaType: MT_GADGET_CONFIG, digest: sha256(b), size: b.length, annotations };
+      } else {
+        await txn.stage(EMPTY_JSON);
+        config = { mediaType: MT_EMPTY, digest: EMPTY_DIGEST, size: EMPTY_JSON.length, annotations };
+      }
+      let wasmDesc: Descriptor | undefined;
+      if (wasm) {
+        await txn.stage(wasm);
+        wasmDesc = { mediaType: MT_WASM, digest: sha256(wasm), size: wasm.length };
+      }
+      const manifests: Descriptor[] = [];
+      for (const arch of [...archs].sort()) {
+        const layers: Descriptor[] = [];
+        const obj = objects.get(arch);
+        if (obj) {
+          await txn.stage(obj);
+          layers.push({ mediaType: MT_EBPF, digest: sha256(obj), size: obj.length });
+        }
+        if (wasmDesc) layers.push(wasmDesc);
+        const m: Manifest = { schemaVersion: 2, mediaType: MT_MANIFEST, artifactType: ARTIFACT_TYPE_GADGET, config, layers, annotations };
+        const mb = Buffer.from(JSON.stringify(m));
+        await txn.stage(mb);
+        manifests.push({ mediaType: MT_MANIFEST, digest: sha256(mb), size: mb.length, annotations, platform: { architecture: arch, os: 'linux' } });
+      }
+      const index: ImageIndex = { schemaVersion: 2, mediaType: MT_INDEX, manifests, annotations };
+      const ib = Buffer.from(JSON.stringify(index));
+      const digest = await txn.stage(ib);
+      const indexDesc: Descriptor = { mediaType: MT_INDEX, digest, size: ib.length, annotations };
+      progress(`Writing image ${name || digest}`);
+      await txn.commit((idx) => {
+        if (name) OciStore.setTag(idx, name, indexDesc, { [ANN_ORIGIN]: 'built' });
+        else OciStore.addUntagged(idx, indexDesc, { [ANN_ORIGIN]: 'built' });
+      });
+      return { reference: name, digest };
+    } finally {
+      await txn.discardStaged();
+    }
+  } finally {
+    if (!keep) await fsp.rm(out, { recursive: true, force: true });
+  }
+}

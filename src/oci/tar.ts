@@ -1,0 +1,191 @@
+// A small ustar writer and a defensive reader, enough for OCI layout tarballs.
+// The writer is deterministic: given the same entries and mtime it produces the same bytes.
+
+import { gunzipSync } from 'node:zlib';
+import { OciError } from './errors.js';
+
+const BLOCK = 512;
+
+export interface TarFile {
+  name: string;
+  data: Buffer;
+  /** seconds since the epoch */
+  mtime?: number;
+  mode?: number;
+}
+
+function writeString(h: Buffer, off: number, len: number, s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length > len) throw new OciError(`tar: "${s}" does not fit in ${len} bytes`);
+  b.copy(h, off);
+}
+
+function writeOctal(h: Buffer, off: number, len: number, n: number): void {
+  // len-1 digits, NUL-terminated
+  const s = Math.max(0, Math.floor(n)).toString(8).padStart(len - 1, '0');
+  if (s.length > len - 1) throw new OciError(`tar: value ${n} too large for a ${len}-byte field`);
+  writeString(h, off, len, s + '\0');
+}
+
+function header(name: string, size: number, mtime: number, mode: number, type: string): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  let prefix = '';
+  let base = name;
+  if (Buffer.byteLength(name) > 100) {
+    const cut = name.lastIndexOf('/', 155);
+    if (cut <= 0 || Buffer.byteLength(name.slice(cut + 1)) > 100) throw new OciError(`tar: path too long: ${name}`);
+    prefix = name.slice(0, cut);
+    base = name.slice(cut + 1);
+  }
+  writeString(h, 0, 100, base);
+  writeOctal(h, 100, 8, mode);
+  writeOctal(h, 108, 8, 0);
+  writeOctal(h, 116, 8, 0);
+  writeOctal(h, 124, 12, size);
+  writeOctal(h, 136, 12, mtime);
+  h.fill(0x20, 148, 156); // checksum placeholder: spaces
+  writeString(h, 156, 1, type);
+  writeString(h, 257, 6, 'ustar\0');
+  writeString(h, 263, 2, '00');
+  writeString(h, 345, 155, prefix);
+  let sum = 0;
+  for (const b of h) sum += b;
+  writeString(h, 148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+  return h;
+}
+
+/** Build a ustar archive of regular files (uid/gid 0, no user names), in the order given. */
+export function writeTar(files: TarFile[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const f of files) {
+    parts.push(header(f.name, f.data.length, f.mtime ?? 0, f.mode ?? 0o644, '0'));
+    parts.push(f.data);
+    const pad = (BLOCK - (f.data.length % BLOCK)) % BLOCK;
+    if (pad) parts.push(Buffer.alloc(pad));
+  }
+  parts.push(Buffer.alloc(BLOCK * 2));
+  return Buffer.concat(parts);
+}
+
+export interface TarEntry {
+  name: string;
+  type: 'file' | 'dir';
+  data: Buffer;
+}
+
+function readString(b: Buffer, off: number, len: number): string {
+  const s = b.subarray(off, off + len);
+  const z = s.indexOf(0);
+  return (z === -1 ? s : s.subarray(0, z)).toString('utf8');
+}
+
+function readOctal(b: Buffer, off: number, len: number, what: string): number {
+  const field = b.subarray(off, off + len);
+  if (field[0] & 0x80) {
+    // base-256 (GNU) big number
+    let n = 0;
+    for (let i = 1; i < field.length; i++) n = n * 256 + field[i];
+    return n;
+  }
+  const s = readString(b, off, len).trim();
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) throw new OciError(`malformed tar archive: bad ${what} field`);
+  return parseInt(s, 8);
+}
+
+function parsePax(data: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < data.length) {
+    const sp = data.indexOf(0x20, i);
+    if (sp === -1) break;
+    const len = parseInt(data.subarray(i, sp).toString(), 10);
+    if (!len || len <= 0) break;
+    const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
+    const eq = rec.indexOf('=');
+    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    i += len;
+  }
+  return out;
+}
+
+/**
+ * Make an entry name relative and safe. Throws on absolute paths and on any `..` component: such an entry would
+ * escape the directory it is unpacked into.
+ */
+export function safeEntryName(raw: string): string {
+  if (raw.startsWith('/')) throw new OciError(`refusing archive entry "${raw}": absolute path escapes the layout`);
+  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..')) throw new OciError(`refusing archive entry "${raw}": ".." escapes the layout`);
+  return parts.join('/');
+}
+
+/**
+ * Parse a tar (optionally gzip-compressed) archive held in memory. Only regular files and directories are
+ * accepted: links, devices and FIFOs are refused, as are names that escape the archive root.
+ */
+export function readTar(input: Buffer): TarEntry[] {
+  let buf = input;
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    try {
+      buf = gunzipSync(buf);
+    } catch {
+      throw new OciError('malformed archive: bad gzip data');
+    }
+  }
+  const entries: TarEntry[] = [];
+  let off = 0;
+  let paxNext: Record<string, string> = {};
+  let longName: string | undefined;
+  while (off + BLOCK <= buf.length) {
+    const h = buf.subarray(off, off + BLOCK);
+    if (h.every((b) => b === 0)) break;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
+    const stored = readOctal(h, 148, 8, 'checksum');
+    if (stored !== sum) throw new OciError('malformed tar archive: header checksum mismatch');
+    const size = readOctal(h, 124, 12, 'size');
+    const type = String.fromCharCode(h[156] || 0x30);
+    let name = readString(h, 0, 100);
+    const magic = readString(h, 257, 6);
+    if (magic.startsWith('ustar')) {
+      const prefix = readString(h, 345, 155);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    const dataStart = off + BLOCK;
+    const dataEnd = dataStart + size;
+    if (dataEnd > buf.length) throw new OciError('malformed tar archive: truncated entry');
+    const data = buf.subarray(dataStart, dataEnd);
+    off = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+
+    if (type === 'x') {
+      paxNext = parsePax(data);
+      continue;
+    }
+    if (type === 'g') continue;
+    if (type === 'L') {
+      longName = readString(data, 0, data.length);
+      continue;
+    }
+    if (paxNext.path !== undefined) name = paxNext.path;
+    if (longName !== undefined) name = longName;
+    paxNext = {};
+    longName = undefined;
+
+    if (type === '1' || type === '2') {
+      const target = readString(h, 157, 100);
+      throw new OciError(`refusing archive entry "${name}": ${type === '2' ? 'symbolic' : 'hard'} link to "${target}" is not allowed in an image archive`);
+    }
+    if (type !== '0' && type !== '5' && type !== '7') {
+      throw new OciError(`refusing archive entry "${name}": unsupported entry type "${type}" (only regular files are allowed)`);
+    }
+    const safe = safeEntryName(name);
+    if (type === '5') {
+      entries.push({ name: safe, type: 'dir', data: Buffer.alloc(0) });
+    } else {
+      if (!safe) throw new OciError(`refusing archive entry "${name}": empty file name`);
+      entries.push({ name: safe, type: 'file', data: Buffer.from(data) });
+    }
+  }
+  return entries;
+}

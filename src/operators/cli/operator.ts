@@ -1,0 +1,109 @@
+// cli (priority 10000): renders every data source on stdout as columns, json, jsonpretty, yaml or none.
+import { stringify as yamlStringify } from 'yaml';
+import type { DataOperator } from '../../gadget/operator.js';
+import type { GadgetContext } from '../../gadget/context.js';
+import type { Batch, DataSource } from '../../datasource/index.js';
+import { perDataSource } from '../perds.js';
+import { makeJsonEncoder, jsonFields } from './json.js';
+import { columnFor, headerLine, rowLine } from './columns.js';
+import { selectFields } from './fields.js';
+
+export const OUTPUT_MODES = ['columns', 'json', 'jsonpretty', 'yaml', 'none'];
+
+export interface Sink { write(s: string): void; isTTY: boolean }
+
+export const stdoutSink: Sink = {
+  write: (s) => { process.stdout.write(s); },
+  get isTTY() { return Boolean(process.stdout.isTTY); },
+};
+
+export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | undefined, sink: Sink): ((b: Batch) => void) | undefined {
+  const isArray = ds.type === 'array';
+  const clear = ds.annotations.get('cli.clear-screen-before') === 'true';
+  switch (mode) {
+    case 'none': return undefined;
+    case 'json': case 'jsonpretty': case 'yaml': {
+      const fields = fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
+      const pretty = mode === 'jsonpretty' ? 2 : 0;
+      const enc = makeJsonEncoder(fields, pretty);
+      if (mode === 'yaml') {
+        return (b) => {
+          let s = '';
+          const docs = [...b.indices()].map((i) => JSON.parse(enc(b, i)) as unknown);
+          if (isArray) s = `---\n${yamlStringify(docs)}`;
+          else for (const d of docs) s += `---\n${yamlStringify(d)}`;
+          sink.write(s);
+        };
+      }
+      if (isArray) {
+        return (b) => {
+          const items: string[] = [];
+          for (let k = 0; k < b.liveCount; k++) items.push(enc(b, b.live[k]!));
+          sink.write(pretty ? `[\n${items.map((x) => '  ' + x.replace(/\n/g, '\n  ')).join(',\n')}\n]\n` : `[${items.join(',')}]\n`);
+        };
+      }
+      return (b) => {
+        let s = '';
+        for (let k = 0; k < b.liveCount; k++) s += enc(b, b.live[k]!) + '\n';
+        sink.write(s);
+      };
+    }
+    case 'columns': {
+      const cols = selectFields(ds, fieldsSpec).map((f) => columnFor(ds, f));
+      const header = headerLine(cols);
+      let printedHeader = false;
+      return (b) => {
+        let s = '';
+        if (isArray) {
+          if (clear && sink.isTTY) s += '\x1b[H\x1b[2J';
+          else if (printedHeader) s += '\n';
+          s += header + '\n';
+        } else if (!printedHeader) {
+          s += header + '\n';
+        }
+        printedHeader = true;
+        for (let k = 0; k < b.liveCount; k++) s += rowLine(cols, b, b.live[k]!) + '\n';
+        sink.write(s);
+      };
+    }
+    default: return undefined;
+  }
+}
+
+export function cliOperator(sink: Sink = stdoutSink): DataOperator {
+  return {
+    name: 'cli',
+    priority: 10000,
+    instantiate(ctx: GadgetContext) {
+      const dss = [...ctx.dataSources.values()];
+      if (dss.length === 0) return null;
+      const modes = new Set<string>(OUTPUT_MODES);
+      for (const ds of dss) for (const m of (ds.annotations.get('cli.supported-output-modes') ?? '').split(',')) if (m) modes.add(m);
+      return {
+        name: 'cli',
+        params: () => [
+          { key: 'output', alias: 'o', prefix: 'operator.cli.', defaultValue: 'columns', description: `Output mode: ${[...modes].join(', ')}; ds:mode,ds2:mode for several data sources`,
+            validate: (v) => v.split(',').every((p) => modes.has(p.includes(':') ? p.slice(p.indexOf(':') + 1) : p)) ? undefined : `must be one of ${[...modes].join(', ')}` },
+          { key: 'fields', prefix: 'operator.cli.', defaultValue: '', description: 'Fields to show: a,b,c replaces the default columns; +a,-b adds and removes; ds:list;ds2:list for several data sources' },
+        ],
+        preStart() {
+          const names = dss.map((d) => d.name);
+          const outputs = perDataSource(ctx.params.get('operator.cli.output') ?? 'columns', names, ',');
+          const fields = perDataSource(ctx.params.get('operator.cli.fields') ?? '', names, ';');
+          for (const ds of dss) {
+            if (!ds.referenced) continue;
+            const mode = outputs.get(ds.name) ?? ds.annotations.get('cli.default-output-mode') ?? 'columns';
+            const supported = ds.annotations.get('cli.supported-output-modes');
+            if (supported && !supported.split(',').includes(mode) && !OUTPUT_MODES.includes(mode)) {
+              ctx.log.warn(`data source ${ds.name} does not support output mode ${mode}; skipped`);
+              continue;
+            }
+            const r = makeRenderer(ds, mode, fields.get(ds.name), sink);
+            if (r) ds.subscribe(r, 10000);
+            ds.onLost((n, cause) => ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,238 @@
+// The eBPF image operator: reads the gadget's ELF (BTF markers → data sources and params), then at start
+// loads it with the param values and the container filter map, attaches every program and streams records.
+import { Btf } from '../../bpf/btf/btf.js';
+import { ElfFile } from '../../bpf/btf/elf.js';
+import type { EnumInfo, VarInfo } from '../../bpf/btf/model.js';
+import { native } from '../../bpf/native.js';
+import type { LinkHandle, ObjectHandle, ReaderHandle } from '../../bpf/native-api.js';
+import { mountBpfFilesystems } from '../../bpf/mounts.js';
+import { DataSource } from '../../datasource/index.js';
+import { GadgetContext, GadgetError } from '../../gadget/context.js';
+import type { OperatorInstance } from '../../gadget/operator.js';
+import { parseDuration, type ParamDesc } from '../../gadget/params.js';
+import { attachProgram, type AttachEnv } from './attach.js';
+import { addStructFields } from './fields.js';
+import { mapBtf } from './maps.js';
+import { ebpfParam, encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js';
+import { batchFromDump, batchFromRing } from './records.js';
+
+interface TracerDs { ds: DataSource; map: string; reader?: ReaderHandle; lostMap?: string; lostSeen: bigint }
+interface MapIterDs { ds: DataSource; map: string; keySize: number; valueSize: number; fetches: number; flushOnStop: boolean }
+
+export class EbpfOperator implements OperatorInstance {
+  readonly name = 'ebpf';
+  private readonly btf: Btf;
+  private readonly tracers: TracerDs[] = [];
+  private readonly mapIters: MapIterDs[] = [];
+  private readonly ebpfParams: EbpfParam[] = [];
+  private obj?: ObjectHandle;
+  private links: LinkHandle[] = [];
+  private sockets: number[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private kernelEnums = new Map<string, EnumInfo | undefined>();
+
+  constructor(private readonly ctx: GadgetContext, private readonly elf: Buffer) {
+    try {
+      this.btf = Btf.fromElf(elf);
+    } catch (e) {
+      throw new GadgetError(`gadget ${ctx.name}: invalid eBPF object: ${(e as Error).message}`);
+    }
+    this.buildDataSources();
+    this.buildParams();
+    // Operators that feed the program (LocalManager's container filter) need to know what it declares.
+    const maps = this.btf.datasecVars('.maps').map((v) => v.name);
+    ctx.vars.set('ebpf.maps', maps);
+    ctx.vars.set('ebpf.hasMntnsFilterMap', maps.includes('gadget_mntns_filter_map'));
+  }
+
+  private kernelEnum = (name: string): EnumInfo | undefined => {
+    if (!this.kernelEnums.has(name)) {
+      let info: EnumInfo | undefined;
+      try { info = Btf.kernel().enumByName(name); } catch { info = undefined; }
+      this.kernelEnums.set(name, info);
+    }
+    return this.kernelEnums.get(name);
+  };
+
+  private buildDataSources(): void {
+    const m = this.btf.markers();
+    const gadget = this.ctx.name;
+    for (const t of m.tracers) {
+      const ds = this.ctx.addDataSource(t.name, 'single');
+      let layout;
+      try { layout = this.btf.structLayout(t.struct); } catch { throw new GadgetError(`gadget ${gadget}: tracer ${t.name}: struct ${t.struct} is not in the object's BTF`); }
+      ds.staticSize = layout.size;
+      addStructFields(ds, layout, { kernelEnum: this.kernelEnum });
+      this.tracers.push({ ds, map: t.map, lostMap: `${t.map}_lost_samples`, lostSeen: 0n });
+    }
+    for (const it of m.mapIters) {
+      const mb = mapBtf(this.btf, it.map);
+      if (!mb || mb.keyTypeId === undefined || mb.valueTypeId === undefined) throw new GadgetError(`gadget ${gadget}: map iterator ${it.name}: map ${it.map} has no BTF key/value types`);
+      const ds = this.ctx.addDataSource(it.name, 'array');
+      const keyLayout = this.btf.structLayoutById(mb.keyTypeId);
+      const valLayout = this.btf.structLayoutById(mb.valueTypeId);
+      ds.staticSize = mb.keySize! + mb.valueSize!;
+      addStructFields(ds, keyLayout, { tags: ['role:key'], kernelEnum: this.kernelEnum });
+      addStructFields(ds, valLayout, { base: mb.keySize!, kernelEnum: this.kernelEnum });
+      this.mapIters.push({ ds, map: it.map, keySize: mb.keySize!, valueSize: mb.valueSize!, fetches: 0, flushOnStop: ds.annotations.get('ebpf.map.flush-on-stop') === 'true' });
+    }
+    if (m.iters.length > 0) {
+      // Iterators need BPF_TRACE_ITER; this kernel (and any without it) cannot run them. Say so at start.
+      for (const it of m.iters) this.ctx.addDataSource(it.name, 'array');
+    }
+  }
+
+  private buildParams(): void {
+    for (const v of this.btf.markers().params) {
+      const info: VarInfo | undefined = this.btf.varInfo(v);
+      if (!info) throw new GadgetError(`gadget ${this.ctx.name}: GADGET_PARAM(${v}) names a variable that does not exist`);
+      this.ebpfParams.push(ebpfParam(v, info, this.ctx.metadata.ebpfParams[v]));
+    }
+  }
+
+  params(): ParamDesc[] {
+    const out: ParamDesc[] = this.ebpfParams.map((p) => p.desc);
+    if (this.mapIters.length > 0) {
+      out.push({ key: 'map-fetch-interval', prefix: EBPF_PREFIX, defaultValue: '1000ms', typeHint: 'string', description: 'Interval between map fetches of map iterators (e.g. 1s, 500ms); ds:interval,... for several', validate: (v) => { try { for (const p of v.split(',')) parseDuration(p.includes(':') ? p.split(':')[1]! : p); return undefined; } catch { return 'expected a duration like 500ms or 2s'; } } });
+      out.push({ key: 'map-fetch-count', prefix: EBPF_PREFIX, defaultValue: '0', typeHint: 'int', description: 'Number of map fetches before stopping (0: unlimited)' });
+    }
+    if (this.programsBySection().some((s) => s.startsWith('classifier') || s.startsWith('tc'))) {
+      out.push({ key: 'iface', prefix: EBPF_PREFIX, defaultValue: '', description: 'Network interface to attach TC programs to' });
+    }
+    return out;
+  }
+
+  /** Program section names straight from the ELF section headers: no kernel work before the run. */
+  private programsBySection(): string[] {
+    const SHF_EXECINSTR = 4n;
+    return new ElfFile(this.elf).sections.filter((s) => (s.flags & SHF_EXECINSTR) !== 0n && s.size > 0 && s.name !== '.text').map((s) => s.name);
+  }
+
+  async start(ctx: GadgetContext): Promise<void> {
+    mountBpfFilesystems();
+    const m = this.btf.markers();
+    if (m.iters.length > 0) throw new GadgetError(`gadget ${ctx.name}: uses BPF iterators (${m.iters.map((i) => i.name).join(', ')}), which this kernel does not support`);
+    let obj: ObjectHandle;
+    try { obj = native.open(this.elf, ctx.name); } catch (e) { throw new GadgetError(`gadget ${ctx.name}: cannot open eBPF object: ${(e as Error).message}`); }
+    this.obj = obj;
+    for (const p of this.ebpfParams) {
+      if (!ctx.params.isSet(EBPF_PREFIX + p.desc.key) && !p.desc.defaultValue) continue;
+      const value = ctx.params.get(EBPF_PREFIX + p.desc.key) ?? '';
+      native.setVar(obj, p.varName, encodeParam(p, value));
+    }
+    const maps = native.maps(obj);
+    const filterFd = ctx.vars.get('gadget_mntns_filter_map') as number | undefined;
+    if (filterFd !== undefined && maps.some((x) => x.name === 'gadget_mntns_filter_map')) {
+      native.reuseMapFd(obj, 'gadget_mntns_filter_map', filterFd);
+      native.setVar(obj, 'gadget_filter_by_mntns', Buffer.from([1]));
+    }
+    try {
+      native.load(obj);
+    } catch (e) {
+      const err = e as Error & { log?: string; errno?: number };
+      const prog = /prog '([^']+)'/.exec(err.message)?.[1] ?? /prog '([^']+)'/.exec(err.log ?? '')?.[1];
+      throw new GadgetError(`gadget ${ctx.name}: the kernel rejected ${prog ? `program ${prog}` : 'the eBPF object'}: ${firstLine(err.message)} (run with --verbose for the verifier log)`, err.log || err.message);
+    }
+    const env: AttachEnv = {
+      native, obj, gadget: ctx.name, metadata: ctx.metadata, links: this.links, sockets: this.sockets,
+      iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
+      netnsPaths: (ctx.vars.get('socketNetnsPaths') as (string | null)[] | undefined) ?? [null],
+    };
+    for (const p of native.programs(obj)) attachProgram(env, p);
+    for (const t of this.tracers) this.startTracer(t, obj);
+    this.startMapIters(ctx, obj);
+    this.timers.push(setInterval(() => this.pollLost(), 1000));
+  }
+
+  private startTracer(t: TracerDs, obj: ObjectHandle): void {
+    const fd = native.mapFd(obj, t.map);
+    const info = native.maps(obj).find((x) => x.name === t.map);
+    const onBatch = (buf: Buffer, count: number) => {
+      try {
+        t.ds.emit(batchFromRing(t.ds, buf, count));
+      } catch (e) {
+        this.ctx.log.error(`${t.ds.name}: ${(e as Error).message}`);
+        this.ctx.done('error');
+      }
+    };
+    const opts = { maxLatencyMs: 1, lingerUs: 1000 };
+    t.reader = info && info.type === 4 /* PERF_EVENT_ARRAY */ ? native.perfOpen(fd, 64, onBatch, opts) : native.ringOpen(fd, onBatch, opts);
+  }
+
+  private startMapIters(ctx: GadgetContext, obj: ObjectHandle): void {
+    if (this.mapIters.length === 0) return;
+    const intervals = ctx.params.get(EBPF_PREFIX + 'map-fetch-interval') ?? '1000ms';
+    const count = Number(ctx.params.get(EBPF_PREFIX + 'map-fetch-count') ?? '0');
+    for (const it of this.mapIters) {
+      const spec = intervals.split(',').find((p) => p.startsWith(`${it.ds.name}:`))?.split(':')[1] ?? (intervals.includes(':') ? '1000ms' : intervals);
+      const ms = parseDuration(spec);
+      const fd = native.mapFd(obj, it.map);
+      const fetch = () => {
+        const d = native.mapDump(fd, it.keySize, it.valueSize, true);
+        it.ds.emit(batchFromDump(it.ds, d.keys, d.values, d.count, it.keySize, it.valueSize));
+        it.fetches++;
+        if (count > 0 && it.fetches >= count) ctx.done('map-fetch-count');
+      };
+      if (ms === 0) {
+        if (count > 1) throw new GadgetError(`gadget ${ctx.name}: --map-fetch-interval 0 cannot be combined with --map-fetch-count ${count}`);
+        // Interval 0: one fetch at stop (profilers print their histogram when the gadget ends).
+        it.flushOnStop = true;
+        continue;
+      }
+      const timer = setInterval(() => { try { fetch(); } catch (e) { ctx.log.error(`${it.ds.name}: ${(e as Error).message}`); ctx.done('error'); } }, ms);
+      this.timers.push(timer);
+      (it as MapIterDs & { fetch?: () => void }).fetch = fetch;
+    }
+  }
+
+  private pollLost(): void {
+    if (!this.obj) return;
+    for (const t of this.tracers) {
+      if (!t.lostMap) continue;
+      let fd: number;
+      try { fd = native.mapFd(this.obj, t.lostMap); } catch { t.lostMap = undefined; continue; }
+      const v = native.mapLookup(fd, Buffer.alloc(4), 8);
+      if (!v) continue;
+      let sum = 0n;
+      for (let o = 0; o + 8 <= v.length; o += 8) sum += v.readBigUInt64LE(o);
+      if (sum > t.lostSeen) {
+        t.ds.reportLost(Number(sum - t.lostSeen), 'ring buffer full');
+        t.lostSeen = sum;
+      }
+    }
+  }
+
+  async stop(ctx: GadgetContext): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    // Detach first so nothing new arrives, then drain readers, then a last look at the lost counters.
+    for (const l of this.links.splice(0)) { try { native.linkDestroy(l); } catch { /* already gone */ } }
+    for (const fd of this.sockets.splice(0)) { try { native.closeFd(fd); } catch { /* closed */ } }
+    for (const t of this.tracers) {
+      if (!t.reader) continue;
+      const r = t.reader;
+      t.reader = undefined;
+      const st = native.readerStop(r);
+      if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
+    }
+    // Batches flushed by readerStop reach JS through the event loop: let them through before closing.
+    await new Promise((r) => setImmediate(r));
+    this.pollLost();
+    if (this.obj) {
+      for (const it of this.mapIters) {
+        if (!it.flushOnStop) continue;
+        try {
+          const fd = native.mapFd(this.obj, it.map);
+          const d = native.mapDump(fd, it.keySize, it.valueSize, true);
+          it.ds.emit(batchFromDump(it.ds, d.keys, d.values, d.count, it.keySize, it.valueSize));
+        } catch (e) { ctx.log.warn(`${it.ds.name}: final fetch failed: ${(e as Error).message}`); }
+      }
+      native.close(this.obj);
+      this.obj = undefined;
+    }
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

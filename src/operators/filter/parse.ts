@@ -1,0 +1,93 @@
+// --filter rules: "field OP value" joined by commas (backslash escapes a comma). All rules must match.
+import type { Batch, DataSource, Field } from '../../datasource/index.js';
+import { Kind, baseKind, isIntegerKind, isArrayKind } from '../../datasource/index.js';
+
+export class FilterError extends Error {}
+
+type Op = '==' | '!=' | '>=' | '>' | '<=' | '<' | '~' | '!~';
+const OPS: Op[] = ['==', '!=', '>=', '<=', '!~', '>', '<', '~'];
+
+export interface Rule { field: Field; op: Op; value: string }
+
+export function splitRules(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && s[i + 1] === ',') { cur += ','; i++; continue; }
+    if (c === ',') { out.push(cur); cur = ''; continue; }
+    cur += c;
+  }
+  out.push(cur);
+  return out.map((r) => r.trim()).filter((r) => r !== '');
+}
+
+export function parseRule(ds: DataSource, rule: string): Rule {
+  const m = /^([^!~<>=]+)(.*)$/s.exec(rule);
+  if (!m || !m[2]) throw new FilterError(`invalid filter "${rule}": expected field, operator and value (e.g. proc.pid==42)`);
+  const name = m[1]!.trim();
+  let rest = m[2];
+  let op: Op | undefined;
+  for (const o of OPS) if (rest.startsWith(o)) { op = o; break; }
+  if (!op && rest.startsWith('=')) op = '==';
+  if (!op) throw new FilterError(`invalid filter "${rule}": unknown operator`);
+  rest = rest.slice(op === '==' && !rest.startsWith('==') ? 1 : op.length);
+  const field = ds.getField(name);
+  if (!field || field.isEmpty) throw new FilterError(`invalid filter "${rule}": data source ${ds.name} has no field "${name}"`);
+  return { field, op, value: rest };
+}
+
+/** Compile a rule into a predicate over record indices; values are parsed once, per the field's kind. */
+export function compileRule(r: Rule): (b: Batch, i: number) => boolean {
+  const { field, op, value } = r;
+  const get = field.get;
+  if (op === '~' || op === '!~') {
+    let re: RegExp;
+    try { re = new RegExp(value); } catch (e) { throw new FilterError(`invalid filter regex "${value}" for ${field.fullName}: ${(e as Error).message}`); }
+    const want = op === '~';
+    return (b, i) => re.test(String(get(b, i) ?? '')) === want;
+  }
+  const kind = baseKind(field.kind);
+  let target: number | bigint | string | boolean;
+  if (isArrayKind(field.kind)) throw new FilterError(`cannot filter on array field ${field.fullName}`);
+  if (isIntegerKind(kind)) {
+    if (!/^-?\d+$/.test(value.trim())) throw new FilterError(`invalid filter value "${value}" for ${field.fullName}: expected an integer`);
+    target = BigInt(value.trim());
+  } else if (kind === Kind.Float32 || kind === Kind.Float64) {
+    target = Number(value);
+    if (value.trim() === '' || Number.isNaN(target)) throw new FilterError(`invalid filter value "${value}" for ${field.fullName}: expected a number`);
+  } else if (kind === Kind.Bool) {
+    if (!['true', '1', 'false', '0'].includes(value)) throw new FilterError(`invalid filter value "${value}" for ${field.fullName}: expected true or false`);
+    target = value === 'true' || value === '1';
+  } else {
+    target = value;
+  }
+  const cmp = (v: unknown): number => {
+    if (typeof target === 'bigint') {
+      const x = typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v ?? 0)));
+      return x < target ? -1 : x > target ? 1 : 0;
+    }
+    if (typeof target === 'number') { const x = Number(v); return x < target ? -1 : x > target ? 1 : 0; }
+    if (typeof target === 'boolean') return Number(Boolean(v)) - Number(target);
+    const s = String(v ?? '');
+    return s < target ? -1 : s > target ? 1 : 0;
+  };
+  switch (op) {
+    case '==': return (b, i) => cmp(get(b, i)) === 0;
+    case '!=': return (b, i) => cmp(get(b, i)) !== 0;
+    case '>': return (b, i) => cmp(get(b, i)) > 0;
+    case '>=': return (b, i) => cmp(get(b, i)) >= 0;
+    case '<': return (b, i) => cmp(get(b, i)) < 0;
+    case '<=': return (b, i) => cmp(get(b, i)) <= 0;
+  }
+}
+
+export function compileFilter(ds: DataSource, expr: string): ((b: Batch, i: number) => boolean) | undefined {
+  const preds = splitRules(expr).map((r) => compileRule(parseRule(ds, r)));
+  if (preds.length === 0) return undefined;
+  if (preds.length === 1) return preds[0];
+  return (b, i) => {
+    for (const p of preds) if (!p(b, i)) return false;
+    return true;
+  };
+}

@@ -1,0 +1,15 @@
+// Offset from CLOCK_BOOTTIME (what bpf_ktime_get_boot_ns returns) to the wall clock, in ns.
+import { native } from '../../bpf/native.js';
+
+let offset: bigint | undefined;
+
+export function bootToWallOffsetNs(): bigint {
+  if (offset !== undefined) return offset;
+  const n = native as unknown as { clockBoottimeNs?: () => bigint };
+  // Sample the wall clock around the boot clock read and take the midpoint to halve the error.
+  const w0 = BigInt(Date.now()) * 1000000n;
+  const boot = n.clockBoottimeNs ? n.clockBoottimeNs() : process.hrtime.bigint();
+  const w1 = BigInt(Date.now()) * 1000000n;
+  offset = (w0 + w1) / 2n - boot;
+  return offset;
+}

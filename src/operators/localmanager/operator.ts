@@ -1,0 +1,131 @@
+// LocalManager (priority -1): follows the host's container runtimes, enriches events with container fields,
+// and—unless --host—hands the eBPF program a mount-namespace filter map so other events die in the kernel.
+import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
+import type { GadgetContext } from '../../gadget/context.js';
+import { parseBool, type ParamDesc } from '../../gadget/params.js';
+import { ContainerCollection, hostMntns, RUNTIME_NAMES, type Container } from '../../containers/index.js';
+import { native } from '../../bpf/native.js';
+import { addContainerFields, enrichmentKey } from './enrich.js';
+import { matches, parseList, type ContainerSelector } from './selector.js';
+
+const PREFIX = 'operator.LocalManager.';
+const BPF_MAP_TYPE_HASH = 1;
+const MAX_CONTAINERS = 1024;
+
+export function localManagerParams(): ParamDesc[] {
+  return [
+    { key: 'containername', alias: 'c', alternativeKey: 'runtime-containername', prefix: PREFIX, defaultValue: '', description: 'Show only data from containers with these names (comma list, ! to exclude)' },
+    { key: 'host', prefix: PREFIX, typeHint: 'bool', defaultValue: 'false', description: 'Show data from both the host and containers' },
+    { key: 'k8s-namespace', prefix: PREFIX, defaultValue: '', description: 'Show only data from pods in these Kubernetes namespaces' },
+    { key: 'k8s-podname', prefix: PREFIX, defaultValue: '', description: 'Show only data from these Kubernetes pods' },
+    { key: 'k8s-containername', prefix: PREFIX, defaultValue: '', description: 'Show only data from these Kubernetes containers' },
+    { key: 'runtime-containerimage-digest', prefix: PREFIX, defaultValue: '', description: 'Show only data from containers with these image digests' },
+    { key: 'runtime-containerimage-name', prefix: PREFIX, defaultValue: '', description: 'Show only data from containers with these image names' },
+    { key: 'runtimes', alias: 'r', prefix: PREFIX, defaultValue: RUNTIME_NAMES.join(','), description: 'Container runtimes to follow',
+      validate: (v) => v.split(',').every((r) => (RUNTIME_NAMES as readonly string[]).includes(r.trim())) ? undefined : `supported runtimes: ${RUNTIME_NAMES.join(', ')}` },
+    { key: 'docker-socketpath', prefix: PREFIX, defaultValue: '', description: 'Docker Engine API unix socket (default /run/docker.sock)' },
+    { key: 'containerd-socketpath', prefix: PREFIX, defaultValue: '', description: 'containerd CRI unix socket (default /run/containerd/containerd.sock)' },
+    { key: 'crio-socketpath', prefix: PREFIX, defaultValue: '', description: 'CRI-O CRI unix socket (default /run/crio/crio.sock)' },
+    { key: 'podman-socketpath', prefix: PREFIX, defaultValue: '', description: 'Podman API unix socket (default /run/podman/podman.sock)' },
+    { key: 'containerd-namespace', prefix: PREFIX, defaultValue: 'k8s.io', description: 'containerd namespace to follow' },
+  ];
+}
+
+class LocalManagerInstance implements OperatorInstance {
+  readonly name = 'LocalManager';
+  private col?: ContainerCollection;
+  private mapFd?: number;
+  private readonly byMntnsCache = new Map<number, Container | null>();
+
+  constructor(private readonly ctx: GadgetContext) {
+    for (const ds of ctx.dataSources.values()) {
+      addContainerFields(ds, {
+        byMntns: (m) => this.lookupMntns(m),
+        byNetns: (n) => this.col?.byNetns(n)[0],
+      });
+    }
+  }
+
+  private lookupMntns(m: number | bigint): Container | undefined {
+    const k = Number(m);
+    let c = this.byMntnsCache.get(k);
+    if (c === undefined) {
+      c = this.col?.byMntns(BigInt(m)) ?? null;
+      this.byMntnsCache.set(k, c);
+    }
+    return c ?? undefined;
+  }
+
+  params(): ParamDesc[] { return localManagerParams(); }
+
+  private selector(): ContainerSelector {
+    const p = (k: string) => parseList(this.ctx.params.get(PREFIX + k));
+    return {
+      names: p('containername'), k8sNamespaces: p('k8s-namespace'), k8sPods: p('k8s-podname'), k8sContainers: p('k8s-containername'),
+      imageDigests: p('runtime-containerimage-digest'), imageNames: p('runtime-containerimage-name'),
+    };
+  }
+
+  async preStart(ctx: GadgetContext): Promise<void> {
+    const g = (k: string) => ctx.params.get(PREFIX + k) || undefined;
+    const runtimesSet = ctx.params.isSet(PREFIX + 'runtimes');
+    this.col = await ContainerCollection.start({
+      runtimes: parseList(g('runtimes')),
+      explicitRuntimes: runtimesSet,
+      dockerSocket: g('docker-socketpath'), containerdSocket: g('containerd-socketpath'),
+      crioSocket: g('crio-socketpath'), podmanSocket: g('podman-socketpath'),
+      containerdNamespace: g('containerd-namespace'),
+      warn: (m) => ctx.log.warn(m),
+    });
+    // A container that comes or goes changes what a mntns id means: forget cached answers.
+    this.col.on('add', () => this.byMntnsCache.clear());
+    this.col.on('remove', () => this.byMntnsCache.clear());
+    const host = parseBool(ctx.params.get(PREFIX + 'host'));
+    const sel = this.selector();
+    const matching = () => this.col!.list().filter((c) => matches(sel, c));
+    const netns = (cs: Container[]) => [...new Map(cs.map((c) => [c.netns, `/proc/${c.pid}/ns/net`])).values()];
+    if (host) {
+      ctx.vars.set('socketNetnsPaths', [null, ...netns(matching())]);
+      return;
+    }
+    if (!ctx.vars.get('ebpf.hasMntnsFilterMap')) return;
+    const fd = native.mapCreate(BPF_MAP_TYPE_HASH, 8, 4, MAX_CONTAINERS, 'mntns_filter', 0);
+    this.mapFd = fd;
+    const key = (c: Container) => { const k = Buffer.alloc(8); k.writeBigUInt64LE(c.mntns); return k; };
+    const one = Buffer.from([1, 0, 0, 0]);
+    const host0 = hostMntns();
+    const put = (c: Container) => { if (c.mntns !== 0n && c.mntns !== host0 && (c.name || c.k8s.containerName)) native.mapUpdate(fd, key(c), one, 0); };
+    const initial = matching();
+    for (const c of initial) put(c);
+    ctx.vars.set('gadget_mntns_filter_map', fd);
+    ctx.vars.set('socketNetnsPaths', netns(initial));
+    this.col.on('add', (c: Container) => { if (this.mapFd !== undefined && matches(sel, c)) put(c); });
+    this.col.on('remove', (c: Container) => {
+      if (this.mapFd === undefined || c.mntns === 0n) return;
+      // Keep the key if another live container shares the namespace.
+      if (this.col!.list().some((o) => o.mntns === c.mntns && o.id !== c.id)) return;
+      try { native.mapDelete(this.mapFd, key(c)); } catch { /* already gone */ }
+    });
+    if (this.col.connectedRuntimes().length === 0) {
+      ctx.log.warnOnce('no container runtime is reachable, so no container events can be shown; use --host to see events from the host');
+    }
+  }
+
+  async postStop(): Promise<void> {
+    await this.col?.stop();
+    this.col = undefined;
+    if (this.mapFd !== undefined) {
+      native.closeFd(this.mapFd);
+      this.mapFd = undefined;
+    }
+  }
+}
+
+export const localManagerOperator: DataOperator = {
+  name: 'LocalManager',
+  priority: -1,
+  instantiate(ctx) {
+    const needed = ctx.vars.get('ebpf.hasMntnsFilterMap') || [...ctx.dataSources.values()].some((ds) => enrichmentKey(ds));
+    return needed ? new LocalManagerInstance(ctx) : null;
+  },
+};

@@ -1,0 +1,19 @@
+// Per-data-source param values: "val" applies to every DS; "ds1:val1;ds2:val2" (or "," for scalar params) targets some.
+export function perDataSource(value: string, dsNames: string[], sep = ';'): Map<string, string> {
+  const out = new Map<string, string>();
+  if (value === '') return out;
+  const parts = value.split(sep);
+  const targeted = parts.every((p) => {
+    const i = p.indexOf(':');
+    return i > 0 && dsNames.includes(p.slice(0, i));
+  });
+  if (!targeted) {
+    for (const n of dsNames) out.set(n, value);
+    return out;
+  }
+  for (const p of parts) {
+    const i = p.indexOf(':');
+    out.set(p.slice(0, i), p.slice(i + 1));
+  }
+  return out;
+}

@@ -1,0 +1,33 @@
+// uid/gid → name tables from the host's /etc/passwd and /etc/group, re-read when the file changes.
+import { readFileSync, statSync } from 'node:fs';
+
+export class IdNames {
+  private names = new Map<number, string>();
+  private mtimeMs = -1;
+  private checkedAt = 0;
+
+  constructor(private readonly path: string, private readonly recheckMs = 1000) {}
+
+  lookup(id: number): string {
+    this.refresh();
+    return this.names.get(id) ?? '';
+  }
+
+  private refresh(): void {
+    const now = Date.now();
+    if (now - this.checkedAt < this.recheckMs && this.mtimeMs >= 0) return;
+    this.checkedAt = now;
+    let m: number;
+    try { m = statSync(this.path).mtimeMs; } catch { this.names.clear(); this.mtimeMs = 0; return; }
+    if (m === this.mtimeMs) return;
+    this.mtimeMs = m;
+    const next = new Map<number, string>();
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      const parts = line.split(':');
+      if (parts.length < 3 || line.startsWith('#')) continue;
+      const id = Number(parts[2]);
+      if (Number.isInteger(id) && !next.has(id)) next.set(id, parts[0]!);
+    }
+    this.names = next;
+  }
+}

@@ -1,0 +1,50 @@
+// UidGidResolver (priority 5): adds user and group names for gadget_uid / gadget_gid fields. The names are
+// derived fields (computed only when shown), looked up in tables cached from /etc/passwd and /etc/group.
+import type { DataOperator } from '../../gadget/operator.js';
+import { Kind, type DataSource, type Field } from '../../datasource/index.js';
+import { IdNames } from './names.js';
+
+const hostRoot = process.env['HOST_ROOT'] ?? '';
+const users = new IdNames(`${hostRoot}/etc/passwd`);
+const groups = new IdNames(`${hostRoot}/etc/group`);
+
+function target(f: Field, fallback: string): string {
+  const t = f.annotation('uidgidresolver.target');
+  if (t) return t;
+  if (f.name.endsWith('_raw')) return f.name.slice(0, -4);
+  return fallback;
+}
+
+export function installResolver(ds: DataSource, tables = { users, groups }): number {
+  let n = 0;
+  for (const f of [...ds.fields]) {
+    const types = f.typeNames();
+    const isUid = types.includes('gadget_uid');
+    const isGid = types.includes('gadget_gid');
+    if (!isUid && !isGid || f.unreferenced) continue;
+    const name = target(f, isUid ? 'user' : 'group');
+    const fullName = f.parent ? `${f.parent.fullName}.${name}` : name;
+    if (ds.getField(fullName)?.fullName === fullName) continue;
+    const get = f.get;
+    const table = isUid ? tables.users : tables.groups;
+    ds.addField({
+      name, parent: f.parent, kind: Kind.String, order: f.order, tags: ['src:uidgidresolver'],
+      annotations: { 'columns.hidden': 'true', 'columns.width': '12', description: isUid ? 'User name' : 'Group name' },
+      storage: { type: 'derived', compute: (b, i) => table.lookup(Number(get(b, i))) },
+    });
+    n++;
+  }
+  return n;
+}
+
+export const uidGidResolverOperator: DataOperator = {
+  name: 'UidGidResolver',
+  priority: 5,
+  instantiate(ctx) {
+    let n = 0;
+    for (const ds of ctx.dataSources.values()) n += installResolver(ds);
+    return n > 0 ? { name: 'UidGidResolver' } : null;
+  },
+};
+
+export { IdNames };
