@@ -79,6 +79,7 @@ export class GadgetContext {
   async run(opts: { timeoutMs?: number } = {}): Promise<void> {
     this.params.checkMandatory();
     let timer: NodeJS.Timeout | undefined;
+    let failed = false;
     try {
       // Every instance whose preStart ran is stopped, even if a later one fails: preStart may own kernel objects.
       for (const { inst } of this.instances) {
@@ -90,9 +91,18 @@ export class GadgetContext {
       if (!this.signal.aborted) {
         await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
       }
+    } catch (e) {
+      failed = true;
+      throw e;
     } finally {
       if (timer) clearTimeout(timer);
-      await this.stopAll();
+      try {
+        await this.stopAll();
+      } catch (e) {
+        // A failure while cleaning up after a failed start must not hide why the start failed.
+        if (!failed) throw e;
+        this.log.debug(`while stopping: ${(e as Error).message}`);
+      }
     }
   }
 

@@ -24,6 +24,8 @@ export class BlobVanishedError extends OciError {}
 export type ImageOrigin = 'built' | 'imported' | 'pulled' | 'unknown';
 
 export function defaultStorePath(): string {
+  // IG_OCI_STORE points every command (run, image, build) at another store: tests use throwaway ones.
+  if (process.env.IG_OCI_STORE) return process.env.IG_OCI_STORE;
   if (typeof process.geteuid === 'function' && process.geteuid() === 0) return '/var/lib/ig/oci-store';
   let home: string;
   try {

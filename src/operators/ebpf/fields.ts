@@ -26,8 +26,6 @@ export function addStructFields(ds: DataSource, layout: StructLayout, opts: AddS
     if (tpl) annotations['template'] = tpl;
     const inProcess = parent && parentChainHas(parent, 'gadget_process');
     if (inProcess) annotations['columns.alias'] = lf.name;
-    // The parent process is context, not a default column (its children inherit the hidden parent).
-    if (lf.typeNames.includes('gadget_parent')) annotations['columns.hidden'] = 'true';
     if (lf.typeNames.includes('gadget_l4endpoint_t')) Object.assign(annotations, { template: 'l4endpoint', 'columns.replace': 'endpoint' });
     if (lf.typeNames.includes('gadget_l3endpoint_t')) Object.assign(annotations, { 'columns.replace': 'addr' });
     const f = ds.addField({

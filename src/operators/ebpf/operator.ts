@@ -26,6 +26,7 @@ export class EbpfOperator implements OperatorInstance {
   private readonly mapIters: MapIterDs[] = [];
   private readonly ebpfParams: EbpfParam[] = [];
   private obj?: ObjectHandle;
+  private loaded = false;
   private links: LinkHandle[] = [];
   private sockets: number[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -128,6 +129,7 @@ export class EbpfOperator implements OperatorInstance {
     }
     try {
       native.load(obj);
+      this.loaded = true;
     } catch (e) {
       const err = e as Error & { log?: string; errno?: number };
       const prog = /prog '([^']+)'/.exec(err.message)?.[1] ?? /prog '([^']+)'/.exec(err.log ?? '')?.[1];
@@ -186,7 +188,7 @@ export class EbpfOperator implements OperatorInstance {
   }
 
   private pollLost(): void {
-    if (!this.obj) return;
+    if (!this.obj || !this.loaded) return;
     for (const t of this.tracers) {
       if (!t.lostMap) continue;
       let fd: number;
@@ -219,7 +221,7 @@ export class EbpfOperator implements OperatorInstance {
     await new Promise((r) => setImmediate(r));
     this.pollLost();
     if (this.obj) {
-      for (const it of this.mapIters) {
+      for (const it of this.loaded ? this.mapIters : []) {
         if (!it.flushOnStop) continue;
         try {
           const fd = native.mapFd(this.obj, it.map);
@@ -229,6 +231,7 @@ export class EbpfOperator implements OperatorInstance {
       }
       native.close(this.obj);
       this.obj = undefined;
+      this.loaded = false;
     }
   }
 }

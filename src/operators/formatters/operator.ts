@@ -69,11 +69,33 @@ function wireTimestamp(ds: DataSource, raw: Field): ((b: Batch) => void) | undef
   };
 }
 
+/**
+ * A char array holding several NUL-separated strings (exec arguments): shown joined by
+ * `formatters.strings.separator`, up to the length in the field named by `formatters.strings.length`
+ * (else the record's length). Our annotation: upstream does this in the gadget's WASM module.
+ */
+function wireJoinedStrings(ds: DataSource, f: Field, sep: string): void {
+  if (f.storage.type !== 'static') return;
+  const { offs, size } = f.storage;
+  const lenField = f.annotation('formatters.strings.length');
+  const getLen = lenField ? ds.getField(lenField)?.get : undefined;
+  f.get = (b, i) => {
+    const start = b.offs[i]! + offs;
+    let n = getLen ? Number(getLen(b, i)) : b.lens[i]! - offs;
+    if (!(n >= 0) || n > size) n = size;
+    const parts = b.buf.toString('utf8', start, start + n).split('\0');
+    while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+    return parts.join(sep);
+  };
+}
+
 /** Add the converted fields to `ds`; returns the in-place rewriters to subscribe at priority 0. */
 export function installFormatters(ds: DataSource): ((b: Batch) => void)[] {
   const rewriters: ((b: Batch) => void)[] = [];
   for (const raw of [...ds.fields]) {
     if (raw.unreferenced || raw.isEmpty) continue;
+    const sep = raw.annotation('formatters.strings.separator');
+    if (sep !== undefined) wireJoinedStrings(ds, raw, sep);
     const types = raw.typeNames();
     if (types.includes('gadget_timestamp')) {
       const w = wireTimestamp(ds, raw);

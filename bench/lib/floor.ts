@@ -1,0 +1,85 @@
+// Kernel-side floor for the trace_open benchmark.
+//
+//   node dist/bench/lib/floor.js --pid N [--read]
+//
+// Opens the trace_open image's eBPF object through the addon, sets targ_pid, loads it and attaches every
+// program with attachAuto. Without --read nobody opens a reader: the ring fills after a few hundred
+// events and the BPF side only counts drops, which is the kernel cost of the programs alone.
+// With --read a native ring reader with ig's own options drains the ring into a JS callback that only
+// counts records (the kernel cost of producing every event, plus the cheapest possible consumer).
+//
+// Prints "ready" on stdout once attached; on SIGINT/SIGTERM it stops, prints one JSON line
+// {"lost":…,"records":…,"batches":…}, detaches, closes the object and exits.
+import { getGadgetImage } from '../../src/oci/index.js';
+import { native } from '../../src/bpf/native.js';
+import type { LinkHandle, ReaderHandle } from '../../src/bpf/native-api.js';
+
+interface FloorArgs { pid: number; read: boolean; image: string }
+
+function parseArgs(argv: string[]): FloorArgs {
+  const out: FloorArgs = { pid: 0, read: false, image: 'trace_open' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--pid') out.pid = Number(argv[++i]);
+    else if (a === '--read') out.read = true;
+    else if (a === '--image') out.image = String(argv[++i]);
+    else throw new Error(`floor: unknown argument ${a}`);
+  }
+  if (!Number.isInteger(out.pid) || out.pid <= 0) throw new Error('floor: --pid N is required');
+  return out;
+}
+
+function sumPerCpuU64(v: Buffer | null): number {
+  if (!v) return 0;
+  let sum = 0n;
+  for (let o = 0; o + 8 <= v.length; o += 8) sum += v.readBigUInt64LE(o);
+  return Number(sum);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const image = await getGadgetImage(args.image, { pull: 'never' });
+  if (!image.ebpf) throw new Error(`floor: image ${args.image} has no eBPF object`);
+
+  const obj = native.open(image.ebpf, 'trace_open');
+  const pid = Buffer.alloc(4);
+  pid.writeUInt32LE(args.pid);
+  native.setVar(obj, 'targ_pid', pid);
+  native.load(obj);
+
+  const links: LinkHandle[] = [];
+  for (const p of native.programs(obj)) links.push(native.attachAuto(obj, p.name));
+
+  let records = 0;
+  let reader: ReaderHandle | undefined;
+  if (args.read) {
+    // Same reader options as ig's eBPF operator (src/operators/ebpf/operator.ts).
+    reader = native.ringOpen(native.mapFd(obj, 'events'), (_buf, count) => { records += count; }, { maxLatencyMs: 1, lingerUs: 1000 });
+  }
+  process.stdout.write(`ready programs=${links.length}\n`);
+
+  const keepAlive = setInterval(() => { /* keep the event loop alive */ }, 1 << 30);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(keepAlive);
+    for (const l of links.splice(0)) native.linkDestroy(l);
+    let batches = 0;
+    if (reader) {
+      const st = native.readerStop(reader);
+      batches = st.batches;
+      await new Promise((r) => setImmediate(r));
+    }
+    const lost = sumPerCpuU64(native.mapLookup(native.mapFd(obj, 'events_lost_samples'), Buffer.alloc(4), 8));
+    native.close(obj);
+    process.stdout.write(`${JSON.stringify({ lost, records, batches })}\n`);
+  };
+  process.on('SIGINT', () => { void stop(); });
+  process.on('SIGTERM', () => { void stop(); });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`floor: ${(e as Error).message}\n`);
+  process.exit(1);
+});

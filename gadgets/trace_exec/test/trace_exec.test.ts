@@ -1,0 +1,52 @@
+// trace_exec: exec a program with known arguments from a child process and check the event.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { IgProcess } from '../../../test/harness/ig.js';
+
+interface ExecEvent {
+  timestamp: string;
+  proc: { comm: string; pid: number; tid: number; creds: { uid: number }; parent: { comm: string; pid: number } };
+  args: string; args_count: number; error: string; exepath: string; file: string; upper_layer: boolean;
+}
+
+test('ig run trace_exec reports an exec with its arguments, pid and parent', async () => {
+  const marker = `ig-exec-test-${process.pid}`;
+  const ig = new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '--filter', 'proc.comm==echo']);
+  const pids = new Set<number>();
+  const ev = await ig.waitFor<ExecEvent>((e) => e.args.includes(marker) && pids.has(e.proc.pid), () => {
+    const c = spawn('/bin/echo', ['hello', marker], { stdio: 'ignore' });
+    pids.add(c.pid!);
+  });
+  const r = await ig.stop();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(ev.proc.comm, 'echo');
+  assert.equal(ev.args, `/bin/echo hello ${marker}`);
+  assert.equal(ev.args_count, 3);
+  assert.equal(ev.error, '');
+  assert.equal(ev.proc.parent.pid, process.pid);
+  assert.equal(ev.proc.creds.uid, process.getuid!());
+  assert.ok(Math.abs(Date.now() - Date.parse(ev.timestamp)) < 60000, ev.timestamp);
+});
+
+test('columns show COMM PID TID UID GID PCOMM PPID ERROR ARGS', async () => {
+  const ig = new IgProcess(['run', 'trace_exec', '--host', '--filter', 'proc.comm==true']);
+  const deadline = Date.now() + 20000;
+  while (!/true\s/.test(ig.stdout.split('\n').slice(1).join('\n')) && Date.now() < deadline) {
+    spawn('true', ['--ig-arg'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await ig.stop();
+  const [header, row] = ig.stdout.split('\n');
+  assert.match(header!, /COMM\s+PID\s+TID\s+UID\s+GID\s+PCOMM\s+PPID\s+ERROR\s+ARGS/);
+  assert.ok(row && row.includes('true --ig-arg'), ig.stdout);
+});
+
+test('failed execs are hidden by default and shown with --ignore-failed=false', async () => {
+  const ig = new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '--ignore-failed=false', '--filter', 'error==ENOENT']);
+  const ev = await ig.waitFor<ExecEvent>((e) => e.args.includes('/nonexistent/ig-exec'), () => {
+    spawn('/nonexistent/ig-exec', [], { stdio: 'ignore' }).on('error', () => undefined);
+  });
+  await ig.stop();
+  assert.equal(ev.error, 'ENOENT');
+});

@@ -1,0 +1,60 @@
+// The eBPF operator's failure paths, with real gadgets built into a throwaway store: each ends in one line,
+// a non-zero exit, and nothing left loaded.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runIgSync, loadedProgramNames, repoRoot } from '../../../test/harness/ig.js';
+
+const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
+const env = { IG_OCI_STORE: store };
+
+function buildCase(name: string, define: string): void {
+  const dir = mkdtempSync(join(tmpdir(), `ig-${name}-`));
+  const src = join(repoRoot(), 'src', 'operators', 'ebpf', 'testdata', 'errors.bpf.c');
+  writeFileSync(join(dir, 'program.bpf.c'), `#define ${define} 1\n${readFileSync(src, 'utf8')}`);
+  writeFileSync(join(dir, 'gadget.yaml'), `name: ${name}\ndescription: test gadget\n`);
+  const r = runIgSync(['image', 'build', dir, '-t', name], { env });
+  assert.equal(r.code, 0, `build ${name}: ${r.stderr}`);
+}
+
+before(() => {
+  buildCase('verifier_reject', 'CASE_VERIFIER');
+  buildCase('missing_tracepoint', 'CASE_NOTRACEPOINT');
+  buildCase('needs_kprobe', 'CASE_KPROBE');
+  void copyFileSync;
+});
+
+test('a verifier rejection is one line; --verbose adds the verifier log', () => {
+  const r = runIgSync(['run', 'verifier_reject', '-t', '1'], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error: gadget verifier_reject: the kernel rejected program ig_bad: .*--verbose/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  const v = runIgSync(['run', 'verifier_reject', '-t', '1', '--verbose'], { env });
+  assert.equal(v.code, 1);
+  assert.match(v.stderr, /invalid access to map value|R\d+ (invalid mem access|min value is outside)|processed \d+ insns/);
+  assert.ok(!loadedProgramNames().includes('ig_bad'));
+});
+
+test('a missing tracepoint names the program and the hook', () => {
+  const r = runIgSync(['run', 'missing_tracepoint', '-t', '1'], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error: gadget missing_tracepoint: program ig_missing: tracepoint syscalls\/sys_enter_ig_does_not_exist does not exist on this kernel\n$/);
+  assert.ok(!loadedProgramNames().includes('ig_missing'));
+});
+
+test('a kprobe gadget on a kernel without kprobes fails in one line', () => {
+  const r = runIgSync(['run', 'needs_kprobe', '-t', '1'], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error: gadget needs_kprobe: program ig_kprobe: kprobe do_sys_openat2 \(kprobes\) /);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.ok(!loadedProgramNames().includes('ig_kprobe'));
+});
+
+test('an image that is not in the store and may not be pulled', () => {
+  const r = runIgSync(['run', 'nothing_here', '--pull', 'never'], { env });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /nothing_here/);
+});

@@ -1,0 +1,90 @@
+// Run the real ig command as a child process and read what it prints: the harness gadget tests use.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+
+/** Repository root, found from this file in test/harness or dist/test/harness. */
+export function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
+  return d;
+}
+
+export const IG_MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+
+export interface IgResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Run ig to completion (e.g. with --timeout) and collect its output. */
+export function runIgSync(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): IgResult {
+  const r = spawnSync(process.execPath, [IG_MAIN, ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60000, env: { ...process.env, ...opts.env } });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+export class IgProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  private exited: Promise<IgResult>;
+
+  constructor(args: string[], env?: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, [IG_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })));
+  }
+
+  get pid(): number { return this.child.pid!; }
+
+  /** Complete JSON lines printed so far (-o json). */
+  events<T = Record<string, unknown>>(): T[] {
+    const out: T[] = [];
+    for (const line of this.stdout.split('\n')) {
+      if (!line.startsWith('{') && !line.startsWith('[')) continue;
+      try { out.push(JSON.parse(line) as T); } catch { /* partial line */ }
+    }
+    return out;
+  }
+
+  /**
+   * Poke (make the kernel activity) every `everyMs` until an event matches, so the test does not need to know
+   * when the programs are attached. Fails with ig's stderr if ig exits or the time runs out.
+   */
+  async waitFor<T = Record<string, unknown>>(match: (e: T) => boolean, poke: () => void, opts: { timeoutMs?: number; everyMs?: number } = {}): Promise<T> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 20000);
+    let exited = false;
+    void this.exited.then(() => { exited = true; });
+    while (Date.now() < deadline) {
+      const hit = this.events<T>().find(match);
+      if (hit) return hit;
+      if (exited) break;
+      poke();
+      await new Promise((r) => setTimeout(r, opts.everyMs ?? 250));
+    }
+    await this.stop();
+    throw new Error(`no matching event ${exited ? '(ig exited)' : 'in time'}; ig stderr: ${this.stderr.trim() || '(empty)'}; stdout: ${this.stdout.slice(0, 400)}`);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<IgResult> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 15000);
+    const r = await this.exited;
+    clearTimeout(t);
+    return r;
+  }
+
+  wait(): Promise<IgResult> { return this.exited; }
+}
+
+/** Names of loaded BPF programs (bpftool), to check that nothing is left behind. */
+export function loadedProgramNames(): string[] {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return (JSON.parse(r.stdout) as { name?: string }[]).map((p) => p.name ?? '');
+}
+
+/** Run a command and return its pid (the process has exited when this returns). */
+export function runAndGetPid(cmd: string, args: string[]): number {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  return r.pid ?? -1;
+}
