@@ -20,15 +20,19 @@
 
 #define NAME_MAX 255
 
+/*
+ * Member order gives the default column order:
+ * COMM PID TID UID GID FD FNAME FLAGS MODE ERROR.
+ */
 struct event {
 	gadget_timestamp timestamp_raw;
 	struct gadget_process proc;
 
-	gadget_errno error_raw;
 	__u32 fd;
+	char fname[NAME_MAX];
 	gadget_file_flags flags_raw;
 	gadget_file_mode mode_raw;
-	char fname[NAME_MAX];
+	gadget_errno error_raw;
 	char fpath[GADGET_PATH_MAX];
 };
 

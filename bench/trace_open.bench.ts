@@ -1,0 +1,551 @@
+// trace_open benchmark (issue 2 item 10): what does tracing open() cost, with ig and with its peers?
+//
+//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--keep-going]
+//
+// One process drives the same open() storm (bench/loadgen.c, compiled here with gcc into a temp dir) under
+// several setups, runs interleaved (setup A run 1, setup B run 1, ..., setup A run 2, ...):
+//   baseline    no tracer
+//   floor       trace_open's programs attached through the addon, targ_pid set, no reader (ring fills, BPF drops)
+//   floor-read  same plus a native ring reader (ig's options) whose JS callback only counts records
+//   ig          ig run trace_open --host -o json --pid P, stdout to a /dev/shm file (lines counted afterwards)
+//   ig-null     same with stdout to /dev/null (not counted; lost from ig's warnings)
+//   bpftrace    sys_enter_openat stores the filename pointer, sys_exit_openat prints pid comm ret fname
+//   opensnoop   libbpf-tools opensnoop -p P
+// Per run: the load generator's opens/s; the consumer's utime+stime over the load window only (sampled just
+// before the go-file is created and after the output has drained); events captured (lines with the generator's
+// comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
+// Then the start-up latency: with a ticker (open every 10 ms, comm igb_tick) running, the time from spawning
+// the tracer to the first event line on its stdout pipe.
+// Results: Markdown tables on stdout, JSON in bench/results/trace_open-<date>.json.
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { attachedTracepoints, loadedPrograms, programsHeldBy, sleep, spawnedPids, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
+import { countOutput, lostInFile } from './lib/count.js';
+import { clockTicks, onlineCpuCount, processCpuSeconds, statusKb, systemCpu } from './lib/proc.js';
+import { fix, int, markdownTable, mean, median } from './lib/table.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const IG_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const FLOOR_JS = join(ROOT, 'dist', 'bench', 'lib', 'floor.js');
+const LOADGEN_C = join(ROOT, 'bench', 'loadgen.c');
+const RESULTS_DIR = join(ROOT, 'bench', 'results');
+const GEN_COMM = 'igb_storm';
+const TICK_COMM = 'igb_tick';
+const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
+
+type SetupId = 'baseline' | 'floor' | 'floor-read' | 'ig' | 'ig-null' | 'bpftrace' | 'opensnoop';
+const ALL_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
+const LABEL: Record<SetupId, string> = {
+  baseline: 'no tracer',
+  floor: 'floor (attached, no reader)',
+  'floor-read': 'floor + native reader, count only',
+  ig: 'ig -o json > /dev/shm file',
+  'ig-null': 'ig -o json > /dev/null',
+  bpftrace: 'bpftrace > /dev/shm file',
+  opensnoop: 'opensnoop -p > /dev/shm file',
+};
+
+const BPFTRACE_SCRIPT = [
+  'tracepoint:syscalls:sys_enter_openat /pid == $1/ { @fname[tid] = args->filename; }',
+  'tracepoint:syscalls:sys_exit_openat /pid == $1/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }',
+].join('\n');
+const BPFTRACE_TICK_SCRIPT = [
+  `tracepoint:syscalls:sys_enter_openat /comm == "${TICK_COMM}"/ { @fname[tid] = args->filename; }`,
+  `tracepoint:syscalls:sys_exit_openat /comm == "${TICK_COMM}"/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }`,
+].join('\n');
+
+interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; keepGoing: boolean; settleMs: number }
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...ALL_SETUPS], keepGoing: false, settleMs: 500 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+    const posInt = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new Error(`${a}: expected a non-negative integer, got ${v}`); return n; };
+    switch (a) {
+      case '--opens': o.opens = posInt(val()); break;
+      case '--runs': o.runs = posInt(val()); break;
+      case '--latency-runs': o.latencyRuns = posInt(val()); break;
+      case '--setups': {
+        const list = val().split(',').map((s) => s.trim()).filter(Boolean);
+        for (const s of list) if (!ALL_SETUPS.includes(s as SetupId)) throw new Error(`--setups: unknown setup ${s} (known: ${ALL_SETUPS.join(', ')})`);
+        o.setups = list as SetupId[];
+        break;
+      }
+      case '--json': o.json = val(); break;
+      case '--settle-ms': o.settleMs = posInt(val()); break;
+      case '--keep-going': o.keepGoing = true; break;
+      case '-h': case '--help':
+        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--keep-going]\n`);
+        process.exit(0);
+        break;
+      default: throw new Error(`unknown argument ${a} (try --help)`);
+    }
+  }
+  if (o.opens < 1) throw new Error('--opens must be at least 1');
+  return o;
+}
+
+interface RunResult {
+  setup: SetupId;
+  run: number;
+  generated: number;
+  opensPerS: number;
+  genSeconds: number;
+  genCpuS: number;
+  consumerPid?: number;
+  consumerCpuS?: number;
+  /** Events delivered to the consumer's output (counted), or records read (floor-read). */
+  events?: number;
+  lost?: number;
+  /** floor: events the BPF side dropped because nobody reads (by design). */
+  dropped?: number;
+  hwmKb?: number;
+  outputBytes?: number;
+  windowS: number;
+  drainS?: number;
+  sysBusyS: number;
+  otherCpuS: number;
+  loadAvg1: number;
+  notes: string[];
+}
+
+interface LatencyResult { tool: string; ms: number[]; errors: string[] }
+
+class Bench {
+  readonly work: string;      // /dev/shm scratch dir
+  readonly tmp: string;       // temp dir with the load generator binary
+  readonly loadgen: string;
+  readonly opensnoop: string | undefined;
+  readonly have: Record<string, boolean>;
+
+  constructor(readonly o: Options) {
+    this.tmp = mkdtempSync(join(tmpdir(), 'igbench-'));
+    this.loadgen = join(this.tmp, 'loadgen');
+    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', this.loadgen, LOADGEN_C], { stdio: 'inherit' });
+    this.work = join('/dev/shm', `igbench-${process.pid}`);
+    mkdirSync(this.work, { recursive: true });
+    this.opensnoop = ['/usr/sbin/opensnoop', '/usr/bin/opensnoop'].find((p) => existsSync(p));
+    const which = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+    this.have = { bpftrace: which('bpftrace'), opensnoop: this.opensnoop !== undefined, bpftool: which('bpftool'), stdbuf: which('stdbuf') };
+  }
+
+  cleanup(): void {
+    rmSync(this.work, { recursive: true, force: true });
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+
+  private file(name: string): string { return join(this.work, name); }
+
+  private rm(...paths: string[]): void { for (const p of paths) rmSync(p, { force: true }); }
+
+  /** One run of one setup. */
+  async runOne(setup: SetupId, run: number): Promise<RunResult> {
+    const o = this.o;
+    const tag = `${setup}-${run}`;
+    const goFile = this.file(`go-${tag}`);
+    const outFile = this.file(`${tag}.out`);
+    const errFile = this.file(`${tag}.err`);
+    this.rm(goFile, outFile, errFile);
+    const notes: string[] = [];
+
+    const gen = start(`loadgen(${tag})`, this.loadgen, ['storm', String(o.opens), goFile], { stdout: 'pipe', stderr: 'inherit' });
+    let consumer: Child | undefined;
+    try {
+      await waitLine(gen, /^ready/, 10000);
+
+      // Start the consumer, filtered on the generator's PID, and wait until it is attached.
+      const outFd = () => openSync(outFile, 'w');
+      const errFd = () => openSync(errFile, 'w');
+      const pid = String(gen.pid);
+      switch (setup) {
+        case 'baseline': break;
+        case 'floor': case 'floor-read': {
+          const e = errFd();
+          consumer = start(setup, process.execPath, [FLOOR_JS, '--pid', pid, ...(setup === 'floor-read' ? ['--read'] : [])], { stdout: 'pipe', stderr: e });
+          closeSync(e);
+          await waitLine(consumer, /^ready/, 60000);
+          break;
+        }
+        case 'ig': case 'ig-null': {
+          const out = setup === 'ig' ? outFd() : openSync('/dev/null', 'w');
+          const e = errFd();
+          consumer = start(setup, process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--pid', pid], { stdout: out, stderr: e });
+          closeSync(out); closeSync(e);
+          await waitAttached(consumer, OPEN_TPS, 60000);
+          break;
+        }
+        case 'bpftrace': {
+          const out = outFd(); const e = errFd();
+          consumer = start(setup, 'bpftrace', ['-e', BPFTRACE_SCRIPT, pid], { stdout: out, stderr: e, env: { ...process.env, BPFTRACE_STRLEN: '200' } });
+          closeSync(out); closeSync(e);
+          await waitAttached(consumer, OPEN_TPS, 60000);
+          break;
+        }
+        case 'opensnoop': {
+          const out = outFd(); const e = errFd();
+          consumer = start(setup, this.opensnoop!, ['-p', pid], { stdout: out, stderr: e });
+          closeSync(out); closeSync(e);
+          await waitAttached(consumer, OPEN_TPS, 60000);
+          break;
+        }
+      }
+      if (consumer) await sleep(o.settleMs);
+      if (consumer?.exit) throw new Error(`${setup} exited early: ${readFileSync(errFile, 'latin1').slice(0, 2000)}`);
+
+      // Load window: from the go-file to the end of the drain.
+      const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? NaN : NaN;
+      const sys0 = systemCpu();
+      const t0 = performance.now();
+      writeFileSync(goFile, '');
+      const genTimeout = Math.max(120_000, (o.opens / 10_000) * 1000);
+      if (!(await waitExit(gen, genTimeout))) throw new Error(`load generator did not finish within ${genTimeout / 1000} s`);
+      const tGen = performance.now();
+      const genLine = gen.lines.find((l) => l.startsWith('opens='));
+      if (!genLine) throw new Error(`load generator printed no result (exit ${JSON.stringify(gen.exit)})`);
+      const kv = Object.fromEntries(genLine.split(' ').map((p) => p.split('=') as [string, string]));
+      if (Number(kv.fails) > 0) notes.push(`${kv.fails} opens failed`);
+
+      let drainS: number | undefined;
+      let cpu1 = NaN;
+      let hwmKb: number | undefined;
+      let sys1 = systemCpu();
+      if (consumer) {
+        // Drained when neither the output size nor the consumer's CPU time moved (by more than one tick) for 500 ms.
+        const tick = 1 / clockTicks();
+        const size = () => { try { return statSync(outFile).size; } catch { return 0; } };
+        let lastCpu = processCpuSeconds(consumer.pid) ?? 0;
+        let lastSize = size();
+        let lastChange = performance.now();
+        let stable = 0;
+        while (stable < 5) {
+          await sleep(100);
+          if (consumer.exit) { notes.push('consumer exited during the run'); break; }
+          const c = processCpuSeconds(consumer.pid) ?? lastCpu;
+          const s = size();
+          if (c - lastCpu > tick + 1e-9 || s !== lastSize) { stable = 0; lastChange = performance.now(); } else stable++;
+          lastCpu = c; lastSize = s;
+          if (performance.now() - tGen > 120_000) { notes.push('output still growing after 120 s; stopped waiting'); break; }
+        }
+        drainS = Math.max(0, (lastChange - tGen) / 1000);
+        cpu1 = processCpuSeconds(consumer.pid) ?? NaN;
+        sys1 = systemCpu();
+        hwmKb = statusKb(consumer.pid, 'VmHWM') ?? undefined;
+      }
+      const windowS = ((consumer ? performance.now() : tGen) - t0) / 1000;
+
+      // Stop the consumer (SIGINT, by PID) and count what it delivered.
+      const res: RunResult = {
+        setup, run, generated: Number(kv.opens), opensPerS: Number(kv.opens_per_s), genSeconds: Number(kv.seconds),
+        genCpuS: Number(kv.utime_s) + Number(kv.stime_s), windowS, drainS, hwmKb,
+        sysBusyS: sys1.busy - sys0.busy, otherCpuS: 0, loadAvg1: loadavg()[0] ?? 0, notes,
+      };
+      if (consumer) {
+        res.consumerPid = consumer.pid;
+        res.consumerCpuS = cpu1 - cpu0;
+        const exit = await stop(consumer, 'SIGINT', 20000);
+        if (exit.code !== 0 && exit.signal !== 'SIGINT' && !(exit.code === null && exit.signal === null)) notes.push(`consumer exit code ${exit.code} signal ${exit.signal}`);
+        switch (setup) {
+          case 'floor': case 'floor-read': {
+            const last = consumer.lines.find((l) => l.startsWith('{'));
+            const st = last ? JSON.parse(last) as { lost: number; records: number; batches: number } : undefined;
+            if (!st) notes.push('floor printed no final counters');
+            if (setup === 'floor') { res.dropped = st?.lost; }
+            else { res.events = st?.records; res.lost = st?.lost; }
+            break;
+          }
+          case 'ig': case 'bpftrace': case 'opensnoop': {
+            const c = countOutput(outFile, GEN_COMM);
+            res.events = c.events;
+            res.outputBytes = c.bytes;
+            res.lost = c.lost + lostInFile(errFile);
+            if (setup === 'ig' && c.otherCount > 0) notes.push(`${c.otherCount} non-event lines, e.g. ${c.otherLines[0]}`);
+            break;
+          }
+          case 'ig-null':
+            res.lost = lostInFile(errFile);
+            break;
+        }
+        const errText = existsSync(errFile) ? readFileSync(errFile, 'latin1') : '';
+        const interesting = errText.split('\n').filter((l) => l.trim() && !/RLIMIT_MEMLOCK|Attaching \d+ probe|lost \d+ events/i.test(l));
+        if (interesting.length > 0) notes.push(`stderr: ${interesting.slice(0, 3).join(' | ').slice(0, 300)}`);
+      }
+      res.otherCpuS = res.sysBusyS - res.genCpuS - (res.consumerCpuS ?? 0);
+      return res;
+    } finally {
+      if (!gen.exit) await stop(gen, 'SIGKILL', 5000);
+      if (consumer && !consumer.exit) await stop(consumer, 'SIGINT', 20000);
+      this.rm(goFile, outFile, errFile);
+    }
+  }
+
+  /** Start-up latency: spawn → first event line on a pipe, with a ticker of known comm already running. */
+  async latency(): Promise<LatencyResult[]> {
+    const out: LatencyResult[] = [];
+    if (this.o.latencyRuns === 0) return out;
+    const ticker = start('ticker', this.loadgen, ['tick', '10'], { stdout: 'pipe', stderr: 'inherit' });
+    try {
+      await waitLine(ticker, /^ready/, 10000);
+      const tools: { tool: string; cmd: string; args: string[]; env?: NodeJS.ProcessEnv; enabled: boolean }[] = [
+        { tool: 'ig', cmd: process.execPath, args: [IG_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--comm', TICK_COMM], enabled: this.o.setups.includes('ig') },
+        { tool: 'bpftrace', cmd: 'bpftrace', args: ['-e', BPFTRACE_TICK_SCRIPT], env: { ...process.env, BPFTRACE_STRLEN: '200' }, enabled: this.have.bpftrace! && this.o.setups.includes('bpftrace') },
+        // opensnoop block-buffers stdout on a pipe; stdbuf -oL makes it line-buffered so the first line is not held back.
+        { tool: 'opensnoop', cmd: this.have.stdbuf ? 'stdbuf' : this.opensnoop!, args: [...(this.have.stdbuf ? ['-oL', this.opensnoop!] : []), '-n', TICK_COMM], enabled: this.have.opensnoop! && this.o.setups.includes('opensnoop') },
+      ];
+      const active = tools.filter((t) => t.enabled);
+      for (const t of active) out.push({ tool: t.tool, ms: [], errors: [] });
+      for (let r = 0; r < this.o.latencyRuns; r++) {
+        for (const t of active) {
+          const res = out.find((x) => x.tool === t.tool)!;
+          const errFile = this.file(`lat-${t.tool}-${r}.err`);
+          const e = openSync(errFile, 'w');
+          const t0 = performance.now();
+          const c = start(`${t.tool}(latency)`, t.cmd, t.args, { stdout: 'pipe', stderr: e, env: t.env });
+          closeSync(e);
+          try {
+            await waitLine(c, new RegExp(TICK_COMM), 30000);
+            res.ms.push(performance.now() - t0);
+          } catch (err) {
+            res.errors.push(`${(err as Error).message}: ${readFileSync(errFile, 'latin1').slice(0, 300)}`);
+          } finally {
+            await stop(c, 'SIGINT', 20000);
+            this.rm(errFile);
+          }
+          await sleep(300);
+        }
+      }
+    } finally {
+      await stop(ticker, 'SIGTERM', 5000);
+    }
+    return out;
+  }
+}
+
+interface Summary {
+  setup: SetupId;
+  label: string;
+  runs: number;
+  opensPerS: number;
+  opensPerSRuns: number[];
+  vsBaseline: number;
+  vsFloor: number;
+  generated: number;
+  events: number | null;
+  lost: number | null;
+  dropped: number | null;
+  consumerCpuS: number[];
+  usPerEvent: number | null;
+  hwmMiB: number | null;
+  sysBusyS: number[];
+  otherCpuS: number[];
+  bytesPerEvent: number | null;
+}
+
+function summarize(results: RunResult[], setups: SetupId[]): Summary[] {
+  const byId = (id: SetupId) => results.filter((r) => r.setup === id);
+  const baseline = mean(byId('baseline').map((r) => r.opensPerS));
+  const floor = mean(byId('floor').map((r) => r.opensPerS));
+  return setups.filter((s) => byId(s).length > 0).map((s) => {
+    const rs = byId(s);
+    const generated = rs.reduce((a, r) => a + r.generated, 0);
+    const counted = rs.every((r) => r.events !== undefined);
+    const events = counted ? rs.reduce((a, r) => a + (r.events ?? 0), 0) : null;
+    const lostKnown = rs.every((r) => r.lost !== undefined);
+    const lost = lostKnown ? rs.reduce((a, r) => a + (r.lost ?? 0), 0) : null;
+    const cpu = rs.map((r) => r.consumerCpuS).filter((x): x is number => x !== undefined);
+    // µs of consumer CPU per delivered event: counted events, else generated minus lost.
+    const delivered = events ?? (lost !== null && s !== 'floor' ? generated - lost : null);
+    const usPerEvent = cpu.length === rs.length && cpu.length > 0 && delivered ? (cpu.reduce((a, b) => a + b, 0) / delivered) * 1e6 : null;
+    const hwm = rs.map((r) => r.hwmKb).filter((x): x is number => x !== undefined);
+    const bytes = rs.map((r) => r.outputBytes).filter((x): x is number => x !== undefined);
+    const opens = mean(rs.map((r) => r.opensPerS));
+    return {
+      setup: s, label: LABEL[s], runs: rs.length, opensPerS: opens, opensPerSRuns: rs.map((r) => r.opensPerS),
+      vsBaseline: opens / baseline, vsFloor: opens / floor, generated, events, lost,
+      dropped: s === 'floor' ? rs.reduce((a, r) => a + (r.dropped ?? 0), 0) : null,
+      consumerCpuS: cpu, usPerEvent, hwmMiB: hwm.length ? Math.max(...hwm) / 1024 : null,
+      sysBusyS: rs.map((r) => r.sysBusyS), otherCpuS: rs.map((r) => r.otherCpuS),
+      bytesPerEvent: bytes.length === rs.length && events ? bytes.reduce((a, b) => a + b, 0) / events : null,
+    };
+  });
+}
+
+interface Target { name: string; target: string; value: string; pass: boolean | null }
+
+function targets(sum: Summary[], lat: LatencyResult[]): Target[] {
+  const ig = sum.find((s) => s.setup === 'ig');
+  const latIg = lat.find((l) => l.tool === 'ig');
+  const out: Target[] = [];
+  if (ig) {
+    out.push({ name: 'workload vs floor', target: '>= 95%', value: Number.isFinite(ig.vsFloor) ? `${fix(ig.vsFloor * 100, 1)}%` : 'n/a (no floor run)', pass: Number.isFinite(ig.vsFloor) ? ig.vsFloor >= 0.95 : null });
+    const missing = ig.events !== null ? ig.generated - ig.events : null;
+    out.push({ name: 'lost events', target: '0', value: `${int(ig.lost)} reported, ${int(missing)} missing of ${int(ig.generated)}`, pass: ig.lost === 0 && missing === 0 });
+    out.push({ name: 'consumer CPU per event', target: '<= 0.5 µs', value: `${fix(ig.usPerEvent, 3)} µs`, pass: ig.usPerEvent !== null ? ig.usPerEvent <= 0.5 : null });
+    out.push({ name: 'peak RSS (VmHWM)', target: '<= 80 MiB', value: `${fix(ig.hwmMiB, 1)} MiB`, pass: ig.hwmMiB !== null ? ig.hwmMiB <= 80 : null });
+  }
+  if (latIg) {
+    const med = median(latIg.ms);
+    out.push({ name: 'first event after start (median)', target: '<= 400 ms', value: latIg.ms.length ? `${fix(med, 0)} ms (min ${fix(Math.min(...latIg.ms), 0)}, max ${fix(Math.max(...latIg.ms), 0)})` : `failed: ${latIg.errors[0] ?? ''}`, pass: latIg.ms.length ? med <= 400 : false });
+  }
+  return out;
+}
+
+interface Ratio { metric: string; better: string; vs: Record<string, string> }
+
+function peerRatios(sum: Summary[], lat: LatencyResult[]): Ratio[] {
+  const ig = sum.find((s) => s.setup === 'ig');
+  if (!ig) return [];
+  const peers = sum.filter((s) => s.setup === 'bpftrace' || s.setup === 'opensnoop');
+  const latOf = (t: string) => { const l = lat.find((x) => x.tool === t); return l && l.ms.length ? median(l.ms) : NaN; };
+  const r = (a: number | null, b: number | null) => (a !== null && b !== null && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${fix(a / b, 2)}x` : 'n/a');
+  const rows: Ratio[] = [
+    { metric: 'traced workload opens/s (ig / peer)', better: 'higher', vs: {} },
+    { metric: 'consumer CPU per event (ig / peer)', better: 'lower', vs: {} },
+    { metric: 'peak RSS (ig / peer)', better: 'lower', vs: {} },
+    { metric: 'first event after start (ig / peer)', better: 'lower', vs: {} },
+    { metric: 'lost events (ig vs peer)', better: 'lower', vs: {} },
+  ];
+  for (const p of peers) {
+    rows[0]!.vs[p.setup] = r(ig.opensPerS, p.opensPerS);
+    rows[1]!.vs[p.setup] = r(ig.usPerEvent, p.usPerEvent);
+    rows[2]!.vs[p.setup] = r(ig.hwmMiB, p.hwmMiB);
+    rows[3]!.vs[p.setup] = r(latOf('ig'), latOf(p.setup));
+    rows[4]!.vs[p.setup] = `${int(ig.lost)} vs ${int(p.lost)}`;
+  }
+  return rows;
+}
+
+function report(o: Options, sum: Summary[], results: RunResult[], lat: LatencyResult[], tg: Target[], ratios: Ratio[]): string {
+  const parts: string[] = [];
+  const pct = (n: number) => (Number.isFinite(n) ? `${fix(n * 100, 1)}%` : 'n/a');
+  parts.push(`### trace_open: ${int(o.opens)} opens per run, ${o.runs} run(s) per setup, interleaved`);
+  parts.push(markdownTable(
+    ['setup', 'runs', 'opens/s (mean)', 'per run', 'vs no tracer', 'vs floor', 'events captured / generated', 'lost', 'consumer CPU s (per run)', 'µs CPU/event', 'peak RSS MiB', 'system busy CPU-s (per run)', 'other CPU-s (per run)'],
+    sum.map((s) => [
+      s.label, String(s.runs), int(s.opensPerS), s.opensPerSRuns.map(int).join(' / '), pct(s.vsBaseline), pct(s.vsFloor),
+      s.setup === 'baseline' ? '-' : s.setup === 'floor' ? 'n/a (no reader)' : s.events === null ? 'not counted' : `${int(s.events)} / ${int(s.generated)} (${fix((s.events / s.generated) * 100, 3)}%)`,
+      s.setup === 'floor' ? `(${int(s.dropped)} dropped by design)` : s.setup === 'baseline' ? '-' : int(s.lost),
+      s.consumerCpuS.length ? s.consumerCpuS.map((x) => fix(x, 2)).join(' / ') : '-',
+      s.setup === 'floor' || s.setup === 'baseline' ? '-' : fix(s.usPerEvent, 3),
+      fix(s.hwmMiB, 1),
+      s.sysBusyS.map((x) => fix(x, 2)).join(' / '),
+      s.otherCpuS.map((x) => fix(x, 2)).join(' / '),
+    ]),
+  ));
+  if (lat.length) {
+    parts.push('#### Start-up: spawn → first event line on a pipe (ticker opens a file every 10 ms)');
+    parts.push(markdownTable(['tool', 'runs', 'median ms', 'min ms', 'max ms', 'all ms', 'errors'],
+      lat.map((l) => [l.tool, String(l.ms.length), fix(median(l.ms), 0), l.ms.length ? fix(Math.min(...l.ms), 0) : 'n/a', l.ms.length ? fix(Math.max(...l.ms), 0) : 'n/a', l.ms.map((x) => fix(x, 0)).join(' / '), l.errors.length ? l.errors.join('; ').slice(0, 200) : '-'])));
+  }
+  if (tg.length) {
+    parts.push('#### ig targets');
+    parts.push(markdownTable(['target', 'goal', 'measured', 'result'], tg.map((t) => [t.name, t.target, t.value, t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'FAIL'])));
+  }
+  if (ratios.length && Object.keys(ratios[0]!.vs).length) {
+    const peers = Object.keys(ratios[0]!.vs);
+    parts.push('#### ig compared with its peers');
+    parts.push(markdownTable(['metric', 'better', ...peers.map((p) => `vs ${p}`)], ratios.map((r) => [r.metric, r.better, ...peers.map((p) => r.vs[p] ?? 'n/a')])));
+  }
+  const noted = results.filter((r) => r.notes.length);
+  if (noted.length) {
+    parts.push('#### Notes');
+    for (const r of noted) parts.push(`* ${r.setup} run ${r.run}: ${r.notes.join('; ')}`);
+  }
+  return parts.join('\n\n');
+}
+
+function machine(): Record<string, unknown> {
+  const v = (cmd: string, args: string[]) => { try { return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0]; } catch { return 'n/a'; } };
+  return {
+    kernel: release(), cpus: onlineCpuCount(), cpuModel: cpus()[0]?.model ?? 'n/a', node: process.version,
+    bpftrace: v('bpftrace', ['--version']), bpftool: v('bpftool', ['version']), gcc: v('gcc', ['--version']),
+    opensnoopPackage: v('dpkg-query', ['-W', '-f', '${Package} ${Version}', 'libbpf-tools']),
+    loadAvgAtStart: loadavg(),
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  for (const f of [IG_MAIN, FLOOR_JS]) if (!existsSync(f)) throw new Error(`${f} is missing: build first (npx tsc -p tsconfig.json)`);
+  // The gadget must be in the local store (ig run would otherwise try to pull it).
+  const { getGadgetImage } = await import('../src/oci/index.js');
+  try { await getGadgetImage('trace_open', { pull: 'never' }); } catch (e) {
+    throw new Error(`${(e as Error).message}\nbuild it with: node dist/src/cli/build-official.js trace_open`);
+  }
+  const bench = new Bench(o);
+  if (!bench.have.bpftool) throw new Error('bpftool is needed to detect when the tracers are attached');
+  const setups = o.setups.filter((s) => {
+    if (s === 'bpftrace' && !bench.have.bpftrace) { process.stderr.write('bpftrace not found: skipping it\n'); return false; }
+    if (s === 'opensnoop' && !bench.have.opensnoop) { process.stderr.write('libbpf-tools opensnoop not found: skipping it\n'); return false; }
+    return true;
+  });
+  const progsBefore = new Set(loadedPrograms().map((p) => p.id));
+  const onSignal = () => { process.stderr.write('\ninterrupted: stopping children\n'); void stopAll().then(() => { bench.cleanup(); process.exit(130); }); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const results: RunResult[] = [];
+  const started = new Date();
+  const info = machine();
+  process.stderr.write(`trace_open bench: ${int(o.opens)} opens x ${o.runs} run(s), setups ${setups.join(', ')}; ${info.cpus} CPUs, kernel ${info.kernel}\n`);
+  let lat: LatencyResult[] = [];
+  try {
+    for (let run = 1; run <= o.runs; run++) {
+      for (const s of setups) {
+        process.stderr.write(`  run ${run}/${o.runs} ${s.padEnd(10)} `);
+        try {
+          const r = await runOne(bench, s, run);
+          results.push(r);
+          process.stderr.write(`${int(r.opensPerS).padStart(9)} opens/s${r.events !== undefined ? `  events ${int(r.events)}` : ''}${r.lost !== undefined ? `  lost ${int(r.lost)}` : ''}${r.consumerCpuS !== undefined ? `  cpu ${fix(r.consumerCpuS, 2)} s` : ''}${r.hwmKb !== undefined ? `  hwm ${fix(r.hwmKb / 1024, 1)} MiB` : ''}\n`);
+        } catch (e) {
+          process.stderr.write(`FAILED: ${(e as Error).message}\n`);
+          if (!o.keepGoing) throw e;
+        }
+        await sleep(500);
+      }
+    }
+    process.stderr.write('  start-up latency...\n');
+    lat = await bench.latency();
+  } finally {
+    await stopAll();
+    bench.cleanup();
+  }
+
+  // Nothing of ours may stay loaded.
+  await sleep(300);
+  const leftovers = programsHeldBy(spawnedPids);
+  const newProgs = loadedPrograms().filter((p) => !progsBefore.has(p.id));
+  // Programs with the tracers' names that nobody holds any more (pinned or leaked); others' live programs are not ours.
+  const ourNames = /^(ig_open|tracepoint_sys|sys_enter_opena|sys_exit_opena|tracepoint__sys)/;
+  const suspicious = newProgs.filter((p) => p.pids.length === 0 && ourNames.test(p.name));
+
+  const sum = summarize(results, setups);
+  const tg = targets(sum, lat);
+  const ratios = peerRatios(sum, lat);
+  const text = report(o, sum, results, lat, tg, ratios);
+  const stamp = started.toISOString().replace(/:/g, '').replace(/\..*$/, '');
+  const jsonPath = o.json ?? join(RESULTS_DIR, `trace_open-${stamp}.json`);
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify({
+    bench: 'trace_open', started: started.toISOString(), finished: new Date().toISOString(), options: { ...o, setups }, machine: info,
+    summary: sum, runs: results, latency: lat, targets: tg, peerRatios: ratios,
+    cleanup: { programsHeldByOurPids: leftovers, newProgramsWithTracerNames: suspicious, tracepointsOfOurPids: [...spawnedPids].filter((p) => attachedTracepoints(p).size > 0) },
+    bpftraceScript: BPFTRACE_SCRIPT,
+  }, null, 2)}\n`);
+  process.stdout.write(`${text}\n\n`);
+  if (leftovers.length || suspicious.length) process.stdout.write(`WARNING: BPF programs left loaded: ${JSON.stringify({ leftovers, suspicious })}\n`);
+  else process.stdout.write('cleanup: no BPF program of this benchmark is still loaded; /dev/shm scratch removed\n');
+  process.stdout.write(`results: ${jsonPath}\n`);
+}
+
+function runOne(bench: Bench, s: SetupId, run: number): Promise<RunResult> {
+  return bench.runOne(s, run);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  void stopAll().then(() => process.exit(1));
+});
