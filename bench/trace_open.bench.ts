@@ -22,7 +22,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { attachedTracepoints, loadedPrograms, programsHeldBy, sleep, spawnedPids, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
+import { attachedTracepoints, foreignTracers, loadedPrograms, programOwners, programsHeldBy, sleep, spawnedPids, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
 import { countOutput, lostInFile } from './lib/count.js';
 import { clockTicks, onlineCpuCount, processCpuSeconds, statusKb, systemCpu } from './lib/proc.js';
 import { fix, int, markdownTable, mean, median } from './lib/table.js';
@@ -110,6 +110,8 @@ interface RunResult {
   sysBusyS: number;
   otherCpuS: number;
   loadAvg1: number;
+  /** Processes not started by the bench that had programs on sys_enter/exit_openat when the load started. */
+  foreignTracers: { pid: number; comm: string }[];
   notes: string[];
 }
 
@@ -199,6 +201,7 @@ class Bench {
       // Load window: from the go-file to the end of the drain.
       const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? NaN : NaN;
       const sys0 = systemCpu();
+      const foreign = foreignTracers(OPEN_TPS);
       const t0 = performance.now();
       writeFileSync(goFile, '');
       const genTimeout = Math.max(120_000, (o.opens / 10_000) * 1000);
@@ -241,8 +244,9 @@ class Bench {
       const res: RunResult = {
         setup, run, generated: Number(kv.opens), opensPerS: Number(kv.opens_per_s), genSeconds: Number(kv.seconds),
         genCpuS: Number(kv.utime_s) + Number(kv.stime_s), windowS, drainS, hwmKb,
-        sysBusyS: sys1.busy - sys0.busy, otherCpuS: 0, loadAvg1: loadavg()[0] ?? 0, notes,
+        sysBusyS: sys1.busy - sys0.busy, otherCpuS: 0, loadAvg1: loadavg()[0] ?? 0, foreignTracers: foreign, notes,
       };
+      if (foreign.length) notes.push(`other processes traced openat during this run (noise): ${foreign.map((f) => `${f.pid} ${f.comm}`).join(', ')}`);
       if (consumer) {
         res.consumerPid = consumer.pid;
         res.consumerCpuS = cpu1 - cpu0;
@@ -518,9 +522,11 @@ async function main(): Promise<void> {
   await sleep(300);
   const leftovers = programsHeldBy(spawnedPids);
   const newProgs = loadedPrograms().filter((p) => !progsBefore.has(p.id));
-  // Programs with the tracers' names that nobody holds any more (pinned or leaked); others' live programs are not ours.
+  // New programs with the tracers' names that no live process holds (leaked or pinned). Programs held by other
+  // users of the machine (another ig, say) are not ours; bpftool does not always list their owners, so /proc decides.
   const ourNames = /^(ig_open|tracepoint_sys|sys_enter_opena|sys_exit_opena|tracepoint__sys)/;
-  const suspicious = newProgs.filter((p) => p.pids.length === 0 && ourNames.test(p.name));
+  const suspicious = newProgs.filter((p) => ourNames.test(p.name)).map((p) => ({ ...p, pids: programOwners(p.id) }))
+    .filter((p) => p.pids.length === 0 || p.pids.some((q) => spawnedPids.has(q)));
 
   const sum = summarize(results, setups);
   const tg = targets(sum, lat);

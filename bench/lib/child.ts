@@ -1,6 +1,7 @@
 // Child processes for the benchmarks: spawn with known PIDs, read lines from a piped stdout, stop by PID
 // (SIGINT first, SIGKILL after a timeout), and remember every child so that a failing run leaves none behind.
 import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Exit { code: number | null; signal: NodeJS.Signals | null }
 
@@ -127,6 +128,38 @@ export function attachedTracepoints(pid: number): Set<string> {
   try { rows = JSON.parse(text) as { pid: number; tracepoint?: string }[]; } catch { return out; }
   for (const r of rows) if (r.pid === pid && r.tracepoint) out.add(r.tracepoint);
   return out;
+}
+
+/** Processes other than ours with BPF programs on any of `tracepoints` (other users of the machine add noise). */
+export function foreignTracers(tracepoints: string[]): { pid: number; comm: string }[] {
+  let text: string;
+  try { text = execFileSync('bpftool', ['perf', 'list', '-j'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }); } catch { return []; }
+  const pids = new Set<number>();
+  for (const r of JSON.parse(text) as { pid: number; tracepoint?: string }[]) {
+    if (r.tracepoint && tracepoints.includes(r.tracepoint) && !spawnedPids.has(r.pid)) pids.add(r.pid);
+  }
+  return [...pids].map((pid) => {
+    let comm = '?';
+    try { comm = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim().slice(0, 120); } catch { /* gone */ }
+    return { pid, comm };
+  });
+}
+
+/** PIDs of processes holding an fd of BPF program `id` (from /proc/PID/fdinfo). */
+export function programOwners(id: number): number[] {
+  const owners: number[] = [];
+  const want = new RegExp(`^prog_id:\\s+${id}$`, 'm');
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let fds: string[];
+    try { fds = readdirSync(`/proc/${p}/fdinfo`); } catch { continue; }
+    for (const fd of fds) {
+      let info: string;
+      try { info = readFileSync(`/proc/${p}/fdinfo/${fd}`, 'latin1'); } catch { continue; }
+      if (want.test(info)) { owners.push(Number(p)); break; }
+    }
+  }
+  return owners;
 }
 
 /** Poll until `pid` has every tracepoint in `want` attached; reject after timeoutMs or when the child exits. */

@@ -1,6 +1,6 @@
 // Kernel-side floor for the trace_open benchmark.
 //
-//   node dist/bench/lib/floor.js --pid N [--read]
+//   node dist/bench/lib/floor.js --pid N [--read] [--ring-bytes B] [--linger-us U] [--max-latency-ms M]
 //
 // Opens the trace_open image's eBPF object through the addon, sets targ_pid, loads it and attaches every
 // program with attachAuto. Without --read nobody opens a reader: the ring fills after a few hundred
@@ -8,21 +8,26 @@
 // With --read a native ring reader with ig's own options drains the ring into a JS callback that only
 // counts records (the kernel cost of producing every event, plus the cheapest possible consumer).
 //
+// --ring-bytes/--linger-us/--max-latency-ms change the ring size and the reader's options (defaults: the gadget's
+// ring size and ig's options) to see what they do to the kernel side and to losses.
 // Prints "ready" on stdout once attached; on SIGINT/SIGTERM it stops, prints one JSON line
 // {"lost":…,"records":…,"batches":…}, detaches, closes the object and exits.
 import { getGadgetImage } from '../../src/oci/index.js';
 import { native } from '../../src/bpf/native.js';
 import type { LinkHandle, ReaderHandle } from '../../src/bpf/native-api.js';
 
-interface FloorArgs { pid: number; read: boolean; image: string }
+interface FloorArgs { pid: number; read: boolean; image: string; ringBytes?: number; lingerUs: number; maxLatencyMs: number }
 
 function parseArgs(argv: string[]): FloorArgs {
-  const out: FloorArgs = { pid: 0, read: false, image: 'trace_open' };
+  const out: FloorArgs = { pid: 0, read: false, image: 'trace_open', lingerUs: 1000, maxLatencyMs: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--pid') out.pid = Number(argv[++i]);
     else if (a === '--read') out.read = true;
     else if (a === '--image') out.image = String(argv[++i]);
+    else if (a === '--ring-bytes') out.ringBytes = Number(argv[++i]);
+    else if (a === '--linger-us') out.lingerUs = Number(argv[++i]);
+    else if (a === '--max-latency-ms') out.maxLatencyMs = Number(argv[++i]);
     else throw new Error(`floor: unknown argument ${a}`);
   }
   if (!Number.isInteger(out.pid) || out.pid <= 0) throw new Error('floor: --pid N is required');
@@ -45,6 +50,7 @@ async function main(): Promise<void> {
   const pid = Buffer.alloc(4);
   pid.writeUInt32LE(args.pid);
   native.setVar(obj, 'targ_pid', pid);
+  if (args.ringBytes) native.setMapMaxEntries(obj, 'events', args.ringBytes);
   native.load(obj);
 
   const links: LinkHandle[] = [];
@@ -53,8 +59,8 @@ async function main(): Promise<void> {
   let records = 0;
   let reader: ReaderHandle | undefined;
   if (args.read) {
-    // Same reader options as ig's eBPF operator (src/operators/ebpf/operator.ts).
-    reader = native.ringOpen(native.mapFd(obj, 'events'), (_buf, count) => { records += count; }, { maxLatencyMs: 1, lingerUs: 1000 });
+    // Default: the same reader options as ig's eBPF operator (src/operators/ebpf/operator.ts).
+    reader = native.ringOpen(native.mapFd(obj, 'events'), (_buf, count) => { records += count; }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs });
   }
   process.stdout.write(`ready programs=${links.length}\n`);
 

@@ -176,9 +176,13 @@ export class ContainerdClient implements RuntimeClient {
     if (this.closed || env.namespace !== this.namespace || !env.event?.value) return;
     const f = decodeFields(env.event.value);
     switch (env.topic) {
+      // TaskCreate { container_id = 1; ...; pid = 6 }: the init process exists (runc waits on its exec fifo)
+      // with its namespaces set up but has not run the container's command yet. Adding the container
+      // now, rather than at /tasks/start, gets its mntns into filter maps before its first syscalls.
+      case '/tasks/create':
       case '/tasks/start': { // TaskStart { container_id = 1; pid = 2 }
         const id = fieldString(f, 1);
-        const pid = fieldUint(f, 2);
+        const pid = fieldUint(f, env.topic === '/tasks/create' ? 6 : 2);
         if (!id || !pid) return;
         let c: PbContainer | undefined;
         try {

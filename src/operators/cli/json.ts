@@ -30,7 +30,9 @@ interface Node { name: string; field?: Field; children: Node[] }
 
 /** Fields JSON shows: every referenced value field (hidden ones too) except json.skip. */
 export function jsonFields(ds: DataSource): Field[] {
-  return ds.fields.filter((f) => !f.unreferenced && f.annotation('json.skip') !== 'true');
+  // Same order as columns: enrichment first (negative orders), converted fields beside their raw ones.
+  return ds.fields.filter((f) => !f.unreferenced && f.annotation('json.skip') !== 'true')
+    .sort((a, b) => a.order - b.order || a.index - b.index);
 }
 
 export function buildTree(fields: Field[]): Node {

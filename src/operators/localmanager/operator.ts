@@ -41,19 +41,38 @@ class LocalManagerInstance implements OperatorInstance {
     for (const ds of ctx.dataSources.values()) {
       addContainerFields(ds, {
         byMntns: (m) => this.lookupMntns(m),
-        byNetns: (n) => this.col?.byNetns(n)[0],
+        byNetns: (n) => this.lookupNetns(n),
       });
     }
   }
 
   private lookupMntns(m: number | bigint): Container | undefined {
     const k = Number(m);
-    let c = this.byMntnsCache.get(k);
-    if (c === undefined) {
-      c = this.col?.byMntns(BigInt(m)) ?? null;
-      this.byMntnsCache.set(k, c);
-    }
-    return c ?? undefined;
+    const cached = this.byMntnsCache.get(k);
+    if (cached !== undefined) return cached ?? undefined;
+    const c = this.col?.byMntns(BigInt(m));
+    // Cache only answers that an add/remove event invalidates: a miss, or a live container. A container
+    // answered from the collection's 2 s removed cache must not outlive that cache here (its mntns inode
+    // may then be reused by a process that is no container at all).
+    if (!c) this.byMntnsCache.set(k, null);
+    else if (this.col?.byId(c.runtime, c.id) === c) this.byMntnsCache.set(k, c);
+    return c;
+  }
+
+  /**
+   * Upstream's netns rule: exactly one container in the namespace gives its full metadata; several
+   * containers of one pod give the pod-level (k8s namespace, pod, labels) fields only; otherwise nothing.
+   */
+  private lookupNetns(n: number): Container | undefined {
+    const cs = this.col?.byNetns(n) ?? [];
+    if (cs.length === 1) return cs[0];
+    const first = cs[0];
+    if (!first || !first.k8s.podName) return undefined;
+    if (!cs.every((c) => c.k8s.podName === first.k8s.podName && c.k8s.namespace === first.k8s.namespace)) return undefined;
+    return {
+      ...first, runtime: '' as unknown as Container['runtime'], id: '', name: '', imageName: '', imageDigest: '',
+      pid: 0, startedAt: 0, labels: {}, k8s: { ...first.k8s, containerName: '' },
+    };
   }
 
   params(): ParamDesc[] { return localManagerParams(); }
