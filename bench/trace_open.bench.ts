@@ -36,14 +36,18 @@ const GEN_COMM = 'igb_storm';
 const TICK_COMM = 'igb_tick';
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 
-type SetupId = 'baseline' | 'floor' | 'floor-read' | 'ig' | 'ig-null' | 'bpftrace' | 'opensnoop';
-const ALL_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
+type SetupId = 'baseline' | 'floor' | 'floor-read' | 'floor-read-16m' | 'ig' | 'ig-null' | 'ig-none' | 'bpftrace' | 'opensnoop';
+const ALL_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'floor-read-16m', 'ig', 'ig-null', 'ig-none', 'bpftrace', 'opensnoop'];
+/** Run by default; the others are for investigation (--setups). */
+const DEFAULT_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
 const LABEL: Record<SetupId, string> = {
   baseline: 'no tracer',
   floor: 'floor (attached, no reader)',
   'floor-read': 'floor + native reader, count only',
+  'floor-read-16m': 'floor + native reader, 16 MiB ring',
   ig: 'ig -o json > /dev/shm file',
   'ig-null': 'ig -o json > /dev/null',
+  'ig-none': 'ig -o none',
   bpftrace: 'bpftrace > /dev/shm file',
   opensnoop: 'opensnoop -p > /dev/shm file',
 };
@@ -60,7 +64,7 @@ const BPFTRACE_TICK_SCRIPT = [
 interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; keepGoing: boolean; settleMs: number }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...ALL_SETUPS], keepGoing: false, settleMs: 500 };
+  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], keepGoing: false, settleMs: 500 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -165,17 +169,18 @@ class Bench {
       const pid = String(gen.pid);
       switch (setup) {
         case 'baseline': break;
-        case 'floor': case 'floor-read': {
+        case 'floor': case 'floor-read': case 'floor-read-16m': {
           const e = errFd();
-          consumer = start(setup, process.execPath, [FLOOR_JS, '--pid', pid, ...(setup === 'floor-read' ? ['--read'] : [])], { stdout: 'pipe', stderr: e });
+          const extra = setup === 'floor-read' ? ['--read'] : setup === 'floor-read-16m' ? ['--read', '--ring-bytes', String(16 << 20)] : [];
+          consumer = start(setup, process.execPath, [FLOOR_JS, '--pid', pid, ...extra], { stdout: 'pipe', stderr: e });
           closeSync(e);
           await waitLine(consumer, /^ready/, 60000);
           break;
         }
-        case 'ig': case 'ig-null': {
+        case 'ig': case 'ig-null': case 'ig-none': {
           const out = setup === 'ig' ? outFd() : openSync('/dev/null', 'w');
           const e = errFd();
-          consumer = start(setup, process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--pid', pid], { stdout: out, stderr: e });
+          consumer = start(setup, process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '-o', setup === 'ig-none' ? 'none' : 'json', '--pid', pid], { stdout: out, stderr: e });
           closeSync(out); closeSync(e);
           await waitAttached(consumer, OPEN_TPS, 60000);
           break;
@@ -253,7 +258,7 @@ class Bench {
         const exit = await stop(consumer, 'SIGINT', 20000);
         if (exit.code !== 0 && exit.signal !== 'SIGINT' && !(exit.code === null && exit.signal === null)) notes.push(`consumer exit code ${exit.code} signal ${exit.signal}`);
         switch (setup) {
-          case 'floor': case 'floor-read': {
+          case 'floor': case 'floor-read': case 'floor-read-16m': {
             const last = consumer.lines.find((l) => l.startsWith('{'));
             const st = last ? JSON.parse(last) as { lost: number; records: number; batches: number } : undefined;
             if (!st) notes.push('floor printed no final counters');
@@ -269,7 +274,7 @@ class Bench {
             if (setup === 'ig' && c.otherCount > 0) notes.push(`${c.otherCount} non-event lines, e.g. ${c.otherLines[0]}`);
             break;
           }
-          case 'ig-null':
+          case 'ig-null': case 'ig-none':
             res.lost = lostInFile(errFile);
             break;
         }

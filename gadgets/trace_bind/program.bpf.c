@@ -33,10 +33,11 @@ enum bind_options_set : __u8 {
 	REUSEPORT = 0x10,
 };
 
+/* Member order gives the default columns: COMM PID TID UID GID ADDR ... */
 struct event {
 	gadget_timestamp timestamp_raw;
-	struct gadget_l4endpoint_t addr;
 	struct gadget_process proc;
+	struct gadget_l4endpoint_t addr;
 
 	gadget_errno error_raw;
 	enum bind_options_set opts_raw;

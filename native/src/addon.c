@@ -1,4 +1,5 @@
 /* Module entry: registration, per-env state and the teardown hook. */
+#include <time.h>
 #include "common.h"
 
 #include <stdio.h>
@@ -41,6 +42,16 @@ static void env_free(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+/* CLOCK_BOOTTIME in ns as a BigInt: what bpf_ktime_get_boot_ns() returns, to turn it into wall-clock time. */
+static napi_value js_clock_boottime_ns(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  napi_value v;
+  if (napi_create_bigint_uint64(env, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, &v) != napi_ok) return NULL;
+  return v;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   static int installed;
   if (!__atomic_exchange_n(&installed, 1, __ATOMIC_ACQ_REL)) {
@@ -66,6 +77,7 @@ static napi_value init(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "libbpfVersion", js_libbpf_version);
   IG_EXPORT(env, exports, "numPossibleCpus", js_num_possible_cpus);
   IG_EXPORT(env, exports, "setDebug", js_set_debug);
+  IG_EXPORT(env, exports, "clockBoottimeNs", js_clock_boottime_ns);
   return exports;
 }
 

@@ -407,6 +407,49 @@ static napi_value set_prog_flag(napi_env env, napi_callback_info info, bool auto
 }
 
 static napi_value js_set_autoload(napi_env env, napi_callback_info info) { return set_prog_flag(env, info, false); }
+
+/* Sections libbpf does not know (upstream's "socket1", "perf_event/<name>") need their type set before load. */
+static napi_value js_set_program_type(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!ig_args(env, info, 3, argv)) return NULL;
+  ig_object *o = ig_object_arg(env, argv[0]);
+  if (!o) return NULL;
+  if (!require_not_loaded(env, o, "setProgramType")) return NULL;
+  char *name;
+  struct bpf_program *p = ig_find_prog(env, o, argv[1], &name, false);
+  if (!p) return NULL;
+  int32_t type;
+  if (ig_arg_i32(env, argv[2], "type", &type)) {
+    int err = bpf_program__set_type(p, (enum bpf_prog_type)type);
+    if (err) ig_throw_errno(env, err, false, "set type of program %s", name);
+  }
+  free(name);
+  return ig_undefined(env);
+}
+
+/* Run a loaded program once with BPF_PROG_TEST_RUN (on-demand snapshot programs). Returns its return value. */
+static napi_value js_prog_test_run(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!ig_args(env, info, 3, argv)) return NULL;
+  ig_object *o = ig_object_arg(env, argv[0]);
+  if (!o) return NULL;
+  char *name;
+  struct bpf_program *p = ig_find_prog(env, o, argv[1], &name, true);
+  if (!p) return NULL;
+  void *ctx = NULL;
+  size_t ctx_len = 0;
+  if (!ig_is_nullish(env, argv[2]) && !ig_arg_bytes(env, argv[2], "ctx", &ctx, &ctx_len)) {
+    free(name);
+    return NULL;
+  }
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx, .ctx_size_in = (__u32)ctx_len);
+  int err = bpf_prog_test_run_opts(bpf_program__fd(p), &opts);
+  napi_value res = NULL;
+  if (err) ig_throw_errno(env, -errno, false, "test run of program %s", name);
+  else res = ig_num(env, (double)opts.retval);
+  free(name);
+  return res;
+}
 static napi_value js_set_autoattach(napi_env env, napi_callback_info info) { return set_prog_flag(env, info, true); }
 
 /* Verifier log as printed by libbpf through the print callback, for when our buffer is empty. */
@@ -516,6 +559,8 @@ bool ig_object_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "reuseMapFd", js_reuse_map_fd);
   IG_EXPORT(env, exports, "setAutoload", js_set_autoload);
   IG_EXPORT(env, exports, "setAutoattach", js_set_autoattach);
+  IG_EXPORT(env, exports, "setProgramType", js_set_program_type);
+  IG_EXPORT(env, exports, "progTestRun", js_prog_test_run);
   IG_EXPORT(env, exports, "load", js_load);
   IG_EXPORT(env, exports, "mapFd", js_map_fd);
   IG_EXPORT(env, exports, "progFd", js_prog_fd);

@@ -74,6 +74,12 @@ export interface NativeAddon {
   /** Use an existing map fd instead of creating the declared map (bpf_map__reuse_fd). */
   reuseMapFd(h: ObjectHandle, map: string, fd: number): void;
   setAutoload(h: ObjectHandle, prog: string, autoload: boolean): void;
+  /** Set a program's type before load (sections libbpf does not know: "socket1", "perf_event/<name>"). */
+  setProgramType(h: ObjectHandle, prog: string, type: number): void;
+  /** Run a loaded program once (BPF_PROG_TEST_RUN) with an optional ctx; returns the program's return value. */
+  progTestRun(h: ObjectHandle, prog: string, ctx: Buffer | null): number;
+  /** CLOCK_BOOTTIME in ns (what bpf_ktime_get_boot_ns returns). */
+  clockBoottimeNs(): bigint;
   setAutoattach(h: ObjectHandle, prog: string, autoattach: boolean): void;
   /** Load into the kernel. On failure throws Error whose `.log` is the verifier log and `.errno` the errno. */
   load(h: ObjectHandle): void;

@@ -32,7 +32,7 @@ export async function buildOfficialGadgets(opts: { force?: boolean; only?: strin
   const headers = hashTree([join(root, 'include', 'gadget')]);
   const names = readdirSync(gadgetsDir).filter((n) => existsSync(join(gadgetsDir, n, 'gadget.yaml'))).sort();
   for (const name of names) {
-    if (opts.only && !opts.only.includes(name)) continue;
+    if (opts.only && opts.only.length > 0 && !opts.only.includes(name)) continue;
     const dir = join(gadgetsDir, name);
     const hash = createHash('sha256').update(headers).update(hashTree([dir])).digest('hex');
     const stamp = join(stampDir, `${name}.hash`);

@@ -7,7 +7,9 @@ import { limiterOperator } from './limiter/operator.js';
 import { cliOperator, type Sink } from './cli/operator.js';
 import { uidGidResolverOperator } from './uidgidresolver/operator.js';
 import { localManagerOperator } from './localmanager/operator.js';
+import { processEnricherOperator } from './process/operator.js';
+import { socketEnricherOperator } from './socketenricher/operator.js';
 
 export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[] } = {}): DataOperator[] {
-  return [localManagerOperator, formattersOperator, uidGidResolverOperator, filterOperator, sortOperator, limiterOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
+  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, sortOperator, limiterOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
 }

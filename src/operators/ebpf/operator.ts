@@ -16,6 +16,9 @@ import { mapBtf } from './maps.js';
 import { ebpfParam, encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js';
 import { batchFromDump, batchFromRing } from './records.js';
 
+const BPF_PROG_TYPE_SOCKET_FILTER = 1;
+const BPF_PROG_TYPE_PERF_EVENT = 7;
+
 interface TracerDs { ds: DataSource; map: string; reader?: ReaderHandle; lostMap?: string; lostSeen: bigint }
 interface MapIterDs { ds: DataSource; map: string; keySize: number; valueSize: number; fetches: number; flushOnStop: boolean }
 
@@ -44,6 +47,7 @@ export class EbpfOperator implements OperatorInstance {
     const maps = this.btf.datasecVars('.maps').map((v) => v.name);
     ctx.vars.set('ebpf.maps', maps);
     ctx.vars.set('ebpf.hasMntnsFilterMap', maps.includes('gadget_mntns_filter_map'));
+    ctx.vars.set('ebpf.btf', this.btf); // the socket enricher lays out its gadget_sockets map from it
   }
 
   private kernelEnum = (name: string): EnumInfo | undefined => {
@@ -121,12 +125,19 @@ export class EbpfOperator implements OperatorInstance {
       const value = ctx.params.get(EBPF_PREFIX + p.desc.key) ?? '';
       native.setVar(obj, p.varName, encodeParam(p, value));
     }
+    // Upstream's section spellings libbpf does not know get their program type here.
+    for (const p of native.programs(obj)) {
+      if (/^socket\d*$/.test(p.section) && p.type !== BPF_PROG_TYPE_SOCKET_FILTER) native.setProgramType(obj, p.name, BPF_PROG_TYPE_SOCKET_FILTER);
+      else if (p.section.startsWith('perf_event/') && p.type !== BPF_PROG_TYPE_PERF_EVENT) native.setProgramType(obj, p.name, BPF_PROG_TYPE_PERF_EVENT);
+    }
     const maps = native.maps(obj);
     const filterFd = ctx.vars.get('gadget_mntns_filter_map') as number | undefined;
     if (filterFd !== undefined && maps.some((x) => x.name === 'gadget_mntns_filter_map')) {
       native.reuseMapFd(obj, 'gadget_mntns_filter_map', filterFd);
       native.setVar(obj, 'gadget_filter_by_mntns', Buffer.from([1]));
     }
+    const socketsFd = ctx.vars.get('gadget_sockets') as number | undefined; // filled by the socket enricher
+    if (socketsFd !== undefined && maps.some((x) => x.name === 'gadget_sockets')) native.reuseMapFd(obj, 'gadget_sockets', socketsFd);
     try {
       native.load(obj);
       this.loaded = true;

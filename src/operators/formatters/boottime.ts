@@ -5,10 +5,9 @@ let offset: bigint | undefined;
 
 export function bootToWallOffsetNs(): bigint {
   if (offset !== undefined) return offset;
-  const n = native as unknown as { clockBoottimeNs?: () => bigint };
   // Sample the wall clock around the boot clock read and take the midpoint to halve the error.
   const w0 = BigInt(Date.now()) * 1000000n;
-  const boot = n.clockBoottimeNs ? n.clockBoottimeNs() : process.hrtime.bigint();
+  const boot = native.clockBoottimeNs();
   const w1 = BigInt(Date.now()) * 1000000n;
   offset = (w0 + w1) / 2n - boot;
   return offset;

@@ -1,0 +1,127 @@
+// ProcessEnricher (priority 6): for every process struct (`struct gadget_process`, e.g. `proc`) in a data
+// source, adds a hidden derived field `<proc>.exe`: the executable of `<proc>.pid`, read with readlink
+// /proc/<pid>/exe when the value is shown (JSON output, or `--fields +proc.exe`), never otherwise.
+//
+// Identity: pids are reused, so an answer belongs to (pid, process start time, comm): the start time (field
+// 22 of /proc/<pid>/stat) tells a new process with the same pid apart, and the event's comm tells an exec(2)
+// apart (the exe changes with it, the start time does not). Answers live in a small LRU keyed by (pid, comm);
+// an entry's start time is re-checked when it is older than 1 s, so a busy process costs one /proc read per
+// second, not one per event. A process that is gone (and not cached) gets an empty exe.
+import * as fs from 'node:fs';
+import type { DataOperator } from '../../gadget/operator.js';
+import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
+
+const hostRoot = process.env['HOST_ROOT'] ?? '';
+
+/** Start time (clock ticks after boot) of `pid`, or undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  let stat: string;
+  try { stat = fs.readFileSync(`${hostRoot}/proc/${pid}/stat`, 'latin1'); } catch { return undefined; }
+  // comm may contain spaces and ')': the fields after it start past the last ')'
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20);
+  return rest[19];
+}
+
+interface ExeEntry { start: string; exe: string; checkedAt: number }
+
+export class ExeResolver {
+  private readonly cache = new Map<string, ExeEntry>();
+  lookups = 0;
+  readlinks = 0;
+  statReads = 0;
+
+  /**
+   * @param max LRU size
+   * @param revalidateMs how long a cached answer is trusted before the pid's start time is read again
+   *   (a busy process yields many events: without this each would cost a /proc read)
+   * @param now clock (tests)
+   */
+  constructor(private readonly max = 1024, private readonly revalidateMs = 1000, private readonly now: () => number = Date.now) {}
+
+  private start(pid: number): string | undefined {
+    this.statReads++;
+    return startTime(pid);
+  }
+
+  /** Executable of `pid` (the event's comm tells an exec apart); '' when unknown or gone. */
+  exe(pid: number, comm = ''): string {
+    if (!(pid > 0)) return '';
+    this.lookups++;
+    const key = `${pid}:${comm}`;
+    const t = this.now();
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key); // LRU: most recently used last
+      if (t - hit.checkedAt < this.revalidateMs) {
+        this.cache.set(key, hit);
+        return hit.exe;
+      }
+      const st = this.start(pid);
+      if (st === undefined) return ''; // gone
+      if (st === hit.start) {
+        hit.checkedAt = t;
+        this.cache.set(key, hit);
+        return hit.exe;
+      }
+      // same pid, another process: resolve afresh
+    }
+    const st = this.start(pid);
+    if (st === undefined) return '';
+    let exe: string;
+    this.readlinks++;
+    try { exe = fs.readlinkSync(`${hostRoot}/proc/${pid}/exe`); } catch { return ''; /* gone, or a kernel thread */ }
+    // the process might have exited and its pid been reused while we looked: keep only a consistent answer
+    if (this.start(pid) !== st) return '';
+    this.cache.set(key, { start: st, exe, checkedAt: t });
+    if (this.cache.size > this.max) this.cache.delete(this.cache.keys().next().value as string);
+    return exe;
+  }
+
+  get size(): number { return this.cache.size; }
+}
+
+const shared = new ExeResolver();
+
+/** The process-struct fields of a data source (by BTF type name, as upstream: `struct gadget_process`). */
+export function processFields(ds: DataSource): Field[] {
+  return ds.fields.filter((f) => f.typeNames().includes('gadget_process') && !f.unreferenced);
+}
+
+/** Add `<proc>.exe` under every process struct that has a `pid` member. Returns how many were added. */
+export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = shared): number {
+  let n = 0;
+  for (const proc of processFields(ds)) {
+    const pidField = ds.getField(`${proc.fullName}.pid`);
+    if (!pidField || ds.getField(`${proc.fullName}.exe`)) continue;
+    const commField = ds.getField(`${proc.fullName}.comm`);
+    const getPid = pidField.get;
+    const getComm = commField?.get;
+    // one resolution per record even if the value is asked for twice (e.g. filter then output)
+    let lastB: Batch | undefined; let lastI = -1; let last = '';
+    ds.addField({
+      name: 'exe', parent: proc, kind: Kind.String, order: pidField.order, tags: ['src:process'],
+      annotations: { 'columns.hidden': 'true', 'columns.width': '32', 'columns.alias': 'exe', description: 'Executable of the process (/proc/<pid>/exe when the event is shown)' },
+      storage: {
+        type: 'derived',
+        compute: (b, i) => {
+          if (b === lastB && i === lastI) return last;
+          lastB = b; lastI = i;
+          last = resolver.exe(Number(getPid(b, i)), getComm ? String(getComm(b, i) ?? '') : '');
+          return last;
+        },
+      },
+    });
+    n++;
+  }
+  return n;
+}
+
+export const processEnricherOperator: DataOperator = {
+  name: 'ProcessEnricher',
+  priority: 6,
+  instantiate(ctx) {
+    let n = 0;
+    for (const ds of ctx.dataSources.values()) n += installProcessEnricher(ds);
+    return n > 0 ? { name: 'ProcessEnricher' } : null;
+  },
+};
