@@ -16,8 +16,6 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ContainerdClient } from './containerd/client.js';
-import { CriClient } from './cri/client.js';
 import { DockerApiClient } from './docker-api.js';
 import { procInfo, processStartUnixNs, sameProcess } from './proc.js';
 import {
@@ -161,12 +159,13 @@ export class ContainerCollection extends EventEmitter {
     return { socket: withHostRoot(given || DEFAULT_SOCKETS[r]), explicitSocket: !!given };
   }
 
-  private makeClient(r: RuntimeName, socket: string): RuntimeClient {
+  // The gRPC clients load @grpc/grpc-js and parse protos (~100 ms): only when such a socket exists.
+  private async makeClient(r: RuntimeName, socket: string): Promise<RuntimeClient> {
     switch (r) {
-      case 'containerd': return new ContainerdClient(socket, this.opts.containerdNamespace || DEFAULT_CONTAINERD_NAMESPACE);
+      case 'containerd': return new (await import('./containerd/client.js')).ContainerdClient(socket, this.opts.containerdNamespace || DEFAULT_CONTAINERD_NAMESPACE);
       case 'docker': return new DockerApiClient('docker', socket);
       case 'podman': return new DockerApiClient('podman', socket);
-      case 'cri-o': return new CriClient('cri-o', socket, this.opts.criPollIntervalMs ?? 1000);
+      case 'cri-o': return new (await import('./cri/client.js')).CriClient('cri-o', socket, this.opts.criPollIntervalMs ?? 1000);
     }
   }
 
@@ -184,7 +183,7 @@ export class ContainerCollection extends EventEmitter {
       this.warn(`${r}: cannot use ${socket}: ${errText(e)}`);
       return;
     }
-    await this.startClient(this.makeClient(r, socket));
+    await this.startClient(await this.makeClient(r, socket));
   }
 
   /** Subscribe to a client's events, take its list, and keep it (warns and drops it on failure). */
