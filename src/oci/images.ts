@@ -134,7 +134,14 @@ export async function getGadgetImage(ref: string, opts: GetImageOptions = {}): P
       if (!entry) throw new OciError(`image "${ref}": not found in the local store (${store.root}) and pulling is disabled`);
       throw new OciError(`image "${ref}": the pull policy is "always" but pulling is disabled`);
     }
-    await pullImage(ref, { ...opts, store: store.root });
+    try {
+      await pullImage(ref, { ...opts, store: store.root });
+    } catch (e) {
+      // The usual case is a typo or an image that only exists elsewhere: say it was not found locally first.
+      if (entry) throw e;
+      const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/^Error:\s*/, '');
+      throw new OciError(`image "${ref}": not found in the local store (${store.root}), and pulling ${name} failed: ${why}`);
+    }
     entry = await store.resolve(parsed);
   }
   if (!entry) {
