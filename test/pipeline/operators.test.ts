@@ -125,3 +125,61 @@ test('per-data-source param values', () => {
   assert.deepEqual([...perDataSource('a:json,b:yaml', ['a', 'b'], ',')], [['a', 'json'], ['b', 'yaml']]);
   assert.deepEqual([...perDataSource('a:x,y;b:z', ['a', 'b'], ';')], [['a', 'x,y'], ['b', 'z']]);
 });
+
+test('column cells: ellipsis at the end, start or middle, right alignment, hex', async () => {
+  const { fit, columnFor } = await import('../../src/operators/cli/columns.js');
+  const ds = makeDs();
+  const col = (ann: Record<string, string>) => {
+    const f = ds.getField('comm')!;
+    const saved = new Map(f.annotations);
+    for (const [k, v] of Object.entries(ann)) f.annotations.set(k, v);
+    const c = columnFor(ds, f);
+    f.annotations.clear();
+    for (const [k, v] of saved) f.annotations.set(k, v);
+    return c;
+  };
+  assert.equal(fit('abcdefghij', col({ 'columns.width': '6' }), false), 'abcde…');
+  assert.equal(fit('abcdefghij', col({ 'columns.width': '6', 'columns.ellipsis': 'start' }), false), '…fghij');
+  assert.equal(fit('abcdefghij', col({ 'columns.width': '6', 'columns.ellipsis': 'middle' }), false), 'ab…hij');
+  assert.equal(fit('abcdefghij', col({ 'columns.width': '6', 'columns.ellipsis': 'none' }), false), 'abcdef');
+  assert.equal(fit('ab', col({ 'columns.width': '6', 'columns.alignment': 'right' }), false), '    ab');
+  assert.equal(fit('ab', col({ 'columns.width': '6' }), false), 'ab    ');
+  assert.equal(fit('ab', col({ 'columns.width': '6' }), true), 'ab', 'the last column is not padded');
+  const pid = ds.getField('pid')!;
+  pid.annotations.set('columns.hex', 'true');
+  const { cellText } = await import('../../src/operators/cli/columns.js');
+  const b = makeBatch(ds, RECS);
+  assert.equal(cellText(columnFor(ds, pid), b, 0), '0x2a');
+  pid.annotations.delete('columns.hex');
+});
+
+test('hidden fields are not default columns but stay in JSON; columns.alias renames the header', () => {
+  const ds = makeDs('single', { fields: { comm: { annotations: { 'columns.alias': 'PROCESS' } } } });
+  const { out, sink } = capture();
+  makeRenderer(ds, 'columns', undefined, sink)!(makeBatch(ds, RECS.slice(0, 1)));
+  const header = out.join('').split('\n')[0]!;
+  assert.ok(header.includes('PROCESS') && !header.includes('MNTNS_ID'), header);
+  const j = capture();
+  makeRenderer(ds, 'json', undefined, j.sink)!(makeBatch(ds, RECS.slice(0, 1)));
+  assert.ok('mntns_id' in JSON.parse(j.out.join('')));
+});
+
+test('limiter keeps the first N rows of an array batch after sort', async () => {
+  const { limiterOperator } = await import('../../src/operators/limiter/operator.js');
+  const { sortOperator } = await import('../../src/operators/sort/operator.js');
+  const { GadgetContext } = await import('../../src/gadget/context.js');
+  const { parseMetadata } = await import('../../src/gadget/metadata.js');
+  const ctx = new GadgetContext({ reference: 't', digest: '', ebpf: null, wasm: null, annotations: {} }, parseMetadata('name: t'));
+  const ds = ctx.addDataSource('open', 'array');
+  const proto = makeDs('array');
+  for (const f of proto.fields) ds.addField({ name: f.name, kind: f.kind, tags: f.tags, storage: f.storage });
+  ds.staticSize = proto.staticSize;
+  await ctx.instantiate([], [sortOperator, limiterOperator]);
+  ctx.params.set('operator.sort.sort', '-pid');
+  ctx.params.set('operator.limiter.max-entries', '2');
+  for (const { inst } of ctx.instances) await inst.preStart?.(ctx);
+  const b = makeBatch(ds as never, RECS);
+  ds.emit(b);
+  assert.deepEqual([...b.indices()].map((i) => ds.getField('pid')!.get(b, i)), [1234, 42]);
+  assert.throws(() => ctx.params.set('operator.limiter.max-entries', 'lots'), /expected an integer/);
+});
