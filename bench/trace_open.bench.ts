@@ -163,41 +163,55 @@ class Bench {
     try {
       await waitLine(gen, /^ready/, 10000);
 
-      // Start the consumer, filtered on the generator's PID, and wait until it is attached.
+      // Start the consumer, filtered on the generator's PID, and wait until it is attached. A consumer that dies
+      // before attaching is started again (up to 3 attempts): loading can fail transiently on a busy machine
+      // (e.g. EAGAIN from the verifier when a signal arrives during verification).
       const outFd = () => openSync(outFile, 'w');
       const errFd = () => openSync(errFile, 'w');
       const pid = String(gen.pid);
-      switch (setup) {
-        case 'baseline': break;
-        case 'floor': case 'floor-read': case 'floor-read-16m': {
-          const e = errFd();
-          const extra = setup === 'floor-read' ? ['--read'] : setup === 'floor-read-16m' ? ['--read', '--ring-bytes', String(16 << 20)] : [];
-          consumer = start(setup, process.execPath, [FLOOR_JS, '--pid', pid, ...extra], { stdout: 'pipe', stderr: e });
-          closeSync(e);
-          await waitLine(consumer, /^ready/, 60000);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          switch (setup) {
+            case 'baseline': break;
+            case 'floor': case 'floor-read': case 'floor-read-16m': {
+              const e = errFd();
+              const extra = setup === 'floor-read' ? ['--read'] : setup === 'floor-read-16m' ? ['--read', '--ring-bytes', String(16 << 20)] : [];
+              consumer = start(setup, process.execPath, [FLOOR_JS, '--pid', pid, ...extra], { stdout: 'pipe', stderr: e });
+              closeSync(e);
+              await waitLine(consumer, /^ready/, 60000);
+              break;
+            }
+            case 'ig': case 'ig-null': case 'ig-none': {
+              const out = setup === 'ig' ? outFd() : openSync('/dev/null', 'w');
+              const e = errFd();
+              consumer = start(setup, process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '-o', setup === 'ig-none' ? 'none' : 'json', '--pid', pid], { stdout: out, stderr: e });
+              closeSync(out); closeSync(e);
+              await waitAttached(consumer, OPEN_TPS, 60000);
+              break;
+            }
+            case 'bpftrace': {
+              const out = outFd(); const e = errFd();
+              consumer = start(setup, 'bpftrace', ['-e', BPFTRACE_SCRIPT, pid], { stdout: out, stderr: e, env: { ...process.env, BPFTRACE_STRLEN: '200' } });
+              closeSync(out); closeSync(e);
+              await waitAttached(consumer, OPEN_TPS, 60000);
+              break;
+            }
+            case 'opensnoop': {
+              const out = outFd(); const e = errFd();
+              consumer = start(setup, this.opensnoop!, ['-p', pid], { stdout: out, stderr: e });
+              closeSync(out); closeSync(e);
+              await waitAttached(consumer, OPEN_TPS, 60000);
+              break;
+            }
+          }
           break;
-        }
-        case 'ig': case 'ig-null': case 'ig-none': {
-          const out = setup === 'ig' ? outFd() : openSync('/dev/null', 'w');
-          const e = errFd();
-          consumer = start(setup, process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '-o', setup === 'ig-none' ? 'none' : 'json', '--pid', pid], { stdout: out, stderr: e });
-          closeSync(out); closeSync(e);
-          await waitAttached(consumer, OPEN_TPS, 60000);
-          break;
-        }
-        case 'bpftrace': {
-          const out = outFd(); const e = errFd();
-          consumer = start(setup, 'bpftrace', ['-e', BPFTRACE_SCRIPT, pid], { stdout: out, stderr: e, env: { ...process.env, BPFTRACE_STRLEN: '200' } });
-          closeSync(out); closeSync(e);
-          await waitAttached(consumer, OPEN_TPS, 60000);
-          break;
-        }
-        case 'opensnoop': {
-          const out = outFd(); const e = errFd();
-          consumer = start(setup, this.opensnoop!, ['-p', pid], { stdout: out, stderr: e });
-          closeSync(out); closeSync(e);
-          await waitAttached(consumer, OPEN_TPS, 60000);
-          break;
+        } catch (e) {
+          const why = existsSync(errFile) ? readFileSync(errFile, 'latin1').trim().split('\n').slice(-1)[0] ?? '' : '';
+          if (consumer && !consumer.exit) await stop(consumer, 'SIGINT', 20000);
+          if (attempt >= 3) throw new Error(`${(e as Error).message}${why ? `: ${why}` : ''}`);
+          notes.push(`attempt ${attempt} failed (${why.slice(0, 160)}); retried`);
+          consumer = undefined;
+          await sleep(1000);
         }
       }
       if (consumer) await sleep(o.settleMs);

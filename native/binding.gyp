@@ -8,7 +8,9 @@
         "src/object.c",
         "src/attach.c",
         "src/maps.c",
-        "src/reader.c"
+        "src/reader.c",
+        "src/extra.c",
+        "src/net.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
       "defines": ["_GNU_SOURCE"],

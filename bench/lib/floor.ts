@@ -1,6 +1,6 @@
 // Kernel-side floor for the trace_open benchmark.
 //
-//   node dist/bench/lib/floor.js --pid N [--read] [--ring-bytes B] [--linger-us U] [--max-latency-ms M]
+//   node [--expose-gc] dist/bench/lib/floor.js --pid N [--read] [--ring-bytes B] [--linger-us U] [--max-latency-ms M] [--gc-every K]
 //
 // Opens the trace_open image's eBPF object through the addon, sets targ_pid, loads it and attaches every
 // program with attachAuto. Without --read nobody opens a reader: the ring fills after a few hundred
@@ -10,16 +10,18 @@
 //
 // --ring-bytes/--linger-us/--max-latency-ms change the ring size and the reader's options (defaults: the gadget's
 // ring size and ig's options) to see what they do to the kernel side and to losses.
+// --gc-every K (needs node --expose-gc) forces a GC every K batches: shows how much of the reader's RSS is batch
+// buffers that only a GC frees (the addon's batches are external Buffers that V8 does not count).
 // Prints "ready" on stdout once attached; on SIGINT/SIGTERM it stops, prints one JSON line
 // {"lost":…,"records":…,"batches":…}, detaches, closes the object and exits.
 import { getGadgetImage } from '../../src/oci/index.js';
 import { native } from '../../src/bpf/native.js';
 import type { LinkHandle, ReaderHandle } from '../../src/bpf/native-api.js';
 
-interface FloorArgs { pid: number; read: boolean; image: string; ringBytes?: number; lingerUs: number; maxLatencyMs: number }
+interface FloorArgs { pid: number; read: boolean; image: string; ringBytes?: number; lingerUs: number; maxLatencyMs: number; gcEvery: number }
 
 function parseArgs(argv: string[]): FloorArgs {
-  const out: FloorArgs = { pid: 0, read: false, image: 'trace_open', lingerUs: 1000, maxLatencyMs: 1 };
+  const out: FloorArgs = { pid: 0, read: false, image: 'trace_open', lingerUs: 1000, maxLatencyMs: 1, gcEvery: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--pid') out.pid = Number(argv[++i]);
@@ -28,6 +30,7 @@ function parseArgs(argv: string[]): FloorArgs {
     else if (a === '--ring-bytes') out.ringBytes = Number(argv[++i]);
     else if (a === '--linger-us') out.lingerUs = Number(argv[++i]);
     else if (a === '--max-latency-ms') out.maxLatencyMs = Number(argv[++i]);
+    else if (a === '--gc-every') out.gcEvery = Number(argv[++i]);
     else throw new Error(`floor: unknown argument ${a}`);
   }
   if (!Number.isInteger(out.pid) || out.pid <= 0) throw new Error('floor: --pid N is required');
@@ -60,7 +63,13 @@ async function main(): Promise<void> {
   let reader: ReaderHandle | undefined;
   if (args.read) {
     // Default: the same reader options as ig's eBPF operator (src/operators/ebpf/operator.ts).
-    reader = native.ringOpen(native.mapFd(obj, 'events'), (_buf, count) => { records += count; }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs });
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (args.gcEvery > 0 && !gc) throw new Error('floor: --gc-every needs node --expose-gc');
+    let calls = 0;
+    reader = native.ringOpen(native.mapFd(obj, 'events'), (_buf, count) => {
+      records += count;
+      if (args.gcEvery > 0 && ++calls % args.gcEvery === 0) gc!();
+    }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs });
   }
   process.stdout.write(`ready programs=${links.length}\n`);
 
@@ -79,7 +88,7 @@ async function main(): Promise<void> {
     }
     const lost = sumPerCpuU64(native.mapLookup(native.mapFd(obj, 'events_lost_samples'), Buffer.alloc(4), 8));
     native.close(obj);
-    process.stdout.write(`${JSON.stringify({ lost, records, batches })}\n`);
+    process.stdout.write(`${JSON.stringify({ lost, records, batches })}\n`, () => process.exit(0));
   };
   process.on('SIGINT', () => { void stop(); });
   process.on('SIGTERM', () => { void stop(); });

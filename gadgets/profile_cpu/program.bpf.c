@@ -6,7 +6,10 @@
  * cpu-clock event; see `programs.profiler` in gadget.yaml), records the
  * kernel stack in `ig_kstack` and the user stack in `ig_ustack`, and counts
  * samples per (process, kernel stack, user stack) in `counts`, which user
- * space reads (GADGET_MAPITER, flushed when the gadget stops).
+ * space reads once, when the gadget stops (GADGET_MAPITER with
+ * map-fetch-interval 0). The value also keeps the user stack description
+ * (struct gadget_user_stack) of the first sample, which user space turns
+ * into the `user_stack` field.
  */
 
 #include <vmlinux.h>
@@ -19,9 +22,7 @@
 #include <gadget/kernel_stack_map.h>
 #include <gadget/macros.h>
 #include <gadget/types.h>
-
-#define USER_MAX_STACK_DEPTH 127
-#define USER_STACK_MAP_MAX_ENTRIES 10000
+#include <gadget/user_stack_map.h>
 
 struct key_t {
 	struct gadget_process proc;
@@ -32,16 +33,11 @@ struct key_t {
 	__u32 user_stack_id;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, USER_MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, USER_STACK_MAP_MAX_ENTRIES);
-} ig_ustack SEC(".maps");
-
 struct values {
 	/* Number of samples with this key. */
 	__u64 samples;
+	/* User stack of the first sample (stack id, process, executable). */
+	struct gadget_user_stack user_stack_raw;
 };
 
 struct {
@@ -70,6 +66,13 @@ struct {
 	__type(value, struct key_t);
 } tmp_key SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct values);
+} tmp_values SEC(".maps");
+
 static __always_inline bool is_kernel_addr(__u64 addr)
 {
 	/* Kernel addresses have the top bit set on x86-64 and arm64. */
@@ -81,10 +84,9 @@ int ig_prof_cpu(struct bpf_perf_event_data *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct key_t *key;
-	struct values *valp, one = { .samples = 1 };
+	struct values *valp, *newv;
 	__u64 ip;
 	__u32 zero = 0;
-	long id;
 
 	if (!include_idle && (__u32)pid_tgid == 0)
 		return 0;
@@ -107,18 +109,25 @@ int ig_prof_cpu(struct bpf_perf_event_data *ctx)
 			key->kernel_ip = ip;
 	}
 
+	newv = bpf_map_lookup_elem(&tmp_values, &zero);
+	if (!newv)
+		return 0;
 	if (kernel_stacks_only) {
-		key->user_stack_id = (__u32)-1;
+		__builtin_memset(&newv->user_stack_raw, 0,
+				 sizeof(newv->user_stack_raw));
+		newv->user_stack_raw.stack_id = (__u32)-1;
 	} else {
-		id = bpf_get_stackid(ctx, &ig_ustack, BPF_F_USER_STACK);
-		key->user_stack_id = id < 0 ? (__u32)-1 : (__u32)id;
+		gadget_get_user_stack(ctx, &newv->user_stack_raw);
 	}
+	key->user_stack_id = newv->user_stack_raw.stack_id;
 
 	valp = bpf_map_lookup_elem(&counts, key);
-	if (valp)
+	if (valp) {
 		__sync_fetch_and_add(&valp->samples, 1);
-	else
-		bpf_map_update_elem(&counts, key, &one, BPF_NOEXIST);
+	} else {
+		newv->samples = 1;
+		bpf_map_update_elem(&counts, key, newv, BPF_NOEXIST);
+	}
 	return 0;
 }
 

@@ -76,6 +76,11 @@ struct call {
 	__u64 sk; /* socket that went to SYN_SENT during this call */
 	int fd;
 	int err; /* connection failed before connect(2) returned */
+	/* Local end of that failed connection: gone from the socket by the
+	 * time connect(2) returns, so kept from the state change. */
+	__u8 saddr[16];
+	__u16 sport;
+	__u16 sfamily;
 };
 
 struct {
@@ -237,8 +242,17 @@ int ig_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			int err = BPF_CORE_READ(sk, sk_err);
 
 			c = bpf_map_lookup_elem(&connects, &tid);
-			if (c && c->sk == key)
+			if (c && c->sk == key) {
 				c->err = err > 0 ? err : 0;
+				c->sport = ctx->sport;
+				c->sfamily = ctx->family;
+				/* (probe reads: the verifier refuses
+				 * derived pointers into the context) */
+				if (ctx->family == AF_INET)
+					bpf_probe_read_kernel(c->saddr, 4, ctx->saddr);
+				else
+					bpf_probe_read_kernel(c->saddr, 16, ctx->saddr_v6);
+			}
 			else if (type_wanted(connect))
 				emit(ctx, sk, &o->proc, connect,
 				     err > 0 ? err : 0);
@@ -306,6 +320,15 @@ int ig_connect_x(struct trace_event_raw_sys_exit *ctx)
 			if (e) {
 				__builtin_memset(e, 0, sizeof(*e));
 				fill_from_sock(e, sk);
+				/* Source of a connection that failed after the
+				 * SYN was sent (it is reset on the socket). */
+				if (c->sport && c->sfamily == AF_INET) {
+					e->src.port = c->sport;
+					__builtin_memcpy(&e->src.addr_raw.v4, c->saddr, 4);
+				} else if (c->sport && c->sfamily == AF_INET6) {
+					e->src.port = c->sport;
+					__builtin_memcpy(e->src.addr_raw.v6, c->saddr, 16);
+				}
 				/* The failed socket has no peer any more: use
 				 * the address passed to connect(2). */
 				{

@@ -7,9 +7,11 @@
  * sys_exit completes the record with the return value and duration and
  * writes it into a per-mount-namespace ring of RING_SIZE slots inside the
  * `syscalls` LRU hash (key: mount namespace + slot). Nothing is sent while
- * the gadget runs: user space dumps the map when it stops
- * (GADGET_MAPITER with ebpf.map.flush-on-stop) and sorts by time, giving
- * the last RING_SIZE syscalls of every traced container.
+ * the gadget runs: user space dumps the map once, when it stops
+ * (GADGET_MAPITER with map-fetch-interval 0) and sorts by time, giving
+ * the last RING_SIZE syscalls of every traced container. User space also
+ * decodes the arguments (names and types from the kernel's syscall
+ * tracepoint formats) and the return value.
  */
 
 #include <vmlinux.h>
@@ -58,7 +60,8 @@ struct syscall_record {
 	__u64 args[6];
 	/* Path argument for the syscalls that take one (open, stat...). */
 	char param[PARAM_LEN];
-	__s64 ret;
+	/* Return value (negative errno on failure); user space adds `ret`. */
+	__s64 ret_raw;
 	gadget_duration duration_raw;
 	/* False for syscalls that do not return (exit, successful execve). */
 	bool completed;
@@ -215,7 +218,7 @@ int ig_traceloop_e(struct bpf_raw_tracepoint_args *ctx)
 	p->rec.args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
 	p->rec.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
 	p->rec.args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
-	p->rec.ret = 0;
+	p->rec.ret_raw = 0;
 	p->rec.duration_raw = 0;
 	p->rec.completed = false;
 
@@ -250,7 +253,7 @@ int ig_traceloop_x(struct bpf_raw_tracepoint_args *ctx)
 	if (!p)
 		return 0;
 
-	p->rec.ret = (long)ctx->args[1];
+	p->rec.ret_raw = (long)ctx->args[1];
 	p->rec.duration_raw = bpf_ktime_get_boot_ns() - p->rec.timestamp_raw;
 	p->rec.completed = true;
 	store(p);

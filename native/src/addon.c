@@ -72,7 +72,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_add_env_cleanup_hook(env, env_cleanup, e);
 
   if (!ig_object_register(env, exports) || !ig_attach_register(env, exports) || !ig_maps_register(env, exports) ||
-      !ig_reader_register(env, exports))
+      !ig_reader_register(env, exports) || !ig_net_register(env, exports) || !ig_extra_register(env, exports))
     return NULL;
   IG_EXPORT(env, exports, "libbpfVersion", js_libbpf_version);
   IG_EXPORT(env, exports, "numPossibleCpus", js_num_possible_cpus);

@@ -106,6 +106,8 @@ bool ig_object_register(napi_env env, napi_value exports);
 bool ig_attach_register(napi_env env, napi_value exports);
 bool ig_maps_register(napi_env env, napi_value exports);
 bool ig_reader_register(napi_env env, napi_value exports);
+bool ig_net_register(napi_env env, napi_value exports);
+bool ig_extra_register(napi_env env, napi_value exports); /* extra.c */
 
 /* object.c helpers used by attach.c */
 ig_object *ig_object_arg(napi_env env, napi_value v);

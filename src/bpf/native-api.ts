@@ -108,6 +108,10 @@ export interface NativeAddon {
   /** AF_PACKET/SOCK_RAW/ETH_P_ALL socket, optionally bound to ifindex (0 = all), created inside the netns at `netnsPath` (null = current). */
   openPacketSocket(netnsPath: string | null, ifindex: number): number;
   closeFd(fd: number): void;
+  /** bpf_prog_load of raw instructions (8 bytes each, struct bpf_insn). Throws Error with `.errno` and `.log` (verifier log). */
+  progLoadRaw(type: number, insns: Buffer, name: string, license: string): number;
+  /** SO_ATTACH_BPF of a program fd (e.g. one from progLoadRaw) on a socket. */
+  attachSocketFilterFd(sockFd: number, progFd: number): void;
 
   // Maps by fd (keys/values are Buffers; per-CPU values are returned concatenated, one value per possible CPU, each 8-aligned).
   // Sizes are checked against the kernel's (mapInfo): a keySize/valueSize of 0 means "the map's"; a different one throws.
@@ -121,6 +125,13 @@ export interface NativeAddon {
   mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
   /** BPF_MAP_LOOKUP_AND_DELETE_BATCH when `del`, else LOOKUP_BATCH; falls back to iterate+lookup(+delete) when unsupported. Returns keys and values concatenated. `del` on an array map throws. */
   mapDump(fd: number, keySize: number, valueSize: number, del: boolean): { keys: Buffer; values: Buffer; count: number };
+
+  /**
+   * Consume every record now in a ring buffer on the calling thread (on-demand snapshots: run the program with
+   * progTestRun, then drain). Same layout as a reader batch; records past `maxBytes` (0: 64 MiB) are consumed and
+   * counted in `dropped`.
+   */
+  ringDrain(mapFd: number, maxBytes: number): { buf: Buffer; count: number; dropped: number };
 
   // Readers: a native poll thread per reader; batches reach JS through a bounded threadsafe-function queue.
   ringOpen(mapFd: number, cb: BatchCallback, opts: ReaderOptions): ReaderHandle;

@@ -53,8 +53,11 @@ export async function main(argv: string[]): Promise<number> {
 
 main(process.argv).then((code) => {
   process.exitCode = code;
-  // Kernel objects are released by now; do not wait for idle handles (readers, sockets) to unwind.
-  setImmediate(() => process.exit(code));
+  // Kernel objects are released by now; do not wait for idle handles (readers, sockets) to unwind. A pipe that
+  // is full makes stdout writes asynchronous: let what is queued reach the reader before exiting.
+  const exit = () => setImmediate(() => process.exit(code));
+  if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.write('', exit);
+  else exit();
 }, (e) => {
   reportError(e, false);
   process.exit(1);

@@ -69,7 +69,7 @@ function ci(obj: Record<string, unknown>, key: string): unknown {
   return undefined;
 }
 
-const TARGET_KEYS = /(^|\.)target$|^ebpf\.formatter\.(enum|kstack)$/;
+const TARGET_KEYS = /(^|\.)target$|^ebpf\.formatter\.(enum|kstack|ustack|syscall-params|syscall-ret)$/;
 const ENRICHMENT_ROOTS = new Set(['k8s', 'runtime']);
 
 /** Is `name` a field the object's struct has, or one an operator derives from it? */

@@ -9,7 +9,8 @@ import { uidGidResolverOperator } from './uidgidresolver/operator.js';
 import { localManagerOperator } from './localmanager/operator.js';
 import { processEnricherOperator } from './process/operator.js';
 import { socketEnricherOperator } from './socketenricher/operator.js';
+import { otelMetricsOperator } from './otel-metrics/operator.js';
 
 export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[] } = {}): DataOperator[] {
-  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, sortOperator, limiterOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
+  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, sortOperator, limiterOperator, otelMetricsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
 }

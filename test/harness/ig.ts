@@ -17,7 +17,8 @@ export interface IgResult { code: number | null; signal: NodeJS.Signals | null; 
 
 /** Run ig to completion (e.g. with --timeout) and collect its output. */
 export function runIgSync(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): IgResult {
-  const r = spawnSync(process.execPath, [IG_MAIN, ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60000, env: { ...process.env, ...opts.env } });
+  // ig prints everything before exiting: a busy host can produce more than spawnSync's default 1 MiB in a second.
+  const r = spawnSync(process.execPath, [IG_MAIN, ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60000, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...opts.env } });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,8 +28,10 @@ export class IgProcess {
   stderr = '';
   private exited: Promise<IgResult>;
 
-  constructor(args: string[], env?: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [IG_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  /** `opts.prefix` runs ig through a command that execs it, e.g. ['nsenter', '--net=/run/netns/x']. */
+  constructor(args: string[], env?: NodeJS.ProcessEnv, opts: { prefix?: string[] } = {}) {
+    const argv = [...(opts.prefix ?? []), process.execPath, IG_MAIN, ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })));

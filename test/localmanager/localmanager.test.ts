@@ -107,10 +107,8 @@ describe('LocalManager with real containerd and podman', { skip, timeout: 600_00
     assert.equal(rodataVars(progs[0]!)?.['gadget_filter_by_mntns'], true);
 
     // A burst of host activity while the container keeps running: none of it may reach the ring buffer.
-    const burstStart = Date.now();
     hostOpen(3000);
     for (let i = 0; i < 20; i++) spawnSync('cat', [marker], { stdio: 'ignore' });
-    const burstEnd = Date.now();
     const seen = ig.events<Ev>().length;
     // two more container events after the burst: the ring has been read past it
     await ig.waitFor<Ev>(() => ig.events<Ev>().length >= seen + 2, () => undefined);
@@ -124,7 +122,6 @@ describe('LocalManager with real containerd and podman', { skip, timeout: 600_00
       assert.notEqual(e.proc.mntns_id, hostMnt);
       assert.notEqual(e.fname, marker);
     }
-    assert.ok(burstEnd - burstStart >= 0);
   });
 
   test('trace_open -c <podman container>', async () => {

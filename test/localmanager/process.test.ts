@@ -53,6 +53,9 @@ describe('ExeResolver', () => {
     assert.equal(new ExeResolver().exe(child.pid!, 'sleep'), '');
     now += 1500;
     assert.equal(r.exe(child.pid!, 'sleep'), '');
+    const reads = r.statReads;
+    assert.equal(r.exe(child.pid!, 'sleep'), '');
+    assert.equal(r.statReads, reads, 'the miss is cached as well');
     assert.equal(r.exe(0), '');
     assert.equal(r.exe(-1), '');
   });

@@ -14,6 +14,10 @@ function valueWriter(f: Field): Writer {
     }
     return (b, i) => { const v = get(b, i); return Buffer.isBuffer(v) ? `"${v.toString('hex')}"` : '""'; };
   }
+  if ((kind === Kind.String || kind === Kind.CString) && f.annotation('content-type') === 'application/json') {
+    // Already JSON (e.g. a rendered histogram): embedded as is.
+    return (b, i) => { const v = get(b, i); return v === undefined || v === null || v === '' ? 'null' : String(v); };
+  }
   switch (kind) {
     case Kind.String: case Kind.CString:
       return (b, i) => { const v = get(b, i); return v === undefined || v === null ? '""' : JSON.stringify(String(v)); };

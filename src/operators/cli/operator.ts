@@ -2,7 +2,7 @@
 import { stringify as yamlStringify } from 'yaml';
 import type { DataOperator } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
-import type { Batch, DataSource } from '../../datasource/index.js';
+import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { perDataSource } from '../perds.js';
 import { makeJsonEncoder, jsonFields } from './json.js';
 import { columnFor, headerLine, rowLine } from './columns.js';
@@ -17,11 +17,39 @@ export const stdoutSink: Sink = {
   get isTTY() { return Boolean(process.stdout.isTTY); },
 };
 
+const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+
+/**
+ * Pre-rendered text (fields annotated `content-type: text/plain`, e.g. histograms): printed as is, one record
+ * after the other; on a terminal the screen is cleared first when the data source asks for it.
+ */
+function textRenderer(ds: DataSource, fields: Field[], sink: Sink): (b: Batch) => void {
+  const clear = ds.annotations.get('cli.clear-screen-before') === 'true';
+  return (b) => {
+    let s = clear && sink.isTTY ? CLEAR_SCREEN : '';
+    for (let k = 0; k < b.liveCount; k++) {
+      for (const f of fields) {
+        const v = f.get(b, b.live[k]!);
+        const t = v === undefined || v === null ? '' : String(v);
+        s += t.endsWith('\n') ? t : t + '\n';
+      }
+    }
+    sink.write(s);
+  };
+}
+
+const isText = (f: Field) => f.annotation('content-type') === 'text/plain';
+
 export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | undefined, sink: Sink): ((b: Batch) => void) | undefined {
   const isArray = ds.type === 'array';
   const clear = ds.annotations.get('cli.clear-screen-before') === 'true';
   switch (mode) {
     case 'none': return undefined;
+    case 'histogram': {
+      // Custom modes print the string value of fields; rendered data sources mark theirs as text/plain.
+      const text = ds.fields.filter((f) => isText(f) && !f.unreferenced);
+      return textRenderer(ds, text.length > 0 ? text : selectFields(ds, fieldsSpec), sink);
+    }
     case 'json': case 'jsonpretty': case 'yaml': {
       const fields = fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
       const pretty = mode === 'jsonpretty' ? 2 : 0;
@@ -49,13 +77,16 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
       };
     }
     case 'columns': {
-      const cols = selectFields(ds, fieldsSpec).map((f) => columnFor(ds, f));
+      const selected = selectFields(ds, fieldsSpec);
+      // A single text/plain column (rendered metrics) reads better as the text itself than as a table cell.
+      if (selected.length === 1 && isText(selected[0]!)) return textRenderer(ds, selected, sink);
+      const cols = selected.map((f) => columnFor(ds, f));
       const header = headerLine(cols);
       let printedHeader = false;
       return (b) => {
         let s = '';
         if (isArray) {
-          if (clear && sink.isTTY) s += '\x1b[H\x1b[2J';
+          if (clear && sink.isTTY) s += CLEAR_SCREEN;
           else if (printedHeader) s += '\n';
           s += header + '\n';
         } else if (!printedHeader) {
@@ -88,7 +119,8 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
         ],
         preStart() {
           const names = dss.map((d) => d.name);
-          const outputs = perDataSource(ctx.params.get('operator.cli.output') ?? 'columns', names, ',');
+          // Only what the user asked for: otherwise each data source's cli.default-output-mode (else columns).
+          const outputs = perDataSource(ctx.params.isSet('operator.cli.output') ? ctx.params.get('operator.cli.output') ?? '' : '', names, ',');
           const fields = perDataSource(ctx.params.get('operator.cli.fields') ?? '', names, ';');
           for (const ds of dss) {
             if (!ds.referenced) continue;

@@ -1,11 +1,12 @@
 // Attach each program by its section name, upstream's conventions (ig-spec §3.2). Anything the kernel lacks
 // ends in one line naming the program and the hook.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { NativeAddon, ObjectHandle, LinkHandle, ProgramInfo } from '../../bpf/native-api.js';
 import { GadgetError } from '../../gadget/context.js';
 import type { GadgetMetadata } from '../../gadget/metadata.js';
 import { getConfig } from '../../gadget/metadata.js';
 import { resolveLibrary } from './libs.js';
+import { attachSocketFilterPerNetns } from './socketfilter.js';
 
 export interface AttachEnv {
   native: NativeAddon;
@@ -34,6 +35,11 @@ function onlineCpus(): number[] {
   } catch {
     return [0];
   }
+}
+
+/** The kprobe PMU (or the legacy kprobe_events file) exists only on kernels built with CONFIG_KPROBES. */
+function kernelHasKprobes(): boolean {
+  return existsSync('/sys/bus/event_source/devices/kprobe') || existsSync('/sys/kernel/tracing/kprobe_events') || existsSync('/sys/kernel/debug/tracing/kprobe_events');
 }
 
 function hookError(env: AttachEnv, prog: string, what: string, e: unknown): GadgetError {
@@ -67,6 +73,7 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
         try { add(n.attachRawTracepoint(obj, p.name, target)); } catch (e) { throw hookError(env, p.name, `raw tracepoint ${target}`, e); }
         return true;
       case 'kprobe': case 'kretprobe':
+        if (!kernelHasKprobes()) throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: ${kind} ${target} (kprobes) is not supported: this kernel has no kprobes (CONFIG_KPROBES)`);
         try { add(n.attachKprobe(obj, p.name, target, kind === 'kretprobe')); } catch (e) { throw hookError(env, p.name, `${kind} ${target} (kprobes)`, e); }
         return true;
       case 'uprobe': case 'uretprobe': {
@@ -100,11 +107,7 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
       }
       default:
         if (kind.startsWith('socket')) {
-          for (const ns of env.netnsPaths) {
-            const fd = n.openPacketSocket(ns, 0);
-            env.sockets.push(fd);
-            try { n.attachSocketFilter(obj, p.name, fd); } catch (e) { throw hookError(env, p.name, `socket filter`, e); }
-          }
+          try { attachSocketFilterPerNetns(env, n.progFd(obj, p.name)); } catch (e) { throw hookError(env, p.name, 'socket filter', e); }
           return true;
         }
         try { add(n.attachAuto(obj, p.name)); } catch (e) { throw hookError(env, p.name, `${sec}`, e); }

@@ -9,8 +9,12 @@ import { mountBpfFilesystems } from '../../bpf/mounts.js';
 import { DataSource } from '../../datasource/index.js';
 import { GadgetContext, GadgetError } from '../../gadget/context.js';
 import type { OperatorInstance } from '../../gadget/operator.js';
-import { parseDuration, type ParamDesc } from '../../gadget/params.js';
+import type { ParamDesc } from '../../gadget/params.js';
 import { attachProgram, type AttachEnv } from './attach.js';
+import { mapFetchPlans, parseCount, parseInterval, validateCountList, validateIntervalList } from './fetch.js';
+import { checkSnapshotPrograms, readPerCpuCounter, SNAPSHOT_RING, takeSnapshot, type SnapshotDs } from './snapshots.js';
+import { addStackFields } from './stacks.js';
+import { addSyscallFields } from './syscalls.js';
 import { addStructFields } from './fields.js';
 import { mapBtf } from './maps.js';
 import { ebpfParam, encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js';
@@ -20,19 +24,25 @@ const BPF_PROG_TYPE_SOCKET_FILTER = 1;
 const BPF_PROG_TYPE_PERF_EVENT = 7;
 
 interface TracerDs { ds: DataSource; map: string; reader?: ReaderHandle; lostMap?: string; lostSeen: bigint }
-interface MapIterDs { ds: DataSource; map: string; keySize: number; valueSize: number; fetches: number; flushOnStop: boolean }
+interface MapIterDs {
+  ds: DataSource; map: string; keySize: number; valueSize: number; fetches: number; flushOnStop: boolean;
+  /** Fetches left before this iterator is done (count > 0), or -1 when unlimited. */
+  remaining: number;
+}
 
 export class EbpfOperator implements OperatorInstance {
   readonly name = 'ebpf';
   private readonly btf: Btf;
   private readonly tracers: TracerDs[] = [];
   private readonly mapIters: MapIterDs[] = [];
+  private readonly snapshots: SnapshotDs[] = [];
   private readonly ebpfParams: EbpfParam[] = [];
   private obj?: ObjectHandle;
   private loaded = false;
   private links: LinkHandle[] = [];
   private sockets: number[] = [];
   private timers: NodeJS.Timeout[] = [];
+  private immediates: NodeJS.Immediate[] = [];
   private kernelEnums = new Map<string, EnumInfo | undefined>();
 
   constructor(private readonly ctx: GadgetContext, private readonly elf: Buffer) {
@@ -79,11 +89,33 @@ export class EbpfOperator implements OperatorInstance {
       ds.staticSize = mb.keySize! + mb.valueSize!;
       addStructFields(ds, keyLayout, { tags: ['role:key'], kernelEnum: this.kernelEnum });
       addStructFields(ds, valLayout, { base: mb.keySize!, kernelEnum: this.kernelEnum });
-      this.mapIters.push({ ds, map: it.map, keySize: mb.keySize!, valueSize: mb.valueSize!, fetches: 0, flushOnStop: ds.annotations.get('ebpf.map.flush-on-stop') === 'true' });
+      this.mapIters.push({ ds, map: it.map, keySize: mb.keySize!, valueSize: mb.valueSize!, fetches: 0, flushOnStop: ds.annotations.get('ebpf.map.flush-on-stop') === 'true', remaining: -1 });
     }
-    if (m.iters.length > 0) {
-      // Iterators need BPF_TRACE_ITER; this kernel (and any without it) cannot run them. Say so at start.
-      for (const it of m.iters) this.ctx.addDataSource(it.name, 'array');
+    for (const it of m.iters) {
+      // Snapshotters: records of `struct <it.struct>` (see snapshots.ts for how they are produced).
+      const ds = this.ctx.addDataSource(it.name, 'array');
+      let layout;
+      try { layout = this.btf.structLayout(it.struct); } catch { throw new GadgetError(`gadget ${gadget}: snapshotter ${it.name}: struct ${it.struct} is not in the object's BTF`); }
+      ds.staticSize = layout.size;
+      addStructFields(ds, layout, { kernelEnum: this.kernelEnum });
+      const a = (k: string) => ds.annotations.get(k);
+      const what = `gadget ${gadget}: data source ${it.name}`;
+      let intervalMs: number;
+      let count: number;
+      try {
+        intervalMs = parseInterval(a('fetch-interval') ?? '0', `${what}: fetch-interval`);
+        count = parseCount(a('fetch-count') ?? '1', `${what}: fetch-count`);
+      } catch (e) { throw new GadgetError((e as Error).message); }
+      this.snapshots.push({ ds, programs: it.programs, intervalMs, count, fetchOnStop: a('ebpf.iter.fetch-on-stop') === 'true', fetches: 0, lostSeen: 0n });
+    }
+    const stackEnv = {
+      native,
+      mapFd: (name: string) => { if (!this.obj || !this.loaded) return undefined; try { return native.mapFd(this.obj, name); } catch { return undefined; } },
+      warn: (msg: string) => this.ctx.log.warn(msg),
+    };
+    for (const ds of this.ctx.dataSources.values()) {
+      addStackFields(ds, stackEnv);
+      try { addSyscallFields(ds); } catch (e) { throw new GadgetError(`gadget ${gadget}: ${(e as Error).message}`); }
     }
   }
 
@@ -98,8 +130,8 @@ export class EbpfOperator implements OperatorInstance {
   params(): ParamDesc[] {
     const out: ParamDesc[] = this.ebpfParams.map((p) => p.desc);
     if (this.mapIters.length > 0) {
-      out.push({ key: 'map-fetch-interval', prefix: EBPF_PREFIX, defaultValue: '1000ms', typeHint: 'string', description: 'Interval between map fetches of map iterators (e.g. 1s, 500ms); ds:interval,... for several', validate: (v) => { try { for (const p of v.split(',')) parseDuration(p.includes(':') ? p.split(':')[1]! : p); return undefined; } catch { return 'expected a duration like 500ms or 2s'; } } });
-      out.push({ key: 'map-fetch-count', prefix: EBPF_PREFIX, defaultValue: '0', typeHint: 'int', description: 'Number of map fetches before stopping (0: unlimited)' });
+      out.push({ key: 'map-fetch-interval', prefix: EBPF_PREFIX, defaultValue: '1000ms', typeHint: 'string', description: 'Interval between fetches of map iterators (e.g. 1s, 500ms; 0: fetch once, when the gadget stops); ds:interval,... per data source', validate: validateIntervalList });
+      out.push({ key: 'map-fetch-count', prefix: EBPF_PREFIX, defaultValue: '0', typeHint: 'string', description: 'Number of map fetches before the gadget stops (0: unlimited); ds:count,... per data source', validate: validateCountList });
     }
     if (this.programsBySection().some((s) => s.startsWith('classifier') || s.startsWith('tc'))) {
       out.push({ key: 'iface', prefix: EBPF_PREFIX, defaultValue: '', description: 'Network interface to attach TC programs to' });
@@ -115,11 +147,17 @@ export class EbpfOperator implements OperatorInstance {
 
   async start(ctx: GadgetContext): Promise<void> {
     mountBpfFilesystems();
-    const m = this.btf.markers();
-    if (m.iters.length > 0) throw new GadgetError(`gadget ${ctx.name}: uses BPF iterators (${m.iters.map((i) => i.name).join(', ')}), which this kernel does not support`);
+    const plans = this.fetchPlans(ctx);
     let obj: ObjectHandle;
     try { obj = native.open(this.elf, ctx.name); } catch (e) { throw new GadgetError(`gadget ${ctx.name}: cannot open eBPF object: ${(e as Error).message}`); }
     this.obj = obj;
+    // Snapshot programs run on demand (never attached); BPF iterators are refused here, in one line.
+    const onDemand = new Set<string>();
+    const progSections = new Map(native.programs(obj).map((p) => [p.name, p.section] as const));
+    for (const s of this.snapshots) {
+      checkSnapshotPrograms(ctx.name, s.ds.name, s.programs, progSections);
+      for (const p of s.programs) onDemand.add(p);
+    }
     for (const p of this.ebpfParams) {
       if (!ctx.params.isSet(EBPF_PREFIX + p.desc.key) && !p.desc.defaultValue) continue;
       const value = ctx.params.get(EBPF_PREFIX + p.desc.key) ?? '';
@@ -151,10 +189,20 @@ export class EbpfOperator implements OperatorInstance {
       iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
       netnsPaths: (ctx.vars.get('socketNetnsPaths') as (string | null)[] | undefined) ?? [null],
     };
-    for (const p of native.programs(obj)) attachProgram(env, p);
+    for (const p of native.programs(obj)) if (!onDemand.has(p.name)) attachProgram(env, p);
     for (const t of this.tracers) this.startTracer(t, obj);
-    this.startMapIters(ctx, obj);
+    this.startMapIters(ctx, obj, plans);
+    this.startSnapshots(ctx, obj);
     this.timers.push(setInterval(() => this.pollLost(), 1000));
+  }
+
+  private fetchPlans(ctx: GadgetContext) {
+    if (this.mapIters.length === 0) return new Map();
+    try {
+      return mapFetchPlans(ctx.params.get(EBPF_PREFIX + 'map-fetch-interval') ?? '1000ms', ctx.params.get(EBPF_PREFIX + 'map-fetch-count') ?? '0', this.mapIters.map((i) => i.ds.name));
+    } catch (e) {
+      throw new GadgetError((e as Error).message);
+    }
   }
 
   private startTracer(t: TracerDs, obj: ObjectHandle): void {
@@ -172,29 +220,87 @@ export class EbpfOperator implements OperatorInstance {
     t.reader = info && info.type === 4 /* PERF_EVENT_ARRAY */ ? native.perfOpen(fd, 64, onBatch, opts) : native.ringOpen(fd, onBatch, opts);
   }
 
-  private startMapIters(ctx: GadgetContext, obj: ObjectHandle): void {
-    if (this.mapIters.length === 0) return;
-    const intervals = ctx.params.get(EBPF_PREFIX + 'map-fetch-interval') ?? '1000ms';
-    const count = Number(ctx.params.get(EBPF_PREFIX + 'map-fetch-count') ?? '0');
+  private fetchMap(it: MapIterDs, obj: ObjectHandle): void {
+    const fd = native.mapFd(obj, it.map);
+    const d = native.mapDump(fd, it.keySize, it.valueSize, true);
+    it.ds.emit(batchFromDump(it.ds, d.keys, d.values, d.count, it.keySize, it.valueSize));
+    it.fetches++;
+  }
+
+  private startMapIters(ctx: GadgetContext, obj: ObjectHandle, plans: Map<string, { intervalMs: number; count: number }>): void {
+    const counted = this.mapIters.filter((it) => (plans.get(it.ds.name)?.count ?? 0) > 0 && (plans.get(it.ds.name)?.intervalMs ?? 0) > 0);
     for (const it of this.mapIters) {
-      const spec = intervals.split(',').find((p) => p.startsWith(`${it.ds.name}:`))?.split(':')[1] ?? (intervals.includes(':') ? '1000ms' : intervals);
-      const ms = parseDuration(spec);
-      const fd = native.mapFd(obj, it.map);
-      const fetch = () => {
-        const d = native.mapDump(fd, it.keySize, it.valueSize, true);
-        it.ds.emit(batchFromDump(it.ds, d.keys, d.values, d.count, it.keySize, it.valueSize));
-        it.fetches++;
-        if (count > 0 && it.fetches >= count) ctx.done('map-fetch-count');
-      };
-      if (ms === 0) {
-        if (count > 1) throw new GadgetError(`gadget ${ctx.name}: --map-fetch-interval 0 cannot be combined with --map-fetch-count ${count}`);
-        // Interval 0: one fetch at stop (profilers print their histogram when the gadget ends).
+      const plan = plans.get(it.ds.name) ?? { intervalMs: 1000, count: 0 };
+      if (plan.intervalMs === 0) {
+        // Fetch once, when the gadget stops (flight recorders, end-of-run reports).
         it.flushOnStop = true;
         continue;
       }
-      const timer = setInterval(() => { try { fetch(); } catch (e) { ctx.log.error(`${it.ds.name}: ${(e as Error).message}`); ctx.done('error'); } }, ms);
+      it.remaining = plan.count > 0 ? plan.count : -1;
+      const timer = setInterval(() => {
+        try {
+          this.fetchMap(it, obj);
+        } catch (e) {
+          ctx.log.error(`${it.ds.name}: ${(e as Error).message}`);
+          ctx.done('error');
+          return;
+        }
+        if (it.remaining > 0 && --it.remaining === 0) {
+          clearInterval(timer);
+          it.flushOnStop = false; // the requested fetches are done: nothing more at stop
+          if (counted.every((x) => x.remaining === 0)) ctx.done('map-fetch-count');
+        }
+      }, plan.intervalMs);
       this.timers.push(timer);
-      (it as MapIterDs & { fetch?: () => void }).fetch = fetch;
+    }
+  }
+
+  private startSnapshots(ctx: GadgetContext, obj: ObjectHandle): void {
+    if (this.snapshots.length === 0) return;
+    const finite = this.snapshots.filter((s) => s.count > 0);
+    // Only snapshots and nothing else to wait for: the gadget is done once they are.
+    const onlySnapshots = this.tracers.length === 0 && this.mapIters.length === 0;
+    const run = (s: SnapshotDs): boolean => {
+      try {
+        const { batch, dropped } = takeSnapshot(native, obj, s);
+        s.fetches++;
+        s.ds.emit(batch);
+        if (dropped > 0) s.ds.reportLost(dropped, 'snapshot larger than the drain limit');
+        this.pollSnapshotLost(s);
+        return true;
+      } catch (e) {
+        ctx.log.error(`${s.ds.name}: ${(e as Error).message}`);
+        ctx.done('error');
+        return false;
+      }
+    };
+    const finished = (s: SnapshotDs) => s.count > 0 && s.fetches >= s.count;
+    const maybeDone = () => { if (onlySnapshots && finite.length === this.snapshots.length && this.snapshots.every(finished)) ctx.done('snapshot'); };
+    for (const s of this.snapshots) {
+      // The first fetch waits for the other operators' start (enrichers) to have run.
+      const first = setImmediate(() => {
+        if (!this.loaded || ctx.signal.aborted) return;
+        if (!run(s)) return;
+        if (finished(s)) { maybeDone(); return; }
+        if (s.intervalMs === 0) return;
+        const timer = setInterval(() => {
+          if (!run(s)) return;
+          if (finished(s)) { clearInterval(timer); maybeDone(); }
+        }, s.intervalMs);
+        this.timers.push(timer);
+      });
+      this.immediates.push(first);
+    }
+  }
+
+  private pollSnapshotLost(s: SnapshotDs): void {
+    if (!this.obj) return;
+    let fd: number;
+    try { fd = native.mapFd(this.obj, `${SNAPSHOT_RING}_lost_samples`); } catch { return; }
+    const sum = readPerCpuCounter(native, fd);
+    if (sum > s.lostSeen) {
+      s.ds.reportLost(Number(sum - s.lostSeen), 'snapshot ring buffer full');
+      s.lostSeen = sum;
     }
   }
 
@@ -218,6 +324,8 @@ export class EbpfOperator implements OperatorInstance {
   async stop(ctx: GadgetContext): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    for (const t of this.immediates) clearImmediate(t);
+    this.immediates = [];
     // Detach first so nothing new arrives, then drain readers, then a last look at the lost counters.
     for (const l of this.links.splice(0)) { try { native.linkDestroy(l); } catch { /* already gone */ } }
     for (const fd of this.sockets.splice(0)) { try { native.closeFd(fd); } catch { /* closed */ } }
@@ -234,11 +342,14 @@ export class EbpfOperator implements OperatorInstance {
     if (this.obj) {
       for (const it of this.loaded ? this.mapIters : []) {
         if (!it.flushOnStop) continue;
+        try { this.fetchMap(it, this.obj); } catch (e) { ctx.log.warn(`${it.ds.name}: final fetch failed: ${(e as Error).message}`); }
+      }
+      for (const s of this.loaded ? this.snapshots : []) {
+        if (!s.fetchOnStop) continue;
         try {
-          const fd = native.mapFd(this.obj, it.map);
-          const d = native.mapDump(fd, it.keySize, it.valueSize, true);
-          it.ds.emit(batchFromDump(it.ds, d.keys, d.values, d.count, it.keySize, it.valueSize));
-        } catch (e) { ctx.log.warn(`${it.ds.name}: final fetch failed: ${(e as Error).message}`); }
+          const { batch } = takeSnapshot(native, this.obj, s);
+          s.ds.emit(batch);
+        } catch (e) { ctx.log.warn(`${s.ds.name}: final fetch failed: ${(e as Error).message}`); }
       }
       native.close(this.obj);
       this.obj = undefined;

@@ -6,7 +6,8 @@
 // 22 of /proc/<pid>/stat) tells a new process with the same pid apart, and the event's comm tells an exec(2)
 // apart (the exe changes with it, the start time does not). Answers live in a small LRU keyed by (pid, comm);
 // an entry's start time is re-checked when it is older than 1 s, so a busy process costs one /proc read per
-// second, not one per event. A process that is gone (and not cached) gets an empty exe.
+// second, not one per event; a process that is gone (and not cached) gets an empty exe, and that answer is
+// cached the same way.
 import * as fs from 'node:fs';
 import type { DataOperator } from '../../gadget/operator.js';
 import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
@@ -50,29 +51,33 @@ export class ExeResolver {
     const key = `${pid}:${comm}`;
     const t = this.now();
     const hit = this.cache.get(key);
+    let st: string | undefined;
     if (hit) {
       this.cache.delete(key); // LRU: most recently used last
       if (t - hit.checkedAt < this.revalidateMs) {
         this.cache.set(key, hit);
         return hit.exe;
       }
-      const st = this.start(pid);
-      if (st === undefined) return ''; // gone
-      if (st === hit.start) {
+      st = this.start(pid);
+      if (st !== undefined && st === hit.start) {
         hit.checkedAt = t;
         this.cache.set(key, hit);
         return hit.exe;
       }
-      // same pid, another process: resolve afresh
+      // gone, or the same pid is another process now: resolve afresh
+    } else {
+      st = this.start(pid);
     }
-    const st = this.start(pid);
-    if (st === undefined) return '';
-    let exe: string;
-    this.readlinks++;
-    try { exe = fs.readlinkSync(`${hostRoot}/proc/${pid}/exe`); } catch { return ''; /* gone, or a kernel thread */ }
-    // the process might have exited and its pid been reused while we looked: keep only a consistent answer
-    if (this.start(pid) !== st) return '';
-    this.cache.set(key, { start: st, exe, checkedAt: t });
+    let exe = '';
+    if (st !== undefined) {
+      this.readlinks++;
+      try { exe = fs.readlinkSync(`${hostRoot}/proc/${pid}/exe`); } catch { /* exited, or a kernel thread */ }
+      // the process might have exited and its pid been reused while we looked: keep only a consistent answer
+      if (exe && this.start(pid) !== st) exe = '';
+    }
+    // misses are cached too (start ''): events of processes that are gone cost one failed /proc read per
+    // second instead of one per event
+    this.cache.set(key, { start: exe ? st! : '', exe, checkedAt: t });
     if (this.cache.size > this.max) this.cache.delete(this.cache.keys().next().value as string);
     return exe;
   }

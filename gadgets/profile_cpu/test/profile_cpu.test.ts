@@ -1,0 +1,96 @@
+// profile_cpu: a C program built here burns CPU in a known function (frame pointers, no inlining) and dd burns
+// CPU in the kernel; when ig stops, the samples carry the user stack symbolised from the program's ELF symbols
+// and kernel stacks symbolised from /proc/kallsyms.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { IgProcess } from '../../../test/harness/ig.js';
+import { compileC, lastProgramId, tempDir, waitForProgram, waitNoPrograms } from '../../../test/harness/workload.js';
+
+interface Sample {
+  proc: { comm: string; pid: number; tid: number };
+  kern_stack: string; kern_stack_raw: number; user_stack: string; user_stack_id: number; samples: number;
+  user_stack_raw: { stack_id: number; tgid_level0: number; inode: number };
+}
+
+const HOT = `
+volatile unsigned long sink;
+__attribute__((noinline)) void ig_hot_spin(unsigned long n) { for (unsigned long i = 0; i < n; i++) sink += i * 2654435761u; }
+__attribute__((noinline)) void ig_hot_caller(void) { for (;;) ig_hot_spin(100000000); }
+int main(void) { ig_hot_caller(); return 0; }
+`;
+
+const tmp = tempDir('ig-profile-cpu-');
+const kids: ChildProcess[] = [];
+let hotPath = '';
+before(() => { hotPath = compileC(tmp.dir, 'ighotburn', HOT, ['-O0', '-g', '-fno-omit-frame-pointer', '-fno-inline']); });
+after(() => { for (const k of kids) k.kill('SIGKILL'); tmp.cleanup(); });
+
+async function profile(extra: string[], seconds: number): Promise<{ samples: Sample[]; stdout: string }> {
+  const since = lastProgramId();
+  const ig = new IgProcess(['run', 'profile_cpu', '--host', ...extra]);
+  await waitForProgram('ig_prof_cpu', since);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const r = await ig.stop('SIGINT');
+  assert.equal(r.code, 0, r.stderr);
+  const arrays = r.stdout.split('\n').filter((l) => l.startsWith('['));
+  return { samples: arrays.flatMap((l) => JSON.parse(l) as Sample[]), stdout: r.stdout };
+}
+
+test('user stacks name the hot function and its callers; kernel stacks name kernel functions', async () => {
+  const hot = spawn(hotPath, [], { stdio: 'ignore' });
+  const dd = spawn('dd', ['if=/dev/urandom', 'of=/dev/null', 'bs=1M', 'status=none'], { stdio: 'ignore' });
+  kids.push(hot, dd);
+  const { samples, stdout } = await profile(['-o', 'json'], 2);
+  hot.kill('SIGKILL');
+  dd.kill('SIGKILL');
+  assert.equal(stdout.split('\n').filter((l) => l.startsWith('[')).length, 1, 'one report, when the gadget stops');
+
+  const mine = samples.filter((s) => s.proc.pid === hot.pid);
+  assert.ok(mine.length > 0, `samples of the hot program: ${samples.length} samples in total`);
+  const total = mine.reduce((a, s) => a + s.samples, 0);
+  assert.ok(total >= 20, `about 49 Hz for 2 s: ${total}`);
+  assert.equal(mine[0]!.proc.comm, 'ighotburn');
+  const top = mine.filter((s) => s.user_stack.startsWith('[0]ig_hot_spin; '));
+  assert.ok(top.length > 0, `innermost frame ig_hot_spin: ${mine.map((s) => s.user_stack).join(' | ')}`);
+  assert.match(top[0]!.user_stack, /^\[0\]ig_hot_spin; \[1\]ig_hot_caller; \[2\]main; /);
+  assert.equal(top[0]!.user_stack_raw.tgid_level0, hot.pid);
+  assert.ok(top[0]!.user_stack_raw.inode > 0);
+
+  const kernel = samples.filter((s) => s.proc.pid === dd.pid && s.kern_stack !== '');
+  assert.ok(kernel.length > 0, 'dd spends its time in the kernel (reading /dev/urandom)');
+  const kallsyms = new Set(readFileSync('/proc/kallsyms', 'utf8').split('\n').map((l) => l.split(/\s+/)[2]));
+  for (const s of kernel) {
+    const names = [...s.kern_stack.matchAll(/\[(\d+)\]([^;]+); /g)];
+    assert.ok(names.length > 0, s.kern_stack);
+    names.forEach((m, i) => assert.equal(Number(m[1]), i));
+    for (const m of names) assert.ok(kallsyms.has(m[2]), `${m[2]} is a kernel symbol`);
+  }
+  assert.ok(kernel.some((s) => /\[\d+\]entry_SYSCALL_64/.test(s.kern_stack)), 'syscall entry at the bottom of the stacks');
+  // Default sort: most samples first.
+  for (let i = 1; i < samples.length; i++) assert.ok(samples[i - 1]!.samples >= samples[i]!.samples);
+});
+
+test('--kernel-stacks-only and --pid: only the process, no user stack', async () => {
+  const hot = spawn(hotPath, [], { stdio: 'ignore' });
+  kids.push(hot);
+  const { samples } = await profile(['-o', 'json', '--kernel-stacks-only', '--pid', String(hot.pid)], 1);
+  hot.kill('SIGKILL');
+  assert.ok(samples.length > 0);
+  assert.ok(samples.every((s) => s.proc.pid === hot.pid && s.user_stack === '' && s.user_stack_id === 0xffffffff), JSON.stringify(samples[0]));
+});
+
+test('columns: one table at the end with the stacks', async () => {
+  const hot = spawn(hotPath, [], { stdio: 'ignore' });
+  kids.push(hot);
+  const { stdout } = await profile(['--pid', String(hot.pid), '--fields', 'proc.comm,proc.pid,user_stack,samples'], 1);
+  hot.kill('SIGKILL');
+  const lines = stdout.trim().split('\n');
+  assert.match(lines[0]!, /^COMM\s+PID USER_STACK\s+SAMPLES$/);
+  assert.ok(lines.slice(1).some((l) => new RegExp(`^ighotburn\\s+${hot.pid} \\[0\\]ig_hot_spin; \\[1\\]ig_hot_caller;.*\\d+$`).test(l)), stdout);
+});
+
+test('nothing stays loaded', async () => {
+  assert.deepEqual(await waitNoPrograms('ig_prof_cpu'), []);
+});

@@ -1,0 +1,92 @@
+/* Synchronous helpers for on-demand data sources (snapshots without BPF iterators).
+ *
+ * ringDrain(mapFd, maxBytes): consume every record currently in a BPF ring buffer on the calling
+ * (JS) thread and return them laid out like a reader batch: [u32 len][u32 0][payload padded to 8]...
+ * Used right after BPF_PROG_TEST_RUN of a snapshot program, whose records are all committed by the
+ * time the syscall returns, so one consume sees the complete snapshot. */
+#include "common.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  uint8_t *p;
+  size_t len, cap, max;
+  uint32_t count;
+  uint32_t dropped;
+  bool oom;
+} drain_buf;
+
+static int drain_sample(void *ctx, void *data, size_t size) {
+  drain_buf *b = ctx;
+  size_t need = 8 + ((size + 7) & ~(size_t)7);
+  if (b->oom || b->len + need > b->max) {
+    /* Keep consuming so nothing is left for the next snapshot; the caller reports the drops. */
+    b->dropped++;
+    return 0;
+  }
+  if (b->len + need > b->cap) {
+    size_t cap = b->cap ? b->cap : 64 * 1024;
+    while (cap < b->len + need) cap *= 2;
+    if (cap > b->max) cap = b->max;
+    uint8_t *np = realloc(b->p, cap);
+    if (!np) {
+      b->oom = true;
+      b->dropped++;
+      return 0;
+    }
+    b->p = np;
+    b->cap = cap;
+  }
+  uint32_t hdr[2] = {(uint32_t)size, 0};
+  memcpy(b->p + b->len, hdr, 8);
+  memcpy(b->p + b->len + 8, data, size);
+  memset(b->p + b->len + 8 + size, 0, need - 8 - size);
+  b->len += need;
+  b->count++;
+  return 0;
+}
+
+static void free_data(napi_env env, void *data, void *hint) { free(data); }
+
+/* ringDrain(fd, maxBytes) -> { buf, count, dropped } */
+static napi_value js_ring_drain(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!ig_args(env, info, 2, argv)) return NULL;
+  int32_t fd;
+  int64_t max;
+  if (!ig_arg_i32(env, argv[0], "fd", &fd) || !ig_arg_i64(env, argv[1], "maxBytes", &max)) return NULL;
+  if (max <= 0) max = 64ll * 1024 * 1024;
+  drain_buf b = {.max = (size_t)max};
+  struct ring_buffer *rb = ring_buffer__new(fd, drain_sample, &b, NULL);
+  if (!rb) return ig_throw_errno(env, errno ? errno : EINVAL, true, "ring buffer (fd %d)", fd);
+  int n = ring_buffer__consume(rb);
+  ring_buffer__free(rb);
+  if (b.oom) {
+    free(b.p);
+    return ig_throw_errno(env, ENOMEM, false, "ring buffer (fd %d): drain", fd);
+  }
+  if (n < 0) {
+    free(b.p);
+    return ig_throw_errno(env, -n, false, "ring buffer (fd %d): consume", fd);
+  }
+  napi_value o, buf;
+  NAPI_TRY(env, napi_create_object(env, &o));
+  if (b.len == 0) {
+    free(b.p);
+    NAPI_TRY(env, napi_create_buffer(env, 0, NULL, &buf));
+  } else if (napi_create_external_buffer(env, b.len, b.p, free_data, NULL, &buf) != napi_ok) {
+    free(b.p);
+    return ig_napi_fail(env, napi_generic_failure, "napi_create_external_buffer");
+  }
+  napi_set_named_property(env, o, "buf", buf);
+  ig_set_num(env, o, "count", b.count);
+  ig_set_num(env, o, "dropped", b.dropped);
+  return o;
+}
+
+bool ig_extra_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "ringDrain", js_ring_drain);
+  return true;
+}

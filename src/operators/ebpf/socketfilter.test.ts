@@ -1,0 +1,84 @@
+// The per-netns socket-filter dispatcher: instruction encoding, and on the kernel, that a program behind the
+// dispatcher sees its namespace's inode in skb->cb[0] (one packet socket per namespace, host and a test netns).
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { native } from '../../bpf/native.js';
+import { loadedProgramNames, skipReason, waitFor } from '../../bpf/testutil.js';
+import { attachSocketFilterPerNetns, BPF_PROG_TYPE_SOCKET_FILTER, dispatcherInsns, insn, ldMapFd, netnsInode, SKB_CB0_OFFSET } from './socketfilter.js';
+
+const BPF_MAP_TYPE_HASH = 1;
+
+describe('socket filter dispatcher', () => {
+  it('assembles cb[0] = inode, tail call, return 0', () => {
+    const b = dispatcherInsns(4026531840, 7);
+    assert.equal(b.length, 8 * 8); // 7 instructions, ld_imm64 takes two slots
+    assert.deepEqual([...b.subarray(0, 8)], [0xb4, 0x02, 0, 0, 0x00, 0x00, 0x00, 0xf0]); // w2 = 0xf0000000
+    assert.deepEqual([...b.subarray(8, 16)], [0x63, 0x21, SKB_CB0_OFFSET, 0, 0, 0, 0, 0]); // *(u32 *)(r1 + 48) = w2
+    assert.deepEqual([...b.subarray(16, 24)], [0x18, 0x12, 0, 0, 7, 0, 0, 0]); // r2 = map fd 7 (pseudo)
+    assert.equal(b[40], 0x85); // call
+    assert.equal(b.readInt32LE(44), 12); // bpf_tail_call
+    assert.equal(b[56], 0x95); // exit
+  });
+
+  it('gives the netns inode of the current process', () => {
+    assert.equal(netnsInode(null), statSync('/proc/self/ns/net').ino);
+  });
+
+  it('a program behind the dispatchers reads each namespace inode from cb[0]', { skip: skipReason }, async () => {
+    const ns = `igt-sfd-${process.pid}`;
+    const nsPath = `/var/run/netns/${ns}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    const fds: number[] = [];
+    let seen: number | undefined;
+    let target: number | undefined;
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      // seen[cb[0]] = 1 for every packet.
+      seen = native.mapCreate(BPF_MAP_TYPE_HASH, 4, 8, 16, 'igt_seen', 0);
+      const prog = Buffer.concat([
+        insn(0x61, 2, 1, SKB_CB0_OFFSET, 0), // w2 = *(u32 *)(r1 + cb[0])
+        insn(0x63, 10, 2, -4, 0),            // *(u32 *)(r10 - 4) = w2
+        insn(0xb7, 1, 0, 0, 1),              // r1 = 1
+        insn(0x7b, 10, 1, -16, 0),           // *(u64 *)(r10 - 16) = r1
+        ldMapFd(1, seen),                    // r1 = seen
+        insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -4),   // r2 = &key
+        insn(0xbf, 3, 10, 0, 0), insn(0x07, 3, 0, 0, -16),  // r3 = &value
+        insn(0xb7, 4, 0, 0, 0),              // r4 = BPF_ANY
+        insn(0x85, 0, 0, 0, 2),              // bpf_map_update_elem
+        insn(0xb7, 0, 0, 0, 0),
+        insn(0x95, 0, 0, 0, 0),
+      ]);
+      target = native.progLoadRaw(BPF_PROG_TYPE_SOCKET_FILTER, prog, 'igt_sf_target', 'GPL');
+      const inodes = attachSocketFilterPerNetns({ native, sockets: fds, netnsPaths: [null, nsPath, `/proc/self/ns/net`] }, target);
+      const hostIno = statSync('/proc/self/ns/net').ino;
+      const testIno = statSync(nsPath).ino;
+      assert.deepEqual(inodes, [hostIno, testIno], 'one socket per namespace, duplicates skipped');
+      const key = (v: number) => { const k = Buffer.alloc(4); k.writeUInt32LE(v); return k; };
+      const send = 'import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b"igtest", ("127.0.0.1", 9))\n';
+      for (let i = 0; i < 50 && !native.mapLookup(seen, key(testIno), 8); i++) {
+        const r = spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', send], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      for (let i = 0; i < 50 && !native.mapLookup(seen, key(hostIno), 8); i++) {
+        const r = spawnSync('python3', ['-c', send], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      assert.ok(native.mapLookup(seen, key(testIno), 8), 'packets in the test netns carry its inode');
+      assert.ok(native.mapLookup(seen, key(hostIno), 8), 'packets in the host netns carry its inode');
+      // Only the two inodes were ever written.
+      const keys: number[] = [];
+      for (let k = native.mapNextKey(seen, null, 4); k; k = native.mapNextKey(seen, k, 4)) keys.push(k.readUInt32LE(0));
+      assert.deepEqual(keys.sort(), [hostIno, testIno].sort());
+    } finally {
+      for (const fd of fds) native.closeFd(fd);
+      if (target !== undefined) native.closeFd(target);
+      if (seen !== undefined) native.closeFd(seen);
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+    const left = () => loadedProgramNames().filter((n) => n === 'ig_netns_disp' || n === 'igt_sf_target');
+    await waitFor(() => left().length === 0, 5000, 50); // programs are freed after an RCU grace period
+    assert.deepEqual(left(), []);
+  });
+});

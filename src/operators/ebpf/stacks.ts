@@ -1,0 +1,126 @@
+// Stack fields (ig-spec §3.3):
+// - a `gadget_kernel_stack` member holds a stack id in the `ig_kstack` STACK_TRACE map: add a string field
+//   (`ebpf.formatter.kstack`, else the member name minus `_raw`) with "[0]sym; [1]sym; " from /proc/kallsyms;
+// - a `struct gadget_user_stack` member holds a stack id in `ig_ustack` and the process (tgid_level0): add a
+//   string field (`ebpf.formatter.ustack`, else the member name minus `_raw`) with the user stack symbolised
+//   through the process' mappings and the ELF symbols of the mapped files.
+// The stack maps are read when an output asks for the value (derived fields), while the object is loaded.
+import type { NativeAddon } from '../../bpf/native-api.js';
+import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
+import { KernelSymbols } from '../../symbols/kallsyms.js';
+import { UserSymbolizer } from '../../symbols/user.js';
+import { targetName } from '../formatters/operator.js';
+
+export const KSTACK_MAP = 'ig_kstack';
+export const USTACK_MAP = 'ig_ustack';
+const NO_STACK = 0xffffffff;
+
+export interface StackEnv {
+  native: NativeAddon;
+  /** fd of a map of the loaded object, or undefined when it is not loaded (any more). */
+  mapFd(name: string): number | undefined;
+  warn(msg: string): void;
+}
+
+type WithStruct = Field & { structName?: string };
+
+/** Read one stack (u64 addresses, zero-terminated) from a STACK_TRACE map. */
+function readStack(env: StackEnv, map: string, id: number): Float64Array | BigUint64Array | undefined {
+  const fd = env.mapFd(map);
+  if (fd === undefined) return undefined;
+  let valueSize: number;
+  try { valueSize = env.native.mapInfo(fd).valueSize; } catch { return undefined; }
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(id >>> 0);
+  let v: Buffer | null;
+  try { v = env.native.mapLookup(fd, key, valueSize); } catch { return undefined; }
+  if (!v) return undefined;
+  const n = Math.floor(v.length / 8);
+  const out = new BigUint64Array(n);
+  let k = 0;
+  for (; k < n; k++) {
+    const a = v.readBigUInt64LE(k * 8);
+    if (a === 0n) break;
+    out[k] = a;
+  }
+  return out.subarray(0, k);
+}
+
+/** Add the symbolised stack fields of `ds`. Returns whether any was added (the object then needs the maps). */
+export function addStackFields(ds: DataSource, env: StackEnv): void {
+  for (const raw of [...ds.fields]) {
+    if (raw.typeNames().includes('gadget_kernel_stack')) addKernelStack(ds, raw, env);
+    else if ((raw as WithStruct).structName === 'gadget_user_stack') addUserStack(ds, raw, env);
+  }
+}
+
+function addKernelStack(ds: DataSource, raw: Field, env: StackEnv): void {
+  const name = raw.annotation('ebpf.formatter.kstack') ?? targetName(raw, 'kstack');
+  if (!name) return;
+  const get = raw.get;
+  const cache = new Map<number, string>();
+  let syms: KernelSymbols | null | undefined;
+  const compute = (b: Batch, i: number): string => {
+    const id = Number(get(b, i));
+    if (id === NO_STACK) return '';
+    const hit = cache.get(id);
+    if (hit !== undefined) return hit;
+    if (syms === undefined) {
+      try { syms = KernelSymbols.host(); } catch (e) { syms = null; env.warn(`cannot read /proc/kallsyms: ${(e as Error).message}`); }
+    }
+    const addrs = readStack(env, KSTACK_MAP, id);
+    if (!addrs) return '';
+    let s = '';
+    for (let k = 0; k < addrs.length; k++) {
+      const a = addrs[k] as bigint;
+      s += `[${k}]${syms?.lookup(a) ?? '0x' + a.toString(16)}; `;
+    }
+    cache.set(id, s); // stack ids are stable: entries are never deleted while the gadget runs
+    return s;
+  };
+  ds.addField({
+    name, parent: raw.parent, kind: Kind.String, order: raw.order, tags: ['src:ebpf', 'type:kstack'],
+    annotations: { description: raw.annotation('description') ?? 'Kernel stack' },
+    storage: { type: 'derived', compute },
+  });
+  raw.setHidden(true);
+}
+
+function addUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
+  const name = raw.annotation('ebpf.formatter.ustack') ?? targetName(raw, 'ustack');
+  if (!name) return;
+  const child = (n: string) => ds.getField(`${raw.fullName}.${n}`);
+  const stackId = child('stack_id')?.get;
+  const tgid = child('tgid_level0')?.get;
+  const inode = child('inode')?.get;
+  if (!stackId || !tgid) return;
+  const symbolizer = new UserSymbolizer();
+  const cache = new Map<string, string>();
+  let lastBatch: Batch | undefined;
+  const compute = (b: Batch, i: number): string => {
+    if (b !== lastBatch) {
+      // Mappings change while processes run: re-read them once per batch.
+      symbolizer.invalidate();
+      lastBatch = b;
+    }
+    const id = Number(stackId(b, i));
+    if (id === NO_STACK || (inode && Number(inode(b, i)) === 0)) return '';
+    const pid = Number(tgid(b, i));
+    const key = `${pid}:${id}`;
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const addrs = readStack(env, USTACK_MAP, id);
+    if (!addrs) return '';
+    const nums = Array.from(addrs as BigUint64Array, (a) => Number(a));
+    const s = symbolizer.format(pid, nums);
+    cache.set(key, s);
+    return s;
+  };
+  ds.addField({
+    name, parent: raw.parent, kind: Kind.String, order: raw.order, tags: ['src:ebpf', 'type:ustack'],
+    annotations: { description: raw.annotation('description') ?? 'User stack' },
+    storage: { type: 'derived', compute },
+  });
+  raw.setHidden(true);
+  for (const f of ds.fields) if (f.parent === raw) f.setHidden(true);
+}
