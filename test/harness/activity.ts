@@ -113,3 +113,20 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
   socks.push(s);
 });
 console.log('ready');`;
+
+/** IDs of loaded BPF programs with one of `names` (bpftool): compare before/after a run to find leaks. */
+export function bpfProgIds(names: string[]): Set<number> {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) return new Set();
+  return new Set((JSON.parse(r.stdout || '[]') as { id: number; name?: string }[]).filter((p) => names.includes(p.name ?? '')).map((p) => p.id));
+}
+
+/** Wait until no program of `names` that was not in `before` is loaded (freeing takes an RCU grace period). */
+export async function leakedPrograms(names: string[], before: Set<number>, timeoutMs = 5000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leaked = [...bpfProgIds(names)].filter((id) => !before.has(id));
+    if (leaked.length === 0 || Date.now() > deadline) return leaked;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

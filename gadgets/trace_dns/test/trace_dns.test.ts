@@ -3,8 +3,8 @@
 // exchange there. Queries and responses: name, type, rcode, id, endpoints, latency, netns and owner process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { IgProcess, loadedProgramNames } from '../../../test/harness/ig.js';
-import { columnsOf, LineChild, TestNetns } from '../../../test/harness/activity.js';
+import { IgProcess } from '../../../test/harness/ig.js';
+import { bpfProgIds, columnsOf, leakedPrograms, LineChild, TestNetns } from '../../../test/harness/activity.js';
 
 interface Endpoint { addr: string; port: number; proto: string; version: number }
 interface DnsEvent {
@@ -44,7 +44,11 @@ let netns: TestNetns;
 let helper: LineChild;
 let clientPort = 0;
 
+const PROGS = ['ig_trace_dns', 'ig_netns_disp'];
+let progsBefore = new Set<number>();
+
 before(async () => {
+  progsBefore = bpfProgIds(PROGS);
   netns = new TestNetns('dns');
   helper = new LineChild(netns.prefix[0]!, [...netns.prefix.slice(1), process.execPath, '-e', HELPER]);
   clientPort = Number((await helper.waitLine(/^ready /)).split(' ')[1]);
@@ -53,10 +57,9 @@ before(async () => {
 after(async () => {
   await helper?.kill();
   netns?.del();
-  // ig stopped: neither the gadget nor its per-netns dispatchers stay loaded.
-  const left = () => loadedProgramNames().filter((n) => n === 'ig_trace_dns' || n === 'ig_netns_disp');
-  for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(left(), []);
+  // ig stopped: neither the gadget nor its per-netns dispatchers stay loaded (programs of other ig runs on
+  // this machine, loaded before these tests, are not ours).
+  assert.deepEqual(await leakedPrograms(PROGS, progsBefore), []);
 });
 
 let nextId = 0x1200;

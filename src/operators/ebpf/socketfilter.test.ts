@@ -5,10 +5,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { native } from '../../bpf/native.js';
-import { loadedProgramNames, skipReason, waitFor } from '../../bpf/testutil.js';
+import { skipReason, waitFor } from '../../bpf/testutil.js';
 import { attachSocketFilterPerNetns, BPF_PROG_TYPE_SOCKET_FILTER, dispatcherInsns, insn, ldMapFd, netnsInode, SKB_CB0_OFFSET } from './socketfilter.js';
 
 const BPF_MAP_TYPE_HASH = 1;
+
+/** IDs of the loaded programs this test makes (dispatchers and the target). */
+function progIds(): Set<number> {
+  const out = execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return new Set((JSON.parse(out || '[]') as { id: number; name?: string }[]).filter((p) => p.name === 'ig_netns_disp' || p.name === 'igt_sf_target').map((p) => p.id));
+}
 
 describe('socket filter dispatcher', () => {
   it('assembles cb[0] = inode, tail call, return 0', () => {
@@ -31,6 +37,7 @@ describe('socket filter dispatcher', () => {
     const nsPath = `/var/run/netns/${ns}`;
     execFileSync('ip', ['netns', 'add', ns]);
     const fds: number[] = [];
+    const before = progIds();
     let seen: number | undefined;
     let target: number | undefined;
     try {
@@ -77,8 +84,9 @@ describe('socket filter dispatcher', () => {
       if (seen !== undefined) native.closeFd(seen);
       spawnSync('ip', ['netns', 'del', ns]);
     }
-    const left = () => loadedProgramNames().filter((n) => n === 'ig_netns_disp' || n === 'igt_sf_target');
-    await waitFor(() => left().length === 0, 5000, 50); // programs are freed after an RCU grace period
+    // Programs are freed after an RCU grace period. Dispatchers of other ig runs may exist: compare ids.
+    const left = () => [...progIds()].filter((id) => !before.has(id));
+    await waitFor(() => left().length === 0, 5000, 50);
     assert.deepEqual(left(), []);
   });
 });
