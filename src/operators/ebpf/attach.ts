@@ -6,7 +6,7 @@ import { GadgetError } from '../../gadget/context.js';
 import type { GadgetMetadata } from '../../gadget/metadata.js';
 import { getConfig } from '../../gadget/metadata.js';
 import { resolveLibrary } from './libs.js';
-import { attachSocketFilterPerNetns } from './socketfilter.js';
+import { attachSocketFilterPerNetns, type NetnsSocketFilter } from './socketfilter.js';
 
 export interface AttachEnv {
   native: NativeAddon;
@@ -16,6 +16,8 @@ export interface AttachEnv {
   iface?: string;
   links: LinkHandle[];
   sockets: number[];
+  /** Socket-filter programs attached per network namespace; closed by the operator at stop. */
+  socketFilters: NetnsSocketFilter[];
   /** Network namespaces whose sockets get the socket-filter programs (null = ig's own). */
   netnsPaths: (string | null)[];
 }
@@ -107,7 +109,7 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
       }
       default:
         if (kind.startsWith('socket')) {
-          try { attachSocketFilterPerNetns(env, n.progFd(obj, p.name)); } catch (e) { throw hookError(env, p.name, 'socket filter', e); }
+          try { env.socketFilters.push(attachSocketFilterPerNetns(env, n.progFd(obj, p.name))); } catch (e) { throw hookError(env, p.name, 'socket filter', e); }
           return true;
         }
         try { add(n.attachAuto(obj, p.name)); } catch (e) { throw hookError(env, p.name, `${sec}`, e); }

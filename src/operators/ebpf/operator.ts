@@ -11,6 +11,8 @@ import { GadgetContext, GadgetError } from '../../gadget/context.js';
 import type { OperatorInstance } from '../../gadget/operator.js';
 import type { ParamDesc } from '../../gadget/params.js';
 import { attachProgram, type AttachEnv } from './attach.js';
+import type { NetnsSocketFilter } from './socketfilter.js';
+import type { EventEmitter } from 'node:events';
 import { mapFetchPlans, parseCount, parseInterval, validateCountList, validateIntervalList } from './fetch.js';
 import { checkSnapshotPrograms, readPerCpuCounter, SNAPSHOT_RING, takeSnapshot, type SnapshotDs } from './snapshots.js';
 import { addStackFields } from './stacks.js';
@@ -41,6 +43,8 @@ export class EbpfOperator implements OperatorInstance {
   private loaded = false;
   private links: LinkHandle[] = [];
   private sockets: number[] = [];
+  private socketFilters: NetnsSocketFilter[] = [];
+  private cleanups: (() => void)[] = [];
   private timers: NodeJS.Timeout[] = [];
   private immediates: NodeJS.Immediate[] = [];
   private kernelEnums = new Map<string, EnumInfo | undefined>();
@@ -185,15 +189,31 @@ export class EbpfOperator implements OperatorInstance {
       throw new GadgetError(`gadget ${ctx.name}: the kernel rejected ${prog ? `program ${prog}` : 'the eBPF object'}: ${firstLine(err.message)} (run with --verbose for the verifier log)`, err.log || err.message);
     }
     const env: AttachEnv = {
-      native, obj, gadget: ctx.name, metadata: ctx.metadata, links: this.links, sockets: this.sockets,
+      native, obj, gadget: ctx.name, metadata: ctx.metadata, links: this.links, sockets: this.sockets, socketFilters: this.socketFilters,
       iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
       netnsPaths: (ctx.vars.get('socketNetnsPaths') as (string | null)[] | undefined) ?? [null],
     };
     for (const p of native.programs(obj)) if (!onDemand.has(p.name)) attachProgram(env, p);
+    this.followContainerNetns(ctx);
     for (const t of this.tracers) this.startTracer(t, obj);
     this.startMapIters(ctx, obj, plans);
     this.startSnapshots(ctx, obj);
     this.timers.push(setInterval(() => this.pollLost(), 1000));
+  }
+
+  /** Socket filters follow containers that start and stop while the gadget runs (LocalManager announces them). */
+  private followContainerNetns(ctx: GadgetContext): void {
+    const events = ctx.vars.get('containerNetns') as EventEmitter | undefined;
+    if (!events || this.socketFilters.length === 0) return;
+    const onAdd = (path: string) => {
+      for (const f of this.socketFilters) {
+        try { f.add(path); } catch (e) { ctx.log.warn(`socket filter: cannot attach in ${path}: ${(e as Error).message}`); }
+      }
+    };
+    const onRemove = (ino: number) => { for (const f of this.socketFilters) f.remove(ino); };
+    events.on('netns-add', onAdd);
+    events.on('netns-remove', onRemove);
+    this.cleanups.push(() => { events.off('netns-add', onAdd); events.off('netns-remove', onRemove); });
   }
 
   private fetchPlans(ctx: GadgetContext) {
@@ -329,6 +349,8 @@ export class EbpfOperator implements OperatorInstance {
     // Detach first so nothing new arrives, then drain readers, then a last look at the lost counters.
     for (const l of this.links.splice(0)) { try { native.linkDestroy(l); } catch { /* already gone */ } }
     for (const fd of this.sockets.splice(0)) { try { native.closeFd(fd); } catch { /* closed */ } }
+    for (const c of this.cleanups.splice(0)) c();
+    for (const f of this.socketFilters.splice(0)) f.close();
     for (const t of this.tracers) {
       if (!t.reader) continue;
       const r = t.reader;

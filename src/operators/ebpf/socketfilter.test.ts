@@ -37,6 +37,7 @@ describe('socket filter dispatcher', () => {
     const nsPath = `/var/run/netns/${ns}`;
     execFileSync('ip', ['netns', 'add', ns]);
     const fds: number[] = [];
+    const closers: (() => void)[] = [];
     const before = progIds();
     let seen: number | undefined;
     let target: number | undefined;
@@ -58,7 +59,9 @@ describe('socket filter dispatcher', () => {
         insn(0x95, 0, 0, 0, 0),
       ]);
       target = native.progLoadRaw(BPF_PROG_TYPE_SOCKET_FILTER, prog, 'igt_sf_target', 'GPL');
-      const inodes = attachSocketFilterPerNetns({ native, sockets: fds, netnsPaths: [null, nsPath, `/proc/self/ns/net`] }, target);
+      const filter = attachSocketFilterPerNetns({ native, netnsPaths: [null, nsPath, `/proc/self/ns/net`] }, target);
+      closers.push(() => filter.close());
+      const inodes = filter.inodes();
       const hostIno = statSync('/proc/self/ns/net').ino;
       const testIno = statSync(nsPath).ino;
       assert.deepEqual(inodes, [hostIno, testIno], 'one socket per namespace, duplicates skipped');
@@ -79,6 +82,7 @@ describe('socket filter dispatcher', () => {
       for (let k = native.mapNextKey(seen, null, 4); k; k = native.mapNextKey(seen, k, 4)) keys.push(k.readUInt32LE(0));
       assert.deepEqual(keys.sort(), [hostIno, testIno].sort());
     } finally {
+      for (const c of closers) c();
       for (const fd of fds) native.closeFd(fd);
       if (target !== undefined) native.closeFd(target);
       if (seen !== undefined) native.closeFd(seen);

@@ -56,35 +56,63 @@ function u32(v: number): Buffer {
 
 export interface SocketFilterEnv {
   native: NativeAddon;
-  /** fds to close when the gadget stops (sockets, prog arrays). */
-  sockets: number[];
   netnsPaths: (string | null)[];
 }
 
 /**
- * Attach the loaded socket-filter program `progFd` to one packet socket per network namespace (namespaces
- * reached through several paths are attached once), each through its own dispatcher. Returns the inodes.
+ * One socket-filter program attached in several network namespaces: a packet socket per namespace, each through
+ * its own dispatcher that records the namespace inode. Namespaces come and go with containers while it runs.
  */
-export function attachSocketFilterPerNetns(env: SocketFilterEnv, progFd: number): number[] {
-  const n = env.native;
-  // The prog array empties itself when its last fd is closed, so it stays open until the gadget stops.
-  const arr = n.mapCreate(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 'ig_sockdisp', 0);
-  env.sockets.push(arr);
-  n.mapUpdate(arr, u32(0), u32(progFd), 0);
-  const seen = new Set<number>();
-  for (const ns of env.netnsPaths) {
-    let ino: number;
-    try { ino = netnsInode(ns); } catch { continue; } // the namespace went away (its container exited)
-    if (seen.has(ino)) continue;
-    seen.add(ino);
-    const disp = n.progLoadRaw(BPF_PROG_TYPE_SOCKET_FILTER, dispatcherInsns(ino, arr), 'ig_netns_disp', 'GPL');
-    try {
-      const sock = n.openPacketSocket(ns, 0);
-      env.sockets.push(sock);
-      n.attachSocketFilterFd(sock, disp);
-    } finally {
-      n.closeFd(disp); // the socket holds the program now
-    }
+export class NetnsSocketFilter {
+  private readonly arr: number;
+  private readonly byIno = new Map<number, number>(); // netns inode → packet socket fd
+
+  constructor(private readonly n: NativeAddon, progFd: number) {
+    // The prog array empties itself when its last fd is closed, so it stays open until close().
+    this.arr = n.mapCreate(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 'ig_sockdisp', 0);
+    n.mapUpdate(this.arr, u32(0), u32(progFd), 0);
   }
-  return [...seen];
+
+  /** Attach in the namespace at `path` (null: ig's own). Returns its inode, or undefined if it is gone. */
+  add(path: string | null): number | undefined {
+    let ino: number;
+    try { ino = netnsInode(path); } catch { return undefined; } // the namespace went away (its container exited)
+    if (this.byIno.has(ino)) return ino;
+    const disp = this.n.progLoadRaw(BPF_PROG_TYPE_SOCKET_FILTER, dispatcherInsns(ino, this.arr), 'ig_netns_disp', 'GPL');
+    try {
+      const sock = this.n.openPacketSocket(path, 0);
+      this.byIno.set(ino, sock);
+      this.n.attachSocketFilterFd(sock, disp);
+    } finally {
+      this.n.closeFd(disp); // the socket holds the program now
+    }
+    return ino;
+  }
+
+  /** Detach from a namespace: our socket would otherwise keep a dead container's namespace alive. */
+  remove(ino: number): void {
+    const fd = this.byIno.get(ino);
+    if (fd === undefined) return;
+    this.byIno.delete(ino);
+    try { this.n.closeFd(fd); } catch { /* closed */ }
+  }
+
+  inodes(): number[] { return [...this.byIno.keys()]; }
+
+  close(): void {
+    for (const ino of [...this.byIno.keys()]) this.remove(ino);
+    try { this.n.closeFd(this.arr); } catch { /* closed */ }
+  }
+}
+
+/** Attach `progFd` in every namespace of `env.netnsPaths`; the returned filter is closed by the caller. */
+export function attachSocketFilterPerNetns(env: SocketFilterEnv, progFd: number): NetnsSocketFilter {
+  const f = new NetnsSocketFilter(env.native, progFd);
+  try {
+    for (const ns of env.netnsPaths) f.add(ns);
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+  return f;
 }

@@ -41,6 +41,10 @@ export function addContainerFields(ds: DataSource, lookup: ContainerLookup, inKu
   const key = enrichmentKey(ds);
   if (!key || ds.getField('runtime')) return false;
   const get = key.field.get;
+  // Network gadgets carry both ids; the mntns one comes from the socket's owner and is 0 when the owner is
+  // unknown (short-lived clients), so fall back to the packet's network namespace then.
+  const netnsField = key.kind === 'mntns' ? ds.fields.find((f) => f.typeNames().includes('gadget_netns_id')) : undefined;
+  const getNetns = netnsField?.get;
   // Resolve once per record even when several fields are shown: remember the last (batch, index).
   let lastB: Batch | undefined; let lastI = -1; let lastC: Container | undefined;
   const container = (b: Batch, i: number): Container | undefined => {
@@ -48,6 +52,7 @@ export function addContainerFields(ds: DataSource, lookup: ContainerLookup, inKu
     lastB = b; lastI = i;
     const v = get(b, i) as number | bigint;
     lastC = key.kind === 'mntns' ? lookup.byMntns(v) : lookup.byNetns(Number(v));
+    if (!lastC && getNetns) lastC = lookup.byNetns(Number(getNetns(b, i)));
     return lastC;
   };
   const add = (parent: Field, defs: typeof RUNTIME_FIELDS) => {

@@ -6,6 +6,12 @@ import { parseBool, type ParamDesc } from '../../gadget/params.js';
 import { ContainerCollection, hostMntns, RUNTIME_NAMES, type Container } from '../../containers/index.js';
 import { native } from '../../bpf/native.js';
 import { addContainerFields, enrichmentKey } from './enrich.js';
+import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
+
+function hostNetns(): number {
+  return Number(statSync('/proc/self/ns/net').ino);
+}
 import { matches, parseList, type ContainerSelector } from './selector.js';
 
 const PREFIX = 'operator.LocalManager.';
@@ -103,6 +109,15 @@ class LocalManagerInstance implements OperatorInstance {
     const sel = this.selector();
     const matching = () => this.col!.list().filter((c) => matches(sel, c));
     const netns = (cs: Container[]) => [...new Map(cs.map((c) => [c.netns, `/proc/${c.pid}/ns/net`])).values()];
+    // Network gadgets attach per network namespace: tell them about matching containers as they come and go.
+    const netnsEvents = new EventEmitter();
+    ctx.vars.set('containerNetns', netnsEvents);
+    this.col.on('add', (c: Container) => { if (matches(sel, c)) netnsEvents.emit('netns-add', `/proc/${c.pid}/ns/net`); });
+    this.col.on('remove', (c: Container) => {
+      if (!matches(sel, c) || this.col!.list().some((o) => o.netns === c.netns && o.id !== c.id && matches(sel, o))) return;
+      if (host && c.netns === hostNetns()) return;
+      netnsEvents.emit('netns-remove', c.netns);
+    });
     if (host) {
       ctx.vars.set('socketNetnsPaths', [null, ...netns(matching())]);
       return;
