@@ -13,7 +13,7 @@ import type { ParamDesc } from '../../gadget/params.js';
 import { attachProgram, type AttachEnv } from './attach.js';
 import type { NetnsSocketFilter } from './socketfilter.js';
 import type { EventEmitter } from 'node:events';
-import { mapFetchPlans, parseCount, parseInterval, validateCountList, validateIntervalList } from './fetch.js';
+import { mapFetchPlans, parseCount, parseInterval, validateCountList, validateIntervalList, type FetchPlan } from './fetch.js';
 import { checkSnapshotPrograms, readPerCpuCounter, SNAPSHOT_RING, takeSnapshot, type SnapshotDs } from './snapshots.js';
 import { addStackFields } from './stacks.js';
 import { addSyscallFields } from './syscalls.js';
@@ -216,7 +216,7 @@ export class EbpfOperator implements OperatorInstance {
     this.cleanups.push(() => { events.off('netns-add', onAdd); events.off('netns-remove', onRemove); });
   }
 
-  private fetchPlans(ctx: GadgetContext) {
+  private fetchPlans(ctx: GadgetContext): Map<string, FetchPlan> {
     if (this.mapIters.length === 0) return new Map();
     try {
       return mapFetchPlans(ctx.params.get(EBPF_PREFIX + 'map-fetch-interval') ?? '1000ms', ctx.params.get(EBPF_PREFIX + 'map-fetch-count') ?? '0', this.mapIters.map((i) => i.ds.name));
@@ -247,7 +247,7 @@ export class EbpfOperator implements OperatorInstance {
     it.fetches++;
   }
 
-  private startMapIters(ctx: GadgetContext, obj: ObjectHandle, plans: Map<string, { intervalMs: number; count: number }>): void {
+  private startMapIters(ctx: GadgetContext, obj: ObjectHandle, plans: Map<string, FetchPlan>): void {
     const counted = this.mapIters.filter((it) => (plans.get(it.ds.name)?.count ?? 0) > 0 && (plans.get(it.ds.name)?.intervalMs ?? 0) > 0);
     for (const it of this.mapIters) {
       const plan = plans.get(it.ds.name) ?? { intervalMs: 1000, count: 0 };

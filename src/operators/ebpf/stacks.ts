@@ -46,7 +46,7 @@ function readStack(env: StackEnv, map: string, id: number): Float64Array | BigUi
   return out.subarray(0, k);
 }
 
-/** Add the symbolised stack fields of `ds`. Returns whether any was added (the object then needs the maps). */
+/** Add the symbolised stack fields of `ds` (read from the stack maps while the object is loaded). */
 export function addStackFields(ds: DataSource, env: StackEnv): void {
   for (const raw of [...ds.fields]) {
     if (raw.typeNames().includes('gadget_kernel_stack')) addKernelStack(ds, raw, env);
