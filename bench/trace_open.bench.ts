@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attachedTracepoints, foreignTracers, loadedPrograms, programOwners, programsHeldBy, sleep, spawnedPids, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
 import { countOutput, lostInFile } from './lib/count.js';
-import { clockTicks, onlineCpuCount, processCpuSeconds, statusKb, systemCpu } from './lib/proc.js';
+import { allProcessCpu, clockTicks, onlineCpuCount, processCpuSeconds, statusKb, systemCpu, topCpuUsers } from './lib/proc.js';
 import { fix, int, markdownTable, mean, median } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -116,6 +116,8 @@ interface RunResult {
   loadAvg1: number;
   /** Processes not started by the bench that had programs on sys_enter/exit_openat when the load started. */
   foreignTracers: { pid: number; comm: string }[];
+  /** Other processes that used >= 0.2 CPU-s during the window (noise), most first. */
+  otherProcesses: { pid: number; comm: string; cpuS: number }[];
   notes: string[];
 }
 
@@ -221,6 +223,7 @@ class Bench {
       const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? NaN : NaN;
       const sys0 = systemCpu();
       const foreign = foreignTracers(OPEN_TPS);
+      const procs0 = allProcessCpu();
       const t0 = performance.now();
       writeFileSync(goFile, '');
       const genTimeout = Math.max(120_000, (o.opens / 10_000) * 1000);
@@ -258,12 +261,15 @@ class Bench {
         hwmKb = statusKb(consumer.pid, 'VmHWM') ?? undefined;
       }
       const windowS = ((consumer ? performance.now() : tGen) - t0) / 1000;
+      // Who else used the CPUs during the window (other users of the machine, kernel threads)?
+      const exclude = new Set<number>([process.pid, gen.pid, ...(consumer ? [consumer.pid] : [])]);
+      const others = topCpuUsers(procs0, allProcessCpu(), exclude);
 
       // Stop the consumer (SIGINT, by PID) and count what it delivered.
       const res: RunResult = {
         setup, run, generated: Number(kv.opens), opensPerS: Number(kv.opens_per_s), genSeconds: Number(kv.seconds),
         genCpuS: Number(kv.utime_s) + Number(kv.stime_s), windowS, drainS, hwmKb,
-        sysBusyS: sys1.busy - sys0.busy, otherCpuS: 0, loadAvg1: loadavg()[0] ?? 0, foreignTracers: foreign, notes,
+        sysBusyS: sys1.busy - sys0.busy, otherCpuS: 0, loadAvg1: loadavg()[0] ?? 0, foreignTracers: foreign, otherProcesses: others, notes,
       };
       if (foreign.length) notes.push(`other processes traced openat during this run (noise): ${foreign.map((f) => `${f.pid} ${f.comm}`).join(', ')}`);
       if (consumer) {
@@ -471,6 +477,12 @@ function report(o: Options, sum: Summary[], results: RunResult[], lat: LatencyRe
     const peers = Object.keys(ratios[0]!.vs);
     parts.push('#### ig compared with its peers');
     parts.push(markdownTable(['metric', 'better', ...peers.map((p) => `vs ${p}`)], ratios.map((r) => [r.metric, r.better, ...peers.map((p) => r.vs[p] ?? 'n/a')])));
+  }
+  const noisy = results.filter((r) => r.otherProcesses.length);
+  if (noisy.length) {
+    parts.push('#### Other CPU users during the load windows (noise; >= 0.2 CPU-s, top 4)');
+    parts.push(markdownTable(['setup', 'run', 'window s', 'other CPU-s', 'processes (CPU-s)'],
+      noisy.map((r) => [r.setup, String(r.run), fix(r.windowS, 1), fix(r.otherCpuS, 2), r.otherProcesses.map((p) => `${p.comm}[${p.pid}] ${fix(p.cpuS, 2)}`).join(', ')])));
   }
   const noted = results.filter((r) => r.notes.length);
   if (noted.length) {

@@ -1,6 +1,6 @@
 // /proc readers for the benchmarks: per-process CPU (utime+stime) and peak RSS, system-wide busy time.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let clkTck: number | undefined;
 
@@ -57,4 +57,43 @@ export function onlineCpuCount(): number {
   } catch {
     return 1;
   }
+}
+
+/** utime+stime (seconds) and comm of every process right now, by PID. */
+export function allProcessCpu(): Map<number, { comm: string; cpu: number }> {
+  const out = new Map<number, { comm: string; cpu: number }>();
+  const hz = clockTicks();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let text: string;
+    try { text = readFileSync(`/proc/${d}/stat`, 'latin1'); } catch { continue; }
+    const open = text.indexOf('(');
+    const close = text.lastIndexOf(')');
+    const rest = text.slice(close + 2).split(' ');
+    out.set(Number(d), { comm: text.slice(open + 1, close), cpu: (Number(rest[11]) + Number(rest[12])) / hz });
+  }
+  return out;
+}
+
+/**
+ * The processes (other than `exclude`) that used the most CPU between two allProcessCpu() snapshots.
+ * Processes that started in between count from zero; processes that ended in between are not seen.
+ */
+export function topCpuUsers(before: Map<number, { comm: string; cpu: number }>, after: Map<number, { comm: string; cpu: number }>,
+  exclude: Set<number>, min = 0.2, n = 4): { pid: number; comm: string; cpuS: number }[] {
+  const rows: { pid: number; comm: string; cpuS: number }[] = [];
+  for (const [pid, a] of after) {
+    if (exclude.has(pid)) continue;
+    const d = a.cpu - (before.get(pid)?.cpu ?? 0);
+    if (d >= min) rows.push({ pid, comm: a.comm, cpuS: Math.round(d * 100) / 100 });
+  }
+  const top = rows.sort((x, y) => y.cpuS - x.cpuS).slice(0, n);
+  for (const r of top) {
+    // The command line says more than the comm ("node"); the process may be gone already.
+    try {
+      const cmd = readFileSync(`/proc/${r.pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+      if (cmd) r.comm = cmd.length > 80 ? `${cmd.slice(0, 80)}…` : cmd;
+    } catch { /* gone */ }
+  }
+  return top;
 }

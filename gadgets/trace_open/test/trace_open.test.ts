@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { IgProcess, runIgSync, loadedProgramNames } from '../../../test/harness/ig.js';
+import { IgProcess, runIgSync } from '../../../test/harness/ig.js';
+import { bpfObjectsOf, progExists } from '../../../test/localmanager/helpers.js';
 
 interface OpenEvent {
   timestamp: string; timestamp_raw: number | string;
@@ -83,25 +84,43 @@ test('default columns start with the container name and show process fields', as
   assert.match(r.stdout.split('\n')[0]!, /^RUNTIME\.CONTAINERNAME\s+COMM\s+PID\s+TID\s+UID\s+GID\s/);
 });
 
-test('--timeout ends the run and detaches every program', () => {
-  const before = loadedProgramNames().filter((n) => n.startsWith('ig_')).length;
+/** ids of the BPF programs a running ig holds (its own, whatever else runs on the machine). */
+async function heldPrograms(ig: IgProcess): Promise<number[]> {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const ids = bpfObjectsOf(ig.pid).progIds;
+    if (ids.length > 0 || Date.now() > deadline) return ids;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Programs are freed after an RCU grace period: wait a little for them to go. */
+async function assertGone(ids: number[]): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (ids.some(progExists) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(ids.filter(progExists), [], 'programs left loaded');
+}
+
+test('--timeout ends the run and detaches every program', async () => {
   const t0 = Date.now();
-  const r = runIgSync(['run', 'trace_open', '--host', '-o', 'none', '--timeout', '1']);
+  const ig = new IgProcess(['run', 'trace_open', '--host', '-o', 'none', '--timeout', '2']);
+  const ids = await heldPrograms(ig);
+  assert.ok(ids.length > 0, 'programs loaded while running');
+  const r = await ig.wait();
   assert.equal(r.code, 0, r.stderr);
   assert.ok(Date.now() - t0 < 15000);
-  assert.equal(loadedProgramNames().filter((n) => n.startsWith('ig_')).length, before);
+  await assertGone(ids);
 });
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   test(`${sig} detaches everything`, async () => {
-    const names = () => spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('tracepoint')).length;
-    const before = names();
     const ig = new IgProcess(['run', 'trace_open', '--host', '-o', 'json']);
     await ig.waitFor(() => true, catHostname);
-    assert.ok(names() > before, 'programs attached while running');
+    const ids = await heldPrograms(ig);
+    assert.ok(ids.length > 0, 'programs attached while running');
     const r = await ig.stop(sig);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(names(), before);
+    await assertGone(ids);
   });
 }
 
