@@ -1,6 +1,6 @@
 // trace_open benchmark (issue 2 item 10): what does tracing open() cost, with ig and with its peers?
 //
-//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--keep-going]
+//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast]
 //
 // One process drives the same open() storm (bench/loadgen.c, compiled here with gcc into a temp dir) under
 // several setups, runs interleaved (setup A run 1, setup B run 1, ..., setup A run 2, ...):
@@ -61,10 +61,10 @@ const BPFTRACE_TICK_SCRIPT = [
   `tracepoint:syscalls:sys_exit_openat /comm == "${TICK_COMM}"/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }`,
 ].join('\n');
 
-interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; keepGoing: boolean; settleMs: number }
+interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; settleMs: number }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], keepGoing: false, settleMs: 500 };
+  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, settleMs: 500 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -81,9 +81,9 @@ function parseArgs(argv: string[]): Options {
       }
       case '--json': o.json = val(); break;
       case '--settle-ms': o.settleMs = posInt(val()); break;
-      case '--keep-going': o.keepGoing = true; break;
+      case '--fail-fast': o.failFast = true; break;
       case '-h': case '--help':
-        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--keep-going]\n`);
+        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast]\n`);
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${a} (try --help)`);
@@ -208,7 +208,8 @@ class Bench {
           }
           break;
         } catch (e) {
-          const why = existsSync(errFile) ? readFileSync(errFile, 'latin1').trim().split('\n').slice(-1)[0] ?? '' : '';
+          const errLines = existsSync(errFile) ? readFileSync(errFile, 'latin1').split('\n').map((l) => l.trim()).filter((l) => l && !/^Node\.js v/.test(l)) : [];
+          const why = errLines.find((l) => /error/i.test(l)) ?? errLines[errLines.length - 1] ?? '';
           if (consumer && !consumer.exit) await stop(consumer, 'SIGINT', 20000);
           if (attempt >= 3) throw new Error(`${(e as Error).message}${why ? `: ${why}` : ''}`);
           notes.push(`attempt ${attempt} failed (${why.slice(0, 160)}); retried`);
@@ -523,6 +524,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   const results: RunResult[] = [];
+  const failures: { setup: SetupId; run: number; error: string }[] = [];
   const started = new Date();
   const info = machine();
   process.stderr.write(`trace_open bench: ${int(o.opens)} opens x ${o.runs} run(s), setups ${setups.join(', ')}; ${info.cpus} CPUs, kernel ${info.kernel}\n`);
@@ -537,7 +539,8 @@ async function main(): Promise<void> {
           process.stderr.write(`${int(r.opensPerS).padStart(9)} opens/s${r.events !== undefined ? `  events ${int(r.events)}` : ''}${r.lost !== undefined ? `  lost ${int(r.lost)}` : ''}${r.consumerCpuS !== undefined ? `  cpu ${fix(r.consumerCpuS, 2)} s` : ''}${r.hwmKb !== undefined ? `  hwm ${fix(r.hwmKb / 1024, 1)} MiB` : ''}\n`);
         } catch (e) {
           process.stderr.write(`FAILED: ${(e as Error).message}\n`);
-          if (!o.keepGoing) throw e;
+          if (o.failFast) throw e;
+          failures.push({ setup: s, run, error: (e as Error).message });
         }
         await sleep(500);
       }
@@ -568,11 +571,12 @@ async function main(): Promise<void> {
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify({
     bench: 'trace_open', started: started.toISOString(), finished: new Date().toISOString(), options: { ...o, setups }, machine: info,
-    summary: sum, runs: results, latency: lat, targets: tg, peerRatios: ratios,
+    summary: sum, runs: results, failures, latency: lat, targets: tg, peerRatios: ratios,
     cleanup: { programsHeldByOurPids: leftovers, newProgramsWithTracerNames: suspicious, tracepointsOfOurPids: [...spawnedPids].filter((p) => attachedTracepoints(p).size > 0) },
     bpftraceScript: BPFTRACE_SCRIPT,
   }, null, 2)}\n`);
   process.stdout.write(`${text}\n\n`);
+  if (failures.length) process.stdout.write(`FAILED runs (left out of the tables): ${failures.map((f) => `${f.setup} run ${f.run}: ${f.error.slice(0, 300)}`).join('; ')}\n`);
   if (leftovers.length || suspicious.length) process.stdout.write(`WARNING: BPF programs left loaded: ${JSON.stringify({ leftovers, suspicious })}\n`);
   else process.stdout.write('cleanup: no BPF program of this benchmark is still loaded; /dev/shm scratch removed\n');
   process.stdout.write(`results: ${jsonPath}\n`);

@@ -30,6 +30,25 @@ export function readU64(buf: Buffer, o: number): number | bigint {
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
+/**
+ * A u64 as exact decimal text without BigInt: split into (value div 1e9, value mod 1e9) with products that
+ * stay below 2^53. The hot path for JSON output of timestamps and ids.
+ */
+export function u64Decimal(buf: Buffer, o: number): string {
+  const lo = buf.readUInt32LE(o);
+  const hi = buf.readUInt32LE(o + 4);
+  if (hi < 0x200000) return String(hi * TWO32 + lo);
+  const frac = u64Mod1e9(hi, lo);
+  const q = Math.round((hi * TWO32 + lo - frac) / 1e9);
+  return String(q) + String(frac).padStart(9, '0');
+}
+
+/** (hi * 2^32 + lo) mod 1e9, exactly (2^32 = 4294967296 = 4 * 1e9 + 294967296). */
+export function u64Mod1e9(hi: number, lo: number): number {
+  const h = hi % 1e9;
+  return ((((h * 294967) % 1e9) * 1000) + h * 296 + lo) % 1e9;
+}
+
 export function readI64(buf: Buffer, o: number): number | bigint {
   const lo = buf.readUInt32LE(o);
   const hi = buf.readInt32LE(o + 4);
@@ -118,8 +137,14 @@ export class Field {
   order: number;
   index = -1;
   readonly storage: Storage;
-  /** Read the value of record i. */
+  /** Read the value of record i. Operators may replace it (e.g. joined strings); baseGet stays the storage reader. */
   get: Getter;
+  readonly baseGet: Getter;
+  /**
+   * For a parent whose children's values all follow from one per-record key (the container of an event):
+   * outputs may encode the subtree once per key. Set by the operator that adds the children.
+   */
+  subtreeKey?: (b: Batch, i: number) => unknown;
 
   constructor(init: FieldInit) {
     this.name = init.name;
@@ -132,6 +157,7 @@ export class Field {
     this.order = init.order ?? 0;
     this.storage = init.storage;
     this.get = this.makeGetter();
+    this.baseGet = this.get;
   }
 
   private makeGetter(): Getter {

@@ -23,6 +23,8 @@ import { ebpfParam, encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js
 import { batchFromDump, batchFromRing } from './records.js';
 
 const BPF_PROG_TYPE_SOCKET_FILTER = 1;
+const BPF_MAP_TYPE_RINGBUF = 27;
+const MIN_RING_BYTES = 8 * 1024 * 1024;
 const BPF_PROG_TYPE_PERF_EVENT = 7;
 
 interface TracerDs { ds: DataSource; map: string; reader?: ReaderHandle; lostMap?: string; lostSeen: bigint }
@@ -173,6 +175,12 @@ export class EbpfOperator implements OperatorInstance {
       else if (p.section.startsWith('perf_event/') && p.type !== BPF_PROG_TYPE_PERF_EVENT) native.setProgramType(obj, p.name, BPF_PROG_TYPE_PERF_EVENT);
     }
     const maps = native.maps(obj);
+    // Records are read in batches after a short linger; a small ring (upstream gadgets declare 256 KiB) fills
+    // within that linger under a syscall storm. Give every tracer ring at least MIN_RING_BYTES.
+    for (const t of this.tracers) {
+      const m = maps.find((x) => x.name === t.map);
+      if (m && m.type === BPF_MAP_TYPE_RINGBUF && m.maxEntries < MIN_RING_BYTES) native.setMapMaxEntries(obj, t.map, MIN_RING_BYTES);
+    }
     const filterFd = ctx.vars.get('gadget_mntns_filter_map') as number | undefined;
     if (filterFd !== undefined && maps.some((x) => x.name === 'gadget_mntns_filter_map')) {
       native.reuseMapFd(obj, 'gadget_mntns_filter_map', filterFd);

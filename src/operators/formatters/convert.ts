@@ -1,3 +1,4 @@
+import { u64Mod1e9 } from '../../datasource/field.js';
 // Pure value converters used by the formatters operator: errno, signal, syscall, bytes, duration, file mode/flags, IPs.
 import { ERRNO_NAMES, SYSCALLS_X86_64 } from './tables.js';
 
@@ -108,6 +109,28 @@ export function ipString(buf: Buffer, offs: number, version: number): string {
 }
 
 export const PROTOCOLS: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
+
+/**
+ * The same format from the raw u64 halves, without BigInt or a Date per event: the text up to the seconds is
+ * cached per second, only the nanoseconds change between events of a burst.
+ */
+export class TimestampFormatter {
+  private lastSec = -1;
+  private prefix = '';
+  private tz = '';
+
+  format(hi: number, lo: number): string {
+    const frac = u64Mod1e9(hi, lo);
+    const sec = Math.round((hi * 4294967296 + lo - frac) / 1e9);
+    if (sec !== this.lastSec) {
+      const s = formatTimestampNs(BigInt(sec) * 1000000000n);
+      this.prefix = s.slice(0, 20);        // 2006-01-02T15:04:05.
+      this.tz = s.slice(29);               // Z or +hh:mm
+      this.lastSec = sec;
+    }
+    return this.prefix + String(frac).padStart(9, '0') + this.tz;
+  }
+}
 
 /** Go's RFC 3339 with nanoseconds: 2006-01-02T15:04:05.000000000Z07:00, in local time. */
 export function formatTimestampNs(ns: bigint): string {

@@ -4,7 +4,7 @@
 import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { Batch, DataSource, Field, Kind, readU64 } from '../../datasource/index.js';
-import { errnoName, fileFlags, fileMode, formatTimestampNs, humanBytes, humanDuration, signalName, syscallName } from './convert.js';
+import { errnoName, fileFlags, fileMode, TimestampFormatter, humanBytes, humanDuration, signalName, syscallName } from './convert.js';
 import { bootToWallOffsetNs } from './boottime.js';
 
 type Conv = { kind: string; template?: string; fmt: (v: number) => string };
@@ -45,10 +45,13 @@ function wireTimestamp(ds: DataSource, raw: Field): ((b: Batch) => void) | undef
   const offs = raw.storage.offs;
   const format = raw.annotation('formatters.timestamp.format');
   if (name) {
+    const tf = new TimestampFormatter();
     addSibling(ds, raw, name, Kind.String, (b, i) => {
-      const v = readU64(b.buf, b.offs[i]! + offs);
-      if (v === 0) return '';
-      return format === 'unix' ? String(v) : formatTimestampNs(BigInt(v));
+      const o = b.offs[i]! + offs;
+      const lo = b.buf.readUInt32LE(o);
+      const hi = b.buf.readUInt32LE(o + 4);
+      if (lo === 0 && hi === 0) return '';
+      return format === 'unix' ? String(readU64(b.buf, o)) : tf.format(hi, lo);
     }, { template: 'timestamp', description: raw.annotation('description') ?? 'Timestamp' });
   }
   // In-place boot → wall clock, with 32-bit halves and a carry: no BigInt per record.
@@ -113,7 +116,14 @@ export function installFormatters(ds: DataSource): ((b: Batch) => void)[] {
       const d = raw.annotation('description');
       if (d) ann['description'] = d;
       for (const k of ['columns.width', 'columns.alignment']) { const v = raw.annotation(k); if (v && !conv.template) ann[k] = v; }
-      addSibling(ds, raw, name, Kind.String, (b, i) => conv.fmt(Number(get(b, i) ?? 0)), ann);
+      // Values repeat (flags, modes, errnos): remember the last one.
+      let lastV = NaN;
+      let lastS = '';
+      addSibling(ds, raw, name, Kind.String, (b, i) => {
+        const v = Number(get(b, i) ?? 0);
+        if (v !== lastV) { lastV = v; lastS = conv.fmt(v); }
+        return lastS;
+      }, ann);
       break;
     }
   }

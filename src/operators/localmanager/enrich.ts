@@ -62,12 +62,15 @@ export function addContainerFields(ds: DataSource, lookup: ContainerLookup, inKu
         storage: { type: 'derived', compute: (b, i) => { const c = container(b, i); return c ? pick(c) : empty; } } });
     }
   };
+  const memoKey = (b: Batch, i: number) => container(b, i) ?? null;
   const k8s = ds.addField({ name: 'k8s', kind: Kind.Invalid, flags: FieldFlag.Empty, order: -32, annotations: inKubernetes ? {} : { 'columns.hidden': 'true' } });
+  k8s.subtreeKey = memoKey;
   add(k8s, K8S_FIELDS);
   ds.addField({ name: 'owner', parent: k8s, kind: Kind.Invalid, flags: FieldFlag.Empty, order: -28 });
   const owner = ds.getField('k8s.owner')!;
   for (const n of ['kind', 'name']) ds.addField({ name: n, parent: owner, kind: Kind.String, order: -28, annotations: { 'columns.hidden': 'true' }, storage: { type: 'derived', compute: () => '' } });
   const runtime = ds.addField({ name: 'runtime', kind: Kind.Invalid, flags: FieldFlag.Empty, order: -27, annotations: inKubernetes ? { 'columns.hidden': 'true' } : {} });
+  runtime.subtreeKey = memoKey;
   add(runtime, RUNTIME_FIELDS);
   return true;
 }

@@ -45,11 +45,22 @@ export class ExeResolver {
   }
 
   /** Executable of `pid` (the event's comm tells an exec apart); '' when unknown or gone. */
+  private last?: { pid: number; comm: string; exe: string; at: number };
+
   exe(pid: number, comm = ''): string {
     if (!(pid > 0)) return '';
     this.lookups++;
-    const key = `${pid}:${comm}`;
     const t = this.now();
+    // Bursts come from one process: skip the LRU while the last answer is fresh.
+    const l = this.last;
+    if (l && l.pid === pid && l.comm === comm && t - l.at < this.revalidateMs) return l.exe;
+    const exe = this.lookup(pid, comm, t);
+    this.last = { pid, comm, exe, at: t };
+    return exe;
+  }
+
+  private lookup(pid: number, comm: string, t: number): string {
+    const key = `${pid}:${comm}`;
     const hit = this.cache.get(key);
     let st: string | undefined;
     if (hit) {

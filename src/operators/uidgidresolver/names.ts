@@ -1,6 +1,16 @@
 // uid/gid → name tables from the host's /etc/passwd and /etc/group, re-read when the file changes.
 import { readFileSync, statSync } from 'node:fs';
 
+let coarse = Date.now();
+let ticking = false;
+function coarseNow(): number {
+  if (!ticking) {
+    ticking = true;
+    setInterval(() => { coarse = Date.now(); }, 250).unref();
+  }
+  return coarse;
+}
+
 export class IdNames {
   private names = new Map<number, string>();
   private mtimeMs = -1;
@@ -14,7 +24,8 @@ export class IdNames {
   }
 
   private refresh(): void {
-    const now = Date.now();
+    // Called per event: compare against a coarse clock that a timer advances, not Date.now() each time.
+    const now = coarseNow();
     if (now - this.checkedAt < this.recheckMs && this.mtimeMs >= 0) return;
     this.checkedAt = now;
     let m: number;
