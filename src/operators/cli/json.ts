@@ -42,7 +42,7 @@ function valueWriter(f: Field): Writer {
   }
 }
 
-interface Node { name: string; field?: Field; children: Node[] }
+export interface Node { name: string; field?: Field; children: Node[] }
 
 /** Fields JSON shows: every referenced value field (hidden ones too) except json.skip. */
 export function jsonFields(ds: DataSource): Field[] {
