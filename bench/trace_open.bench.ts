@@ -1,12 +1,12 @@
 // trace_open benchmark (issue 2 item 10): what does tracing open() cost, with ig and with its peers?
 //
-//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast]
+//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot]
 //
 // One process drives the same open() storm (bench/loadgen.c, compiled here with gcc into a temp dir) under
 // several setups, runs interleaved (setup A run 1, setup B run 1, ..., setup A run 2, ...):
 //   baseline    no tracer
 //   floor       trace_open's programs attached through the addon, targ_pid set, no reader (ring fills, BPF drops)
-//   floor-read  same plus a native ring reader (ig's options) whose JS callback only counts records
+//   floor-read  same plus a native ring reader (ig's ring size and options) whose JS callback only counts records
 //   ig          ig run trace_open --host -o json --pid P, stdout to a /dev/shm file (lines counted afterwards)
 //   ig-null     same with stdout to /dev/null (not counted; lost from ig's warnings)
 //   bpftrace    sys_enter_openat stores the filename pointer, sys_exit_openat prints pid comm ret fname
@@ -18,7 +18,8 @@
 // the tracer to the first event line on its stdout pipe.
 // Results: Markdown tables on stdout, JSON in bench/results/trace_open-<date>.json.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,23 +29,26 @@ import { allProcessCpu, clockTicks, onlineCpuCount, processCpuSeconds, statusKb,
 import { fix, int, markdownTable, mean, median } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const IG_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const FLOOR_JS = join(ROOT, 'dist', 'bench', 'lib', 'floor.js');
+// Relative to an ig tree (the repository, or the bench's private snapshot of its build).
+const IG_MAIN_REL = join('dist', 'src', 'cli', 'main.js');
+const FLOOR_JS_REL = join('dist', 'bench', 'lib', 'floor.js');
 const LOADGEN_C = join(ROOT, 'bench', 'loadgen.c');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const GEN_COMM = 'igb_storm';
+/** Ring size ig gives tracer rings (MIN_RING_BYTES in src/operators/ebpf/operator.ts); floor-read uses the same. */
+const IG_RING_BYTES = 8 << 20;
 const TICK_COMM = 'igb_tick';
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 
-type SetupId = 'baseline' | 'floor' | 'floor-read' | 'floor-read-16m' | 'ig' | 'ig-null' | 'ig-none' | 'bpftrace' | 'opensnoop';
-const ALL_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'floor-read-16m', 'ig', 'ig-null', 'ig-none', 'bpftrace', 'opensnoop'];
+type SetupId = 'baseline' | 'floor' | 'floor-read' | 'floor-read-256k' | 'ig' | 'ig-null' | 'ig-none' | 'bpftrace' | 'opensnoop';
+const ALL_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'floor-read-256k', 'ig', 'ig-null', 'ig-none', 'bpftrace', 'opensnoop'];
 /** Run by default; the others are for investigation (--setups). */
 const DEFAULT_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
 const LABEL: Record<SetupId, string> = {
   baseline: 'no tracer',
   floor: 'floor (attached, no reader)',
-  'floor-read': 'floor + native reader, count only',
-  'floor-read-16m': 'floor + native reader, 16 MiB ring',
+  'floor-read': 'floor + native reader (8 MiB ring), count only',
+  'floor-read-256k': 'floor + native reader (256 KiB ring), count only',
   ig: 'ig -o json > /dev/shm file',
   'ig-null': 'ig -o json > /dev/null',
   'ig-none': 'ig -o none',
@@ -61,10 +65,10 @@ const BPFTRACE_TICK_SCRIPT = [
   `tracepoint:syscalls:sys_exit_openat /comm == "${TICK_COMM}"/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }`,
 ].join('\n');
 
-interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; settleMs: number }
+interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; snapshot: boolean; settleMs: number }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, settleMs: 500 };
+  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, snapshot: true, settleMs: 500 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -82,8 +86,9 @@ function parseArgs(argv: string[]): Options {
       case '--json': o.json = val(); break;
       case '--settle-ms': o.settleMs = posInt(val()); break;
       case '--fail-fast': o.failFast = true; break;
+      case '--no-snapshot': o.snapshot = false; break;
       case '-h': case '--help':
-        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast]\n`);
+        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot]\n`);
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${a} (try --help)`);
@@ -130,8 +135,16 @@ class Bench {
   readonly opensnoop: string | undefined;
   readonly have: Record<string, boolean>;
 
+  readonly igRoot: string;    // the ig tree the consumers run from
+  readonly igMain: string;
+  readonly floorJs: string;
+
   constructor(readonly o: Options) {
     this.tmp = mkdtempSync(join(tmpdir(), 'igbench-'));
+    // Others may rebuild dist/ while the bench runs; a private copy of the build keeps every run on the same code.
+    this.igRoot = o.snapshot ? snapshotBuild(join(this.tmp, 'ig')) : ROOT;
+    this.igMain = join(this.igRoot, IG_MAIN_REL);
+    this.floorJs = join(this.igRoot, FLOOR_JS_REL);
     this.loadgen = join(this.tmp, 'loadgen');
     execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', this.loadgen, LOADGEN_C], { stdio: 'inherit' });
     this.work = join('/dev/shm', `igbench-${process.pid}`);
@@ -175,10 +188,11 @@ class Bench {
         try {
           switch (setup) {
             case 'baseline': break;
-            case 'floor': case 'floor-read': case 'floor-read-16m': {
+            case 'floor': case 'floor-read': case 'floor-read-256k': {
               const e = errFd();
-              const extra = setup === 'floor-read' ? ['--read'] : setup === 'floor-read-16m' ? ['--read', '--ring-bytes', String(16 << 20)] : [];
-              consumer = start(setup, process.execPath, [FLOOR_JS, '--pid', pid, ...extra], { stdout: 'pipe', stderr: e });
+              // floor-read: the ring size ig uses (its 8 MiB minimum); floor-read-256k: the size the gadget declares.
+              const extra = setup === 'floor-read' ? ['--read', '--ring-bytes', String(IG_RING_BYTES)] : setup === 'floor-read-256k' ? ['--read'] : [];
+              consumer = start(setup, process.execPath, [this.floorJs, '--pid', pid, ...extra], { stdout: 'pipe', stderr: e });
               closeSync(e);
               await waitLine(consumer, /^ready/, 60000);
               break;
@@ -186,7 +200,7 @@ class Bench {
             case 'ig': case 'ig-null': case 'ig-none': {
               const out = setup === 'ig' ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
-              consumer = start(setup, process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '-o', setup === 'ig-none' ? 'none' : 'json', '--pid', pid], { stdout: out, stderr: e });
+              consumer = start(setup, process.execPath, [this.igMain, 'run', 'trace_open', '--host', '-o', setup === 'ig-none' ? 'none' : 'json', '--pid', pid], { stdout: out, stderr: e });
               closeSync(out); closeSync(e);
               await waitAttached(consumer, OPEN_TPS, 60000);
               break;
@@ -279,7 +293,7 @@ class Bench {
         const exit = await stop(consumer, 'SIGINT', 20000);
         if (exit.code !== 0 && exit.signal !== 'SIGINT' && !(exit.code === null && exit.signal === null)) notes.push(`consumer exit code ${exit.code} signal ${exit.signal}`);
         switch (setup) {
-          case 'floor': case 'floor-read': case 'floor-read-16m': {
+          case 'floor': case 'floor-read': case 'floor-read-256k': {
             const last = consumer.lines.find((l) => l.startsWith('{'));
             const st = last ? JSON.parse(last) as { lost: number; records: number; batches: number } : undefined;
             if (!st) notes.push('floor printed no final counters');
@@ -320,7 +334,7 @@ class Bench {
     try {
       await waitLine(ticker, /^ready/, 10000);
       const tools: { tool: string; cmd: string; args: string[]; env?: NodeJS.ProcessEnv; enabled: boolean }[] = [
-        { tool: 'ig', cmd: process.execPath, args: [IG_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--comm', TICK_COMM], enabled: this.o.setups.includes('ig') },
+        { tool: 'ig', cmd: process.execPath, args: [this.igMain, 'run', 'trace_open', '--host', '-o', 'json', '--comm', TICK_COMM], enabled: this.o.setups.includes('ig') },
         { tool: 'bpftrace', cmd: 'bpftrace', args: ['-e', BPFTRACE_TICK_SCRIPT], env: { ...process.env, BPFTRACE_STRLEN: '200' }, enabled: this.have.bpftrace! && this.o.setups.includes('bpftrace') },
         // opensnoop block-buffers stdout on a pipe; stdbuf -oL makes it line-buffered so the first line is not held back.
         { tool: 'opensnoop', cmd: this.have.stdbuf ? 'stdbuf' : this.opensnoop!, args: [...(this.have.stdbuf ? ['-oL', this.opensnoop!] : []), '-n', TICK_COMM], enabled: this.have.opensnoop! && this.o.setups.includes('opensnoop') },
@@ -352,6 +366,40 @@ class Bench {
     }
     return out;
   }
+}
+
+/**
+ * Copy what `ig run` and the floor script need (dist/src, dist/bench, the addon, package.json, the .proto files
+ * the container code loads) into `dest`; node_modules is a symlink. Returns `dest`.
+ */
+function snapshotBuild(dest: string): string {
+  const copy = (rel: string) => cpSync(join(ROOT, rel), join(dest, rel), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  copy(join('dist', 'src'));
+  copy(join('dist', 'bench'));
+  copy('package.json');
+  copy(join('native', 'binding.gyp'));
+  copy(join('native', 'build', 'Release', 'ig_native.node'));
+  for (const sub of ['containerd', 'cri']) if (existsSync(join(ROOT, 'src', 'containers', sub))) copy(join('src', 'containers', sub));
+  symlinkSync(join(ROOT, 'node_modules'), join(dest, 'node_modules'));
+  return dest;
+}
+
+/** Commit, count of uncommitted files under src/ and native/, and a fingerprint of the built JS and addon. */
+interface BuildInfo { commit: string; uncommittedFiles: number | string; buildSha256: string }
+
+function buildInfo(root: string): BuildInfo {
+  const git = (args: string[]) => { try { return execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return 'n/a'; } };
+  const h = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js') || e.name.endsWith('.node')) h.update(p.slice(root.length)).update(readFileSync(p));
+    }
+  };
+  try { walk(join(root, 'dist', 'src')); walk(join(root, 'native', 'build', 'Release')); } catch { /* partial */ }
+  const dirty = git(['status', '--porcelain', '--', 'src', 'native']);
+  return { commit: git(['rev-parse', 'HEAD']), uncommittedFiles: dirty === 'n/a' ? dirty : dirty.split('\n').filter(Boolean).length, buildSha256: h.digest('hex').slice(0, 16) };
 }
 
 interface Summary {
@@ -505,7 +553,7 @@ function machine(): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  for (const f of [IG_MAIN, FLOOR_JS]) if (!existsSync(f)) throw new Error(`${f} is missing: build first (npx tsc -p tsconfig.json)`);
+  for (const f of [join(ROOT, IG_MAIN_REL), join(ROOT, FLOOR_JS_REL)]) if (!existsSync(f)) throw new Error(`${f} is missing: build first (npx tsc -p tsconfig.json)`);
   // The gadget must be in the local store (ig run would otherwise try to pull it).
   const { getGadgetImage } = await import('../src/oci/index.js');
   try { await getGadgetImage('trace_open', { pull: 'never' }); } catch (e) {
@@ -527,6 +575,8 @@ async function main(): Promise<void> {
   const failures: { setup: SetupId; run: number; error: string }[] = [];
   const started = new Date();
   const info = machine();
+  const build = { snapshot: o.snapshot, ...buildInfo(bench.igRoot) };
+  const repoBuildAtStart = o.snapshot ? buildInfo(ROOT).buildSha256 : undefined;
   process.stderr.write(`trace_open bench: ${int(o.opens)} opens x ${o.runs} run(s), setups ${setups.join(', ')}; ${info.cpus} CPUs, kernel ${info.kernel}\n`);
   let lat: LatencyResult[] = [];
   try {
@@ -562,6 +612,7 @@ async function main(): Promise<void> {
   const suspicious = newProgs.filter((p) => ourNames.test(p.name)).map((p) => ({ ...p, pids: programOwners(p.id) }))
     .filter((p) => p.pids.length === 0 || p.pids.some((q) => spawnedPids.has(q)));
 
+  const repoBuildAtEnd = buildInfo(ROOT).buildSha256;
   const sum = summarize(results, setups);
   const tg = targets(sum, lat);
   const ratios = peerRatios(sum, lat);
@@ -570,11 +621,12 @@ async function main(): Promise<void> {
   const jsonPath = o.json ?? join(RESULTS_DIR, `trace_open-${stamp}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify({
-    bench: 'trace_open', started: started.toISOString(), finished: new Date().toISOString(), options: { ...o, setups }, machine: info,
+    bench: 'trace_open', started: started.toISOString(), finished: new Date().toISOString(), options: { ...o, setups }, machine: info, build: { ...build, repoBuildAtStart, repoBuildAtEnd },
     summary: sum, runs: results, failures, latency: lat, targets: tg, peerRatios: ratios,
     cleanup: { programsHeldByOurPids: leftovers, newProgramsWithTracerNames: suspicious, tracepointsOfOurPids: [...spawnedPids].filter((p) => attachedTracepoints(p).size > 0) },
     bpftraceScript: BPFTRACE_SCRIPT,
   }, null, 2)}\n`);
+  process.stdout.write(`ig build: commit ${String(build.commit).slice(0, 12)}, ${build.uncommittedFiles} uncommitted file(s) under src/ and native/, build ${build.buildSha256}${o.snapshot ? ' (private snapshot taken at start)' : ''}${!o.snapshot && repoBuildAtEnd !== build.buildSha256 ? ' -- WARNING: dist/ changed during the bench' : ''}\n\n`);
   process.stdout.write(`${text}\n\n`);
   if (failures.length) process.stdout.write(`FAILED runs (left out of the tables): ${failures.map((f) => `${f.setup} run ${f.run}: ${f.error.slice(0, 300)}`).join('; ')}\n`);
   if (leftovers.length || suspicious.length) process.stdout.write(`WARNING: BPF programs left loaded: ${JSON.stringify({ leftovers, suspicious })}\n`);

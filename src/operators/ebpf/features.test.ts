@@ -19,6 +19,7 @@ before(() => {
 description: eBPF operator test gadget
 datasources:
   features:
+    annotations: {ebpf.ring.min-size: "0"}
     fields:
       label:
         annotations: {description: the label param}

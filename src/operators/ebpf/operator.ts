@@ -25,6 +25,16 @@ import { batchFromDump, batchFromRing } from './records.js';
 const BPF_PROG_TYPE_SOCKET_FILTER = 1;
 const BPF_MAP_TYPE_RINGBUF = 27;
 const MIN_RING_BYTES = 8 * 1024 * 1024;
+
+/** The ring size floor: a power of two of at least a page, as the kernel requires; 0 keeps the declared size. */
+function ringFloor(annotation: string | undefined): number {
+  if (annotation === undefined) return MIN_RING_BYTES;
+  const n = Number(annotation);
+  if (!Number.isFinite(n) || n <= 0) return 0;
+  let size = 4096;
+  while (size < n) size *= 2;
+  return size;
+}
 const BPF_PROG_TYPE_PERF_EVENT = 7;
 
 interface TracerDs { ds: DataSource; map: string; reader?: ReaderHandle; lostMap?: string; lostSeen: bigint }
@@ -177,9 +187,11 @@ export class EbpfOperator implements OperatorInstance {
     const maps = native.maps(obj);
     // Records are read in batches after a short linger; a small ring (upstream gadgets declare 256 KiB) fills
     // within that linger under a syscall storm. Give every tracer ring at least MIN_RING_BYTES.
+    // A data source can ask for another floor with the annotation ebpf.ring.min-size (bytes, 0 = as declared).
     for (const t of this.tracers) {
       const m = maps.find((x) => x.name === t.map);
-      if (m && m.type === BPF_MAP_TYPE_RINGBUF && m.maxEntries < MIN_RING_BYTES) native.setMapMaxEntries(obj, t.map, MIN_RING_BYTES);
+      const want = ringFloor(t.ds.annotations.get('ebpf.ring.min-size'));
+      if (m && m.type === BPF_MAP_TYPE_RINGBUF && m.maxEntries < want) native.setMapMaxEntries(obj, t.map, want);
     }
     const filterFd = ctx.vars.get('gadget_mntns_filter_map') as number | undefined;
     if (filterFd !== undefined && maps.some((x) => x.name === 'gadget_mntns_filter_map')) {
