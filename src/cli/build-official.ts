@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { buildImage, getGadgetImage } from '../oci/index.js';
 import { repoRoot } from './version.js';
 
@@ -24,6 +25,12 @@ function hashTree(paths: string[]): string {
   return h.digest('hex');
 }
 
+function lastCommitEpoch(root: string, paths: string[]): string {
+  const r = spawnSync('git', ['-C', root, 'log', '-1', '--format=%ct', '--', ...paths], { encoding: 'utf8' });
+  const t = r.status === 0 ? r.stdout.trim() : '';
+  return /^\d+$/.test(t) ? t : '0';
+}
+
 export async function buildOfficialGadgets(opts: { force?: boolean; only?: string[] } = {}): Promise<void> {
   const root = repoRoot();
   const gadgetsDir = join(root, 'gadgets');
@@ -40,8 +47,14 @@ export async function buildOfficialGadgets(opts: { force?: boolean; only?: strin
     try { await getGadgetImage(name, { pull: 'never', verifyImage: false }); } catch { present = false; }
     if (!opts.force && present && existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) continue;
     process.stderr.write(`[setup] building gadget ${name}\n`);
-    process.env['SOURCE_DATE_EPOCH'] ??= '0';
-    await buildImage(dir, { tag: name });
+    // Reproducible: the image's creation time is the last commit that touched the gadget or the headers.
+    const saved = process.env['SOURCE_DATE_EPOCH'];
+    process.env['SOURCE_DATE_EPOCH'] = saved ?? lastCommitEpoch(root, [dir, join(root, 'include', 'gadget')]);
+    try {
+      await buildImage(dir, { tag: name });
+    } finally {
+      if (saved === undefined) delete process.env['SOURCE_DATE_EPOCH'];
+    }
     writeFileSync(stamp, hash);
   }
 }
