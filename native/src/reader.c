@@ -127,6 +127,15 @@ static void flush(ig_reader *r) {
     free(b);
     return;
   }
+  /* A batch flushed by the latency timer is often mostly empty: give the rest back before it waits in the
+   * queue and lives on as a JS Buffer until the next GC. */
+  if (b->len < b->cap / 2) {
+    ig_batch *small = realloc(b, sizeof *b + b->len);
+    if (small) {
+      b = small;
+      b->cap = b->len;
+    }
+  }
   queue_batch(r, b);
 }
 
@@ -234,9 +243,12 @@ static void *reader_main(void *arg) {
  * JS thread side
  * ------------------------------------------------------------------------------------------- */
 static void batch_free_cb(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)data;
-  free(hint);
+  ig_batch *b = hint;
+  /* V8 was told about this memory when the Buffer was made; tell it it is gone. */
+  int64_t unused;
+  napi_adjust_external_memory(env, -(int64_t)(sizeof *b + b->cap), &unused);
+  free(b);
 }
 
 static ig_batch *pop(ig_reader *r) {
@@ -262,7 +274,12 @@ static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
     return false;
   }
   napi_status st = napi_create_external_buffer(env, b->len, b->data, batch_free_cb, b, &argv[0]);
-  if (st != napi_ok) {
+  if (st == napi_ok) {
+    /* Batches are malloc'd outside V8's heap: without this, GC runs as if they cost nothing and hundreds of
+     * them pile up waiting for finalisation (RSS in the hundreds of MiB under a storm). */
+    int64_t unused;
+    napi_adjust_external_memory(env, (int64_t)(sizeof *b + b->cap), &unused);
+  } else {
     /* Runtimes that forbid external buffers: copy. */
     bool pending = false;
     napi_is_exception_pending(env, &pending);
