@@ -23,6 +23,8 @@
  * thread itself, which would deadlock. A condition variable we control can be woken by stop. */
 #include "common.h"
 
+#include <uv.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -46,6 +48,7 @@ typedef struct ig_batch {
 
 struct ig_reader {
   uint32_t magic;
+  uv_timer_t *rearm; /* defers the next delivery to the next loop turn (main thread only) */
   int kind;
   ig_env *ienv;
   ig_reader *next_live;
@@ -294,13 +297,34 @@ static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
   return napi_call_function(env, undef, cb, 2, argv, &res) == napi_ok;
 }
 
+static void rearm_fire(uv_timer_t *t) {
+  ig_reader *r = t->data;
+  if (!r) return;
+  if (r->tsfn_released || napi_call_threadsafe_function(r->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
+    pthread_mutex_lock(&r->mu);
+    r->wake_pending = false;
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
+static void rearm_free(uv_handle_t *h) { free(h); }
+
+static void rearm_close(ig_reader *r) {
+  if (!r->rearm) return;
+  uv_timer_stop(r->rearm);
+  r->rearm->data = NULL;
+  uv_close((uv_handle_t *)r->rearm, rearm_free);
+  r->rearm = NULL;
+}
+
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)data;
   if (!env || !js_cb) return; /* teardown: the context may already be gone */
   ig_reader *r = context;
   uint32_t n;
+  /* wake_pending stays set while we deliver: the poll thread then does not queue more wake-ups, which Node
+   * would run in this same loop turn. */
   pthread_mutex_lock(&r->mu);
-  r->wake_pending = false;
   n = r->qlen;
   pthread_mutex_unlock(&r->mu);
   /* Deliver what was queued on entry, not more: a busy producer must not starve the event loop. */
@@ -321,10 +345,16 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   }
   if (r->tsfn_released) return;
   pthread_mutex_lock(&r->mu);
-  bool again = r->head && !r->wake_pending;
-  if (again) r->wake_pending = true;
+  bool again = r->head != NULL;
+  if (!again) r->wake_pending = false;
   pthread_mutex_unlock(&r->mu);
-  if (again && napi_call_threadsafe_function(r->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
+  if (!again) return;
+  /* More batches arrived while we delivered. Re-arming the threadsafe function right here would run in this
+   * same loop turn (Node drains up to 1000 calls per turn), starving timers, signals and the finalisers that
+   * free delivered batches during a storm. A 0 ms timer hands the next delivery to the next turn. */
+  if (r->rearm) {
+    uv_timer_start(r->rearm, rearm_fire, 0, 0);
+  } else if (napi_call_threadsafe_function(r->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
     pthread_mutex_lock(&r->mu);
     r->wake_pending = false;
     pthread_mutex_unlock(&r->mu);
@@ -385,6 +415,7 @@ static void reader_unref(ig_reader *r) {
 
 /* Stop without calling JS: used on teardown and by finalisers. */
 static void hard_stop(napi_env env, ig_reader *r, bool tsfn_dying) {
+  rearm_close(r);
   if (r->stopped) return;
   r->stopped = true;
   signal_and_join(r);
@@ -531,6 +562,17 @@ static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pa
   }
   /* From here on the threadsafe function owns one reference; the handle owns the other. */
   r->refs = 2;
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop) {
+    r->rearm = malloc(sizeof *r->rearm);
+    if (r->rearm && uv_timer_init(loop, r->rearm) == 0) {
+      r->rearm->data = r;
+      uv_unref((uv_handle_t *)r->rearm); /* never keeps the process alive on its own */
+    } else {
+      free(r->rearm);
+      r->rearm = NULL;
+    }
+  }
   napi_value ext;
   if (napi_create_reference(env, cb, 1, &r->cb_ref) != napi_ok ||
       napi_create_external(env, r, reader_finalize, NULL, &ext) != napi_ok) {
@@ -597,6 +639,7 @@ static napi_value js_reader_stop(napi_env env, napi_callback_info info) {
   if (!r) return NULL;
   if (r->stopped) return stats_object(env, r);
   r->stopped = true; /* re-entrant calls from the callback below see a stopped reader */
+  rearm_close(r);
   signal_and_join(r);
   unlink_live(r);
   release_kernel_side(r);
