@@ -11,6 +11,8 @@
 //   ig-null     same with stdout to /dev/null (not counted; lost from ig's warnings)
 //   bpftrace    sys_enter_openat stores the filename pointer, sys_exit_openat prints pid comm ret fname
 //   opensnoop   libbpf-tools opensnoop -p P
+// and, only when named in --setups (investigation): floor-read-256k (reader on the gadget's own 256 KiB ring),
+// ig-none (ig -o none).
 // Per run: the load generator's opens/s; the consumer's utime+stime over the load window only (sampled just
 // before the go-file is created and after the output has drained); events captured (lines with the generator's
 // comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
