@@ -1,4 +1,5 @@
 // cli (priority 10000): renders every data source on stdout as columns, json, jsonpretty, yaml or none.
+import { writeSync } from 'node:fs';
 import { stringify as yamlStringify } from 'yaml';
 import type { DataOperator } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
@@ -10,10 +11,46 @@ import { selectFields } from './fields.js';
 
 export const OUTPUT_MODES = ['columns', 'json', 'jsonpretty', 'yaml', 'none'];
 
-export interface Sink { write(s: string): void; isTTY: boolean }
+/**
+ * Where output goes. A Buffer handed to write() is only valid during the call (it is reused): a sink that keeps
+ * it must copy it.
+ */
+export interface Sink { write(s: string | Buffer): void; isTTY: boolean }
 
+/** Text lines encoded as UTF-8 into one growing, reused buffer. */
+export class LineBuffer {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private pos = 0;
+  reset(): void { this.pos = 0; }
+  line(s: string): void {
+    const need = s.length * 3 + 1;
+    if (this.pos + need > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need));
+      this.buf.copy(next, 0, 0, this.pos);
+      this.buf = next;
+    }
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+    this.buf[this.pos++] = 0x0a;
+  }
+  view(): Buffer { return this.buf.subarray(0, this.pos); }
+}
+
+/** stdout: a synchronous write of the bytes when nothing is queued (files, pipes); else a queued copy. */
 export const stdoutSink: Sink = {
-  write: (s) => { process.stdout.write(s); },
+  write: (s) => {
+    if (typeof s === 'string') { process.stdout.write(s); return; }
+    let off = 0;
+    if (process.stdout.writableLength === 0) {
+      try {
+        while (off < s.length) off += writeSync(1, s, off, s.length - off);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN') throw e;
+      }
+    }
+    process.stdout.write(Buffer.from(s.subarray(off)));
+  },
   get isTTY() { return Boolean(process.stdout.isTTY); },
 };
 
@@ -68,6 +105,16 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
           const items: string[] = [];
           for (let k = 0; k < b.liveCount; k++) items.push(enc(b, b.live[k]!));
           sink.write(pretty ? `[\n${items.map((x) => '  ' + x.replace(/\n/g, '\n  ')).join(',\n')}\n]\n` : `[${items.join(',')}]\n`);
+        };
+      }
+      if (mode === 'json') {
+        // Each line is encoded into one reused buffer and the batch written at once: flattening one rope of a
+        // whole batch (hundreds of pieces per line) cost more than building it.
+        const lines = new LineBuffer();
+        return (b) => {
+          lines.reset();
+          for (let k = 0; k < b.liveCount; k++) lines.line(enc(b, b.live[k]!));
+          sink.write(lines.view());
         };
       }
       return (b) => {
