@@ -69,26 +69,11 @@ export class DataSource {
     else if (f.annotations.get('columns.hidden') === 'false') f.setHidden(false);
   }
 
-  /** Apply a template to an existing field (used for BTF typedef templates before gadget.yaml annotations). */
-  applyTemplateAndReconfigure(f: Field, template: string): void {
-    applyTemplate(f, template);
-    this.applyConfig(f);
-  }
-
   getField(name: string): Field | undefined {
     const exact = this.fields.find((f) => f.fullName === name);
     if (exact) return exact;
     const lower = name.toLowerCase();
     return this.fields.find((f) => f.fullName.toLowerCase() === lower);
-  }
-
-  fieldsWithTag(...tags: string[]): Field[] {
-    return this.fields.filter((f) => tags.some((t) => f.tags.includes(t)));
-  }
-
-  /** Fields that carry a value and are not removed: what outputs may show. */
-  valueFields(): Field[] {
-    return this.fields.filter((f) => !f.isEmpty && !f.unreferenced && !((f.flags & FieldFlag.Container) !== 0));
   }
 
   subscribe(fn: Subscriber, prio: number): void {

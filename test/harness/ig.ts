@@ -85,9 +85,3 @@ export function loadedProgramNames(): string[] {
   if (r.status !== 0) return [];
   return (JSON.parse(r.stdout) as { name?: string }[]).map((p) => p.name ?? '');
 }
-
-/** Run a command and return its pid (the process has exited when this returns). */
-export function runAndGetPid(cmd: string, args: string[]): number {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' });
-  return r.pid ?? -1;
-}

@@ -22,11 +22,6 @@ export function syscallName(v: number): string {
   return SYSCALLS_X86_64[v] ?? 'unknown';
 }
 
-export function syscallNumber(name: string): number | undefined {
-  for (const [k, v] of Object.entries(SYSCALLS_X86_64)) if (v === name) return Number(k);
-  return undefined;
-}
-
 export function humanBytes(v: number): string {
   if (v < 1000) return `${v} B`;
   const units = ['kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
