@@ -24,7 +24,6 @@ export function findImage(args: string[]): { image?: string; help: boolean; verb
     if (a === '-v' || a === '--verbose') { verbose = true; continue; }
     if (a.startsWith('-')) { if (VALUE_FLAGS.has(a)) i++; continue; }
     image ??= a;
-    if (image !== undefined && image !== a) continue;
   }
   return { image, help, verbose };
 }

@@ -75,8 +75,8 @@ export function makeJsonEncoder(fields: Field[], indent = 0): Writer {
  * A subtree whose values all follow from one key (enrichment: the container of the record) is encoded once
  * per key change instead of once per record: events come in bursts from the same container, or from none.
  */
-function memoWriter(n: Node, depth: number, key: (b: Batch, i: number) => unknown): Writer {
-  const sub = encodeNode(n, depth, indentOf.get(n) ?? 0);
+function memoWriter(n: Node, depth: number, indent: number, key: (b: Batch, i: number) => unknown): Writer {
+  const sub = encodeNode(n, depth, indent);
   let lastKey: unknown = {};
   let last = '';
   return (b, i) => {
@@ -85,8 +85,6 @@ function memoWriter(n: Node, depth: number, key: (b: Batch, i: number) => unknow
     return last;
   };
 }
-
-const indentOf = new WeakMap<Node, number>();
 
 function encodeNode(root: Node, rootDepth: number, indent: number): Writer {
   const parts: (string | Writer)[] = [];
@@ -100,7 +98,7 @@ function encodeNode(root: Node, rootDepth: number, indent: number): Writer {
       parts.push(`${first ? '' : ','}${nl(depth + 1)}${JSON.stringify(c.name)}:${indent ? ' ' : ''}`);
       first = false;
       const memo = c.field?.subtreeKey;
-      if (hasChildren && memo) { indentOf.set(c, indent); parts.push(memoWriter(c, depth + 1, memo)); }
+      if (hasChildren && memo) parts.push(memoWriter(c, depth + 1, indent, memo));
       else if (hasChildren) emit(c, depth + 1);
       else parts.push(valueWriter(c.field!));
     }
