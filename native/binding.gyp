@@ -10,7 +10,8 @@
         "src/maps.c",
         "src/reader.c",
         "src/extra.c",
-        "src/net.c"
+        "src/net.c",
+        "src/render.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
       "defines": ["_GNU_SOURCE"],

@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <time.h>
 #include "common.h"
+#include "render.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_add_env_cleanup_hook(env, env_cleanup, e);
 
   if (!ig_object_register(env, exports) || !ig_attach_register(env, exports) || !ig_maps_register(env, exports) ||
-      !ig_reader_register(env, exports) || !ig_net_register(env, exports) || !ig_extra_register(env, exports))
+      !ig_reader_register(env, exports) || !ig_net_register(env, exports) || !ig_extra_register(env, exports) ||
+      !ig_render_register(env, exports))
     return NULL;
   IG_EXPORT(env, exports, "libbpfVersion", js_libbpf_version);
   IG_EXPORT(env, exports, "numPossibleCpus", js_num_possible_cpus);

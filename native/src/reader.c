@@ -22,6 +22,7 @@
  * the poll thread; a thread blocked inside a full TSFN queue could only be released by the JS
  * thread itself, which would deadlock. A condition variable we control can be woken by stop. */
 #include "common.h"
+#include "render.h"
 
 #include <uv.h>
 
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,7 +55,15 @@ struct ig_reader {
   ig_env *ienv;
   ig_reader *next_live;
 
-  struct ring_buffer *rb;
+  /* BPF ring buffer, mapped here rather than through libbpf's ring_buffer: libbpf publishes the consumer
+   * position after every record, and the producer reads that cache line on every reserve; we publish it
+   * every RING_PUBLISH_BYTES and at the end of a poll. */
+  uint64_t *cons_pos;       /* consumer page (rw) */
+  const uint64_t *prod_pos; /* producer page, followed by the data pages mapped twice (ro) */
+  const uint8_t *ring_data;
+  uint64_t ring_mask;
+  size_t cons_map_len, prod_map_len;
+  bool discard;             /* opts.discard: advance over records without reading them (benchmark floor) */
   struct perf_buffer *pb;
   int efd, epfd;
   pthread_t thread;
@@ -77,6 +87,18 @@ struct ig_reader {
 
   size_t max_batch;
   uint64_t max_latency_ns, linger_ns;
+
+  /* Render mode (opts.render): records become JSON lines on this thread, written to out.fd. A record the plan
+   * cannot render (a memo miss) and the rest of that consume go to JS as a batch; the thread waits until JS has
+   * rendered it (and filled the memos) before it goes on, so lines keep their order. */
+  ig_plan *plan;
+  ig_out out;
+  bool fallback;         /* poll thread: records go to JS until the end of this consume */
+  bool render_off;       /* poll thread: too many misses, JS renders everything from now on */
+  uint32_t fallback_records, episodes;
+  uint64_t window_start_ns, now_ns;
+  uint32_t in_flight;    /* batches popped and being delivered; guarded by mu */
+  uint64_t rendered;     /* atomic */
 
   int stop;                                /* atomic */
   uint64_t records, batches, lost, dropped; /* atomic */
@@ -143,11 +165,6 @@ static void flush(ig_reader *r) {
 }
 
 static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
-  if (stopping(r)) {
-    /* Final drain: take at most one ring's worth so a busy producer cannot keep us here. */
-    r->drain_bytes += size + 8;
-    if (r->drain_bytes > r->drain_limit) return -ECANCELED;
-  }
   size_t need = 8 + ((size + 7) & ~(size_t)7);
   if (r->cur && r->cur->len + need > r->cur->cap) flush(r);
   if (!r->cur) {
@@ -175,9 +192,59 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   return 0;
 }
 
-static int ring_sample(void *ctx, void *data, size_t size) { return append(ctx, 0, data, size); }
+/* Records handed to JS after a memo miss before the consume ends and JS renders them. */
+#define FALLBACK_RECORDS_MAX 256
+/* More fallbacks than this per second and rendering is left to JS for good (e.g. a high-cardinality memo key). */
+#define FALLBACK_EPISODES_MAX 64
 
-static void perf_sample(void *ctx, int cpu, void *data, __u32 size) { append(ctx, (uint32_t)cpu, data, size); }
+static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
+  if (stopping(r)) {
+    /* Final drain: take at most one ring's worth so a busy producer cannot keep us here. */
+    r->drain_bytes += size + 8;
+    if (r->drain_bytes > r->drain_limit) return -ECANCELED;
+  }
+  if (r->plan && !r->fallback) {
+    if (ig_plan_render(r->plan, data, size, r->now_ns, &r->out) == IG_RENDER_OK) {
+      r->appended++;
+      __atomic_add_fetch(&r->rendered, 1, __ATOMIC_RELAXED);
+      return 0;
+    }
+    /* What is rendered goes out before JS writes the lines of the records from here on. */
+    ig_out_flush(&r->out);
+    r->fallback = true;
+    r->fallback_records = 0;
+  }
+  int err = append(r, cpu, data, size);
+  if (r->plan && !r->render_off && ++r->fallback_records >= FALLBACK_RECORDS_MAX) return -ECANCELED;
+  return err;
+}
+
+static int ring_sample(void *ctx, void *data, size_t size) { return take(ctx, 0, data, size); }
+
+static void perf_sample(void *ctx, int cpu, void *data, __u32 size) { take(ctx, (uint32_t)cpu, data, size); }
+
+/* Render mode, after a consume: write the lines, or hand the records JS must render to JS and wait for it. */
+static void render_settle(ig_reader *r) {
+  if (!r->fallback) {
+    ig_out_flush(&r->out);
+    return;
+  }
+  flush(r);
+  if (r->render_off) return;
+  pthread_mutex_lock(&r->mu);
+  while ((r->qlen > 0 || r->in_flight > 0) && !stopping(r)) pthread_cond_wait(&r->cv, &r->mu);
+  pthread_mutex_unlock(&r->mu);
+  if (stopping(r)) return; /* the final drain keeps handing records to JS, in order */
+  r->fallback = false;
+  if (r->now_ns - r->window_start_ns > 1000000000ull) {
+    r->window_start_ns = r->now_ns;
+    r->episodes = 0;
+  }
+  if (++r->episodes > FALLBACK_EPISODES_MAX) {
+    r->render_off = true;
+    r->fallback = true;
+  }
+}
 
 static void perf_lost(void *ctx, int cpu, __u64 cnt) {
   (void)cpu;
@@ -185,8 +252,48 @@ static void perf_lost(void *ctx, int cpu, __u64 cnt) {
   __atomic_add_fetch(&r->lost, cnt, __ATOMIC_RELAXED);
 }
 
+#define RING_PUBLISH_BYTES (64u * 1024u)
+#ifndef BPF_RINGBUF_BUSY_BIT
+#define BPF_RINGBUF_BUSY_BIT (1u << 31)
+#define BPF_RINGBUF_DISCARD_BIT (1u << 30)
+#define BPF_RINGBUF_HDR_SZ 8
+#endif
+
+/* Take every committed record of the ring, in order. A record a callback refuses (-ECANCELED) is consumed and
+ * ends the poll, as with libbpf. */
+static int ring_consume(ig_reader *r) {
+  uint64_t cons = *r->cons_pos, published = cons;
+  int err = 0;
+  for (;;) {
+    uint64_t prod = __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE);
+    while (cons < prod) {
+      const uint32_t *hdr = (const uint32_t *)(r->ring_data + (cons & r->ring_mask));
+      uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+      if (len & BPF_RINGBUF_BUSY_BIT) goto out; /* reserved, not committed yet: the commit wakes us */
+      uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+      cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
+      if (!(len & BPF_RINGBUF_DISCARD_BIT) && !r->discard) {
+        err = ring_sample(r, (void *)((const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ), size);
+        if (err < 0) goto out;
+      }
+      if (cons - published >= RING_PUBLISH_BYTES) {
+        __atomic_store_n(r->cons_pos, cons, __ATOMIC_RELEASE);
+        published = cons;
+      }
+    }
+    __atomic_store_n(r->cons_pos, cons, __ATOMIC_RELEASE);
+    published = cons;
+    /* A record reserved before the store may have seen an old consumer position and not woken us. */
+    if (__atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE) == cons) break;
+  }
+out:
+  if (cons != published) __atomic_store_n(r->cons_pos, cons, __ATOMIC_RELEASE);
+  return err;
+}
+
 static int consume(ig_reader *r) {
-  int err = r->kind == READER_RING ? ring_buffer__consume(r->rb) : perf_buffer__consume(r->pb);
+  if (r->plan) r->now_ns = now_ns();
+  int err = r->kind == READER_RING ? ring_consume(r) : perf_buffer__consume(r->pb);
   return err < 0 ? err : 0;
 }
 
@@ -212,6 +319,8 @@ static void *reader_main(void *arg) {
       }
       timeout = (int)((deadline - now + 999999ull) / 1000000ull);
     }
+    /* A wake-up lost to a race in the ring protocol costs at most this long. */
+    if (r->kind == READER_RING && (timeout < 0 || timeout > 100)) timeout = 100;
     int n = epoll_wait(r->epfd, ev, 4, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -233,11 +342,13 @@ static void *reader_main(void *arg) {
       r->error = -err;
       break;
     }
+    if (r->plan) render_settle(r);
     if (r->appended && r->linger_ns && linger(r)) break;
   }
   /* Deliver what the kernel already holds, then what we hold. */
   r->drain_bytes = 0;
   consume(r);
+  if (r->plan) ig_out_flush(&r->out);
   flush(r);
   return NULL;
 }
@@ -261,10 +372,19 @@ static ig_batch *pop(ig_reader *r) {
     r->head = b->next;
     if (!r->head) r->tail = NULL;
     r->qlen--;
-    pthread_cond_signal(&r->cv);
+    r->in_flight++;
+    pthread_cond_broadcast(&r->cv);
   }
   pthread_mutex_unlock(&r->mu);
   return b;
+}
+
+/* A popped batch was delivered (or dropped): a render-mode poll thread waiting for JS may go on. */
+static void delivered(ig_reader *r) {
+  pthread_mutex_lock(&r->mu);
+  if (r->in_flight) r->in_flight--;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
 }
 
 /* Call cb(buf, count) for one batch; ownership of b moves to the Buffer. Returns false when the
@@ -331,7 +451,9 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   for (uint32_t i = 0; i < n; i++) {
     ig_batch *b = pop(r);
     if (!b) break;
-    if (!deliver_one(env, js_cb, b)) {
+    bool ok = deliver_one(env, js_cb, b);
+    delivered(r);
+    if (!ok) {
       /* The callback threw. Node-API would only print a deprecation warning for an exception left
        * pending here, so raise it as a real uncaught exception. */
       bool pending = false;
@@ -363,7 +485,10 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
 
 static void free_queue(ig_reader *r) {
   ig_batch *b;
-  while ((b = pop(r))) free(b);
+  while ((b = pop(r))) {
+    free(b);
+    delivered(r);
+  }
   free(r->cur);
   r->cur = NULL;
 }
@@ -396,17 +521,27 @@ static void unlink_live(ig_reader *r) {
 }
 
 static void release_kernel_side(ig_reader *r) {
-  if (r->rb) ring_buffer__free(r->rb);
+  if (r->cons_pos) munmap(r->cons_pos, r->cons_map_len);
+  if (r->prod_pos) munmap((void *)r->prod_pos, r->prod_map_len);
+  r->cons_pos = NULL;
+  r->prod_pos = NULL;
+  r->ring_data = NULL;
   if (r->pb) perf_buffer__free(r->pb);
-  r->rb = NULL;
   r->pb = NULL;
   if (r->epfd >= 0) close(r->epfd);
   if (r->efd >= 0) close(r->efd);
   r->epfd = r->efd = -1;
 }
 
+static void release_render(ig_reader *r) {
+  ig_out_free(&r->out);
+  if (r->plan) ig_plan_unref(r->plan);
+  r->plan = NULL;
+}
+
 static void reader_unref(ig_reader *r) {
   if (--r->refs > 0) return;
+  release_render(r);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   r->magic = 0;
@@ -458,6 +593,10 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
   NAPI_TRY(env, napi_create_object(env, &o));
   ig_set_num(env, o, "records", (double)__atomic_load_n(&r->records, __ATOMIC_RELAXED));
   ig_set_num(env, o, "batches", (double)__atomic_load_n(&r->batches, __ATOMIC_RELAXED));
+  if (r->plan) {
+    ig_set_num(env, o, "rendered", (double)__atomic_load_n(&r->rendered, __ATOMIC_RELAXED));
+    if (r->out.error) ig_set_str(env, o, "outputError", strerror(r->out.error));
+  }
   ig_set_num(env, o, "lost",
              (double)(__atomic_load_n(&r->lost, __ATOMIC_RELAXED) + __atomic_load_n(&r->dropped, __ATOMIC_RELAXED)));
   if (r->stopped && r->error) {
@@ -485,11 +624,30 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
   r->max_latency_ns = (uint64_t)lat_ms * 1000000ull;
   r->linger_ns = (uint64_t)linger_us * 1000ull;
   r->qmax = (uint32_t)queue;
+  napi_value dv;
+  if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "discard", &dv) == napi_ok && !ig_is_nullish(env, dv) &&
+      !ig_arg_bool(env, dv, "discard", &r->discard))
+    return false;
+  napi_value plan;
+  if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "render", &plan) == napi_ok &&
+      !ig_is_nullish(env, plan)) {
+    int64_t fd = 1;
+    if (!ig_opt_i64(env, opts, "outFd", &fd, NULL)) return false;
+    ig_plan *p = ig_plan_arg(env, plan);
+    if (!p) return false;
+    if (!ig_out_init(&r->out, (int)fd, 1 << 18)) {
+      ig_throw_msg(env, "reader: out of memory");
+      return false;
+    }
+    ig_plan_ref(p);
+    r->plan = p;
+  }
   return true;
 }
 
 static void reader_destroy_unstarted(ig_reader *r) {
   release_kernel_side(r);
+  release_render(r);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   free(r);
@@ -535,9 +693,19 @@ static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pa
   ig_log_reset();
   int src_fd;
   if (kind == READER_RING) {
-    r->rb = ring_buffer__new(map_fd, ring_sample, r, NULL);
-    err = r->rb ? 0 : errno;
-    src_fd = r->rb ? ring_buffer__epoll_fd(r->rb) : -1;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    r->cons_map_len = page;
+    r->prod_map_len = page + 2 * (size_t)mi.max_entries; /* the kernel maps the data pages twice in a row */
+    void *c = mmap(NULL, r->cons_map_len, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+    void *pp = c == MAP_FAILED ? MAP_FAILED : mmap(NULL, r->prod_map_len, PROT_READ, MAP_SHARED, map_fd, (off_t)page);
+    err = c == MAP_FAILED || pp == MAP_FAILED ? errno : 0;
+    if (c != MAP_FAILED) r->cons_pos = c;
+    if (pp != MAP_FAILED) {
+      r->prod_pos = pp;
+      r->ring_data = (const uint8_t *)pp + page;
+      r->ring_mask = (uint64_t)mi.max_entries - 1;
+    }
+    src_fd = map_fd;
   } else {
     r->pb = perf_buffer__new(map_fd, (size_t)pages, perf_sample, perf_lost, r, NULL);
     err = r->pb ? 0 : errno;
@@ -685,7 +853,22 @@ static napi_value js_reader_stats(napi_env env, napi_callback_info info) {
   return stats_object(env, r);
 }
 
+/* readerWriteOut(r, bytes): write lines JS rendered for a render-mode reader, in order with the thread's own
+ * (the poll thread waits while JS renders, and is stopped once readerStop has returned). */
+static napi_value js_reader_write_out(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!ig_args(env, info, 2, argv)) return NULL;
+  ig_reader *r = ig_handle(env, argv[0], IG_MAGIC_READER, "reader");
+  void *data;
+  size_t len;
+  if (!r || !ig_arg_bytes(env, argv[1], "bytes", &data, &len)) return NULL;
+  if (!r->out.p) return ig_throw_type(env, "reader does not render");
+  ig_out_write(&r->out, data, len);
+  return ig_undefined(env);
+}
+
 bool ig_reader_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "readerWriteOut", js_reader_write_out);
   IG_EXPORT(env, exports, "ringOpen", js_ring_open);
   IG_EXPORT(env, exports, "perfOpen", js_perf_open);
   IG_EXPORT(env, exports, "readerStop", js_reader_stop);

@@ -5,6 +5,8 @@
 export type ObjectHandle = { readonly __brand: 'bpf_object' };
 export type LinkHandle = { readonly __brand: 'bpf_link' };
 export type ReaderHandle = { readonly __brand: 'reader' };
+/** A compiled JSON render plan (native/src/render.c; built by src/operators/cli/native-plan.ts). */
+export type RenderPlanHandle = { readonly __brand: 'render_plan' };
 
 export interface MapInfo {
   name: string;
@@ -41,6 +43,8 @@ export interface ReaderStats {
   batches: number;       // batches handed to JS
   lost: number;          // perf buffer: lost samples reported by the kernel; ring buffer: 0 (counted in BPF)
   error?: string;        // set after stop when the poll thread ended on an error
+  rendered?: number;     // render mode: records the poll thread rendered itself
+  outputError?: string;  // render mode: the output fd failed (e.g. EPIPE); output is discarded from then on
 }
 
 export interface ReaderOptions {
@@ -48,6 +52,15 @@ export interface ReaderOptions {
   maxLatencyMs?: number;    // flush a partial batch this long after its first record; default 1
   lingerUs?: number;        // sleep after a non-empty poll so records pile up; default 1000
   queue?: number;           // max batches queued to JS before the poll thread blocks; default 8
+  /**
+   * Render mode: the poll thread writes each record as a JSON line to `outFd` (default 1) with this plan. A record
+   * it cannot render (memo miss) and the rest of that poll go to `cb` as usual, and the thread waits until the
+   * callback has returned; the callback writes its lines with readerWriteOut.
+   */
+  render?: RenderPlanHandle;
+  outFd?: number;
+  /** Ring buffers: advance over records without reading them and call no callback (benchmark floor). */
+  discard?: boolean;
 }
 
 /**
@@ -139,4 +152,15 @@ export interface NativeAddon {
   /** Stop the thread, deliver what is pending (cb runs synchronously, before this returns), release. Idempotent. */
   readerStop(r: ReaderHandle): ReaderStats;
   readerStats(r: ReaderHandle): ReaderStats;
+  /** Render mode: write bytes (lines JS rendered) to the reader's output fd, in order with the thread's lines. */
+  readerWriteOut(r: ReaderHandle, bytes: Buffer): void;
+
+  // Render plans: ops are int32 quadruples [op, a, b, c]; memos: [count, (ttlMs, nranges, (off, len)*)*].
+  renderPlanNew(ops: Int32Array, literals: Buffer, memos: Int32Array, wallOffsetNs: bigint): RenderPlanHandle;
+  /** Store a memo fragment. Only while no reader renders with the plan (from the reader's callback). */
+  renderPlanMemoSet(plan: RenderPlanHandle, memo: number, key: Buffer, fragment: Buffer): void;
+  /** Forget every memo before the next record (what the fragments depend on changed). Any time. */
+  renderPlanInvalidate(plan: RenderPlanHandle): void;
+  /** Render a reader-layout batch on this thread: the lines, and the indices of records that missed a memo. */
+  renderPlanRender(plan: RenderPlanHandle, batch: Buffer, count: number): { out: Buffer; missed: number[] };
 }

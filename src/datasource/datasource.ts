@@ -8,6 +8,18 @@ import { Kind } from './kinds.js';
 export type DataSourceType = 'single' | 'array';
 export type Subscriber = (b: Batch) => void;
 
+export interface SubscribeOptions {
+  /** A native render plan reproduces what this subscriber does to the output (e.g. the timestamp rewrite). */
+  nativeEquivalent?: boolean;
+}
+
+/** An output that renders this data source on the reader's thread (the cli's JSON fast path). */
+export interface NativeOutput {
+  plan: import('../bpf/native-api.js').RenderPlanHandle;
+  /** Called with the reader once it renders with the plan. */
+  bind(reader: import('../bpf/native-api.js').ReaderHandle): void;
+}
+
 export interface FieldConfig {
   annotations?: Record<string, string>;
   tags?: string[];
@@ -25,7 +37,9 @@ export class DataSource {
   /** Size of the static struct at the start of every record. */
   staticSize = 0;
   private columnCount = 0;
-  private readonly subs: { prio: number; seq: number; fn: Subscriber }[] = [];
+  private readonly subs: { prio: number; seq: number; fn: Subscriber; nativeEquivalent: boolean }[] = [];
+  /** Set by an output that can render natively; used only when every subscriber is native-equivalent. */
+  nativeOutput?: NativeOutput;
   private seq = 0;
   private lostHandlers: ((n: number, cause: string) => void)[] = [];
   referenced = true;
@@ -76,9 +90,14 @@ export class DataSource {
     return this.fields.find((f) => f.fullName.toLowerCase() === lower);
   }
 
-  subscribe(fn: Subscriber, prio: number): void {
-    this.subs.push({ prio, seq: this.seq++, fn });
+  subscribe(fn: Subscriber, prio: number, opts: SubscribeOptions = {}): void {
+    this.subs.push({ prio, seq: this.seq++, fn, nativeEquivalent: opts.nativeEquivalent === true });
     this.subs.sort((a, b) => a.prio - b.prio || a.seq - b.seq);
+  }
+
+  /** The native output, when set and nothing else needs to see each record in JS. */
+  nativeRenderer(): NativeOutput | undefined {
+    return this.nativeOutput && this.subs.every((s) => s.nativeEquivalent) ? this.nativeOutput : undefined;
   }
 
   emit(b: Batch): void {

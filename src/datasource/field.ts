@@ -114,6 +114,19 @@ function staticGetter(kind: number, offs: number, size: number, bitOffset?: numb
   return (b, i) => rd(b.buf, b.offs[i]!);
 }
 
+/**
+ * How a native renderer (src/operators/cli/native-plan.ts) can produce this field without JS. Set by the operator
+ * that defines the value; a derived field without one keeps its data source on the JS path.
+ * - memo: the JSON text of the value (of the subtree, on a parent) follows from the bytes of the `key` fields,
+ *   and from state whose changes `onChange` announces; `ttlMs` bounds how long an answer may be reused.
+ * - wallclock-ns: a static boot-clock u64 that is rewritten in place to wall-clock ns (offset added; 0 stays 0).
+ * - wallclock-text: the RFC 3339 text of `raw`'s wall-clock time ('' for 0).
+ */
+export type NativeHint =
+  | { kind: 'memo'; key: Field[]; ttlMs?: number; onChange?: (cb: () => void) => () => void }
+  | { kind: 'wallclock-ns'; offsetNs: bigint }
+  | { kind: 'wallclock-text'; raw: Field; offsetNs: bigint };
+
 export interface FieldInit {
   name: string;
   fullName?: string;
@@ -145,6 +158,8 @@ export class Field {
    * outputs may encode the subtree once per key. Set by the operator that adds the children.
    */
   subtreeKey?: (b: Batch, i: number) => unknown;
+  /** How a native renderer can produce this value (see NativeHint). */
+  native?: NativeHint;
 
   constructor(init: FieldInit) {
     this.name = init.name;

@@ -12,7 +12,7 @@ export function jsonString(v: string): string {
   return v === '' ? '""' : NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
 }
 
-function valueWriter(f: Field): Writer {
+export function valueWriter(f: Field): Writer {
   const get = f.get;
   const kind = baseKind(f.kind);
   if (isArrayKind(f.kind)) {
@@ -86,7 +86,7 @@ function memoWriter(n: Node, depth: number, indent: number, key: (b: Batch, i: n
   };
 }
 
-function encodeNode(root: Node, rootDepth: number, indent: number): Writer {
+export function encodeNode(root: Node, rootDepth: number, indent: number): Writer {
   const parts: (string | Writer)[] = [];
   const nl = (d: number) => (indent ? '\n' + ' '.repeat(indent * d) : '');
   const emit = (n: Node, depth: number) => {

@@ -5,7 +5,10 @@ import type { DataOperator } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { perDataSource } from '../perds.js';
+import { native } from '../../bpf/native.js';
+import type { ReaderHandle } from '../../bpf/native-api.js';
 import { makeJsonEncoder, jsonFields } from './json.js';
+import { compileNativePlan, type NativePlan } from './native-plan.js';
 import { columnFor, headerLine, rowLine } from './columns.js';
 import { selectFields } from './fields.js';
 
@@ -77,6 +80,25 @@ function textRenderer(ds: DataSource, fields: Field[], sink: Sink): (b: Batch) =
 }
 
 const isText = (f: Field) => f.annotation('content-type') === 'text/plain';
+
+/**
+ * JSON lines with a native plan: the reader's thread renders the records and this renderer only sees those the
+ * plan missed on. It renders them like the JS path, writes them through the reader (in order with the thread's
+ * lines) and fills the plan's memos. Until a reader binds the plan (or if none does) it writes to the sink.
+ */
+function nativeJsonRenderer(ds: DataSource, fields: Field[], sink: Sink, np: NativePlan): (b: Batch) => void {
+  const enc = makeJsonEncoder(fields, 0);
+  const lines = new LineBuffer();
+  let reader: ReaderHandle | undefined;
+  ds.nativeOutput = { plan: np.plan, bind: (r) => { reader = r; } };
+  return (b) => {
+    lines.reset();
+    for (let k = 0; k < b.liveCount; k++) lines.line(enc(b, b.live[k]!));
+    if (!reader) { sink.write(lines.view()); return; }
+    native.readerWriteOut(reader, lines.view());
+    np.fill(b);
+  };
+}
 
 export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | undefined, sink: Sink): ((b: Batch) => void) | undefined {
   const isArray = ds.type === 'array';
@@ -157,6 +179,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
       const dss = [...ctx.dataSources.values()];
       if (dss.length === 0) return null;
       const modes = new Set<string>(OUTPUT_MODES);
+      const plans: NativePlan[] = [];
       for (const ds of dss) for (const m of (ds.annotations.get('cli.supported-output-modes') ?? '').split(',')) if (m) modes.add(m);
       return {
         name: 'cli',
@@ -170,6 +193,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
           // Only what the user asked for: otherwise each data source's cli.default-output-mode (else columns).
           const outputs = perDataSource(ctx.params.isSet('operator.cli.output') ? ctx.params.get('operator.cli.output') ?? '' : '', names, ',');
           const fields = perDataSource(ctx.params.get('operator.cli.fields') ?? '', names, ';');
+          const shown: { ds: DataSource; mode: string }[] = [];
           for (const ds of dss) {
             if (!ds.referenced) continue;
             const mode = outputs.get(ds.name) ?? ds.annotations.get('cli.default-output-mode') ?? 'columns';
@@ -178,10 +202,32 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
               ctx.log.warn(`data source ${ds.name} does not support output mode ${mode}; skipped`);
               continue;
             }
-            const r = makeRenderer(ds, mode, fields.get(ds.name), sink);
-            if (r) ds.subscribe(r, 10000);
             ds.onLost((n, cause) => ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
+            if (mode !== 'none') shown.push({ ds, mode });
           }
+          // One data source printed as JSON lines on stdout: the reader's thread may render it (native plan).
+          // With several, their lines would interleave from different threads.
+          const only = shown.length === 1 ? shown[0]! : undefined;
+          const nativeOk = only?.mode === 'json' && sink === stdoutSink && only.ds.type === 'single' && process.env['IG_NATIVE_RENDER'] !== '0';
+          for (const { ds, mode } of shown) {
+            let r: ((b: Batch) => void) | undefined;
+            if (nativeOk) {
+              const fieldsSpec = fields.get(ds.name);
+              const list = fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
+              const np = compileNativePlan(native, list);
+              if ('reason' in np) {
+                ctx.log.debug(`${ds.name}: JSON rendered in JS (${np.reason})`);
+              } else {
+                plans.push(np);
+                r = nativeJsonRenderer(ds, list, sink, np);
+              }
+            }
+            r ??= makeRenderer(ds, mode, fields.get(ds.name), sink);
+            if (r) ds.subscribe(r, 10000, { nativeEquivalent: true });
+          }
+        },
+        stop() {
+          for (const p of plans.splice(0)) p.dispose();
         },
       };
     },

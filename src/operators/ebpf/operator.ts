@@ -4,7 +4,7 @@ import { Btf } from '../../bpf/btf/btf.js';
 import { ElfFile } from '../../bpf/btf/elf.js';
 import type { EnumInfo, VarInfo } from '../../bpf/btf/model.js';
 import { native } from '../../bpf/native.js';
-import type { LinkHandle, ObjectHandle, ReaderHandle } from '../../bpf/native-api.js';
+import type { LinkHandle, ObjectHandle, ReaderHandle, ReaderOptions } from '../../bpf/native-api.js';
 import { mountBpfFilesystems } from '../../bpf/mounts.js';
 import { DataSource } from '../../datasource/index.js';
 import { GadgetContext, GadgetError } from '../../gadget/context.js';
@@ -256,8 +256,15 @@ export class EbpfOperator implements OperatorInstance {
         this.ctx.done('error');
       }
     };
-    const opts = { maxLatencyMs: 1, lingerUs: 1000 };
+    // An output that renders on the reader's thread (cli JSON fast path) takes the records there when nothing
+    // else needs them in JS; the callback then only sees the records its plan could not render.
+    const out = t.ds.nativeRenderer();
+    const opts: ReaderOptions = { maxLatencyMs: 1, lingerUs: 1000, ...(out ? { render: out.plan, outFd: 1 } : {}) };
     t.reader = info && info.type === 4 /* PERF_EVENT_ARRAY */ ? native.perfOpen(fd, 64, onBatch, opts) : native.ringOpen(fd, onBatch, opts);
+    if (out) {
+      out.bind(t.reader);
+      this.ctx.log.debug(`${t.ds.name}: JSON rendered on the reader thread`);
+    }
   }
 
   private fetchMap(it: MapIterDs, obj: ObjectHandle): void {
@@ -347,6 +354,12 @@ export class EbpfOperator implements OperatorInstance {
   private pollLost(): void {
     if (!this.obj || !this.loaded) return;
     for (const t of this.tracers) {
+      const outErr = t.reader ? native.readerStats(t.reader).outputError : undefined;
+      if (outErr) {
+        this.ctx.log.error(`${t.ds.name}: cannot write output: ${outErr}`);
+        this.ctx.done('error');
+        return;
+      }
       if (!t.lostMap) continue;
       let fd: number;
       try { fd = native.mapFd(this.obj, t.lostMap); } catch { t.lostMap = undefined; continue; }

@@ -44,18 +44,20 @@ function wireTimestamp(ds: DataSource, raw: Field): ((b: Batch) => void) | undef
   if (raw.storage.type !== 'static' || raw.kind !== Kind.Uint64) return undefined;
   const offs = raw.storage.offs;
   const format = raw.annotation('formatters.timestamp.format');
+  const off = bootToWallOffsetNs();
+  raw.native = { kind: 'wallclock-ns', offsetNs: off };
   if (name) {
     const tf = new TimestampFormatter();
-    addSibling(ds, raw, name, Kind.String, (b, i) => {
+    const text = addSibling(ds, raw, name, Kind.String, (b, i) => {
       const o = b.offs[i]! + offs;
       const lo = b.buf.readUInt32LE(o);
       const hi = b.buf.readUInt32LE(o + 4);
       if (lo === 0 && hi === 0) return '';
       return format === 'unix' ? String(readU64(b.buf, o)) : tf.format(hi, lo);
     }, { template: 'timestamp', description: raw.annotation('description') ?? 'Timestamp' });
+    if (text && format !== 'unix') text.native = { kind: 'wallclock-text', raw, offsetNs: off };
   }
   // In-place boot → wall clock, with 32-bit halves and a carry: no BigInt per record.
-  const off = bootToWallOffsetNs();
   const offLo = Number(off & 0xffffffffn);
   const offHi = Number(off >> 32n);
   return (b) => {
@@ -119,11 +121,13 @@ export function installFormatters(ds: DataSource): ((b: Batch) => void)[] {
       // Values repeat (flags, modes, errnos): remember the last one.
       let lastV = NaN;
       let lastS = '';
-      addSibling(ds, raw, name, Kind.String, (b, i) => {
+      const f = addSibling(ds, raw, name, Kind.String, (b, i) => {
         const v = Number(get(b, i) ?? 0);
         if (v !== lastV) { lastV = v; lastS = conv.fmt(v); }
         return lastS;
       }, ann);
+      // The text follows from the raw value alone.
+      if (f) f.native = { kind: 'memo', key: [raw] };
       break;
     }
   }
@@ -141,7 +145,8 @@ export const formattersOperator: DataOperator = {
     return {
       name: 'formatters',
       preStart() {
-        for (const { ds, rewriters } of subs) for (const r of rewriters) ds.subscribe(r, 0);
+        // A native render plan adds the clock offset itself (NativeHint wallclock-*).
+        for (const { ds, rewriters } of subs) for (const r of rewriters) ds.subscribe(r, 0, { nativeEquivalent: true });
       },
     };
   },

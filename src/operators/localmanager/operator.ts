@@ -42,12 +42,14 @@ class LocalManagerInstance implements OperatorInstance {
   private col?: ContainerCollection;
   private mapFd?: number;
   private readonly byMntnsCache = new Map<number, Container | null>();
+  private readonly changes = new EventEmitter();
 
   constructor(private readonly ctx: GadgetContext) {
     for (const ds of ctx.dataSources.values()) {
       addContainerFields(ds, {
         byMntns: (m) => this.lookupMntns(m),
         byNetns: (n) => this.lookupNetns(n),
+        onChange: (cb) => { this.changes.on('change', cb); return () => this.changes.off('change', cb); },
       });
     }
   }
@@ -103,8 +105,8 @@ class LocalManagerInstance implements OperatorInstance {
       warn: (m) => ctx.log.warn(m),
     });
     // A container that comes or goes changes what a mntns id means: forget cached answers.
-    this.col.on('add', () => this.byMntnsCache.clear());
-    this.col.on('remove', () => this.byMntnsCache.clear());
+    this.col.on('add', () => { this.byMntnsCache.clear(); this.changes.emit('change'); });
+    this.col.on('remove', () => { this.byMntnsCache.clear(); this.changes.emit('change'); });
     const host = parseBool(ctx.params.get(PREFIX + 'host'));
     const sel = this.selector();
     const matching = () => this.col!.list().filter((c) => matches(sel, c));

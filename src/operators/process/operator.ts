@@ -114,7 +114,7 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
     const getComm = commField?.get;
     // one resolution per record even if the value is asked for twice (e.g. filter then output)
     let lastB: Batch | undefined; let lastI = -1; let last = '';
-    ds.addField({
+    const exe = ds.addField({
       name: 'exe', parent: proc, kind: Kind.String, order: pidField.order, tags: ['src:process'],
       annotations: { 'columns.hidden': 'true', 'columns.width': '32', 'columns.alias': 'exe', description: 'Executable of the process (/proc/<pid>/exe when the event is shown)' },
       storage: {
@@ -127,6 +127,8 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
         },
       },
     });
+    // Same identity and freshness as the resolver's cache: (pid, comm), re-checked after a second.
+    exe.native = { kind: 'memo', key: commField ? [pidField, commField] : [pidField], ttlMs: 1000 };
     n++;
   }
   return n;

@@ -27,11 +27,13 @@ export function installResolver(ds: DataSource, tables = { users, groups }): num
     if (ds.getField(fullName)?.fullName === fullName) continue;
     const get = f.get;
     const table = isUid ? tables.users : tables.groups;
-    ds.addField({
+    const named = ds.addField({
       name, parent: f.parent, kind: Kind.String, order: f.order, tags: ['src:uidgidresolver'],
       annotations: { 'columns.hidden': 'true', 'columns.width': '12', description: isUid ? 'User name' : 'Group name' },
       storage: { type: 'derived', compute: (b, i) => table.lookup(Number(get(b, i))) },
     });
+    // The tables are re-read when the files change (checked every second): answers may be reused that long.
+    named.native = { kind: 'memo', key: [f], ttlMs: 1000 };
     n++;
   }
   return n;

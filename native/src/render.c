@@ -1,0 +1,806 @@
+/* Render plans: JSON lines straight from record bytes, on the reader's poll thread.
+ *
+ * Why here: under an event storm the JS thread spent ~4 µs per event building JSON text, more than the
+ * kernel needs to produce the event. A plan is compiled once in TypeScript from the same field accessors
+ * and JSON tree the JS encoder uses (src/operators/cli/native-plan.ts); this file only interprets it. It
+ * knows nothing of gadgets or operators: ops are "copy these literal bytes", "print this integer", "quote
+ * this C string", "boot clock to wall clock", and "look up a fragment by key bytes" (memos).
+ *
+ * Memos carry everything an operator computes in JS (container fields, user names, errno names, flags...):
+ * a fragment is keyed by the record bytes its value depends on. A key seen for the first time is a miss: the
+ * record goes to JS through the ordinary batch path, where the JS encoder renders it and fills the memo.
+ *
+ * Ops are int32 quadruples [op, a, b, c]. Memo specs are int32: [count, then per memo: ttlMs, nranges,
+ * (off, len) * nranges]; a memo with no ranges is keyed by wall-clock seconds (OP_WALL_STR). */
+#include "render.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IG_MAGIC_PLAN 0x1b0b1a9eu
+
+enum {
+  OP_LIT = 1,      /* a: offset in literal pool, b: length */
+  OP_UINT = 2,     /* a: record offset, b: size (1, 2, 4, 8) */
+  OP_SINT = 3,     /* a: record offset, b: size */
+  OP_BOOL = 4,     /* a: record offset */
+  OP_CSTR = 5,     /* a: record offset, b: size; bytes up to the first NUL, UTF-8, JSON-quoted */
+  OP_WALL_U64 = 6, /* a: record offset of a boot-clock u64; printed as wall-clock ns (0 stays 0) */
+  OP_WALL_STR = 7, /* a: record offset, b: memo; `""` for 0, else prefix + 9 digits + suffix */
+  OP_MEMO = 8,     /* a: memo */
+};
+
+#define MEMO_KEY_MAX 64
+#define MEMO_RANGES_MAX 8
+#define MEMO_CAP 4096 /* entries per memo; a full memo is emptied (keys are few in practice) */
+
+typedef struct {
+  uint64_t hash;
+  uint64_t expires_ns; /* 0: never */
+  uint8_t *frag;       /* NULL: free slot */
+  uint32_t frag_len;
+  uint32_t aux; /* timestamp memos: where the NUL between prefix and suffix is */
+  uint16_t key_len;
+  uint8_t key[MEMO_KEY_MAX];
+} memo_entry;
+
+typedef struct {
+  uint64_t ttl_ns;
+  uint32_t nranges;
+  uint32_t ranges[MEMO_RANGES_MAX][2];
+  uint32_t used;
+  memo_entry *tab;  /* MEMO_CAP slots, open addressing */
+  memo_entry *last; /* the last entry found */
+} memo;
+
+/* A value to print, with the literal text that precedes it. */
+typedef struct {
+  uint32_t kind; /* OP_* other than OP_LIT; 0: only the literal (end of line) */
+  uint32_t size;
+  uint32_t off;  /* record offset */
+  uint32_t memo;
+  uint32_t lit_off, lit_len;
+} rop;
+
+struct ig_plan {
+  uint32_t magic;
+  int refs; /* atomic: JS handle + readers */
+  int32_t *ops;
+  size_t nops;
+  uint8_t *lits;
+  size_t nlits;
+  memo *memos;
+  size_t nmemos;
+  size_t min_size; /* records shorter than this are left to JS */
+  int64_t wall_offset_ns;
+  uint32_t gen;      /* atomic: bumped by renderPlanInvalidate */
+  uint32_t seen_gen; /* render side */
+  rop *rops;
+  size_t nrops;
+  uint32_t *memo_rops; /* rops that need a memo, in line order */
+  size_t nmemo_rops;
+  size_t static_bound; /* bytes a line can take, memo fragments aside */
+  const memo_entry **frags; /* per-render scratch: the fragment of each memo rop */
+  uint64_t hits, misses;
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Output
+ * ------------------------------------------------------------------------------------------- */
+bool ig_out_init(ig_out *o, int fd, size_t cap) {
+  memset(o, 0, sizeof *o);
+  o->fd = fd;
+  o->p = malloc(cap);
+  if (!o->p) return false;
+  o->cap = cap;
+  return true;
+}
+
+void ig_out_free(ig_out *o) {
+  free(o->p);
+  o->p = NULL;
+  o->len = o->cap = 0;
+}
+
+static void write_all(ig_out *o, const uint8_t *p, size_t len) {
+  while (len > 0 && !o->error) {
+    ssize_t n = write(o->fd, p, len);
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      /* stdout is non-blocking when Node made it a pipe or socket: wait until the reader drains it. */
+      struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
+      poll(&pfd, 1, 1000);
+      continue;
+    }
+    o->error = n < 0 ? errno : EIO;
+  }
+}
+
+void ig_out_flush(ig_out *o) {
+  if (o->len && o->fd >= 0) write_all(o, o->p, o->len);
+  o->len = 0;
+}
+
+void ig_out_write(ig_out *o, const void *p, size_t len) {
+  ig_out_flush(o);
+  if (o->fd >= 0) write_all(o, p, len);
+}
+
+/* Room for n more bytes: flush, and grow only for a line longer than the buffer. */
+static inline uint8_t *room(ig_out *o, size_t n) {
+  if (o->len + n <= o->cap) return o->p + o->len;
+  if (o->fd >= 0) ig_out_flush(o); /* without an fd (tests) the buffer only grows */
+  if (o->len + n > o->cap) {
+    size_t nc = o->cap * 2 > o->len + n ? o->cap * 2 : o->len + n;
+    uint8_t *np = realloc(o->p, nc);
+    if (!np) return NULL;
+    o->p = np;
+    o->cap = nc;
+  }
+  return o->p + o->len;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Value rendering (byte-identical to the JS encoder: String(n), JSON.stringify of the UTF-8 decoding)
+ * ------------------------------------------------------------------------------------------- */
+static const char DIGITS2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static inline void dec2(uint8_t *w, uint32_t v) { memcpy(w, DIGITS2 + v * 2, 2); }
+
+/* exactly 8 digits of v < 1e8 */
+static inline void dec8(uint8_t *w, uint32_t v) {
+  uint32_t hi = v / 10000, lo = v % 10000;
+  dec2(w, hi / 100);
+  dec2(w + 2, hi % 100);
+  dec2(w + 4, lo / 100);
+  dec2(w + 6, lo % 100);
+}
+
+static size_t u32_dec(uint8_t *w, uint32_t v) {
+  size_t n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6
+           : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+  uint8_t *e = w + n;
+  while (v >= 100) {
+    e -= 2;
+    dec2(e, v % 100);
+    v /= 100;
+  }
+  if (v >= 10) dec2(e - 2, v);
+  else e[-1] = (uint8_t)('0' + v);
+  return n;
+}
+
+static size_t u64_dec(uint8_t *w, uint64_t v) {
+  if (v <= 0xffffffffull) return u32_dec(w, (uint32_t)v);
+  size_t n;
+  uint32_t lo = (uint32_t)(v % 100000000ull);
+  uint64_t rest = v / 100000000ull;
+  if (rest < 100000000ull) {
+    n = u32_dec(w, (uint32_t)rest);
+  } else {
+    n = u32_dec(w, (uint32_t)(rest / 100000000ull));
+    dec8(w + n, (uint32_t)(rest % 100000000ull));
+    n += 8;
+  }
+  dec8(w + n, lo);
+  return n + 8;
+}
+
+static size_t i64_dec(uint8_t *w, int64_t v) {
+  if (v >= 0) return u64_dec(w, (uint64_t)v);
+  w[0] = '-';
+  return 1 + u64_dec(w + 1, (uint64_t)0 - (uint64_t)v);
+}
+
+static inline uint64_t rd_uint(const uint8_t *p, uint32_t size) {
+  switch (size) {
+    case 1: return p[0];
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+  }
+}
+
+static inline int64_t rd_sint(const uint8_t *p, uint32_t size) {
+  switch (size) {
+    case 1: return (int8_t)p[0];
+    case 2: { int16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { int32_t v; memcpy(&v, p, 4); return v; }
+    default: { int64_t v; memcpy(&v, p, 8); return v; }
+  }
+}
+
+/* 0: copy as is; 1: two-character escape; 2: \u00XX */
+static const uint8_t ESC[128] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* One step of the WHATWG UTF-8 decoder (what Buffer#toString('utf8') does): the length of a valid sequence at
+ * s (*valid = true), or of the maximal subpart that becomes one U+FFFD (*valid = false). */
+static size_t utf8_step(const uint8_t *s, size_t n, bool *valid) {
+  uint8_t c = s[0], lo = 0x80, hi = 0xBF;
+  size_t need;
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    *valid = false;
+    return 1;
+  }
+  for (size_t i = 1; i <= need; i++) {
+    if (i >= n || s[i] < lo || s[i] > hi) {
+      *valid = false;
+      return i;
+    }
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  *valid = true;
+  return need + 1;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+/* JSON.stringify of the UTF-8 decoding of s up to its first NUL; room for max * 6 + 2 bytes is reserved. */
+static uint8_t *put_cstr(uint8_t *w, const uint8_t *s, size_t max) {
+  const uint8_t *nul = memchr(s, 0, max);
+  size_t n = nul ? (size_t)(nul - s) : max;
+  *w++ = '"';
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      switch (ESC[c]) {
+        case 0: *w++ = c; break;
+        case 1:
+          *w++ = '\\';
+          *w++ = c == '"' ? '"' : c == '\\' ? '\\' : c == '\b' ? 'b' : c == '\t' ? 't' : c == '\n' ? 'n' : c == '\f' ? 'f' : 'r';
+          break;
+        default:
+          memcpy(w, "\\u00", 4);
+          w[4] = (uint8_t)HEX[c >> 4];
+          w[5] = (uint8_t)HEX[c & 15];
+          w += 6;
+      }
+      i++;
+      continue;
+    }
+    bool valid;
+    size_t k = utf8_step(s + i, n - i, &valid);
+    if (valid) {
+      memcpy(w, s + i, k);
+      w += k;
+    } else {
+      memcpy(w, "\xEF\xBF\xBD", 3);
+      w += 3;
+    }
+    i += k;
+  }
+  *w++ = '"';
+  return w;
+}
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Memos
+ * ------------------------------------------------------------------------------------------- */
+static uint64_t hash_key(const uint8_t *k, size_t n) {
+  uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, k + i, 8);
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  uint64_t t = 0;
+  for (size_t j = 0; i < n; i++, j += 8) t |= (uint64_t)k[i] << j;
+  h = (h ^ t) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 29);
+}
+
+static void memo_clear(memo *m) {
+  m->last = NULL;
+  for (uint32_t i = 0; i < MEMO_CAP && m->used; i++) {
+    if (m->tab[i].frag) {
+      free(m->tab[i].frag);
+      m->tab[i].frag = NULL;
+      m->used--;
+    }
+  }
+  m->used = 0;
+}
+
+
+static memo_entry *memo_find(memo *m, const uint8_t *key, size_t n, uint64_t h) {
+  uint32_t i = (uint32_t)h & (MEMO_CAP - 1);
+  for (;;) {
+    memo_entry *e = &m->tab[i];
+    if (!e->frag) return e; /* free slot: not present */
+    if (e->hash == h && e->key_len == n && memcmp(e->key, key, n) == 0) return e;
+    i = (i + 1) & (MEMO_CAP - 1);
+  }
+}
+
+
+static bool memo_set(memo *m, const uint8_t *key, size_t n, const uint8_t *frag, size_t flen, uint64_t now_ns) {
+  if (n > MEMO_KEY_MAX) return false;
+  if (m->used >= MEMO_CAP * 3 / 4) memo_clear(m);
+  uint64_t h = hash_key(key, n);
+  memo_entry *e = memo_find(m, key, n, h);
+  uint8_t *copy = malloc(flen ? flen : 1);
+  if (!copy) return false;
+  memcpy(copy, frag, flen);
+  if (e->frag)
+    free(e->frag);
+  else
+    m->used++;
+  e->frag = copy;
+  e->frag_len = (uint32_t)flen;
+  e->hash = h;
+  e->key_len = (uint16_t)n;
+  memcpy(e->key, key, n);
+  e->expires_ns = m->ttl_ns ? now_ns + m->ttl_ns : 0;
+  const uint8_t *sep = memchr(copy, 0, flen);
+  e->aux = sep ? (uint32_t)(sep - copy) : (uint32_t)flen;
+  return true;
+}
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Rendering
+ *
+ * The JS ops are turned into "rops" when the plan is made: each value carries the literal text before it, so a
+ * line costs one dispatch per value, and the line's size is bounded up front so nothing is checked per byte.
+ * ------------------------------------------------------------------------------------------- */
+static inline uint64_t wall_ns(const ig_plan *p, uint64_t boot) {
+  return boot ? boot + (uint64_t)p->wall_offset_ns : 0;
+}
+
+/* Short copies (most literals, memo fragments of names) without a libc call. */
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &b, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+  } else {
+    memcpy(d, s, n);
+  }
+}
+
+
+static inline size_t quoted_digits_frag(uint8_t *w, const memo_entry *e, uint32_t frac) {
+  /* fragment: text before the 9 digits of ns, NUL, text after them */
+  const uint8_t *f = e->frag;
+  size_t pre = e->aux < e->frag_len ? e->aux : e->frag_len;
+  size_t suf = pre < e->frag_len ? e->frag_len - pre - 1 : 0;
+  copy_small(w, f, pre);
+  for (int d = 8; d >= 0; d--) {
+    w[pre + (size_t)d] = (uint8_t)('0' + frac % 10);
+    frac /= 10;
+  }
+  copy_small(w + pre + 9, f + pre + 1, suf);
+  return pre + 9 + suf;
+}
+
+/* Keys are a few bytes: compare inline, 8 at a time. */
+static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    if (x != y) return false;
+  }
+  for (; i < n; i++)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+static const memo_entry *memo_lookup(memo *m, const uint8_t *key, size_t n, uint64_t now_ns) {
+  /* Records come in runs with the same key: try the last answer before hashing. */
+  memo_entry *e = m->last;
+  if (!(e && e->key_len == n && key_eq(e->key, key, n))) {
+    e = memo_find(m, key, n, hash_key(key, n));
+    if (!e->frag) return NULL;
+    m->last = e;
+  }
+  if (e->expires_ns && now_ns >= e->expires_ns) return NULL; /* stale: JS refreshes it */
+  return e;
+}
+
+int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o) {
+  if (size < p->min_size) return IG_RENDER_MISS;
+  uint32_t gen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
+  if (gen != p->seen_gen) {
+    for (size_t m = 0; m < p->nmemos; m++) memo_clear(&p->memos[m]);
+    p->seen_gen = gen;
+  }
+  /* Resolve every memo first: a miss must leave the output untouched. */
+  size_t bound = p->static_bound;
+  uint8_t key[MEMO_KEY_MAX];
+  for (size_t k = 0; k < p->nmemo_rops; k++) {
+    const rop *r = &p->rops[p->memo_rops[k]];
+    memo *m = &p->memos[r->memo];
+    const memo_entry *e;
+    if (r->kind == OP_MEMO) {
+      size_t n = 0;
+      for (uint32_t j = 0; j < m->nranges; j++) {
+        copy_small(key + n, rec + m->ranges[j][0], m->ranges[j][1]);
+        n += m->ranges[j][1];
+      }
+      e = memo_lookup(m, key, n, now_ns);
+    } else { /* OP_WALL_STR */
+      uint64_t boot;
+      memcpy(&boot, rec + r->off, 8);
+      if (!boot) {
+        p->frags[k] = NULL;
+        continue;
+      }
+      uint64_t sec = wall_ns(p, boot) / 1000000000ull;
+      memcpy(key, &sec, 8);
+      e = memo_lookup(m, key, 8, now_ns);
+    }
+    if (!e) {
+      p->misses++;
+      return IG_RENDER_MISS;
+    }
+    p->frags[k] = e;
+    bound += e->frag_len;
+  }
+  uint8_t *w0 = room(o, bound);
+  if (!w0) return IG_RENDER_MISS; /* out of memory for an overlong line: let JS have it */
+  uint8_t *w = w0;
+  const memo_entry *const *frag = p->frags;
+  for (size_t i = 0; i < p->nrops; i++) {
+    const rop *r = &p->rops[i];
+    copy_small(w, p->lits + r->lit_off, r->lit_len);
+    w += r->lit_len;
+    const uint8_t *f = rec + r->off;
+    switch (r->kind) {
+      case OP_UINT:
+        if (r->size == 4) {
+          uint32_t v;
+          memcpy(&v, f, 4);
+          w += u32_dec(w, v);
+        } else {
+          w += u64_dec(w, rd_uint(f, r->size));
+        }
+        break;
+      case OP_SINT: w += i64_dec(w, rd_sint(f, r->size)); break;
+      case OP_BOOL:
+        if (f[0]) {
+          memcpy(w, "true", 4);
+          w += 4;
+        } else {
+          memcpy(w, "false", 5);
+          w += 5;
+        }
+        break;
+      case OP_CSTR: w = put_cstr(w, f, r->size); break;
+      case OP_WALL_U64: {
+        uint64_t v;
+        memcpy(&v, f, 8);
+        w += u64_dec(w, wall_ns(p, v));
+        break;
+      }
+      case OP_WALL_STR: {
+        const memo_entry *e = *frag++;
+        if (!e) {
+          memcpy(w, "\"\"", 2);
+          w += 2;
+          break;
+        }
+        uint64_t v;
+        memcpy(&v, f, 8);
+        w += quoted_digits_frag(w, e, (uint32_t)(wall_ns(p, v) % 1000000000ull));
+        break;
+      }
+      case OP_MEMO: {
+        const memo_entry *e = *frag++;
+        copy_small(w, e->frag, e->frag_len);
+        w += e->frag_len;
+        break;
+      }
+      default: break; /* 0: the line's last literal only */
+    }
+  }
+  *w++ = '\n';
+  o->len += (size_t)(w - w0);
+  p->hits++;
+  return IG_RENDER_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Handles
+ * ------------------------------------------------------------------------------------------- */
+static void plan_free(ig_plan *p) {
+  for (size_t m = 0; m < p->nmemos; m++) {
+    if (p->memos[m].tab) {
+      memo_clear(&p->memos[m]);
+      free(p->memos[m].tab);
+    }
+  }
+  free(p->memos);
+  free(p->ops);
+  free(p->lits);
+  free(p->frags);
+  free(p->rops);
+  free(p->memo_rops);
+  p->magic = 0;
+  free(p);
+}
+
+void ig_plan_ref(ig_plan *p) { __atomic_add_fetch(&p->refs, 1, __ATOMIC_ACQ_REL); }
+
+void ig_plan_unref(ig_plan *p) {
+  if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) plan_free(p);
+}
+
+static void plan_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  ig_plan_unref(data);
+}
+
+ig_plan *ig_plan_arg(napi_env env, napi_value v) { return ig_handle(env, v, IG_MAGIC_PLAN, "render plan"); }
+
+static bool get_i32_array(napi_env env, napi_value v, const char *what, int32_t **out, size_t *n) {
+  void *data;
+  size_t len;
+  if (!ig_arg_bytes(env, v, what, &data, &len)) return false;
+  if (len % 4) {
+    ig_throw_type(env, "%s must be an Int32Array", what);
+    return false;
+  }
+  *n = len / 4;
+  *out = malloc(len ? len : 4);
+  if (!*out) {
+    ig_throw_msg(env, "%s: out of memory", what);
+    return false;
+  }
+  memcpy(*out, data, len);
+  return true;
+}
+
+/* renderPlanNew(ops: Int32Array, literals: Buffer, memos: Int32Array, wallOffsetNs: bigint) */
+static napi_value js_plan_new(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!ig_args(env, info, 4, argv)) return NULL;
+  ig_plan *p = calloc(1, sizeof *p);
+  if (!p) return ig_throw_msg(env, "render plan: out of memory");
+  p->magic = IG_MAGIC_PLAN;
+  p->refs = 1;
+  int32_t *ms = NULL;
+  size_t nms = 0, nwords = 0;
+  void *lits;
+  bool lossless;
+  if (!get_i32_array(env, argv[0], "ops", &p->ops, &nwords) || !ig_arg_bytes(env, argv[1], "literals", &lits, &p->nlits) ||
+      !get_i32_array(env, argv[2], "memos", &ms, &nms) ||
+      napi_get_value_bigint_int64(env, argv[3], &p->wall_offset_ns, &lossless) != napi_ok) {
+    free(ms);
+    plan_free(p);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    return pending ? NULL : ig_throw_type(env, "wallOffsetNs must be a bigint");
+  }
+  const char *bad = NULL;
+  p->nops = nwords / 4;
+  if (nwords % 4) bad = "ops length is not a multiple of 4";
+  p->lits = malloc(p->nlits ? p->nlits : 1);
+  p->rops = calloc(p->nops + 1, sizeof *p->rops);
+  p->memo_rops = calloc(p->nops + 1, sizeof *p->memo_rops);
+  p->frags = calloc(p->nops + 1, sizeof *p->frags);
+  if (!p->lits || !p->frags || !p->rops || !p->memo_rops) bad = "out of memory";
+  else memcpy(p->lits, lits, p->nlits);
+  /* memos */
+  size_t w = 0;
+  if (!bad && nms > 0) {
+    p->nmemos = (size_t)ms[w++];
+    p->memos = calloc(p->nmemos ? p->nmemos : 1, sizeof *p->memos);
+    if (!p->memos) bad = "out of memory";
+    for (size_t m = 0; !bad && m < p->nmemos; m++) {
+      memo *mm = &p->memos[m];
+      if (w + 2 > nms) { bad = "memo spec truncated"; break; }
+      mm->ttl_ns = (uint64_t)(ms[w] > 0 ? ms[w] : 0) * 1000000ull;
+      mm->nranges = (uint32_t)ms[w + 1];
+      w += 2;
+      if (mm->nranges > MEMO_RANGES_MAX || w + 2 * mm->nranges > nms) { bad = "memo key ranges"; break; }
+      size_t klen = mm->nranges ? 0 : 8;
+      for (uint32_t r = 0; r < mm->nranges; r++) {
+        int32_t off = ms[w++], len = ms[w++];
+        if (off < 0 || len <= 0) { bad = "memo key range"; break; }
+        mm->ranges[r][0] = (uint32_t)off;
+        mm->ranges[r][1] = (uint32_t)len;
+        klen += (size_t)len;
+        if ((size_t)off + (size_t)len > p->min_size) p->min_size = (size_t)off + (size_t)len;
+      }
+      if (klen > MEMO_KEY_MAX) bad = "memo key longer than 64 bytes";
+      mm->tab = calloc(MEMO_CAP, sizeof *mm->tab);
+      if (!mm->tab) bad = "out of memory";
+    }
+  }
+  free(ms);
+  /* ops: check bounds once so rendering never has to */
+  for (size_t i = 0; !bad && i < p->nops; i++) {
+    const int32_t *op = p->ops + i * 4;
+    size_t end = 0;
+    switch (op[0]) {
+      case OP_LIT:
+        if (op[1] < 0 || op[2] < 0 || (size_t)op[1] + (size_t)op[2] > p->nlits) bad = "literal out of range";
+        break;
+      case OP_UINT: case OP_SINT:
+        if (op[2] != 1 && op[2] != 2 && op[2] != 4 && op[2] != 8) bad = "integer size";
+        end = (size_t)op[1] + (size_t)op[2];
+        break;
+      case OP_BOOL: end = (size_t)op[1] + 1; break;
+      case OP_CSTR: if (op[2] <= 0) bad = "string size"; end = (size_t)op[1] + (size_t)op[2]; break;
+      case OP_WALL_U64: end = (size_t)op[1] + 8; break;
+      case OP_WALL_STR:
+        if (op[2] < 0 || (size_t)op[2] >= p->nmemos || p->memos[op[2]].nranges != 0) bad = "timestamp memo";
+        end = (size_t)op[1] + 8;
+        break;
+      case OP_MEMO:
+        if (op[1] < 0 || (size_t)op[1] >= p->nmemos) bad = "memo index";
+        break;
+      default: bad = "unknown op";
+    }
+    if (op[0] != OP_LIT && op[0] != OP_MEMO && op[1] < 0) bad = "negative offset";
+    if (end > p->min_size) p->min_size = end;
+  }
+  /* rops: each value with the literal before it */
+  rop cur = {0};
+  bool have_lit = false;
+  size_t bound = 1; /* newline */
+  for (size_t i = 0; !bad && i < p->nops; i++) {
+    const int32_t *op = p->ops + i * 4;
+    if (op[0] == OP_LIT) {
+      if (have_lit && cur.lit_off + cur.lit_len != (uint32_t)op[1]) {
+        bad = "adjacent literals are not contiguous";
+        break;
+      }
+      if (!have_lit) cur.lit_off = (uint32_t)op[1];
+      cur.lit_len += (uint32_t)op[2];
+      have_lit = true;
+      continue;
+    }
+    cur.kind = (uint32_t)op[0];
+    switch (op[0]) {
+      case OP_UINT: case OP_SINT: cur.off = (uint32_t)op[1]; cur.size = (uint32_t)op[2]; bound += 21; break;
+      case OP_BOOL: cur.off = (uint32_t)op[1]; bound += 5; break;
+      case OP_CSTR: cur.off = (uint32_t)op[1]; cur.size = (uint32_t)op[2]; bound += (size_t)op[2] * 6 + 2; break;
+      case OP_WALL_U64: cur.off = (uint32_t)op[1]; bound += 20; break;
+      case OP_WALL_STR: cur.off = (uint32_t)op[1]; cur.memo = (uint32_t)op[2]; bound += 11; break;
+      case OP_MEMO: cur.memo = (uint32_t)op[1]; break;
+    }
+    bound += cur.lit_len;
+    if (cur.kind == OP_MEMO || cur.kind == OP_WALL_STR) p->memo_rops[p->nmemo_rops++] = (uint32_t)p->nrops;
+    p->rops[p->nrops++] = cur;
+    memset(&cur, 0, sizeof cur);
+    have_lit = false;
+  }
+  if (!bad) {
+    bound += cur.lit_len;
+    p->rops[p->nrops++] = cur; /* kind 0: the last literal */
+    p->static_bound = bound;
+  }
+  if (bad) {
+    plan_free(p);
+    return ig_throw_type(env, "render plan: %s", bad);
+  }
+  napi_value ext;
+  if (napi_create_external(env, p, plan_finalize, NULL, &ext) != napi_ok) {
+    plan_free(p);
+    return ig_napi_fail(env, napi_generic_failure, "render plan handle");
+  }
+  return ext;
+}
+
+/* renderPlanMemoSet(plan, memo, key: Buffer, fragment: Buffer). Only while no reader renders with the plan
+ * (the poll thread waits for JS while JS renders a batch it could not): entries are not locked. */
+static napi_value js_plan_memo_set(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!ig_args(env, info, 4, argv)) return NULL;
+  ig_plan *p = ig_plan_arg(env, argv[0]);
+  int32_t m;
+  void *key, *frag;
+  size_t klen, flen;
+  if (!p || !ig_arg_i32(env, argv[1], "memo", &m) || !ig_arg_bytes(env, argv[2], "key", &key, &klen) ||
+      !ig_arg_bytes(env, argv[3], "fragment", &frag, &flen))
+    return NULL;
+  if (m < 0 || (size_t)m >= p->nmemos) return ig_throw_type(env, "memo %d out of range", m);
+  if (!memo_set(&p->memos[m], key, klen, frag, flen, mono_ns())) return ig_throw_type(env, "memo key too long (%zu bytes)", klen);
+  return ig_undefined(env);
+}
+
+/* renderPlanInvalidate(plan): forget every memo before the next record (what they depend on changed). */
+static napi_value js_plan_invalidate(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  ig_plan *p = ig_plan_arg(env, argv[0]);
+  if (!p) return NULL;
+  __atomic_add_fetch(&p->gen, 1, __ATOMIC_ACQ_REL);
+  return ig_undefined(env);
+}
+
+/* renderPlanRender(plan, batch: Buffer, count) -> { out: Buffer, missed: number[] }: renders a reader-layout
+ * batch on the calling thread (tests compare it with the JS encoder). */
+static napi_value js_plan_render(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!ig_args(env, info, 3, argv)) return NULL;
+  ig_plan *p = ig_plan_arg(env, argv[0]);
+  void *data;
+  size_t len;
+  int32_t count;
+  if (!p || !ig_arg_bytes(env, argv[1], "batch", &data, &len) || !ig_arg_i32(env, argv[2], "count", &count)) return NULL;
+  ig_out o;
+  if (!ig_out_init(&o, -1, 1 << 16)) return ig_throw_msg(env, "render: out of memory");
+  napi_value missed, res, out;
+  NAPI_TRY(env, napi_create_array(env, &missed));
+  uint32_t nmiss = 0;
+  size_t off = 0;
+  uint64_t now = mono_ns();
+  for (int32_t i = 0; i < count && off + 8 <= len; i++) {
+    uint32_t rl;
+    memcpy(&rl, (uint8_t *)data + off, 4);
+    if (off + 8 + rl > len) break;
+    if (ig_plan_render(p, (uint8_t *)data + off + 8, rl, now, &o) != IG_RENDER_OK) {
+      napi_value idx;
+      NAPI_TRY(env, napi_create_uint32(env, (uint32_t)i, &idx));
+      NAPI_TRY(env, napi_set_element(env, missed, nmiss++, idx));
+    }
+    off += 8 + ((rl + 7) & ~7u);
+  }
+  napi_status st = napi_create_buffer_copy(env, o.len, o.p, NULL, &out);
+  ig_out_free(&o);
+  if (st != napi_ok) return ig_napi_fail(env, st, "napi_create_buffer_copy");
+  NAPI_TRY(env, napi_create_object(env, &res));
+  napi_set_named_property(env, res, "out", out);
+  napi_set_named_property(env, res, "missed", missed);
+  return res;
+}
+
+bool ig_render_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "renderPlanNew", js_plan_new);
+  IG_EXPORT(env, exports, "renderPlanMemoSet", js_plan_memo_set);
+  IG_EXPORT(env, exports, "renderPlanInvalidate", js_plan_invalidate);
+  IG_EXPORT(env, exports, "renderPlanRender", js_plan_render);
+  return true;
+}
