@@ -96,6 +96,7 @@ struct ig_reader {
   bool fallback;         /* poll thread: records go to JS until the end of this consume */
   bool render_off;       /* poll thread: too many misses, JS renders everything from now on */
   uint32_t fallback_records, episodes;
+  uint64_t window_rendered;
   uint64_t window_start_ns, now_ns;
   uint32_t in_flight;    /* batches popped and being delivered; guarded by mu */
   uint64_t rendered;     /* atomic */
@@ -194,8 +195,9 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
 
 /* Records handed to JS after a memo miss before the consume ends and JS renders them. */
 #define FALLBACK_RECORDS_MAX 256
-/* More fallbacks than this per second and rendering is left to JS for good (e.g. a high-cardinality memo key). */
-#define FALLBACK_EPISODES_MAX 64
+/* More fallbacks than this per second, and more than one per two records rendered, and rendering is left to JS
+ * for good (e.g. a memo keyed by something that differs in every record). */
+#define FALLBACK_EPISODES_MAX 200
 
 static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   if (stopping(r)) {
@@ -206,6 +208,7 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   if (r->plan && !r->fallback) {
     if (ig_plan_render(r->plan, data, size, r->now_ns, &r->out) == IG_RENDER_OK) {
       r->appended++;
+      r->window_rendered++;
       __atomic_add_fetch(&r->rendered, 1, __ATOMIC_RELAXED);
       return 0;
     }
@@ -239,8 +242,9 @@ static void render_settle(ig_reader *r) {
   if (r->now_ns - r->window_start_ns > 1000000000ull) {
     r->window_start_ns = r->now_ns;
     r->episodes = 0;
+    r->window_rendered = 0;
   }
-  if (++r->episodes > FALLBACK_EPISODES_MAX) {
+  if (++r->episodes > FALLBACK_EPISODES_MAX && r->episodes > r->window_rendered / 2) {
     r->render_off = true;
     r->fallback = true;
   }

@@ -390,6 +390,7 @@ export class EbpfOperator implements OperatorInstance {
       t.reader = undefined;
       const st = native.readerStop(r);
       if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
+      if (st.rendered !== undefined) ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS`);
     }
     // Batches flushed by readerStop reach JS through the event loop: let them through before closing.
     await new Promise((r) => setImmediate(r));

@@ -1,0 +1,49 @@
+// JSON lines rendered on the reader thread (native render plan) and by JS (records whose memo key is new) must
+// come out complete and in the kernel's order. Every new process is a new key for the `proc.exe` memo, so a
+// shell that opens files itself (rendered natively once its keys are known) and through short-lived children
+// (each one left to JS) interleaves both paths.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { IgProcess } from '../../../test/harness/ig.js';
+
+interface OpenEvent { proc: { comm: string; pid: number; exe: string }; fname: string; error: string; timestamp: string }
+
+test('native and JS-rendered lines interleave in order, and both paths are used', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-native-'));
+  const sh = join(dir, 'igord_sh');
+  copyFileSync('/bin/bash', sh); // a comm of our own: only this script's opens are traced
+  const n = 150;
+  const ig = new IgProcess(['run', 'trace_open', '--host', '-o', 'json', '--comm', 'igord_sh', '-v']);
+  try {
+    // Wait until the gadget is attached: the first open of a probe file shows up.
+    await ig.waitFor<OpenEvent>((e) => e.fname.endsWith('/probe'), () => { spawnSync(sh, ['-c', `: < ${dir}/probe`], { stdio: 'ignore' }); }, { timeoutMs: 20000 });
+    // a-i, b-i and d-i: opened by the shell itself; c-i: by a forked child, before it execs /bin/true.
+    const script = `for i in $(seq 1 ${n}); do : < ${dir}/a-$i; : < ${dir}/b-$i; : < ${dir}/d-$i; /bin/true < ${dir}/c-$i; done 2>/dev/null`;
+    const r = spawnSync(sh, ['-c', script], { stdio: 'ignore' });
+    assert.equal(r.status, 1, 'the last redirect of a missing file fails');
+    await ig.waitFor<OpenEvent>((e) => e.fname === `${dir}/c-${n}`, () => {}, { timeoutMs: 20000 });
+  } finally {
+    const res = await ig.stop();
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(res.code, 0, res.stderr);
+    const names = ig.events<OpenEvent>().map((e) => e.fname).filter((f) => /\/[abcd]-\d+$/.test(f)).map((f) => f.slice(f.lastIndexOf('/') + 1));
+    const expected: string[] = [];
+    for (let i = 1; i <= n; i++) expected.push(`a-${i}`, `b-${i}`, `d-${i}`, `c-${i}`);
+    assert.deepEqual(names, expected, 'every open, in order');
+    const m = /open: (\d+) records rendered on the reader thread, (\d+) by JS/.exec(res.stderr);
+    assert.ok(m, `no render statistics in: ${res.stderr}`);
+    const [nativeCount, jsCount] = [Number(m[1]), Number(m[2])];
+    // After a miss the rest of that poll goes to JS too, so the split depends on timing; both must be used.
+    assert.ok(nativeCount > 0, `reader thread rendered ${nativeCount}`);
+    assert.ok(jsCount >= n, `JS rendered ${jsCount} (each child is a new memo key)`);
+    assert.ok(nativeCount + jsCount >= 4 * n, `${nativeCount} + ${jsCount} records for ${4 * n} opens`);
+    for (const e of ig.events<OpenEvent>().filter((x) => /\/c-\d+$/.test(x.fname))) {
+      assert.equal(e.proc.comm, 'igord_sh');
+      assert.equal(e.error, 'ENOENT');
+    }
+  }
+});
