@@ -5,7 +5,10 @@
 // One process drives the same open() storm (bench/loadgen.c, compiled here with gcc into a temp dir) under
 // several setups, runs interleaved (setup A run 1, setup B run 1, ..., setup A run 2, ...):
 //   baseline    no tracer
-//   floor       trace_open's programs attached through the addon, targ_pid set, no reader (ring fills, BPF drops)
+//   floor-produce  trace_open's programs attached through the addon, targ_pid set, every event produced into ig's
+//               8 MiB ring, which a native thread advances without reading the records: the kernel-side floor
+//               that the "workload vs floor" target is measured against
+//   floor       the same programs with no reader at all (the ring fills; from then on BPF only counts drops)
 //   floor-read  same plus a native ring reader (ig's ring size and options) whose JS callback only counts records
 //   ig          ig run trace_open --host -o json --pid P, stdout to a /dev/shm file (lines counted afterwards)
 //   ig-null     same with stdout to /dev/null (not counted; lost from ig's warnings)
@@ -42,13 +45,15 @@ const IG_RING_BYTES = 8 << 20;
 const TICK_COMM = 'igb_tick';
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 
-type SetupId = 'baseline' | 'floor' | 'floor-read' | 'floor-read-256k' | 'ig' | 'ig-null' | 'ig-none' | 'bpftrace' | 'opensnoop';
-const ALL_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'floor-read-256k', 'ig', 'ig-null', 'ig-none', 'bpftrace', 'opensnoop'];
+type SetupId = 'baseline' | 'floor-produce' | 'floor' | 'floor-read' | 'floor-read-256k' | 'ig' | 'ig-null' | 'ig-none' | 'bpftrace' | 'opensnoop';
+const ALL_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'floor-read-256k', 'ig', 'ig-null', 'ig-none', 'bpftrace', 'opensnoop'];
 /** Run by default; the others are for investigation (--setups). */
-const DEFAULT_SETUPS: SetupId[] = ['baseline', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
+const DEFAULT_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
+const FLOOR_SETUPS: SetupId[] = ['floor-produce', 'floor', 'floor-read', 'floor-read-256k'];
 const LABEL: Record<SetupId, string> = {
   baseline: 'no tracer',
-  floor: 'floor (attached, no reader)',
+  'floor-produce': 'floor: every event produced, ring advanced unread',
+  floor: 'floor with drops (attached, no reader)',
   'floor-read': 'floor + native reader (8 MiB ring), count only',
   'floor-read-256k': 'floor + native reader (256 KiB ring), count only',
   ig: 'ig -o json > /dev/shm file',
@@ -190,10 +195,11 @@ class Bench {
         try {
           switch (setup) {
             case 'baseline': break;
-            case 'floor': case 'floor-read': case 'floor-read-256k': {
+            case 'floor-produce': case 'floor': case 'floor-read': case 'floor-read-256k': {
               const e = errFd();
               // floor-read: the ring size ig uses (its 8 MiB minimum); floor-read-256k: the size the gadget declares.
-              const extra = setup === 'floor-read' ? ['--read', '--ring-bytes', String(IG_RING_BYTES)] : setup === 'floor-read-256k' ? ['--read'] : [];
+              const extra = setup === 'floor-read' ? ['--read', '--ring-bytes', String(IG_RING_BYTES)] : setup === 'floor-read-256k' ? ['--read']
+                : setup === 'floor-produce' ? ['--discard', '--ring-bytes', String(IG_RING_BYTES)] : [];
               consumer = start(setup, process.execPath, [this.floorJs, '--pid', pid, ...extra], { stdout: 'pipe', stderr: e });
               closeSync(e);
               await waitLine(consumer, /^ready/, 60000);
@@ -295,11 +301,12 @@ class Bench {
         const exit = await stop(consumer, 'SIGINT', 20000);
         if (exit.code !== 0 && exit.signal !== 'SIGINT' && !(exit.code === null && exit.signal === null)) notes.push(`consumer exit code ${exit.code} signal ${exit.signal}`);
         switch (setup) {
-          case 'floor': case 'floor-read': case 'floor-read-256k': {
+          case 'floor-produce': case 'floor': case 'floor-read': case 'floor-read-256k': {
             const last = consumer.lines.find((l) => l.startsWith('{'));
             const st = last ? JSON.parse(last) as { lost: number; records: number; batches: number } : undefined;
             if (!st) notes.push('floor printed no final counters');
             if (setup === 'floor') { res.dropped = st?.lost; }
+            else if (setup === 'floor-produce') { res.lost = st?.lost; }
             else { res.events = st?.records; res.lost = st?.lost; }
             break;
           }
@@ -412,6 +419,8 @@ interface Summary {
   opensPerSRuns: number[];
   vsBaseline: number;
   vsFloor: number;
+  /** against the floor with drops (no reader at all) */
+  vsFloorDrops: number;
   generated: number;
   events: number | null;
   lost: number | null;
@@ -427,7 +436,10 @@ interface Summary {
 function summarize(results: RunResult[], setups: SetupId[]): Summary[] {
   const byId = (id: SetupId) => results.filter((r) => r.setup === id);
   const baseline = mean(byId('baseline').map((r) => r.opensPerS));
-  const floor = mean(byId('floor').map((r) => r.opensPerS));
+  // The kernel-side floor: every event produced, nobody reading it (falls back to the floor with drops).
+  const produced = byId('floor-produce');
+  const floor = mean((produced.length ? produced : byId('floor')).map((r) => r.opensPerS));
+  const floorDrops = mean(byId('floor').map((r) => r.opensPerS));
   return setups.filter((s) => byId(s).length > 0).map((s) => {
     const rs = byId(s);
     const generated = rs.reduce((a, r) => a + r.generated, 0);
@@ -437,14 +449,14 @@ function summarize(results: RunResult[], setups: SetupId[]): Summary[] {
     const lost = lostKnown ? rs.reduce((a, r) => a + (r.lost ?? 0), 0) : null;
     const cpu = rs.map((r) => r.consumerCpuS).filter((x): x is number => x !== undefined);
     // µs of consumer CPU per delivered event: counted events, else generated minus lost.
-    const delivered = events ?? (lost !== null && s !== 'floor' ? generated - lost : null);
+    const delivered = events ?? (lost !== null && !FLOOR_SETUPS.includes(s) ? generated - lost : null);
     const usPerEvent = cpu.length === rs.length && cpu.length > 0 && delivered ? (cpu.reduce((a, b) => a + b, 0) / delivered) * 1e6 : null;
     const hwm = rs.map((r) => r.hwmKb).filter((x): x is number => x !== undefined);
     const bytes = rs.map((r) => r.outputBytes).filter((x): x is number => x !== undefined);
     const opens = mean(rs.map((r) => r.opensPerS));
     return {
       setup: s, label: LABEL[s], runs: rs.length, opensPerS: opens, opensPerSRuns: rs.map((r) => r.opensPerS),
-      vsBaseline: opens / baseline, vsFloor: opens / floor, generated, events, lost,
+      vsBaseline: opens / baseline, vsFloor: opens / floor, vsFloorDrops: opens / floorDrops, generated, events, lost,
       dropped: s === 'floor' ? rs.reduce((a, r) => a + (r.dropped ?? 0), 0) : null,
       consumerCpuS: cpu, usPerEvent, hwmMiB: hwm.length ? Math.max(...hwm) / 1024 : null,
       sysBusyS: rs.map((r) => r.sysBusyS), otherCpuS: rs.map((r) => r.otherCpuS),
@@ -455,16 +467,31 @@ function summarize(results: RunResult[], setups: SetupId[]): Summary[] {
 
 interface Target { name: string; target: string; value: string; pass: boolean | null }
 
+/**
+ * The issue's targets are for its own setup, `ig run trace_open -o json > /dev/null` (ig-null). The run to a
+ * /dev/shm file (ig) counts the lines, so lost events are checked on both.
+ */
 function targets(sum: Summary[], lat: LatencyResult[]): Target[] {
-  const ig = sum.find((s) => s.setup === 'ig');
+  const igNull = sum.find((s) => s.setup === 'ig-null');
+  const igFile = sum.find((s) => s.setup === 'ig');
+  const ig = igNull ?? igFile;
   const latIg = lat.find((l) => l.tool === 'ig');
   const out: Target[] = [];
+  const pctOf = (x: number) => `${fix(x * 100, 1)}%`;
   if (ig) {
-    out.push({ name: 'workload vs floor', target: '>= 95%', value: Number.isFinite(ig.vsFloor) ? `${fix(ig.vsFloor * 100, 1)}%` : 'n/a (no floor run)', pass: Number.isFinite(ig.vsFloor) ? ig.vsFloor >= 0.95 : null });
-    const missing = ig.events !== null ? ig.generated - ig.events : null;
-    out.push({ name: 'lost events', target: '0', value: `${int(ig.lost)} reported, ${int(missing)} missing of ${int(ig.generated)}`, pass: ig.lost === 0 && missing === 0 });
-    out.push({ name: 'consumer CPU per event', target: '<= 0.5 µs', value: `${fix(ig.usPerEvent, 3)} µs`, pass: ig.usPerEvent !== null ? ig.usPerEvent <= 0.5 : null });
-    out.push({ name: 'peak RSS (VmHWM)', target: '<= 80 MiB', value: `${fix(ig.hwmMiB, 1)} MiB`, pass: ig.hwmMiB !== null ? ig.hwmMiB <= 80 : null });
+    const on = igNull ? '-o json > /dev/null' : '-o json > file';
+    out.push({ name: `workload vs kernel-side floor (${on})`, target: '>= 95%', value: Number.isFinite(ig.vsFloor) ? pctOf(ig.vsFloor) : 'n/a (no floor run)', pass: Number.isFinite(ig.vsFloor) ? ig.vsFloor >= 0.95 : null });
+    if (Number.isFinite(ig.vsFloorDrops)) out.push({ name: `workload vs floor with drops (${on}; for reference)`, target: '-', value: pctOf(ig.vsFloorDrops), pass: null });
+    const missing = igFile && igFile.events !== null ? igFile.generated - igFile.events : null;
+    const lostAll = [igNull?.lost, igFile?.lost].filter((x): x is number => x !== null && x !== undefined);
+    out.push({
+      name: 'lost events', target: '0',
+      value: `${igNull ? `${int(igNull.lost)} reported (> /dev/null)` : ''}${igNull && igFile ? '; ' : ''}${igFile ? `${int(igFile.lost)} reported, ${int(missing)} lines missing of ${int(igFile.generated)} (> file)` : ''}`,
+      pass: lostAll.length > 0 && lostAll.every((x) => x === 0) && (missing === null || missing === 0),
+    });
+    out.push({ name: `consumer CPU per event (${on})`, target: '<= 0.5 µs', value: `${fix(ig.usPerEvent, 3)} µs`, pass: ig.usPerEvent !== null ? ig.usPerEvent <= 0.5 : null });
+    if (igNull && igFile) out.push({ name: 'consumer CPU per event (-o json > /dev/shm file; for reference)', target: '-', value: `${fix(igFile.usPerEvent, 3)} µs`, pass: null });
+    out.push({ name: `peak RSS (VmHWM, ${on})`, target: '<= 80 MiB', value: `${fix(ig.hwmMiB, 1)} MiB`, pass: ig.hwmMiB !== null ? ig.hwmMiB <= 80 : null });
   }
   if (latIg) {
     const med = median(latIg.ms);
@@ -506,10 +533,10 @@ function report(o: Options, sum: Summary[], results: RunResult[], lat: LatencyRe
     ['setup', 'runs', 'opens/s (mean)', 'per run', 'vs no tracer', 'vs floor', 'events captured / generated', 'lost', 'consumer CPU s (per run)', 'µs CPU/event', 'peak RSS MiB', 'system busy CPU-s (per run)', 'other CPU-s (per run)'],
     sum.map((s) => [
       s.label, String(s.runs), int(s.opensPerS), s.opensPerSRuns.map(int).join(' / '), pct(s.vsBaseline), pct(s.vsFloor),
-      s.setup === 'baseline' ? '-' : s.setup === 'floor' ? 'n/a (no reader)' : s.events === null ? 'not counted' : `${int(s.events)} / ${int(s.generated)} (${fix((s.events / s.generated) * 100, 3)}%)`,
+      s.setup === 'baseline' ? '-' : s.setup === 'floor' ? 'n/a (no reader)' : s.setup === 'floor-produce' ? 'n/a (not read)' : s.events === null ? 'not counted' : `${int(s.events)} / ${int(s.generated)} (${fix((s.events / s.generated) * 100, 3)}%)`,
       s.setup === 'floor' ? `(${int(s.dropped)} dropped by design)` : s.setup === 'baseline' ? '-' : int(s.lost),
       s.consumerCpuS.length ? s.consumerCpuS.map((x) => fix(x, 2)).join(' / ') : '-',
-      s.setup === 'floor' || s.setup === 'baseline' ? '-' : fix(s.usPerEvent, 3),
+      s.setup === 'floor' || s.setup === 'floor-produce' || s.setup === 'baseline' ? '-' : fix(s.usPerEvent, 3),
       fix(s.hwmMiB, 1),
       s.sysBusyS.map((x) => fix(x, 2)).join(' / '),
       s.otherCpuS.map((x) => fix(x, 2)).join(' / '),

@@ -1,10 +1,12 @@
 // Kernel-side floor for the trace_open benchmark.
 //
-//   node [--expose-gc] dist/bench/lib/floor.js --pid N [--read] [--ring-bytes B] [--linger-us U] [--max-latency-ms M] [--gc-every K]
+//   node [--expose-gc] dist/bench/lib/floor.js --pid N [--read | --discard] [--ring-bytes B] [--linger-us U] [--max-latency-ms M] [--gc-every K]
 //
 // Opens the trace_open image's eBPF object through the addon, sets targ_pid, loads it and attaches every
 // program with attachAuto. Without --read nobody opens a reader: the ring fills after a few hundred
 // events and the BPF side only counts drops, which is the kernel cost of the programs alone.
+// With --discard a native thread hands each record's space back to the kernel without reading it (nor calling
+// JS): every event is produced, nobody reads it. This is the floor the benchmark's target is measured against.
 // With --read a native ring reader with ig's own options drains the ring into a JS callback that only
 // counts records (the kernel cost of producing every event, plus the cheapest possible consumer).
 //
@@ -18,14 +20,15 @@ import { getGadgetImage } from '../../src/oci/index.js';
 import { native } from '../../src/bpf/native.js';
 import type { LinkHandle, ReaderHandle } from '../../src/bpf/native-api.js';
 
-interface FloorArgs { pid: number; read: boolean; image: string; ringBytes?: number; lingerUs: number; maxLatencyMs: number; gcEvery: number }
+interface FloorArgs { pid: number; read: boolean; discard: boolean; image: string; ringBytes?: number; lingerUs: number; maxLatencyMs: number; gcEvery: number }
 
 function parseArgs(argv: string[]): FloorArgs {
-  const out: FloorArgs = { pid: 0, read: false, image: 'trace_open', lingerUs: 1000, maxLatencyMs: 1, gcEvery: 0 };
+  const out: FloorArgs = { pid: 0, read: false, discard: false, image: 'trace_open', lingerUs: 1000, maxLatencyMs: 1, gcEvery: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--pid') out.pid = Number(argv[++i]);
     else if (a === '--read') out.read = true;
+    else if (a === '--discard') out.discard = true;
     else if (a === '--image') out.image = String(argv[++i]);
     else if (a === '--ring-bytes') out.ringBytes = Number(argv[++i]);
     else if (a === '--linger-us') out.lingerUs = Number(argv[++i]);
@@ -61,7 +64,10 @@ async function main(): Promise<void> {
 
   let records = 0;
   let reader: ReaderHandle | undefined;
-  if (args.read) {
+  if (args.discard) {
+    // Every event is produced and its space handed back to the kernel, but no record is read.
+    reader = native.ringOpen(native.mapFd(obj, 'events'), () => { /* never called */ }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs, discard: true });
+  } else if (args.read) {
     // Default: the same reader options as ig's eBPF operator (src/operators/ebpf/operator.ts).
     const gc = (globalThis as { gc?: () => void }).gc;
     if (args.gcEvery > 0 && !gc) throw new Error('floor: --gc-every needs node --expose-gc');

@@ -276,7 +276,9 @@ static int ring_consume(ig_reader *r) {
       if (len & BPF_RINGBUF_BUSY_BIT) goto out; /* reserved, not committed yet: the commit wakes us */
       uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
       cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
-      if (!(len & BPF_RINGBUF_DISCARD_BIT) && !r->discard) {
+      if (r->discard) {
+        r->appended++; /* counts for the linger: a drained ring would otherwise wake us for every record */
+      } else if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
         err = ring_sample(r, (void *)((const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ), size);
         if (err < 0) goto out;
       }
