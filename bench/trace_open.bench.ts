@@ -113,7 +113,10 @@ interface RunResult {
   genSeconds: number;
   genCpuS: number;
   consumerPid?: number;
+  /** consumer CPU over the load window: the process CPU clock (precise) */
   consumerCpuS?: number;
+  /** the same from utime+stime (tick samples), for comparison */
+  consumerTickCpuS?: number;
   /** Events delivered to the consumer's output (counted), or records read (floor-read). */
   events?: number;
   lost?: number;
@@ -171,6 +174,14 @@ class Bench {
   private rm(...paths: string[]): void { for (const p of paths) rmSync(p, { force: true }); }
 
   /** One run of one setup. */
+  /** Precise CPU seconds of a whole process (loadgen cpuclock: clock_getcpuclockid), NaN if it is gone. */
+  cpuClockSeconds(pid: number): number {
+    try {
+      const ns = Number(execFileSync(this.loadgen, ['cpuclock', String(pid)], { encoding: 'utf8' }).trim());
+      return ns >= 0 ? ns / 1e9 : NaN;
+    } catch { return NaN; }
+  }
+
   async runOne(setup: SetupId, run: number): Promise<RunResult> {
     const o = this.o;
     const tag = `${setup}-${run}`;
@@ -244,6 +255,7 @@ class Bench {
 
       // Load window: from the go-file to the end of the drain.
       const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? NaN : NaN;
+      const clock0 = consumer ? this.cpuClockSeconds(consumer.pid) : NaN;
       const sys0 = systemCpu();
       const foreign = foreignTracers(OPEN_TPS);
       const procs0 = allProcessCpu();
@@ -259,6 +271,7 @@ class Bench {
 
       let drainS: number | undefined;
       let cpu1 = NaN;
+      let clock1 = NaN;
       let hwmKb: number | undefined;
       let sys1 = systemCpu();
       if (consumer) {
@@ -280,6 +293,7 @@ class Bench {
         }
         drainS = Math.max(0, (lastChange - tGen) / 1000);
         cpu1 = processCpuSeconds(consumer.pid) ?? NaN;
+        clock1 = this.cpuClockSeconds(consumer.pid);
         sys1 = systemCpu();
         hwmKb = statusKb(consumer.pid, 'VmHWM') ?? undefined;
       }
@@ -297,7 +311,10 @@ class Bench {
       if (foreign.length) notes.push(`other processes traced openat during this run (noise): ${foreign.map((f) => `${f.pid} ${f.comm}`).join(', ')}`);
       if (consumer) {
         res.consumerPid = consumer.pid;
-        res.consumerCpuS = cpu1 - cpu0;
+        // The kernel's runtime accounting; utime+stime are tick samples (HZ 250 here), which charge a whole
+        // tick to a thread that happens to run when it fires: biased for threads that wake on a timer.
+        res.consumerCpuS = Number.isFinite(clock1 - clock0) ? clock1 - clock0 : cpu1 - cpu0;
+        res.consumerTickCpuS = cpu1 - cpu0;
         const exit = await stop(consumer, 'SIGINT', 20000);
         if (exit.code !== 0 && exit.signal !== 'SIGINT' && !(exit.code === null && exit.signal === null)) notes.push(`consumer exit code ${exit.code} signal ${exit.signal}`);
         switch (setup) {
@@ -427,6 +444,8 @@ interface Summary {
   dropped: number | null;
   consumerCpuS: number[];
   usPerEvent: number | null;
+  /** the same from tick samples (utime+stime) */
+  usPerEventTicks: number | null;
   hwmMiB: number | null;
   sysBusyS: number[];
   otherCpuS: number[];
@@ -451,6 +470,8 @@ function summarize(results: RunResult[], setups: SetupId[]): Summary[] {
     // µs of consumer CPU per delivered event: counted events, else generated minus lost.
     const delivered = events ?? (lost !== null && !FLOOR_SETUPS.includes(s) ? generated - lost : null);
     const usPerEvent = cpu.length === rs.length && cpu.length > 0 && delivered ? (cpu.reduce((a, b) => a + b, 0) / delivered) * 1e6 : null;
+    const ticks = rs.map((r) => r.consumerTickCpuS).filter((x): x is number => x !== undefined);
+    const usPerEventTicks = ticks.length === rs.length && ticks.length > 0 && delivered ? (ticks.reduce((a, b) => a + b, 0) / delivered) * 1e6 : null;
     const hwm = rs.map((r) => r.hwmKb).filter((x): x is number => x !== undefined);
     const bytes = rs.map((r) => r.outputBytes).filter((x): x is number => x !== undefined);
     const opens = mean(rs.map((r) => r.opensPerS));
@@ -458,7 +479,7 @@ function summarize(results: RunResult[], setups: SetupId[]): Summary[] {
       setup: s, label: LABEL[s], runs: rs.length, opensPerS: opens, opensPerSRuns: rs.map((r) => r.opensPerS),
       vsBaseline: opens / baseline, vsFloor: opens / floor, vsFloorDrops: opens / floorDrops, generated, events, lost,
       dropped: s === 'floor' ? rs.reduce((a, r) => a + (r.dropped ?? 0), 0) : null,
-      consumerCpuS: cpu, usPerEvent, hwmMiB: hwm.length ? Math.max(...hwm) / 1024 : null,
+      consumerCpuS: cpu, usPerEvent, usPerEventTicks, hwmMiB: hwm.length ? Math.max(...hwm) / 1024 : null,
       sysBusyS: rs.map((r) => r.sysBusyS), otherCpuS: rs.map((r) => r.otherCpuS),
       bytesPerEvent: bytes.length === rs.length && events ? bytes.reduce((a, b) => a + b, 0) / events : null,
     };
@@ -530,13 +551,14 @@ function report(o: Options, sum: Summary[], results: RunResult[], lat: LatencyRe
   const pct = (n: number) => (Number.isFinite(n) ? `${fix(n * 100, 1)}%` : 'n/a');
   parts.push(`### trace_open: ${int(o.opens)} opens per run, ${o.runs} run(s) per setup, interleaved`);
   parts.push(markdownTable(
-    ['setup', 'runs', 'opens/s (mean)', 'per run', 'vs no tracer', 'vs floor', 'events captured / generated', 'lost', 'consumer CPU s (per run)', 'µs CPU/event', 'peak RSS MiB', 'system busy CPU-s (per run)', 'other CPU-s (per run)'],
+    ['setup', 'runs', 'opens/s (mean)', 'per run', 'vs no tracer', 'vs floor', 'events captured / generated', 'lost', 'consumer CPU s (per run)', 'µs CPU/event', 'µs/event (tick samples)', 'peak RSS MiB', 'system busy CPU-s (per run)', 'other CPU-s (per run)'],
     sum.map((s) => [
       s.label, String(s.runs), int(s.opensPerS), s.opensPerSRuns.map(int).join(' / '), pct(s.vsBaseline), pct(s.vsFloor),
       s.setup === 'baseline' ? '-' : s.setup === 'floor' ? 'n/a (no reader)' : s.setup === 'floor-produce' ? 'n/a (not read)' : s.events === null ? 'not counted' : `${int(s.events)} / ${int(s.generated)} (${fix((s.events / s.generated) * 100, 3)}%)`,
       s.setup === 'floor' ? `(${int(s.dropped)} dropped by design)` : s.setup === 'baseline' ? '-' : int(s.lost),
       s.consumerCpuS.length ? s.consumerCpuS.map((x) => fix(x, 2)).join(' / ') : '-',
       s.setup === 'floor' || s.setup === 'floor-produce' || s.setup === 'baseline' ? '-' : fix(s.usPerEvent, 3),
+      s.setup === 'floor' || s.setup === 'floor-produce' || s.setup === 'baseline' ? '-' : fix(s.usPerEventTicks, 3),
       fix(s.hwmMiB, 1),
       s.sysBusyS.map((x) => fix(x, 2)).join(' / '),
       s.otherCpuS.map((x) => fix(x, 2)).join(' / '),

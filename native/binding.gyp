@@ -13,7 +13,7 @@
         "src/net.c",
         "src/render.c"
       ],
-      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+      "cflags": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
       "defines": ["_GNU_SOURCE"],
       "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
     }

@@ -194,7 +194,7 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
 }
 
 /* Records handed to JS after a memo miss before the consume ends and JS renders them. */
-#define FALLBACK_RECORDS_MAX 256
+#define FALLBACK_RECORDS_MAX 32
 /* More fallbacks than this per second, and more than one per two records rendered, and rendering is left to JS
  * for good (e.g. a memo keyed by something that differs in every record). */
 #define FALLBACK_EPISODES_MAX 200
@@ -276,6 +276,8 @@ static int ring_consume(ig_reader *r) {
       if (len & BPF_RINGBUF_BUSY_BIT) goto out; /* reserved, not committed yet: the commit wakes us */
       uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
       cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
+      /* The next record is most likely the same size: have its lines on the way while this one renders. */
+      if (r->plan) ig_plan_prefetch(r->plan, r->ring_data + (cons & r->ring_mask) + BPF_RINGBUF_HDR_SZ);
       if (r->discard) {
         r->appended++; /* counts for the linger: a drained ring would otherwise wake us for every record */
       } else if (!(len & BPF_RINGBUF_DISCARD_BIT)) {

@@ -84,6 +84,8 @@ struct ig_plan {
   uint32_t *memo_rops; /* rops that need a memo, in line order */
   size_t nmemo_rops;
   size_t static_bound; /* bytes a line can take, memo fragments aside */
+  uint32_t lines[16];  /* record offsets of the cache lines the plan reads (first 16) */
+  size_t nlines;
   const memo_entry **frags; /* per-render scratch: the fragment of each memo rop */
   uint64_t hits, misses;
 };
@@ -270,6 +272,18 @@ static uint8_t *put_cstr(uint8_t *w, const uint8_t *s, size_t max) {
   *w++ = '"';
   size_t i = 0;
   while (i < n) {
+    /* 8 plain ASCII bytes at a time: no control character, quote, backslash or byte >= 0x80 */
+    while (i + 8 <= n) {
+      uint64_t x;
+      memcpy(&x, s + i, 8);
+      const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+      uint64_t special = ((x - ones * 0x20) | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones) | x) & highs;
+      if (special) break;
+      memcpy(w, &x, 8);
+      w += 8;
+      i += 8;
+    }
+    if (i >= n) break;
     uint8_t c = s[i];
     if (c < 0x80) {
       switch (ESC[c]) {
@@ -444,6 +458,10 @@ static const memo_entry *memo_lookup(memo *m, const uint8_t *key, size_t n, uint
   }
   if (e->expires_ns && now_ns >= e->expires_ns) return NULL; /* stale: JS refreshes it */
   return e;
+}
+
+void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec) {
+  for (size_t i = 0; i < p->nlines; i++) __builtin_prefetch(rec + p->lines[i]);
 }
 
 int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o) {
@@ -715,6 +733,23 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
     p->rops[p->nrops++] = cur;
     memset(&cur, 0, sizeof cur);
     have_lit = false;
+  }
+  /* the cache lines of a record that rendering reads: values, memo keys */
+  for (size_t i = 0; !bad && i < p->nrops; i++) {
+    const rop *r = &p->rops[i];
+    uint32_t offs[MEMO_RANGES_MAX + 1];
+    size_t n = 0;
+    if (r->kind == OP_MEMO) {
+      for (uint32_t j = 0; j < p->memos[r->memo].nranges; j++) offs[n++] = p->memos[r->memo].ranges[j][0];
+    } else if (r->kind) {
+      offs[n++] = r->off;
+    }
+    for (size_t j = 0; j < n; j++) {
+      uint32_t line = offs[j] & ~63u;
+      bool seen = false;
+      for (size_t k = 0; k < p->nlines; k++) seen |= p->lines[k] == line;
+      if (!seen && p->nlines < 16) p->lines[p->nlines++] = line;
+    }
   }
   if (!bad) {
     bound += cur.lit_len;

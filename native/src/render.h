@@ -28,6 +28,9 @@ enum { IG_RENDER_OK = 0, IG_RENDER_MISS = 1 };
  * (or the record is shorter than the plan needs): nothing is written then. `now_ns` is CLOCK_MONOTONIC. */
 int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o);
 
+/* Ask the CPU for the cache lines of `rec` that the plan reads (the next record, while this one renders). */
+void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec);
+
 /* Unwrap a plan handle (throws a TypeError otherwise). The reader keeps its own reference. */
 ig_plan *ig_plan_arg(napi_env env, napi_value v);
 void ig_plan_ref(ig_plan *p);
