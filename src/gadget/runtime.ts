@@ -1,6 +1,7 @@
 // Assemble one run: resolve the image, read its metadata, instantiate the image operator (eBPF) and the
 // data operators. The caller then sets params and calls ctx.run().
-import { getGadgetImage, type GetImageOptions } from '../oci/index.js';
+// images.js, not the oci/index.js facade: a run needs no build, registry or credentials code up front.
+import { getGadgetImage, type GetImageOptions } from '../oci/images.js';
 import { GadgetContext, GadgetError } from './context.js';
 import { parseMetadata } from './metadata.js';
 import { Logger } from './logger.js';

@@ -14,11 +14,16 @@ import {
   type ParsedReference,
 } from './reference.js';
 import { OciStore, BlobVanishedError, originOf, sortKeys, type ImageOrigin, type StoreEntry, type StoreTxn } from './store.js';
-import { RegistryClient, type RegistryOptions } from './registry.js';
-import { readTar, writeTar, type TarFile } from './tar.js';
-import {
-  buildSignatureManifest, loadPrivateKey, loadPublicKeys, makePayload, signPayload, verifySignatureManifest,
-} from './signature.js';
+import type { RegistryClient, RegistryOptions } from './registry.js';
+import type { TarFile } from './tar.js';
+
+// Registry (http/https/tls), tar (zlib) and signature (crypto keys) code is only needed by the commands that
+// talk to a registry, sign, verify, export or import: `ig run` of a local image never loads it (less start-up
+// memory and time).
+const registryClient = async (domain: string, opts: RegistryOptions): Promise<RegistryClient> =>
+  new (await import('./registry.js')).RegistryClient(domain, opts);
+const tarModule = () => import('./tar.js');
+const signatureModule = () => import('./signature.js');
 
 export interface GadgetImage {
   reference: string;
@@ -196,6 +201,7 @@ async function findSignature(store: OciStore, repo: string, digest: string): Pro
 }
 
 async function verifyStoredImage(store: OciStore, image: string, parsed: ParsedReference, digest: string, opts: GetImageOptions): Promise<void> {
+  const { loadPublicKeys, verifySignatureManifest } = await signatureModule();
   const keys = await loadPublicKeys(opts.publicKeys ?? []);
   if (!keys.length) {
     throw new OciError(`image "${image}": cannot verify its signature: no public key given (use --public-keys, or --verify-image=false to skip verification)`);
@@ -229,6 +235,7 @@ export async function verifyImage(ref: string, opts: GetImageOptions = {}): Prom
 export async function signImage(ref: string, keyFile: string, opts: { store?: string; passphrase?: string } = {}): Promise<{ reference: string; digest: string; signatureTag: string }> {
   const store = new OciStore(opts.store);
   const { parsed, name, entry } = await mustResolve(store, ref);
+  const { buildSignatureManifest, loadPrivateKey, makePayload, signPayload } = await signatureModule();
   const key = await loadPrivateKey(keyFile, opts.passphrase);
   const digest = entry.descriptor.digest;
   const repo = repositoryOf(parsed);
@@ -295,7 +302,7 @@ async function fetchManifestTree(
 
 /** Fetch the cosign `.sig` for an index digest into the store (nothing happens when there is none). */
 export async function pullSignature(store: OciStore, parsed: ParsedReference, digest: string, opts: RemoteOptions): Promise<boolean> {
-  const client = new RegistryClient(parsed.domain, opts);
+  const client = await registryClient(parsed.domain, opts);
   const tag = signatureTag(digest);
   const got = await client.getManifest(parsed.path, tag);
   if (!got) return false;
@@ -333,7 +340,7 @@ async function pullOnce(ref: string, opts: RemoteOptions): Promise<{ reference: 
   const store = new OciStore(opts.store);
   const parsed = parseReference(ref);
   const name = formatReference(parsed);
-  const client = new RegistryClient(parsed.domain, opts);
+  const client = await registryClient(parsed.domain, opts);
   progress(`Pulling ${name}`);
   const top = await client.getManifest(parsed.path, parsed.digest ?? parsed.tag ?? 'latest');
   if (!top) throw new OciError(`image "${ref}": not found in registry ${parsed.domain}`);
@@ -392,7 +399,7 @@ export async function pushImage(ref: string, opts: RemoteOptions = {}): Promise<
   const progress = opts.progress ?? quiet;
   const store = new OciStore(opts.store);
   const { parsed, name, entry } = await mustResolve(store, ref);
-  const client = new RegistryClient(parsed.domain, opts);
+  const client = await registryClient(parsed.domain, opts);
   const desc = entry.descriptor;
   progress(`Pushing ${name}`);
   const idxBody = await store.readBlob(desc.digest, 'index');
@@ -582,7 +589,7 @@ export async function exportImages(refs: string[], file: string, opts: { store?:
   for (const d of [...blobs].sort()) {
     files.push({ name: `blobs/sha256/${d.slice(7)}`, data: await store.readBlob(d), mtime });
   }
-  const tar = writeTar(files);
+  const tar = (await tarModule()).writeTar(files);
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     await fsp.writeFile(tmp, tar);
@@ -605,7 +612,7 @@ export async function importImages(file: string, opts: { store?: string } = {}):
   const what = path.basename(file);
   let entries;
   try {
-    entries = readTar(raw);
+    entries = (await tarModule()).readTar(raw);
   } catch (err) {
     throw new OciError(`import ${what}: ${(err as Error).message}`);
   }
