@@ -60,8 +60,11 @@ struct ig_reader {
    * every RING_PUBLISH_BYTES and at the end of a poll. */
   uint64_t *cons_pos;       /* consumer page (rw) */
   const uint64_t *prod_pos; /* producer page, followed by the data pages mapped twice (ro) */
-  const uint8_t *ring_data;
+  const uint8_t *ring_data;  /* mapped once (the kernel would let us map it twice in a row, but every mapped
+                              * page counts in RSS: records that wrap are copied into wrap_buf instead) */
   uint64_t ring_mask;
+  uint8_t *wrap_buf;
+  size_t wrap_cap;
   size_t cons_map_len, prod_map_len;
   bool discard;             /* opts.discard: advance over records without reading them (benchmark floor) */
   struct perf_buffer *pb;
@@ -281,9 +284,26 @@ static int ring_consume(ig_reader *r) {
       if (r->discard) {
         r->appended++; /* counts for the linger: a drained ring would otherwise wake us for every record */
       } else if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-        err = ring_sample(r, (void *)((const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ), size);
+        const uint8_t *data = (const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ;
+        size_t at = (size_t)(data - r->ring_data), ring = (size_t)r->ring_mask + 1;
+        if (at + size > ring) {
+          if (r->wrap_cap < size) {
+            uint8_t *nb = realloc(r->wrap_buf, size);
+            if (!nb) {
+              __atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
+              goto next;
+            }
+            r->wrap_buf = nb;
+            r->wrap_cap = size;
+          }
+          memcpy(r->wrap_buf, data, ring - at);
+          memcpy(r->wrap_buf + (ring - at), r->ring_data, size - (ring - at));
+          data = r->wrap_buf;
+        }
+        err = ring_sample(r, (void *)data, size);
         if (err < 0) goto out;
       }
+    next:
       if (cons - published >= RING_PUBLISH_BYTES) {
         __atomic_store_n(r->cons_pos, cons, __ATOMIC_RELEASE);
         published = cons;
@@ -534,6 +554,9 @@ static void release_kernel_side(ig_reader *r) {
   r->cons_pos = NULL;
   r->prod_pos = NULL;
   r->ring_data = NULL;
+  free(r->wrap_buf);
+  r->wrap_buf = NULL;
+  r->wrap_cap = 0;
   if (r->pb) perf_buffer__free(r->pb);
   r->pb = NULL;
   if (r->epfd >= 0) close(r->epfd);
@@ -649,6 +672,7 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
     }
     ig_plan_ref(p);
     r->plan = p;
+    r->out.cancel = &r->stop;
   }
   return true;
 }
@@ -703,7 +727,7 @@ static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pa
   if (kind == READER_RING) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     r->cons_map_len = page;
-    r->prod_map_len = page + 2 * (size_t)mi.max_entries; /* the kernel maps the data pages twice in a row */
+    r->prod_map_len = page + (size_t)mi.max_entries;
     void *c = mmap(NULL, r->cons_map_len, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
     void *pp = c == MAP_FAILED ? MAP_FAILED : mmap(NULL, r->prod_map_len, PROT_READ, MAP_SHARED, map_fd, (off_t)page);
     err = c == MAP_FAILED || pp == MAP_FAILED ? errno : 0;

@@ -120,7 +120,10 @@ static void write_all(ig_out *o, const uint8_t *p, size_t len) {
     if (n < 0 && errno == EAGAIN) {
       /* stdout is non-blocking when Node made it a pipe or socket: wait until the reader drains it. */
       struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
-      poll(&pfd, 1, 1000);
+      if (poll(&pfd, 1, 100) == 0 && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_ACQUIRE)) {
+        o->error = ECANCELED; /* stopping, and nobody reads our output: do not hang the stop */
+        return;
+      }
       continue;
     }
     o->error = n < 0 ? errno : EIO;

@@ -13,6 +13,7 @@ typedef struct ig_out {
   size_t len, cap;
   int fd;
   int error; /* errno of the first failed write; output is discarded from then on */
+  const int *cancel; /* when set and non-zero, a write that makes no progress for 100 ms gives up */
 } ig_out;
 
 bool ig_out_init(ig_out *o, int fd, size_t cap);
