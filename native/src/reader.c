@@ -39,12 +39,14 @@
 
 enum { READER_RING = 1, READER_PERF = 2 };
 enum { TAG_STOP = 1, TAG_DATA = 2 };
+enum { BATCH_RECORDS = 0, BATCH_REFRESH = 1 };
+#define REFRESH_BATCH_BYTES (64u * 1024u)
 
 typedef struct ig_batch {
   struct ig_batch *next;
   size_t len, cap;
   uint32_t count;
-  uint32_t pad;
+  uint32_t kind;  /* BATCH_RECORDS, or BATCH_REFRESH: records whose stale memo fragments JS should recompute */
   uint8_t data[]; /* 8-aligned: header is 32 bytes */
 } ig_batch;
 
@@ -84,6 +86,7 @@ struct ig_reader {
 
   /* poll-thread only */
   ig_batch *cur;
+  ig_batch *refresh; /* render mode: records to hand to JS only for their memos (nothing printed) */
   uint64_t cur_first_ns;
   uint32_t appended;
   uint64_t drain_bytes, drain_limit;
@@ -134,8 +137,10 @@ static void queue_batch(ig_reader *r, ig_batch *b) {
     r->head = b;
   r->tail = b;
   r->qlen++;
-  __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
-  __atomic_add_fetch(&r->batches, 1, __ATOMIC_RELAXED);
+  if (b->kind == BATCH_RECORDS) {
+    __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&r->batches, 1, __ATOMIC_RELAXED);
+  }
   bool wake = !r->wake_pending;
   r->wake_pending = true;
   pthread_mutex_unlock(&r->mu);
@@ -182,6 +187,7 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     b->len = 0;
     b->cap = cap;
     b->count = 0;
+    b->kind = BATCH_RECORDS;
     r->cur = b;
   }
   ig_batch *b = r->cur;
@@ -202,6 +208,31 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
  * for good (e.g. a memo keyed by something that differs in every record). */
 #define FALLBACK_EPISODES_MAX 200
 
+/* A copy of a rendered record for a refresh batch; best effort (a full batch just skips it: it is asked again). */
+static void append_refresh(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
+  size_t need = 8 + ((size + 7) & ~(size_t)7);
+  if (!r->refresh) {
+    size_t cap = need > REFRESH_BATCH_BYTES ? need : REFRESH_BATCH_BYTES;
+    ig_batch *b = malloc(sizeof *b + cap);
+    if (!b) return;
+    b->next = NULL;
+    b->len = 0;
+    b->cap = cap;
+    b->count = 0;
+    b->kind = BATCH_REFRESH;
+    r->refresh = b;
+  }
+  ig_batch *b = r->refresh;
+  if (b->len + need > b->cap) return;
+  uint8_t *p = b->data + b->len;
+  uint32_t hdr[2] = {(uint32_t)size, cpu};
+  memcpy(p, hdr, 8);
+  memcpy(p + 8, data, size);
+  if (need - 8 > size) memset(p + 8 + size, 0, need - 8 - size);
+  b->len += need;
+  b->count++;
+}
+
 static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   if (stopping(r)) {
     /* Final drain: take at most one ring's worth so a busy producer cannot keep us here. */
@@ -209,7 +240,9 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     if (r->drain_bytes > r->drain_limit) return -ECANCELED;
   }
   if (r->plan && !r->fallback) {
-    if (ig_plan_render(r->plan, data, size, r->now_ns, &r->out) == IG_RENDER_OK) {
+    int rc = ig_plan_render(r->plan, data, size, r->now_ns, &r->out);
+    if (rc != IG_RENDER_MISS) {
+      if (rc == IG_RENDER_REFRESH) append_refresh(r, cpu, data, size);
       r->appended++;
       r->window_rendered++;
       __atomic_add_fetch(&r->rendered, 1, __ATOMIC_RELAXED);
@@ -231,6 +264,11 @@ static void perf_sample(void *ctx, int cpu, void *data, __u32 size) { take(ctx, 
 
 /* Render mode, after a consume: write the lines, or hand the records JS must render to JS and wait for it. */
 static void render_settle(ig_reader *r) {
+  if (r->refresh) {
+    ig_batch *b = r->refresh;
+    r->refresh = NULL;
+    queue_batch(r, b); /* not waited for: the stale fragments serve until JS has fresh ones */
+  }
   if (!r->fallback) {
     ig_out_flush(&r->out);
     return;
@@ -419,8 +457,9 @@ static void delivered(ig_reader *r) {
  * callback threw (the exception stays pending). */
 static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
   uint32_t count = b->count;
-  napi_value argv[2], undef, res;
-  if (napi_create_uint32(env, count, &argv[1]) != napi_ok || napi_get_undefined(env, &undef) != napi_ok) {
+  napi_value argv[3], undef, res;
+  if (napi_create_uint32(env, count, &argv[1]) != napi_ok || napi_create_uint32(env, b->kind, &argv[2]) != napi_ok ||
+      napi_get_undefined(env, &undef) != napi_ok) {
     free(b);
     return false;
   }
@@ -442,7 +481,7 @@ static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
     free(b);
     if (st != napi_ok) return false;
   }
-  return napi_call_function(env, undef, cb, 2, argv, &res) == napi_ok;
+  return napi_call_function(env, undef, cb, 3, argv, &res) == napi_ok;
 }
 
 static void rearm_fire(uv_timer_t *t) {
@@ -519,6 +558,8 @@ static void free_queue(ig_reader *r) {
   }
   free(r->cur);
   r->cur = NULL;
+  free(r->refresh);
+  r->refresh = NULL;
 }
 
 static void signal_and_join(ig_reader *r) {
@@ -853,6 +894,8 @@ static napi_value js_reader_stop(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&r->mu);
   free(r->cur);
   r->cur = NULL;
+  free(r->refresh);
+  r->refresh = NULL;
   if (!r->tsfn_released) {
     r->tsfn_released = true;
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);

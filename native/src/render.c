@@ -40,7 +40,8 @@ enum {
 
 typedef struct {
   uint64_t hash;
-  uint64_t expires_ns; /* 0: never */
+  uint64_t expires_ns; /* 0: never; past it the fragment is still used while JS is asked for a fresh one */
+  uint64_t refresh_ns; /* when a refresh was last asked for */
   uint8_t *frag;       /* NULL: free slot */
   uint32_t frag_len;
   uint32_t aux; /* timestamp memos: where the NUL between prefix and suffix is */
@@ -66,8 +67,19 @@ typedef struct {
   uint32_t lit_off, lit_len;
 } rop;
 
+/* A fragment JS computed, waiting for the render side to store it (memos are only touched by that side). */
+typedef struct pending_set {
+  struct pending_set *next;
+  uint32_t memo, gen, key_len, frag_len;
+  uint8_t key[MEMO_KEY_MAX];
+  uint8_t frag[];
+} pending_set;
+
 struct ig_plan {
   uint32_t magic;
+  pthread_mutex_t mu; /* guards the pending list */
+  pending_set *pending, *pending_tail;
+  uint32_t npending; /* atomic */
   int refs; /* atomic: JS handle + readers */
   int32_t *ops;
   size_t nops;
@@ -380,6 +392,7 @@ static bool memo_set(memo *m, const uint8_t *key, size_t n, const uint8_t *frag,
   e->key_len = (uint16_t)n;
   memcpy(e->key, key, n);
   e->expires_ns = m->ttl_ns ? now_ns + m->ttl_ns : 0;
+  e->refresh_ns = 0;
   const uint8_t *sep = memchr(copy, 0, flen);
   e->aux = sep ? (uint32_t)(sep - copy) : (uint32_t)flen;
   return true;
@@ -451,7 +464,9 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t n) {
   return true;
 }
 
-static const memo_entry *memo_lookup(memo *m, const uint8_t *key, size_t n, uint64_t now_ns) {
+/* The entry for key (NULL: a miss). *refresh is set when the entry is past its TTL and JS should be asked for
+ * a fresh fragment (at most once a second per entry: the record is handed over, the stale text still used). */
+static memo_entry *memo_lookup(memo *m, const uint8_t *key, size_t n, uint64_t now_ns, bool *refresh) {
   /* Records come in runs with the same key: try the last answer before hashing. */
   memo_entry *e = m->last;
   if (!(e && e->key_len == n && key_eq(e->key, key, n))) {
@@ -459,8 +474,51 @@ static const memo_entry *memo_lookup(memo *m, const uint8_t *key, size_t n, uint
     if (!e->frag) return NULL;
     m->last = e;
   }
-  if (e->expires_ns && now_ns >= e->expires_ns) return NULL; /* stale: JS refreshes it */
+  if (e->expires_ns && now_ns >= e->expires_ns && now_ns - e->refresh_ns > 1000000000ull) {
+    e->refresh_ns = now_ns;
+    *refresh = true;
+  }
   return e;
+}
+
+/* A timestamp text for a second not seen yet, from the last one seen when both are in the same minute: only the
+ * seconds digits differ ("...T15:04:05." prefix). Other seconds are left to JS (one miss a minute, not a second). */
+static memo_entry *next_second(memo *m, uint64_t sec, uint64_t now_ns) {
+  const memo_entry *l = m->last;
+  if (!l || l->key_len != 8 || l->aux < 4 || l->aux >= l->frag_len) return NULL;
+  uint64_t lsec;
+  memcpy(&lsec, l->key, 8);
+  const uint8_t *f = l->frag;
+  size_t a = l->aux; /* index of the NUL: the prefix ends with "SS." */
+  if (f[a - 1] != '.' || f[a - 4] != ':' || f[a - 3] < '0' || f[a - 3] > '5' || f[a - 2] < '0' || f[a - 2] > '9') return NULL;
+  uint64_t ss = (uint64_t)(f[a - 3] - '0') * 10 + (uint64_t)(f[a - 2] - '0');
+  if (sec <= lsec || sec - lsec + ss >= 60) return NULL;
+  uint8_t frag[128];
+  if (l->frag_len > sizeof frag) return NULL;
+  memcpy(frag, f, l->frag_len);
+  uint64_t nss = ss + (sec - lsec);
+  frag[a - 3] = (uint8_t)('0' + nss / 10);
+  frag[a - 2] = (uint8_t)('0' + nss % 10);
+  if (!memo_set(m, (const uint8_t *)&sec, 8, frag, l->frag_len, now_ns)) return NULL;
+  memo_entry *e = memo_find(m, (const uint8_t *)&sec, 8, hash_key((const uint8_t *)&sec, 8));
+  if (!e->frag) return NULL;
+  m->last = e;
+  return e;
+}
+
+/* Store what JS computed since the last record; fragments computed before an invalidation are dropped. */
+static void apply_pending(ig_plan *p, uint64_t now_ns) {
+  pthread_mutex_lock(&p->mu);
+  pending_set *list = p->pending;
+  p->pending = p->pending_tail = NULL;
+  __atomic_store_n(&p->npending, 0, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&p->mu);
+  while (list) {
+    pending_set *ps = list;
+    list = ps->next;
+    if (ps->gen == p->seen_gen) memo_set(&p->memos[ps->memo], ps->key, ps->key_len, ps->frag, ps->frag_len, now_ns);
+    free(ps);
+  }
 }
 
 void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec) {
@@ -474,20 +532,22 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
     for (size_t m = 0; m < p->nmemos; m++) memo_clear(&p->memos[m]);
     p->seen_gen = gen;
   }
+  if (__atomic_load_n(&p->npending, __ATOMIC_ACQUIRE)) apply_pending(p, now_ns);
   /* Resolve every memo first: a miss must leave the output untouched. */
   size_t bound = p->static_bound;
+  bool refresh = false;
   uint8_t key[MEMO_KEY_MAX];
   for (size_t k = 0; k < p->nmemo_rops; k++) {
     const rop *r = &p->rops[p->memo_rops[k]];
     memo *m = &p->memos[r->memo];
-    const memo_entry *e;
+    memo_entry *e;
     if (r->kind == OP_MEMO) {
       size_t n = 0;
       for (uint32_t j = 0; j < m->nranges; j++) {
         copy_small(key + n, rec + m->ranges[j][0], m->ranges[j][1]);
         n += m->ranges[j][1];
       }
-      e = memo_lookup(m, key, n, now_ns);
+      e = memo_lookup(m, key, n, now_ns, &refresh);
     } else { /* OP_WALL_STR */
       uint64_t boot;
       memcpy(&boot, rec + r->off, 8);
@@ -497,7 +557,8 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
       }
       uint64_t sec = wall_ns(p, boot) / 1000000000ull;
       memcpy(key, &sec, 8);
-      e = memo_lookup(m, key, 8, now_ns);
+      e = memo_lookup(m, key, 8, now_ns, &refresh);
+      if (!e) e = next_second(m, sec, now_ns);
     }
     if (!e) {
       p->misses++;
@@ -566,13 +627,19 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
   *w++ = '\n';
   o->len += (size_t)(w - w0);
   p->hits++;
-  return IG_RENDER_OK;
+  return refresh ? IG_RENDER_REFRESH : IG_RENDER_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Handles
  * ------------------------------------------------------------------------------------------- */
 static void plan_free(ig_plan *p) {
+  while (p->pending) {
+    pending_set *ps = p->pending;
+    p->pending = ps->next;
+    free(ps);
+  }
+  pthread_mutex_destroy(&p->mu);
   for (size_t m = 0; m < p->nmemos; m++) {
     if (p->memos[m].tab) {
       memo_clear(&p->memos[m]);
@@ -628,6 +695,7 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
   ig_plan *p = calloc(1, sizeof *p);
   if (!p) return ig_throw_msg(env, "render plan: out of memory");
   p->magic = IG_MAGIC_PLAN;
+  pthread_mutex_init(&p->mu, NULL);
   p->refs = 1;
   int32_t *ms = NULL;
   size_t nms = 0, nwords = 0;
@@ -771,8 +839,8 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-/* renderPlanMemoSet(plan, memo, key: Buffer, fragment: Buffer). Only while no reader renders with the plan
- * (the poll thread waits for JS while JS renders a batch it could not): entries are not locked. */
+/* renderPlanMemoSet(plan, memo, key: Buffer, fragment: Buffer): queued; the render side stores it before its next
+ * record (only that side touches the memos, so they need no lock). */
 static napi_value js_plan_memo_set(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!ig_args(env, info, 4, argv)) return NULL;
@@ -784,7 +852,24 @@ static napi_value js_plan_memo_set(napi_env env, napi_callback_info info) {
       !ig_arg_bytes(env, argv[3], "fragment", &frag, &flen))
     return NULL;
   if (m < 0 || (size_t)m >= p->nmemos) return ig_throw_type(env, "memo %d out of range", m);
-  if (!memo_set(&p->memos[m], key, klen, frag, flen, mono_ns())) return ig_throw_type(env, "memo key too long (%zu bytes)", klen);
+  if (klen > MEMO_KEY_MAX) return ig_throw_type(env, "memo key too long (%zu bytes)", klen);
+  pending_set *ps = malloc(sizeof *ps + (flen ? flen : 1));
+  if (!ps) return ig_throw_msg(env, "memo: out of memory");
+  ps->next = NULL;
+  ps->memo = (uint32_t)m;
+  ps->gen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
+  ps->key_len = (uint32_t)klen;
+  ps->frag_len = (uint32_t)flen;
+  memcpy(ps->key, key, klen);
+  memcpy(ps->frag, frag, flen);
+  pthread_mutex_lock(&p->mu);
+  if (p->pending_tail)
+    p->pending_tail->next = ps;
+  else
+    p->pending = ps;
+  p->pending_tail = ps;
+  __atomic_add_fetch(&p->npending, 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&p->mu);
   return ig_undefined(env);
 }
 
@@ -798,31 +883,39 @@ static napi_value js_plan_invalidate(napi_env env, napi_callback_info info) {
   return ig_undefined(env);
 }
 
-/* renderPlanRender(plan, batch: Buffer, count) -> { out: Buffer, missed: number[] }: renders a reader-layout
- * batch on the calling thread (tests compare it with the JS encoder). */
+/* renderPlanRender(plan, batch: Buffer, count, nowOffsetMs?) -> { out, missed: number[], refresh: number[] }: renders
+ * a reader-layout batch on the calling thread (tests compare it with the JS encoder); nowOffsetMs moves the
+ * clock forward (TTL tests). */
 static napi_value js_plan_render(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!ig_args(env, info, 3, argv)) return NULL;
+  napi_value argv[4];
+  if (!ig_args(env, info, 4, argv)) return NULL;
   ig_plan *p = ig_plan_arg(env, argv[0]);
   void *data;
   size_t len;
   int32_t count;
+  int64_t ahead_ms = 0;
   if (!p || !ig_arg_bytes(env, argv[1], "batch", &data, &len) || !ig_arg_i32(env, argv[2], "count", &count)) return NULL;
+  if (!ig_is_nullish(env, argv[3]) && !ig_arg_i64(env, argv[3], "nowOffsetMs", &ahead_ms)) return NULL;
   ig_out o;
   if (!ig_out_init(&o, -1, 1 << 16)) return ig_throw_msg(env, "render: out of memory");
-  napi_value missed, res, out;
+  napi_value missed, refreshed, res, out;
   NAPI_TRY(env, napi_create_array(env, &missed));
-  uint32_t nmiss = 0;
+  NAPI_TRY(env, napi_create_array(env, &refreshed));
+  uint32_t nmiss = 0, nref = 0;
   size_t off = 0;
-  uint64_t now = mono_ns();
+  uint64_t now = mono_ns() + (uint64_t)(ahead_ms > 0 ? ahead_ms : 0) * 1000000ull;
   for (int32_t i = 0; i < count && off + 8 <= len; i++) {
     uint32_t rl;
     memcpy(&rl, (uint8_t *)data + off, 4);
     if (off + 8 + rl > len) break;
-    if (ig_plan_render(p, (uint8_t *)data + off + 8, rl, now, &o) != IG_RENDER_OK) {
+    int rc = ig_plan_render(p, (uint8_t *)data + off + 8, rl, now, &o);
+    if (rc != IG_RENDER_OK) {
       napi_value idx;
       NAPI_TRY(env, napi_create_uint32(env, (uint32_t)i, &idx));
-      NAPI_TRY(env, napi_set_element(env, missed, nmiss++, idx));
+      if (rc == IG_RENDER_MISS)
+        NAPI_TRY(env, napi_set_element(env, missed, nmiss++, idx));
+      else
+        NAPI_TRY(env, napi_set_element(env, refreshed, nref++, idx));
     }
     off += 8 + ((rl + 7) & ~7u);
   }
@@ -832,6 +925,7 @@ static napi_value js_plan_render(napi_env env, napi_callback_info info) {
   NAPI_TRY(env, napi_create_object(env, &res));
   napi_set_named_property(env, res, "out", out);
   napi_set_named_property(env, res, "missed", missed);
+  napi_set_named_property(env, res, "refresh", refreshed);
   return res;
 }
 

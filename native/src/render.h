@@ -23,10 +23,12 @@ void ig_out_flush(ig_out *o);
 /* Write `len` bytes now, after what is buffered. */
 void ig_out_write(ig_out *o, const void *p, size_t len);
 
-enum { IG_RENDER_OK = 0, IG_RENDER_MISS = 1 };
+enum { IG_RENDER_OK = 0, IG_RENDER_MISS = 1, IG_RENDER_REFRESH = 2 };
 
 /* Render one record as a line into `o`. IG_RENDER_MISS when a memo has no fragment for the record's key
- * (or the record is shorter than the plan needs): nothing is written then. `now_ns` is CLOCK_MONOTONIC. */
+ * (or the record is shorter than the plan needs): nothing is written then. IG_RENDER_REFRESH: rendered, with a
+ * fragment past its TTL; hand the record to JS (refresh batch) so that it computes a fresh one.
+ * `now_ns` is CLOCK_MONOTONIC. */
 int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o);
 
 /* Ask the CPU for the cache lines of `rec` that the plan reads (the next record, while this one renders). */

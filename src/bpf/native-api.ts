@@ -67,7 +67,11 @@ export interface ReaderOptions {
  * A batch: records laid out as [u32 len][u32 cpu-or-0][payload padded to 8] ... in `buf`.
  * `buf` is an external Buffer (zero-copy; freed by its finaliser). `count` is the number of records.
  */
-export type BatchCallback = (buf: Buffer, count: number) => void;
+export type BatchCallback = (buf: Buffer, count: number, kind: BatchKind) => void;
+
+/** 0: records to process. 1 (render mode): records only for their stale memo fragments, already printed. */
+export type BatchKind = 0 | 1;
+export const BATCH_REFRESH = 1;
 
 export interface NativeAddon {
   libbpfVersion(): string;
@@ -157,10 +161,10 @@ export interface NativeAddon {
 
   // Render plans: ops are int32 quadruples [op, a, b, c]; memos: [count, (ttlMs, nranges, (off, len)*)*].
   renderPlanNew(ops: Int32Array, literals: Buffer, memos: Int32Array, wallOffsetNs: bigint): RenderPlanHandle;
-  /** Store a memo fragment. Only while no reader renders with the plan (from the reader's callback). */
+  /** Queue a memo fragment; the render side stores it before its next record (dropped if invalidated meanwhile). */
   renderPlanMemoSet(plan: RenderPlanHandle, memo: number, key: Buffer, fragment: Buffer): void;
   /** Forget every memo before the next record (what the fragments depend on changed). Any time. */
   renderPlanInvalidate(plan: RenderPlanHandle): void;
   /** Render a reader-layout batch on this thread: the lines, and the indices of records that missed a memo. */
-  renderPlanRender(plan: RenderPlanHandle, batch: Buffer, count: number): { out: Buffer; missed: number[] };
+  renderPlanRender(plan: RenderPlanHandle, batch: Buffer, count: number, nowOffsetMs?: number): { out: Buffer; missed: number[]; refresh: number[] };
 }

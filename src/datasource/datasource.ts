@@ -18,6 +18,8 @@ export interface NativeOutput {
   plan: import('../bpf/native-api.js').RenderPlanHandle;
   /** Called with the reader once it renders with the plan. */
   bind(reader: import('../bpf/native-api.js').ReaderHandle): void;
+  /** Records already printed with memo fragments past their TTL: recompute those fragments. */
+  refresh(b: Batch): void;
 }
 
 export interface FieldConfig {

@@ -230,3 +230,52 @@ test('native plan: fields without a native form keep the data source on the JS p
   assert.throws(() => native.renderPlanNew(Int32Array.from([99, 0, 0, 0]), Buffer.alloc(0), Int32Array.from([0]), 0n), /render plan: unknown op/);
   assert.throws(() => native.renderPlanNew(Int32Array.from([1, 5, 10, 0]), Buffer.alloc(4), Int32Array.from([0]), 0n), /literal out of range/);
 });
+
+test('native plan: past their TTL, fragments are still used and the record is handed over for a refresh', () => {
+  const { dir, w, rewriters, np, r } = setup(4);
+  try {
+    const raw = randomBatch(r, 40, [4026532003n]);
+    const js = jsLines(w, raw, 40, rewriters);
+    np.fill(js.batch);
+    let res = native.renderPlanRender(np.plan, raw, 40);
+    assert.deepEqual(res.missed, []);
+    assert.deepEqual(res.refresh, []);
+    // 1.5 s later the user-name and container memos (1 s TTL) are stale: lines still come out, the same text,
+    // and the first record of each stale key is handed to JS (once, not for every record).
+    res = native.renderPlanRender(np.plan, raw, 40, 1500);
+    assert.deepEqual(res.missed, []);
+    assert.equal(res.out.toString('utf8'), js.text);
+    assert.ok(res.refresh.length > 0 && res.refresh.length < 40, `refresh asked for ${res.refresh.length} records`);
+    assert.deepEqual(native.renderPlanRender(np.plan, raw, 40, 1600).refresh, [], 'asked once per second per entry');
+    // JS recomputes them (a refresh batch has boot-clock timestamps: those memos are skipped).
+    const refreshBatch = batchFromRing(w.ds, Buffer.from(raw), 40);
+    np.fill(refreshBatch, true);
+    res = native.renderPlanRender(np.plan, raw, 40, 1700);
+    assert.deepEqual(res.refresh, []);
+    assert.equal(res.out.toString('utf8'), js.text);
+  } finally {
+    np.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('native plan: a fragment computed before an invalidation is dropped, not stored after it', () => {
+  const { dir, w, rewriters, np, r } = setup(5);
+  try {
+    const raw = randomBatch(r, 10, [4026532004n]);
+    const before = jsLines(w, raw, 10, rewriters);
+    np.fill(before.batch); // queued: stored before the next record
+    w.containers.set(4026532004n, container(4026532004n, 'late'));
+    w.changed(); // ... but the container changed first
+    assert.equal(native.renderPlanRender(np.plan, raw, 10).missed.length, 10, 'the stale fragments were not stored');
+    const after = jsLines(w, raw, 10, rewriters);
+    np.fill(after.batch);
+    const res = native.renderPlanRender(np.plan, raw, 10);
+    assert.deepEqual(res.missed, []);
+    assert.equal(res.out.toString('utf8'), after.text);
+    assert.match(after.text, /"containerName":"late"/);
+  } finally {
+    np.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -24,8 +24,11 @@ interface MemoSpec {
 
 export interface NativePlan {
   plan: RenderPlanHandle;
-  /** Fill the memos from a batch JS rendered (the records the plan missed on). */
-  fill(b: Batch): void;
+  /**
+   * Fill the memos from a batch JS rendered (the records the plan missed on). `refreshOnly`: the records did not
+   * go through the pipeline (refresh batches), so their timestamps are still boot-clock: skip those memos.
+   */
+  fill(b: Batch, refreshOnly?: boolean): void;
   /** Stop following the state the memos depend on. */
   dispose(): void;
 }
@@ -193,7 +196,7 @@ export function compileNativePlan(native: NativeAddon, fields: Field[]): NativeP
   const key = Buffer.alloc(MEMO_KEY_MAX);
   return {
     plan,
-    fill(b) {
+    fill(b, refreshOnly = false) {
       for (let k = 0; k < b.liveCount; k++) {
         const i = b.live[k]!;
         const base = b.offs[i]!;
@@ -201,6 +204,7 @@ export function compileNativePlan(native: NativeAddon, fields: Field[]): NativeP
           const spec = memos[m]!;
           let n = 0;
           if (spec.ranges.length === 0) {
+            if (refreshOnly) continue;
             const wall = b.buf.readBigUInt64LE(base + spec.wallOffs!);
             if (wall === 0n) continue;
             key.writeBigUInt64LE(wall / 1000000000n, 0);

@@ -90,7 +90,7 @@ function nativeJsonRenderer(ds: DataSource, fields: Field[], sink: Sink, np: Nat
   const enc = makeJsonEncoder(fields, 0);
   const lines = new LineBuffer();
   let reader: ReaderHandle | undefined;
-  ds.nativeOutput = { plan: np.plan, bind: (r) => { reader = r; } };
+  ds.nativeOutput = { plan: np.plan, bind: (r) => { reader = r; }, refresh: (b) => np.fill(b, true) };
   return (b) => {
     lines.reset();
     for (let k = 0; k < b.liveCount; k++) lines.line(enc(b, b.live[k]!));

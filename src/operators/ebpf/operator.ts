@@ -4,7 +4,7 @@ import { Btf } from '../../bpf/btf/btf.js';
 import { ElfFile } from '../../bpf/btf/elf.js';
 import type { EnumInfo, VarInfo } from '../../bpf/btf/model.js';
 import { native } from '../../bpf/native.js';
-import type { LinkHandle, ObjectHandle, ReaderHandle, ReaderOptions } from '../../bpf/native-api.js';
+import { BATCH_REFRESH, type LinkHandle, type ObjectHandle, type ReaderHandle, type ReaderOptions } from '../../bpf/native-api.js';
 import { mountBpfFilesystems } from '../../bpf/mounts.js';
 import { DataSource } from '../../datasource/index.js';
 import { GadgetContext, GadgetError } from '../../gadget/context.js';
@@ -248,8 +248,9 @@ export class EbpfOperator implements OperatorInstance {
   private startTracer(t: TracerDs, obj: ObjectHandle): void {
     const fd = native.mapFd(obj, t.map);
     const info = native.maps(obj).find((x) => x.name === t.map);
-    const onBatch = (buf: Buffer, count: number) => {
+    const onBatch = (buf: Buffer, count: number, kind?: number) => {
       try {
+        if (kind === BATCH_REFRESH) { t.ds.nativeOutput?.refresh(batchFromRing(t.ds, buf, count)); return; }
         t.ds.emit(batchFromRing(t.ds, buf, count));
       } catch (e) {
         this.ctx.log.error(`${t.ds.name}: ${(e as Error).message}`);
