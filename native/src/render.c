@@ -282,8 +282,10 @@ static const char HEX[] = "0123456789abcdef";
 
 /* JSON.stringify of the UTF-8 decoding of s up to its first NUL; room for max * 6 + 2 bytes is reserved. */
 static uint8_t *put_cstr(uint8_t *w, const uint8_t *s, size_t max) {
-  const uint8_t *nul = memchr(s, 0, max);
-  size_t n = nul ? (size_t)(nul - s) : max;
+  /* The NUL is found on the way (a byte < 0x20 stops the 8-byte loop): no separate scan of the whole field. A
+   * multi-byte sequence cut by the NUL is invalid either way (0 is no continuation byte): one U+FFFD, as when the
+   * string ends there. */
+  size_t n = max;
   *w++ = '"';
   size_t i = 0;
   while (i < n) {
@@ -301,6 +303,7 @@ static uint8_t *put_cstr(uint8_t *w, const uint8_t *s, size_t max) {
     if (i >= n) break;
     uint8_t c = s[i];
     if (c < 0x80) {
+      if (c == 0) break;
       switch (ESC[c]) {
         case 0: *w++ = c; break;
         case 1:
