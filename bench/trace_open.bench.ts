@@ -42,6 +42,8 @@ const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const GEN_COMM = 'igb_storm';
 /** Ring size ig gives tracer rings (MIN_RING_BYTES in src/operators/ebpf/operator.ts); floor-read uses the same. */
 const IG_RING_BYTES = 8 << 20;
+/** How long ig's rendering reader sleeps after a poll (src/operators/ebpf/operator.ts); floor-produce wakes as often. */
+const IG_RENDER_LINGER_US = 4000;
 const TICK_COMM = 'igb_tick';
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 
@@ -210,7 +212,7 @@ class Bench {
               const e = errFd();
               // floor-read: the ring size ig uses (its 8 MiB minimum); floor-read-256k: the size the gadget declares.
               const extra = setup === 'floor-read' ? ['--read', '--ring-bytes', String(IG_RING_BYTES)] : setup === 'floor-read-256k' ? ['--read']
-                : setup === 'floor-produce' ? ['--discard', '--ring-bytes', String(IG_RING_BYTES)] : [];
+                : setup === 'floor-produce' ? ['--discard', '--ring-bytes', String(IG_RING_BYTES), '--linger-us', String(IG_RENDER_LINGER_US)] : [];
               consumer = start(setup, process.execPath, [this.floorJs, '--pid', pid, ...extra], { stdout: 'pipe', stderr: e });
               closeSync(e);
               await waitLine(consumer, /^ready/, 60000);

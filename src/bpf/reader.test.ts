@@ -94,6 +94,26 @@ describe('readers', { skip: skipReason }, () => {
     }
   });
 
+  it('discard mode consumes every record without delivering any: the ring never fills', async () => {
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).setMapMaxEntries('events', 16384).load();
+      obj.attachAuto('igt_rb_getppid');
+      let calls = 0;
+      const r = native.ringOpen(obj.mapFd('events'), () => { calls++; }, { discard: true, lingerUs: 100 });
+      const counts = obj.map('counts');
+      // 16 KiB holds ~340 records: 20000 only fit if the reader hands the space back.
+      for (let k = 0; k < 40; k++) { getppidLoop(500); await new Promise((res) => setTimeout(res, 2)); }
+      const st = native.readerStop(r);
+      assert.equal(Number(counts.lookup(u32(0))!.readBigUInt64LE(0)), 20000, 'every record was submitted');
+      assert.equal(Number(counts.lookup(u32(1))?.readBigUInt64LE(0) ?? 0n), 0, 'none dropped');
+      assert.equal(calls, 0);
+      assert.equal(st.records, 0);
+    } finally {
+      obj.close();
+    }
+  });
+
   it('perf buffer reader delivers samples with their CPU', async () => {
     const obj = BpfObject.open(perfObj, 'perfbuf');
     try {
