@@ -102,8 +102,8 @@ describe('readers', { skip: skipReason }, () => {
       let calls = 0;
       const r = native.ringOpen(obj.mapFd('events'), () => { calls++; }, { discard: true, lingerUs: 100 });
       const counts = obj.map('counts');
-      // 16 KiB holds ~340 records: 20000 only fit if the reader hands the space back.
-      for (let k = 0; k < 40; k++) { getppidLoop(500); await new Promise((res) => setTimeout(res, 2)); }
+      // 16 KiB holds ~340 records: 20000 only fit if the reader hands the space back between the bursts.
+      for (let k = 0; k < 100; k++) { getppidLoop(200); await new Promise((res) => setTimeout(res, 5)); }
       const st = native.readerStop(r);
       assert.equal(Number(counts.lookup(u32(0))!.readBigUInt64LE(0)), 20000, 'every record was submitted');
       assert.equal(Number(counts.lookup(u32(1))?.readBigUInt64LE(0) ?? 0n), 0, 'none dropped');
