@@ -173,31 +173,41 @@ static void flush(ig_reader *r) {
   queue_batch(r, b);
 }
 
-static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
+static ig_batch *batch_new(size_t cap, uint32_t kind) {
+  ig_batch *b = malloc(sizeof *b + cap);
+  if (!b) return NULL;
+  b->next = NULL;
+  b->len = 0;
+  b->cap = cap;
+  b->count = 0;
+  b->kind = kind;
+  return b;
+}
+
+/* [u32 len][u32 cpu][payload padded to 8] at the end of b, which has room for it. */
+static void batch_put(ig_batch *b, uint32_t cpu, const void *data, size_t size) {
   size_t need = 8 + ((size + 7) & ~(size_t)7);
-  if (r->cur && r->cur->len + need > r->cur->cap) flush(r);
-  if (!r->cur) {
-    size_t cap = r->max_batch > need ? r->max_batch : need;
-    ig_batch *b = malloc(sizeof *b + cap);
-    if (!b) {
-      __atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
-      return 0;
-    }
-    b->next = NULL;
-    b->len = 0;
-    b->cap = cap;
-    b->count = 0;
-    b->kind = BATCH_RECORDS;
-    r->cur = b;
-  }
-  ig_batch *b = r->cur;
   uint8_t *p = b->data + b->len;
   uint32_t hdr[2] = {(uint32_t)size, cpu};
   memcpy(p, hdr, 8);
   memcpy(p + 8, data, size);
   if (need - 8 > size) memset(p + 8 + size, 0, need - 8 - size);
   b->len += need;
-  if (b->count++ == 0) r->cur_first_ns = now_ns();
+  b->count++;
+}
+
+static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
+  size_t need = 8 + ((size + 7) & ~(size_t)7);
+  if (r->cur && r->cur->len + need > r->cur->cap) flush(r);
+  if (!r->cur) {
+    r->cur = batch_new(r->max_batch > need ? r->max_batch : need, BATCH_RECORDS);
+    if (!r->cur) {
+      __atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
+      return 0;
+    }
+  }
+  if (r->cur->count == 0) r->cur_first_ns = now_ns();
+  batch_put(r->cur, cpu, data, size);
   r->appended++;
   return 0;
 }
@@ -211,26 +221,8 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
 /* A copy of a rendered record for a refresh batch; best effort (a full batch just skips it: it is asked again). */
 static void append_refresh(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   size_t need = 8 + ((size + 7) & ~(size_t)7);
-  if (!r->refresh) {
-    size_t cap = need > REFRESH_BATCH_BYTES ? need : REFRESH_BATCH_BYTES;
-    ig_batch *b = malloc(sizeof *b + cap);
-    if (!b) return;
-    b->next = NULL;
-    b->len = 0;
-    b->cap = cap;
-    b->count = 0;
-    b->kind = BATCH_REFRESH;
-    r->refresh = b;
-  }
-  ig_batch *b = r->refresh;
-  if (b->len + need > b->cap) return;
-  uint8_t *p = b->data + b->len;
-  uint32_t hdr[2] = {(uint32_t)size, cpu};
-  memcpy(p, hdr, 8);
-  memcpy(p + 8, data, size);
-  if (need - 8 > size) memset(p + 8 + size, 0, need - 8 - size);
-  b->len += need;
-  b->count++;
+  if (!r->refresh && !(r->refresh = batch_new(need > REFRESH_BATCH_BYTES ? need : REFRESH_BATCH_BYTES, BATCH_REFRESH))) return;
+  if (r->refresh->len + need <= r->refresh->cap) batch_put(r->refresh, cpu, data, size);
 }
 
 static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
