@@ -659,7 +659,10 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
   ig_set_num(env, o, "batches", (double)__atomic_load_n(&r->batches, __ATOMIC_RELAXED));
   if (r->plan) {
     ig_set_num(env, o, "rendered", (double)__atomic_load_n(&r->rendered, __ATOMIC_RELAXED));
-    if (r->out.error) ig_set_str(env, o, "outputError", strerror(r->out.error));
+    if (r->out.error) {
+      ig_set_str(env, o, "outputError", strerror(r->out.error));
+      ig_set_num(env, o, "outputErrno", r->out.error);
+    }
   }
   ig_set_num(env, o, "lost",
              (double)(__atomic_load_n(&r->lost, __ATOMIC_RELAXED) + __atomic_load_n(&r->dropped, __ATOMIC_RELAXED)));

@@ -45,6 +45,7 @@ export interface ReaderStats {
   error?: string;        // set after stop when the poll thread ended on an error
   rendered?: number;     // render mode: records the poll thread rendered itself
   outputError?: string;  // render mode: the output fd failed (e.g. EPIPE); output is discarded from then on
+  outputErrno?: number;  // its errno
 }
 
 export interface ReaderOptions {

@@ -47,3 +47,24 @@ test('native and JS-rendered lines interleave in order, and both paths are used'
     }
   }
 });
+
+test('a reader that closes the output (ig ... | head) ends the run quietly', async () => {
+  const { spawn: spawnChild } = await import('node:child_process');
+  const { IG_MAIN } = await import('../../../test/harness/ig.js');
+  const ig = spawnChild(process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  ig.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const exited = new Promise<number | null>((res) => ig.on('exit', (code) => res(code)));
+  const poke = setInterval(() => { spawnSync('cat', ['/etc/hostname'], { stdio: 'ignore' }); }, 20);
+  const killer = setTimeout(() => ig.kill('SIGKILL'), 20000);
+  try {
+    // Close our end after the first line, as head(1) does.
+    await new Promise<void>((res) => ig.stdout!.once('data', () => { ig.stdout!.destroy(); res(); }));
+    const code = await exited;
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr.trim(), '');
+  } finally {
+    clearInterval(poke);
+    clearTimeout(killer);
+  }
+});

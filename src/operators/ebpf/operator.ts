@@ -357,10 +357,11 @@ export class EbpfOperator implements OperatorInstance {
   private pollLost(): void {
     if (!this.obj || !this.loaded) return;
     for (const t of this.tracers) {
-      const outErr = t.reader ? native.readerStats(t.reader).outputError : undefined;
-      if (outErr) {
-        this.ctx.log.error(`${t.ds.name}: cannot write output: ${outErr}`);
-        this.ctx.done('error');
+      const st = t.reader ? native.readerStats(t.reader) : undefined;
+      if (st?.outputError) {
+        // A reader that went away (`ig run ... | head`) ends the run quietly, as on the JS path.
+        if (st.outputErrno === 32 /* EPIPE */) this.ctx.done('stdout closed');
+        else { this.ctx.log.error(`${t.ds.name}: cannot write output: ${st.outputError}`); this.ctx.done('error'); }
         return;
       }
       if (!t.lostMap) continue;
