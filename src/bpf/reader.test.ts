@@ -1,7 +1,7 @@
 // Readers: batching, perf buffer, stop semantics, back-pressure, and process exit with live readers.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -111,6 +111,61 @@ describe('readers', { skip: skipReason }, () => {
       assert.equal(st.records, 0);
     } finally {
       obj.close();
+    }
+  });
+
+  it('render mode: ring and perf readers write each record as a JSON line to the output fd, records that wrap too', async () => {
+    const { DataSource, Kind } = await import('../datasource/index.js');
+    const { planSpec } = await import('../operators/cli/native-plan.js');
+    const plan = (fields: [string, number, number, number][]) => {
+      const ds = new DataSource('t', 'single');
+      for (const [name, kind, offs, size] of fields) ds.addField({ name, kind, storage: { type: 'static', offs, size } });
+      const sp = planSpec(ds.fields);
+      return native.renderPlanNew(sp.ops, sp.literals, sp.memos, sp.wallOffsetNs);
+    };
+    const readLines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
+    // ring: struct event { u32 pid; u32 tid; u64 ts; u32 ppid; u32 kind; } in a 16 KiB ring (48-byte records wrap)
+    const ringOut = join(scratch, 'ring.json');
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).setMapMaxEntries('events', 16384).load();
+      obj.attachAuto('igt_rb_getppid');
+      const fd = openSync(ringOut, 'w');
+      let jsRecords = 0;
+      const r = native.ringOpen(obj.mapFd('events'), (_b, n) => { jsRecords += n; }, {
+        render: plan([['pid', Kind.Uint32, 0, 4], ['ts', Kind.Uint64, 8, 8], ['ppid', Kind.Uint32, 16, 4]]), outFd: fd, lingerUs: 100,
+      });
+      for (let k = 0; k < 20; k++) { getppidLoop(200); await new Promise((res) => setTimeout(res, 5)); }
+      const st = native.readerStop(r);
+      closeSync(fd);
+      const lines = readLines(ringOut);
+      assert.equal(lines.length, 4000);
+      assert.equal(st.rendered, 4000);
+      assert.equal(jsRecords, 0, 'a plan without memos never needs JS');
+      assert.ok(lines.every((l) => l['pid'] === process.pid && l['ppid'] === process.ppid));
+      assert.ok(lines.every((l, i) => i === 0 || l['ts']! >= lines[i - 1]!['ts']!), 'in order');
+    } finally {
+      obj.close();
+    }
+    // perf: struct pevent { u32 pid; u32 cpu; u64 seq; }
+    const perfOut = join(scratch, 'perf.json');
+    const pobj = BpfObject.open(perfObj, 'perfbuf');
+    try {
+      pobj.setVar('target_pid', u32(process.pid)).load();
+      pobj.attachAuto('igt_pb_getppid');
+      const fd = openSync(perfOut, 'w');
+      const r = native.perfOpen(pobj.mapFd('pevents'), 8, () => {}, { render: plan([['pid', Kind.Uint32, 0, 4], ['cpu', Kind.Uint32, 4, 4], ['seq', Kind.Uint64, 8, 8]]), outFd: fd });
+      getppidLoop(300);
+      await new Promise((res) => setTimeout(res, 50));
+      const st = native.readerStop(r);
+      closeSync(fd);
+      const lines = readLines(perfOut);
+      assert.equal(lines.length, 300);
+      assert.equal(st.rendered, 300);
+      assert.equal(new Set(lines.map((l) => l['seq'])).size, 300, 'every sample once');
+      assert.ok(lines.every((l) => l['pid'] === process.pid && l['cpu']! < native.numPossibleCpus()));
+    } finally {
+      pobj.close();
     }
   });
 
