@@ -71,11 +71,12 @@ function addEnumField(ds: DataSource, raw: Field, lf: LayoutField, kernelEnum?: 
     for (const [bit, n] of entries) if (bit !== 0n && (v & bit) === bit) out.push(n);
     return out.join(sep);
   };
-  ds.addField({
+  const f = ds.addField({
     name, parent: raw.parent, kind: Kind.String, order: raw.order, tags: ['src:ebpf', 'type:enum'],
     annotations: { description: raw.annotation('description') ?? '' },
     storage: { type: 'derived', compute },
   });
+  f.native = { kind: 'memo', key: [raw] }; // the names follow from the raw value alone
   raw.setHidden(true);
 }
 
@@ -90,7 +91,8 @@ function addEndpointFields(ds: DataSource, parent: Field, l4: boolean): void {
   addrRaw.setHidden(true);
   addrRaw.annotations.set('json.skip', 'true');
   for (const sub of ds.fields.filter((f) => f.parent === addrRaw)) sub.annotations.set('json.skip', 'true');
-  ds.addField({ name: 'addr', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { description: 'IP address' }, storage: { type: 'derived', compute: addr } });
+  const addrField = ds.addField({ name: 'addr', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { description: 'IP address' }, storage: { type: 'derived', compute: addr } });
+  addrField.native = { kind: 'memo', key: [addrRaw, version] };
   if (!l4) return;
   const port = child('port');
   const protoRaw = child('proto_raw');
@@ -98,16 +100,18 @@ function addEndpointFields(ds: DataSource, parent: Field, l4: boolean): void {
     protoRaw.setHidden(true);
     protoRaw.annotations.set('json.skip', 'true');
     const gp = protoRaw.get;
-    ds.addField({ name: 'proto', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { 'columns.hidden': 'true', description: 'Transport protocol' },
+    const proto = ds.addField({ name: 'proto', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { 'columns.hidden': 'true', description: 'Transport protocol' },
       storage: { type: 'derived', compute: (b, i) => PROTOCOLS[Number(gp(b, i))] ?? String(gp(b, i)) } });
+    proto.native = { kind: 'memo', key: [protoRaw] };
   }
   if (port) {
     const gport = port.get;
-    ds.addField({ name: 'endpoint', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { 'columns.hidden': 'true', 'json.skip': 'true' },
+    const endpoint = ds.addField({ name: 'endpoint', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { 'columns.hidden': 'true', 'json.skip': 'true' },
       storage: { type: 'derived', compute: (b, i) => {
         const a = addr(b, i);
         return Number(getVersion(b, i)) === 6 ? `[${a}]:${gport(b, i)}` : `${a}:${gport(b, i)}`;
       } } });
+    endpoint.native = { kind: 'memo', key: [addrRaw, version, port] };
   }
   version.setHidden(true);
 }

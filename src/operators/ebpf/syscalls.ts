@@ -96,11 +96,13 @@ export function formatRet(ret: number | bigint, completed: boolean): string {
   return r.toString();
 }
 
-function addSibling(ds: DataSource, raw: Field, name: string, description: string, compute: (b: Batch, i: number) => string): void {
-  ds.addField({
+function addSibling(ds: DataSource, raw: Field, name: string, description: string, compute: (b: Batch, i: number) => string, nativeKey?: Field[]): void {
+  const f = ds.addField({
     name, parent: raw.parent, kind: Kind.String, order: raw.order, tags: ['src:ebpf'],
     annotations: { description }, storage: { type: 'derived', compute },
   });
+  // The text follows from these fields' bytes alone: a render plan can memoise it.
+  if (nativeKey) f.native = { kind: 'memo', key: nativeKey };
   raw.setHidden(true);
 }
 
@@ -127,10 +129,11 @@ export function addSyscallFields(ds: DataSource): void {
     const retTarget = raw.annotation('ebpf.formatter.syscall-ret');
     if (retTarget) {
       const complName = raw.annotation('ebpf.formatter.syscall-ret.completed');
-      const getCompleted = complName ? ds.getField(complName)?.get : undefined;
+      const completed = complName ? ds.getField(complName) : undefined;
+      const getCompleted = completed?.get;
       const get = raw.get;
       addSibling(ds, raw, retTarget, raw.annotation('description') ?? 'Return value', (b, i) =>
-        formatRet(get(b, i) as number | bigint, getCompleted ? Boolean(getCompleted(b, i)) : true));
+        formatRet(get(b, i) as number | bigint, getCompleted ? Boolean(getCompleted(b, i)) : true), completed ? [raw, completed] : [raw]);
     }
   }
 }
