@@ -81,8 +81,6 @@ struct ig_plan {
   pending_set *pending, *pending_tail;
   uint32_t npending; /* atomic */
   int refs; /* atomic: JS handle + readers */
-  int32_t *ops;
-  size_t nops;
   uint8_t *lits;
   size_t nlits;
   memo *memos;
@@ -99,7 +97,6 @@ struct ig_plan {
   uint32_t lines[16];  /* record offsets of the cache lines the plan reads (first 16) */
   size_t nlines;
   const memo_entry **frags; /* per-render scratch: the fragment of each memo rop */
-  uint64_t hits, misses;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -564,7 +561,6 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
       if (!e) e = next_second(m, sec, now_ns);
     }
     if (!e) {
-      p->misses++;
       return IG_RENDER_MISS;
     }
     p->frags[k] = e;
@@ -629,7 +625,6 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
   }
   *w++ = '\n';
   o->len += (size_t)(w - w0);
-  p->hits++;
   return refresh ? IG_RENDER_REFRESH : IG_RENDER_OK;
 }
 
@@ -650,7 +645,6 @@ static void plan_free(ig_plan *p) {
     }
   }
   free(p->memos);
-  free(p->ops);
   free(p->lits);
   free(p->frags);
   free(p->rops);
@@ -700,26 +694,27 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
   p->magic = IG_MAGIC_PLAN;
   pthread_mutex_init(&p->mu, NULL);
   p->refs = 1;
-  int32_t *ms = NULL;
+  int32_t *ms = NULL, *ops = NULL; /* the JS arrays, only needed until the rops are built */
   size_t nms = 0, nwords = 0;
   void *lits;
   bool lossless;
-  if (!get_i32_array(env, argv[0], "ops", &p->ops, &nwords) || !ig_arg_bytes(env, argv[1], "literals", &lits, &p->nlits) ||
+  if (!get_i32_array(env, argv[0], "ops", &ops, &nwords) || !ig_arg_bytes(env, argv[1], "literals", &lits, &p->nlits) ||
       !get_i32_array(env, argv[2], "memos", &ms, &nms) ||
       napi_get_value_bigint_int64(env, argv[3], &p->wall_offset_ns, &lossless) != napi_ok) {
     free(ms);
+    free(ops);
     plan_free(p);
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     return pending ? NULL : ig_throw_type(env, "wallOffsetNs must be a bigint");
   }
   const char *bad = NULL;
-  p->nops = nwords / 4;
+  size_t nops = nwords / 4;
   if (nwords % 4) bad = "ops length is not a multiple of 4";
   p->lits = malloc(p->nlits ? p->nlits : 1);
-  p->rops = calloc(p->nops + 1, sizeof *p->rops);
-  p->memo_rops = calloc(p->nops + 1, sizeof *p->memo_rops);
-  p->frags = calloc(p->nops + 1, sizeof *p->frags);
+  p->rops = calloc(nops + 1, sizeof *p->rops);
+  p->memo_rops = calloc(nops + 1, sizeof *p->memo_rops);
+  p->frags = calloc(nops + 1, sizeof *p->frags);
   if (!p->lits || !p->frags || !p->rops || !p->memo_rops) bad = "out of memory";
   else memcpy(p->lits, lits, p->nlits);
   /* memos */
@@ -751,8 +746,8 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
   }
   free(ms);
   /* ops: check bounds once so rendering never has to */
-  for (size_t i = 0; !bad && i < p->nops; i++) {
-    const int32_t *op = p->ops + i * 4;
+  for (size_t i = 0; !bad && i < nops; i++) {
+    const int32_t *op = ops + i * 4;
     size_t end = 0;
     switch (op[0]) {
       case OP_LIT:
@@ -781,8 +776,8 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
   rop cur = {0};
   bool have_lit = false;
   size_t bound = 1; /* newline */
-  for (size_t i = 0; !bad && i < p->nops; i++) {
-    const int32_t *op = p->ops + i * 4;
+  for (size_t i = 0; !bad && i < nops; i++) {
+    const int32_t *op = ops + i * 4;
     if (op[0] == OP_LIT) {
       if (have_lit && cur.lit_off + cur.lit_len != (uint32_t)op[1]) {
         bad = "adjacent literals are not contiguous";
@@ -830,6 +825,7 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
     p->rops[p->nrops++] = cur; /* kind 0: the last literal */
     p->static_bound = bound;
   }
+  free(ops);
   if (bad) {
     plan_free(p);
     return ig_throw_type(env, "render plan: %s", bad);

@@ -6,7 +6,7 @@
 // memo whose fragment the JS encoder renders the first time a key is seen (NativeHint on the field). A field
 // with no native form makes the whole data source stay on the JS path.
 import type { NativeAddon, RenderPlanHandle } from '../../bpf/native-api.js';
-import { Kind, baseKind, isArrayKind, type Batch, type Field, type NativeHint } from '../../datasource/index.js';
+import { Kind, baseKind, isArrayKind, scalarSize, type Batch, type Field, type NativeHint } from '../../datasource/index.js';
 import { buildTree, encodeNode, valueWriter, type Node } from './json.js';
 
 const OP = { LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8 } as const;
@@ -111,10 +111,10 @@ class PlanBuilder {
     switch (kind) {
       case Kind.Bool: this.op(OP.BOOL, r.offs, 0, 0); return;
       case Kind.Int8: case Kind.Int16: case Kind.Int32: case Kind.Int64:
-        if (r.size !== [1, 2, 4, 8][[Kind.Int8, Kind.Int16, Kind.Int32, Kind.Int64].indexOf(kind)]) break;
+        if (r.size !== scalarSize(kind)) break;
         this.op(OP.SINT, r.offs, r.size, 0); return;
       case Kind.Uint8: case Kind.Uint16: case Kind.Uint32: case Kind.Uint64:
-        if (r.size !== [1, 2, 4, 8][[Kind.Uint8, Kind.Uint16, Kind.Uint32, Kind.Uint64].indexOf(kind)]) break;
+        if (r.size !== scalarSize(kind)) break;
         this.op(OP.UINT, r.offs, r.size, 0); return;
       case Kind.String: case Kind.CString:
         if (r.size > 0) { this.op(OP.CSTR, r.offs, r.size, 0); return; }

@@ -37,6 +37,13 @@ export class LineBuffer {
     this.buf[this.pos++] = 0x0a;
   }
   view(): Buffer { return this.buf.subarray(0, this.pos); }
+
+  /** The live records of a batch as JSON lines (replacing what the buffer held); returns the bytes. */
+  batch(enc: (b: Batch, i: number) => string, b: Batch): Buffer {
+    this.reset();
+    for (let k = 0; k < b.liveCount; k++) this.line(enc(b, b.live[k]!));
+    return this.view();
+  }
 }
 
 /** stdout: a synchronous write of the bytes when nothing is queued (files, pipes); else a queued copy. */
@@ -92,10 +99,9 @@ function nativeJsonRenderer(ds: DataSource, fields: Field[], sink: Sink, np: Nat
   let reader: ReaderHandle | undefined;
   ds.nativeOutput = { plan: np.plan, bind: (r) => { reader = r; }, refresh: (b) => np.fill(b, true) };
   return (b) => {
-    lines.reset();
-    for (let k = 0; k < b.liveCount; k++) lines.line(enc(b, b.live[k]!));
-    if (!reader) { sink.write(lines.view()); return; }
-    native.readerWriteOut(reader, lines.view());
+    const bytes = lines.batch(enc, b);
+    if (!reader) { sink.write(bytes); return; }
+    native.readerWriteOut(reader, bytes);
     np.fill(b);
   };
 }
@@ -134,11 +140,7 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
         // Each line is encoded into one reused buffer and the batch written at once: flattening one rope of a
         // whole batch (hundreds of pieces per line) cost more than building it.
         const lines = new LineBuffer();
-        return (b) => {
-          lines.reset();
-          for (let k = 0; k < b.liveCount; k++) lines.line(enc(b, b.live[k]!));
-          sink.write(lines.view());
-        };
+        return (b) => sink.write(lines.batch(enc, b));
       }
       return (b) => {
         let s = '';
