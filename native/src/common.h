@@ -92,6 +92,9 @@ bool ig_is_nullish(napi_env env, napi_value v);
 /* Optional property of an options object; returns true and leaves *out untouched if absent. */
 bool ig_opt_i64(napi_env env, napi_value obj, const char *key, int64_t *out, bool *present);
 
+/* CLOCK_MONOTONIC in ns (readers' latency deadlines, render memos' TTLs). */
+uint64_t ig_mono_ns(void);
+
 napi_value ig_undefined(napi_env env);
 napi_value ig_num(napi_env env, double d);
 napi_value ig_str(napi_env env, const char *s);

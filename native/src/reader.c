@@ -116,12 +116,6 @@ struct ig_reader {
   int refs;           /* handle external + threadsafe function */
 };
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static bool stopping(ig_reader *r) { return __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE) != 0; }
 
 /* ---------------------------------------------------------------------------------------------
@@ -206,7 +200,7 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
       return 0;
     }
   }
-  if (r->cur->count == 0) r->cur_first_ns = now_ns();
+  if (r->cur->count == 0) r->cur_first_ns = ig_mono_ns();
   batch_put(r->cur, cpu, data, size);
   r->appended++;
   return 0;
@@ -350,7 +344,7 @@ out:
 }
 
 static int consume(ig_reader *r) {
-  if (r->plan) r->now_ns = now_ns();
+  if (r->plan) r->now_ns = ig_mono_ns();
   int err = r->kind == READER_RING ? ring_consume(r) : perf_buffer__consume(r->pb);
   return err < 0 ? err : 0;
 }
@@ -370,7 +364,7 @@ static void *reader_main(void *arg) {
   while (!stopping(r)) {
     int timeout = -1;
     if (r->cur && r->cur->count) {
-      uint64_t now = now_ns(), deadline = r->cur_first_ns + r->max_latency_ns;
+      uint64_t now = ig_mono_ns(), deadline = r->cur_first_ns + r->max_latency_ns;
       if (now >= deadline) {
         flush(r);
         continue;

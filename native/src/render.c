@@ -398,12 +398,6 @@ static bool memo_set(memo *m, const uint8_t *key, size_t n, const uint8_t *frag,
   return true;
 }
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Rendering
  *
@@ -902,7 +896,7 @@ static napi_value js_plan_render(napi_env env, napi_callback_info info) {
   NAPI_TRY(env, napi_create_array(env, &refreshed));
   uint32_t nmiss = 0, nref = 0;
   size_t off = 0;
-  uint64_t now = mono_ns() + (uint64_t)(ahead_ms > 0 ? ahead_ms : 0) * 1000000ull;
+  uint64_t now = ig_mono_ns() + (uint64_t)(ahead_ms > 0 ? ahead_ms : 0) * 1000000ull;
   for (int32_t i = 0; i < count && off + 8 <= len; i++) {
     uint32_t rl;
     memcpy(&rl, (uint8_t *)data + off, 4);

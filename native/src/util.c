@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------------------------------------
  * libbpf print callback. libbpf has one global callback; each thread appends its warnings to a
@@ -278,6 +279,12 @@ bool ig_opt_i64(napi_env env, napi_value obj, const char *key, int64_t *out, boo
   if (!ig_arg_i64(env, v, key, out)) return false;
   if (present) *present = true;
   return true;
+}
+
+uint64_t ig_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 napi_value ig_undefined(napi_env env) {

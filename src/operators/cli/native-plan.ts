@@ -68,6 +68,12 @@ class PlanBuilder {
     return this.memos.length - 1;
   }
 
+  /** A value (or subtree) an operator computes in JS: a memo keyed by the hint's fields, filled by `fragment`. */
+  memoOp(hint: NativeHint | undefined, what: string, fragment: Writer): void {
+    if (hint?.kind !== 'memo') throw new PlanError(`${what}: no native key`);
+    this.op(OP.MEMO, this.memo({ ranges: keyRanges(hint.key, what), ttlMs: hint.ttlMs ?? 0, fragment, onChange: hint.onChange }), 0, 0);
+  }
+
   wallOffset(ns: bigint): void {
     if (this.wallOffsetNs !== undefined && this.wallOffsetNs !== ns) throw new PlanError('timestamps with different clock offsets');
     this.wallOffsetNs = ns;
@@ -100,7 +106,7 @@ class PlanBuilder {
       return;
     }
     if (hint?.kind === 'memo') {
-      this.op(OP.MEMO, this.memo({ ranges: keyRanges(hint.key, f.fullName), ttlMs: hint.ttlMs ?? 0, fragment: valueWriter(f), onChange: hint.onChange }), 0, 0);
+      this.memoOp(hint, f.fullName, valueWriter(f));
       return;
     }
     const r = plainStatic(f);
@@ -133,11 +139,8 @@ class PlanBuilder {
       if (!hasChildren && (!c.field || c.field.isEmpty)) continue;
       this.lit(`${first ? '' : ','}${JSON.stringify(c.name)}:`);
       first = false;
-      const memoHint = c.field?.subtreeKey ? c.field.native : undefined;
       if (hasChildren && c.field?.subtreeKey) {
-        if (memoHint?.kind !== 'memo') throw new PlanError(`${c.field.fullName}: subtree has no native key`);
-        const sub = encodeNode(c, depth + 1, 0);
-        this.op(OP.MEMO, this.memo({ ranges: keyRanges(memoHint.key, c.field.fullName), ttlMs: memoHint.ttlMs ?? 0, fragment: sub, onChange: memoHint.onChange }), 0, 0);
+        this.memoOp(c.field.native, `${c.field.fullName} (subtree)`, encodeNode(c, depth + 1, 0));
       } else if (hasChildren) {
         this.node(c, depth + 1);
       } else {

@@ -106,6 +106,11 @@ function nativeJsonRenderer(ds: DataSource, fields: Field[], sink: Sink, np: Nat
   };
 }
 
+/** What JSON output shows: the --fields selection, else every referenced field. */
+function jsonFieldList(ds: DataSource, fieldsSpec: string | undefined): Field[] {
+  return fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
+}
+
 export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | undefined, sink: Sink): ((b: Batch) => void) | undefined {
   const isArray = ds.type === 'array';
   const clear = ds.annotations.get('cli.clear-screen-before') === 'true';
@@ -117,7 +122,7 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
       return textRenderer(ds, text.length > 0 ? text : selectFields(ds, fieldsSpec), sink);
     }
     case 'json': case 'jsonpretty': case 'yaml': {
-      const fields = fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
+      const fields = jsonFieldList(ds, fieldsSpec);
       const pretty = mode === 'jsonpretty' ? 2 : 0;
       const enc = makeJsonEncoder(fields, pretty);
       if (mode === 'yaml') {
@@ -212,20 +217,18 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
           const only = shown.length === 1 ? shown[0]! : undefined;
           const nativeOk = only?.mode === 'json' && sink === stdoutSink && only.ds.type === 'single' && process.env['IG_NATIVE_RENDER'] !== '0';
           for (const { ds, mode } of shown) {
-            let r: ((b: Batch) => void) | undefined;
             if (nativeOk) {
-              const fieldsSpec = fields.get(ds.name);
-              const list = fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
+              const list = jsonFieldList(ds, fields.get(ds.name));
               const np = compileNativePlan(native, list);
-              if ('reason' in np) {
-                ctx.log.debug(`${ds.name}: JSON rendered in JS (${np.reason})`);
-              } else {
+              if (!('reason' in np)) {
                 plans.push(np);
-                r = nativeJsonRenderer(ds, list, sink, np);
+                ds.subscribe(nativeJsonRenderer(ds, list, sink, np), 10000, { nativeEquivalent: true });
+                continue;
               }
+              ctx.log.debug(`${ds.name}: JSON rendered in JS (${np.reason})`);
             }
-            r ??= makeRenderer(ds, mode, fields.get(ds.name), sink);
-            if (r) ds.subscribe(r, 10000, { nativeEquivalent: true });
+            const r = makeRenderer(ds, mode, fields.get(ds.name), sink);
+            if (r) ds.subscribe(r, 10000);
           }
         },
         stop() {
