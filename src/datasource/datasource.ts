@@ -54,8 +54,11 @@ export class DataSource {
     for (const [k, v] of Object.entries(config.annotations ?? {})) this.annotations.set(k, String(v));
   }
 
-  /** Add a field, then apply its template and the gadget.yaml config for its full name (upstream order). */
-  addField(init: Omit<FieldInit, 'storage'> & { storage?: Storage }): Field {
+  /**
+   * Add a field, then apply its template and the gadget.yaml config for its full name (upstream order). `asIs`:
+   * the annotations and flags are final already (a field table received from elsewhere), apply nothing.
+   */
+  addField(init: Omit<FieldInit, 'storage'> & { storage?: Storage }, opts: { asIs?: boolean } = {}): Field {
     let storage = init.storage;
     if (!storage) {
       storage = (init.flags ?? 0) & FieldFlag.Empty ? { type: 'empty' } : { type: 'column', column: this.columnCount++ };
@@ -66,7 +69,7 @@ export class DataSource {
     }
     f.index = this.fields.length;
     if (init.order === undefined) f.order = f.index;
-    this.applyConfig(f);
+    if (!opts.asIs) this.applyConfig(f);
     this.fields.push(f);
     return f;
   }

@@ -3,3 +3,4 @@ export { Batch } from './batch.js';
 export { Field, FieldFlag, type FieldValue, type Getter, type Storage, type NativeHint, readU64, readI64, readCString, u64Decimal, u64Mod1e9 } from './field.js';
 export * from './kinds.js';
 export { TEMPLATES, TYPE_TEMPLATES } from './templates.js';
+export { PacketEncoder, PacketDecoder, PacketError, frameLength, PACKET_VERSION, type DecodedBatch, type PacketEncoderOptions } from './codec.js';
