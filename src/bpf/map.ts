@@ -1,19 +1,9 @@
 // A BPF map by fd: typed wrappers over the addon's map calls. Keys and values stay Buffers.
 import { native } from './native.js';
 import type { MapFdInfo } from './native-api.js';
+import { MapType, UpdateFlags } from './constants.js';
 
-/** enum bpf_map_type (uapi). */
-export const MapType = {
-  Unspec: 0, Hash: 1, Array: 2, ProgArray: 3, PerfEventArray: 4, PercpuHash: 5, PercpuArray: 6,
-  StackTrace: 7, CgroupArray: 8, LruHash: 9, LruPercpuHash: 10, LpmTrie: 11, ArrayOfMaps: 12,
-  HashOfMaps: 13, Devmap: 14, Sockmap: 15, Cpumap: 16, Xskmap: 17, Sockhash: 18, CgroupStorage: 19,
-  ReuseportSockarray: 20, PercpuCgroupStorage: 21, Queue: 22, Stack: 23, SkStorage: 24,
-  DevmapHash: 25, StructOps: 26, Ringbuf: 27, InodeStorage: 28, TaskStorage: 29, BloomFilter: 30,
-  UserRingbuf: 31, CgrpStorage: 32, Arena: 33,
-} as const;
-
-/** Flags for update (BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK). */
-export const UpdateFlags = { Any: 0, NoExist: 1, Exist: 2, Lock: 4 } as const;
+export { MapType, UpdateFlags } from './constants.js';
 
 const PERCPU_TYPES = new Set<number>([
   MapType.PercpuHash, MapType.PercpuArray, MapType.LruPercpuHash, MapType.PercpuCgroupStorage,
@@ -142,6 +132,10 @@ export class BpfMap {
       out.push(value.subarray(off, off + this.valueSize));
     }
     return out;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
   }
 
   /** Close the fd if this wrapper owns it. Idempotent. */

@@ -6,15 +6,7 @@ import { native } from './native.js';
 import type { LinkHandle, MapInfo, ObjectHandle, ProgramInfo } from './native-api.js';
 import { PerfReader, RingReader, type BatchCallback, type PerfReaderOptions, type ReaderOptions } from './reader.js';
 
-/** enum bpf_prog_type values the loader meets most. */
-export const ProgType = {
-  SocketFilter: 1, Kprobe: 2, SchedCls: 3, SchedAct: 4, Tracepoint: 5, Xdp: 6, PerfEvent: 7,
-  RawTracepoint: 17, Tracing: 26,
-} as const;
-
-/** perf_event_open types and the software counters (no PMU in VMs: sample with cpu-clock). */
-export const PerfType = { Hardware: 0, Software: 1, Tracepoint: 2 } as const;
-export const PerfSwConfig = { CpuClock: 0, TaskClock: 1 } as const;
+export { ProgType, PerfType, PerfSwConfig } from './constants.js';
 
 export interface UprobeOptions {
   binaryPath: string;

@@ -1,11 +1,11 @@
 // `ig run IMAGE [flags]`: the image's params are only known after reading it, so flags are parsed twice:
 // a pre-scan finds the image and run-level flags, then a full parse knows every gadget and operator param.
 import { Command, Option, CommanderError } from 'commander';
-import { prepareGadget } from '../gadget/runtime.js';
+import { prepareGadget } from '../runtime/assemble.js';
 import { Logger } from '../gadget/logger.js';
 import type { ParamDesc } from '../gadget/params.js';
 import { parseDuration } from '../gadget/params.js';
-import { defaultDataOperators } from '../operators/registry.js';
+import { defaultDataOperators } from '../runtime/operators.js';
 import type { GadgetContext } from '../gadget/context.js';
 import type { DataOperator } from '../gadget/operator.js';
 import { reportError, UsageError } from './errors.js';

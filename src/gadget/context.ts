@@ -5,9 +5,18 @@ import type { DataOperator, OperatorInstance } from './operator.js';
 import { ParamSet, type ParamDesc } from './params.js';
 import type { GadgetMetadata } from './metadata.js';
 import { Logger } from './logger.js';
+import { OfferedNames } from './offers.js';
+import { NetnsTargets } from './netns.js';
 
 export class GadgetError extends Error {
   constructor(message: string, readonly details?: string) { super(message); }
+}
+
+/** One layer of the image's manifest: image operators are chosen by its media type. */
+export interface ImageLayer {
+  mediaType: string;
+  digest: string;
+  data: Buffer;
 }
 
 export interface GadgetImageInfo {
@@ -15,13 +24,18 @@ export interface GadgetImageInfo {
   digest: string;
   ebpf: Buffer | null;
   wasm: Buffer | null;
+  /** Every layer in manifest order (the run assembly dispatches them by media type). */
+  layers?: ImageLayer[];
   annotations: Record<string, string>;
 }
 
 export class GadgetContext {
   readonly dataSources = new Map<string, DataSource>();
   readonly params = new ParamSet();
-  readonly vars = new Map<string, unknown>();
+  /** Maps and variables offered by name to the gadget's program (see offers.ts). */
+  readonly offers = new OfferedNames();
+  /** Network namespaces socket programs run in, and the ones that come and go (see netns.ts). */
+  readonly netns = new NetnsTargets();
   readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
   private readonly abort = new AbortController();
   private started: OperatorInstance[] = [];
@@ -52,9 +66,12 @@ export class GadgetContext {
     }
   }
 
-  /** Instantiate operators in (priority, name) order; each sees the data sources made before it. */
-  async instantiate(first: OperatorInstance[], ops: DataOperator[]): Promise<void> {
-    for (const inst of first) {
+  /**
+   * Instantiate operators: the image operators first (they declare the data sources), then the data operators
+   * in (priority, name) order; each sees the data sources made before it.
+   */
+  async instantiate(imageOperators: OperatorInstance[], ops: DataOperator[]): Promise<void> {
+    for (const inst of imageOperators) {
       this.instances.push({ op: inst.name, priority: -1000, inst });
       this.addParams(inst.params?.() ?? []);
     }

@@ -17,6 +17,8 @@ export interface GadgetImage {
   ebpf: Buffer | null;
   wasm: Buffer | null;
   btfgen: Buffer | null;
+  /** Every layer of the manifest, in order (image operators are chosen by media type). */
+  layers: { mediaType: string; digest: string; data: Buffer }[];
   annotations: Record<string, string>;
   origin: ImageOrigin;
 }
@@ -106,18 +108,18 @@ async function loadImage(store: OciStore, image: string, entry: StoreEntry, arch
   if (manifest.config && manifest.config.mediaType !== MT_EMPTY && manifest.config.digest !== EMPTY_DIGEST) {
     metadata = await store.readBlob(manifest.config.digest, `metadata of image "${image}"`);
   }
-  const layer = async (mt: string): Promise<Buffer | null> => {
-    const l = (manifest.layers ?? []).find((d) => d.mediaType === mt);
-    return l ? store.readBlob(l.digest, `layer of image "${image}"`) : null;
-  };
+  const layers: GadgetImage['layers'] = [];
+  for (const d of manifest.layers ?? []) layers.push({ mediaType: d.mediaType, digest: d.digest, data: await store.readBlob(d.digest, `layer of image "${image}"`) });
+  const layer = (mt: string): Buffer | null => layers.find((l) => l.mediaType === mt)?.data ?? null;
   return {
     reference: name,
     digest: entry.descriptor.digest,
     manifestDigest: mdesc.digest,
     metadata,
-    ebpf: await layer(MT_EBPF),
-    wasm: await layer(MT_WASM),
-    btfgen: await layer(MT_BTFGEN),
+    ebpf: layer(MT_EBPF),
+    wasm: layer(MT_WASM),
+    btfgen: layer(MT_BTFGEN),
+    layers,
     annotations: { ...(manifest.annotations ?? {}), ...(idx.annotations ?? {}) },
     origin: originOf(entry.descriptor),
   };

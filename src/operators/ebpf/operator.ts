@@ -12,13 +12,12 @@ import type { OperatorInstance } from '../../gadget/operator.js';
 import type { ParamDesc } from '../../gadget/params.js';
 import { attachProgram, type AttachEnv } from './attach.js';
 import type { NetnsSocketFilter } from './socketfilter.js';
-import type { EventEmitter } from 'node:events';
 import { mapFetchPlans, parseCount, parseInterval, validateCountList, validateIntervalList, type FetchPlan } from './fetch.js';
 import { checkSnapshotPrograms, readPerCpuCounter, SNAPSHOT_RING, takeSnapshot, type SnapshotDs } from './snapshots.js';
 import { addStackFields } from './stacks.js';
 import { addSyscallFields } from './syscalls.js';
 import { addStructFields } from './fields.js';
-import { mapBtf } from './maps.js';
+import { mapBtf } from '../../bpf/btf/maps.js';
 import { ebpfParam, encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js';
 import { batchFromDump, batchFromRing } from './records.js';
 
@@ -69,11 +68,21 @@ export class EbpfOperator implements OperatorInstance {
     }
     this.buildDataSources();
     this.buildParams();
-    // Operators that feed the program (LocalManager's container filter) need to know what it declares.
-    const maps = this.btf.datasecVars('.maps').map((v) => v.name);
-    ctx.vars.set('ebpf.maps', maps);
-    ctx.vars.set('ebpf.hasMntnsFilterMap', maps.includes('gadget_mntns_filter_map'));
-    ctx.vars.set('ebpf.btf', this.btf); // the socket enricher lays out its gadget_sockets map from it
+    this.declareNames();
+  }
+
+  /** Tell the other operators what the program has, so they can offer maps and variables by name (offers.ts). */
+  private declareNames(): void {
+    const layout = (id: number | undefined) => {
+      if (id === undefined) return undefined;
+      // Only struct keys/values have a layout; a scalar key (u32 index) is described by its size alone.
+      try { return this.btf.structLayoutById(id); } catch { return undefined; }
+    };
+    for (const v of this.btf.datasecVars('.maps')) {
+      const mb = mapBtf(this.btf, v.name);
+      this.ctx.offers.declareMap({ name: v.name, type: mb?.mapType, keySize: mb?.keySize, valueSize: mb?.valueSize, key: layout(mb?.keyTypeId), value: layout(mb?.valueTypeId) });
+    }
+    for (const name of this.btf.markers().vars) this.ctx.offers.declareVariable(name);
   }
 
   private kernelEnum = (name: string): EnumInfo | undefined => {
@@ -193,13 +202,15 @@ export class EbpfOperator implements OperatorInstance {
       const want = ringFloor(t.ds.annotations.get('ebpf.ring.min-size'));
       if (m && m.type === BPF_MAP_TYPE_RINGBUF && m.maxEntries < want) native.setMapMaxEntries(obj, t.map, want);
     }
-    const filterFd = ctx.vars.get('gadget_mntns_filter_map') as number | undefined;
-    if (filterFd !== undefined && maps.some((x) => x.name === 'gadget_mntns_filter_map')) {
-      native.reuseMapFd(obj, 'gadget_mntns_filter_map', filterFd);
-      native.setVar(obj, 'gadget_filter_by_mntns', Buffer.from([1]));
+    // Offered names: every declared map / variable that another operator offered is replaced / set.
+    for (const m of maps) {
+      const offered = ctx.offers.offeredMap(m.name);
+      if (offered) native.reuseMapFd(obj, m.name, offered.fd);
     }
-    const socketsFd = ctx.vars.get('gadget_sockets') as number | undefined; // filled by the socket enricher
-    if (socketsFd !== undefined && maps.some((x) => x.name === 'gadget_sockets')) native.reuseMapFd(obj, 'gadget_sockets', socketsFd);
+    for (const name of this.btf.markers().vars) {
+      const value = ctx.offers.offeredVariable(name);
+      if (value) native.setVar(obj, name, value);
+    }
     try {
       native.load(obj);
       this.loaded = true;
@@ -211,7 +222,7 @@ export class EbpfOperator implements OperatorInstance {
     const env: AttachEnv = {
       native, obj, gadget: ctx.name, metadata: ctx.metadata, links: this.links, sockets: this.sockets, socketFilters: this.socketFilters,
       iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
-      netnsPaths: (ctx.vars.get('socketNetnsPaths') as (string | null)[] | undefined) ?? [null],
+      netnsPaths: ctx.netns.paths,
     };
     for (const p of native.programs(obj)) if (!onDemand.has(p.name)) attachProgram(env, p);
     this.followContainerNetns(ctx);
@@ -223,17 +234,14 @@ export class EbpfOperator implements OperatorInstance {
 
   /** Socket filters follow containers that start and stop while the gadget runs (LocalManager announces them). */
   private followContainerNetns(ctx: GadgetContext): void {
-    const events = ctx.vars.get('containerNetns') as EventEmitter | undefined;
-    if (!events || this.socketFilters.length === 0) return;
+    if (this.socketFilters.length === 0) return;
     const onAdd = (path: string) => {
       for (const f of this.socketFilters) {
         try { f.add(path); } catch (e) { ctx.log.warn(`socket filter: cannot attach in ${path}: ${(e as Error).message}`); }
       }
     };
     const onRemove = (ino: number) => { for (const f of this.socketFilters) f.remove(ino); };
-    events.on('netns-add', onAdd);
-    events.on('netns-remove', onRemove);
-    this.cleanups.push(() => { events.off('netns-add', onAdd); events.off('netns-remove', onRemove); });
+    this.cleanups.push(ctx.netns.onAdd(onAdd), ctx.netns.onRemove(onRemove));
   }
 
   private fetchPlans(ctx: GadgetContext): Map<string, FetchPlan> {

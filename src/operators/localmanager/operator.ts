@@ -4,19 +4,22 @@ import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { parseBool, type ParamDesc } from '../../gadget/params.js';
 import { ContainerCollection, hostMntns, RUNTIME_NAMES, type Container } from '../../containers/index.js';
-import { native } from '../../bpf/native.js';
+import { BpfMap } from '../../bpf/map.js';
+import { MapType } from '../../bpf/constants.js';
 import { addContainerFields, enrichmentKey } from './enrich.js';
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
+import { matches, parseList, type ContainerSelector } from './selector.js';
 
 function hostNetns(): number {
   return Number(statSync('/proc/self/ns/net').ino);
 }
-import { matches, parseList, type ContainerSelector } from './selector.js';
 
 const PREFIX = 'operator.LocalManager.';
-const BPF_MAP_TYPE_HASH = 1;
 const MAX_CONTAINERS = 1024;
+/** Offered names (include/gadget/mntns_filter.h): the filter map and the switch that turns it on. */
+const MNTNS_FILTER_MAP = 'gadget_mntns_filter_map';
+const FILTER_BY_MNTNS = 'gadget_filter_by_mntns';
 
 export function localManagerParams(): ParamDesc[] {
   return [
@@ -40,7 +43,7 @@ export function localManagerParams(): ParamDesc[] {
 class LocalManagerInstance implements OperatorInstance {
   readonly name = 'LocalManager';
   private col?: ContainerCollection;
-  private mapFd?: number;
+  private filterMap?: BpfMap;
   private readonly byMntnsCache = new Map<number, Container | null>();
   private readonly changes = new EventEmitter();
 
@@ -112,35 +115,34 @@ class LocalManagerInstance implements OperatorInstance {
     const matching = () => this.col!.list().filter((c) => matches(sel, c));
     const netns = (cs: Container[]) => [...new Map(cs.map((c) => [c.netns, `/proc/${c.pid}/ns/net`])).values()];
     // Network gadgets attach per network namespace: tell them about matching containers as they come and go.
-    const netnsEvents = new EventEmitter();
-    ctx.vars.set('containerNetns', netnsEvents);
-    this.col.on('add', (c: Container) => { if (matches(sel, c)) netnsEvents.emit('netns-add', `/proc/${c.pid}/ns/net`); });
+    this.col.on('add', (c: Container) => { if (matches(sel, c)) ctx.netns.add(`/proc/${c.pid}/ns/net`); });
     this.col.on('remove', (c: Container) => {
       if (!matches(sel, c) || this.col!.list().some((o) => o.netns === c.netns && o.id !== c.id && matches(sel, o))) return;
       if (host && c.netns === hostNetns()) return;
-      netnsEvents.emit('netns-remove', c.netns);
+      ctx.netns.remove(c.netns);
     });
     if (host) {
-      ctx.vars.set('socketNetnsPaths', [null, ...netns(matching())]);
+      ctx.netns.paths = [null, ...netns(matching())];
       return;
     }
-    if (!ctx.vars.get('ebpf.hasMntnsFilterMap')) return;
-    const fd = native.mapCreate(BPF_MAP_TYPE_HASH, 8, 4, MAX_CONTAINERS, 'mntns_filter', 0);
-    this.mapFd = fd;
+    if (!ctx.offers.declaredMap(MNTNS_FILTER_MAP)) return;
+    const map = BpfMap.create({ type: MapType.Hash, keySize: 8, valueSize: 4, maxEntries: MAX_CONTAINERS, name: 'mntns_filter' });
+    this.filterMap = map;
     const key = (c: Container) => { const k = Buffer.alloc(8); k.writeBigUInt64LE(c.mntns); return k; };
     const one = Buffer.from([1, 0, 0, 0]);
     const host0 = hostMntns();
-    const put = (c: Container) => { if (c.mntns !== 0n && c.mntns !== host0 && (c.name || c.k8s.containerName)) native.mapUpdate(fd, key(c), one, 0); };
+    const put = (c: Container) => { if (c.mntns !== 0n && c.mntns !== host0 && (c.name || c.k8s.containerName)) map.update(key(c), one); };
     const initial = matching();
     for (const c of initial) put(c);
-    ctx.vars.set('gadget_mntns_filter_map', fd);
-    ctx.vars.set('socketNetnsPaths', netns(initial));
-    this.col.on('add', (c: Container) => { if (this.mapFd !== undefined && matches(sel, c)) put(c); });
+    ctx.offers.offerMap(MNTNS_FILTER_MAP, map, this.name);
+    ctx.offers.offerVariable(FILTER_BY_MNTNS, Buffer.from([1]), this.name);
+    ctx.netns.paths = netns(initial);
+    this.col.on('add', (c: Container) => { if (!map.closed && matches(sel, c)) put(c); });
     this.col.on('remove', (c: Container) => {
-      if (this.mapFd === undefined || c.mntns === 0n) return;
+      if (map.closed || c.mntns === 0n) return;
       // Keep the key if another live container shares the namespace.
       if (this.col!.list().some((o) => o.mntns === c.mntns && o.id !== c.id)) return;
-      try { native.mapDelete(this.mapFd, key(c)); } catch { /* already gone */ }
+      try { map.delete(key(c)); } catch (e) { ctx.log.debug(`container filter: ${(e as Error).message}`); }
     });
     if (this.col.connectedRuntimes().length === 0) {
       ctx.log.warnOnce('no container runtime is reachable, so no container events can be shown; use --host to see events from the host');
@@ -150,9 +152,10 @@ class LocalManagerInstance implements OperatorInstance {
   async postStop(): Promise<void> {
     await this.col?.stop();
     this.col = undefined;
-    if (this.mapFd !== undefined) {
-      native.closeFd(this.mapFd);
-      this.mapFd = undefined;
+    if (this.filterMap) {
+      this.ctx.offers.withdrawMap(MNTNS_FILTER_MAP);
+      this.filterMap.close();
+      this.filterMap = undefined;
     }
   }
 }
@@ -161,7 +164,7 @@ export const localManagerOperator: DataOperator = {
   name: 'LocalManager',
   priority: -1,
   instantiate(ctx) {
-    const needed = ctx.vars.get('ebpf.hasMntnsFilterMap') || [...ctx.dataSources.values()].some((ds) => enrichmentKey(ds));
+    const needed = ctx.offers.declaredMap(MNTNS_FILTER_MAP) !== undefined || [...ctx.dataSources.values()].some((ds) => enrichmentKey(ds));
     return needed ? new LocalManagerInstance(ctx) : null;
   },
 };

@@ -7,8 +7,8 @@
 //
 //  1. gadgets that declare `gadget_sockets` (include/gadget/sockets-map.h: trace_dns, trace_sni,
 //     trace_tcpdrop, trace_tcpretrans): a BPF hash map with the gadget's own key/value layout (read from its
-//     BTF) is created, kept in sync with the table, and handed to the eBPF operator (ctx var
-//     `gadget_sockets`, reused in place of the gadget's declaration), so the programs'
+//     BTF) is created, kept in sync with the table, and offered under the name
+//     `gadget_sockets` (the loader uses it in place of the gadget's declaration), so the programs'
 //     gadget_socket_lookup() finds the owner in the kernel. `ipv6only` cannot be read from /proc and is
 //     left 0 (an IPv4 packet may match a dual-stack IPv6 socket on its port);
 //  2. data sources with a network-namespace id (`gadget_netns_id`) and an l4 endpoint but no process struct
@@ -21,13 +21,14 @@
 import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { FieldFlag, Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
-import type { Btf } from '../../bpf/btf/btf.js';
 import type { LayoutField } from '../../bpf/btf/model.js';
-import { native } from '../../bpf/native.js';
-import { mapBtf } from '../ebpf/maps.js';
+import { BpfMap } from '../../bpf/map.js';
+import { MapType } from '../../bpf/constants.js';
+import type { DeclaredMap } from '../../gadget/offers.js';
 import { SocketTable, type SocketEntry } from './table.js';
 
-const BPF_MAP_TYPE_HASH = 1;
+/** The offered name (include/gadget/sockets-map.h). */
+const SOCKETS_MAP = 'gadget_sockets';
 const GADGET_MAX_SOCKETS = 16384;
 const REFRESH_MS = 1000;
 /** a namespace is rescanned at most this often because of lookups that miss */
@@ -105,11 +106,10 @@ export function addSocketFields(t: Target, resolver: SocketResolver): boolean {
 /** Byte layout of the gadget's gadget_socket_key / gadget_socket_value (from its BTF). */
 interface MapLayout { keySize: number; valueSize: number; key: Map<string, LayoutField>; value: Map<string, LayoutField> }
 
-function mapLayout(btf: Btf): MapLayout | undefined {
-  const mb = mapBtf(btf, 'gadget_sockets');
-  if (!mb || mb.keyTypeId === undefined || mb.valueTypeId === undefined || !mb.keySize || !mb.valueSize) return undefined;
-  const byName = (id: number) => new Map(btf.structLayoutById(id).fields.filter((f) => !f.parentFullName).map((f) => [f.name, f]));
-  return { keySize: mb.keySize, valueSize: mb.valueSize, key: byName(mb.keyTypeId), value: byName(mb.valueTypeId) };
+function mapLayout(m: DeclaredMap): MapLayout | undefined {
+  if (!m.key || !m.value || !m.keySize || !m.valueSize) return undefined;
+  const byName = (l: NonNullable<DeclaredMap['key']>) => new Map(l.fields.filter((f) => !f.parentFullName).map((f) => [f.name, f]));
+  return { keySize: m.keySize, valueSize: m.valueSize, key: byName(m.key), value: byName(m.value) };
 }
 
 function put(buf: Buffer, f: LayoutField | undefined, v: number | bigint | string): void {
@@ -156,25 +156,25 @@ class SocketEnricherInstance implements OperatorInstance {
   private readonly table = new SocketTable();
   private readonly resolver = new SocketResolver(this.table);
   private timer?: NodeJS.Timeout;
-  private mapFd?: number;
+  private map?: BpfMap;
   private layout?: MapLayout;
   /** what the BPF map holds: key (hex) → value (hex) */
   private inMap = new Map<string, string>();
 
   constructor(ctx: GadgetContext, targets: Target[]) {
     for (const t of targets) addSocketFields(t, this.resolver);
-    const btf = ctx.vars.get('ebpf.btf') as Btf | undefined;
-    if (btf && (ctx.vars.get('ebpf.maps') as string[] | undefined)?.includes('gadget_sockets')) {
-      this.layout = mapLayout(btf);
+    const declared = ctx.offers.declaredMap(SOCKETS_MAP);
+    if (declared) {
+      this.layout = mapLayout(declared);
       if (!this.layout) ctx.log.warn('socket enricher: the gadget declares gadget_sockets without BTF key/value types; its socket lookups will find nothing');
     }
   }
 
   preStart(ctx: GadgetContext): void {
     if (!this.layout) return;
-    this.mapFd = native.mapCreate(BPF_MAP_TYPE_HASH, this.layout.keySize, this.layout.valueSize, GADGET_MAX_SOCKETS, 'gadget_sockets', 0);
+    this.map = BpfMap.create({ type: MapType.Hash, keySize: this.layout.keySize, valueSize: this.layout.valueSize, maxEntries: GADGET_MAX_SOCKETS, name: SOCKETS_MAP });
     this.refresh();
-    ctx.vars.set('gadget_sockets', this.mapFd);
+    ctx.offers.offerMap(SOCKETS_MAP, this.map, this.name);
   }
 
   start(ctx: GadgetContext): void {
@@ -185,7 +185,7 @@ class SocketEnricherInstance implements OperatorInstance {
   }
 
   private refresh(): void {
-    if (this.mapFd === undefined) {
+    if (!this.map) {
       const ns = this.resolver.recentNetns();
       if (ns.length) this.table.scan(ns);
       return;
@@ -196,7 +196,7 @@ class SocketEnricherInstance implements OperatorInstance {
 
   /** Make the BPF map hold exactly the table (entries that went away stay for the table's grace period). */
   private syncMap(): void {
-    const fd = this.mapFd!;
+    const map = this.map!;
     const want = new Map<string, string>();
     for (const e of this.table.all()) {
       const { key, value } = encodeEntry(this.layout!, e);
@@ -205,11 +205,11 @@ class SocketEnricherInstance implements OperatorInstance {
       want.set(k, v);
       if (this.inMap.get(k) === v) continue;
       // a full map (E2BIG) leaves the newest sockets out until others close, as upstream's does
-      try { native.mapUpdate(fd, key, value, 0); this.inMap.set(k, v); } catch { /* full */ }
+      try { map.update(key, value); this.inMap.set(k, v); } catch { /* full */ }
     }
     for (const k of this.inMap.keys()) {
       if (want.has(k)) continue;
-      try { native.mapDelete(fd, Buffer.from(k, 'hex')); } catch { /* already gone */ }
+      map.delete(Buffer.from(k, 'hex')); // false when already gone
       this.inMap.delete(k);
     }
   }
@@ -219,10 +219,11 @@ class SocketEnricherInstance implements OperatorInstance {
     this.timer = undefined;
   }
 
-  postStop(): void {
-    if (this.mapFd !== undefined) {
-      native.closeFd(this.mapFd);
-      this.mapFd = undefined;
+  postStop(ctx: GadgetContext): void {
+    if (this.map) {
+      ctx.offers.withdrawMap(SOCKETS_MAP);
+      this.map.close();
+      this.map = undefined;
     }
   }
 }
@@ -232,7 +233,7 @@ export const socketEnricherOperator: DataOperator = {
   priority: 10,
   instantiate(ctx) {
     const targets = [...ctx.dataSources.values()].map(socketTarget).filter((t): t is Target => !!t);
-    const wantsMap = (ctx.vars.get('ebpf.maps') as string[] | undefined)?.includes('gadget_sockets') ?? false;
+    const wantsMap = ctx.offers.declaredMap(SOCKETS_MAP) !== undefined;
     if (!wantsMap && targets.length === 0) return null;
     return new SocketEnricherInstance(ctx, targets);
   },

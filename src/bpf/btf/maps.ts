@@ -1,6 +1,6 @@
 // Key and value types of BTF-defined maps (the anonymous struct behind each `.maps` variable).
-import type { Btf } from '../../bpf/btf/btf.js';
-import { BtfKind, type BtfStruct, type BtfVar } from '../../bpf/btf/types.js';
+import type { Btf } from './btf.js';
+import { BtfKind, type BtfStruct, type BtfVar } from './types.js';
 
 export interface MapBtf { name: string; keyTypeId?: number; valueTypeId?: number; keySize?: number; valueSize?: number; mapType?: number }
 

@@ -1,0 +1,16 @@
+// The data operators every run gets, in no particular order: the context sorts them by priority.
+import type { DataOperator } from '../gadget/operator.js';
+import { formattersOperator } from '../operators/formatters/operator.js';
+import { filterOperator } from '../operators/filter/operator.js';
+import { sortOperator } from '../operators/sort/operator.js';
+import { limiterOperator } from '../operators/limiter/operator.js';
+import { cliOperator, type Sink } from '../operators/cli/operator.js';
+import { uidGidResolverOperator } from '../operators/uidgidresolver/operator.js';
+import { localManagerOperator } from '../operators/localmanager/operator.js';
+import { processEnricherOperator } from '../operators/process/operator.js';
+import { socketEnricherOperator } from '../operators/socketenricher/operator.js';
+import { otelMetricsOperator } from '../operators/otel-metrics/operator.js';
+
+export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[] } = {}): DataOperator[] {
+  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, sortOperator, limiterOperator, otelMetricsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
+}
