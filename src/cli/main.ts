@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { runCommand } from './run.js';
 import { registerVersion } from './version.js';
 import { reportError } from './errors.js';
+import { Config, setActiveConfig } from '../config/config.js';
 
 async function loadOptional(program: Command): Promise<void> {
   // Command groups owned by other modules; each registers itself on the root command.
@@ -12,6 +13,7 @@ async function loadOptional(program: Command): Promise<void> {
     ['./login.js', 'registerLoginCommands'],
     ['./list-containers.js', 'registerListContainers'],
     ['./daemon.js', 'registerDaemon'],
+    ['./config.js', 'registerConfigCommands'],
   ];
   for (const [path, fn] of mods) {
     let mod: Record<string, unknown>;
@@ -23,8 +25,30 @@ async function loadOptional(program: Command): Promise<void> {
   }
 }
 
+/** Take `--config PATH` (or `--config=PATH`) out of the arguments, wherever it is: it applies to every command. */
+export function takeConfigFlag(args: string[]): { path?: string; rest: string[] } {
+  const rest: string[] = [];
+  let path: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') { rest.push(...args.slice(i)); break; }
+    if (a === '--config') { path = args[++i] ?? ''; continue; }
+    if (a.startsWith('--config=')) { path = a.slice('--config='.length); continue; }
+    rest.push(a);
+  }
+  return { path, rest };
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const args = argv.slice(2);
+  const cfgFlag = takeConfigFlag(argv.slice(2));
+  const args = cfgFlag.rest;
+  argv = [...argv.slice(0, 2), ...args];
+  try {
+    setActiveConfig(Config.load(cfgFlag.path));
+  } catch (e) {
+    reportError(e, false);
+    return 1;
+  }
   const runAt = args.indexOf('run');
   if (runAt >= 0 && args.slice(0, runAt).every((a) => a.startsWith('-'))) {
     return runCommand([...args.slice(0, runAt), ...args.slice(runAt + 1)]);
@@ -32,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('ig')
     .description('Collect and observe what the kernel does for your containers, with eBPF gadgets')
     .option('-v, --verbose', 'Print debug information')
+    .option('--config <path>', 'Configuration file (default ~/.ig/config.yaml)')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined });
   program.command('run').description('Run a gadget image (see ig run IMAGE --help)').allowUnknownOption(true).helpOption(false);

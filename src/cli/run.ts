@@ -9,9 +9,12 @@ import { defaultDataOperators } from '../runtime/operators.js';
 import type { GadgetContext } from '../gadget/context.js';
 import type { DataOperator } from '../gadget/operator.js';
 import { reportError, UsageError } from './errors.js';
+import { parseAnnotations } from '../gadget/annotate.js';
+import { activeConfig } from '../config/config.js';
+import { applyConfigToParams, configValue } from '../config/params.js';
 
 /** Run-level flags with a value (needed to find the image among the arguments before the full parse). */
-const VALUE_FLAGS = new Set(['-t', '--timeout', '--pull', '--public-keys', '--allowed-gadgets', '--insecure-registries', '--authfile']);
+const VALUE_FLAGS = new Set(['-t', '--timeout', '--pull', '--public-keys', '--allowed-gadgets', '--insecure-registries', '--authfile', '--annotate']);
 
 export function findImage(args: string[]): { image?: string; help: boolean; verbose: boolean } {
   let help = false;
@@ -28,7 +31,7 @@ export function findImage(args: string[]): { image?: string; help: boolean; verb
   return { image, help, verbose };
 }
 
-function runCommandSkeleton(): Command {
+export function runCommandSkeleton(): Command {
   const cmd = new Command('run')
     .usage('IMAGE [flags]')
     .description('Run a gadget image')
@@ -42,6 +45,8 @@ function runCommandSkeleton(): Command {
     .option('--allowed-gadgets <list>', 'Comma-separated list of allowed gadget images (trailing * for prefixes)')
     .option('--insecure-registries <list>', 'Comma-separated registries to access over plain HTTP')
     .option('--authfile <path>', 'Path of the registry credentials file')
+    .option('--annotate <annotations>', 'Add annotations to data sources or fields: ds:annotation=value or ds.field:annotation=value (comma list; may repeat)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .helpOption('-h, --help', 'Help for run');
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -86,7 +91,8 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     // A first lenient parse for the image options (pull policy, keys) before reading the image.
     skel.allowUnknownOption(true).allowExcessArguments(true).helpOption(false);
     skel.parse(args.filter((a) => a !== '-h' && a !== '--help'), { from: 'user' });
-    const o0 = skel.opts();
+    // Image options are operator.oci.* params: flag, else env/config file, else the default above.
+    const o0 = ociOptions(skel);
     const pull = String(o0.pull);
     if (!['always', 'missing', 'never'].includes(pull)) throw new UsageError(`invalid value "${pull}" for --pull: must be always, missing or never`);
     ctx = await prepareGadget(pre.image, {
@@ -94,13 +100,14 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
       operators: deps.operators ?? defaultDataOperators(),
       image: {
         pull: pull as 'always' | 'missing' | 'never',
-        disallowPulling: Boolean(o0.disallowPulling),
+        disallowPulling: String(o0.disallowPulling) === 'true',
         verifyImage: String(o0.verifyImage) !== 'false',
         publicKeys: o0.publicKeys ? String(o0.publicKeys).split(',') : undefined,
         allowedGadgets: o0.allowedGadgets ? String(o0.allowedGadgets).split(',') : undefined,
         insecureRegistries: o0.insecureRegistries ? String(o0.insecureRegistries).split(',') : undefined,
         authFile: o0.authfile ? String(o0.authfile) : undefined,
       },
+      annotate: parseAnnotations(o0.annotate === undefined ? [] : Array.isArray(o0.annotate) ? o0.annotate.map(String) : [String(o0.annotate)]),
     });
     const cmd = runCommandSkeleton();
     cmd.usage(`${pre.image} [flags]`).description(`Run ${ctx.name}${ctx.metadata.description ? `: ${ctx.metadata.description}` : ''}`);
@@ -116,10 +123,13 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     }
     if (cmd.args.length > 1) throw new UsageError(`unexpected argument "${cmd.args[1]}" after the image`);
     const opts = cmd.opts();
+    const fromCli = new Set<string>();
     for (const [attr, p] of byAttr) {
       if (cmd.getOptionValueSource(attr) !== 'cli') continue;
       ctx.params.set((p.prefix ?? '') + p.key, String(opts[attr]));
+      fromCli.add((p.prefix ?? '') + p.key);
     }
+    applyConfigToParams(activeConfig(), ctx.params, fromCli);
     const timeoutSec = Number(opts.timeout);
     if (!Number.isFinite(timeoutSec) || timeoutSec < 0) {
       try { parseDuration(String(opts.timeout)); } catch { throw new UsageError(`invalid value "${opts.timeout}" for --timeout: expected a number of seconds`); }
@@ -141,6 +151,18 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     reportError(e, pre.verbose);
     return 1;
   }
+}
+
+/** The skeleton's image options, with env/config-file values (operator.oci.<flag>) for those not on the command line. */
+function ociOptions(skel: Command): Record<string, unknown> {
+  const out = { ...skel.opts() } as Record<string, unknown>;
+  for (const o of skel.options) {
+    const attr = o.attributeName();
+    if (!o.long || ['timeout', 'verbose'].includes(attr) || skel.getOptionValueSource(attr) === 'cli') continue;
+    const v = configValue(activeConfig(), `operator.oci.${o.long.slice(2)}`);
+    if (v) out[attr] = attr === 'annotate' ? [v.value] : v.value;
+  }
+  return out;
 }
 
 function commanderMessage(e: CommanderError): string {

@@ -6,6 +6,7 @@ import { GadgetContext, GadgetError, type ImageLayer } from '../gadget/context.j
 import { parseMetadata } from '../gadget/metadata.js';
 import { Logger } from '../gadget/logger.js';
 import type { DataOperator, OperatorInstance } from '../gadget/operator.js';
+import { applyAnnotations, checkAnnotationTargets, type Annotation } from '../gadget/annotate.js';
 import { imageMediaTypes, imageOperatorFor } from './image-operators.js';
 import './builtin.js';
 
@@ -13,13 +14,17 @@ export interface PrepareOptions {
   image?: GetImageOptions;
   operators: DataOperator[];
   log?: Logger;
+  /** --annotate: merged into the metadata before any data source or field exists. */
+  annotate?: Annotation[];
 }
 
 export async function prepareGadget(ref: string, opts: PrepareOptions): Promise<GadgetContext> {
   const img = await getGadgetImage(ref, opts.image);
   const md = parseMetadata(img.metadata, `${img.reference}: gadget.yaml`);
+  if (opts.annotate?.length) applyAnnotations(md, opts.annotate);
   const ctx = new GadgetContext(img, md, opts.log ?? new Logger());
   await ctx.instantiate(await instantiateImageOperators(ctx, img.reference, img.layers), opts.operators);
+  if (opts.annotate?.length) checkAnnotationTargets(opts.annotate, ctx.dataSources);
   return ctx;
 }
 
