@@ -1,6 +1,7 @@
 // A Field is an accessor: how to read (and write) one value of a record in a Batch, computed once.
 import { Kind, KindFlagArray, baseKind, isArrayKind, scalarSize } from './kinds.js';
 import type { Batch } from './batch.js';
+import { u64Mod1e9 } from '../format/decimal.js';
 
 export const FieldFlag = {
   Empty: 1,          // carries no value, only groups sub-fields (k8s, runtime)
@@ -43,11 +44,7 @@ export function u64Decimal(buf: Buffer, o: number): string {
   return String(q) + String(frac).padStart(9, '0');
 }
 
-/** (hi * 2^32 + lo) mod 1e9, exactly (2^32 = 4294967296 = 4 * 1e9 + 294967296). */
-export function u64Mod1e9(hi: number, lo: number): number {
-  const h = hi % 1e9;
-  return ((((h * 294967) % 1e9) * 1000) + h * 296 + lo) % 1e9;
-}
+export { u64Mod1e9 };
 
 export function readI64(buf: Buffer, o: number): number | bigint {
   const lo = buf.readUInt32LE(o);

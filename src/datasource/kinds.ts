@@ -1,6 +1,13 @@
-// Field kinds (numbered as upstream's api.Kind) and their byte sizes.
-export { Kind, KindFlagArray } from '../bpf/btf/model.js';
-import { Kind, KindFlagArray } from '../bpf/btf/model.js';
+// Field kinds (numbered as upstream's api.Kind) and their byte sizes. A leaf module: no imports, so that the BTF
+// layer (src/bpf/btf) can type struct members with these kinds without depending on the rest of datasource.
+
+/** Field kinds, numbered as upstream's api.Kind. Arrays set KindFlagArray. */
+export const enum Kind {
+  Invalid = 0, Bool = 1, Int8 = 2, Int16 = 3, Int32 = 4, Int64 = 5,
+  Uint8 = 6, Uint16 = 7, Uint32 = 8, Uint64 = 9, Float32 = 10, Float64 = 11,
+  String = 12, CString = 13, Bytes = 14,
+}
+export const KindFlagArray = 0x10000000;
 
 const SCALAR_SIZES: Record<number, number> = {
   [Kind.Bool]: 1, [Kind.Int8]: 1, [Kind.Uint8]: 1, [Kind.Int16]: 2, [Kind.Uint16]: 2,

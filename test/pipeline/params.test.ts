@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParamSet, parseDuration, ParamError } from '../../src/gadget/params.js';
 import { parseMetadata, getConfig, MetadataError } from '../../src/gadget/metadata.js';
-import { errnoName, fileMode, humanDuration, ipString, signalName, syscallName } from '../../src/operators/formatters/convert.js';
 
 test('params: type checks name the flag and the problem', () => {
   const ps = new ParamSet();
@@ -48,19 +47,4 @@ programs:
   assert.equal(md.paramDefaults['operator.oci.ebpf.map-fetch-interval'], '2s');
   assert.equal(getConfig(md, 'programs.ig_open.attach_to'), 'gadget_program_disabled');
   assert.throws(() => parseMetadata('name: [unclosed', 'x/gadget.yaml'), (e: Error) => e instanceof MetadataError && /^x\/gadget.yaml:1: invalid YAML/.test(e.message));
-});
-
-test('value converters', () => {
-  assert.equal(errnoName(2), 'ENOENT');
-  assert.equal(errnoName(0), '');
-  assert.equal(signalName(9), 'SIGKILL');
-  assert.equal(syscallName(257), 'openat');
-  assert.equal(fileMode(0o100644), '-rw-r--r--');
-  assert.equal(fileMode(0o40755), 'drwxr-xr-x');
-  assert.equal(humanDuration(12340), '12.34µs');
-  const b = Buffer.alloc(16);
-  b.set([127, 0, 0, 1]);
-  assert.equal(ipString(b, 0, 4), '127.0.0.1');
-  const v6 = Buffer.alloc(16); v6[15] = 1;
-  assert.equal(ipString(v6, 0, 6), '::1');
 });

@@ -1,12 +1,8 @@
 // What the BTF layer hands to the rest of ig: gadget markers and flattened struct layouts.
 
-/** Field kinds, numbered as upstream's api.Kind. Arrays set KindFlagArray. */
-export const enum Kind {
-  Invalid = 0, Bool = 1, Int8 = 2, Int16 = 3, Int32 = 4, Int64 = 5,
-  Uint8 = 6, Uint16 = 7, Uint32 = 8, Uint64 = 9, Float32 = 10, Float64 = 11,
-  String = 12, CString = 13, Bytes = 14,
-}
-export const KindFlagArray = 0x10000000;
+// Layouts type their members with the data-source kinds (upstream's api.Kind): datasource/kinds.ts is a leaf
+// module (no imports), the one thing of datasource that the BTF layer uses.
+export { Kind, KindFlagArray } from '../../datasource/kinds.js';
 
 export interface EnumInfo {
   name: string;                       // enum type name (without "enum ")

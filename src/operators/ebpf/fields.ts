@@ -2,8 +2,7 @@
 // templates for gadget_* typedefs, process-struct aliases, l3/l4 endpoint sub-fields and enum names.
 import type { LayoutField, StructLayout, EnumInfo } from '../../bpf/btf/model.js';
 import { DataSource, Field, FieldFlag, Kind, TYPE_TEMPLATES, Batch } from '../../datasource/index.js';
-import { ipString, PROTOCOLS } from '../formatters/convert.js';
-import { targetName } from '../formatters/operator.js';
+import { ipString, PROTOCOLS, targetName } from '../../format/index.js';
 
 export interface AddStructOptions {
   /** Byte offset of this struct inside the record (map iterators put the value after the key). */

@@ -9,7 +9,7 @@ import type { NativeAddon } from '../../bpf/native-api.js';
 import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import { KernelSymbols } from '../../symbols/kallsyms.js';
 import { UserSymbolizer } from '../../symbols/user.js';
-import { targetName } from '../formatters/operator.js';
+import { targetName } from '../../format/index.js';
 
 export const KSTACK_MAP = 'ig_kstack';
 export const USTACK_MAP = 'ig_ustack';

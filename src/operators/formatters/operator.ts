@@ -4,7 +4,7 @@
 import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { Batch, DataSource, Field, Kind, readU64 } from '../../datasource/index.js';
-import { errnoName, fileFlags, fileMode, TimestampFormatter, humanBytes, humanDuration, signalName, syscallName } from './convert.js';
+import { errnoName, fileFlags, fileMode, TimestampFormatter, humanBytes, humanDuration, signalName, syscallName, targetName } from '../../format/index.js';
 import { bootToWallOffsetNs } from './boottime.js';
 
 type Conv = { kind: string; template?: string; fmt: (v: number) => string };
@@ -18,14 +18,6 @@ const NUMERIC: Record<string, Conv> = {
   gadget_file_mode: { kind: 'file_mode', fmt: fileMode },
   gadget_file_flags: { kind: 'file_flags', fmt: fileFlags },
 };
-
-/** Output name per upstream: explicit `formatters.<kind>.target`, else the member name minus `_raw`. */
-export function targetName(f: Field, kind: string): string | undefined {
-  const t = f.annotation(`formatters.${kind}.target`);
-  if (t) return t;
-  if (f.name.endsWith('_raw')) return f.name.slice(0, -4);
-  return undefined;
-}
 
 function addSibling(ds: DataSource, raw: Field, name: string, kind: number, compute: (b: Batch, i: number) => unknown, annotations: Record<string, string>): Field | undefined {
   const fullName = raw.parent ? `${raw.parent.fullName}.${name}` : name;
