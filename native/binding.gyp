@@ -1,21 +1,33 @@
 {
+  "variables": {
+    "ig_sources": [
+      "src/addon.c",
+      "src/util.c",
+      "src/object.c",
+      "src/attach.c",
+      "src/maps.c",
+      "src/reader.c",
+      "src/extra.c",
+      "src/net.c",
+      "src/render.c"
+    ],
+    "ig_cflags": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+    "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+  },
   "targets": [
     {
       "target_name": "ig_native",
-      "sources": [
-        "src/addon.c",
-        "src/util.c",
-        "src/object.c",
-        "src/attach.c",
-        "src/maps.c",
-        "src/reader.c",
-        "src/extra.c",
-        "src/net.c",
-        "src/render.c"
-      ],
-      "cflags": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+      "sources": ["<@(ig_sources)"],
+      "cflags": ["<@(ig_cflags)"],
       "defines": ["_GNU_SOURCE"],
-      "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+      "libraries": ["<@(ig_libraries)"]
+    },
+    {
+      "target_name": "ig_native_test",
+      "sources": ["<@(ig_sources)"],
+      "cflags": ["<@(ig_cflags)"],
+      "defines": ["_GNU_SOURCE", "IG_TEST_HOOKS"],
+      "libraries": ["<@(ig_libraries)"]
     }
   ]
 }

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
 const output = join(nativeDir, 'build', 'Release', 'ig_native.node');
+// The same sources with IG_TEST_HOOKS: exports that only tests call (see native/src/render.c).
+const testOutput = join(nativeDir, 'build', 'Release', 'ig_native_test.node');
 const force = process.argv.includes('--force');
 
 function fail(msg) {
@@ -36,7 +38,7 @@ if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) {
   fail(`Node headers not found in ${nodedir}/include/node: install the nodejs headers or set IG_NODEDIR`);
 }
 
-if (!force && existsSync(output) && statSync(output).mtimeMs >= newestSource()) {
+if (!force && existsSync(output) && existsSync(testOutput) && statSync(output).mtimeMs >= newestSource()) {
   console.log(`build-native: ${output} is up to date`);
   process.exit(0);
 }
@@ -67,4 +69,5 @@ if (res.status !== 0) {
   fail(`node-gyp rebuild failed (exit ${res.status ?? res.signal}); is libbpf-dev >= 1.4 installed?`);
 }
 if (!existsSync(output)) fail(`node-gyp succeeded but ${output} is missing`);
+if (!existsSync(testOutput)) fail(`node-gyp succeeded but ${testOutput} is missing`);
 console.log(`build-native: built ${output}`);

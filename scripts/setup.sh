@@ -51,7 +51,7 @@ if [ ! -s include/gadget/amd64/vmlinux.h ]; then
 fi
 
 # 4. Native addon.
-if [ ! -f native/build/Release/ig_native.node ] || [ -n "$(find native/src native/binding.gyp -newer native/build/Release/ig_native.node -print -quit)" ]; then
+if [ ! -f native/build/Release/ig_native.node ] || [ ! -f native/build/Release/ig_native_test.node ] || [ -n "$(find native/src native/binding.gyp -newer native/build/Release/ig_native.node -print -quit)" ]; then
   log "building the native addon"
   node scripts/build-native.mjs
 fi

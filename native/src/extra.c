@@ -71,18 +71,23 @@ static napi_value js_ring_drain(napi_env env, napi_callback_info info) {
     free(b.p);
     return ig_throw_errno(env, -n, false, "ring buffer (fd %d): consume", fd);
   }
+  /* The records are freed on every failure path until the Buffer owns them; after that, by its finaliser. */
   napi_value o, buf;
-  NAPI_TRY(env, napi_create_object(env, &o));
+  napi_status st = napi_create_object(env, &o);
+  if (st != napi_ok) {
+    free(b.p);
+    return ig_napi_fail(env, st, "napi_create_object");
+  }
   if (b.len == 0) {
     free(b.p);
     NAPI_TRY(env, napi_create_buffer(env, 0, NULL, &buf));
-  } else if (napi_create_external_buffer(env, b.len, b.p, free_data, NULL, &buf) != napi_ok) {
+  } else if ((st = napi_create_external_buffer(env, b.len, b.p, free_data, NULL, &buf)) != napi_ok) {
     free(b.p);
-    return ig_napi_fail(env, napi_generic_failure, "napi_create_external_buffer");
+    return ig_napi_fail(env, st, "napi_create_external_buffer");
   }
-  napi_set_named_property(env, o, "buf", buf);
-  ig_set_num(env, o, "count", b.count);
-  ig_set_num(env, o, "dropped", b.dropped);
+  NAPI_TRY(env, napi_set_named_property(env, o, "buf", buf));
+  if (!ig_set_num(env, o, "count", b.count) || !ig_set_num(env, o, "dropped", b.dropped))
+    return ig_napi_fail(env, napi_generic_failure, "ringDrain result");
   return o;
 }
 

@@ -120,6 +120,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   if (ig_is_nullish(env, argv[1])) {
     name = strdup(path ? path : "object");
+    if (!name) {
+      free(path);
+      return ig_throw_errno(env, ENOMEM, false, "open object");
+    }
   } else if (!ig_arg_string(env, argv[1], "name", &name)) {
     free(path);
     return NULL;

@@ -653,9 +653,10 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
   ig_set_num(env, o, "batches", (double)__atomic_load_n(&r->batches, __ATOMIC_RELAXED));
   if (r->plan) {
     ig_set_num(env, o, "rendered", (double)__atomic_load_n(&r->rendered, __ATOMIC_RELAXED));
-    if (r->out.error) {
-      ig_set_str(env, o, "outputError", strerror(r->out.error));
-      ig_set_num(env, o, "outputErrno", r->out.error);
+    int out_err = ig_out_error(&r->out); /* the poll thread may be writing it right now */
+    if (out_err) {
+      ig_set_str(env, o, "outputError", strerror(out_err));
+      ig_set_num(env, o, "outputErrno", out_err);
     }
   }
   ig_set_num(env, o, "lost",
@@ -810,8 +811,13 @@ static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pa
     hard_stop(env, r, false);
     return ig_napi_fail(env, napi_generic_failure, "reader handle");
   }
-  /* A running reader is not collected even if JS drops its handle: stop() releases this. */
-  napi_create_reference(env, ext, 1, &r->self_ref);
+  /* A running reader is not collected even if JS drops its handle: stop() releases this. Without it the handle
+   * could be collected while the thread runs, so a failure ends the open (the handle's finaliser frees r). */
+  if (napi_create_reference(env, ext, 1, &r->self_ref) != napi_ok) {
+    r->self_ref = NULL;
+    hard_stop(env, r, false);
+    return ig_napi_fail(env, napi_generic_failure, "reader handle reference");
+  }
 
   ig_env *ienv = NULL;
   napi_get_instance_data(env, (void **)&ienv);

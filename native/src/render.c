@@ -104,6 +104,7 @@ struct ig_plan {
  * ------------------------------------------------------------------------------------------- */
 bool ig_out_init(ig_out *o, int fd, size_t cap) {
   memset(o, 0, sizeof *o);
+  atomic_init(&o->error, 0);
   o->fd = fd;
   o->p = malloc(cap);
   if (!o->p) return false;
@@ -117,8 +118,12 @@ void ig_out_free(ig_out *o) {
   o->len = o->cap = 0;
 }
 
+int ig_out_error(const ig_out *o) { return atomic_load_explicit(&o->error, memory_order_acquire); }
+
+static void set_error(ig_out *o, int err) { atomic_store_explicit(&o->error, err, memory_order_release); }
+
 static void write_all(ig_out *o, const uint8_t *p, size_t len) {
-  while (len > 0 && !o->error) {
+  while (len > 0 && !ig_out_error(o)) {
     ssize_t n = write(o->fd, p, len);
     if (n > 0) {
       p += n;
@@ -130,12 +135,12 @@ static void write_all(ig_out *o, const uint8_t *p, size_t len) {
       /* stdout is non-blocking when Node made it a pipe or socket: wait until the reader drains it. */
       struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
       if (poll(&pfd, 1, 100) == 0 && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_ACQUIRE)) {
-        o->error = ECANCELED; /* stopping, and nobody reads our output: do not hang the stop */
+        set_error(o, ECANCELED); /* stopping, and nobody reads our output: do not hang the stop */
         return;
       }
       continue;
     }
-    o->error = n < 0 ? errno : EIO;
+    set_error(o, n < 0 ? errno : EIO);
   }
 }
 
@@ -739,7 +744,11 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
     }
   }
   free(ms);
-  /* ops: check bounds once so rendering never has to */
+  /* ops: check bounds once so rendering never has to. Each memo belongs to one op: a render resolves every
+   * memo op's fragment before writing, and a lookup may store (and, when the memo is full, free) entries of its
+   * memo, so a second op on the same memo could be left holding a freed fragment. */
+  uint8_t *memo_used = calloc(p->nmemos ? p->nmemos : 1, 1);
+  if (!bad && !memo_used) bad = "out of memory";
   for (size_t i = 0; !bad && i < nops; i++) {
     const int32_t *op = ops + i * 4;
     size_t end = 0;
@@ -756,16 +765,20 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
       case OP_WALL_U64: end = (size_t)op[1] + 8; break;
       case OP_WALL_STR:
         if (op[2] < 0 || (size_t)op[2] >= p->nmemos || p->memos[op[2]].nranges != 0) bad = "timestamp memo";
+        else if (memo_used[op[2]]++) bad = "two ops share one memo";
         end = (size_t)op[1] + 8;
         break;
       case OP_MEMO:
         if (op[1] < 0 || (size_t)op[1] >= p->nmemos) bad = "memo index";
+        else if (p->memos[op[1]].nranges == 0) bad = "memo without a key";
+        else if (memo_used[op[1]]++) bad = "two ops share one memo";
         break;
       default: bad = "unknown op";
     }
     if (op[0] != OP_LIT && op[0] != OP_MEMO && op[1] < 0) bad = "negative offset";
     if (end > p->min_size) p->min_size = end;
   }
+  free(memo_used);
   /* rops: each value with the literal before it */
   rop cur = {0};
   bool have_lit = false;
@@ -876,9 +889,48 @@ static napi_value js_plan_invalidate(napi_env env, napi_callback_info info) {
   return ig_undefined(env);
 }
 
+#ifdef IG_TEST_HOOKS
 /* renderPlanRender(plan, batch: Buffer, count, nowOffsetMs?) -> { out, missed: number[], refresh: number[] }: renders
- * a reader-layout batch on the calling thread (tests compare it with the JS encoder); nowOffsetMs moves the
- * clock forward (TTL tests). */
+ * a reader-layout batch on the calling thread, so that tests compare the plan with the JS encoder without a
+ * kernel ring; nowOffsetMs moves the clock forward (TTL tests). Only in the test build (ig_native_test.node):
+ * production code renders on reader threads only. */
+static napi_value plan_render_result(napi_env env, ig_out *o, napi_value missed, napi_value refreshed) {
+  napi_value res, out;
+  napi_status st = napi_create_buffer_copy(env, o->len, o->p, NULL, &out);
+  if (st != napi_ok) return ig_napi_fail(env, st, "napi_create_buffer_copy");
+  NAPI_TRY(env, napi_create_object(env, &res));
+  NAPI_TRY(env, napi_set_named_property(env, res, "out", out));
+  NAPI_TRY(env, napi_set_named_property(env, res, "missed", missed));
+  NAPI_TRY(env, napi_set_named_property(env, res, "refresh", refreshed));
+  return res;
+}
+
+static napi_value plan_render_into(napi_env env, ig_plan *p, const uint8_t *data, size_t len, int32_t count,
+                                   int64_t ahead_ms, ig_out *o) {
+  napi_value missed, refreshed;
+  NAPI_TRY(env, napi_create_array(env, &missed));
+  NAPI_TRY(env, napi_create_array(env, &refreshed));
+  uint32_t nmiss = 0, nref = 0;
+  size_t off = 0;
+  uint64_t now = ig_mono_ns() + (uint64_t)(ahead_ms > 0 ? ahead_ms : 0) * 1000000ull;
+  for (int32_t i = 0; i < count && off + 8 <= len; i++) {
+    uint32_t rl;
+    memcpy(&rl, data + off, 4);
+    if (off + 8 + rl > len) break;
+    int rc = ig_plan_render(p, data + off + 8, rl, now, o);
+    if (rc != IG_RENDER_OK) {
+      napi_value idx;
+      NAPI_TRY(env, napi_create_uint32(env, (uint32_t)i, &idx));
+      if (rc == IG_RENDER_MISS)
+        NAPI_TRY(env, napi_set_element(env, missed, nmiss++, idx));
+      else
+        NAPI_TRY(env, napi_set_element(env, refreshed, nref++, idx));
+    }
+    off += 8 + ((rl + 7) & ~7u);
+  }
+  return plan_render_result(env, o, missed, refreshed);
+}
+
 static napi_value js_plan_render(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!ig_args(env, info, 4, argv)) return NULL;
@@ -891,41 +943,19 @@ static napi_value js_plan_render(napi_env env, napi_callback_info info) {
   if (!ig_is_nullish(env, argv[3]) && !ig_arg_i64(env, argv[3], "nowOffsetMs", &ahead_ms)) return NULL;
   ig_out o;
   if (!ig_out_init(&o, -1, 1 << 16)) return ig_throw_msg(env, "render: out of memory");
-  napi_value missed, refreshed, res, out;
-  NAPI_TRY(env, napi_create_array(env, &missed));
-  NAPI_TRY(env, napi_create_array(env, &refreshed));
-  uint32_t nmiss = 0, nref = 0;
-  size_t off = 0;
-  uint64_t now = ig_mono_ns() + (uint64_t)(ahead_ms > 0 ? ahead_ms : 0) * 1000000ull;
-  for (int32_t i = 0; i < count && off + 8 <= len; i++) {
-    uint32_t rl;
-    memcpy(&rl, (uint8_t *)data + off, 4);
-    if (off + 8 + rl > len) break;
-    int rc = ig_plan_render(p, (uint8_t *)data + off + 8, rl, now, &o);
-    if (rc != IG_RENDER_OK) {
-      napi_value idx;
-      NAPI_TRY(env, napi_create_uint32(env, (uint32_t)i, &idx));
-      if (rc == IG_RENDER_MISS)
-        NAPI_TRY(env, napi_set_element(env, missed, nmiss++, idx));
-      else
-        NAPI_TRY(env, napi_set_element(env, refreshed, nref++, idx));
-    }
-    off += 8 + ((rl + 7) & ~7u);
-  }
-  napi_status st = napi_create_buffer_copy(env, o.len, o.p, NULL, &out);
+  /* Every N-API failure returns through here: the output buffer is freed on all paths. */
+  napi_value res = plan_render_into(env, p, data, len, count, ahead_ms, &o);
   ig_out_free(&o);
-  if (st != napi_ok) return ig_napi_fail(env, st, "napi_create_buffer_copy");
-  NAPI_TRY(env, napi_create_object(env, &res));
-  napi_set_named_property(env, res, "out", out);
-  napi_set_named_property(env, res, "missed", missed);
-  napi_set_named_property(env, res, "refresh", refreshed);
   return res;
 }
+#endif
 
 bool ig_render_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "renderPlanNew", js_plan_new);
   IG_EXPORT(env, exports, "renderPlanMemoSet", js_plan_memo_set);
   IG_EXPORT(env, exports, "renderPlanInvalidate", js_plan_invalidate);
+#ifdef IG_TEST_HOOKS
   IG_EXPORT(env, exports, "renderPlanRender", js_plan_render);
+#endif
   return true;
 }

@@ -5,6 +5,8 @@
 
 #include "common.h"
 
+#include <stdatomic.h>
+
 typedef struct ig_plan ig_plan;
 
 /* Growable output buffer written to a file descriptor. */
@@ -12,11 +14,14 @@ typedef struct ig_out {
   uint8_t *p;
   size_t len, cap;
   int fd;
-  int error; /* errno of the first failed write; output is discarded from then on */
+  atomic_int error; /* errno of the first failed write; output is discarded from then on. Written by the thread
+                     * that writes, read by others (reader stats on the JS thread): C11 atomic, see ig_out_error. */
   const int *cancel; /* when set and non-zero, a write that makes no progress for 100 ms gives up */
 } ig_out;
 
 bool ig_out_init(ig_out *o, int fd, size_t cap);
+/* The errno of the first failed write (0: none); safe from any thread. */
+int ig_out_error(const ig_out *o);
 void ig_out_free(ig_out *o);
 /* Write everything buffered (blocking: waits for POLLOUT on a non-blocking fd). */
 void ig_out_flush(ig_out *o);

@@ -166,6 +166,9 @@ export interface NativeAddon {
   renderPlanMemoSet(plan: RenderPlanHandle, memo: number, key: Buffer, fragment: Buffer): void;
   /** Forget every memo before the next record (what the fragments depend on changed). Any time. */
   renderPlanInvalidate(plan: RenderPlanHandle): void;
-  /** Render a reader-layout batch on this thread: the lines, and the indices of records that missed a memo. */
-  renderPlanRender(plan: RenderPlanHandle, batch: Buffer, count: number, nowOffsetMs?: number): { out: Buffer; missed: number[]; refresh: number[] };
+  /**
+   * Render a reader-layout batch on this thread: the lines, and the indices of records that missed a memo. Test
+   * build only (ig_native_test.node, see test/harness/native-test-addon.ts): production renders on reader threads.
+   */
+  renderPlanRender?(plan: RenderPlanHandle, batch: Buffer, count: number, nowOffsetMs?: number): { out: Buffer; missed: number[]; refresh: number[] };
 }
