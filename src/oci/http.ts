@@ -1,8 +1,10 @@
-// Minimal HTTP(S) client for the registry API: buffered bodies, redirects, custom CA roots.
+// Minimal HTTP(S) client for the registry API: redirects, custom CA roots; bodies either streamed to the caller or
+// buffered up to a cap (checked against Content-Length first, then while reading).
 
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
+import { createHash } from 'node:crypto';
 import { OciError } from './errors.js';
 
 export interface HttpRequest {
@@ -14,8 +16,16 @@ export interface HttpRequest {
   ca?: Buffer[];
   timeoutMs?: number;
   maxRedirects?: number;
-  /** upper bound on the response body, default 1 GiB */
+  /** upper bound on a buffered response body, default 4 MiB (tokens, errors, manifests) */
   maxBody?: number;
+}
+
+/** A response whose body has not been read yet: the caller must consume or destroy `stream`. */
+export interface HttpStreamResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  stream: http.IncomingMessage;
+  url: string;
 }
 
 export interface HttpResponse {
@@ -25,12 +35,49 @@ export interface HttpResponse {
   url: string;
 }
 
-export function header(res: HttpResponse, name: string): string | undefined {
+export function header(res: Pick<HttpResponse, 'headers'>, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }
 
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+  const res = await httpOpen(req);
+  const { body } = await readBody(res, req.maxBody ?? DEFAULT_MAX_BODY, `response from ${new URL(res.url).host}`);
+  return { status: res.status, headers: res.headers, body, url: res.url };
+}
+
+const DEFAULT_MAX_BODY = 4 << 20;
+
+/**
+ * Read a body into memory, at most `max` bytes (a larger Content-Length is refused before reading), computing its
+ * sha256 while it arrives.
+ */
+export async function readBody(res: HttpStreamResponse, max: number, what: string, limit = `${max}-byte`): Promise<{ body: Buffer; digest: string }> {
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) {
+    res.stream.destroy();
+    throw new OciError(`${what} is ${declared} bytes, more than the ${limit} limit`);
+  }
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const c of res.stream as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > max) throw new OciError(`${what} is more than the ${limit} limit`);
+      hash.update(c);
+      chunks.push(c);
+    }
+  } catch (err) {
+    res.stream.destroy();
+    if (err instanceof OciError) throw err;
+    throw new OciError(`${what}: ${(err as Error).message}`);
+  }
+  return { body: Buffer.concat(chunks, n), digest: `sha256:${hash.digest('hex')}` };
+}
+
+/** Send a request and follow redirects; the final response's body is left unread. */
+export async function httpOpen(req: HttpRequest): Promise<HttpStreamResponse> {
   let url = new URL(req.url);
   let headers = { ...(req.headers ?? {}) };
   let method = req.method;
@@ -39,6 +86,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   for (let hop = 0; hop <= (req.maxRedirects ?? 5); hop++) {
     const res = await once(method, url, headers, body, req);
     if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.location) {
+      res.stream.resume(); // a redirect's body is never used
       const next = new URL(res.headers.location, url);
       if (next.host !== origin) {
         // never leak registry credentials to a storage backend on another host
@@ -56,7 +104,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   throw new OciError(`too many redirects from ${req.url}`);
 }
 
-function once(method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined, req: HttpRequest): Promise<HttpResponse> {
+function once(method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined, req: HttpRequest): Promise<HttpStreamResponse> {
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
     const h: Record<string, string> = { 'user-agent': 'ig-ts/oci', ...headers };
@@ -73,19 +121,7 @@ function once(method: string, url: URL, headers: Record<string, string>, body: B
     if (isHttps && req.ca?.length) options.ca = [...tls.rootCertificates, ...req.ca.map((c) => c.toString('utf8'))];
     if (isHttps) options.servername = /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname;
     const r = (isHttps ? https : http).request(options, (res) => {
-      const chunks: Buffer[] = [];
-      let n = 0;
-      const max = req.maxBody ?? 1 << 30;
-      res.on('data', (c: Buffer) => {
-        n += c.length;
-        if (n > max) {
-          res.destroy(new OciError(`response from ${url.host} is larger than ${max} bytes`));
-          return;
-        }
-        chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), url: url.toString() }));
-      res.on('error', reject);
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, stream: res, url: url.toString() });
     });
     r.on('timeout', () => r.destroy(new OciError(`timed out talking to ${url.host}`)));
     r.on('error', (err: NodeJS.ErrnoException) => reject(networkError(url, err)));

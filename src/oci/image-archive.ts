@@ -1,12 +1,14 @@
 // OCI layout tarballs: `ig image export` (deterministic) and `ig image import` (checked before anything is written).
 
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
+import { createGunzip } from 'node:zlib';
 import { OciError } from './errors.js';
-import { sha256 } from './digest.js';
-import { ANN_CREATED, ANN_ORIGIN, ANN_REF_NAME, isIndexType, isManifestType, type Descriptor, type ImageIndex, type Manifest } from './mediatypes.js';
+import { parseIndex, parseManifest } from './descriptor.js';
+import { MAX_BLOB_BYTES, MAX_IMPORT_BYTES, MAX_INDEX_DEPTH, MAX_MANIFEST_BYTES, mib } from './limits.js';
+import { ANN_CREATED, ANN_ORIGIN, ANN_REF_NAME, isIndexType, isManifestType, type Descriptor, type ImageIndex } from './mediatypes.js';
 import { formatReference, isSignatureTag, parseReference, repositoryOf } from './reference.js';
-import { OciStore, sortKeys, type StoreEntry } from './store.js';
+import { OciStore, sortKeys, type StoreEntry, type StoreTxn } from './store.js';
 import type { TarFile } from './tar.js';
 import { findSignature, imageAnnotations, mustResolve, tarModule } from './image-lookup.js';
 
@@ -62,64 +64,131 @@ export async function exportImages(refs: string[], file: string, opts: { store?:
   return { references: names, file };
 }
 
-/** Import an OCI layout tarball. Everything is checked before anything is written to the store. */
-export async function importImages(file: string, opts: { store?: string } = {}): Promise<string[]> {
-  let raw: Buffer;
+/** Open `file` for reading only if it is a regular file (not a device, FIFO or directory: those never end or block). */
+async function openRegularFile(file: string): Promise<fsp.FileHandle> {
+  let fh: fsp.FileHandle;
   try {
-    raw = await fsp.readFile(file);
+    // O_NONBLOCK: opening a FIFO without a writer must not hang before fstat can refuse it
+    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (err) {
     throw new OciError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  const what = path.basename(file);
-  let entries;
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new OciError(`cannot import ${file}: not a regular file (an archive must be a file, not a ${st.isDirectory() ? 'directory' : st.isFIFO() ? 'pipe' : 'device or socket'})`);
+  }
+  return fh;
+}
+
+/** The archive's bytes, gunzipped when compressed, at most `max` of them (counted after decompression). */
+async function* archiveBytes(fh: fsp.FileHandle, what: string, max: number): AsyncGenerator<Buffer> {
+  const magic = Buffer.alloc(2);
+  await fh.read(magic, 0, 2, 0);
+  const raw = fh.createReadStream({ start: 0, autoClose: false });
+  let src: AsyncIterable<Buffer> = raw;
+  if (magic[0] === 0x1f && magic[1] === 0x8b) {
+    const gunzip = createGunzip();
+    raw.on('error', (e) => gunzip.destroy(e));
+    src = raw.pipe(gunzip);
+  }
+  let n = 0;
   try {
-    entries = (await tarModule()).readTar(raw);
+    for await (const c of src) {
+      n += c.length;
+      if (n > max) throw new OciError(`import ${what}: the archive holds more than ${mib(max)}, the limit for an image archive`);
+      yield c;
+    }
   } catch (err) {
+    if (err instanceof OciError) throw err;
+    throw new OciError(`import ${what}: ${(err as NodeJS.ErrnoException).code?.startsWith('Z_') ? 'malformed archive: bad gzip data' : (err as Error).message}`);
+  } finally {
+    raw.destroy();
+  }
+}
+
+/**
+ * Import an OCI layout tarball. It is streamed: blobs go to the store's ingest/ with their digests checked as they
+ * arrive, manifests are read back from there; the index changes only after everything was checked.
+ */
+export async function importImages(file: string, opts: { store?: string; maxBytes?: number } = {}): Promise<string[]> {
+  const what = path.basename(file);
+  const fh = await openRegularFile(file);
+  const store = new OciStore(opts.store);
+  const storeExisted = await store.exists();
+  const txn = store.begin();
+  let ok = false;
+  try {
+    const tags = await stageArchive(fh, what, txn, opts.maxBytes ?? MAX_IMPORT_BYTES);
+    await txn.commit((idx) => {
+      for (const t of tags.entries) {
+        const isSig = isSignatureTag(t.ref?.split(':').pop());
+        const extra: Record<string, string> = isSig ? {} : { [ANN_ORIGIN]: 'imported' };
+        const desc = { ...t.desc, annotations: imageAnnotations(t.desc) };
+        if (t.ref) OciStore.setTag(idx, t.ref, desc, extra);
+        else OciStore.addUntagged(idx, desc, extra);
+      }
+    }, [...tags.needed]);
+    ok = true;
+    return tags.entries.filter((t) => t.ref && !isSignatureTag(t.ref.split(':').pop())).map((t) => t.ref!);
+  } finally {
+    await txn.discardStaged();
+    await fh.close();
+    if (!ok && !storeExisted) {
+      // a refused archive leaves no store behind; rmdir only removes empty directories, so nothing else is lost
+      await fsp.rmdir(path.join(store.root, 'ingest')).catch(() => undefined);
+      await fsp.rmdir(store.root).catch(() => undefined);
+    }
+  }
+}
+
+/** Stage every blob of the archive and check that each image it names is complete. */
+async function stageArchive(fh: fsp.FileHandle, what: string, txn: StoreTxn, maxBytes: number): Promise<{ entries: { ref?: string; desc: Descriptor }[]; needed: Set<string> }> {
+  const { readTarStream } = await tarModule();
+  let indexJson: Buffer | undefined;
+  try {
+    for await (const e of readTarStream(archiveBytes(fh, what, maxBytes))) {
+      if (e.type !== 'file') continue;
+      if (e.name === 'index.json') {
+        if (e.size > MAX_MANIFEST_BYTES) throw new OciError(`import ${what}: index.json is ${e.size} bytes, more than the ${mib(MAX_MANIFEST_BYTES)} limit`);
+        const parts: Buffer[] = [];
+        for await (const c of e.body) parts.push(c);
+        indexJson = Buffer.concat(parts);
+      } else if (e.name.startsWith('blobs/')) {
+        const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(e.name);
+        if (!m) throw new OciError(`import ${what}: unexpected blob path "${e.name}" (only blobs/sha256/<hex> is supported)`);
+        if (e.size > MAX_BLOB_BYTES) throw new OciError(`import ${what}: blob ${e.name} is ${e.size} bytes, more than the ${mib(MAX_BLOB_BYTES)} limit`);
+        const d = `sha256:${m[1]}`;
+        await txn.stageStream(e.body, d, e.size, `import ${what}: blob ${d}`).catch((err: Error) => {
+          throw new OciError(/does not match its digest/.test(err.message) ? `import ${what}: blob ${d} does not match its digest (tampered or corrupted archive); nothing imported` : err.message);
+        });
+      }
+    }
+  } catch (err) {
+    if (err instanceof OciError && err.message.startsWith(`import ${what}`)) throw err;
     throw new OciError(`import ${what}: ${(err as Error).message}`);
   }
-  const blobs = new Map<string, Buffer>();
-  let indexJson: Buffer | undefined;
-  for (const e of entries) {
-    if (e.type !== 'file') continue;
-    if (e.name === 'index.json') indexJson = e.data;
-    else if (e.name.startsWith('blobs/')) {
-      const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(e.name);
-      if (!m) throw new OciError(`import ${what}: unexpected blob path "${e.name}" (only blobs/sha256/<hex> is supported)`);
-      const d = `sha256:${m[1]}`;
-      if (sha256(e.data) !== d) throw new OciError(`import ${what}: blob ${d} does not match its digest (tampered or corrupted archive); nothing imported`);
-      blobs.set(d, e.data);
-    }
-  }
   if (!indexJson) throw new OciError(`import ${what}: not an OCI layout archive (index.json missing)`);
-  let index: ImageIndex;
-  try {
-    index = JSON.parse(indexJson.toString('utf8'));
-  } catch {
-    throw new OciError(`import ${what}: index.json is not valid JSON`);
-  }
-  if (!Array.isArray(index.manifests)) throw new OciError(`import ${what}: index.json has no manifests`);
-  // check that every image is complete
-  const check = (d: Descriptor, seen: Set<string>): void => {
-    if (seen.has(d.digest)) return;
-    seen.add(d.digest);
-    const b = blobs.get(d.digest);
-    if (!b) throw new OciError(`import ${what}: blob ${d.digest} is referenced but missing from the archive`);
-    if (typeof d.size === 'number' && b.length !== d.size) throw new OciError(`import ${what}: blob ${d.digest} has size ${b.length}, expected ${d.size}`);
-    if (isIndexType(d.mediaType) || isManifestType(d.mediaType)) {
-      let j: Manifest & ImageIndex;
-      try {
-        j = JSON.parse(b.toString('utf8'));
-      } catch {
-        throw new OciError(`import ${what}: manifest ${d.digest} is not valid JSON`);
-      }
-      if (isIndexType(d.mediaType)) for (const c of j.manifests ?? []) check(c, seen);
-      else for (const c of [j.config, ...(j.layers ?? [])]) if (c) check(c, seen);
+  const index = parseIndex(indexJson, `import ${what}: index.json`);
+  const needed = new Set<string>();
+  // every image must be complete; manifests are small (capped) and read back from ingest/
+  const check = async (d: Descriptor, depth: number): Promise<void> => {
+    if (needed.has(d.digest)) return;
+    needed.add(d.digest);
+    const size = txn.stagedSize(d.digest);
+    if (size === undefined) throw new OciError(`import ${what}: blob ${d.digest} is referenced but missing from the archive`);
+    if (size !== d.size) throw new OciError(`import ${what}: blob ${d.digest} has size ${size}, expected ${d.size}`);
+    if (isIndexType(d.mediaType)) {
+      if (depth > MAX_INDEX_DEPTH) throw new OciError(`import ${what}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+      for (const c of parseIndex(await txn.readStaged(d.digest), `import ${what}: index ${d.digest}`).manifests) await check(c, depth + 1);
+    } else if (isManifestType(d.mediaType)) {
+      const m = parseManifest(await txn.readStaged(d.digest), `import ${what}: manifest ${d.digest}`);
+      for (const c of [m.config, ...(m.layers ?? [])]) if (c) await check(c, depth + 1);
     }
   };
-  const tags: { ref?: string; desc: Descriptor }[] = [];
-  const needed = new Set<string>();
+  const entries: { ref?: string; desc: Descriptor }[] = [];
   for (const d of index.manifests) {
-    check(d, needed);
+    await check(d, 1);
     const rn = d.annotations?.[ANN_REF_NAME];
     let ref: string | undefined;
     if (rn) {
@@ -129,26 +198,7 @@ export async function importImages(file: string, opts: { store?: string } = {}):
         throw new OciError(`import ${what}: bad image name "${rn}": ${(err as Error).message}`);
       }
     }
-    tags.push({ ref, desc: d });
+    entries.push({ ref, desc: d });
   }
-  const store = new OciStore(opts.store);
-  await store.init();
-  const txn = store.begin();
-  try {
-    // stage every blob, even ones the store has: commit() keeps the existing copy, and a concurrent GC cannot
-    // leave the image incomplete
-    for (const d of needed) await txn.stage(blobs.get(d)!, d);
-    await txn.commit((idx) => {
-      for (const t of tags) {
-        const isSig = isSignatureTag(t.ref?.split(':').pop());
-        const extra: Record<string, string> = isSig ? {} : { [ANN_ORIGIN]: 'imported' };
-        const desc = { ...t.desc, annotations: imageAnnotations(t.desc) };
-        if (t.ref) OciStore.setTag(idx, t.ref, desc, extra);
-        else OciStore.addUntagged(idx, desc, extra);
-      }
-    }, [...needed]);
-  } finally {
-    await txn.discardStaged();
-  }
-  return tags.filter((t) => t.ref && !isSignatureTag(t.ref.split(':').pop())).map((t) => t.ref!);
+  return { entries, needed };
 }

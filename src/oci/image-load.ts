@@ -2,6 +2,7 @@
 // metadata and layers for this machine's architecture.
 
 import { OciError } from './errors.js';
+import { MAX_METADATA_BYTES, mib } from './limits.js';
 import { EMPTY_DIGEST, MT_BTFGEN, MT_EBPF, MT_EMPTY, MT_WASM, goArch, isManifestType, type Manifest } from './mediatypes.js';
 import { formatReference, parseReference, repositoryOf } from './reference.js';
 import { OciStore, originOf, type ImageOrigin, type StoreEntry } from './store.js';
@@ -106,6 +107,10 @@ async function loadImage(store: OciStore, image: string, entry: StoreEntry, arch
   const manifest = await store.readJson<Manifest>(mdesc.digest, `manifest of image "${image}"`);
   let metadata: Buffer | null = null;
   if (manifest.config && manifest.config.mediaType !== MT_EMPTY && manifest.config.digest !== EMPTY_DIGEST) {
+    // checked before reading: a huge gadget.yaml would cost memory and parse time before anything can fail
+    if (manifest.config.size > MAX_METADATA_BYTES) {
+      throw new OciError(`image "${image}": its gadget.yaml is ${manifest.config.size} bytes, more than the ${mib(MAX_METADATA_BYTES)} limit`);
+    }
     metadata = await store.readBlob(manifest.config.digest, `metadata of image "${image}"`);
   }
   const layers: GadgetImage['layers'] = [];

@@ -2,8 +2,9 @@
 // the local store in one store transaction.
 
 import { OciError } from './errors.js';
-import { isDigest } from './digest.js';
-import { ANN_ORIGIN, isIndexType, type Descriptor, type ImageIndex, type Manifest } from './mediatypes.js';
+import { parseIndex, parseManifest } from './descriptor.js';
+import { MAX_INDEX_DEPTH } from './limits.js';
+import { ANN_ORIGIN, isIndexType, type Descriptor } from './mediatypes.js';
 import { formatReference, parseReference, repositoryOf, signatureTag, type ParsedReference } from './reference.js';
 import { OciStore, BlobVanishedError, type StoreTxn } from './store.js';
 import type { RegistryClient, RegistryOptions } from './registry.js';
@@ -14,35 +15,43 @@ export interface RemoteOptions extends RegistryOptions {
   progress?: (line: string) => void;
 }
 
-async function fetchManifestTree(
-  client: RegistryClient,
-  store: OciStore,
-  txn: StoreTxn,
-  repo: string,
-  desc: Descriptor,
-  progress: (l: string) => void,
-  needs: string[],
-): Promise<void> {
-  const got = await client.getManifest(repo, desc.digest);
-  if (!got) throw new OciError(`manifest ${desc.digest} not found in ${client.host}/${repo}`);
-  await txn.stage(got.body, desc.digest);
-  needs.push(desc.digest);
-  const m = JSON.parse(got.body.toString('utf8')) as Manifest & ImageIndex;
-  if (isIndexType(desc.mediaType)) {
-    for (const c of m.manifests ?? []) await fetchManifestTree(client, store, txn, repo, c, progress, needs);
+/** Where an image's manifests and blobs come from, and where they go. */
+interface PullTarget {
+  client: RegistryClient;
+  store: OciStore;
+  txn: StoreTxn;
+  repo: string;
+  progress: (l: string) => void;
+  /** every digest the committed image needs */
+  needs: string[];
+}
+
+/** Stream the blob into the store's ingest/, checking size and digest while it arrives. */
+async function fetchBlob(t: PullTarget, b: Descriptor): Promise<void> {
+  t.needs.push(b.digest);
+  if (t.txn.isStaged(b.digest) || (await t.store.hasBlob(b.digest))) {
+    t.progress(`Copying blob ${short(b.digest)} skipped: already exists`);
     return;
   }
-  const blobs = [m.config, ...(m.layers ?? [])].filter((d): d is Descriptor => !!d && isDigest(d.digest));
-  for (const b of blobs) {
-    needs.push(b.digest);
-    if (txn.isStaged(b.digest) || (await store.hasBlob(b.digest))) {
-      progress(`Copying blob ${short(b.digest)} skipped: already exists`);
-      continue;
-    }
-    progress(`Copying blob ${short(b.digest)} (${humanSize(b.size)})`);
-    const data = await client.getBlob(repo, b.digest, b.size);
-    await txn.stage(data, b.digest);
+  t.progress(`Copying blob ${short(b.digest)} (${humanSize(b.size)})`);
+  const res = await t.client.openBlob(t.repo, b.digest, b.size);
+  await t.txn.stageStream(res.stream, b.digest, b.size, `blob ${b.digest} from ${t.client.host}/${t.repo}`);
+}
+
+/** A manifest (or nested index, at most MAX_INDEX_DEPTH deep) with everything it references. */
+async function fetchManifestTree(t: PullTarget, desc: Descriptor, depth: number): Promise<void> {
+  const where = `manifest ${desc.digest} of ${t.client.host}/${t.repo}`;
+  if (depth > MAX_INDEX_DEPTH) throw new OciError(`${where}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+  const got = await t.client.getManifest(t.repo, desc.digest, false, desc.size);
+  if (!got) throw new OciError(`manifest ${desc.digest} not found in ${t.client.host}/${t.repo}`);
+  await t.txn.stage(got.body, desc.digest);
+  t.needs.push(desc.digest);
+  if (isIndexType(desc.mediaType)) {
+    for (const c of parseIndex(got.body, where).manifests) await fetchManifestTree(t, c, depth + 1);
+    return;
   }
+  const m = parseManifest(got.body, where);
+  for (const b of [m.config, ...(m.layers ?? [])]) if (b) await fetchBlob(t, b);
 }
 
 /** Fetch the cosign `.sig` for an index digest into the store (nothing happens when there is none). */
@@ -54,13 +63,10 @@ export async function pullSignature(store: OciStore, parsed: ParsedReference, di
   const txn = store.begin();
   try {
     await txn.stage(got.body);
-    const m = JSON.parse(got.body.toString('utf8')) as Manifest;
+    const m = parseManifest(got.body, `signature ${tag} of ${client.host}/${parsed.path}`);
     const needs = [got.digest];
-    for (const b of [m.config, ...(m.layers ?? [])]) {
-      if (!b || !isDigest(b.digest)) continue;
-      needs.push(b.digest);
-      if (!(await store.hasBlob(b.digest))) await txn.stage(await client.getBlob(parsed.path, b.digest, b.size), b.digest);
-    }
+    const t: PullTarget = { client, store, txn, repo: parsed.path, progress: quiet, needs };
+    for (const b of [m.config, ...(m.layers ?? [])]) if (b) await fetchBlob(t, b);
     await txn.commit((idx) => {
       OciStore.setTag(idx, `${repositoryOf(parsed)}:${tag}`, { mediaType: got.mediaType || 'application/vnd.oci.image.manifest.v1+json', digest: got.digest, size: got.body.length });
     }, needs);
@@ -91,15 +97,17 @@ async function pullOnce(ref: string, opts: RemoteOptions): Promise<{ reference: 
   if (!top) throw new OciError(`image "${ref}": not found in registry ${parsed.domain}`);
   if (!isIndexType(top.mediaType)) throw new OciError(`image "${ref}" is not an image index (media type ${top.mediaType || 'unknown'}); gadget images are OCI indexes`);
   const indexDesc: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.body.length };
-  const index = JSON.parse(top.body.toString('utf8')) as ImageIndex;
+  // every descriptor is checked (digest form, size caps) before any of them is used in a URL or a path
+  const index = parseIndex(top.body, `index of image "${ref}"`);
   await store.init();
   const txn = store.begin();
   try {
     await txn.stage(top.body, top.digest);
     const needs: string[] = [top.digest];
-    for (const m of index.manifests ?? []) {
+    const t: PullTarget = { client, store, txn, repo: parsed.path, progress, needs };
+    for (const m of index.manifests) {
       progress(`Copying manifest ${short(m.digest)}${m.platform ? ` (${m.platform.os}/${m.platform.architecture})` : ''}`);
-      await fetchManifestTree(client, store, txn, parsed.path, m, progress, needs);
+      await fetchManifestTree(t, m, 1);
     }
     const tagRef = parsed.tag ? `${repositoryOf(parsed)}:${parsed.tag}` : `${repositoryOf(parsed)}@${top.digest}`;
     if (parsed.digest && parsed.digest !== top.digest) throw new OciError(`image "${ref}": registry returned digest ${top.digest}`);

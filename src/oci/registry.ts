@@ -2,9 +2,10 @@
 // plain-HTTP "insecure" registries (which never receive credentials).
 
 import { OciError } from './errors.js';
-import { httpRequest, header, type HttpResponse } from './http.js';
+import { httpOpen, httpRequest, readBody, header, type HttpResponse, type HttpStreamResponse } from './http.js';
 import { getCredentials, registryCAs, type Credentials } from './auth.js';
-import { sha256 } from './digest.js';
+import { checkDigest } from './descriptor.js';
+import { MAX_MANIFEST_BYTES, mib } from './limits.js';
 import { MANIFEST_ACCEPT } from './mediatypes.js';
 
 export interface RegistryOptions {
@@ -69,18 +70,26 @@ export class RegistryClient {
     return this.ca;
   }
 
-  /** Send a request, answering 401 challenges (Basic or Bearer) once. */
+  /** Send a request, answering 401 challenges (Basic or Bearer) once; the body is buffered (small answers only). */
   async request(method: string, pathOrUrl: string, o: { headers?: Record<string, string>; body?: Buffer; scope?: string } = {}): Promise<HttpResponse> {
+    const res = await this.requestStream(method, pathOrUrl, o);
+    const { body } = await readBody(res, 4 << 20, `response from ${this.host}`);
+    return { status: res.status, headers: res.headers, body, url: res.url };
+  }
+
+  /** Like request(), but the final response's body is left to the caller (who must consume or destroy it). */
+  async requestStream(method: string, pathOrUrl: string, o: { headers?: Record<string, string>; body?: Buffer; scope?: string } = {}): Promise<HttpStreamResponse> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : this.base + pathOrUrl;
     const ca = await this.cas();
     const send = async (auth?: string) => {
       const headers = { ...(o.headers ?? {}) };
       if (auth) headers.authorization = auth;
-      return httpRequest({ method, url, headers, body: o.body, ca });
+      return httpOpen({ method, url, headers, body: o.body, ca });
     };
     let auth = await this.cachedAuth(o.scope);
     let res = await send(auth);
     if (res.status !== 401) return res;
+    res.stream.resume(); // the challenge is in the headers; the body is not needed
     const ch = parseChallenge(header(res, 'www-authenticate'));
     if (!ch) return res;
     const creds = await this.credentials();
@@ -98,7 +107,10 @@ export class RegistryClient {
       throw this.authError(`asks for unsupported authentication "${ch.scheme}"`);
     }
     res = await send(auth);
-    if (res.status === 401) throw this.authError(creds ? 'rejected the credentials' : 'requires credentials');
+    if (res.status === 401) {
+      res.stream.resume();
+      throw this.authError(creds ? 'rejected the credentials' : 'requires credentials');
+    }
     return res;
   }
 
@@ -143,11 +155,19 @@ export class RegistryClient {
     if (res.status !== 200) throw new OciError(`registry ${this.host}: unexpected HTTP ${res.status} from /v2/`);
   }
 
-  async getManifest(repo: string, ref: string, push = false): Promise<{ body: Buffer; mediaType: string; digest: string } | undefined> {
-    const res = await this.request('GET', `/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_ACCEPT }, scope: scopeOf(repo, push) });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw this.httpError(res, `fetching manifest ${repo}:${ref}`);
-    const digest = sha256(res.body);
+  /**
+   * A manifest or index by tag or digest: at most 4 MiB (refused from Content-Length, else while reading), digest
+   * computed while it arrives and checked against the requested digest, the announced one and `expectedSize`.
+   */
+  async getManifest(repo: string, ref: string, push = false, expectedSize?: number): Promise<{ body: Buffer; mediaType: string; digest: string } | undefined> {
+    if (ref.startsWith('sha256:')) checkDigest(ref, `manifest ${repo}@${ref.slice(0, 80)}`);
+    const res = await this.requestStream('GET', `/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_ACCEPT }, scope: scopeOf(repo, push) });
+    if (res.status === 404) {
+      res.stream.resume();
+      return undefined;
+    }
+    if (res.status !== 200) throw this.httpError(await this.buffered(res), `fetching manifest ${repo}:${ref}`);
+    const { body, digest } = await readBody(res, MAX_MANIFEST_BYTES, `manifest ${repo}:${ref} from ${this.host}`, mib(MAX_MANIFEST_BYTES));
     if (ref.startsWith('sha256:') && digest !== ref) {
       throw new OciError(`manifest ${repo}@${ref} from ${this.host} does not match its digest (got ${digest}): refusing tampered content`);
     }
@@ -155,34 +175,54 @@ export class RegistryClient {
     if (claimed && claimed.startsWith('sha256:') && claimed !== digest) {
       throw new OciError(`manifest ${repo}:${ref} from ${this.host} does not match the digest the registry announced`);
     }
+    if (expectedSize !== undefined && body.length !== expectedSize) {
+      throw new OciError(`manifest ${repo}@${ref} from ${this.host} has ${body.length} bytes, its descriptor says ${expectedSize}`);
+    }
     let mediaType = (header(res, 'content-type') ?? '').split(';')[0].trim();
     try {
-      const j = JSON.parse(res.body.toString('utf8')) as { mediaType?: string };
-      if (j.mediaType) mediaType = j.mediaType;
+      const j = JSON.parse(body.toString('utf8')) as { mediaType?: unknown };
+      if (typeof j.mediaType === 'string' && j.mediaType) mediaType = j.mediaType;
     } catch {
       throw new OciError(`manifest ${repo}:${ref} from ${this.host} is not valid JSON`);
     }
-    return { body: res.body, mediaType, digest };
+    return { body, mediaType, digest };
   }
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {
+    checkDigest(digest, `blob in ${repo}`);
     const res = await this.request('HEAD', `/v2/${repo}/blobs/${digest}`, { scope: scopeOf(repo, true) });
     if (res.status === 200) return true;
     if (res.status === 404) return false;
     throw this.httpError(res, `checking blob ${digest}`);
   }
 
-  async getBlob(repo: string, digest: string, size?: number): Promise<Buffer> {
-    const res = await this.request('GET', `/v2/${repo}/blobs/${digest}`, { scope: scopeOf(repo, false) });
-    if (res.status === 404) throw new OciError(`blob ${digest} not found in ${this.host}/${repo}`);
-    if (res.status !== 200) throw this.httpError(res, `fetching blob ${digest}`);
-    if (sha256(res.body) !== digest || (size !== undefined && res.body.length !== size)) {
-      throw new OciError(`blob ${digest} from ${this.host}/${repo} does not match its digest: refusing tampered content`);
+  /**
+   * Open a blob for streaming. A Content-Length that differs from the descriptor's size is refused before any byte
+   * is read; the caller checks size and digest while consuming `stream` (see StoreTxn.stageStream).
+   */
+  async openBlob(repo: string, digest: string, size: number): Promise<HttpStreamResponse> {
+    checkDigest(digest, `blob in ${repo}`);
+    const res = await this.requestStream('GET', `/v2/${repo}/blobs/${digest}`, { scope: scopeOf(repo, false) });
+    if (res.status === 404) {
+      res.stream.resume();
+      throw new OciError(`blob ${digest} not found in ${this.host}/${repo}`);
     }
-    return res.body;
+    if (res.status !== 200) throw this.httpError(await this.buffered(res), `fetching blob ${digest}`);
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared !== size) {
+      res.stream.destroy();
+      throw new OciError(`blob ${digest} from ${this.host}/${repo} is ${declared} bytes, its descriptor says ${size}: refusing it`);
+    }
+    return res;
+  }
+
+  private async buffered(res: HttpStreamResponse): Promise<HttpResponse> {
+    const { body } = await readBody(res, 64 << 10, `error response from ${this.host}`).catch(() => ({ body: Buffer.alloc(0) })); // the status alone still makes the error
+    return { status: res.status, headers: res.headers, body, url: res.url };
   }
 
   async putBlob(repo: string, digest: string, data: Buffer): Promise<void> {
+    checkDigest(digest, `blob for ${repo}`);
     const scope = scopeOf(repo, true);
     const start = await this.request('POST', `/v2/${repo}/blobs/uploads/`, { scope });
     if (start.status !== 202) throw this.httpError(start, `starting upload of ${digest}`);

@@ -7,7 +7,7 @@
 //  - garbage collection runs under the same lock, so it never sees a half-committed image.
 
 import { promises as fsp, constants as fsc } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { OciError } from './errors.js';
@@ -17,6 +17,8 @@ import {
   ANN_REF_NAME, ANN_ORIGIN, type Descriptor, type ImageIndex, type Manifest, isIndexType, isManifestType,
 } from './mediatypes.js';
 import { parseReference, formatReference, repositoryOf, type ParsedReference } from './reference.js';
+import { removeOnInterrupt } from './interrupt.js';
+import { MAX_INDEX_DEPTH } from './limits.js';
 
 /** A blob we relied on was garbage-collected by a concurrent `ig image rm`; the operation can simply be retried. */
 export class BlobVanishedError extends OciError {}
@@ -47,6 +49,8 @@ export interface StagedBlob {
   digest: string;
   size: number;
   file: string;
+  /** stop removing the file on SIGINT/SIGTERM (it was committed or deleted) */
+  untrack: () => void;
 }
 
 export class OciStore {
@@ -210,8 +214,9 @@ export class OciStore {
   }
 
   /** All digests reachable from `desc` that exist in the store (index → manifests → config/layers). */
-  async walk(desc: Descriptor, out = new Set<string>(), missingOk = true): Promise<Set<string>> {
+  async walk(desc: Descriptor, out = new Set<string>(), missingOk = true, depth = 0): Promise<Set<string>> {
     if (out.has(desc.digest)) return out;
+    if (depth > MAX_INDEX_DEPTH + 1) throw new OciError(`image ${desc.digest} in the store ${this.root} nests indexes more than ${MAX_INDEX_DEPTH} deep`);
     if (!isDigest(desc.digest)) return out;
     out.add(desc.digest);
     if (!isIndexType(desc.mediaType) && !isManifestType(desc.mediaType)) return out;
@@ -226,10 +231,10 @@ export class OciStore {
       return out;
     }
     if (isIndexType(desc.mediaType)) {
-      for (const m of doc.manifests ?? []) await this.walk(m, out, missingOk);
+      for (const m of doc.manifests ?? []) await this.walk(m, out, missingOk, depth + 1);
     } else {
-      if (doc.config) await this.walk(doc.config, out, missingOk);
-      for (const l of doc.layers ?? []) await this.walk(l, out, missingOk);
+      if (doc.config) await this.walk(doc.config, out, missingOk, depth + 1);
+      for (const l of doc.layers ?? []) await this.walk(l, out, missingOk, depth + 1);
     }
     return out;
   }
@@ -255,15 +260,32 @@ export class OciStore {
         removed++;
       }
     }
+    await this.cleanIngestLocked();
+    return removed;
+  }
+
+  /**
+   * Under the lock: delete ingest/ files left by writers that died (SIGKILL, crash). Files are named
+   * `<pid>-<random>`; a file whose process is gone is stale, so is any other file older than an hour.
+   */
+  async cleanIngestLocked(): Promise<number> {
     const ingest = path.join(this.root, 'ingest');
+    let names: string[];
     try {
-      const now = Date.now();
-      for (const n of await fsp.readdir(ingest)) {
-        const st = await fsp.stat(path.join(ingest, n)).catch(() => undefined);
-        if (st && now - st.mtimeMs > 3600_000) await fsp.rm(path.join(ingest, n), { force: true, recursive: true });
-      }
+      names = await fsp.readdir(ingest);
     } catch {
-      /* no ingest dir */
+      return 0; // no ingest dir: nothing was ever staged here
+    }
+    let removed = 0;
+    const now = Date.now();
+    for (const n of names) {
+      const pid = /^(\d+)-/.exec(n)?.[1];
+      let stale: boolean;
+      if (pid) stale = Number(pid) !== process.pid && !processAlive(Number(pid));
+      else stale = now - ((await fsp.stat(path.join(ingest, n)).catch(() => undefined))?.mtimeMs ?? now) > 3600_000;
+      if (!stale) continue;
+      await fsp.rm(path.join(ingest, n), { force: true, recursive: true });
+      removed++;
     }
     return removed;
   }
@@ -308,18 +330,81 @@ export class StoreTxn {
       throw new OciError(`content digest mismatch: expected ${expectedDigest}, got ${digest}`);
     }
     if (this.staged.has(digest)) return digest;
+    const { file, untrack } = await this.ingestFile();
+    try {
+      await fsp.writeFile(file, data, { mode: 0o644 });
+    } catch (err) {
+      await fsp.rm(file, { force: true });
+      untrack();
+      throw err;
+    }
+    this.staged.set(digest, { digest, size: data.length, file, untrack });
+    return digest;
+  }
+
+  /** A new file name in ingest/ (named after this process, so a later writer can tell it is stale). */
+  private async ingestFile(): Promise<{ file: string; untrack: () => void }> {
     await fsp.mkdir(path.join(this.root, 'ingest'), { recursive: true, mode: 0o700 });
     const file = path.join(this.root, 'ingest', `${process.pid}-${randomBytes(6).toString('hex')}`);
-    await fsp.writeFile(file, data, { mode: 0o644 });
-    this.staged.set(digest, { digest, size: data.length, file });
+    return { file, untrack: removeOnInterrupt(file) };
+  }
+
+  /**
+   * Stage a blob from a stream without holding it in memory: bytes go to an ingest file while their count is
+   * checked against `size` (refused as soon as it is exceeded) and their sha256 computed; the digest is compared
+   * at the end. `what` names the blob in errors ("blob sha256:… from host/repo").
+   */
+  async stageStream(source: AsyncIterable<Buffer>, digest: string, size: number, what: string): Promise<string> {
+    if (this.staged.has(digest)) {
+      for await (const chunk of source) void chunk; // drain: the same bytes are already staged
+      return digest;
+    }
+    const { file, untrack } = await this.ingestFile();
+    const hash = createHash('sha256');
+    let n = 0;
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(file, 'wx', 0o644);
+      for await (const chunk of source) {
+        n += chunk.length;
+        if (n > size) throw new OciError(`${what} is larger than the ${size} bytes its descriptor states: refusing it`);
+        hash.update(chunk);
+        await fh.write(chunk);
+      }
+      if (n !== size) throw new OciError(`${what} has ${n} bytes, its descriptor states ${size}: refusing it`);
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== digest) throw new OciError(`${what} does not match its digest: refusing tampered content (got ${got})`);
+      await fh.close();
+      fh = undefined;
+    } catch (err) {
+      await fh?.close().catch(() => undefined); // already failing: the close error adds nothing
+      await fsp.rm(file, { force: true });
+      untrack();
+      (source as { destroy?: () => void }).destroy?.();
+      throw err;
+    }
+    this.staged.set(digest, { digest, size, file, untrack });
     return digest;
+  }
+
+  /** Size of a staged blob, or undefined. */
+  stagedSize(digest: string): number | undefined {
+    return this.staged.get(digest)?.size;
+  }
+
+  /** Read back a small staged blob (manifests, indexes). */
+  async readStaged(digest: string): Promise<Buffer> {
+    const s = this.staged.get(digest);
+    if (!s) throw new OciError(`blob ${digest} was not staged`);
+    return fsp.readFile(s.file);
   }
 
   /** Forget (and delete) everything staged but not committed. */
   async discardStaged(): Promise<void> {
-    const files = [...this.staged.values()].map((s) => s.file);
+    const staged = [...this.staged.values()];
     this.staged.clear();
-    await Promise.all(files.map((f) => fsp.rm(f, { force: true })));
+    await Promise.all(staged.map((s) => fsp.rm(s.file, { force: true })));
+    for (const s of staged) s.untrack();
   }
 
   /**
@@ -330,6 +415,7 @@ export class StoreTxn {
     await this.init();
     try {
       return await withFileLock(this.lockPath, async () => {
+        await this.store.cleanIngestLocked();
         for (const s of this.staged.values()) {
           const dst = this.blobPath(s.digest);
           if (await this.hasBlob(s.digest)) {
@@ -337,6 +423,7 @@ export class StoreTxn {
           } else {
             await fsp.rename(s.file, dst);
           }
+          s.untrack();
         }
         this.staged.clear();
         for (const d of needs) {
@@ -356,6 +443,15 @@ export class StoreTxn {
     }
   }
 
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }
 
 export function originOf(desc: Descriptor): ImageOrigin {

@@ -189,3 +189,125 @@ export function readTar(input: Buffer): TarEntry[] {
   }
   return entries;
 }
+
+/** Bytes pulled on demand from an async source, so that entries can be read without holding the archive. */
+class ByteSource {
+  private chunks: Buffer[] = [];
+  private have = 0;
+  private ended = false;
+  private readonly it: AsyncIterator<Buffer>;
+  constructor(source: AsyncIterable<Buffer>) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+  private async fill(n: number): Promise<boolean> {
+    while (this.have < n && !this.ended) {
+      const r = await this.it.next();
+      if (r.done) this.ended = true;
+      else if (r.value.length) {
+        this.chunks.push(r.value);
+        this.have += r.value.length;
+      }
+    }
+    return this.have >= n;
+  }
+  /** Up to `max` bytes (at least one), or undefined at the end of the source. */
+  private async next(max: number): Promise<Buffer | undefined> {
+    if (!(await this.fill(1))) return undefined;
+    const first = this.chunks[0];
+    if (first.length <= max) {
+      this.chunks.shift();
+      this.have -= first.length;
+      return first;
+    }
+    this.chunks[0] = first.subarray(max);
+    this.have -= max;
+    return first.subarray(0, max);
+  }
+  /** Exactly n bytes, or undefined when the source ends first. */
+  async take(n: number): Promise<Buffer | undefined> {
+    if (!(await this.fill(n))) return undefined;
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) off += (await this.next(n - off))!.copy(out, off);
+    return out;
+  }
+  /** The next n bytes as chunks; throws when the source ends first. */
+  async *slice(n: number): AsyncGenerator<Buffer> {
+    while (n > 0) {
+      const c = await this.next(Math.min(n, 1 << 20));
+      if (!c) throw new OciError('malformed tar archive: truncated entry');
+      n -= c.length;
+      yield c;
+    }
+  }
+  async skip(n: number): Promise<void> {
+    for await (const c of this.slice(n)) void c;
+  }
+}
+
+export interface TarStreamEntry {
+  name: string;
+  type: 'file' | 'dir';
+  size: number;
+  /** The entry's bytes; whatever the consumer leaves unread is skipped before the next entry. */
+  body: AsyncIterable<Buffer>;
+}
+
+/** Metadata entries (pax headers, GNU long names) are small; a large one is an attack, not a name. */
+const MAX_META_ENTRY = 1 << 20;
+
+/**
+ * Read a tar archive (already decompressed) entry by entry from a stream, with the same refusals as readTar:
+ * links, devices, FIFOs and names that escape the archive root.
+ */
+export async function* readTarStream(source: AsyncIterable<Buffer>): AsyncGenerator<TarStreamEntry> {
+  const src = new ByteSource(source);
+  let paxNext: Record<string, string> = {};
+  let longName: string | undefined;
+  for (;;) {
+    const h = await src.take(BLOCK);
+    if (!h || h.every((b) => b === 0)) return;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
+    if (readOctal(h, 148, 8, 'checksum') !== sum) throw new OciError('malformed tar archive: header checksum mismatch');
+    const size = readOctal(h, 124, 12, 'size');
+    if (!Number.isSafeInteger(size)) throw new OciError('malformed tar archive: bad size field');
+    const padded = Math.ceil(size / BLOCK) * BLOCK;
+    const type = String.fromCharCode(h[156] || 0x30);
+    let name = readString(h, 0, 100);
+    if (readString(h, 257, 6).startsWith('ustar')) {
+      const prefix = readString(h, 345, 155);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    if (type === 'x' || type === 'L' || type === 'g') {
+      if (size > MAX_META_ENTRY) throw new OciError(`malformed tar archive: ${size}-byte header entry`);
+      const data = await src.take(padded);
+      if (!data) throw new OciError('malformed tar archive: truncated entry');
+      if (type === 'x') paxNext = parsePax(data.subarray(0, size));
+      else if (type === 'L') longName = readString(data, 0, size);
+      continue;
+    }
+    if (paxNext.path !== undefined) name = paxNext.path;
+    if (longName !== undefined) name = longName;
+    paxNext = {};
+    longName = undefined;
+    if (type === '1' || type === '2') {
+      const target = readString(h, 157, 100);
+      throw new OciError(`refusing archive entry "${name}": ${type === '2' ? 'symbolic' : 'hard'} link to "${target}" is not allowed in an image archive`);
+    }
+    if (type !== '0' && type !== '5' && type !== '7') {
+      throw new OciError(`refusing archive entry "${name}": unsupported entry type "${type}" (only regular files are allowed)`);
+    }
+    const safe = safeEntryName(name);
+    if (type !== '5' && !safe) throw new OciError(`refusing archive entry "${name}": empty file name`);
+    let consumed = 0;
+    const body = (async function* () {
+      for await (const c of src.slice(size)) {
+        consumed += c.length;
+        yield c;
+      }
+    })();
+    yield { name: safe, type: type === '5' ? 'dir' : 'file', size, body };
+    await src.skip(size - consumed + (padded - size));
+  }
+}
