@@ -53,7 +53,7 @@ export function runCommandSkeleton(): Command {
   return cmd;
 }
 
-function addParamOptions(cmd: Command, params: ParamDesc[], log: Logger): Map<string, ParamDesc> {
+export function addParamOptions(cmd: Command, params: ParamDesc[], log: Logger): Map<string, ParamDesc> {
   const byAttr = new Map<string, ParamDesc>();
   const taken = new Set(cmd.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]));
   for (const p of params) {
@@ -165,7 +165,7 @@ function ociOptions(skel: Command): Record<string, unknown> {
   return out;
 }
 
-function commanderMessage(e: CommanderError): string {
+export function commanderMessage(e: CommanderError): string {
   const m = e.message.replace(/^error:\s*/i, '');
   const unknown = /unknown option '([^']+)'/.exec(m);
   if (unknown) return `unknown flag: ${unknown[1]} (see ig run IMAGE --help)`;

@@ -12,6 +12,7 @@ export function repoRoot(): string {
 }
 
 export const IG_MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+export const GADGETCTL_MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'gadgetctl', 'main.js');
 
 export interface IgResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -28,9 +29,12 @@ export class IgProcess {
   stderr = '';
   private exited: Promise<IgResult>;
 
-  /** `opts.prefix` runs ig through a command that execs it, e.g. ['nsenter', '--net=/run/netns/x']. */
-  constructor(args: string[], env?: NodeJS.ProcessEnv, opts: { prefix?: string[] } = {}) {
-    const argv = [...(opts.prefix ?? []), process.execPath, IG_MAIN, ...args];
+  /**
+   * `opts.prefix` runs ig through a command that execs it, e.g. ['nsenter', '--net=/run/netns/x'];
+   * `opts.main` runs another entry point (GADGETCTL_MAIN).
+   */
+  constructor(args: string[], env?: NodeJS.ProcessEnv, opts: { prefix?: string[]; main?: string } = {}) {
+    const argv = [...(opts.prefix ?? []), process.execPath, opts.main ?? IG_MAIN, ...args];
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// gadgetctl: run gadgets in an `ig daemon` (local socket or TCP with TLS) and manage its headless instances.
+import { Command, CommanderError } from 'commander';
+import { connect, extractRemoteFlags, REMOTE_HELP, type RemoteFlags } from './connect.js';
+import { runRemote } from './run.js';
+import { deleteInstances, listInstances, showInstance } from './instances.js';
+import { igVersion } from '../version.js';
+import { reportError } from '../errors.js';
+import type { GadgetClient } from '../../service/client.js';
+
+async function withClient<T>(flags: RemoteFlags, fn: (c: GadgetClient) => Promise<T>): Promise<T> {
+  const c = connect(flags);
+  try { return await fn(c); } finally { c.close(); }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let flags: RemoteFlags;
+  let args: string[];
+  try {
+    ({ flags, rest: args } = extractRemoteFlags(argv.slice(2)));
+  } catch (e) {
+    reportError(e, false);
+    return 1;
+  }
+  const verbose = args.includes('-v') || args.includes('--verbose');
+  const cmdAt = args.findIndex((a) => !a.startsWith('-'));
+  const sub = cmdAt >= 0 ? args[cmdAt] : undefined;
+  try {
+    if (sub === 'run' || sub === 'attach') {
+      const rest = [...args.slice(0, cmdAt), ...args.slice(cmdAt + 1)];
+      return await withClient(flags, (c) => runRemote(c, rest, sub));
+    }
+    const program = new Command('gadgetctl')
+      .description('Run gadgets in an ig daemon and manage its gadget instances')
+      .option('-v, --verbose', 'Print debug information')
+      .addHelpText('after', `\n${REMOTE_HELP}`)
+      .exitOverride()
+      .configureOutput({ writeErr: () => undefined });
+    program.command('run').description('Run a gadget in the daemon (see gadgetctl run IMAGE --help)').allowUnknownOption(true).helpOption(false);
+    program.command('attach').description('Attach to a running gadget instance (gadgetctl attach NAME|ID)').allowUnknownOption(true).helpOption(false);
+    program.command('list').aliases(['ls', 'ps', 'l']).description('List gadget instances').option('-o, --output <mode>', 'columns or json', 'columns')
+      .action((o: { output: string }) => withClient(flags, (c) => listInstances(c, o.output === 'json')));
+    program.command('show').argument('<name|id>').description('Show details of a gadget instance')
+      .action((key: string) => withClient(flags, (c) => showInstance(c, key)));
+    program.command('delete').aliases(['d', 'del', 'rm']).argument('<name|id...>').description('Delete gadget instances')
+      .action(async (keys: string[]) => { if (await withClient(flags, (c) => deleteInstances(c, keys)) > 0) process.exitCode = 1; });
+    const image = program.command('image').description('Gadget images as the daemon sees them');
+    image.command('inspect').argument('<image>').description('Show what the daemon knows of a gadget image: params and data sources')
+      .option('-o, --output <mode>', 'json, jsonpretty or yaml', 'jsonpretty')
+      .action((ref: string, o: { output: string }) => withClient(flags, async (c) => {
+        const info = await c.getGadgetInfo(ref);
+        const out = {
+          name: info.name, imageName: info.imageName, annotations: info.annotations, params: info.params,
+          dataSources: info.dataSources.map((d) => ({ name: d.name, type: d.type === 2 ? 'array' : 'single', annotations: d.annotations, fields: d.fields.map((f) => ({ name: f.fullName, kind: f.kind, size: f.size, tags: f.tags, annotations: f.annotations })) })),
+          metadata: info.metadata.toString('utf8'),
+        };
+        if (o.output === 'yaml') { const { stringify } = await import('yaml'); process.stdout.write(stringify(out)); }
+        else process.stdout.write(JSON.stringify(out, null, o.output === 'json' ? 0 : 2) + '\n');
+      }));
+    program.command('version').description('Show the version of gadgetctl and of the daemon')
+      .action(async () => {
+        process.stdout.write(`Client version: ${igVersion()}\n`);
+        try {
+          const info = await withClient(flags, (c) => c.getInfo());
+          process.stdout.write(`Server version: ${info.serverVersion}\n`);
+        } catch (e) {
+          process.stdout.write(`Server version: not available (${(e as Error).message.split('\n')[0]})\n`);
+        }
+      });
+    await program.parseAsync(['node', 'gadgetctl', ...args]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      process.stderr.write(`Error: ${e.message.replace(/^error:\s*/i, '')}\n`);
+      return 1;
+    }
+    reportError(e, verbose);
+    return 1;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+  const exit = () => setImmediate(() => process.exit(code));
+  if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.write('', exit);
+  else exit();
+}, (e) => {
+  reportError(e, false);
+  process.exit(1);
+});

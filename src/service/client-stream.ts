@@ -1,0 +1,79 @@
+// One remote client's view of a run: a bounded queue in front of its gRPC stream. Events the client is too slow
+// to take are dropped here and counted (never queued without bound, never waited for): the gadget and the other
+// clients go on at their own pace. The count reaches the client as a GadgetLost event once there is room again,
+// and as a gap in the sequence numbers.
+import { EventType, EVENT_LOG_SHIFT, LogLevel } from './consts.js';
+import type { ApiGadgetEvent } from './proto.js';
+
+/** The part of a gRPC server stream this needs. */
+export interface EventWriter {
+  write(ev: ApiGadgetEvent, cb?: () => void): unknown;
+  end(): unknown;
+  emit(event: 'error', err: { code: number; details: string }): unknown;
+}
+
+export class ClientStream {
+  private seq = 0;
+  /** Records written to the stream whose write has not completed yet (the transport holds them). */
+  private inFlight = 0;
+  private lost = 0;
+  private closed = false;
+  /** Records dropped for this client over its lifetime. */
+  lostTotal = 0;
+
+  constructor(private readonly out: EventWriter, private readonly capacity: number) {}
+
+  get isClosed(): boolean { return this.closed; }
+
+  /** A batch of `records` records of data source `dsId`; dropped (and counted) when the client is behind. */
+  sendBatch(dsId: number, payload: Buffer, records: number): void {
+    if (this.closed) return;
+    this.seq++;
+    if (this.inFlight + records > this.capacity && this.inFlight > 0) {
+      this.lost += records;
+      this.lostTotal += records;
+      return;
+    }
+    if (this.lost > 0) this.flushLost();
+    this.inFlight += records;
+    this.out.write({ type: EventType.GadgetBatch, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight -= records; });
+  }
+
+  private flushLost(): void {
+    const p = Buffer.alloc(8);
+    p.writeBigUInt64LE(BigInt(this.lost));
+    this.lost = 0;
+    this.out.write({ type: EventType.GadgetLost, seq: this.seq, payload: p, dataSourceID: 0 });
+  }
+
+  /** Control events (gadget info, logs) are never dropped: they are few and the client needs them. */
+  sendControl(type: number, payload: Buffer, dsId = 0): void {
+    if (this.closed) return;
+    this.out.write({ type, seq: this.seq, payload, dataSourceID: dsId });
+  }
+
+  log(level: number, msg: string): void {
+    this.sendControl((level << EVENT_LOG_SHIFT) >>> 0, Buffer.from(msg));
+  }
+
+  /** End the stream: OK, or with an error status that carries one clear message. */
+  close(err?: { code: number; details: string }): void {
+    if (this.closed) return;
+    if (this.lost > 0) this.flushLost();
+    this.closed = true;
+    if (err) this.out.emit('error', err);
+    else this.out.end();
+  }
+}
+
+/** Map our logger's line prefix to a log level of the protocol. */
+export function levelOfLine(line: string): { level: number; msg: string } {
+  const m = /^(ERROR|WARN|INFO|DEBUG): ?/.exec(line);
+  const msg = (m ? line.slice(m[0].length) : line).replace(/\n$/, '');
+  switch (m?.[1]) {
+    case 'ERROR': return { level: LogLevel.Error, msg };
+    case 'INFO': return { level: LogLevel.Info, msg };
+    case 'DEBUG': return { level: LogLevel.Debug, msg };
+    default: return { level: LogLevel.Warn, msg };
+  }
+}

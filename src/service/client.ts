@@ -1,0 +1,174 @@
+// A client of the gadget service (gadgetctl, tests): connect over unix or TCP (TLS, mutual TLS), call the
+// instance and info methods, run or attach to a gadget and receive its events decoded into data sources.
+import * as fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { serviceOf, decodeMessage, type ApiGadgetEvent, type ApiGadgetInfo, type ApiGadgetInstance, type ApiInfoResponse, type ApiControlRequest, type ApiRunRequest } from './proto.js';
+import { EventType, EVENT_LOG_SHIFT, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, GADGET_INFO_FLAG_USE_INSTANCE } from './consts.js';
+import { parseAddress } from './address.js';
+import { DataSourceDecoder } from './wire.js';
+import type { Batch, DataSource } from '../datasource/index.js';
+
+export interface ClientTls { key?: string; cert?: string; serverCa?: string; serverName?: string }
+
+export interface ClientOptions {
+  address: string;
+  tls?: ClientTls;
+  /** Seconds to wait for the connection. */
+  connectTimeoutSec?: number;
+}
+
+type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+export class RemoteError extends Error {
+  constructor(readonly code: number, message: string) { super(message); }
+}
+
+function remoteError(e: unknown, address: string): Error {
+  const se = e as grpc.ServiceError;
+  if (typeof se?.code === 'number') {
+    if (se.code === grpc.status.UNAVAILABLE) return new RemoteError(se.code, `cannot reach the ig daemon at ${address}: ${se.details || se.message}`);
+    return new RemoteError(se.code, se.details || se.message);
+  }
+  return e as Error;
+}
+
+export interface RunHandlers {
+  /** The running gadget's description: data sources are built from its field tables before any batch. */
+  onInfo(info: ApiGadgetInfo, dataSources: DataSource[]): void;
+  onBatch(ds: DataSource, b: Batch): void;
+  onLog(level: number, msg: string): void;
+  /** Events the daemon dropped for this client (it read too slowly). */
+  onLost(count: number): void;
+}
+
+export interface RunHandle {
+  /** Resolves when the run ends (gadget done, timeout, stop), rejects with the daemon's status. */
+  done: Promise<void>;
+  stop(): void;
+}
+
+export class GadgetClient {
+  private readonly creds: grpc.ChannelCredentials;
+  private readonly target: string;
+  private readonly channelOpts: grpc.ChannelOptions;
+  private readonly clients = new Map<string, AnyClient>();
+
+  constructor(readonly opts: ClientOptions) {
+    const a = parseAddress(opts.address);
+    this.target = a.target;
+    const t = opts.tls;
+    if (t && (t.key || t.cert || t.serverCa)) {
+      if (!t.serverCa) throw new Error('TLS needs --tls-server-ca-file (the CA that signed the daemon\'s certificate)');
+      if (Boolean(t.key) !== Boolean(t.cert)) throw new Error('TLS client authentication needs both --tls-key-file and --tls-cert-file');
+      this.creds = grpc.credentials.createSsl(fs.readFileSync(t.serverCa), t.key ? fs.readFileSync(t.key) : null, t.cert ? fs.readFileSync(t.cert) : null);
+    } else {
+      this.creds = grpc.credentials.createInsecure();
+    }
+    this.channelOpts = { 'grpc.max_receive_message_length': 64 << 20, ...(t?.serverName ? { 'grpc.ssl_target_name_override': t.serverName, 'grpc.default_authority': t.serverName } : {}) };
+  }
+
+  private client(service: 'GadgetManager' | 'GadgetInstanceManager' | 'BuiltInGadgetManager'): AnyClient {
+    let c = this.clients.get(service);
+    if (!c) {
+      const Ctor = serviceOf(service);
+      // One channel for all three services: grpc-js shares subchannels with equal target and options.
+      c = new Ctor(this.target, this.creds, this.channelOpts) as unknown as AnyClient;
+      this.clients.set(service, c);
+    }
+    return c;
+  }
+
+  private deadline(): grpc.CallOptions {
+    return { deadline: Date.now() + (this.opts.connectTimeoutSec ?? 30) * 1000 };
+  }
+
+  private call<Res>(service: 'GadgetManager' | 'GadgetInstanceManager' | 'BuiltInGadgetManager', method: string, req: unknown, opts: grpc.CallOptions = this.deadline()): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const c = this.client(service);
+      (c[method] as (...a: unknown[]) => void).call(c, req, new grpc.Metadata(), opts, (err: grpc.ServiceError | null, res: Res) => {
+        if (err) reject(remoteError(err, this.opts.address)); else resolve(res);
+      });
+    });
+  }
+
+  getInfo(): Promise<ApiInfoResponse> {
+    return this.call('BuiltInGadgetManager', 'GetInfo', { version: String(VERSION_GADGET_INFO) });
+  }
+
+  async getGadgetInfo(imageName: string, paramValues: Record<string, string> = {}, useInstance = false): Promise<ApiGadgetInfo> {
+    const res = await this.call<{ gadgetInfo: ApiGadgetInfo }>('GadgetManager', 'GetGadgetInfo', {
+      imageName, paramValues, version: VERSION_GADGET_INFO, flags: useInstance ? GADGET_INFO_FLAG_USE_INSTANCE : 0, requestExtraInfo: false,
+    });
+    return res.gadgetInfo;
+  }
+
+  async createInstance(inst: Partial<ApiGadgetInstance> & { gadgetConfig: ApiRunRequest }, eventBufferLength = 0): Promise<ApiGadgetInstance> {
+    const res = await this.call<{ gadgetInstance: ApiGadgetInstance }>('GadgetInstanceManager', 'CreateGadgetInstance', {
+      gadgetInstance: { ...inst, gadgetConfig: { ...inst.gadgetConfig, version: VERSION_GADGET_RUN_PROTOCOL } }, eventBufferLength,
+    });
+    return res.gadgetInstance;
+  }
+
+  async listInstances(): Promise<ApiGadgetInstance[]> {
+    return (await this.call<{ gadgetInstances: ApiGadgetInstance[] }>('GadgetInstanceManager', 'ListGadgetInstances', {})).gadgetInstances ?? [];
+  }
+
+  getInstance(id: string): Promise<ApiGadgetInstance> {
+    return this.call('GadgetInstanceManager', 'GetGadgetInstance', { id });
+  }
+
+  async removeInstance(id: string): Promise<void> {
+    const r = await this.call<{ result: number; message: string }>('GadgetInstanceManager', 'RemoveGadgetInstance', { id });
+    if (r.result !== 0) throw new RemoteError(grpc.status.UNKNOWN, r.message || `removing ${id} failed`);
+  }
+
+  /** Run a gadget (or attach to an instance: `attachId`) and stream its events to the handlers. */
+  run(req: { imageName?: string; paramValues?: Record<string, string>; timeoutMs?: number; logLevel?: number; attachId?: string }, h: RunHandlers): RunHandle {
+    const c = this.client('GadgetManager');
+    const call = (c['RunGadget'] as (md: grpc.Metadata) => grpc.ClientDuplexStream<ApiControlRequest, ApiGadgetEvent>).call(c, new grpc.Metadata());
+    let decoders: (DataSourceDecoder | undefined)[] = [];
+    const first: ApiControlRequest = req.attachId
+      ? { attachRequest: { id: req.attachId, version: VERSION_GADGET_RUN_PROTOCOL } }
+      : { runRequest: { imageName: req.imageName ?? '', paramValues: req.paramValues ?? {}, args: [], version: VERSION_GADGET_RUN_PROTOCOL, logLevel: req.logLevel ?? 3, timeout: String(BigInt(Math.round(req.timeoutMs ?? 0)) * 1000000n) } };
+    call.write(first);
+    let stopped = false;
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (ev: ApiGadgetEvent) => {
+        const type = ev.type >>> 0;
+        if (type === EventType.GadgetBatch) {
+          const d = decoders[ev.dataSourceID];
+          if (d) h.onBatch(d.ds, d.decode(ev.payload));
+        } else if (type === EventType.GadgetInfo) {
+          const info = decodeMessage<ApiGadgetInfo>('GadgetInfo', ev.payload);
+          decoders = [];
+          for (const t of info.dataSources) decoders[t.id] = new DataSourceDecoder(t);
+          h.onInfo(info, decoders.filter((d): d is DataSourceDecoder => !!d).map((d) => d.ds));
+        } else if (type === EventType.GadgetLost) {
+          h.onLost(Number(ev.payload.readBigUInt64LE(0)));
+        } else if (type >= 1 << EVENT_LOG_SHIFT) {
+          h.onLog(type >>> EVENT_LOG_SHIFT, ev.payload.toString());
+        }
+      });
+      call.on('error', (e: grpc.ServiceError) => {
+        if (stopped && e.code === grpc.status.CANCELLED) resolve();
+        else reject(remoteError(e, this.opts.address));
+      });
+      call.on('end', () => resolve());
+    });
+    return {
+      done,
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        // Ask the daemon to stop (a detached instance keeps running: the daemon only detaches us).
+        call.write({ stopRequest: {} });
+        setTimeout(() => call.cancel(), 2000).unref();
+      },
+    };
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

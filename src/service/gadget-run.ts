@@ -1,0 +1,137 @@
+// One gadget running inside the daemon, for one client (RunGadget) or headless (an instance) with any number of
+// attached clients. The run is the local pipeline minus the cli operator, plus a forwarder at the end (priority
+// 1000000, as upstream) that encodes each batch once and hands it to every client's bounded queue.
+import { prepareGadget } from '../runtime/assemble.js';
+import { defaultDataOperators } from '../runtime/operators.js';
+import { GadgetContext } from '../gadget/context.js';
+import { Logger, type LogLevel as LoggerLevel } from '../gadget/logger.js';
+import type { DataOperator } from '../gadget/operator.js';
+import type { GetImageOptions } from '../oci/images.js';
+import { DataSourceEncoder } from './wire.js';
+import { ClientStream, levelOfLine } from './client-stream.js';
+import { EventType, LogLevel } from './consts.js';
+import { encodeMessage, type ApiGadgetInfo, type ApiParam } from './proto.js';
+import type { ParamDesc } from '../gadget/params.js';
+
+export const FORWARDER_PRIORITY = 1000000;
+
+export interface RunOptions {
+  image?: GetImageOptions;
+  /** Values set by the daemon for every run (its own flags); clients cannot change them. */
+  daemonParams?: Record<string, string>;
+  /** Level of the messages forwarded to clients (protocol log level). */
+  logLevel?: number;
+  /** The daemon's own log for what no client sees. */
+  daemonLog?: Logger;
+}
+
+function loggerLevel(level: number): LoggerLevel {
+  if (level >= LogLevel.Debug) return 'debug';
+  if (level >= LogLevel.Info) return 'info';
+  if (level >= LogLevel.Warn) return 'warn';
+  return 'error';
+}
+
+export function toApiParam(p: ParamDesc): ApiParam {
+  return {
+    key: p.key, description: p.description ?? '', defaultValue: p.defaultValue ?? '', typeHint: p.typeHint ?? '', title: p.title ?? '',
+    alias: p.alias ?? '', tags: p.tags ?? [], valueHint: p.valueHint ?? '', possibleValues: p.possibleValues ?? [],
+    isMandatory: p.isMandatory ?? false, prefix: p.prefix ?? '', alternativeKey: p.alternativeKey ?? '',
+  };
+}
+
+/** Operators that render locally have no place in the daemon: clients render. */
+function daemonOperators(extra: DataOperator[]): DataOperator[] {
+  return defaultDataOperators({ extra }).filter((o) => o.name !== 'cli');
+}
+
+export class GadgetRun {
+  readonly clients = new Set<ClientStream>();
+  info!: ApiGadgetInfo;
+  private encoders: DataSourceEncoder[] = [];
+  private infoPayload: Buffer | undefined;
+  /** Messages before any client could hear them (start-up): replayed to clients that attach later. */
+  private readonly early: { level: number; msg: string }[] = [];
+
+  private constructor(readonly ctx: GadgetContext) {}
+
+  /** Resolve the image and assemble the pipeline; params are set, not yet validated against a start. */
+  static async prepare(imageName: string, paramValues: Record<string, string>, opts: RunOptions = {}): Promise<GadgetRun> {
+    let run: GadgetRun | undefined;
+    const level = loggerLevel(opts.logLevel ?? LogLevel.Warn);
+    const log = new Logger(level, (line) => {
+      const { level: l, msg } = levelOfLine(line);
+      if (!run || run.clients.size === 0) { run?.early.push({ level: l, msg }); opts.daemonLog?.debug(`${imageName}: ${msg}`); }
+      for (const c of run?.clients ?? []) c.log(l, msg);
+    });
+    const forwarder: DataOperator = {
+      name: 'grpc-forwarder',
+      priority: FORWARDER_PRIORITY,
+      instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll() }),
+    };
+    const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder]), image: opts.image });
+    run = new GadgetRun(ctx);
+    const daemonKeys = new Set(Object.keys(opts.daemonParams ?? {}));
+    for (const [k, v] of Object.entries(opts.daemonParams ?? {})) if (ctx.params.find(k)) ctx.params.set(k, v);
+    for (const [k, v] of Object.entries(paramValues)) {
+      if (daemonKeys.has(k)) { log.warn(`param ${k} is set by the daemon; the client's value is ignored`); continue; }
+      ctx.params.set(k, v);
+    }
+    run.info = run.describe();
+    return run;
+  }
+
+  /** GadgetInfo as GetGadgetInfo answers it (before the run: data sources as declared). */
+  describe(): ApiGadgetInfo {
+    const img = this.ctx.image as { reference: string; metadata?: Buffer | null };
+    return {
+      name: this.ctx.name,
+      imageName: img.reference,
+      dataSources: [...this.ctx.dataSources.values()].map((ds, i) => new DataSourceEncoder(ds, i).table),
+      annotations: { ...this.ctx.metadata.annotations },
+      metadata: img.metadata ?? Buffer.alloc(0),
+      params: this.ctx.params.all().map(toApiParam),
+      id: '',
+      extraInfo: null,
+    };
+  }
+
+  private subscribeAll(): void {
+    let id = 0;
+    for (const ds of this.ctx.dataSources.values()) {
+      const enc = new DataSourceEncoder(ds, id++);
+      this.encoders.push(enc);
+      const dsId = enc.table.id;
+      ds.subscribe((b) => {
+        if (this.clients.size === 0 || b.liveCount === 0 && ds.type === 'single') return;
+        const payload = enc.encode(b);
+        for (const c of this.clients) c.sendBatch(dsId, payload, Math.max(b.liveCount, 1));
+      }, FORWARDER_PRIORITY);
+      ds.onLost((n, cause) => this.ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
+    }
+    // The field tables as they are now (operators added their fields in instantiate and preStart).
+    this.info = { ...this.info, dataSources: this.encoders.map((e) => e.table) };
+    this.infoPayload = encodeMessage('GadgetInfo', this.info);
+    for (const c of this.clients) c.sendControl(EventType.GadgetInfo, this.infoPayload);
+  }
+
+  /** Add a client; once the run has started it gets the gadget info at once, then the next batches. */
+  attach(c: ClientStream): void {
+    this.clients.add(c);
+    for (const m of this.early) c.log(m.level, m.msg);
+    if (this.infoPayload) c.sendControl(EventType.GadgetInfo, this.infoPayload);
+  }
+
+  detach(c: ClientStream): void {
+    this.clients.delete(c);
+  }
+
+  /** Run until done, stopped or timed out; kernel objects are released when this resolves. */
+  run(timeoutMs: number): Promise<void> {
+    return this.ctx.run({ timeoutMs });
+  }
+
+  stop(reason = 'stopped'): void {
+    this.ctx.done(reason);
+  }
+}
