@@ -6,6 +6,8 @@
 #ifndef __GADGET_COMMON_H
 #define __GADGET_COMMON_H
 
+/* task_struct and friends; upstream gadgets rely on getting them from here */
+#include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 

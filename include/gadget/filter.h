@@ -21,8 +21,11 @@
 
 #include <gadget/macros.h>
 #include <gadget/types.h>
-#include <gadget/mntns.h>
 #include <gadget/mntns_filter.h>
+/* networking gadgets may be built on <linux/types.h>, without task_struct */
+#ifndef GADGET_TYPE_NETWORKING
+#include <gadget/mntns.h>
+#endif
 
 const volatile gadget_pid targ_pid = 0;
 GADGET_PARAM(targ_pid);
@@ -129,5 +132,27 @@ static __always_inline bool gadget_should_discard_data_current(void)
 	return false;
 }
 #endif /* !GADGET_TYPE_NETWORKING */
+
+/*
+ * The same checks for the process that owns a socket (an entry of the socket
+ * enricher map, see sockets-map.h). A packet whose socket is unknown is kept
+ * unless a process filter (pid, tid, uid, gid, comm) is set. Unlike upstream,
+ * the container filter alone does not drop it: ig attaches networking
+ * programs only in the selected containers' network namespaces, so the
+ * selection already applies, and a socket too short-lived for the enricher
+ * would otherwise lose its packets.
+ */
+static __always_inline bool
+gadget_should_discard_data_by_skb(const struct gadget_socket_value *v)
+{
+	if (!v)
+		return targ_pid != 0 ||
+		       targ_tid != 0 || targ_uid != GADGET_INVALID_ID ||
+		       targ_gid != GADGET_INVALID_ID || targ_comm[0] != '\0';
+
+	return gadget_should_discard_data(v->mntns, v->pid_tgid >> 32,
+					  (__u32)v->pid_tgid, v->task,
+					  (__u32)v->uid_gid, v->uid_gid >> 32);
+}
 
 #endif /* __GADGET_FILTER_H */

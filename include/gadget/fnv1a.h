@@ -58,4 +58,43 @@ static __always_inline __u32 fnv1a_32_u64(__u32 h, __u64 v)
 	return h;
 }
 
+/*
+ * Upstream's interface: an accumulator updated with integers, least
+ * significant byte first (used by user_stack_map.h for base_addr_hash).
+ */
+#define FNV1_32_INIT ((__u32)GADGET_FNV1A_32_OFFSET)
+#define FNV1_32_PRIME ((__u32)GADGET_FNV1A_32_PRIME)
+#define FNV1_64_INIT ((__u64)GADGET_FNV1A_64_OFFSET)
+#define FNV1_64_PRIME ((__u64)GADGET_FNV1A_64_PRIME)
+
+static __always_inline __u32 fnv_32a_init(void)
+{
+	return FNV1_32_INIT;
+}
+
+static __always_inline __u64 fnv_64a_init(void)
+{
+	return FNV1_64_INIT;
+}
+
+#define __GADGET_FNV_UPDATE_FN(fn, acc_t, val_t, prime)           \
+	static __always_inline void fn(acc_t *acc, val_t v)        \
+	{                                                          \
+		for (unsigned int b = 0; b < sizeof(val_t); b++) { \
+			*acc ^= (acc_t)((v >> (8 * b)) & 0xff);      \
+			*acc *= prime;                             \
+		}                                                  \
+	}
+
+__GADGET_FNV_UPDATE_FN(fnv_32a_update_u8, __u32, __u8, FNV1_32_PRIME)
+__GADGET_FNV_UPDATE_FN(fnv_32a_update_u16, __u32, __u16, FNV1_32_PRIME)
+__GADGET_FNV_UPDATE_FN(fnv_32a_update_u32, __u32, __u32, FNV1_32_PRIME)
+__GADGET_FNV_UPDATE_FN(fnv_32a_update_u64, __u32, __u64, FNV1_32_PRIME)
+__GADGET_FNV_UPDATE_FN(fnv_64a_update_u8, __u64, __u8, FNV1_64_PRIME)
+__GADGET_FNV_UPDATE_FN(fnv_64a_update_u16, __u64, __u16, FNV1_64_PRIME)
+__GADGET_FNV_UPDATE_FN(fnv_64a_update_u32, __u64, __u32, FNV1_64_PRIME)
+__GADGET_FNV_UPDATE_FN(fnv_64a_update_u64, __u64, __u64, FNV1_64_PRIME)
+
+#undef __GADGET_FNV_UPDATE_FN
+
 #endif /* __GADGET_FNV1A_H */

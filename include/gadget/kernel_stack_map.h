@@ -11,6 +11,8 @@
 #define __GADGET_KERNEL_STACK_MAP_H
 
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 #include <gadget/types.h>
 

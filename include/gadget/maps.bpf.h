@@ -8,9 +8,8 @@
 
 #include <bpf/bpf_helpers.h>
 
-#ifndef EEXIST
-#define EEXIST 17
-#endif
+/* errno values (EEXIST, ENOENT, ...): upstream gadgets get them from here */
+#include <asm-generic/errno.h>
 
 /*
  * Look `key` up in `map`; if it is missing, insert `init` (without

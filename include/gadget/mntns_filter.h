@@ -13,9 +13,11 @@
 #define __GADGET_MNTNS_FILTER_H
 
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+/* gadgets that include only this header still get BPF_KPROBE() & co, as upstream */
+#include <bpf/bpf_tracing.h>
 
 #include <gadget/types.h>
-#include <gadget/mntns.h>
 
 /* Upper bound on the number of containers per node. */
 #define GADGET_MAX_CONTAINERS_PER_NODE 1024

@@ -38,23 +38,6 @@ struct gadget_socket_key {
 	__u16 __pad1;
 };
 
-struct gadget_socket_value {
-	__u64 mntns;
-	__u64 pid_tgid;
-	__u64 uid_gid;
-	char task[TASK_COMM_LEN];
-	char ptask[TASK_COMM_LEN];
-	__u64 sock;
-	__u64 deletion_timestamp; /* 0 while the socket is alive */
-	__u32 ppid;
-	__u32 ptid;
-	char ipv6only;
-	/*
-	 * Optional members (cwd, exepath) are appended by user space when the
-	 * socketenricher `fields` param asks for them; they are not declared
-	 * here yet.
-	 */
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -219,28 +202,5 @@ gadget_socket_lookup(const struct sock *sk, __u32 netns)
 }
 #endif /* GADGET_TYPE_TRACING */
 
-#ifdef __GADGET_FILTER_H
-/*
- * filter.h's checks applied to the process that owns a socket. Include
- * <gadget/filter.h> before this header to get it.
- *
- * A packet whose socket is unknown (no enricher entry) is kept unless a
- * process filter (pid, tid, uid, gid, comm) is set: networking programs are
- * attached per network namespace, so the container selection already
- * applies to them even without process information.
- */
-static __always_inline bool
-gadget_should_discard_data_by_skb(const struct gadget_socket_value *v)
-{
-	if (!v)
-		return targ_pid != 0 || targ_tid != 0 ||
-		       targ_uid != GADGET_INVALID_ID ||
-		       targ_gid != GADGET_INVALID_ID || targ_comm[0] != '\0';
-
-	return gadget_should_discard_data(v->mntns, v->pid_tgid >> 32,
-					  (__u32)v->pid_tgid, v->task,
-					  (__u32)v->uid_gid, v->uid_gid >> 32);
-}
-#endif
 
 #endif /* __GADGET_SOCKETS_MAP_H */

@@ -11,6 +11,14 @@
 #ifndef __GADGET_TYPES_H
 #define __GADGET_TYPES_H
 
+/*
+ * vmlinux.h defines bool/true/false; gadgets built on <linux/types.h> instead
+ * (socket filters, TC) get them from the C library header.
+ */
+#ifndef __VMLINUX_H__
+#include <stdbool.h>
+#endif
+
 #ifndef TASK_COMM_LEN
 #define TASK_COMM_LEN 16
 #endif
@@ -149,6 +157,44 @@ struct gadget_user_stack {
 
 	__u64 otel_correlation_id;
 	__u64 boot_timestamp;
+};
+
+/* ---- Socket enricher entries (see sockets-map.h) ----------------------- */
+
+/*
+ * Size of the optional cwd / exepath members. Upstream uses 4096, which makes
+ * the 16384-entry socket map about 137 MB; ig uses 256 (about 9 MB at most,
+ * and the map is allocated per entry, not up front). A gadget may define its
+ * own value before including this header: user space reads the layout from
+ * the gadget's BTF.
+ */
+#ifndef GADGET_SE_PATH_MAX
+#define GADGET_SE_PATH_MAX 256
+#endif
+
+/*
+ * Value of the `gadget_sockets` map: the process that owns a socket. The
+ * members up to `ipv6only` are always filled; cwd and exepath are filled when
+ * the gadget's value has them (they are at the end so that gadgets can test
+ * them with bpf_core_field_exists()). Plain offsets, no CO-RE: ig lays the map
+ * out from the gadget's own BTF.
+ */
+struct gadget_socket_value {
+	__u64 mntns;
+	__u64 pid_tgid;
+	__u64 uid_gid;
+	char task[TASK_COMM_LEN];
+	char ptask[TASK_COMM_LEN];
+	__u64 sock;
+	__u64 deletion_timestamp; /* 0 while the socket is alive */
+	__u32 ppid;
+	__u32 ptid;
+	char ipv6only;
+
+	/* optional members start 8-byte aligned */
+	char optional_fields_start[0] __attribute__((aligned(8)));
+	char cwd[GADGET_SE_PATH_MAX];
+	char exepath[GADGET_SE_PATH_MAX];
 };
 
 #endif /* __GADGET_TYPES_H */

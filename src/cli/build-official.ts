@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { buildImage, getGadgetImage } from '../oci/index.js';
+import { buildImage, getGadgetImage, OciError } from '../oci/index.js';
 import { repoRoot } from './version.js';
 
 function hashTree(paths: string[]): string {
@@ -51,7 +51,8 @@ export async function buildOfficialGadgets(opts: { force?: boolean; only?: strin
     const saved = process.env['SOURCE_DATE_EPOCH'];
     process.env['SOURCE_DATE_EPOCH'] = saved ?? lastCommitEpoch(root, [dir, join(root, 'include', 'gadget')]);
     try {
-      await buildImage(dir, { tag: name });
+      // our own gadget.yaml files must name only what the object has: warnings are errors here
+      await buildImage(dir, { tag: name, warn: (l) => { throw new OciError(l); } });
     } finally {
       if (saved === undefined) delete process.env['SOURCE_DATE_EPOCH'];
     }
@@ -61,5 +62,5 @@ export async function buildOfficialGadgets(opts: { force?: boolean; only?: strin
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   buildOfficialGadgets({ force: process.argv.includes('--force'), only: process.argv.slice(2).filter((a) => !a.startsWith('-')) })
-    .catch((e: Error) => { process.stderr.write(`Error: ${e.message.split('\n')[0]}\n`); process.exit(1); });
+    .catch((e: Error) => { process.stderr.write(`Error: ${e.message.split('\n')[0]}\n`); if (e instanceof OciError && e.detail) process.stderr.write(e.detail + '\n'); process.exit(1); });
 }

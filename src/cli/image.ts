@@ -137,6 +137,7 @@ export function registerImageCommands(program: Command): void {
           includeDirs: o.include as string[] | undefined,
           store: storeOpt(o),
           progress: p.line,
+          warn: (l) => process.stderr.write(`WARN: ${l}\n`),
         });
         p.done();
         process.stdout.write(`Successfully built ${r.reference}@${r.digest}\n`);

@@ -118,25 +118,29 @@ export function parseMetadataYaml(text: string, file: string): Record<string, un
 }
 
 /**
- * Everything gadget.yaml names must exist in the object: data sources, fields (full dotted names) and eBPF
- * params. Data sources absent from the object are accepted when the gadget has a WASM module (it may create them).
+ * gadget.yaml against the object, as upstream: an eBPF param it names must exist (error); data sources and
+ * fields it names but the object lacks only give warnings (returned), because a WASM module or an operator may
+ * add them and upstream's own gadgets carry such entries. A gadget with a WASM module gets no warning for a
+ * whole data source (the module may create it).
  */
-export async function validateMetadata(meta: Record<string, unknown>, object: Buffer, file: string, hasWasm = false): Promise<void> {
+export async function validateMetadata(meta: Record<string, unknown>, object: Buffer, file: string, hasWasm = false): Promise<string[]> {
   const btf = await loadBtf(object);
   const sources = objectDataSources(btf);
   const byName = new Map(sources.map((d) => [d.name, d]));
   const dsCfgs = asRecord(ci(meta, 'datasources'));
+  const warnings: string[] = [];
   for (const [dsName, raw] of Object.entries(dsCfgs)) {
     const ds = byName.get(dsName);
     if (!ds) {
       if (hasWasm) continue;
       const known = sources.map((d) => d.name).join(', ') || 'none';
-      throw new OciError(`${file}: data source "${dsName}" does not exist in the eBPF object (it has: ${known})`);
+      warnings.push(`${file}: data source "${dsName}" does not exist in the eBPF object (it has: ${known})`);
+      continue;
     }
     const cfg = asRecord(raw);
     for (const fname of Object.keys(asRecord(ci(cfg, 'fields')))) {
       if (!fieldKnown(fname, ds, cfg)) {
-        throw new OciError(`${file}: field "${fname}" of data source "${dsName}" does not exist in the eBPF object`);
+        warnings.push(`${file}: field "${fname}" of data source "${dsName}" does not exist in the eBPF object`);
       }
     }
   }
@@ -145,6 +149,7 @@ export async function validateMetadata(meta: Record<string, unknown>, object: Bu
   for (const p of Object.keys(ebpfParams)) {
     if (!params.has(p)) throw new OciError(`${file}: ebpf param "${p}" does not exist in the eBPF object (no GADGET_PARAM(${p}))`);
   }
+  return warnings;
 }
 
 /** Parse the BTF of an eBPF ELF object (the BTF module is loaded on first use only). */

@@ -28,12 +28,16 @@ export interface BuildOptions {
   store?: string;
   includeDirs?: string[];
   progress?: (line: string) => void;
+  /** problems that do not stop the build (metadata naming what the object lacks) */
+  warn?: (line: string) => void;
 }
 
 interface BuildYaml {
   ebpfsource: string;
   wasm: string;
   metadata: string;
+  /** extra clang flags for the eBPF program, split on white space */
+  cflags: string;
 }
 
 const DEFAULT_EBPF = 'program.bpf.c';
@@ -96,6 +100,14 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   });
 }
 
+/** Every diagnostic line of a failed clang run (errors and their notes), not just the first. */
+function compileErrors(out: string): string {
+  const lines = out.split('\n').map((l) => l.trimEnd()).filter((l) => /\b(fatal error|error):/.test(l));
+  if (!lines.length) return firstError(out);
+  const counts = /(\d+) errors? generated/.exec(out);
+  return lines.join('\n') + (counts ? `\n${counts[0]}.` : '');
+}
+
 function firstError(out: string): string {
   const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
   return lines.find((l) => /\berror\b/i.test(l)) ?? lines[0] ?? 'no output';
@@ -110,7 +122,7 @@ async function readBuildYaml(dir: string, file: string | undefined): Promise<{ c
   const text = await readIfExists(p);
   if (text === undefined) {
     if (file) throw new OciError(`build file ${file} does not exist`);
-    return { cfg: { ebpfsource: DEFAULT_EBPF, wasm: '', metadata: DEFAULT_METADATA }, explicit: {} };
+    return { cfg: { ebpfsource: DEFAULT_EBPF, wasm: '', metadata: DEFAULT_METADATA, cflags: '' }, explicit: {} };
   }
   let y: Record<string, unknown>;
   try {
@@ -119,16 +131,19 @@ async function readBuildYaml(dir: string, file: string | undefined): Promise<{ c
     throw new OciError(`${p}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   const explicit: Partial<BuildYaml> = {};
-  for (const k of ['ebpfsource', 'wasm', 'metadata'] as const) {
+  for (const k of ['ebpfsource', 'wasm', 'metadata', 'cflags'] as const) {
     const v = y[k];
     if (v !== undefined && v !== null) {
       if (typeof v !== 'string') throw new OciError(`${p}: "${k}" must be a string`);
-      checkUserPath(v, `${path.basename(p)}: ${k}`);
+      if (k !== 'cflags') checkUserPath(v, `${path.basename(p)}: ${k}`);
       explicit[k] = v;
     }
   }
   return {
-    cfg: { ebpfsource: explicit.ebpfsource ?? DEFAULT_EBPF, wasm: explicit.wasm ?? '', metadata: explicit.metadata ?? DEFAULT_METADATA },
+    cfg: {
+      ebpfsource: explicit.ebpfsource ?? DEFAULT_EBPF, wasm: explicit.wasm ?? '', metadata: explicit.metadata ?? DEFAULT_METADATA,
+      cflags: explicit.cflags ?? '',
+    },
     explicit,
   };
 }
@@ -137,7 +152,7 @@ function hostMultiarch(): string {
   return process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 }
 
-async function compileEbpf(src: string, dir: string, out: string, arch: string, root: string, includeDirs: string[], progress: (l: string) => void): Promise<string> {
+async function compileEbpf(src: string, dir: string, out: string, arch: string, root: string, includeDirs: string[], cflags: string[], progress: (l: string) => void): Promise<string> {
   const clang = findTool(['clang-16', 'clang']);
   if (!clang) throw new OciError('clang not found: install clang-16 (see scripts/deps/apt.txt)');
   const strip = findTool(['llvm-strip-16', 'llvm-strip']);
@@ -154,12 +169,17 @@ async function compileEbpf(src: string, dir: string, out: string, arch: string, 
     // keep the checkout location out of the object's BTF line info, so builds from any directory are identical
     `-fdebug-prefix-map=${dir}=.`,
     `-fdebug-prefix-map=${root}=/ig`,
+    ...cflags,
     '-c', src,
     '-o', obj,
   ];
   progress(`Compiling ${src} for ${arch}`);
   const r = await run(clang, args, { cwd: dir });
-  if (r.code !== 0) throw new OciError(`compiling ${src} for ${arch} failed: ${firstError(r.out)}`);
+  if (r.code !== 0) {
+    const errors = compileErrors(r.out);
+    const n = errors.split('\n').filter((l) => /error:/.test(l)).length;
+    throw new OciError(`compiling ${src} for ${arch} failed with ${n || 'an'} error${n === 1 ? '' : 's'}:`, { detail: errors });
+  }
   const s = await run(strip, ['-g', obj]);
   if (s.code !== 0) throw new OciError(`stripping ${arch}.bpf.o failed: ${firstError(s.out)}`);
   return obj;
@@ -274,7 +294,8 @@ export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<
     const objects = new Map<string, Buffer>();
     if (ebpfSrc) {
       for (const arch of archs) {
-        const obj = await compileEbpf(ebpfSrc, gdir, out, arch, root, opts.includeDirs ?? [], progress);
+        const cflags = cfg.cflags.split(/\s+/).filter(Boolean);
+        const obj = await compileEbpf(ebpfSrc, gdir, out, arch, root, opts.includeDirs ?? [], cflags, progress);
         objects.set(arch, await fsp.readFile(obj));
       }
     }
@@ -291,7 +312,7 @@ export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<
     if (metadataText !== undefined) meta = parseMetadataYaml(metadataText, cfg.metadata);
     if (opts.validateMetadata !== false && meta && anyObject) {
       progress(`Validating ${cfg.metadata}`);
-      await validateMetadata(meta, anyObject, cfg.metadata, !!wasm);
+      for (const w of await validateMetadata(meta, anyObject, cfg.metadata, !!wasm)) (opts.warn ?? progress)(w);
     }
 
     // assemble the image

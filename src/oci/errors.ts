@@ -2,9 +2,12 @@
 // concerned and, where it helps, what to do next. Callers print `Error: <message>` and exit 1.
 
 export class OciError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** lines printed after the one-line message, for output people need whole (every clang error of a build) */
+  readonly detail?: string;
+  constructor(message: string, options?: { cause?: unknown; detail?: string }) {
     super(oneLine(message), options);
     this.name = 'OciError';
+    if (options?.detail) this.detail = options.detail;
   }
 }
 
@@ -25,6 +28,7 @@ export function errorMessage(err: unknown): string {
  */
 export function reportError(err: unknown, stream: NodeJS.WritableStream = process.stderr): void {
   stream.write(`Error: ${errorMessage(err)}\n`);
+  if (err instanceof OciError && err.detail) stream.write(err.detail.replace(/\n*$/, '\n'));
   process.exitCode = 1;
 }
 

@@ -42,7 +42,7 @@ test('user stacks name the hot function and its callers; kernel stacks name kern
   const hot = spawn(hotPath, [], { stdio: 'ignore' });
   const dd = spawn('dd', ['if=/dev/urandom', 'of=/dev/null', 'bs=1M', 'status=none'], { stdio: 'ignore' });
   kids.push(hot, dd);
-  const { samples, stdout } = await profile(['-o', 'json'], 2);
+  const { samples, stdout } = await profile(['-o', 'json', '--collect-ustack'], 2);
   hot.kill('SIGKILL');
   dd.kill('SIGKILL');
   assert.equal(stdout.split('\n').filter((l) => l.startsWith('[')).length, 1, 'one report, when the gadget stops');
@@ -84,7 +84,7 @@ test('--kernel-stacks-only and --pid: only the process, no user stack', async ()
 test('columns: one table at the end with the stacks', async () => {
   const hot = spawn(hotPath, [], { stdio: 'ignore' });
   kids.push(hot);
-  const { stdout } = await profile(['--pid', String(hot.pid), '--fields', 'proc.comm,proc.pid,user_stack,samples'], 1);
+  const { stdout } = await profile(['--collect-ustack', '--pid', String(hot.pid), '--fields', 'proc.comm,proc.pid,user_stack,samples'], 1);
   hot.kill('SIGKILL');
   const lines = stdout.trim().split('\n');
   assert.match(lines[0]!, /^COMM\s+PID USER_STACK\s+SAMPLES$/);
