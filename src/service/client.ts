@@ -23,13 +23,25 @@ export class RemoteError extends Error {
   constructor(readonly code: number, message: string) { super(message); }
 }
 
-function remoteError(e: unknown, address: string): Error {
+function remoteError(e: unknown, address: string, tls = false): Error {
   const se = e as grpc.ServiceError;
   if (typeof se?.code === 'number') {
-    if (se.code === grpc.status.UNAVAILABLE) return new RemoteError(se.code, `cannot reach the ig daemon at ${address}: ${se.details || se.message}`);
+    if (se.code === grpc.status.UNAVAILABLE) {
+      let why = connectionFailure(se.details || se.message);
+      // A daemon that refuses our certificate just closes the handshake: say where to look.
+      if (tls && /^Failed to connect$/.test(why)) why += ' (TLS handshake refused: is the client certificate signed by the daemon\'s client CA?)';
+      return new RemoteError(se.code, `cannot reach the ig daemon at ${address}: ${why}`);
+    }
     return new RemoteError(se.code, se.details || se.message);
   }
   return e as Error;
+}
+
+/** grpc-js's "No connection established. Last error: Error: X. Resolution note: …" as just X, on one line. */
+function connectionFailure(details: string): string {
+  const flat = details.replace(/\s+/g, ' ').trim();
+  const m = /Last error: (?:Error: )?(.*?)(?:\s*\(\d{4}-\d\d-\d\dT[^)]*\))?\.?(?: Resolution note:.*)?$/.exec(flat);
+  return (m?.[1] || flat).trim() || 'connection failed';
 }
 
 export interface RunHandlers {
@@ -52,11 +64,13 @@ export class GadgetClient {
   private readonly target: string;
   private readonly channelOpts: grpc.ChannelOptions;
   private readonly clients = new Map<string, AnyClient>();
+  private readonly tls: boolean;
 
   constructor(readonly opts: ClientOptions) {
     const a = parseAddress(opts.address);
     this.target = a.target;
     const t = opts.tls;
+    this.tls = Boolean(t && (t.key || t.cert || t.serverCa));
     if (t && (t.key || t.cert || t.serverCa)) {
       if (!t.serverCa) throw new Error('TLS needs --tls-server-ca-file (the CA that signed the daemon\'s certificate)');
       if (Boolean(t.key) !== Boolean(t.cert)) throw new Error('TLS client authentication needs both --tls-key-file and --tls-cert-file');
@@ -86,7 +100,7 @@ export class GadgetClient {
     return new Promise((resolve, reject) => {
       const c = this.client(service);
       (c[method] as (...a: unknown[]) => void).call(c, req, new grpc.Metadata(), opts, (err: grpc.ServiceError | null, res: Res) => {
-        if (err) reject(remoteError(err, this.opts.address)); else resolve(res);
+        if (err) reject(remoteError(err, this.opts.address, this.tls)); else resolve(res);
       });
     });
   }
@@ -151,7 +165,7 @@ export class GadgetClient {
       });
       call.on('error', (e: grpc.ServiceError) => {
         if (stopped && e.code === grpc.status.CANCELLED) resolve();
-        else reject(remoteError(e, this.opts.address));
+        else reject(remoteError(e, this.opts.address, this.tls));
       });
       call.on('end', () => resolve());
     });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // gadgetctl: run gadgets in an `ig daemon` (local socket or TCP with TLS) and manage its headless instances.
 import { Command, CommanderError } from 'commander';
-import { connect, extractRemoteFlags, REMOTE_HELP, type RemoteFlags } from './connect.js';
+import { connect, extractConfigFlag, extractRemoteFlags, REMOTE_HELP, type RemoteFlags } from './connect.js';
+import { Config, setActiveConfig } from '../../config/config.js';
 import { runRemote } from './run.js';
 import { deleteInstances, listInstances, showInstance } from './instances.js';
 import { igVersion } from '../version.js';
@@ -13,11 +14,18 @@ async function withClient<T>(flags: RemoteFlags, fn: (c: GadgetClient) => Promis
   try { return await fn(c); } finally { c.close(); }
 }
 
+// tls.connect warns (DEP0123) when grpc-js passes an IP address as the TLS server name (tcp://127.0.0.1:…):
+// that is how the daemon is addressed, and the warning would be a second line on every error.
+process.noDeprecation = true;
+
 export async function main(argv: string[]): Promise<number> {
   let flags: RemoteFlags;
   let args: string[];
   try {
-    ({ flags, rest: args } = extractRemoteFlags(argv.slice(2)));
+    const c = extractConfigFlag(argv.slice(2));
+    const cfg = Config.load(c.path);
+    setActiveConfig(cfg);
+    ({ flags, rest: args } = extractRemoteFlags(c.rest, cfg));
   } catch (e) {
     reportError(e, false);
     return 1;

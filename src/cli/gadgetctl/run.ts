@@ -11,6 +11,8 @@ import type { GadgetClient, RunHandle } from '../../service/client.js';
 import type { ApiGadgetInstance } from '../../service/proto.js';
 import { LogLevel } from '../../service/consts.js';
 import { UsageError } from '../errors.js';
+import { activeConfig } from '../../config/config.js';
+import { configValue } from '../../config/params.js';
 import { RemoteRenderer, remoteParams } from './render.js';
 
 const CLIENT_PREFIX = 'operator.cli.';
@@ -73,6 +75,15 @@ function collect(cmd: Command, byAttr: Map<string, ParamDesc>, check: ParamSet):
     const v = String(o[attr]);
     check.set(fq, v); // type-checked here: a bad value is the user's error before anything reaches the daemon
     if (fq.startsWith(CLIENT_PREFIX)) client.set(fq, v); else server[fq] = v;
+  }
+  // What the line did not set comes from the environment or the config file (flag > env > file > default).
+  for (const p of byAttr.values()) {
+    const fq = (p.prefix ?? '') + p.key;
+    if (client.has(fq) || fq in server) continue;
+    const c = configValue(activeConfig(), fq);
+    if (!c) continue;
+    try { check.set(fq, c.value); } catch (e) { throw new UsageError(`${c.origin}: ${(e as Error).message}`); }
+    if (fq.startsWith(CLIENT_PREFIX)) client.set(fq, c.value); else server[fq] = c.value;
   }
   return { server, client };
 }
