@@ -14,26 +14,19 @@
 import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { Batch, DataSource, Field, Kind, baseKind, isArrayKind, isIntegerKind } from '../../datasource/index.js';
-import { parseDuration } from '../../gadget/params.js';
+import { parseBool, parseDuration } from '../../gadget/params.js';
+import type { MeterProvider } from '@opentelemetry/api';
+import { MetricsConfigError, MetricsExport } from './collect.js';
+import { ExporterError, metricsExporterConfig, OtlpMetricsProvider, parseListenAddress, PrometheusEndpoint, routeDiagnostics } from './providers.js';
+import { gadgetStarted, gadgetStopped, registerInternals, trackDataSources } from './internals.js';
+import { metricRole } from './roles.js';
 import { addSlots, histogramJson, intervalsFromLog2Slots, renderHistogram, type Histogram } from './histogram.js';
 
+export { metricRole } from './roles.js';
 export const PRINT_SUFFIX = 'rendered';
 export const TEXT_FIELD = 'text';
 export const HISTOGRAM_MODE = 'histogram';
 const MIN_PRINT_INTERVAL_MS = 25;
-
-type Role = 'key' | 'histogram' | 'counter' | 'gauge';
-
-export function metricRole(f: Field): Role | undefined {
-  const t = f.annotation('metrics.type');
-  if (t === 'key' || t === 'counter' || t === 'gauge' || t === 'histogram') return t;
-  if (t) return undefined;
-  const types = f.typeNames();
-  if (types.some((x) => x.startsWith('gadget_histogram_slot__'))) return 'histogram';
-  if (types.some((x) => x.startsWith('gadget_counter__'))) return 'counter';
-  if (types.some((x) => x.startsWith('gadget_gauge__'))) return 'gauge';
-  return undefined;
-}
 
 interface Series { labels: [string, string][]; hist: Map<Field, number[]>; num: Map<Field, number> }
 
@@ -154,12 +147,58 @@ export class RenderedSource {
   }
 }
 
+const P = 'operator.otel-metrics.';
+
+/** The process's Prometheus endpoint, created by the first run that listens (upstream's global registry). */
+let endpoint: { address: string; ep: PrometheusEndpoint } | undefined;
+const otlpProviders = new Map<string, OtlpMetricsProvider>();
+let diagnosticsRouted = false;
+
+async function prometheusEndpoint(address: string, prefix: string): Promise<PrometheusEndpoint> {
+  if (endpoint) {
+    if (endpoint.address !== address) throw new ExporterError(`--otel-metrics-listen-address ${address}: this process already serves metrics on ${endpoint.address}`);
+    return endpoint.ep;
+  }
+  const ep = new PrometheusEndpoint(prefix);
+  await ep.listen(address);
+  endpoint = { address, ep };
+  return ep;
+}
+
+/** Stop serving (tests and the end of a process that ran gadgets in-process). */
+export async function closeMetricsEndpoints(): Promise<void> {
+  const e = endpoint;
+  endpoint = undefined;
+  await e?.ep.close();
+  for (const p of otlpProviders.values()) await p.close();
+  otlpProviders.clear();
+}
+
+/** "ds:name,ds2:name2" (or one bare name for every data source) → map; mixing both forms is an error. */
+export function parseNameMappings(v: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of v.split(',')) {
+    if (part === '') continue;
+    const i = part.indexOf(':');
+    out.set(i < 0 ? '' : part.slice(0, i), i < 0 ? part : part.slice(i + 1));
+  }
+  if (out.has('') && out.size > 1) throw new MetricsConfigError(`invalid value "${v}" for --otel-metrics-name: mixes names with and without a data source`);
+  return out;
+}
+
 export const otelMetricsOperator: DataOperator = {
   name: 'otel-metrics',
   priority: 9995,
+  globalParams: () => [
+    { key: 'otel-metrics-listen', prefix: P, typeHint: 'bool', defaultValue: 'false', description: 'Enable the OpenTelemetry metrics listener (Prometheus compatible) endpoint' },
+    { key: 'otel-metrics-listen-address', prefix: P, defaultValue: '0.0.0.0:2224', description: 'Address and port of the OpenTelemetry metrics listener (Prometheus compatible); metrics are on /metrics',
+      validate: (v) => { try { parseListenAddress(v); return undefined; } catch { return 'expected host:port, e.g. 127.0.0.1:2224'; } } },
+    { key: 'otel-metrics-export-internals', prefix: P, typeHint: 'bool', defaultValue: 'false', description: 'Export ig\'s own metrics (gadgets running, events, lost events, memory)' },
+    { key: 'otel-metrics-prefix', prefix: P, defaultValue: '', description: 'Prefix for every metric name on the Prometheus endpoint, e.g. ig_ (not in upstream)' },
+  ],
   instantiate(ctx: GadgetContext): OperatorInstance | null {
     const printed = [...ctx.dataSources.values()].filter((ds) => ds.annotations.get('metrics.print') === 'true');
-    if (printed.length === 0) return null;
+    const collected = [...ctx.dataSources.values()].filter((ds) => ds.annotations.get('metrics.collect') === 'true');
     const rendered: RenderedSource[] = [];
     for (const ds of printed) {
       const c = new MetricsCollector(ds);
@@ -168,32 +207,88 @@ export const otelMetricsOperator: DataOperator = {
       ds.referenced = false;
       rendered.push(new RenderedSource(ctx, c));
     }
-    if (rendered.length === 0) return null;
     let timer: NodeJS.Timeout | undefined;
     let started = false;
+    let running = false;
+    const pushed: OtlpMetricsProvider[] = [];
     return {
       name: 'otel-metrics',
-      params: () => [{
-        key: 'otel-metrics-print-interval', prefix: 'operator.otel-metrics.', defaultValue: '0', typeHint: 'duration',
-        description: 'Also print the metrics every interval (cumulative; e.g. 1s); 0: only when the gadget stops',
-        validate: (v) => { const ms = parseDuration(v); return ms !== 0 && ms < MIN_PRINT_INTERVAL_MS ? `the shortest interval is ${MIN_PRINT_INTERVAL_MS}ms` : undefined; },
-      }],
-      preStart() {
+      params: () => [
+        { key: 'otel-metrics-name', prefix: P, defaultValue: '', description: 'Name (OpenTelemetry scope) of an exported data source: ds:name, comma list for several; required to export' },
+        { key: 'otel-metrics-exporter', prefix: P, defaultValue: '', description: 'Named metrics exporter from the config file (operator.otel-metrics.exporters.<name>)' },
+        ...(rendered.length ? [{
+          key: 'otel-metrics-print-interval', prefix: P, defaultValue: '0', typeHint: 'duration' as const,
+          description: 'Also print the metrics every interval (cumulative; e.g. 1s); 0: only when the gadget stops',
+          validate: (v: string) => { const ms = parseDuration(v); return ms !== 0 && ms < MIN_PRINT_INTERVAL_MS ? `the shortest interval is ${MIN_PRINT_INTERVAL_MS}ms` : undefined; },
+        }] : []),
+      ],
+      async preStart() {
         for (const r of rendered) r.collector.ds.subscribe((b) => r.collector.collect(b), 9995);
+        const listen = parseBool(ctx.params.get(`${P}otel-metrics-listen`));
+        const exporterName = ctx.params.get(`${P}otel-metrics-exporter`) ?? '';
+        const internals = parseBool(ctx.params.get(`${P}otel-metrics-export-internals`));
+        const names = parseNameMappings(ctx.params.get(`${P}otel-metrics-name`) ?? '');
+        for (const n of names.keys()) {
+          if (n !== '' && !collected.some((ds) => ds.name === n)) {
+            throw new MetricsConfigError(`--otel-metrics-name ${n}:${names.get(n)}: ${ctx.dataSources.has(n) ? `data source ${n} is not annotated metrics.collect=true (add --annotate ${n}:metrics.collect=true)` : `the gadget has no data source "${n}"`}`);
+          }
+        }
+        if (!listen && !exporterName) {
+          if (collected.length) ctx.log.debug(`metrics.collect on ${collected.map((d) => d.name).join(', ')}: no --otel-metrics-listen or --otel-metrics-exporter, nothing exported`);
+          return;
+        }
+        // Build (and validate) every collected data source before opening any port.
+        const exports: MetricsExport[] = [];
+        for (const ds of collected) {
+          const scope = names.get(ds.name) ?? names.get('');
+          if (!scope) throw new MetricsConfigError(`data source ${ds.name} has metrics.collect=true: exporting it needs --otel-metrics-name ${ds.name}:NAME`);
+          const e = new MetricsExport(ds, scope);
+          if (!e.hasValues) { ctx.log.warn(`metrics.collect on ${ds.name}: no field has a metrics.type (and no metrics.implicit-counter.name): nothing to export`); continue; }
+          exports.push(e);
+        }
+        if (!diagnosticsRouted) { routeDiagnostics((m) => ctx.log.warn(m), (m) => ctx.log.debug(m)); diagnosticsRouted = true; }
+        const providers: MeterProvider[] = [];
+        if (exporterName) {
+          const cfg = metricsExporterConfig(exporterName);
+          let p = otlpProviders.get(exporterName);
+          if (!p) { p = await OtlpMetricsProvider.create(exporterName, cfg); otlpProviders.set(exporterName, p); }
+          pushed.push(p);
+          providers.push(p.provider);
+          if (cfg.collectIGMetrics) registerInternals(p.provider);
+          ctx.log.debug(`metrics: pushing to ${cfg.endpoint} (${exporterName}, ${cfg.temporality}, every ${cfg.intervalMs} ms)`);
+        }
+        if (listen) {
+          const ep = await prometheusEndpoint(ctx.params.get(`${P}otel-metrics-listen-address`) ?? '0.0.0.0:2224', ctx.params.get(`${P}otel-metrics-prefix`) ?? '');
+          providers.push(ep.provider);
+          if (internals) registerInternals(ep.provider);
+          ctx.log.debug(`metrics: serving http://${ep.address?.host}:${ep.address?.port}/metrics`);
+        }
+        if (internals || pushed.some((p) => p.config.collectIGMetrics)) trackDataSources(ctx.name, [...ctx.dataSources.values()]);
+        for (const e of exports) {
+          for (const p of providers) e.register(p.getMeter(e.scopeName));
+          e.ds.subscribe((b) => e.collect(b), 9995);
+          ctx.log.debug(`metrics: ${e.ds.name} as ${e.scopeName}: ${e.describe()}`);
+        }
       },
       start() {
         started = true;
-        const ms = parseDuration(ctx.params.get('operator.otel-metrics.otel-metrics-print-interval') ?? '0');
-        if (ms > 0) timer = setInterval(() => { for (const r of rendered) r.emit(); }, ms);
+        running = true;
+        gadgetStarted();
+        const ms = parseDuration(ctx.params.get(`${P}otel-metrics-print-interval`) ?? '0');
+        if (ms > 0 && rendered.length) timer = setInterval(() => { for (const r of rendered) r.emit(); }, ms);
       },
       stop() {
         if (timer) clearInterval(timer);
         timer = undefined;
+        if (running) gadgetStopped();
+        running = false;
       },
       // After every stop: the eBPF operator's last map fetch has been collected.
-      postStop() {
+      async postStop() {
         if (!started) return; // the run failed before starting: nothing to report
         for (const r of rendered) r.emit();
+        // The last values of this run reach the collector before ig exits (bounded: never holds the exit long).
+        for (const p of pushed) await p.flush();
       },
     };
   },
