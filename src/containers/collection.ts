@@ -260,7 +260,7 @@ export class ContainerCollection extends EventEmitter {
       try { fds.push(fs.openSync(`/proc/${rc.pid}/ns/${kind}`, 'r')); } catch { /* exited */ }
     }
     if (!sameProcess(info.pid, info.pidStartTime)) { // died while we pinned: nothing to track
-      for (const fd of fds) try { fs.closeSync(fd); } catch { /* ignore */ }
+      for (const fd of fds) try { fs.closeSync(fd); } catch { /* our own fd: closing cannot fail in a way we could act on */ }
       return;
     }
     const c: Container = {
@@ -308,7 +308,7 @@ export class ContainerCollection extends EventEmitter {
     const keep: Entry[] = [];
     for (const e of this.removed) {
       if (!force && now - (e.removedAt ?? 0) < this.removedCacheMs) { keep.push(e); continue; }
-      for (const fd of e.fds) try { fs.closeSync(fd); } catch { /* ignore */ }
+      for (const fd of e.fds) try { fs.closeSync(fd); } catch { /* our own fd: closing cannot fail in a way we could act on */ }
       e.fds = [];
     }
     this.removed = keep;
@@ -365,7 +365,7 @@ export class ContainerCollection extends EventEmitter {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const c of this.clients.splice(0)) c.close();
-    for (const e of this.live.values()) for (const fd of e.fds) try { fs.closeSync(fd); } catch { /* ignore */ }
+    for (const e of this.live.values()) for (const fd of e.fds) try { fs.closeSync(fd); } catch { /* our own fd: closing cannot fail in a way we could act on */ }
     this.live.clear();
     this.liveByMnt.clear();
     this.purgeRemoved(true);

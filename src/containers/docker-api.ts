@@ -113,6 +113,7 @@ export class DockerApiClient implements RuntimeClient {
 
   async list(): Promise<RuntimeContainer[]> {
     const items = await this.request<Array<{ Id: string }>>(`${API}/containers/json`);
+    // A container removed between the list and its inspect is simply not listed.
     const out = await Promise.all(items.map((it) => this.inspect(it.Id).catch(() => null)));
     return out.filter((c): c is RuntimeContainer => c !== null);
   }
@@ -150,6 +151,7 @@ export class DockerApiClient implements RuntimeClient {
             if (!line) continue;
             let ev: EventJSON;
             try { ev = JSON.parse(line) as EventJSON; } catch { continue; }
+            // One event that cannot be processed (container gone while inspected) must not stop the later ones.
             this.chain = this.chain.then(() => this.onEvent(ev, h)).catch(() => undefined);
           }
         });
@@ -187,7 +189,7 @@ export class DockerApiClient implements RuntimeClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    try { this.eventsReq?.destroy(); } catch { /* ignore */ }
+    try { this.eventsReq?.destroy(); } catch { /* closing: a request already ended has nothing left to release */ }
     this.agent.destroy();
   }
 }

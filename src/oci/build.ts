@@ -189,9 +189,7 @@ async function buildWasm(wasm: string, dir: string, out: string, progress: (l: s
   const abs = path.resolve(dir, wasm);
   if (!existsSync(abs)) throw new OciError(`wasm source ${wasm} does not exist in ${dir}`);
   if (wasm.endsWith('.wasm')) {
-    const b = await fsp.readFile(abs);
-    await fsp.copyFile(abs, path.join(out, 'program.wasm')).catch(() => undefined);
-    return b;
+    return fsp.readFile(abs);
   }
   const dst = path.join(out, 'program.wasm');
   if (wasm.endsWith('.go')) {

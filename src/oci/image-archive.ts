@@ -136,6 +136,7 @@ export async function importImages(file: string, opts: { store?: string; maxByte
     await fh.close();
     if (!ok && !storeExisted) {
       // a refused archive leaves no store behind; rmdir only removes empty directories, so nothing else is lost
+      // (not empty, or already gone: either way there is nothing of ours to remove)
       await fsp.rmdir(path.join(store.root, 'ingest')).catch(() => undefined);
       await fsp.rmdir(store.root).catch(() => undefined);
     }

@@ -282,6 +282,7 @@ export class OciStore {
       const pid = /^(\d+)-/.exec(n)?.[1];
       let stale: boolean;
       if (pid) stale = Number(pid) !== process.pid && !processAlive(Number(pid));
+      // A file that vanished meanwhile (another writer finished) counts as fresh: it is not ours to remove.
       else stale = now - ((await fsp.stat(path.join(ingest, n)).catch(() => undefined))?.mtimeMs ?? now) > 3600_000;
       if (!stale) continue;
       await fsp.rm(path.join(ingest, n), { force: true, recursive: true });

@@ -49,6 +49,7 @@ export class InstanceManager {
 
   create(req: ApiCreateInstanceRequest): Promise<ApiGadgetInstance> {
     const p = this.queue.then(() => this.createNow(req));
+    // The caller gets this creation's error; the queue only orders creations and goes on after a failed one.
     this.queue = p.catch(() => undefined);
     return p;
   }

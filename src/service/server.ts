@@ -113,6 +113,7 @@ export class GadgetDaemon {
         if (gone) return;
         r.attach(c);
         const ended = r.run(timeoutMsOf(req.timeout));
+        // Kept only to wait for the run at shutdown; its error goes to the client through the stream below.
         this.runs.set(r, ended.catch(() => undefined));
         try {
           await ended;

@@ -113,6 +113,7 @@ export async function killCgroupTree(rel: string): Promise<void> {
   for (const r of cgroupRoots()) collect(path.join(r, rel));
   pids.delete(process.pid);
   for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  // Best effort: the caller removes the cgroup next and reports what is still in it.
   if (pids.size) await waitFor('cgroup processes to exit', () => [...pids].every((p) => !pidAlive(p) || zombie(p)), 5000).catch(() => undefined);
 }
 

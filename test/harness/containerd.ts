@@ -113,6 +113,7 @@ export async function startContainerd(opts: { namespace?: string } = {}): Promis
     if (!exited && pidAlive(pid)) {
       try {
         const tasks = (await ctr(['task', 'ls', '-q'])).split('\n').map((s) => s.trim()).filter(Boolean);
+        // Cleanup, best effort: a task or container already gone is what we want.
         for (const t of tasks) {
           await ctr(['task', 'kill', '-s', 'SIGKILL', t]).catch(() => undefined);
           await ctr(['task', 'rm', '-f', t]).catch(() => undefined);
@@ -164,6 +165,7 @@ export async function startContainerd(opts: { namespace?: string } = {}): Promis
       return { id: name, pid: p };
     },
     async kill(name) {
+      // Each step may find the task already stopped or removed: that is the goal, not an error.
       await ctr(['task', 'kill', '-s', 'SIGKILL', name]).catch(() => undefined);
       await waitFor(`task ${name} stopped`, async () => (await taskPid(name)) === 0, 10_000).catch(() => undefined);
       await ctr(['task', 'rm', '-f', name]).catch(() => undefined);

@@ -127,6 +127,7 @@ export async function startPodman(): Promise<PodmanHarness> {
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    // Cleanup: containers already gone are fine; the service is stopped next whatever this says.
     await podman(['rm', '-f', '-t', '0', '--all']).catch(() => undefined);
     await stopService();
     process.off('exit', onExit);

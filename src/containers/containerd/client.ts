@@ -164,6 +164,8 @@ export class ContainerdClient implements RuntimeClient {
       h.lost(err);
     };
     stream.on('data', (env: PbEnvelope) => {
+      // One event that cannot be processed (its container went away while we asked about it) must not stop the
+      // chain: later events still apply in order.
       this.chain = this.chain.then(() => this.onEvent(env, h)).catch(() => undefined);
     });
     stream.on('error', (err: Error) => lost(new Error(grpcErrorText(err))));
@@ -217,9 +219,9 @@ export class ContainerdClient implements RuntimeClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    try { this.stream?.cancel(); } catch { /* ignore */ }
+    try { this.stream?.cancel(); } catch { /* closing: a stream already ended has nothing left to cancel */ }
     for (const c of [this.containers, this.tasks, this.events, this.images]) {
-      try { c.close(); } catch { /* ignore */ }
+      try { c.close(); } catch { /* closing: a client already closed has nothing left to release */ }
     }
   }
 }

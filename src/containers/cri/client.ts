@@ -150,6 +150,6 @@ export class CriClient implements RuntimeClient {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    try { this.client.close(); } catch { /* ignore */ }
+    try { this.client.close(); } catch { /* closing: a channel already closed has nothing left to release */ }
   }
 }

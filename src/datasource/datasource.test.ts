@@ -1,7 +1,8 @@
+// DataSource and Field: static reads, u64 exactness, templates and configuration, subscribers, columns, writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeDs, makeBatch, RECS } from './fixtures.js';
-import { Kind } from '../../src/datasource/index.js';
+import { makeDs, makeBatch, RECS } from '../../test/pipeline/fixtures.js';
+import { Kind } from './index.js';
 
 test('static fields read in place from the record bytes', () => {
   const ds = makeDs();

@@ -1,49 +1,12 @@
-// Histogram rendering (upstream/BCC layout and JSON) and the print mode of the otel-metrics operator, through the
-// CLI's output modes, without a kernel.
+// The print mode of the otel-metrics operator through the cli operator's output modes (no kernel): records summed
+// per key, histograms printed once at stop, as text or JSON, on a terminal with a clear screen first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataSource, FieldFlag, Kind, KindFlagArray } from '../../datasource/index.js';
-import { GadgetContext } from '../../gadget/context.js';
-import { parseMetadata } from '../../gadget/metadata.js';
-import { cliOperator, type Sink } from '../cli/operator.js';
-import { histogramJson, intervalsFromLog2Slots, renderHistogram, stars } from './histogram.js';
-import { metricRole, otelMetricsOperator } from './operator.js';
-
-test('log2 slots become [2^i, 2^(i+1)-1] intervals up to the last non-empty slot', () => {
-  assert.deepEqual(intervalsFromLog2Slots([1, 0, 4, 2, 0, 0]), [
-    { count: 1, start: 0, end: 1 }, { count: 0, start: 2, end: 3 }, { count: 4, start: 4, end: 7 }, { count: 2, start: 8, end: 15 },
-  ]);
-  assert.deepEqual(intervalsFromLog2Slots([0, 0, 0]), []);
-  assert.equal(intervalsFromLog2Slots(new Array(27).fill(1)).at(-1)!.end, 2 ** 27 - 1);
-});
-
-test('bars: count * 40 / max stars, padded to 40', () => {
-  assert.equal(stars(10, 10), '*'.repeat(40));
-  assert.equal(stars(5, 10), '*'.repeat(20) + ' '.repeat(20));
-  assert.equal(stars(1, 1000), ' '.repeat(40));
-  assert.equal(stars(0, 0), ' '.repeat(40));
-});
-
-test('text layout matches upstream (print_log2_hist)', () => {
-  const text = renderHistogram({ unit: 'µs', intervals: intervalsFromLog2Slots([0, 3, 6, 0, 12]) });
-  assert.equal(text, [
-    '        µs               : count    distribution',
-    '         0 -> 1          : 0        |                                        |',
-    '         2 -> 3          : 3        |**********                              |',
-    '         4 -> 7          : 6        |********************                    |',
-    '         8 -> 15         : 0        |                                        |',
-    '        16 -> 31         : 12       |****************************************|',
-    '',
-  ].join('\n'));
-  assert.equal(renderHistogram({ intervals: [] }), '');
-});
-
-test('JSON: unit then intervals with count, start, end (unit omitted when empty)', () => {
-  const h = { unit: 'ms', intervals: intervalsFromLog2Slots([2, 1]) };
-  assert.equal(histogramJson(h), '{"unit":"ms","intervals":[{"count":2,"start":0,"end":1},{"count":1,"start":2,"end":3}]}');
-  assert.deepEqual(JSON.parse(histogramJson(h)), h);
-  assert.equal(histogramJson({ intervals: [] }), '{"intervals":[]}');
-});
+import { DataSource, FieldFlag, Kind, KindFlagArray } from '../../src/datasource/index.js';
+import { GadgetContext } from '../../src/gadget/context.js';
+import { parseMetadata } from '../../src/gadget/metadata.js';
+import { cliOperator, type Sink } from '../../src/operators/cli/operator.js';
+import { metricRole, otelMetricsOperator } from '../../src/operators/otel-metrics/operator.js';
 
 /** A profiler-like array data source: u32 dev (key) + u32 latency[6] (log2 slots) + u64 total (counter). */
 function profilerDs(ctx: GadgetContext): DataSource {
