@@ -18,6 +18,7 @@
 #include <gadget/kernel_stack_map.h>
 #include <gadget/macros.h>
 #include <gadget/types.h>
+#include <gadget/user_stack_map.h>
 
 #define PF_KTHREAD 0x00200000
 
@@ -90,6 +91,7 @@ struct cap_event {
 	int insetid;
 	gadget_syscall syscall_raw;
 	gadget_kernel_stack kstack_raw;
+	struct gadget_user_stack ustack; /* with --collect-ustack */
 };
 
 /* Report each (capability, mount namespace) pair only once. */
@@ -97,8 +99,16 @@ const volatile bool unique = false;
 GADGET_PARAM(unique);
 
 /* Record the kernel stack of each check. */
-const volatile bool print_stack = true;
-GADGET_PARAM(print_stack);
+const volatile bool collect_kstack = true;
+GADGET_PARAM(collect_kstack);
+
+/*
+ * Only checks that would be audited. The cap_capable tracepoint does not
+ * carry the audit option (CAP_OPT_NOAUDIT), so this kernel cannot tell:
+ * with the flag set, no check is reported (see README).
+ */
+const volatile bool audit_only = false;
+GADGET_PARAM(audit_only);
 
 struct unique_key {
 	__u64 mntns_id;
@@ -146,6 +156,9 @@ int ig_trace_cap(struct trace_event_raw_cap_capable *ctx)
 	if (cred != BPF_CORE_READ(task, real_cred))
 		return 0;
 
+	if (audit_only)
+		return 0;
+
 	if (gadget_should_discard_data_current())
 		return 0;
 
@@ -177,8 +190,10 @@ int ig_trace_cap(struct trace_event_raw_cap_capable *ctx)
 	event->audit = -1;
 	event->insetid = -1;
 	event->syscall_raw = current_syscall();
-	event->kstack_raw = print_stack ? gadget_get_kernel_stack(ctx) :
+	event->kstack_raw = collect_kstack ? gadget_get_kernel_stack(ctx) :
 					  (gadget_kernel_stack)-1;
+
+	gadget_get_user_stack_from_tracepoint(ctx, &event->ustack);
 
 	gadget_submit_buf(ctx, &events, event, sizeof(*event));
 	return 0;

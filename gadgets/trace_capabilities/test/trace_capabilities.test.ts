@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { IgProcess } from '../../../test/harness/ig.js';
 import { columnsOf } from '../../../test/harness/activity.js';
+import { lastProgramId, waitForProgram } from '../../../test/harness/workload.js';
 
 interface CapEvent {
   timestamp: string;
@@ -75,4 +76,48 @@ test('columns: COMM PID TID UID GID CAP CAPABLE SYSCALL', async () => {
   const { header, row } = await columnsOf(ig, /CAP_SYS_CHROOT\s+false\s+chroot/, () => chroot(new Set(), true));
   assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+CAP\s+CAPABLE\s+SYSCALL/);
   assert.match(row, new RegExp(`chroot\\s+\\d+\\s+\\d+\\s+${NOBODY}\\s+${NOBODY}\\s`));
+});
+
+test('--collect-ustack fills ustack.addresses/.symbols (upstream layout); --collect-kstack=false leaves kstack empty', async () => {
+  const ig = new IgProcess(['run', 'trace_capabilities', '--host', '-o', 'json', '--comm', 'chroot', '--collect-ustack', '--collect-kstack=false']);
+  const pids = new Set<number>();
+  try {
+    type WithStacks = CapEvent & { kstack: string; ustack: { addresses: string; symbols: string; inode: number; stack_id: number; tgid_level0: number } };
+    const ev = await ig.waitFor<WithStacks>((e) => pids.has(e.proc.pid) && e.cap === 'CAP_SYS_CHROOT', () => chroot(pids, false));
+    assert.equal(ev.kstack, '');
+    assert.match(ev.ustack.addresses, /^(0x[0-9a-f]+; )+$/);
+    // one entry per address: a symbol, or the address when the process is gone before symbolisation
+    assert.equal(ev.ustack.symbols.split('; ').length, ev.ustack.addresses.split('; ').length);
+    assert.ok(ev.ustack.inode > 0);
+    assert.equal(ev.ustack.tgid_level0, ev.proc.pid);
+  } finally {
+    await ig.stop();
+  }
+  // without the flag the struct is zeroed, as upstream
+  const plain = new IgProcess(['run', 'trace_capabilities', '--host', '-o', 'json', '--comm', 'chroot']);
+  const more = new Set<number>();
+  try {
+    type WithStacks = CapEvent & { kstack: string; ustack: { addresses: string; inode: number } };
+    const ev = await plain.waitFor<WithStacks>((e) => more.has(e.proc.pid) && e.cap === 'CAP_SYS_CHROOT', () => chroot(more, false));
+    assert.equal(ev.ustack.addresses, '');
+    assert.equal(ev.ustack.inode, 0);
+    assert.match(ev.kstack, /^\[0\]cap_capable; /);
+  } finally {
+    await plain.stop();
+  }
+});
+
+test('--audit-only: the tracepoint cannot tell audited checks, so nothing is reported', async () => {
+  const since = lastProgramId();
+  const ig = new IgProcess(['run', 'trace_capabilities', '--host', '-o', 'json', '--comm', 'chroot', '--audit-only']);
+  const pids = new Set<number>();
+  try {
+    await waitForProgram('ig_trace_cap', since);
+    for (let i = 0; i < 3; i++) chroot(pids, false);
+    await new Promise((r) => setTimeout(r, 1000));
+    await ig.stop();
+    assert.deepEqual(ig.events<CapEvent>().filter((e) => pids.has(e.proc.pid)), []);
+  } finally {
+    await ig.stop();
+  }
 });

@@ -46,8 +46,9 @@ test('a signal sent to a child: sender, target pid and signal name', async () =>
   }
 });
 
-test('--kill-only reports kill(2) with its error (ESRCH for a process that does not exist)', async () => {
-  const ig = new IgProcess(['run', 'trace_signal', '--host', '-o', 'json', '--kill-only', '--pid', String(process.pid)]);
+test('-k (--kill-only) with --failed reports a failed kill(2) with its error (ESRCH for a process that does not exist)', async () => {
+  // upstream's flag names: --failed, --kill-only with the short alias -k
+  const ig = new IgProcess(['run', 'trace_signal', '--host', '-o', 'json', '-k', '--failed', '--pid', String(process.pid)]);
   const nobody = 2_000_000_123; // beyond any pid_max
   try {
     const ev = await ig.waitFor<SignalEvent>((e) => e.tpid === nobody, () => {

@@ -88,7 +88,10 @@ function addKernelStack(ds: DataSource, raw: Field, env: StackEnv): void {
 
 function addUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
   const name = raw.annotation('ebpf.formatter.ustack') ?? targetName(raw, 'ustack');
-  if (!name) return;
+  if (!name) {
+    addUpstreamUserStack(ds, raw, env);
+    return;
+  }
   const child = (n: string) => ds.getField(`${raw.fullName}.${n}`);
   const stackId = child('stack_id')?.get;
   const tgid = child('tgid_level0')?.get;
@@ -123,4 +126,58 @@ function addUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
   });
   raw.setHidden(true);
   for (const f of ds.fields) if (f.parent === raw) f.setHidden(true);
+}
+
+/**
+ * A `struct gadget_user_stack` member not named `*_raw` (upstream's convention, e.g. `ustack`): as upstream's
+ * ustack operator, two string sub-fields, `<member>.addresses` ("0x55d0c1a2b3c4; 0x...; ") and
+ * `<member>.symbols` ("inner; caller; ...; ", the address where no symbol is known), hidden in columns like
+ * the struct's own members; empty when no stack was collected (inode 0: --collect-ustack not given).
+ */
+function addUpstreamUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
+  const child = (n: string) => ds.getField(`${raw.fullName}.${n}`);
+  const stackId = child('stack_id')?.get;
+  const tgid = child('tgid_level0')?.get;
+  const inode = child('inode')?.get;
+  if (!stackId || !tgid || child('symbols') || child('addresses')) return;
+  const symbolizer = new UserSymbolizer();
+  const cache = new Map<string, { addresses: string; symbols: string }>();
+  let lastBatch: Batch | undefined;
+  const empty = { addresses: '', symbols: '' };
+  const resolve = (b: Batch, i: number): { addresses: string; symbols: string } => {
+    if (b !== lastBatch) {
+      symbolizer.invalidate();
+      lastBatch = b;
+    }
+    const id = Number(stackId(b, i));
+    if (id === NO_STACK || (inode && Number(inode(b, i)) === 0)) return empty;
+    const pid = Number(tgid(b, i));
+    const key = `${pid}:${id}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const addrs = readStack(env, USTACK_MAP, id);
+    if (!addrs) return empty;
+    let addresses = '';
+    let symbols = '';
+    for (let k = 0; k < addrs.length; k++) {
+      const a = Number(addrs[k]);
+      if (a === 0) break;
+      const hex = `0x${a.toString(16)}`;
+      addresses += `${hex}; `;
+      // return addresses point after the call: look up the byte before, except for the innermost frame
+      symbols += `${symbolizer.symbol(pid, k === 0 ? a : a - 1) ?? hex}; `;
+    }
+    const r = { addresses, symbols };
+    cache.set(key, r);
+    return r;
+  };
+  for (const [sub, desc] of [['addresses', 'User stack addresses'], ['symbols', 'User stack symbols']] as const) {
+    const f = ds.addField({
+      name: sub, parent: raw, kind: Kind.String, order: raw.order, tags: ['src:ebpf', 'type:ustack', `name:${sub}`],
+      annotations: { description: desc },
+      storage: { type: 'derived', compute: (b: Batch, i: number) => resolve(b, i)[sub] },
+    });
+    f.setHidden(true);
+  }
+  for (const f of ds.fields) if (f.parent === raw && !['addresses', 'symbols'].includes(f.name)) f.setHidden(true);
 }
