@@ -46,6 +46,11 @@ struct event {
 
 	enum event_type type_raw;
 	gadget_errno error_raw;
+
+	/* connect: the socket's fd; accept: the listening socket's fd; close: -1 */
+	int fd;
+	/* accept: the new connection's fd; -1 otherwise */
+	int accept_fd;
 };
 
 /* Only report accept events (accept-only) / connect events (connect-only). */
@@ -61,6 +66,7 @@ GADGET_PARAM(failure_only);
 /* Process owning a connection, recorded in process context. */
 struct owner {
 	struct gadget_process proc;
+	int fd; /* fd of the connecting socket (connect), -1 if unknown */
 };
 
 struct {
@@ -94,7 +100,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, int); /* listening fd */
 } accepts SEC(".maps");
 
 /* Scratch owner to keep the stack small. */
@@ -107,7 +113,7 @@ struct {
 
 GADGET_TRACER_MAP(events, 1024 * 256);
 
-GADGET_TRACER(tcp, events, event);
+GADGET_TRACER(tracetcp, events, event);
 
 static __always_inline bool type_wanted(enum event_type type)
 {
@@ -153,7 +159,8 @@ static __always_inline bool discard_proc(const struct gadget_process *p)
 /* Emit an event for `sk` on behalf of `proc` (NULL: current process). */
 static __always_inline void emit(void *ctx, struct sock *sk,
 				 const struct gadget_process *proc,
-				 enum event_type type, __u32 err)
+				 enum event_type type, __u32 err, int fd,
+				 int accept_fd)
 {
 	struct event *e;
 
@@ -179,6 +186,8 @@ static __always_inline void emit(void *ctx, struct sock *sk,
 	e->timestamp_raw = bpf_ktime_get_boot_ns();
 	e->type_raw = type;
 	e->error_raw = err;
+	e->fd = fd;
+	e->accept_fd = accept_fd;
 	gadget_submit_buf(ctx, &events, e, sizeof(*e));
 }
 
@@ -218,6 +227,7 @@ int ig_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		if (!o)
 			return 0;
 		gadget_process_populate(&o->proc);
+		o->fd = c ? c->fd : -1;
 		bpf_map_update_elem(&owners, &key, o, BPF_ANY);
 		return 0;
 	}
@@ -228,7 +238,7 @@ int ig_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			return 0;
 		if (newstate == TCP_ESTABLISHED) {
 			if (type_wanted(connect) && !failure_only)
-				emit(ctx, sk, &o->proc, connect, 0);
+				emit(ctx, sk, &o->proc, connect, 0, o->fd, -1);
 			return 0;
 		}
 		if (newstate == TCP_CLOSE) {
@@ -255,7 +265,7 @@ int ig_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			}
 			else if (type_wanted(connect))
 				emit(ctx, sk, &o->proc, connect,
-				     err > 0 ? err : 0);
+				     err > 0 ? err : 0, o->fd, -1);
 			bpf_map_delete_elem(&owners, &key);
 		}
 		return 0;
@@ -267,7 +277,7 @@ int ig_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	    (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK)) {
 		if (type_wanted(close) && !failure_only) {
 			o = bpf_map_lookup_elem(&owners, &key);
-			emit(ctx, sk, o ? &o->proc : NULL, close, 0);
+			emit(ctx, sk, o ? &o->proc : NULL, close, 0, -1, -1);
 		}
 		bpf_map_delete_elem(&owners, &key);
 		return 0;
@@ -356,6 +366,8 @@ int ig_connect_x(struct trace_event_raw_sys_exit *ctx)
 					e->timestamp_raw = bpf_ktime_get_boot_ns();
 					e->type_raw = connect;
 					e->error_raw = (__u32)-ret;
+					e->fd = c->fd;
+					e->accept_fd = -1;
 					gadget_submit_buf(ctx, &events, e,
 							  sizeof(*e));
 				}
@@ -367,27 +379,27 @@ int ig_connect_x(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-static __always_inline int accept_enter(void)
+static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u8 one = 1;
+	int listen_fd = (int)ctx->args[0];
 
 	if (!type_wanted(accept) || failure_only)
 		return 0;
-	bpf_map_update_elem(&accepts, &tid, &one, BPF_ANY);
+	bpf_map_update_elem(&accepts, &tid, &listen_fd, BPF_ANY);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept")
 int ig_accept_e(struct trace_event_raw_sys_enter *ctx)
 {
-	return accept_enter();
+	return accept_enter(ctx);
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int ig_accept4_e(struct trace_event_raw_sys_enter *ctx)
 {
-	return accept_enter();
+	return accept_enter(ctx);
 }
 
 static __always_inline int accept_exit(void *ctx, long ret)
@@ -396,10 +408,13 @@ static __always_inline int accept_exit(void *ctx, long ret)
 	struct owner *o;
 	struct sock *sk;
 	__u32 zero = 0;
+	int *lfd, listen_fd;
 	__u64 key;
 
-	if (!bpf_map_lookup_elem(&accepts, &tid))
+	lfd = bpf_map_lookup_elem(&accepts, &tid);
+	if (!lfd)
 		return 0;
+	listen_fd = *lfd;
 	bpf_map_delete_elem(&accepts, &tid);
 
 	if (ret < 0)
@@ -412,11 +427,12 @@ static __always_inline int accept_exit(void *ctx, long ret)
 	o = bpf_map_lookup_elem(&scratch, &zero);
 	if (o) {
 		gadget_process_populate(&o->proc);
+		o->fd = -1;
 		key = (__u64)sk;
 		bpf_map_update_elem(&owners, &key, o, BPF_ANY);
 	}
 
-	emit(ctx, sk, NULL, accept, 0);
+	emit(ctx, sk, NULL, accept, 0, listen_fd, (int)ret);
 	return 0;
 }
 

@@ -10,7 +10,7 @@ interface Endpoint { addr: string; port: number; proto: string; version: number 
 interface TcpEvent {
   timestamp: string; netns_id: number;
   proc: { comm: string; pid: number; tid: number; creds: { uid: number } };
-  src: Endpoint; dst: Endpoint; type: string; error: string; error_raw: number;
+  src: Endpoint; dst: Endpoint; type: string; error: string; error_raw: number; fd: number; accept_fd: number;
 }
 
 // One connection to a local server (both in the child), closed by the client, then a connect to a port
@@ -85,6 +85,12 @@ test('connect, accept, close and a refused connect on loopback', async () => {
     assert.equal(refused.dst.addr, '127.0.0.1');
     assert.equal(refused.src.addr, '127.0.0.1');
     assert.ok(refused.src.port > 0, 'the local port of the failed attempt is kept');
+
+    // upstream's fd fields
+    assert.ok(connect.fd >= 0 && connect.accept_fd === -1, JSON.stringify(connect));
+    assert.ok(accept.fd >= 0 && accept.accept_fd >= 0 && accept.accept_fd !== accept.fd, JSON.stringify(accept));
+    assert.ok(refused.fd >= 0 && refused.accept_fd === -1, JSON.stringify(refused));
+    assert.equal(close.fd, -1);
 
     for (const e of [connect, accept, close, refused]) assert.equal(e.netns_id, connect.netns_id);
     assert.ok(connect.netns_id > 0);
