@@ -9,12 +9,13 @@ import { defaultDataOperators } from '../runtime/operators.js';
 import type { GadgetContext } from '../gadget/context.js';
 import type { DataOperator } from '../gadget/operator.js';
 import { reportError, UsageError } from './errors.js';
+import { setWasmLimits } from '../operators/wasm/limits.js';
 import { parseAnnotations } from '../gadget/annotate.js';
 import { activeConfig } from '../config/config.js';
 import { applyConfigToParams, configValue } from '../config/params.js';
 
 /** Run-level flags with a value (needed to find the image among the arguments before the full parse). */
-const VALUE_FLAGS = new Set(['-t', '--timeout', '--pull', '--public-keys', '--allowed-gadgets', '--insecure-registries', '--authfile', '--annotate']);
+const VALUE_FLAGS = new Set(['-t', '--timeout', '--pull', '--public-keys', '--allowed-gadgets', '--insecure-registries', '--authfile', '--annotate', '--wasm-memory-limit', '--wasm-timeout']);
 
 export function findImage(args: string[]): { image?: string; help: boolean; verbose: boolean } {
   let help = false;
@@ -47,6 +48,8 @@ export function runCommandSkeleton(): Command {
     .option('--authfile <path>', 'Path of the registry credentials file')
     .option('--annotate <annotations>', 'Add annotations to data sources or fields: ds:annotation=value or ds.field:annotation=value (comma list; may repeat)',
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--wasm-memory-limit <size>', 'Largest memory the gadget\'s WASM module may grow to (e.g. 256MiB, 64MiB)', '256MiB')
+    .option('--wasm-timeout <duration>', 'Longest one call into the gadget\'s WASM module may run before the run ends (e.g. 5s)', '5s')
     .helpOption('-h, --help', 'Help for run');
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -95,6 +98,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     const o0 = ociOptions(skel);
     const pull = String(o0.pull);
     if (!['always', 'missing', 'never'].includes(pull)) throw new UsageError(`invalid value "${pull}" for --pull: must be always, missing or never`);
+    setWasmLimits({ memoryLimitBytes: parseSize(String(o0.wasmMemoryLimit), '--wasm-memory-limit'), timeoutMs: parseWasmTimeout(String(o0.wasmTimeout)) });
     ctx = await prepareGadget(pre.image, {
       log,
       operators: deps.operators ?? defaultDataOperators(),
@@ -163,6 +167,23 @@ function ociOptions(skel: Command): Record<string, unknown> {
     if (v) out[attr] = attr === 'annotate' ? [v.value] : v.value;
   }
   return out;
+}
+
+/** "256MiB", "64M", "1GiB", "1048576": bytes. */
+export function parseSize(v: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*$/i.exec(v);
+  if (!m) throw new UsageError(`invalid value "${v}" for ${flag}: expected a size like 256MiB`);
+  const unit = m[2]!.toLowerCase().replace(/i?b$/, '');
+  const n = Math.floor(Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[unit]!);
+  if (n < 65536 || n > 4 * 1024 ** 3) throw new UsageError(`invalid value "${v}" for ${flag}: must be between 64KiB and 4GiB`);
+  return n;
+}
+
+function parseWasmTimeout(v: string): number {
+  let ms: number;
+  try { ms = parseDuration(v); } catch { throw new UsageError(`invalid value "${v}" for --wasm-timeout: expected a duration like 5s or 500ms`); }
+  if (!(ms >= 1)) throw new UsageError(`invalid value "${v}" for --wasm-timeout: must be at least 1ms`);
+  return Math.round(ms);
 }
 
 export function commanderMessage(e: CommanderError): string {

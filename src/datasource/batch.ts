@@ -12,12 +12,12 @@ export class Batch {
   constructor(
     readonly ds: DataSource,
     /** Raw record bytes. */
-    readonly buf: Buffer,
+    public buf: Buffer,
     /** Start of each record's static struct in `buf`. */
-    readonly offs: Uint32Array,
+    public offs: Uint32Array,
     /** Length of each record's bytes. */
-    readonly lens: Uint32Array,
-    readonly count: number,
+    public lens: Uint32Array,
+    public count: number,
   ) {
     this.live = new Uint32Array(count);
     for (let i = 0; i < count; i++) this.live[i] = i;
@@ -64,5 +64,39 @@ export class Batch {
   /** Iterate live record indices. */
   *indices(): IterableIterator<number> {
     for (let k = 0; k < this.liveCount; k++) yield this.live[k]!;
+  }
+
+  /**
+   * Append a copy of record `i` of `src` (same data source) as a live record; returns its index. Grows the
+   * buffers by doubling, so appending n records costs O(n) copies. Used for array packets (WASM guests).
+   */
+  append(src: Batch, i: number): number {
+    const len = src.lens[i]!;
+    const n = this.count;
+    const end = n > 0 ? this.offs[n - 1]! + this.lens[n - 1]! : 0;
+    if (end + len > this.buf.length) {
+      const nb = Buffer.alloc(Math.max(64, (end + len) * 2));
+      this.buf.copy(nb, 0, 0, end);
+      this.buf = nb;
+    }
+    if (n >= this.offs.length) {
+      const cap = Math.max(8, n * 2);
+      const grow = (a: Uint32Array) => { const x = new Uint32Array(cap); x.set(a.subarray(0, n)); return x; };
+      this.offs = grow(this.offs);
+      this.lens = grow(this.lens);
+      const live = new Uint32Array(cap);
+      live.set(this.live.subarray(0, this.liveCount));
+      this.live = live;
+    }
+    src.buf.copy(this.buf, end, src.offs[i]!, src.offs[i]! + len);
+    this.offs[n] = end;
+    this.lens[n] = len;
+    for (let c = 0; c < src.columns.length; c++) {
+      const col = src.columns[c];
+      if (col && col[i] !== undefined) this.column(c)[n] = col[i];
+    }
+    this.count = n + 1;
+    this.live[this.liveCount++] = n;
+    return n;
   }
 }

@@ -40,6 +40,7 @@ export class GadgetContext {
   private readonly abort = new AbortController();
   private started: OperatorInstance[] = [];
   private doneReason: string | undefined;
+  private failure: Error | undefined;
 
   constructor(
     readonly image: GadgetImageInfo,
@@ -92,6 +93,15 @@ export class GadgetContext {
     this.abort.abort(reason);
   }
 
+  /**
+   * End the run because of an error an operator met while events flow (where nothing can throw to run()):
+   * run() stops everything, then rethrows the first such error.
+   */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.done('error');
+  }
+
   /** Run the lifecycle. Resolves after everything is stopped; rethrows a start failure after cleanup. */
   async run(opts: { timeoutMs?: number } = {}): Promise<void> {
     this.params.checkMandatory();
@@ -108,6 +118,7 @@ export class GadgetContext {
       if (!this.signal.aborted) {
         await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
       }
+      if (this.failure) throw this.failure;
     } catch (e) {
       failed = true;
       throw e;

@@ -27,6 +27,7 @@ export class OfferedNames {
   readonly #declaredVars = new Set<string>();
   readonly #maps = new Map<string, Offer<BpfMap>>();
   readonly #vars = new Map<string, Offer<Buffer>>();
+  readonly #loaded = new Map<string, BpfMap>();
 
   /** Image operators: the program declares this map. */
   declareMap(m: DeclaredMap): void { this.#declaredMaps.set(m.name, m); }
@@ -56,4 +57,13 @@ export class OfferedNames {
 
   offeredMap(name: string): BpfMap | undefined { return this.#maps.get(name)?.value; }
   offeredVariable(name: string): Buffer | undefined { return this.#vars.get(name)?.value; }
+
+  /**
+   * The other direction, after load: the image operator publishes the program's maps by name (upstream's
+   * "map:<name>" variables), for operators that work with the program's state (a WASM module's getMap).
+   * The loader keeps owning them; they are withdrawn when it unloads.
+   */
+  publishLoadedMap(name: string, map: BpfMap): void { this.#loaded.set(name, map); }
+  withdrawLoadedMaps(): void { this.#loaded.clear(); }
+  loadedMap(name: string): BpfMap | undefined { return this.#loaded.get(name); }
 }

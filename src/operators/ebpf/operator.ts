@@ -6,6 +6,7 @@ import type { EnumInfo, VarInfo } from '../../bpf/btf/model.js';
 import { native } from '../../bpf/native.js';
 import { BATCH_REFRESH, type LinkHandle, type ObjectHandle, type ReaderHandle, type ReaderOptions } from '../../bpf/native-api.js';
 import { mountBpfFilesystems } from '../../bpf/mounts.js';
+import { BpfMap } from '../../bpf/map.js';
 import { DataSource } from '../../datasource/index.js';
 import { GadgetContext, GadgetError } from '../../gadget/context.js';
 import type { OperatorInstance } from '../../gadget/operator.js';
@@ -219,6 +220,8 @@ export class EbpfOperator implements OperatorInstance {
       const prog = /prog '([^']+)'/.exec(err.message)?.[1] ?? /prog '([^']+)'/.exec(err.log ?? '')?.[1];
       throw new GadgetError(`gadget ${ctx.name}: the kernel rejected ${prog ? `program ${prog}` : 'the eBPF object'}: ${firstLine(err.message)} (run with --verbose for the verifier log)`, err.log || err.message);
     }
+    // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
+    for (const m of native.maps(obj)) if (!m.internal) ctx.offers.publishLoadedMap(m.name, new BpfMap(native.mapFd(obj, m.name)));
     const env: AttachEnv = {
       native, obj, gadget: ctx.name, metadata: ctx.metadata, links: this.links, sockets: this.sockets, socketFilters: this.socketFilters,
       iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
@@ -419,6 +422,7 @@ export class EbpfOperator implements OperatorInstance {
           s.ds.emit(batch);
         } catch (e) { ctx.log.warn(`${s.ds.name}: final fetch failed: ${(e as Error).message}`); }
       }
+      ctx.offers.withdrawLoadedMaps();
       native.close(this.obj);
       this.obj = undefined;
       this.loaded = false;

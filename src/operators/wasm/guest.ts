@@ -1,0 +1,152 @@
+// One instantiated guest module and the only way to run its code: call(). Every call runs under a deadline
+// (V8 terminates a guest that does not return, through node:vm's watchdog) and turns traps, host-side ABI
+// violations, proc_exit and stack overflows into one-line WasmErrors. After the first failure the guest is
+// dead: later calls throw the same error without entering it.
+import vm from 'node:vm';
+import { GuestAbuse, WasmError } from './errors.js';
+import { capMemory, mib, PAGE } from './binary.js';
+import { GuestMemory } from './memory.js';
+
+/** The version of the host API this operator implements (upstream's apiVersion). */
+export const API_VERSION = 1;
+const WASI_MODULE = 'wasi_snapshot_preview1';
+
+export interface GuestLimits {
+  memoryBytes: number;
+  timeoutMs: number;
+}
+
+export type HostFunctions = Record<string, (...args: never[]) => unknown>;
+
+export class WasmGuest {
+  private instance!: WebAssembly.Instance;
+  private dead?: WasmError;
+  private depth = 0;
+  private readonly vmCtx = vm.createContext({ fn: null as null | (() => unknown) });
+  private readonly script = new vm.Script('fn()', { filename: 'wasm-guest-call' });
+  private readonly capPages: number;
+  /** Names of the host functions the module imports from "ig" (for `ig image inspect` style reports). */
+  upcalls: string[] = [];
+
+  private constructor(readonly who: string, private readonly limits: GuestLimits, readonly memory: GuestMemory) {
+    this.capPages = Math.max(1, Math.floor(limits.memoryBytes / PAGE));
+  }
+
+  /**
+   * Compile, check imports, instantiate (running the reactor's _initialize) and check gadgetAPIVersion.
+   * `host` holds the "ig" functions, which reach guest memory through `memory` (bound here); WASI preview 1
+   * is provided when the module imports it.
+   */
+  static async load(bin: Buffer, who: string, limits: GuestLimits, host: HostFunctions, memory: GuestMemory): Promise<WasmGuest> {
+    const g = new WasmGuest(who, limits, memory);
+    let mod: WebAssembly.Module;
+    try {
+      mod = new WebAssembly.Module(capMemory(bin, g.capPages, who) as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      if (e instanceof WasmError) throw e;
+      throw new WasmError(`${who}: invalid WebAssembly: ${firstLine((e as Error).message)}`);
+    }
+    let wantsWasi = false;
+    for (const imp of WebAssembly.Module.imports(mod)) {
+      if (imp.module === 'ig' && imp.kind === 'function' && Object.hasOwn(host, imp.name)) { g.upcalls.push(imp.name); continue; }
+      if (imp.module === WASI_MODULE && imp.kind === 'function') { wantsWasi = true; continue; }
+      throw new WasmError(`${who}: imports ${imp.kind} ${imp.module}.${imp.name}, which ig does not provide (host API version ${API_VERSION})`);
+    }
+    const imports: WebAssembly.Imports = { ig: host as unknown as WebAssembly.ModuleImports };
+    let wasi: { initialize(i: WebAssembly.Instance): void } | undefined;
+    if (wantsWasi) {
+      const w = await newWasi();
+      Object.assign(imports, w.getImportObject());
+      wasi = w;
+    }
+    const exp = WebAssembly.Module.exports(mod);
+    if (!exp.some((e) => e.name === 'memory' && e.kind === 'memory')) throw new WasmError(`${who}: does not export its memory as "memory"`);
+    g.call('instantiation', () => {
+      g.instance = new WebAssembly.Instance(mod, imports);
+      g.memory.bind(g.instance.exports['memory'] as WebAssembly.Memory);
+      // Reactors (wasm32-wasi libraries) run their constructors in _initialize, as upstream's WithStartFunctions.
+      if (wasi && typeof g.instance.exports['_initialize'] === 'function') wasi.initialize(g.instance);
+      else if (typeof g.instance.exports['_initialize'] === 'function') (g.instance.exports['_initialize'] as () => void)();
+    });
+    const version = g.export('gadgetAPIVersion');
+    if (!version) throw new WasmError(`${who}: does not export gadgetAPIVersion`);
+    const v = g.call('gadgetAPIVersion', () => version());
+    if (Number(v) !== API_VERSION) throw new WasmError(`${who}: built for gadget API version ${String(v)}, this ig supports ${API_VERSION}`);
+    return g;
+  }
+
+  export(name: string): ((...a: unknown[]) => unknown) | undefined {
+    const f = this.instance.exports[name];
+    return typeof f === 'function' ? (f as (...a: unknown[]) => unknown) : undefined;
+  }
+
+  get failure(): WasmError | undefined {
+    return this.dead;
+  }
+
+  /**
+   * Run guest code. Nested calls (a host function emitting to a data source the guest subscribes to) run
+   * inside the outer call's deadline.
+   */
+  call<T>(what: string, fn: () => T): T {
+    if (this.dead) throw this.dead;
+    if (this.depth > 0) return fn();
+    this.depth++;
+    this.vmCtx.fn = fn;
+    try {
+      const r = this.script.runInContext(this.vmCtx, { timeout: this.limits.timeoutMs }) as T;
+      if (this.memory.size > this.limits.memoryBytes) {
+        throw new WasmError(`${this.who}: grew its memory to ${mib(this.memory.size / PAGE)} in ${what}, past the limit of ${mib(this.capPages)} (--wasm-memory-limit)`);
+      }
+      return r;
+    } catch (e) {
+      this.dead = this.describe(e, what);
+      throw this.dead;
+    } finally {
+      this.vmCtx.fn = null;
+      this.depth--;
+    }
+  }
+
+  private describe(e: unknown, what: string): WasmError {
+    if (e instanceof WasmError) return e;
+    const err = e as Error & { code?: string };
+    if (err?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      return new WasmError(`${this.who}: ${what} did not return within ${this.limits.timeoutMs} ms and was stopped (--wasm-timeout)`);
+    }
+    if (e instanceof GuestAbuse) return new WasmError(`${this.who}: in ${what}: ${e.message}`);
+    if (e instanceof WebAssembly.RuntimeError) {
+      const atCap = this.memory.size >= this.capPages * PAGE;
+      const note = atCap ? ` (its memory is at the limit of ${mib(this.capPages)}, --wasm-memory-limit)` : '';
+      return new WasmError(`${this.who}: trapped in ${what}: ${firstLine(err.message)}${note}`);
+    }
+    if (e instanceof RangeError && /call stack/.test(err.message)) return new WasmError(`${this.who}: overflowed its stack in ${what}`);
+    if (e instanceof WebAssembly.LinkError || e instanceof WebAssembly.CompileError) return new WasmError(`${this.who}: ${firstLine(err.message)}`);
+    // node:wasi's proc_exit unwinds with a non-Error value or an Error carrying the exit code.
+    const code = (e as { code?: unknown } | undefined)?.code;
+    if (typeof e === 'symbol' || typeof code === 'number' || /proc_exit|exit/i.test(String(err?.message ?? e))) {
+      return new WasmError(`${this.who}: called proc_exit in ${what}`);
+    }
+    return new WasmError(`${this.who}: failed in ${what}: ${firstLine(String(err?.message ?? e))}`);
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.replace(/^WebAssembly\.\w+\(\): /, '');
+}
+
+/** node:wasi prints an ExperimentalWarning when first used; ig's stderr is for people, so that one is hidden. */
+async function newWasi(): Promise<{ getImportObject(): Record<string, unknown>; initialize(i: WebAssembly.Instance): void }> {
+  const orig = process.emitWarning;
+  process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
+    if (String((w as Error)?.message ?? w).includes('WASI')) return;
+    (orig as (...a: unknown[]) => void).call(process, w, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    const { WASI } = await import('node:wasi');
+    // The guest's stdout goes to ig's stderr: stdout carries the gadget's output.
+    return new WASI({ version: 'preview1', args: [], env: {}, stdout: 2, stderr: 2, returnOnExit: true }) as never;
+  } finally {
+    process.emitWarning = orig;
+  }
+}

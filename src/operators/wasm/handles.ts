@@ -1,0 +1,58 @@
+// Host objects handed to the guest as u32 handles, as upstream does: 0 is never a handle, at most 4096 are
+// open at once, and the next free number after the last one handed out is used (wrapping at 65535, skipping 0:
+// an array element's handle carries its array's handle in 16 bits).
+import type { Batch, DataSource, Field } from '../../datasource/index.js';
+import type { BpfMap } from '../../bpf/map.js';
+
+export const MAX_HANDLES = 4096;
+/** A data handle with this bit set names element index (bits 16..30) of the array handle in bits 0..15. */
+export const DATA_ARRAY_FLAG = 0x80000000;
+
+export interface DsHandle { t: 'ds'; ds: DataSource }
+export interface FieldHandle { t: 'field'; field: Field; ds: DataSource }
+/** One record: record `index` of `batch` (a cursor reused across callbacks, or a record the guest made). */
+export interface DataHandle { t: 'data'; batch: Batch; index: number }
+/** An array packet: a batch the guest subscribed to, or one it is building (`own`: not yet emitted). */
+export interface ArrayHandle { t: 'array'; ds: DataSource; batch: Batch; own: boolean }
+export interface MapHandle { t: 'map'; map: BpfMap; owned: boolean }
+export interface PerfHandle { t: 'perf'; close(): void; read(): Buffer | null; pause(): void; resume(): void }
+
+export type HostObject = DsHandle | FieldHandle | DataHandle | ArrayHandle | MapHandle | PerfHandle;
+
+export class HandleTable {
+  private readonly objs = new Map<number, HostObject>();
+  private last = 0;
+
+  add(o: HostObject): number {
+    if (this.objs.size >= MAX_HANDLES) return 0;
+    let h = this.last;
+    for (;;) {
+      h = (h + 1) >>> 0;
+      if (h > 0xffff) h = 1; // array-element handles keep the array's handle in 16 bits
+      if (!this.objs.has(h)) break;
+    }
+    this.objs.set(h, o);
+    this.last = h;
+    return h;
+  }
+
+  get(h: number): HostObject | undefined {
+    return this.objs.get(h >>> 0);
+  }
+
+  delete(h: number): boolean {
+    return this.objs.delete(h >>> 0);
+  }
+
+  values(): IterableIterator<HostObject> {
+    return this.objs.values();
+  }
+
+  clear(): void {
+    this.objs.clear();
+  }
+
+  get size(): number {
+    return this.objs.size;
+  }
+}

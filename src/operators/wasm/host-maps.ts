@@ -1,0 +1,134 @@
+// Host functions for eBPF maps (the gadget's own, published by the eBPF operator after load, or maps the
+// guest creates) and perf readers. Maps the guest creates and readers it opens are released at stop.
+import { BpfMap, MapType } from '../../bpf/map.js';
+import { PerfReader, forEachRecord } from '../../bpf/reader.js';
+import type { PerfHandle } from './handles.js';
+import { handleOf, type HostState } from './state.js';
+
+const FD_ARRAYS = new Set<number>([MapType.ProgArray, MapType.PerfEventArray, MapType.CgroupArray]);
+const MAP_OF_MAPS = new Set<number>([MapType.ArrayOfMaps, MapType.HashOfMaps]);
+const MAX_QUEUED = 65536;
+
+export function mapFunctions(s: HostState) {
+  const { mem, ctx, handles } = s;
+  const warn = (m: string) => ctx.log.debug(`${s.who}: ${m}`);
+  const usable = (m: BpfMap, fn: string) => {
+    if (m.type > MapType.Arena) { warn(`${fn}: unknown map type ${m.type}`); return false; }
+    if (FD_ARRAYS.has(m.type)) { warn(`${fn}: fd array maps (type ${m.type}) are not supported`); return false; }
+    return true;
+  };
+
+  return {
+    newMap(name: bigint, type: number, keySize: number, valueSize: number, maxEntries: number): number {
+      const n = mem.string(name, 'newMap');
+      if (type > MapType.Arena) return 0;
+      let map: BpfMap;
+      try {
+        map = BpfMap.create({ name: n.slice(0, 15), type, keySize, valueSize, maxEntries });
+      } catch (e) {
+        warn(`newMap ${n}: ${(e as Error).message}`);
+        return 0;
+      }
+      const h = handles.add({ t: 'map', map, owned: true });
+      if (h === 0) map.close();
+      else s.cleanups.push(() => map.close());
+      return h;
+    },
+    getMap(name: bigint): number {
+      const n = mem.string(name, 'getMap');
+      const map = ctx.offers.loadedMap(n);
+      if (!map) { warn(`getMap: the gadget has no map ${n} (or it is not loaded yet)`); return 0; }
+      return handles.add({ t: 'map', map, owned: false });
+    },
+    mapLookup(mh: number, key: bigint, value: bigint): number {
+      const m = handleOf(s, mh, 'map', 'mapLookup');
+      if (!m || !usable(m.map, 'mapLookup')) return 1;
+      const k = Buffer.from(mem.slice(key, 'mapLookup key'));
+      let v: Buffer | null;
+      try { v = m.map.lookup(k); } catch (e) { warn(`mapLookup: ${(e as Error).message}`); return 1; }
+      if (!v) return 1;
+      if (MAP_OF_MAPS.has(m.map.type)) {
+        // The value is the inner map's id; handing it out needs BPF_MAP_GET_FD_BY_ID, which src/bpf lacks yet.
+        warn('mapLookup: lookups in maps of maps are not supported yet');
+        return 1;
+      }
+      return mem.write(v, value, 'mapLookup value') ? 0 : 1;
+    },
+    mapUpdate(mh: number, key: bigint, value: bigint, flags: bigint): number {
+      if (flags > 4n) return 1;
+      const m = handleOf(s, mh, 'map', 'mapUpdate');
+      if (!m || !usable(m.map, 'mapUpdate')) return 1;
+      const k = Buffer.from(mem.slice(key, 'mapUpdate key'));
+      let v = Buffer.from(mem.slice(value, 'mapUpdate value'));
+      if (MAP_OF_MAPS.has(m.map.type)) {
+        const inner = handleOf(s, v.readUInt32LE(0), 'map', 'mapUpdate');
+        if (!inner) return 1;
+        v = Buffer.alloc(4);
+        v.writeUInt32LE(inner.map.fd);
+      }
+      try { m.map.update(k, v, Number(flags)); } catch (e) { warn(`mapUpdate: ${(e as Error).message}`); return 1; }
+      return 0;
+    },
+    mapDelete(mh: number, key: bigint): number {
+      const m = handleOf(s, mh, 'map', 'mapDelete');
+      if (!m || !usable(m.map, 'mapDelete')) return 1;
+      try { return m.map.delete(Buffer.from(mem.slice(key, 'mapDelete key'))) ? 0 : 1; } catch (e) { warn(`mapDelete: ${(e as Error).message}`); return 1; }
+    },
+    mapRelease(mh: number): number {
+      const m = handleOf(s, mh, 'map', 'mapRelease');
+      if (!m) return 1;
+      if (m.owned) m.map.close();
+      handles.delete(mh);
+      return 0;
+    },
+
+    /**
+     * Perf readers: records queue in JS as the native reader delivers them; perfReaderRead takes one and
+     * returns 2 (upstream's "deadline exceeded") when none is waiting, so a guest never blocks the pipeline.
+     */
+    newPerfReader(mh: number, size: number, overwritable: number): number {
+      const m = handleOf(s, mh, 'map', 'newPerfReader');
+      if (!m || m.map.type !== MapType.PerfEventArray) return 0;
+      const queue: Buffer[] = [];
+      let paused = false;
+      let pages = 1;
+      while (pages * 4096 < size) pages *= 2;
+      const reader = new PerfReader(m.map.fd, (buf, count) => {
+        if (paused) return;
+        forEachRecord(buf, count, (off, len) => {
+          if (queue.length < MAX_QUEUED) queue.push(Buffer.from(buf.subarray(off, off + len)));
+        });
+      }, { pageCount: pages, maxLatencyMs: 1 });
+      try { reader.start(); } catch (e) { warn(`newPerfReader: ${(e as Error).message}`); return 0; }
+      void overwritable;
+      let closed = false;
+      const p: PerfHandle = {
+        t: 'perf',
+        close: () => { if (!closed) { closed = true; reader.stop(); } },
+        read: () => queue.shift() ?? null,
+        pause: () => { paused = true; },
+        resume: () => { paused = false; },
+      };
+      s.cleanups.push(p.close);
+      const h = handles.add(p);
+      if (h === 0) p.close();
+      return h;
+    },
+    perfReaderPause(h: number): number { const p = handleOf(s, h, 'perf', 'perfReaderPause'); if (!p) return 1; p.pause(); return 0; },
+    perfReaderResume(h: number): number { const p = handleOf(s, h, 'perf', 'perfReaderResume'); if (!p) return 1; p.resume(); return 0; },
+    perfReaderRead(h: number, dst: bigint): number {
+      const p = handleOf(s, h, 'perf', 'perfReaderRead');
+      if (!p) return 1;
+      const rec = p.read();
+      if (!rec) return 2;
+      return mem.write(rec, dst, 'perfReaderRead') ? 0 : 1;
+    },
+    perfReaderClose(h: number): number {
+      const p = handleOf(s, h, 'perf', 'perfReaderClose');
+      if (!p) return 1;
+      p.close();
+      handles.delete(h);
+      return 0;
+    },
+  };
+}
