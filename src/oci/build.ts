@@ -16,6 +16,7 @@ import {
 import { formatReference, parseReference } from './reference.js';
 import { OciStore, sortKeys } from './store.js';
 import { parseMetadataYaml, readIfExists, updateMetadataText, validateMetadata } from './build-metadata.js';
+import { buildWasm } from './build-wasm.js';
 
 export interface BuildOptions {
   tag?: string;
@@ -83,13 +84,13 @@ export function creationTime(): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function findTool(names: string[]): string | undefined {
+export function findTool(names: string[]): string | undefined {
   const dirs = (process.env.PATH ?? '/usr/bin:/bin').split(':');
   for (const n of names) for (const d of dirs) if (d && existsSync(path.join(d, n))) return path.join(d, n);
   return undefined;
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string }> {
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -108,7 +109,7 @@ function compileErrors(out: string): string {
   return lines.join('\n') + (counts ? `\n${counts[0]}.` : '');
 }
 
-function firstError(out: string): string {
+export function firstError(out: string): string {
   const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
   return lines.find((l) => /\berror\b/i.test(l)) ?? lines[0] ?? 'no output';
 }
@@ -183,41 +184,6 @@ async function compileEbpf(src: string, dir: string, out: string, arch: string, 
   const s = await run(strip, ['-g', obj]);
   if (s.code !== 0) throw new OciError(`stripping ${arch}.bpf.o failed: ${firstError(s.out)}`);
   return obj;
-}
-
-async function buildWasm(wasm: string, dir: string, out: string, progress: (l: string) => void): Promise<Buffer> {
-  const abs = path.resolve(dir, wasm);
-  if (!existsSync(abs)) throw new OciError(`wasm source ${wasm} does not exist in ${dir}`);
-  if (wasm.endsWith('.wasm')) {
-    return fsp.readFile(abs);
-  }
-  const dst = path.join(out, 'program.wasm');
-  if (wasm.endsWith('.go')) {
-    const go = findTool(['go']);
-    if (!go) throw new OciError(`building ${wasm} needs the Go toolchain, which is not installed; name a prebuilt .wasm in build.yaml instead`);
-    progress(`Building ${wasm} (go, wasip1)`);
-    const r = await run(go, ['build', '-C', path.dirname(abs), '-o', dst, '-buildmode=c-shared', '-ldflags', '-w -s', path.basename(abs)], {
-      env: { ...process.env, CGO_ENABLED: '0', GOOS: 'wasip1', GOARCH: 'wasm' },
-    });
-    if (r.code !== 0) throw new OciError(`building ${wasm} failed: ${firstError(r.out)}`);
-    return fsp.readFile(dst);
-  }
-  if (wasm.endsWith('.rs')) {
-    const cargo = findTool(['cargo']);
-    if (!cargo) throw new OciError(`building ${wasm} needs cargo, which is not installed; name a prebuilt .wasm in build.yaml instead`);
-    const manifest = path.join(path.dirname(abs), '..', 'Cargo.toml');
-    const toml = await readIfExists(manifest);
-    const pkg = /\[package\][^[]*?\bname\s*=\s*"([^"]+)"/.exec(toml ?? '')?.[1];
-    if (!pkg) throw new OciError(`cannot find the package name in ${manifest}`);
-    progress(`Building ${wasm} (cargo, wasm32-wasip1)`);
-    const r = await run(cargo, ['build', '--target', 'wasm32-wasip1', '--release', '--manifest-path', manifest], {
-      env: { ...process.env, CARGO_TARGET_DIR: out },
-    });
-    if (r.code !== 0) throw new OciError(`building ${wasm} failed: ${firstError(r.out)}`);
-    await fsp.copyFile(path.join(out, 'wasm32-wasip1', 'release', `${pkg.replace(/-/g, '_')}.wasm`), dst);
-    return fsp.readFile(dst);
-  }
-  throw new OciError(`unsupported wasm source ${wasm}: use a .go, .rs or prebuilt .wasm file`);
 }
 
 function str(v: unknown): string | undefined {

@@ -1,8 +1,8 @@
 // Build gadget images with a WASM module into a throwaway store: an official gadget's eBPF sources plus a
 // build.yaml naming the module (a prebuilt .wasm, or a source ig image build compiles).
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot, runIgSync } from '../harness/ig.js';
 
 export interface WasmImage { env: NodeJS.ProcessEnv; image: string; dir: string; cleanup(): void }
@@ -15,7 +15,10 @@ export function buildWithWasm(gadget: string, files: Record<string, string | Buf
   const base = mkdtempSync(join(tmpdir(), `ig-wasm-${gadget}-`));
   const dir = join(base, 'src');
   cpSync(join(repoRoot(), 'gadgets', gadget), dir, { recursive: true, filter: (s) => !s.includes(`${gadget}/test`) });
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
   writeFileSync(join(dir, 'build.yaml'), `wasm: ${wasm}\n`);
   const env = { IG_OCI_STORE: join(base, 'store') };
   const r = runIgSync(['image', 'build', dir, '-t', tag], { env, timeoutMs: 180000 });
