@@ -2,14 +2,16 @@
   "variables": {
     "ig_sources": [
       "src/addon.c",
-      "src/util.c",
+      "src/libbpf_log.c",
+      "src/napi_helpers.c",
       "src/object.c",
       "src/attach.c",
       "src/maps.c",
       "src/reader.c",
-      "src/extra.c",
-      "src/net.c",
-      "src/render.c"
+      "src/ring_drain.c",
+      "src/raw_socket_filter.c",
+      "src/line_output.c",
+      "src/render_plan.c"
     ],
     "ig_cflags": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
     "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]

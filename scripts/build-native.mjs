@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
 const output = join(nativeDir, 'build', 'Release', 'ig_native.node');
-// The same sources with IG_TEST_HOOKS: exports that only tests call (see native/src/render.c).
+// The same sources with IG_TEST_HOOKS: exports that only tests call (see native/src/render_plan.c).
 const testOutput = join(nativeDir, 'build', 'Release', 'ig_native_test.node');
 const force = process.argv.includes('--force');
 

@@ -1,8 +1,8 @@
 /* Module entry: registration, per-env state and the teardown hook. */
 #include <malloc.h>
 #include <time.h>
-#include "common.h"
-#include "render.h"
+#include "addon.h"
+#include "render_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +78,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_add_env_cleanup_hook(env, env_cleanup, e);
 
   if (!ig_object_register(env, exports) || !ig_attach_register(env, exports) || !ig_maps_register(env, exports) ||
-      !ig_reader_register(env, exports) || !ig_net_register(env, exports) || !ig_extra_register(env, exports) ||
+      !ig_reader_register(env, exports) || !ig_raw_socket_filter_register(env, exports) || !ig_ring_drain_register(env, exports) ||
       !ig_render_register(env, exports))
     return NULL;
   IG_EXPORT(env, exports, "libbpfVersion", js_libbpf_version);

@@ -1,5 +1,5 @@
 /* Attaching programs, link handles, TC, sockets and network namespaces. */
-#include "common.h"
+#include "addon.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* Map operations by fd through libbpf's low-level bpf_map_* API. Sizes are checked against the
  * kernel's view of the map (bpf_map_get_info_by_fd) so a short Buffer can never be over-read. */
-#include "common.h"
+#include "addon.h"
 
 #include <errno.h>
 #include <stdlib.h>

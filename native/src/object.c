@@ -1,5 +1,5 @@
 /* bpf_object lifecycle: open, pre-load configuration, load, introspection, close. */
-#include "common.h"
+#include "addon.h"
 
 #include <bpf/btf.h>
 #include <errno.h>

@@ -21,8 +21,8 @@
  * Why not napi_tsfn_blocking with max_queue_size: readerStop runs on the JS thread and must join
  * the poll thread; a thread blocked inside a full TSFN queue could only be released by the JS
  * thread itself, which would deadlock. A condition variable we control can be woken by stop. */
-#include "common.h"
-#include "render.h"
+#include "addon.h"
+#include "render_plan.h"
 
 #include <uv.h>
 

@@ -1,32 +1,11 @@
 /* Render plans: JSON lines rendered from record bytes by a list of ops compiled in TypeScript
- * (src/operators/cli/native-plan.ts). See render.c. */
-#ifndef IG_NATIVE_RENDER_H
-#define IG_NATIVE_RENDER_H
+ * (src/operators/cli/native-plan.ts). See render_plan.c. */
+#ifndef IG_NATIVE_RENDER_PLAN_H
+#define IG_NATIVE_RENDER_PLAN_H
 
-#include "common.h"
-
-#include <stdatomic.h>
+#include "line_output.h"
 
 typedef struct ig_plan ig_plan;
-
-/* Growable output buffer written to a file descriptor. */
-typedef struct ig_out {
-  uint8_t *p;
-  size_t len, cap;
-  int fd;
-  atomic_int error; /* errno of the first failed write; output is discarded from then on. Written by the thread
-                     * that writes, read by others (reader stats on the JS thread): C11 atomic, see ig_out_error. */
-  const int *cancel; /* when set and non-zero, a write that makes no progress for 100 ms gives up */
-} ig_out;
-
-bool ig_out_init(ig_out *o, int fd, size_t cap);
-/* The errno of the first failed write (0: none); safe from any thread. */
-int ig_out_error(const ig_out *o);
-void ig_out_free(ig_out *o);
-/* Write everything buffered (blocking: waits for POLLOUT on a non-blocking fd). */
-void ig_out_flush(ig_out *o);
-/* Write `len` bytes now, after what is buffered. */
-void ig_out_write(ig_out *o, const void *p, size_t len);
 
 enum { IG_RENDER_OK = 0, IG_RENDER_MISS = 1, IG_RENDER_REFRESH = 2 };
 

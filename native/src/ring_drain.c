@@ -4,7 +4,7 @@
  * (JS) thread and return them laid out like a reader batch: [u32 len][u32 0][payload padded to 8]...
  * Used right after BPF_PROG_TEST_RUN of a snapshot program, whose records are all committed by the
  * time the syscall returns, so one consume sees the complete snapshot. */
-#include "common.h"
+#include "addon.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -91,7 +91,7 @@ static napi_value js_ring_drain(napi_env env, napi_callback_info info) {
   return o;
 }
 
-bool ig_extra_register(napi_env env, napi_value exports) {
+bool ig_ring_drain_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "ringDrain", js_ring_drain);
   return true;
 }

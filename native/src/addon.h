@@ -1,6 +1,6 @@
 /* Shared declarations for the ig native addon (plain C Node-API over libbpf). */
-#ifndef IG_NATIVE_COMMON_H
-#define IG_NATIVE_COMMON_H
+#ifndef IG_NATIVE_ADDON_H
+#define IG_NATIVE_ADDON_H
 
 #define NAPI_VERSION 8
 #define _GNU_SOURCE 1
@@ -57,11 +57,13 @@ typedef struct ig_env {
   ig_reader *readers; /* running readers, for the env cleanup hook */
 } ig_env;
 
-/* ---- util.c ---- */
+/* ---- libbpf_log.c ---- */
 void ig_log_install(void);
 void ig_log_reset(void);
 const char *ig_log_text(void); /* captured libbpf warnings on this thread ("" if none) */
 void ig_set_debug(bool on);
+
+/* ---- napi_helpers.c ---- */
 
 /* Throw an Error "<msg>: <strerror(err)>" with .errno/.code (and .libbpfLog when libbpf said something).
  * When with_libbpf_hint is set, the first libbpf warning line is appended in parentheses. Always returns NULL. */
@@ -109,8 +111,8 @@ bool ig_object_register(napi_env env, napi_value exports);
 bool ig_attach_register(napi_env env, napi_value exports);
 bool ig_maps_register(napi_env env, napi_value exports);
 bool ig_reader_register(napi_env env, napi_value exports);
-bool ig_net_register(napi_env env, napi_value exports);
-bool ig_extra_register(napi_env env, napi_value exports); /* extra.c */
+bool ig_raw_socket_filter_register(napi_env env, napi_value exports); /* raw_socket_filter.c */
+bool ig_ring_drain_register(napi_env env, napi_value exports);        /* ring_drain.c */
 
 /* object.c helpers used by attach.c */
 ig_object *ig_object_arg(napi_env env, napi_value v);

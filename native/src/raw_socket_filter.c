@@ -2,7 +2,7 @@
  * Small helpers for network gadgets: load a program given as raw BPF instructions (the per-netns socket
  * filter dispatcher is a handful of instructions built in TypeScript), and attach a program fd to a socket.
  */
-#include "common.h"
+#include "addon.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -72,7 +72,7 @@ static napi_value js_attach_socket_filter_fd(napi_env env, napi_callback_info in
   return ig_undefined(env);
 }
 
-bool ig_net_register(napi_env env, napi_value exports) {
+bool ig_raw_socket_filter_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "progLoadRaw", js_prog_load_raw);
   IG_EXPORT(env, exports, "attachSocketFilterFd", js_attach_socket_filter_fd);
   return true;
