@@ -10,7 +10,8 @@ import { localManagerOperator } from '../operators/localmanager/operator.js';
 import { processEnricherOperator } from '../operators/process/operator.js';
 import { socketEnricherOperator } from '../operators/socketenricher/operator.js';
 import { otelMetricsOperator } from '../operators/otel-metrics/operator.js';
+import { otelLogsOperator } from '../operators/otel-logs/operator.js';
 
 export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[] } = {}): DataOperator[] {
-  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, sortOperator, limiterOperator, otelMetricsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
+  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, sortOperator, limiterOperator, otelMetricsOperator, otelLogsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
 }

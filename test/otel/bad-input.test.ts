@@ -57,3 +57,12 @@ test('an unknown exporter name, an exporter without endpoint, --otel-metrics-nam
   await failsInOneLine(['--otel-metrics-listen', '--otel-metrics-listen-address', '127.0.0.1:0', '--otel-metrics-name', 'mount:m'],
     /^Error: --otel-metrics-name mount:m: data source mount is not annotated metrics.collect=true \(add --annotate mount:metrics.collect=true\)$/);
 });
+
+test('otel-logs: an unknown exporter, a bad compression, an unknown data source', async () => {
+  await failsInOneLine(['--otel-logs-exporter', 'nope'], /^Error: unknown logs exporter "nope" for --otel-logs-exporter: none configured \(add operator.otel-logs.exporters.nope to the config file\)$/);
+  const cfg = join(home, 'logs.yaml');
+  writeFileSync(cfg, 'operator.otel-logs.exporters.z:\n  exporter: otlp-grpc\n  endpoint: 127.0.0.1:1\n  compression: lz4\n');
+  await failsInOneLine(['--config', cfg, '--otel-logs-exporter', 'z'], /^Error: operator.otel-logs.exporters.z.compression: "lz4" is not none or gzip$/);
+  await failsInOneLine(['--config', cfg, '--otel-logs-exporter', 'mnt:z'], /^Error: --otel-logs-exporter mnt:z: the gadget has no data source "mnt"$/);
+});
+

@@ -124,5 +124,5 @@ test('fields that cannot be metrics are one line naming the data source and fiel
 test('--otel-metrics-name: ds:name pairs or one bare name; mixing is an error', () => {
   assert.deepEqual([...parseNameMappings('open:a,exec:b')], [['open', 'a'], ['exec', 'b']]);
   assert.deepEqual([...parseNameMappings('a')], [['', 'a']]);
-  assert.throws(() => parseNameMappings('a,open:b'), /mixes names with and without a data source/);
+  assert.throws(() => parseNameMappings('a,open:b'), /invalid value "a,open:b" for --otel-metrics-name: mixes values with and without a data source/);
 });

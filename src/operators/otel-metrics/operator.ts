@@ -17,7 +17,9 @@ import { Batch, DataSource, Field, Kind, baseKind, isArrayKind, isIntegerKind } 
 import { parseBool, parseDuration } from '../../gadget/params.js';
 import type { MeterProvider } from '@opentelemetry/api';
 import { MetricsConfigError, MetricsExport } from './collect.js';
-import { ExporterError, metricsExporterConfig, OtlpMetricsProvider, parseListenAddress, PrometheusEndpoint, routeDiagnostics } from './providers.js';
+import { ExporterError, metricsExporterConfig, OtlpMetricsProvider, parseListenAddress, PrometheusEndpoint } from './providers.js';
+import { routeDiagnostics } from '../../otel/common.js';
+import { parseNameMappings as parseMappings } from '../perds.js';
 import { gadgetStarted, gadgetStopped, registerInternals, trackDataSources } from './internals.js';
 import { metricRole } from './roles.js';
 import { addSlots, histogramJson, intervalsFromLog2Slots, renderHistogram, type Histogram } from './histogram.js';
@@ -152,7 +154,6 @@ const P = 'operator.otel-metrics.';
 /** The process's Prometheus endpoint, created by the first run that listens (upstream's global registry). */
 let endpoint: { address: string; ep: PrometheusEndpoint } | undefined;
 const otlpProviders = new Map<string, OtlpMetricsProvider>();
-let diagnosticsRouted = false;
 
 async function prometheusEndpoint(address: string, prefix: string): Promise<PrometheusEndpoint> {
   if (endpoint) {
@@ -174,16 +175,8 @@ export async function closeMetricsEndpoints(): Promise<void> {
   otlpProviders.clear();
 }
 
-/** "ds:name,ds2:name2" (or one bare name for every data source) → map; mixing both forms is an error. */
 export function parseNameMappings(v: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of v.split(',')) {
-    if (part === '') continue;
-    const i = part.indexOf(':');
-    out.set(i < 0 ? '' : part.slice(0, i), i < 0 ? part : part.slice(i + 1));
-  }
-  if (out.has('') && out.size > 1) throw new MetricsConfigError(`invalid value "${v}" for --otel-metrics-name: mixes names with and without a data source`);
-  return out;
+  return parseMappings(v, '--otel-metrics-name');
 }
 
 export const otelMetricsOperator: DataOperator = {
@@ -246,7 +239,7 @@ export const otelMetricsOperator: DataOperator = {
           if (!e.hasValues) { ctx.log.warn(`metrics.collect on ${ds.name}: no field has a metrics.type (and no metrics.implicit-counter.name): nothing to export`); continue; }
           exports.push(e);
         }
-        if (!diagnosticsRouted) { routeDiagnostics((m) => ctx.log.warn(m), (m) => ctx.log.debug(m)); diagnosticsRouted = true; }
+        routeDiagnostics((m) => ctx.log.warn(m), (m) => ctx.log.debug(m));
         const providers: MeterProvider[] = [];
         if (exporterName) {
           const cfg = metricsExporterConfig(exporterName);

@@ -2,23 +2,16 @@
 // upstream's global registry) and named OTLP exporters from the configuration file
 // (operator.otel-metrics.exporters.<name>), each a MeterProvider of its own, created when first selected.
 import { createServer, type Server } from 'node:http';
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { activeConfig } from '../../config/config.js';
-import { parseDuration } from '../../gadget/params.js';
+import { configDuration, ExporterError, igResource, otlpExporterConfig, otlpUrl } from '../../otel/common.js';
 
-export class ExporterError extends Error {}
+export { ExporterError };
 
 /** The SDK keeps 2000 series per metric by default and folds the rest into one overflow series; a map of
  * 10,000 keys must export every key. */
 const CARDINALITY_LIMIT = 1_000_000;
 const VIEWS: ViewOptions[] = [{ instrumentName: '*', aggregationCardinalityLimit: CARDINALITY_LIMIT }];
-
-export function igResource(): ReturnType<typeof resourceFromAttributes> {
-  return resourceFromAttributes({ 'service.name': 'inspektor-gadget' });
-}
 
 /** "host:port", "[v6]:port" or ":port" → listen arguments. */
 export function parseListenAddress(addr: string): { host: string; port: number } {
@@ -78,46 +71,14 @@ export interface MetricsExporterConfig {
   collectIGMetrics: boolean;
 }
 
-function asRecord(v: unknown): Record<string, unknown> {
-  return v && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {};
-}
-
-/** Named exporters of a config section (operator.otel-metrics.exporters / operator.otel-logs.exporters). */
-export function configuredExporters(section: string): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [k, v] of Object.entries(asRecord(activeConfig().fileValue(section)))) out[k] = asRecord(v);
-  return out;
-}
-
-/** The config of a named exporter; unknown names and bad fields are one line naming the key. */
+/** The config of a named metrics exporter; unknown names and bad fields are one line naming the key. */
 export function metricsExporterConfig(name: string): MetricsExporterConfig {
-  const section = 'operator.otel-metrics.exporters';
-  const all = configuredExporters(section);
-  const c = all[name.toLowerCase()];
-  const where = `${section}.${name}`;
-  if (!c) {
-    const have = Object.keys(all);
-    throw new ExporterError(`unknown metrics exporter "${name}" for --otel-metrics-exporter: ${have.length ? `configured: ${have.join(', ')}` : `none configured (add ${section}.${name} to the config file)`}`);
-  }
-  const exporter = String(c.exporter ?? '');
-  if (exporter !== 'otlp-grpc') throw new ExporterError(`${where}.exporter: unsupported exporter "${exporter}" (supported: otlp-grpc)`);
-  const endpoint = String(c.endpoint ?? '');
-  if (!endpoint) throw new ExporterError(`${where}.endpoint: required for the otlp-grpc exporter (host:port)`);
-  const temporality = String(c.temporality ?? 'cumulative') || 'cumulative';
+  const { where, raw, endpoint, insecure } = otlpExporterConfig('operator.otel-metrics.exporters', '--otel-metrics-exporter', name);
+  const temporality = String(raw.temporality ?? 'cumulative') || 'cumulative';
   if (temporality !== 'cumulative' && temporality !== 'delta') throw new ExporterError(`${where}.temporality: "${temporality}" is not cumulative or delta`);
-  let intervalMs = 60000; // the SDK's and upstream's default
-  if (c.interval !== undefined && c.interval !== null && c.interval !== '') {
-    try { intervalMs = typeof c.interval === 'number' ? c.interval / 1e6 : parseDuration(String(c.interval)); } catch {
-      throw new ExporterError(`${where}.interval: "${String(c.interval)}" is not a duration like 10s`);
-    }
-    if (!(intervalMs > 0)) throw new ExporterError(`${where}.interval: must be positive`);
-  }
-  return { exporter, endpoint, insecure: c.insecure === true || c.insecure === 'true', temporality, intervalMs, collectIGMetrics: c.collectigmetrics === true || c.collectigmetrics === 'true' };
-}
-
-/** host:port → the URL the OTLP gRPC exporter wants (plain text unless TLS). */
-export function otlpUrl(endpoint: string, insecure: boolean): string {
-  return /^[a-z]+:\/\//.test(endpoint) ? endpoint : `${insecure ? 'http' : 'https'}://${endpoint}`;
+  // 60 s: the SDK's and upstream's default.
+  const intervalMs = configDuration(`${where}.interval`, raw.interval, 60000);
+  return { exporter: 'otlp-grpc', endpoint, insecure, temporality, intervalMs, collectIGMetrics: raw.collectigmetrics === true || raw.collectigmetrics === 'true' };
 }
 
 /** A MeterProvider that pushes to an OTLP/gRPC endpoint every interval. */
@@ -153,28 +114,4 @@ export class OtlpMetricsProvider {
   async close(): Promise<void> {
     await Promise.race([this.provider.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
-}
-
-/**
- * OpenTelemetry's own diagnostics (failed exports after the exporter's retries with back-off) go to ig's log, at
- * most once per `everyMs` per message kind, so an unreachable collector is reported without flooding stderr.
- */
-export function routeDiagnostics(warn: (msg: string) => void, debug: (msg: string) => void, everyMs = 10000): void {
-  const last = new Map<string, number>();
-  const limited = (msg: string) => {
-    const kind = msg.slice(0, 60);
-    const now = Date.now();
-    if ((last.get(kind) ?? -Infinity) + everyMs > now) return;
-    last.set(kind, now);
-    warn(msg);
-  };
-  const text = (m: string, args: unknown[]) => [m, ...args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a)))].join(' ').replace(/\s+/g, ' ').trim();
-  const logger: DiagLogger = {
-    error: (m, ...a) => limited(`otel: ${text(m, a)}`),
-    warn: (m, ...a) => limited(`otel: ${text(m, a)}`),
-    info: (m, ...a) => debug(`otel: ${text(m, a)}`),
-    debug: () => undefined,
-    verbose: () => undefined,
-  };
-  diag.setLogger(logger, { logLevel: DiagLogLevel.INFO, suppressOverrideMessage: true });
 }
