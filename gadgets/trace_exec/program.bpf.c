@@ -19,6 +19,7 @@
 #define GADGET_NO_BUF_RESERVE
 #include <gadget/buffer.h>
 #include <gadget/common.h>
+#include <gadget/core_fixes.bpf.h>
 #include <gadget/filesystem.h>
 #include <gadget/filter.h>
 #include <gadget/macros.h>
@@ -38,11 +39,27 @@ struct event {
 	__u32 sessionid;
 	gadget_errno error_raw;
 	int args_count;
+	/* controlling terminal: index within its driver, and device number (0:0 for none) */
+	int tty;
+	unsigned int tty_major;
+	unsigned int tty_minor;
+	/* executable / exec'd file on the mount at the root of the process (not a bind mount) */
+	bool from_rootfs;
+	bool file_from_rootfs;
 	bool upper_layer;
 	bool fupper_layer;
 	bool pupper_layer;
 	unsigned int args_size;
+	/* device and inode of the exec'd file */
+	unsigned int dev_major;
+	unsigned int dev_minor;
+	unsigned long inode;
+	/* inode change times (ns since the epoch): executable, exec'd file, parent's executable */
+	__u64 ctime;
+	__u64 fctime;
+	__u64 pctime;
 	char exepath[GADGET_PATH_MAX];
+	char parent_exepath[GADGET_PATH_MAX]; /* with --paths */
 	char file[GADGET_PATH_MAX];
 	char cwd[GADGET_PATH_MAX];
 	char args[FULL_MAX_ARGS_ARR];
@@ -63,6 +80,31 @@ GADGET_PARAM(paths);
 const volatile int max_args = DEFAULT_MAXARGS;
 
 static const struct event empty_event = {};
+
+/* tty_devnum(): MKDEV(driver->major, driver->minor_start) + index */
+static __always_inline void read_tty(struct event *event,
+				     struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	struct tty_driver *drv;
+
+	if (!tty)
+		return;
+	drv = BPF_CORE_READ(tty, driver);
+	if (!drv)
+		return;
+	event->tty = BPF_CORE_READ(tty, index);
+	event->tty_major = BPF_CORE_READ(drv, major);
+	event->tty_minor = BPF_CORE_READ(drv, minor_start) + event->tty;
+}
+
+/* Is `file` on the mount that is the task's root (its container's rootfs)? */
+static __always_inline bool on_root_mount(struct task_struct *task,
+					  struct file *file)
+{
+	return file && BPF_CORE_READ(file, f_path.mnt) ==
+			       BPF_CORE_READ(task, fs, root.mnt);
+}
 
 /*
  * In-flight exec calls keyed by the thread id that called execve. After a
@@ -189,20 +231,32 @@ int ig_sched_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	gadget_process_populate(&event->proc);
 	event->error_raw = 0;
+	read_tty(event, task);
 
 	exe_file = BPF_CORE_READ(task, mm, exe_file);
 	if (exe_file) {
-		event->upper_layer = gadget_inode_has_upper_layer(
-			BPF_CORE_READ(exe_file, f_inode));
+		struct inode *ino = BPF_CORE_READ(exe_file, f_inode);
+
+		event->upper_layer = gadget_inode_has_upper_layer(ino);
+		event->ctime = gadget_get_ctime_nanosec_from_inode(ino);
+		event->from_rootfs = on_root_mount(task, exe_file);
 		if (gadget_read_file_path(exe_file, event->exepath,
 					  sizeof(event->exepath)) < 0)
 			event->exepath[0] = '\0';
 	}
 
 	bprm_file = BPF_CORE_READ(bprm, file);
-	if (bprm_file)
-		event->fupper_layer = gadget_inode_has_upper_layer(
-			BPF_CORE_READ(bprm_file, f_inode));
+	if (bprm_file) {
+		struct inode *ino = BPF_CORE_READ(bprm_file, f_inode);
+		__u32 dev = BPF_CORE_READ(ino, i_sb, s_dev);
+
+		event->fupper_layer = gadget_inode_has_upper_layer(ino);
+		event->fctime = gadget_get_ctime_nanosec_from_inode(ino);
+		event->file_from_rootfs = on_root_mount(task, bprm_file);
+		event->dev_major = dev >> 20;
+		event->dev_minor = dev & ((1U << 20) - 1);
+		event->inode = BPF_CORE_READ(ino, i_ino);
+	}
 
 	/* The file name given to exec (the script for interpreted files). */
 	filename = BPF_CORE_READ(bprm, filename);
@@ -212,9 +266,15 @@ int ig_sched_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	parent = BPF_CORE_READ(task, real_parent);
 	exe_file = BPF_CORE_READ(parent, mm, exe_file);
-	if (exe_file)
-		event->pupper_layer = gadget_inode_has_upper_layer(
-			BPF_CORE_READ(exe_file, f_inode));
+	if (exe_file) {
+		struct inode *ino = BPF_CORE_READ(exe_file, f_inode);
+
+		event->pupper_layer = gadget_inode_has_upper_layer(ino);
+		event->pctime = gadget_get_ctime_nanosec_from_inode(ino);
+		if (paths && gadget_read_file_path(exe_file, event->parent_exepath,
+						   sizeof(event->parent_exepath)) < 0)
+			event->parent_exepath[0] = '\0';
+	}
 
 	emit(ctx, event);
 	bpf_map_delete_elem(&execs, &old_tid);

@@ -50,3 +50,37 @@ test('failed execs are hidden by default and shown with --ignore-failed=false', 
   await ig.stop();
   assert.equal(ev.error, 'ENOENT');
 });
+
+test("upstream's full field set: file identity, change times, rootfs, terminal and, with --paths, the parent's executable", async () => {
+  const { statSync } = await import('node:fs');
+  const marker = `ig-exec-fields-${process.pid}`;
+  const ig = new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '--paths', '--filter', 'proc.comm==echo']);
+  type Full = ExecEvent & {
+    tty: number; tty_major: number; tty_minor: number; from_rootfs: boolean; file_from_rootfs: boolean;
+    dev_major: number; dev_minor: number; inode: number; ctime: number; fctime: number; pctime: number;
+    parent_exepath: string; cwd: string;
+  };
+  try {
+    // `script` gives the exec a controlling terminal (a pseudo-terminal, major 136..143)
+    const ev = await ig.waitFor<Full>((e) => e.args.includes(marker), () => {
+      spawn('script', ['-qec', `/bin/echo ${marker}`, '/dev/null'], { stdio: 'ignore' });
+    });
+    const st = statSync('/bin/echo', { bigint: true });
+    assert.equal(BigInt(ev.inode), st.ino);
+    assert.equal(ev.dev_major, Number(st.dev) >> 8, 'old-style st_dev: major in bits 8-19');
+    assert.equal(ev.dev_minor, Number(st.dev) & 0xff);
+    // change times in ns since the epoch, as stat reports them (JSON numbers: within a double's 256 ns spacing)
+    const near = (a: number, b: bigint) => Math.abs(a - Number(b)) <= 512;
+    assert.ok(near(ev.fctime, st.ctimeNs), `${ev.fctime} vs ${st.ctimeNs}`);
+    assert.ok(near(ev.ctime, statSync(ev.exepath, { bigint: true }).ctimeNs), `${ev.ctime}`);
+    assert.ok(ev.pctime > 0);
+    assert.equal(ev.from_rootfs, true);
+    assert.equal(ev.file_from_rootfs, true);
+    assert.ok(ev.tty_major >= 136 && ev.tty_major <= 143, `pty major: ${ev.tty_major}`);
+    assert.equal(ev.tty_minor, ev.tty, 'pts: minor_start 0, so minor = index');
+    assert.match(ev.parent_exepath, /^\/.+/);
+    assert.equal(ev.cwd, process.cwd());
+  } finally {
+    await ig.stop();
+  }
+});
