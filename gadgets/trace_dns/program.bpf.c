@@ -86,6 +86,9 @@ struct event_t {
 	gadget_timestamp timestamp_raw;
 	gadget_netns_id netns_id;
 	struct gadget_process proc;
+	/* working directory and executable of the socket's owner, with --paths */
+	char cwd[GADGET_SE_PATH_MAX];
+	char exepath[GADGET_SE_PATH_MAX];
 
 	struct gadget_l4endpoint_t src;
 	struct gadget_l4endpoint_t dst;
@@ -111,6 +114,10 @@ struct event_t {
 	__u32 data_len;
 	__u16 dns_off;
 };
+
+/* Fill cwd and exepath from the socket enricher. */
+const volatile bool paths = false;
+GADGET_PARAM(paths);
 
 /* UDP/TCP ports carrying DNS. */
 #define MAX_PORTS 4
@@ -297,6 +304,11 @@ int ig_trace_dns(struct __sk_buff *skb)
 	if (gadget_should_discard_data_by_skb(skv))
 		return 0;
 	gadget_process_populate_from_socket(skv, &event->proc);
+	if (paths && skv) {
+		__builtin_memcpy(event->cwd, skv->cwd, sizeof(event->cwd));
+		__builtin_memcpy(event->exepath, skv->exepath,
+				 sizeof(event->exepath));
+	}
 
 	event->id = bpf_ntohs(hdr[0]);
 	flags = bpf_ntohs(hdr[1]);

@@ -109,6 +109,31 @@ test('queries and responses in a test netns: name, type, rcode, latency, endpoin
   }
 });
 
+test('--paths: the working directory and executable of the socket owner', async () => {
+  const ig = new IgProcess(['run', 'trace_dns', '--host', '-o', 'json', '--paths'], undefined, { prefix: netns.prefix });
+  const name = `paths-${process.pid}.example.com`;
+  try {
+    type WithPaths = DnsEvent & { cwd: string; exepath: string };
+    const q = await ig.waitFor<WithPaths>((e) => e.name === `${name}.` && e.qr === 'Q', () => query(name, 1));
+    const { readlinkSync } = await import('node:fs');
+    assert.equal(q.proc.pid, helper.pid);
+    assert.equal(q.exepath, readlinkSync(`/proc/${helper.pid}/exe`));
+    assert.equal(q.cwd, readlinkSync(`/proc/${helper.pid}/cwd`));
+  } finally {
+    await ig.stop();
+  }
+  // without --paths both stay empty
+  const plain = new IgProcess(['run', 'trace_dns', '--host', '-o', 'json'], undefined, { prefix: netns.prefix });
+  const name2 = `nopaths-${process.pid}.example.com`;
+  try {
+    type WithPaths = DnsEvent & { cwd: string; exepath: string };
+    const q = await plain.waitFor<WithPaths>((e) => e.name === `${name2}.` && e.qr === 'Q', () => query(name2, 1));
+    assert.deepEqual([q.cwd, q.exepath], ['', '']);
+  } finally {
+    await plain.stop();
+  }
+});
+
 test('an NXDomain response to an AAAA query', async () => {
   const ig = new IgProcess(['run', 'trace_dns', '--host', '-o', 'json'], undefined, { prefix: netns.prefix });
   const name = `nx-${process.pid}.example.org`;

@@ -30,6 +30,7 @@ import { SocketTable, type SocketEntry } from './table.js';
 /** The offered name (include/gadget/sockets-map.h). */
 const SOCKETS_MAP = 'gadget_sockets';
 const GADGET_MAX_SOCKETS = 16384;
+const BPF_F_NO_PREALLOC = 1;
 const REFRESH_MS = 1000;
 /** a namespace is rescanned at most this often because of lookups that miss */
 const MISS_RESCAN_MS = 200;
@@ -145,6 +146,9 @@ export function encodeEntry(l: MapLayout, e: SocketEntry): { key: Buffer; value:
     put(value, l.value.get('ptask'), o.pcomm);
     put(value, l.value.get('ppid'), o.ppid);
     put(value, l.value.get('ptid'), o.ppid);
+    // optional members of gadget_socket_value, when the gadget's value has them
+    put(value, l.value.get('cwd'), o.cwd);
+    put(value, l.value.get('exepath'), o.exepath);
   } else {
     put(value, l.value.get('uid_gid'), e.uid);
   }
@@ -172,7 +176,12 @@ class SocketEnricherInstance implements OperatorInstance {
 
   preStart(ctx: GadgetContext): void {
     if (!this.layout) return;
-    this.map = BpfMap.create({ type: MapType.Hash, keySize: this.layout.keySize, valueSize: this.layout.valueSize, maxEntries: GADGET_MAX_SOCKETS, name: SOCKETS_MAP });
+    // BPF_F_NO_PREALLOC: entries are allocated as sockets appear. With the optional cwd/exepath members
+    // (2 × 256 bytes in include/gadget/types.h) a preallocated 16384-entry map would pin ~10 MB up front.
+    this.map = BpfMap.create({
+      type: MapType.Hash, keySize: this.layout.keySize, valueSize: this.layout.valueSize, maxEntries: GADGET_MAX_SOCKETS,
+      name: SOCKETS_MAP, flags: BPF_F_NO_PREALLOC,
+    });
     this.refresh();
     ctx.offers.offerMap(SOCKETS_MAP, this.map, this.name);
   }

@@ -29,6 +29,9 @@ export interface SocketOwner {
   ppid: number;
   pcomm: string;
   mntns: bigint;
+  /** working directory and executable path (as the owner sees them: its own root), '' when unreadable */
+  cwd: string;
+  exepath: string;
 }
 
 export interface SocketEntry {
@@ -236,10 +239,13 @@ export class SocketTable {
       try { pcomm = fs.readFileSync(`${P}/${ppid}/comm`, 'latin1').replace(/\n$/, ''); } catch { /* parent gone */ }
       let mntns = 0n;
       try { mntns = BigInt(nsInode(fs.readlinkSync(`${P}/${pid}/ns/mnt`))); } catch { /* gone */ }
+      const link = (n: string) => {
+        try { return fs.readlinkSync(`${P}/${pid}/${n}`); } catch { return ''; } // kernel thread, or gone
+      };
       const owner: SocketOwner = {
         pid,
         comm: fs.readFileSync(`${P}/${pid}/comm`, 'latin1').replace(/\n$/, ''),
-        uid: num('Uid'), gid: num('Gid'), ppid, pcomm, mntns,
+        uid: num('Uid'), gid: num('Gid'), ppid, pcomm, mntns, cwd: link('cwd'), exepath: link('exe'),
       };
       this.ownerCache.set(pid, { start: st, owner });
       return owner;
