@@ -5,8 +5,10 @@ import { BpfMap } from './map.js';
 import { native } from './native.js';
 import type { LinkHandle, MapInfo, ObjectHandle, ProgramInfo } from './native-api.js';
 import { PerfReader, RingReader, type BatchCallback, type PerfReaderOptions, type ReaderOptions } from './reader.js';
+import { MapType } from './constants.js';
 
 export { ProgType, PerfType, PerfSwConfig } from './constants.js';
+export type { MapInfo, ProgramInfo } from './native-api.js';
 
 export interface UprobeOptions {
   binaryPath: string;
@@ -83,6 +85,17 @@ export class BpfObject {
     return this;
   }
 
+  /** Use `owner`'s map in place of the declared `map` (the owner keeps it and closes it after this object). */
+  reuseMap(map: string, owner: BpfMap): this {
+    return this.reuseMapFd(map, owner.fd);
+  }
+
+  /** Set a program's type before load (sections libbpf does not know: "socket1", "perf_event/<name>"). */
+  setProgramType(prog: string, type: number): this {
+    native.setProgramType(this.handle, prog, type);
+    return this;
+  }
+
   setAutoload(prog: string, on: boolean): this {
     native.setAutoload(this.handle, prog, on);
     return this;
@@ -120,6 +133,17 @@ export class BpfObject {
 
   progFd(prog: string): number {
     return native.progFd(this.handle, prog);
+  }
+
+  /** Run a loaded program once (BPF_PROG_TEST_RUN) with an optional ctx; returns the program's return value. */
+  testRun(prog: string, ctx: Buffer | null = null): number {
+    return native.progTestRun(this.handle, prog, ctx);
+  }
+
+  /** The map if the loaded object has it, else undefined (e.g. an optional lost-samples counter). */
+  findMap(name: string): BpfMap | undefined {
+    if (!this.#loaded || !this.maps().some((m) => m.name === name)) return undefined;
+    return this.map(name);
   }
 
   /** A map of the loaded object (not owned: valid until close()). */
@@ -223,6 +247,11 @@ export class BpfObject {
   /** Start a perf buffer reader on one of this object's maps. */
   openPerfReader(map: string, cb: BatchCallback, opts: PerfReaderOptions = {}): PerfReader {
     return this.#trackReader(new PerfReader(this.map(map).fd, cb, opts));
+  }
+
+  /** A ring or perf buffer reader, as the map's type says. */
+  openReader(map: string, cb: BatchCallback, opts: PerfReaderOptions = {}): AnyReader {
+    return this.map(map).type === MapType.PerfEventArray ? this.openPerfReader(map, cb, opts) : this.openRingReader(map, cb, opts);
   }
 
   /**

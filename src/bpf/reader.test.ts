@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { MapType } from './map.js';
 import { native } from './native.js';
 import { BpfObject } from './object.js';
-import { forEachRecord, RingReader } from './reader.js';
+import { forEachRecord, RingReader, type RenderConsumer } from './reader.js';
+import { RenderPlan } from './render-plan.js';
+import { constants as fsConstants } from 'node:fs';
 import {
   compileBpf, getppidLoop, loadedProgramNames, removeBuildDir, setupKernel, skipReason, u32, waitFor,
 } from './testutil.js';
@@ -120,8 +122,7 @@ describe('readers', { skip: skipReason }, () => {
     const plan = (fields: [string, number, number, number][]) => {
       const ds = new DataSource('t', 'single');
       for (const [name, kind, offs, size] of fields) ds.addField({ name, kind, storage: { type: 'static', offs, size } });
-      const sp = planSpec(ds.fields);
-      return native.renderPlanNew(sp.ops, sp.literals, sp.memos, sp.wallOffsetNs);
+      return RenderPlan.compile(planSpec(ds.fields));
     };
     const readLines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
     // ring: struct event { u32 pid; u32 tid; u64 ts; u32 ppid; u32 kind; } in a 16 KiB ring (48-byte records wrap)
@@ -132,11 +133,17 @@ describe('readers', { skip: skipReason }, () => {
       obj.attachAuto('igt_rb_getppid');
       const fd = openSync(ringOut, 'w');
       let jsRecords = 0;
-      const r = native.ringOpen(obj.mapFd('events'), (_b, n) => { jsRecords += n; }, {
-        render: plan([['pid', Kind.Uint32, 0, 4], ['ts', Kind.Uint64, 8, 8], ['ppid', Kind.Uint32, 16, 4]]), outFd: fd, lingerUs: 100,
-      });
+      let attached = 0;
+      // The render plan as a reader consumer: the consumer names the fd and the linger.
+      const consumer: RenderConsumer = {
+        plan: plan([['pid', Kind.Uint32, 0, 4], ['ts', Kind.Uint64, 8, 8], ['ppid', Kind.Uint32, 16, 4]]), outFd: fd, lingerUs: 100,
+        attached: () => { attached++; },
+        outputFailed: (errno, message) => assert.fail(`output failed: ${errno} ${message}`),
+      };
+      const r = obj.openRingReader('events', (_b, n) => { jsRecords += n; }, { consumer });
+      assert.equal(attached, 1, 'the consumer learns that the reader renders with its plan');
       for (let k = 0; k < 20; k++) { getppidLoop(200); await new Promise((res) => setTimeout(res, 5)); }
-      const st = native.readerStop(r);
+      const st = r.stop();
       closeSync(fd);
       const lines = readLines(ringOut);
       assert.equal(lines.length, 4000);
@@ -154,7 +161,7 @@ describe('readers', { skip: skipReason }, () => {
       pobj.setVar('target_pid', u32(process.pid)).load();
       pobj.attachAuto('igt_pb_getppid');
       const fd = openSync(perfOut, 'w');
-      const r = native.perfOpen(pobj.mapFd('pevents'), 8, () => {}, { render: plan([['pid', Kind.Uint32, 0, 4], ['cpu', Kind.Uint32, 4, 4], ['seq', Kind.Uint64, 8, 8]]), outFd: fd });
+      const r = native.perfOpen(pobj.mapFd('pevents'), 8, () => {}, { render: plan([['pid', Kind.Uint32, 0, 4], ['cpu', Kind.Uint32, 4, 4], ['seq', Kind.Uint64, 8, 8]]).handle, outFd: fd });
       getppidLoop(300);
       await new Promise((res) => setTimeout(res, 50));
       const st = native.readerStop(r);
@@ -166,6 +173,38 @@ describe('readers', { skip: skipReason }, () => {
       assert.ok(lines.every((l) => l['pid'] === process.pid && l['cpu']! < native.numPossibleCpus()));
     } finally {
       pobj.close();
+    }
+  });
+
+  it('render mode: a failed output (EPIPE: nobody reads the pipe) is reported to the consumer once', async () => {
+    const { DataSource, Kind } = await import('../datasource/index.js');
+    const { planSpec } = await import('../operators/cli/native-plan.js');
+    const ds = new DataSource('t', 'single');
+    ds.addField({ name: 'pid', kind: Kind.Uint32, storage: { type: 'static', offs: 0, size: 4 } });
+    const fifo = join(scratch, 'out.fifo');
+    spawnSync('mkfifo', [fifo]);
+    // Open both ends, then close the read end: every write on the other end fails with EPIPE.
+    const rd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const wr = openSync(fifo, 'w');
+    closeSync(rd);
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).load();
+      obj.attachAuto('igt_rb_getppid');
+      const failures: number[] = [];
+      const r = obj.openRingReader('events', () => {}, {
+        consumer: { plan: RenderPlan.compile(planSpec(ds.fields)), outFd: wr, attached: () => {}, outputFailed: (errno) => failures.push(errno) },
+      });
+      getppidLoop(50);
+      await waitFor(() => failures.length > 0, 5000, 50);
+      getppidLoop(50);
+      await new Promise((res) => setTimeout(res, 1200));
+      assert.deepEqual(failures, [32], 'EPIPE, reported once');
+      assert.equal(r.stats().outputErrno, 32);
+      r.stop();
+    } finally {
+      obj.close();
+      closeSync(wr);
     }
   });
 

@@ -2,9 +2,42 @@
 // the callback on the JS thread as zero-copy Buffers laid out as
 //   [u32 len][u32 cpu (perf) or 0 (ring)][payload padded to 8] ...
 import { native } from './native.js';
-import type { BatchCallback, ReaderHandle, ReaderOptions, ReaderStats } from './native-api.js';
+import type { BatchCallback, ReaderHandle, ReaderOptions as NativeReaderOptions, ReaderStats } from './native-api.js';
+import type { RenderPlan } from './render-plan.js';
+import type { BpfMap } from './map.js';
 
-export type { BatchCallback, ReaderOptions, ReaderStats } from './native-api.js';
+export type { BatchCallback, BatchKind, ReaderStats } from './native-api.js';
+export { BATCH_REFRESH } from './native-api.js';
+
+/** Where a rendering reader's JS-rendered lines go: through the reader, in order with the thread's own. */
+export interface ReaderOutput {
+  write(bytes: Buffer): void;
+}
+
+/**
+ * A consumer that renders records on the reader's poll thread with a plan (render mode). The consumer decides the
+ * output policy: which fd, how long the thread lingers, what a failed write means. Records the plan cannot render
+ * (memo misses) still reach the reader's callback, which hands them to JS and writes their lines through the
+ * ReaderOutput given to `attached`.
+ */
+export interface RenderConsumer {
+  readonly plan: RenderPlan;
+  readonly outFd: number;
+  readonly lingerUs?: number;
+  readonly maxLatencyMs?: number;
+  /** The reader renders with the plan from now on. */
+  attached(out: ReaderOutput): void;
+  /** The output fd failed (e.g. EPIPE when the pipe's reader went away); the reader discards output from then on. */
+  outputFailed(errno: number, message: string): void;
+}
+
+export interface ReaderOptions extends Omit<NativeReaderOptions, 'render' | 'outFd'> {
+  /** Render mode: the consumer's plan renders every record on the poll thread. */
+  consumer?: RenderConsumer;
+}
+
+/** How often a rendering reader looks for a failed output (one stats call). */
+const OUTPUT_CHECK_MS = 1000;
 
 /** Record header size in a batch. */
 export const RECORD_HEADER_BYTES = 8;
@@ -31,8 +64,15 @@ abstract class Reader {
   #handle: ReaderHandle | null = null;
   #final: ReaderStats | null = null;
   #onStop: ((r: Reader) => void) | undefined;
+  #watch: NodeJS.Timeout | undefined;
+  protected readonly nativeOpts: NativeReaderOptions;
 
-  protected constructor(readonly mapFd: number, protected readonly cb: BatchCallback, protected readonly opts: ReaderOptions) {}
+  protected constructor(readonly mapFd: number, protected readonly cb: BatchCallback, readonly opts: ReaderOptions) {
+    const { consumer, ...rest } = opts;
+    this.nativeOpts = consumer
+      ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
+      : rest;
+  }
 
   protected abstract open(): ReaderHandle;
 
@@ -49,7 +89,21 @@ abstract class Reader {
   start(): this {
     if (this.#handle) throw new Error('reader already running');
     if (this.#final) throw new Error('reader was stopped; create a new one');
-    this.#handle = this.open();
+    const h = this.open();
+    this.#handle = h;
+    const consumer = this.opts.consumer;
+    if (consumer) {
+      consumer.attached({ write: (bytes) => native.readerWriteOut(h, bytes) });
+      this.#watch = setInterval(() => {
+        if (this.#handle !== h) return;
+        const st = native.readerStats(h);
+        if (!st.outputError) return;
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+        consumer.outputFailed(st.outputErrno ?? 0, st.outputError);
+      }, OUTPUT_CHECK_MS);
+      this.#watch.unref();
+    }
     return this;
   }
 
@@ -66,6 +120,8 @@ abstract class Reader {
     const h = this.#handle;
     if (!h) return this.#final ?? { records: 0, batches: 0, lost: 0 };
     this.#handle = null;
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = undefined;
     try {
       this.#final = native.readerStop(h);
     } catch (err) {
@@ -87,7 +143,7 @@ export class RingReader extends Reader {
   }
 
   protected open(): ReaderHandle {
-    return native.ringOpen(this.mapFd, this.cb, this.opts);
+    return native.ringOpen(this.mapFd, this.cb, this.nativeOpts);
   }
 }
 
@@ -107,8 +163,16 @@ export class PerfReader extends Reader {
   }
 
   protected open(): ReaderHandle {
-    return native.perfOpen(this.mapFd, this.pageCount, this.cb, this.opts);
+    return native.perfOpen(this.mapFd, this.pageCount, this.cb, this.nativeOpts);
   }
 }
 
 export type AnyReader = RingReader | PerfReader;
+
+/**
+ * Consume every record now in a ring buffer on the calling thread (on-demand snapshots: run the programs, then
+ * drain). Same layout as a reader batch; records past `maxBytes` (0: 64 MiB) are consumed and counted in `dropped`.
+ */
+export function drainRing(map: BpfMap, maxBytes = 0): { buf: Buffer; count: number; dropped: number } {
+  return native.ringDrain(map.fd, maxBytes);
+}

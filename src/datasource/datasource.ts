@@ -13,15 +13,6 @@ export interface SubscribeOptions {
   nativeEquivalent?: boolean;
 }
 
-/** An output that renders this data source on the reader's thread (the cli's JSON fast path). */
-export interface NativeOutput {
-  plan: import('../bpf/native-api.js').RenderPlanHandle;
-  /** Called with the reader once it renders with the plan. */
-  bind(reader: import('../bpf/native-api.js').ReaderHandle): void;
-  /** Records already printed with memo fragments past their TTL: recompute those fragments. */
-  refresh(b: Batch): void;
-}
-
 export interface FieldConfig {
   annotations?: Record<string, string>;
   tags?: string[];
@@ -40,8 +31,6 @@ export class DataSource {
   staticSize = 0;
   private columnCount = 0;
   private readonly subs: { prio: number; seq: number; fn: Subscriber; nativeEquivalent: boolean }[] = [];
-  /** Set by an output that can render natively; used only when every subscriber is native-equivalent. */
-  nativeOutput?: NativeOutput;
   private seq = 0;
   private lostHandlers: ((n: number, cause: string) => void)[] = [];
   referenced = true;
@@ -100,9 +89,9 @@ export class DataSource {
     this.subs.sort((a, b) => a.prio - b.prio || a.seq - b.seq);
   }
 
-  /** The native output, when set and nothing else needs to see each record in JS. */
-  nativeRenderer(): NativeOutput | undefined {
-    return this.nativeOutput && this.subs.every((s) => s.nativeEquivalent) ? this.nativeOutput : undefined;
+  /** True when a native render plan can stand in for every subscriber (nothing else needs the records in JS). */
+  onlyNativeEquivalentSubscribers(): boolean {
+    return this.subs.every((s) => s.nativeEquivalent);
   }
 
   emit(b: Batch): void {

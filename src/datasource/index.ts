@@ -1,4 +1,4 @@
-export { DataSource, type DataSourceType, type DataSourceConfig, type FieldConfig, type Subscriber, type SubscribeOptions, type NativeOutput } from './datasource.js';
+export { DataSource, type DataSourceType, type DataSourceConfig, type FieldConfig, type Subscriber, type SubscribeOptions } from './datasource.js';
 export { Batch } from './batch.js';
 export { Field, FieldFlag, type FieldValue, type Getter, type Storage, type NativeHint, readU64, readI64, readCString, u64Decimal, u64Mod1e9 } from './field.js';
 export * from './kinds.js';

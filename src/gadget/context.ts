@@ -7,6 +7,7 @@ import type { GadgetMetadata } from './metadata.js';
 import { Logger } from './logger.js';
 import { OfferedNames } from './offers.js';
 import { NetnsTargets } from './netns.js';
+import { RenderConsumers } from './render-consumers.js';
 
 export class GadgetError extends Error {
   constructor(message: string, readonly details?: string) { super(message); }
@@ -36,6 +37,8 @@ export class GadgetContext {
   readonly offers = new OfferedNames();
   /** Network namespaces socket programs run in, and the ones that come and go (see netns.ts). */
   readonly netns = new NetnsTargets();
+  /** Outputs that render a data source on its reader's thread (see render-consumers.ts). */
+  readonly renderConsumers = new RenderConsumers();
   readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
   private readonly abort = new AbortController();
   private started: OperatorInstance[] = [];

@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeTestHooks } from '../../../test/harness/native-test-addon.js';
-import { native } from '../../bpf/native.js';
+import { RenderPlan } from '../../bpf/render-plan.js';
 import { Batch, DataSource, FieldFlag, Kind } from '../../datasource/index.js';
 import { installFormatters } from '../formatters/operator.js';
 import { installResolver, IdNames } from '../uidgidresolver/operator.js';
@@ -140,7 +140,7 @@ function setup(seed: number) {
   const dir = mkdtempSync(join(tmpdir(), 'ig-plan-'));
   const w = makeWorld(dir);
   const rewriters = installFormatters(w.ds);
-  const np = compileNativePlan(native, jsonFields(w.ds));
+  const np = compileNativePlan(jsonFields(w.ds));
   if ('reason' in np) throw new Error(`no native plan: ${np.reason}`);
   return { dir, w, rewriters, np: np as NativePlan, r: rng(seed) };
 }
@@ -153,10 +153,10 @@ test('native plan: every record misses until JS has filled the memos, then lines
       const count = 200;
       const raw = randomBatch(r, count, [4026531840n, 4026532001n]);
       const { text, batch } = jsLines(w, raw, count, rewriters);
-      let res = nativeTestHooks().renderPlanRender(np.plan, raw, count);
+      let res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, count);
       if (round === 0) assert.equal(res.missed.length, count, 'empty memos: every record is left to JS');
       np.fill(batch);
-      res = nativeTestHooks().renderPlanRender(np.plan, raw, count);
+      res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, count);
       assert.deepEqual(res.missed, [], `round ${round}: no miss after fill`);
       const got = res.out.toString('utf8');
       if (got !== text) {
@@ -178,15 +178,15 @@ test('native plan: a container change invalidates the memos; new answers match J
     const raw = randomBatch(r, 50, [4026532002n]);
     let js = jsLines(w, raw, 50, rewriters);
     np.fill(js.batch);
-    assert.deepEqual(nativeTestHooks().renderPlanRender(np.plan, raw, 50).missed, []);
+    assert.deepEqual(nativeTestHooks().renderPlanRender(np.plan.handle, raw, 50).missed, []);
     assert.match(js.text, /"runtime":\{"containerName":""/);
     // The container appears: LocalManager announces it, and the plan forgets what it knew.
     w.containers.set(4026532002n, container(4026532002n, 'db'));
     w.changed();
-    assert.equal(nativeTestHooks().renderPlanRender(np.plan, raw, 50).missed.length, 50);
+    assert.equal(nativeTestHooks().renderPlanRender(np.plan.handle, raw, 50).missed.length, 50);
     js = jsLines(w, raw, 50, rewriters);
     np.fill(js.batch);
-    const res = nativeTestHooks().renderPlanRender(np.plan, raw, 50);
+    const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 50);
     assert.deepEqual(res.missed, []);
     assert.equal(res.out.toString('utf8'), js.text);
     assert.match(res.out.toString('utf8'), /"runtime":\{"containerName":"db","runtimeName":"containerd"/);
@@ -201,7 +201,7 @@ test('native plan: C strings are quoted like JSON.stringify(buf.toString("utf8")
   ds.staticSize = 64;
   ds.addField({ name: 's', kind: Kind.CString, storage: st(0, 64) });
   const spec = planSpec(jsonFields(ds));
-  const plan = native.renderPlanNew(spec.ops, spec.literals, spec.memos, spec.wallOffsetNs);
+  const plan = RenderPlan.compile(spec);
   const r = rng(3);
   const count = 2000;
   const raw = Buffer.alloc(count * 72);
@@ -213,7 +213,7 @@ test('native plan: C strings are quoted like JSON.stringify(buf.toString("utf8")
     const nul = bytes.indexOf(0);
     expected += `{"s":${JSON.stringify(bytes.subarray(0, nul < 0 ? 64 : nul).toString('utf8'))}}\n`;
   }
-  const res = nativeTestHooks().renderPlanRender(plan, raw, count);
+  const res = nativeTestHooks().renderPlanRender(plan.handle, raw, count);
   assert.deepEqual(res.missed, []);
   const got = res.out.toString('utf8').split('\n');
   const exp = expected.split('\n');
@@ -225,11 +225,11 @@ test('native plan: fields without a native form keep the data source on the JS p
   ds.staticSize = 16;
   ds.addField({ name: 'f', kind: Kind.Float64, storage: st(0, 8) });
   ds.addField({ name: 'computed', kind: Kind.String, storage: { type: 'derived', compute: () => 'x' } });
-  const np = compileNativePlan(native, jsonFields(ds));
+  const np = compileNativePlan(jsonFields(ds));
   assert.ok('reason' in np);
   assert.match((np as { reason: string }).reason, /f: kind|computed: no native form/);
-  assert.throws(() => native.renderPlanNew(Int32Array.from([99, 0, 0, 0]), Buffer.alloc(0), Int32Array.from([0]), 0n), /render plan: unknown op/);
-  assert.throws(() => native.renderPlanNew(Int32Array.from([1, 5, 10, 0]), Buffer.alloc(4), Int32Array.from([0]), 0n), /literal out of range/);
+  assert.throws(() => RenderPlan.compile({ ops: Int32Array.from([99, 0, 0, 0]), literals: Buffer.alloc(0), memos: Int32Array.from([0]), wallOffsetNs: 0n }), /render plan: unknown op/);
+  assert.throws(() => RenderPlan.compile({ ops: Int32Array.from([1, 5, 10, 0]), literals: Buffer.alloc(4), memos: Int32Array.from([0]), wallOffsetNs: 0n }), /literal out of range/);
 });
 
 test('native plan: past their TTL, fragments are still used and the record is handed over for a refresh', () => {
@@ -238,20 +238,20 @@ test('native plan: past their TTL, fragments are still used and the record is ha
     const raw = randomBatch(r, 40, [4026532003n]);
     const js = jsLines(w, raw, 40, rewriters);
     np.fill(js.batch);
-    let res = nativeTestHooks().renderPlanRender(np.plan, raw, 40);
+    let res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 40);
     assert.deepEqual(res.missed, []);
     assert.deepEqual(res.refresh, []);
     // 1.5 s later the user-name and container memos (1 s TTL) are stale: lines still come out, the same text,
     // and the first record of each stale key is handed to JS (once, not for every record).
-    res = nativeTestHooks().renderPlanRender(np.plan, raw, 40, 1500);
+    res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 40, 1500);
     assert.deepEqual(res.missed, []);
     assert.equal(res.out.toString('utf8'), js.text);
     assert.ok(res.refresh.length > 0 && res.refresh.length < 40, `refresh asked for ${res.refresh.length} records`);
-    assert.deepEqual(nativeTestHooks().renderPlanRender(np.plan, raw, 40, 1600).refresh, [], 'asked once per second per entry');
+    assert.deepEqual(nativeTestHooks().renderPlanRender(np.plan.handle, raw, 40, 1600).refresh, [], 'asked once per second per entry');
     // JS recomputes them (a refresh batch has boot-clock timestamps: those memos are skipped).
     const refreshBatch = batchFromRing(w.ds, Buffer.from(raw), 40);
     np.fill(refreshBatch, true);
-    res = nativeTestHooks().renderPlanRender(np.plan, raw, 40, 1700);
+    res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 40, 1700);
     assert.deepEqual(res.refresh, []);
     assert.equal(res.out.toString('utf8'), js.text);
   } finally {
@@ -268,10 +268,10 @@ test('native plan: a fragment computed before an invalidation is dropped, not st
     np.fill(before.batch); // queued: stored before the next record
     w.containers.set(4026532004n, container(4026532004n, 'late'));
     w.changed(); // ... but the container changed first
-    assert.equal(nativeTestHooks().renderPlanRender(np.plan, raw, 10).missed.length, 10, 'the stale fragments were not stored');
+    assert.equal(nativeTestHooks().renderPlanRender(np.plan.handle, raw, 10).missed.length, 10, 'the stale fragments were not stored');
     const after = jsLines(w, raw, 10, rewriters);
     np.fill(after.batch);
-    const res = nativeTestHooks().renderPlanRender(np.plan, raw, 10);
+    const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 10);
     assert.deepEqual(res.missed, []);
     assert.equal(res.out.toString('utf8'), after.text);
     assert.match(after.text, /"containerName":"late"/);

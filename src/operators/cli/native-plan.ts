@@ -5,7 +5,7 @@
 // static integers, booleans and C strings become native ops; everything an operator computes in JS becomes a
 // memo whose fragment the JS encoder renders the first time a key is seen (NativeHint on the field). A field
 // with no native form makes the whole data source stay on the JS path.
-import type { NativeAddon, RenderPlanHandle } from '../../bpf/native-api.js';
+import { RenderPlan } from '../../bpf/render-plan.js';
 import { Kind, baseKind, isArrayKind, scalarSize, type Batch, type Field, type NativeHint } from '../../datasource/index.js';
 import { buildTree, encodeNode, valueWriter, type Node } from './json.js';
 
@@ -23,7 +23,7 @@ interface MemoSpec {
 }
 
 export interface NativePlan {
-  plan: RenderPlanHandle;
+  plan: RenderPlan;
   /**
    * Fill the memos from a batch JS rendered (the records the plan missed on). `refreshOnly`: the records did not
    * go through the pipeline (refresh batches), so their timestamps are still boot-clock: skip those memos.
@@ -184,7 +184,7 @@ export function planSpec(fields: Field[]): PlanSpec {
 }
 
 /** Compile `fields` into a native plan, or say why the data source stays on the JS path. */
-export function compileNativePlan(native: NativeAddon, fields: Field[]): NativePlan | { reason: string } {
+export function compileNativePlan(fields: Field[]): NativePlan | { reason: string } {
   let spec: PlanSpec;
   try {
     spec = planSpec(fields);
@@ -192,9 +192,9 @@ export function compileNativePlan(native: NativeAddon, fields: Field[]): NativeP
     if (e instanceof PlanError) return { reason: e.message };
     throw e;
   }
-  const plan = native.renderPlanNew(spec.ops, spec.literals, spec.memos, spec.wallOffsetNs);
+  const plan = RenderPlan.compile(spec);
   const memos = spec.specs;
-  const disposers = memos.filter((m) => m.onChange).map((m) => m.onChange!(() => native.renderPlanInvalidate(plan)));
+  const disposers = memos.filter((m) => m.onChange).map((m) => m.onChange!(() => plan.invalidate()));
   const last: string[] = memos.map(() => '');
   const key = Buffer.alloc(MEMO_KEY_MAX);
   return {
@@ -220,7 +220,7 @@ export function compileNativePlan(native: NativeAddon, fields: Field[]): NativeP
           if (sig === last[m]) continue;
           const frag = spec.fragment(b, i);
           if (spec.ranges.length === 0 && frag === '') continue; // unexpected timestamp text: leave it to JS
-          native.renderPlanMemoSet(plan, m, key.subarray(0, n), Buffer.from(frag, 'utf8'));
+          plan.setMemo(m, key.subarray(0, n), Buffer.from(frag, 'utf8'));
           last[m] = sig;
         }
       }

@@ -1,7 +1,8 @@
 // Attach each program by its section name, upstream's conventions (ig-spec §3.2). Anything the kernel lacks
 // ends in one line naming the program and the hook.
 import { existsSync, readFileSync } from 'node:fs';
-import type { NativeAddon, ObjectHandle, LinkHandle, ProgramInfo } from '../../bpf/native-api.js';
+import type { BpfObject, ProgramInfo } from '../../bpf/object.js';
+import { Errno, PerfSwConfig, PerfType } from '../../bpf/constants.js';
 import { GadgetError } from '../../gadget/context.js';
 import type { GadgetMetadata } from '../../gadget/metadata.js';
 import { getConfig } from '../../gadget/metadata.js';
@@ -9,21 +10,16 @@ import { resolveLibrary } from './libs.js';
 import { attachSocketFilterPerNetns, type NetnsSocketFilter } from './socketfilter.js';
 
 export interface AttachEnv {
-  native: NativeAddon;
-  obj: ObjectHandle;
+  /** The loaded object; it owns every link made here. */
+  obj: BpfObject;
   gadget: string;
   metadata: GadgetMetadata;
   iface?: string;
-  links: LinkHandle[];
-  sockets: number[];
   /** Socket-filter programs attached per network namespace; closed by the operator at stop. */
   socketFilters: NetnsSocketFilter[];
   /** Network namespaces whose sockets get the socket-filter programs (null = ig's own). */
   netnsPaths: (string | null)[];
 }
-
-const PERF_TYPE_SOFTWARE = 1;
-const PERF_COUNT_SW_CPU_CLOCK = 0;
 
 function onlineCpus(): number[] {
   try {
@@ -48,19 +44,18 @@ function hookError(env: AttachEnv, prog: string, what: string, e: unknown): Gadg
   const err = e as Error & { errno?: number };
   const errno = err.errno ?? 0;
   let why: string;
-  if (errno === 2) why = `${what} does not exist on this kernel`;
-  else if (errno === 95 || errno === 524) why = `${what} is not supported by this kernel`;
+  if (errno === Errno.ENOENT) why = `${what} does not exist on this kernel`;
+  else if (errno === Errno.EOPNOTSUPP || errno === Errno.ENOTSUPP) why = `${what} is not supported by this kernel`;
   else why = `attaching to ${what} failed: ${err.message}`;
   return new GadgetError(`gadget ${env.gadget}: program ${prog}: ${why}`, err.message);
 }
 
 /** Attach one program. Returns false when it is disabled by config. */
 export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
-  const { native: n, obj } = env;
+  const { obj } = env;
   const sec = p.section;
   const attachTo = getConfig(env.metadata, `programs.${p.name}.attach_to`) as string | undefined;
   if (attachTo === 'gadget_program_disabled') return false;
-  const add = (l: LinkHandle) => { env.links.push(l); };
   const slash = sec.indexOf('/');
   const kind = slash < 0 ? sec : sec.slice(0, slash);
   const target = attachTo ?? (slash < 0 ? '' : sec.slice(slash + 1));
@@ -68,15 +63,15 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
     switch (kind) {
       case 'tracepoint': case 'tp': {
         const [cat, name] = target.split('/') as [string, string];
-        try { add(n.attachTracepoint(obj, p.name, cat, name)); } catch (e) { throw hookError(env, p.name, `tracepoint ${target}`, e); }
+        try { obj.attachTracepoint(p.name, cat, name); } catch (e) { throw hookError(env, p.name, `tracepoint ${target}`, e); }
         return true;
       }
       case 'raw_tracepoint': case 'raw_tp':
-        try { add(n.attachRawTracepoint(obj, p.name, target)); } catch (e) { throw hookError(env, p.name, `raw tracepoint ${target}`, e); }
+        try { obj.attachRawTracepoint(p.name, target); } catch (e) { throw hookError(env, p.name, `raw tracepoint ${target}`, e); }
         return true;
       case 'kprobe': case 'kretprobe':
         if (!kernelHasKprobes()) throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: ${kind} ${target} (kprobes) is not supported: this kernel has no kprobes (CONFIG_KPROBES)`);
-        try { add(n.attachKprobe(obj, p.name, target, kind === 'kretprobe')); } catch (e) { throw hookError(env, p.name, `${kind} ${target} (kprobes)`, e); }
+        try { obj.attachKprobe(p.name, target, kind === 'kretprobe'); } catch (e) { throw hookError(env, p.name, `${kind} ${target} (kprobes)`, e); }
         return true;
       case 'uprobe': case 'uretprobe': {
         const colon = target.lastIndexOf(':');
@@ -85,7 +80,7 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
         const sym = target.slice(colon + 1);
         const path = resolveLibrary(lib);
         if (!path) throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: library ${lib} not found on this host`);
-        try { add(n.attachUprobe(obj, p.name, path, sym, 0, kind === 'uretprobe', -1)); } catch (e) { throw hookError(env, p.name, `${kind} ${path}:${sym}`, e); }
+        try { obj.attachUprobe(p.name, { binaryPath: path, func: sym, retprobe: kind === 'uretprobe' }); } catch (e) { throw hookError(env, p.name, `${kind} ${path}:${sym}`, e); }
         return true;
       }
       case 'perf_event': {
@@ -93,7 +88,7 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
         const cfgName = String(getConfig(env.metadata, `programs.${p.name}.perf.config`) ?? 'count_sw_cpu_clock');
         if (cfgName !== 'count_sw_cpu_clock') throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: perf config ${cfgName} is not supported (only count_sw_cpu_clock)`);
         for (const cpu of onlineCpus()) {
-          try { add(n.attachPerfEvent(obj, p.name, { type: PERF_TYPE_SOFTWARE, config: PERF_COUNT_SW_CPU_CLOCK, freq, cpu })); } catch (e) { throw hookError(env, p.name, `perf event cpu-clock on cpu ${cpu}`, e); }
+          try { obj.attachPerfEvent(p.name, { type: PerfType.Software, config: PerfSwConfig.CpuClock, freq, cpu }); } catch (e) { throw hookError(env, p.name, `perf event cpu-clock on cpu ${cpu}`, e); }
         }
         return true;
       }
@@ -104,15 +99,15 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
         let ifindex: number;
         try { ifindex = Number(readFileSync(`/sys/class/net/${env.iface}/ifindex`, 'utf8')); } catch { throw new GadgetError(`gadget ${env.gadget}: --iface ${env.iface}: no such network interface`); }
         const egress = target.startsWith('egress');
-        try { add(n.attachTc(obj, p.name, ifindex, egress)); } catch (e) { throw hookError(env, p.name, `TC ${egress ? 'egress' : 'ingress'} on ${env.iface}`, e); }
+        try { obj.attachTc(p.name, ifindex, egress); } catch (e) { throw hookError(env, p.name, `TC ${egress ? 'egress' : 'ingress'} on ${env.iface}`, e); }
         return true;
       }
       default:
         if (kind.startsWith('socket')) {
-          try { env.socketFilters.push(attachSocketFilterPerNetns(env, n.progFd(obj, p.name))); } catch (e) { throw hookError(env, p.name, 'socket filter', e); }
+          try { env.socketFilters.push(attachSocketFilterPerNetns(env.netnsPaths, obj.progFd(p.name))); } catch (e) { throw hookError(env, p.name, 'socket filter', e); }
           return true;
         }
-        try { add(n.attachAuto(obj, p.name)); } catch (e) { throw hookError(env, p.name, `${sec}`, e); }
+        try { obj.attachAuto(p.name); } catch (e) { throw hookError(env, p.name, `${sec}`, e); }
         return true;
     }
   } catch (e) {

@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { native } from '../../bpf/native.js';
 import { skipReason, waitFor } from '../../bpf/testutil.js';
-import { attachSocketFilterPerNetns, BPF_PROG_TYPE_SOCKET_FILTER, dispatcherInsns, insn, ldMapFd, netnsInode, SKB_CB0_OFFSET } from './socketfilter.js';
-
-const BPF_MAP_TYPE_HASH = 1;
+import { insn, ldMapFd } from '../../bpf/asm.js';
+import { MapType, ProgType, SKB_CB0_OFFSET } from '../../bpf/constants.js';
+import { BpfMap } from '../../bpf/map.js';
+import { Program } from '../../bpf/program.js';
+import { attachSocketFilterPerNetns, dispatcherInsns, netnsInode } from './socketfilter.js';
 
 /** IDs of the loaded programs this test makes (dispatchers and the target). */
 function progIds(): Set<number> {
@@ -36,21 +37,21 @@ describe('socket filter dispatcher', () => {
     const ns = `igt-sfd-${process.pid}`;
     const nsPath = `/var/run/netns/${ns}`;
     execFileSync('ip', ['netns', 'add', ns]);
-    const fds: number[] = [];
     const closers: (() => void)[] = [];
     const before = progIds();
-    let seen: number | undefined;
-    let target: number | undefined;
+    let seen: BpfMap | undefined;
+    let target: Program | undefined;
     try {
       execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       // seen[cb[0]] = 1 for every packet.
-      seen = native.mapCreate(BPF_MAP_TYPE_HASH, 4, 8, 16, 'igt_seen', 0);
+      seen = BpfMap.create({ type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 16, name: 'igt_seen' });
+      const seenMap = seen;
       const prog = Buffer.concat([
         insn(0x61, 2, 1, SKB_CB0_OFFSET, 0), // w2 = *(u32 *)(r1 + cb[0])
         insn(0x63, 10, 2, -4, 0),            // *(u32 *)(r10 - 4) = w2
         insn(0xb7, 1, 0, 0, 1),              // r1 = 1
         insn(0x7b, 10, 1, -16, 0),           // *(u64 *)(r10 - 16) = r1
-        ldMapFd(1, seen),                    // r1 = seen
+        ldMapFd(1, seen.fd),                 // r1 = seen
         insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -4),   // r2 = &key
         insn(0xbf, 3, 10, 0, 0), insn(0x07, 3, 0, 0, -16),  // r3 = &value
         insn(0xb7, 4, 0, 0, 0),              // r4 = BPF_ANY
@@ -58,8 +59,8 @@ describe('socket filter dispatcher', () => {
         insn(0xb7, 0, 0, 0, 0),
         insn(0x95, 0, 0, 0, 0),
       ]);
-      target = native.progLoadRaw(BPF_PROG_TYPE_SOCKET_FILTER, prog, 'igt_sf_target', 'GPL');
-      const filter = attachSocketFilterPerNetns({ native, netnsPaths: [null, nsPath, `/proc/self/ns/net`] }, target);
+      target = Program.loadRaw(ProgType.SocketFilter, prog, 'igt_sf_target');
+      const filter = attachSocketFilterPerNetns([null, nsPath, `/proc/self/ns/net`], target.fd);
       closers.push(() => filter.close());
       const inodes = filter.inodes();
       const hostIno = statSync('/proc/self/ns/net').ino;
@@ -67,25 +68,23 @@ describe('socket filter dispatcher', () => {
       assert.deepEqual(inodes, [hostIno, testIno], 'one socket per namespace, duplicates skipped');
       const key = (v: number) => { const k = Buffer.alloc(4); k.writeUInt32LE(v); return k; };
       const send = 'import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b"igtest", ("127.0.0.1", 9))\n';
-      for (let i = 0; i < 50 && !native.mapLookup(seen, key(testIno), 8); i++) {
+      for (let i = 0; i < 50 && !seenMap.lookup(key(testIno)); i++) {
         const r = spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', send], { encoding: 'utf8' });
         assert.equal(r.status, 0, r.stderr);
       }
-      for (let i = 0; i < 50 && !native.mapLookup(seen, key(hostIno), 8); i++) {
+      for (let i = 0; i < 50 && !seenMap.lookup(key(hostIno)); i++) {
         const r = spawnSync('python3', ['-c', send], { encoding: 'utf8' });
         assert.equal(r.status, 0, r.stderr);
       }
-      assert.ok(native.mapLookup(seen, key(testIno), 8), 'packets in the test netns carry its inode');
-      assert.ok(native.mapLookup(seen, key(hostIno), 8), 'packets in the host netns carry its inode');
+      assert.ok(seenMap.lookup(key(testIno)), 'packets in the test netns carry its inode');
+      assert.ok(seenMap.lookup(key(hostIno)), 'packets in the host netns carry its inode');
       // Only the two inodes were ever written.
-      const keys: number[] = [];
-      for (let k = native.mapNextKey(seen, null, 4); k; k = native.mapNextKey(seen, k, 4)) keys.push(k.readUInt32LE(0));
+      const keys = [...seenMap.keys()].map((k) => k.readUInt32LE(0));
       assert.deepEqual(keys.sort(), [hostIno, testIno].sort());
     } finally {
       for (const c of closers) c();
-      for (const fd of fds) native.closeFd(fd);
-      if (target !== undefined) native.closeFd(target);
-      if (seen !== undefined) native.closeFd(seen);
+      target?.close();
+      seen?.close();
       spawnSync('ip', ['netns', 'del', ns]);
     }
     // Programs are freed after an RCU grace period. Dispatchers of other ig runs may exist: compare ids.

@@ -5,7 +5,7 @@
 //   string field (`ebpf.formatter.ustack`, else the member name minus `_raw`) with the user stack symbolised
 //   through the process' mappings and the ELF symbols of the mapped files.
 // The stack maps are read when an output asks for the value (derived fields), while the object is loaded.
-import type { NativeAddon } from '../../bpf/native-api.js';
+import type { BpfMap } from '../../bpf/map.js';
 import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import { KernelSymbols } from '../../symbols/kallsyms.js';
 import { UserSymbolizer } from '../../symbols/user.js';
@@ -16,9 +16,8 @@ export const USTACK_MAP = 'ig_ustack';
 const NO_STACK = 0xffffffff;
 
 export interface StackEnv {
-  native: NativeAddon;
-  /** fd of a map of the loaded object, or undefined when it is not loaded (any more). */
-  mapFd(name: string): number | undefined;
+  /** A map of the loaded object, or undefined when it is not loaded (any more). */
+  map(name: string): BpfMap | undefined;
   warn(msg: string): void;
 }
 
@@ -26,14 +25,13 @@ type WithStruct = Field & { structName?: string };
 
 /** Read one stack (u64 addresses, zero-terminated) from a STACK_TRACE map. */
 function readStack(env: StackEnv, map: string, id: number): Float64Array | BigUint64Array | undefined {
-  const fd = env.mapFd(map);
-  if (fd === undefined) return undefined;
-  let valueSize: number;
-  try { valueSize = env.native.mapInfo(fd).valueSize; } catch { return undefined; }
+  const m = env.map(map);
+  if (!m) return undefined;
   const key = Buffer.alloc(4);
   key.writeUInt32LE(id >>> 0);
   let v: Buffer | null;
-  try { v = env.native.mapLookup(fd, key, valueSize); } catch { return undefined; }
+  // The object closed between the check and the lookup (a late output at stop): no stack to show.
+  try { v = m.lookup(key); } catch { return undefined; }
   if (!v) return undefined;
   const n = Math.floor(v.length / 8);
   const out = new BigUint64Array(n);

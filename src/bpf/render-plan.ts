@@ -1,0 +1,40 @@
+// A compiled JSON render plan (native/src/render.c): int32 ops, literal bytes and memo descriptions. The reader's
+// poll thread runs it on every record in render mode. The addon frees it when the last reference goes away (a
+// reader holds one while it renders), so there is nothing to close. Tests render a batch on the JS thread through
+// the test build's hook (test/harness/native-test-addon.ts) with `plan.handle`.
+import { native } from './native.js';
+import type { RenderPlanHandle } from './native-api.js';
+
+export interface RenderPlanSpec {
+  /** [op, a, b, c] quadruples. */
+  ops: Int32Array;
+  literals: Buffer;
+  /** [count, (ttlMs, nranges, (offset, length)*)*] */
+  memos: Int32Array;
+  /** Added to boot-clock timestamps to make them wall-clock ns. */
+  wallOffsetNs: bigint;
+}
+
+export class RenderPlan {
+  readonly #h: RenderPlanHandle;
+
+  private constructor(h: RenderPlanHandle) { this.#h = h; }
+
+  /** Check and compile a plan; a bad op or range throws with the reason. */
+  static compile(spec: RenderPlanSpec): RenderPlan {
+    return new RenderPlan(native.renderPlanNew(spec.ops, spec.literals, spec.memos, spec.wallOffsetNs));
+  }
+
+  /** For the reader that renders with it (src/bpf only). */
+  get handle(): RenderPlanHandle { return this.#h; }
+
+  /** Queue a memo fragment; the render side stores it before its next record (dropped if invalidated meanwhile). */
+  setMemo(memo: number, key: Buffer, fragment: Buffer): void {
+    native.renderPlanMemoSet(this.#h, memo, key, fragment);
+  }
+
+  /** Forget every memo before the next record (what the fragments depend on changed). Any time, any thread. */
+  invalidate(): void {
+    native.renderPlanInvalidate(this.#h);
+  }
+}

@@ -1,0 +1,27 @@
+// Render consumers offered per data source: an output that can render a data source's records on the reader's
+// poll thread (the cli's JSON plan) offers a consumer here; the operator that reads the records (eBPF tracer)
+// opens its reader with it when nothing else needs those records in JS. The output owns the policy (fd,
+// linger, what a failed write means); the reader only runs the plan.
+import type { RenderConsumer } from '../bpf/reader.js';
+import type { Batch, DataSource } from '../datasource/index.js';
+
+/** A render consumer for one data source. */
+export interface DataSourceRenderConsumer extends RenderConsumer {
+  /** Records already printed with memo fragments past their TTL: recompute those fragments. */
+  refresh(b: Batch): void;
+}
+
+export class RenderConsumers {
+  readonly #byDs = new Map<DataSource, DataSourceRenderConsumer>();
+
+  offer(ds: DataSource, consumer: DataSourceRenderConsumer): void {
+    if (this.#byDs.has(ds)) throw new Error(`data source ${ds.name} already has a render consumer`);
+    this.#byDs.set(ds, consumer);
+  }
+
+  /** The consumer of `ds`, when one was offered and every subscriber of `ds` is one its plan stands in for. */
+  for(ds: DataSource): DataSourceRenderConsumer | undefined {
+    const c = this.#byDs.get(ds);
+    return c && ds.onlyNativeEquivalentSubscribers() ? c : undefined;
+  }
+}

@@ -1,0 +1,64 @@
+// The loader: open the gadget's ELF as one BpfObject, write the param values and offered variables into it,
+// replace offered maps, give libbpf's unknown sections their program type, load it (a verifier rejection is one
+// line, the log under --verbose) and attach every program that is not run on demand.
+import { BpfObject } from '../../bpf/object.js';
+import { ProgType } from '../../bpf/constants.js';
+import { GadgetError, type GadgetContext } from '../../gadget/context.js';
+import { attachProgram, type AttachEnv } from './attach.js';
+import { encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js';
+import type { NetnsSocketFilter } from './socketfilter.js';
+
+/** Open the object (nothing is in the kernel yet). */
+export function openObject(ctx: GadgetContext, elf: Buffer): BpfObject {
+  try {
+    return BpfObject.open(elf, ctx.name);
+  } catch (e) {
+    throw new GadgetError(`gadget ${ctx.name}: cannot open eBPF object: ${(e as Error).message}`);
+  }
+}
+
+/** Everything that is decided before load: params, offered names, program types. */
+export function configureObject(ctx: GadgetContext, obj: BpfObject, params: EbpfParam[], injectable: string[]): void {
+  for (const p of params) {
+    if (!ctx.params.isSet(EBPF_PREFIX + p.desc.key) && !p.desc.defaultValue) continue;
+    obj.setVar(p.varName, encodeParam(p, ctx.params.get(EBPF_PREFIX + p.desc.key) ?? ''));
+  }
+  // Upstream's section spellings libbpf does not know get their program type here.
+  for (const p of obj.programs()) {
+    if (/^socket\d*$/.test(p.section) && p.type !== ProgType.SocketFilter) obj.setProgramType(p.name, ProgType.SocketFilter);
+    else if (p.section.startsWith('perf_event/') && p.type !== ProgType.PerfEvent) obj.setProgramType(p.name, ProgType.PerfEvent);
+  }
+  // Offered names: every declared map / variable that another operator offered is replaced / set.
+  for (const m of obj.maps()) {
+    const offered = ctx.offers.offeredMap(m.name);
+    if (offered) obj.reuseMap(m.name, offered);
+  }
+  for (const name of injectable) {
+    const value = ctx.offers.offeredVariable(name);
+    if (value) obj.setVar(name, value);
+  }
+}
+
+export function loadObject(ctx: GadgetContext, obj: BpfObject): void {
+  try {
+    obj.load();
+  } catch (e) {
+    const err = e as Error & { log?: string; errno?: number };
+    const prog = /prog '([^']+)'/.exec(err.message)?.[1] ?? /prog '([^']+)'/.exec(err.log ?? '')?.[1];
+    throw new GadgetError(`gadget ${ctx.name}: the kernel rejected ${prog ? `program ${prog}` : 'the eBPF object'}: ${firstLine(err.message)} (run with --verbose for the verifier log)`, err.log || err.message);
+  }
+}
+
+/** Attach every program but those run on demand; socket filters land in `socketFilters` (the caller closes them). */
+export function attachAll(ctx: GadgetContext, obj: BpfObject, onDemand: Set<string>, socketFilters: NetnsSocketFilter[]): void {
+  const env: AttachEnv = {
+    obj, gadget: ctx.name, metadata: ctx.metadata, socketFilters,
+    iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
+    netnsPaths: ctx.netns.paths,
+  };
+  for (const p of obj.programs()) if (!onDemand.has(p.name)) attachProgram(env, p);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

@@ -1,0 +1,95 @@
+// Tracers (GADGET_TRACER): a data source fed by a ring (or perf) buffer. Each gets a reader whose batches become
+// Batches of the data source, or, when an output offered a render consumer for it and nothing else needs the
+// records in JS, a reader that renders on its own thread with that consumer's plan.
+import type { BpfObject } from '../../bpf/object.js';
+import { MapType } from '../../bpf/constants.js';
+import { BATCH_REFRESH, type AnyReader, type ReaderOptions } from '../../bpf/reader.js';
+import type { DataSource } from '../../datasource/index.js';
+import type { GadgetContext } from '../../gadget/context.js';
+import { readPerCpuCounter } from './counters.js';
+import { batchFromRing } from './records.js';
+
+const MIN_RING_BYTES = 8 * 1024 * 1024;
+/** Readers hand over batches after this linger (batched wake-ups) and at most this late. */
+const READER_OPTIONS: ReaderOptions = { maxLatencyMs: 1, lingerUs: 1000 };
+
+/** The ring size floor: a power of two of at least a page, as the kernel requires; 0 keeps the declared size. */
+export function ringFloor(annotation: string | undefined): number {
+  if (annotation === undefined) return MIN_RING_BYTES;
+  const n = Number(annotation);
+  if (!Number.isFinite(n) || n <= 0) return 0;
+  let size = 4096;
+  while (size < n) size *= 2;
+  return size;
+}
+
+interface TracerDs { ds: DataSource; map: string; reader?: AnyReader; lostMap?: string; lostSeen: bigint }
+
+export class Tracers {
+  readonly list: TracerDs[] = [];
+
+  constructor(private readonly ctx: GadgetContext) {}
+
+  add(ds: DataSource, map: string): void {
+    this.list.push({ ds, map, lostMap: `${map}_lost_samples`, lostSeen: 0n });
+  }
+
+  /**
+   * Before load. Records are read in batches after a short linger; a small ring (upstream gadgets declare
+   * 256 KiB) fills within that linger under a syscall storm. Give every tracer ring at least MIN_RING_BYTES.
+   * A data source can ask for another floor with the annotation ebpf.ring.min-size (bytes, 0 = as declared).
+   */
+  configure(obj: BpfObject): void {
+    const maps = obj.maps();
+    for (const t of this.list) {
+      const m = maps.find((x) => x.name === t.map);
+      const want = ringFloor(t.ds.annotations.get('ebpf.ring.min-size'));
+      if (m && m.type === MapType.Ringbuf && m.maxEntries < want) obj.setMapMaxEntries(t.map, want);
+    }
+  }
+
+  start(obj: BpfObject): void {
+    for (const t of this.list) this.open(t, obj);
+  }
+
+  private open(t: TracerDs, obj: BpfObject): void {
+    const consumer = this.ctx.renderConsumers.for(t.ds);
+    const onBatch = (buf: Buffer, count: number, kind?: number) => {
+      try {
+        if (kind === BATCH_REFRESH) { consumer?.refresh(batchFromRing(t.ds, buf, count)); return; }
+        t.ds.emit(batchFromRing(t.ds, buf, count));
+      } catch (e) {
+        this.ctx.log.error(`${t.ds.name}: ${(e as Error).message}`);
+        this.ctx.done('error');
+      }
+    };
+    t.reader = obj.openReader(t.map, onBatch, { ...READER_OPTIONS, consumer });
+    if (consumer) this.ctx.log.debug(`${t.ds.name}: records rendered on the reader thread`);
+  }
+
+  /** Report what the BPF side could not reserve since the last look (every second, and once at stop). */
+  pollLost(obj: BpfObject): void {
+    for (const t of this.list) {
+      if (!t.lostMap) continue;
+      const m = obj.findMap(t.lostMap);
+      if (!m) { t.lostMap = undefined; continue; }
+      const sum = readPerCpuCounter(m);
+      if (sum > t.lostSeen) {
+        t.ds.reportLost(Number(sum - t.lostSeen), 'ring buffer full');
+        t.lostSeen = sum;
+      }
+    }
+  }
+
+  /** Stop the readers; each delivers what it holds before this returns. */
+  stopReaders(): void {
+    for (const t of this.list) {
+      const r = t.reader;
+      if (!r) continue;
+      t.reader = undefined;
+      const st = r.stop();
+      if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
+      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS`);
+    }
+  }
+}
