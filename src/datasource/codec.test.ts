@@ -33,7 +33,8 @@ function makeDs(): DataSource {
   ds.addField({ name: 'maybe', kind: Kind.String, storage: { type: 'derived', compute: (_b, i) => (i % 3 === 1 ? null : i % 3 === 2 ? undefined : 'é"\n') } });
   ds.addField({ name: 'col', kind: Kind.String });
   const joined = ds.addField({ name: 'args', kind: Kind.CString, storage: st(12, 16) , fullName: 'args' });
-  joined.get = (b, i) => `joined:${joined.baseGet(b, i) as string}`;
+  const base = joined.get;
+  joined.override((b, i) => `joined:${base(b, i) as string}`);
   return ds;
 }
 

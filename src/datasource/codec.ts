@@ -164,7 +164,7 @@ function writeValue(w: Writer, v: unknown, f: Field, depth = 0): void {
  * static member (joined exec arguments): then the value, not the bytes, is what subscribers see.
  */
 function readsRecordBytes(f: Field): boolean {
-  return f.storage.type === 'static' && f.get === f.baseGet;
+  return f.readsStorage;
 }
 
 function carryOf(f: Field, wanted: Set<Field> | undefined): number {

@@ -111,18 +111,23 @@ function staticGetter(kind: number, offs: number, size: number, bitOffset?: numb
   return (b, i) => rd(b.buf, b.offs[i]!);
 }
 
+/** Subscribe to changes of the state a derived value depends on; returns the function that unsubscribes. */
+export type Invalidation = (onChange: () => void) => () => void;
+
 /**
- * How a native renderer (src/operators/cli/native-plan.ts) can produce this field without JS. Set by the operator
- * that defines the value; a derived field without one keeps its data source on the JS path.
- * - memo: the JSON text of the value (of the subtree, on a parent) follows from the bytes of the `key` fields,
- *   and from state whose changes `onChange` announces; `ttlMs` bounds how long an answer may be reused.
- * - wallclock-ns: a static boot-clock u64 that is rewritten in place to wall-clock ns (offset added; 0 stays 0).
- * - wallclock-text: the RFC 3339 text of `raw`'s wall-clock time ('' for 0).
+ * What a derived value (or, on a parent, its whole subtree) follows from, declared by the operator that defines
+ * it. Consumers that do not run the operator's JS (the native renderer memoises the value's text per input
+ * bytes) read this description; nothing compares or wraps getters. A derived field without one can only be
+ * computed by its getter.
+ * - computed: a function of the `inputs` fields' record bytes (the memo key) and of state whose changes
+ *   `invalidation` announces; an answer stays valid for at most `ttlMs` (0 or absent: until invalidated).
+ * - wallclock-ns: a boot-clock u64 member that is rewritten in place to wall-clock ns (`offsetNs` added; 0 stays 0).
+ * - wallclock-text: the RFC 3339 text of `input`'s wall-clock time ('' for 0).
  */
-export type NativeHint =
-  | { kind: 'memo'; key: Field[]; ttlMs?: number; onChange?: (cb: () => void) => () => void }
+export type Derivation =
+  | { kind: 'computed'; inputs: Field[]; ttlMs?: number; invalidation?: Invalidation }
   | { kind: 'wallclock-ns'; offsetNs: bigint }
-  | { kind: 'wallclock-text'; raw: Field; offsetNs: bigint };
+  | { kind: 'wallclock-text'; input: Field; offsetNs: bigint };
 
 export interface FieldInit {
   name: string;
@@ -147,16 +152,16 @@ export class Field {
   order: number;
   index = -1;
   readonly storage: Storage;
-  /** Read the value of record i. Operators may replace it (e.g. joined strings); baseGet stays the storage reader. */
-  get: Getter;
-  readonly baseGet: Getter;
+  /** Read the value of record i: the storage reader, or the getter an operator set with override(). */
+  readonly get: Getter;
+  #overridden = false;
   /**
    * For a parent whose children's values all follow from one per-record key (the container of an event):
    * outputs may encode the subtree once per key. Set by the operator that adds the children.
    */
   subtreeKey?: (b: Batch, i: number) => unknown;
-  /** How a native renderer can produce this value (see NativeHint). */
-  native?: NativeHint;
+  /** What this value follows from (see Derivation); set by the operator that defines it. */
+  derivation?: Derivation;
 
   constructor(init: FieldInit) {
     this.name = init.name;
@@ -169,7 +174,21 @@ export class Field {
     this.order = init.order ?? 0;
     this.storage = init.storage;
     this.get = this.makeGetter();
-    this.baseGet = this.get;
+  }
+
+  /**
+   * Replace how the value is read (e.g. a char array shown as joined strings). From then on the value is not the
+   * storage's bytes: consumers that read those bytes directly (native ops, the packet codec) must not.
+   */
+  override(get: Getter, derivation?: Derivation): void {
+    (this as { get: Getter }).get = get;
+    this.#overridden = true;
+    this.derivation = derivation;
+  }
+
+  /** True when the value is exactly what the storage holds in the record bytes (a static member, not overridden). */
+  get readsStorage(): boolean {
+    return this.storage.type === 'static' && !this.#overridden;
   }
 
   private makeGetter(): Getter {

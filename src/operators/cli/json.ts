@@ -26,7 +26,7 @@ export function valueWriter(f: Field): Writer {
     return (b, i) => { const v = get(b, i); return v === undefined || v === null || v === '' ? 'null' : String(v); };
   }
   // Static u64 members (timestamps, ids): exact decimal straight from the bytes, no BigInt.
-  if (kind === Kind.Uint64 && f.storage.type === 'static' && !f.storage.bitSize && f.get === f.baseGet) {
+  if (kind === Kind.Uint64 && f.readsStorage && f.storage.type === 'static' && !f.storage.bitSize) {
     const offs = f.storage.offs;
     return (b, i) => u64Decimal(b.buf, b.offs[i]! + offs);
   }

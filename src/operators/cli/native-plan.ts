@@ -3,10 +3,10 @@
 //
 // The plan walks the same field tree as the JS encoder (json.ts) and must give byte-identical lines:
 // static integers, booleans and C strings become native ops; everything an operator computes in JS becomes a
-// memo whose fragment the JS encoder renders the first time a key is seen (NativeHint on the field). A field
+// memo whose fragment the JS encoder renders the first time a key is seen (the field's declared Derivation). A field
 // with no native form makes the whole data source stay on the JS path.
 import { RenderPlan } from '../../bpf/render-plan.js';
-import { Kind, baseKind, isArrayKind, scalarSize, type Batch, type Field, type NativeHint } from '../../datasource/index.js';
+import { Kind, baseKind, isArrayKind, scalarSize, type Batch, type Field, type Derivation } from '../../datasource/index.js';
 import { buildTree, encodeNode, valueWriter, type Node } from './json.js';
 
 const OP = { LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8 } as const;
@@ -38,7 +38,7 @@ export class PlanError extends Error {}
 /** A static member read as is: its byte range, or undefined when its value is not its bytes. */
 function plainStatic(f: Field): { offs: number; size: number } | undefined {
   const s = f.storage;
-  if (s.type !== 'static' || s.bitSize || f.get !== f.baseGet) return undefined;
+  if (s.type !== 'static' || s.bitSize || !f.readsStorage) return undefined;
   return { offs: s.offs, size: s.size };
 }
 
@@ -68,10 +68,10 @@ class PlanBuilder {
     return this.memos.length - 1;
   }
 
-  /** A value (or subtree) an operator computes in JS: a memo keyed by the hint's fields, filled by `fragment`. */
-  memoOp(hint: NativeHint | undefined, what: string, fragment: Writer): void {
-    if (hint?.kind !== 'memo') throw new PlanError(`${what}: no native key`);
-    this.op(OP.MEMO, this.memo({ ranges: keyRanges(hint.key, what), ttlMs: hint.ttlMs ?? 0, fragment, onChange: hint.onChange }), 0, 0);
+  /** A value (or subtree) an operator computes in JS: a memo keyed by the derivation's inputs, filled by `fragment`. */
+  memoOp(d: Derivation | undefined, what: string, fragment: Writer): void {
+    if (d?.kind !== 'computed') throw new PlanError(`${what}: no native key`);
+    this.op(OP.MEMO, this.memo({ ranges: keyRanges(d.inputs, what), ttlMs: d.ttlMs ?? 0, fragment, onChange: d.invalidation }), 0, 0);
   }
 
   wallOffset(ns: bigint): void {
@@ -80,7 +80,7 @@ class PlanBuilder {
   }
 
   leaf(f: Field): void {
-    const hint: NativeHint | undefined = f.native;
+    const hint: Derivation | undefined = f.derivation;
     if (hint?.kind === 'wallclock-ns') {
       const r = plainStatic(f);
       if (!r || r.size !== 8 || f.kind !== Kind.Uint64) throw new PlanError(`${f.fullName}: wall-clock field is not a u64 member`);
@@ -89,7 +89,7 @@ class PlanBuilder {
       return;
     }
     if (hint?.kind === 'wallclock-text') {
-      const r = plainStatic(hint.raw);
+      const r = plainStatic(hint.input);
       if (!r || r.size !== 8) throw new PlanError(`${f.fullName}: timestamp source is not a u64 member`);
       this.wallOffset(hint.offsetNs);
       const text = valueWriter(f);
@@ -105,7 +105,7 @@ class PlanBuilder {
       this.op(OP.WALL_STR, r.offs, this.memo({ ranges: [], ttlMs: 0, fragment, wallOffs: offs }), 0);
       return;
     }
-    if (hint?.kind === 'memo') {
+    if (hint?.kind === 'computed') {
       this.memoOp(hint, f.fullName, valueWriter(f));
       return;
     }
@@ -140,7 +140,7 @@ class PlanBuilder {
       this.lit(`${first ? '' : ','}${JSON.stringify(c.name)}:`);
       first = false;
       if (hasChildren && c.field?.subtreeKey) {
-        this.memoOp(c.field.native, `${c.field.fullName} (subtree)`, encodeNode(c, depth + 1, 0));
+        this.memoOp(c.field.derivation, `${c.field.fullName} (subtree)`, encodeNode(c, depth + 1, 0));
       } else if (hasChildren) {
         this.node(c, depth + 1);
       } else {

@@ -75,7 +75,7 @@ function addEnumField(ds: DataSource, raw: Field, lf: LayoutField, kernelEnum?: 
     annotations: { description: raw.annotation('description') ?? '' },
     storage: { type: 'derived', compute },
   });
-  f.native = { kind: 'memo', key: [raw] }; // the names follow from the raw value alone
+  f.derivation = { kind: 'computed', inputs: [raw] }; // the names follow from the raw value alone
   raw.setHidden(true);
 }
 
@@ -91,7 +91,7 @@ function addEndpointFields(ds: DataSource, parent: Field, l4: boolean): void {
   addrRaw.annotations.set('json.skip', 'true');
   for (const sub of ds.fields.filter((f) => f.parent === addrRaw)) sub.annotations.set('json.skip', 'true');
   const addrField = ds.addField({ name: 'addr', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { description: 'IP address' }, storage: { type: 'derived', compute: addr } });
-  addrField.native = { kind: 'memo', key: [addrRaw, version] };
+  addrField.derivation = { kind: 'computed', inputs: [addrRaw, version] };
   if (!l4) return;
   const port = child('port');
   const protoRaw = child('proto_raw');
@@ -101,7 +101,7 @@ function addEndpointFields(ds: DataSource, parent: Field, l4: boolean): void {
     const gp = protoRaw.get;
     const proto = ds.addField({ name: 'proto', parent, kind: Kind.String, tags: ['src:ebpf'], annotations: { 'columns.hidden': 'true', description: 'Transport protocol' },
       storage: { type: 'derived', compute: (b, i) => PROTOCOLS[Number(gp(b, i))] ?? String(gp(b, i)) } });
-    proto.native = { kind: 'memo', key: [protoRaw] };
+    proto.derivation = { kind: 'computed', inputs: [protoRaw] };
   }
   if (port) {
     const gport = port.get;
@@ -110,7 +110,7 @@ function addEndpointFields(ds: DataSource, parent: Field, l4: boolean): void {
         const a = addr(b, i);
         return Number(getVersion(b, i)) === 6 ? `[${a}]:${gport(b, i)}` : `${a}:${gport(b, i)}`;
       } } });
-    endpoint.native = { kind: 'memo', key: [addrRaw, version, port] };
+    endpoint.derivation = { kind: 'computed', inputs: [addrRaw, version, port] };
   }
   version.setHidden(true);
 }

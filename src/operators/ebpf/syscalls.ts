@@ -16,7 +16,7 @@ function addSibling(ds: DataSource, raw: Field, name: string, description: strin
     annotations: { description }, storage: { type: 'derived', compute },
   });
   // The text follows from these fields' bytes alone: a render plan can memoise it.
-  if (nativeKey) f.native = { kind: 'memo', key: nativeKey };
+  if (nativeKey) f.derivation = { kind: 'computed', inputs: nativeKey };
   raw.setHidden(true);
 }
 

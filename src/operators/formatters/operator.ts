@@ -37,7 +37,7 @@ function wireTimestamp(ds: DataSource, raw: Field): ((b: Batch) => void) | undef
   const offs = raw.storage.offs;
   const format = raw.annotation('formatters.timestamp.format');
   const off = bootToWallOffsetNs();
-  raw.native = { kind: 'wallclock-ns', offsetNs: off };
+  raw.derivation = { kind: 'wallclock-ns', offsetNs: off };
   if (name) {
     const tf = new TimestampFormatter();
     const text = addSibling(ds, raw, name, Kind.String, (b, i) => {
@@ -47,7 +47,7 @@ function wireTimestamp(ds: DataSource, raw: Field): ((b: Batch) => void) | undef
       if (lo === 0 && hi === 0) return '';
       return format === 'unix' ? String(readU64(b.buf, o)) : tf.format(hi, lo);
     }, { template: 'timestamp', description: raw.annotation('description') ?? 'Timestamp' });
-    if (text && format !== 'unix') text.native = { kind: 'wallclock-text', raw, offsetNs: off };
+    if (text && format !== 'unix') text.derivation = { kind: 'wallclock-text', input: raw, offsetNs: off };
   }
   // In-place boot → wall clock, with 32-bit halves and a carry: no BigInt per record.
   const offLo = Number(off & 0xffffffffn);
@@ -76,14 +76,14 @@ function wireJoinedStrings(ds: DataSource, f: Field, sep: string): void {
   const { offs, size } = f.storage;
   const lenField = f.annotation('formatters.strings.length');
   const getLen = lenField ? ds.getField(lenField)?.get : undefined;
-  f.get = (b, i) => {
+  f.override((b, i) => {
     const start = b.offs[i]! + offs;
     let n = getLen ? Number(getLen(b, i)) : b.lens[i]! - offs;
     if (!(n >= 0) || n > size) n = size;
     const parts = b.buf.toString('utf8', start, start + n).split('\0');
     while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
     return parts.join(sep);
-  };
+  });
 }
 
 /** Add the converted fields to `ds`; returns the in-place rewriters to subscribe at priority 0. */
@@ -119,7 +119,7 @@ export function installFormatters(ds: DataSource): ((b: Batch) => void)[] {
         return lastS;
       }, ann);
       // The text follows from the raw value alone.
-      if (f) f.native = { kind: 'memo', key: [raw] };
+      if (f) f.derivation = { kind: 'computed', inputs: [raw] };
       break;
     }
   }
@@ -137,7 +137,7 @@ export const formattersOperator: DataOperator = {
     return {
       name: 'formatters',
       preStart() {
-        // A native render plan adds the clock offset itself (NativeHint wallclock-*).
+        // A native render plan adds the clock offset itself (Derivation wallclock-*).
         for (const { ds, rewriters } of subs) for (const r of rewriters) ds.subscribe(r, 0, { nativeEquivalent: true });
       },
     };

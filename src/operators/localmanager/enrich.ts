@@ -67,17 +67,17 @@ export function addContainerFields(ds: DataSource, lookup: ContainerLookup, inKu
   const memoKey = (b: Batch, i: number) => container(b, i) ?? null;
   // Natively: the same fields follow from the namespace ids; answers are dropped when containers change, and
   // after a second (a removed container is still answered for a while from the collection's removed cache).
-  const native = { kind: 'memo' as const, key: netnsField ? [key.field, netnsField] : [key.field], ttlMs: 1000, onChange: lookup.onChange?.bind(lookup) };
+  const derivation = { kind: 'computed' as const, inputs: netnsField ? [key.field, netnsField] : [key.field], ttlMs: 1000, invalidation: lookup.onChange?.bind(lookup) };
   const k8s = ds.addField({ name: 'k8s', kind: Kind.Invalid, flags: FieldFlag.Empty, order: -32, annotations: inKubernetes ? {} : { 'columns.hidden': 'true' } });
   k8s.subtreeKey = memoKey;
-  k8s.native = native;
+  k8s.derivation = derivation;
   add(k8s, K8S_FIELDS);
   ds.addField({ name: 'owner', parent: k8s, kind: Kind.Invalid, flags: FieldFlag.Empty, order: -28 });
   const owner = ds.getField('k8s.owner')!;
   for (const n of ['kind', 'name']) ds.addField({ name: n, parent: owner, kind: Kind.String, order: -28, annotations: { 'columns.hidden': 'true' }, storage: { type: 'derived', compute: () => '' } });
   const runtime = ds.addField({ name: 'runtime', kind: Kind.Invalid, flags: FieldFlag.Empty, order: -27, annotations: inKubernetes ? { 'columns.hidden': 'true' } : {} });
   runtime.subtreeKey = memoKey;
-  runtime.native = native;
+  runtime.derivation = derivation;
   add(runtime, RUNTIME_FIELDS);
   return true;
 }

@@ -128,7 +128,7 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
       },
     });
     // Same identity and freshness as the resolver's cache: (pid, comm), re-checked after a second.
-    exe.native = { kind: 'memo', key: commField ? [pidField, commField] : [pidField], ttlMs: 1000 };
+    exe.derivation = { kind: 'computed', inputs: commField ? [pidField, commField] : [pidField], ttlMs: 1000 };
     n++;
   }
   return n;

@@ -33,7 +33,7 @@ export function installResolver(ds: DataSource, tables = { users, groups }): num
       storage: { type: 'derived', compute: (b, i) => table.lookup(Number(get(b, i))) },
     });
     // The tables are re-read when the files change (checked every second): answers may be reused that long.
-    named.native = { kind: 'memo', key: [f], ttlMs: 1000 };
+    named.derivation = { kind: 'computed', inputs: [f], ttlMs: 1000 };
     n++;
   }
   return n;
