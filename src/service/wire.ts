@@ -20,7 +20,7 @@ export class WireError extends Error {}
 /** Which payload a field's value travels in: 0 = the record bytes, k ≥ 1 = dynamic column k-1, NONE = nothing. */
 function isStaticOnWire(f: Field): boolean {
   const s = f.storage;
-  return s.type === 'static' && !s.bitSize && f.get === f.baseGet;
+  return f.readsStorage && s.type === 'static' && !s.bitSize;
 }
 
 /** The server side of one data source: its table and a batch encoder that reads only what it sends. */
