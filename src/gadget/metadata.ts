@@ -1,5 +1,5 @@
 // gadget.yaml: parsed once, looked up case-insensitively (upstream reads it through viper).
-import { parse as parseYaml } from 'yaml';
+import { parseGadgetYaml } from '../oci/gadget-yaml.js';
 import type { DataSourceConfig } from '../datasource/index.js';
 
 export interface EbpfParamMeta { key?: string; defaultValue?: string; description?: string; alias?: string }
@@ -53,11 +53,11 @@ function ci(obj: Record<string, unknown>, key: string): unknown {
 export function parseMetadata(text: string | Buffer | null, source = 'gadget.yaml'): GadgetMetadata {
   let doc: Record<string, unknown> = {};
   if (text && text.length > 0) {
+    // size cap, linear-time parse and type check: run before anything of the gadget is loaded
     try {
-      doc = asRecord(parseYaml(text.toString()));
+      doc = parseGadgetYaml(text, source);
     } catch (e) {
-      const line = (e as { linePos?: { line: number }[] }).linePos?.[0]?.line;
-      throw new MetadataError(`${source}${line ? `:${line}` : ''}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+      throw new MetadataError((e as Error).message);
     }
   }
   const dsRaw = asRecord(ci(doc, 'datasources'));

@@ -12,6 +12,7 @@ const KIND_PTR = 2;
 const KIND_STRUCT = 4;
 const KIND_UNION = 5;
 import { OciError } from './errors.js';
+import { parseGadgetYaml } from './gadget-yaml.js';
 
 export interface ObjectDataSource {
   name: string;
@@ -112,9 +113,7 @@ function fieldKnown(name: string, ds: ObjectDataSource, dsCfg: Record<string, un
 
 /** Parse gadget.yaml text into a plain object (errors name the file). */
 export function parseMetadataYaml(text: string, file: string): Record<string, unknown> {
-  const doc = parseDocument(text);
-  if (doc.errors.length) throw new OciError(`${file}: invalid YAML: ${doc.errors[0].message.split('\n')[0]}`);
-  return asRecord(doc.toJS());
+  return parseGadgetYaml(text, file);
 }
 
 /**

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseGadgetYaml, GadgetYamlError } from './gadget-yaml.js';
+import { parseMetadata, MetadataError } from '../gadget/metadata.js';
+
+const bad: [string, string, RegExp][] = [
+  ['name number', 'name: 5\n', /gadget\.yaml: "name" must be a string, not a number \(5\)/],
+  ['datasources string', 'name: x\ndatasources: "hello"\n', /"datasources" must be a map, not a string \("hello"\)/],
+  ['fields list', 'datasources:\n  open:\n    fields: [1, 2, 3]\n', /"datasources\.open\.fields" must be a map, not a list/],
+  ['annotations string', 'annotations: "not a map"\n', /"annotations" must be a map, not a string/],
+  ['field annotations nested', 'datasources:\n  open:\n    fields:\n      pid:\n        annotations:\n          columns.width: [1]\n', /"datasources\.open\.fields\.pid\.annotations\.columns\.width" must be a string, not a list/],
+  ['tags map', 'datasources:\n  open:\n    fields:\n      pid:\n        tags: {a: 1}\n', /"datasources\.open\.fields\.pid\.tags" must be a list/],
+  ['params', 'params:\n  ebpf: 7\n', /"params\.ebpf" must be a map, not a number/],
+  ['document list', '- a\n- b\n', /the document must be a map of keys, not a list/],
+  ['duplicate', 'name: a\ndescription: b\nname: c\n', /gadget\.yaml:3: duplicate key "name"/],
+  ['syntax', 'name: [unclosed\n', /gadget\.yaml(:\d+)?: invalid YAML/],
+];
+
+test('gadget.yaml type errors name the key (and duplicate keys the line)', () => {
+  for (const [what, text, re] of bad) {
+    assert.throws(() => parseGadgetYaml(text), (e: Error) => e instanceof GadgetYamlError && re.test(e.message), what);
+    // ig run reads metadata through parseMetadata: the same check, as a MetadataError naming the image
+    assert.throws(() => parseMetadata(Buffer.from(text), 'img: gadget.yaml'), (e: Error) => e instanceof MetadataError && e.message.startsWith('img: gadget.yaml'), what);
+  }
+  const ok = parseGadgetYaml('name: trace open\nannotations:\n  x: 1\ndatasources:\n  open:\n    fields:\n      pid:\n        tags: [a]\n      comm:\nparams:\n  ebpf:\n    targ_uid:\n      key: uid\n      defaultValue: 0\n');
+  assert.equal(ok.name, 'trace open');
+  assert.deepEqual(parseGadgetYaml(''), {});
+});
+
+test('gadget.yaml is size-capped with a clear message', () => {
+  const big = 'name: x\ndescription: "' + 'a'.repeat(1 << 20) + '"\n';
+  assert.throws(() => parseGadgetYaml(big, 'g.yaml'), /g\.yaml: \d+ bytes is more than the 1 MiB limit for gadget\.yaml/);
+});
+
+function manyKeys(n: number): string {
+  let s = 'name: x\nannotations:\n';
+  for (let i = 0; i < n; i++) s += `  key${i}: v${i}\n`;
+  return s;
+}
+
+test('the duplicate-key check is linear: 4x the keys costs about 4x, not 16x', () => {
+  // a ratio within one run, not a wall-clock bound: quadratic checking made this ~16 (4.2 MB took 14.8 s)
+  const cost = (n: number) => {
+    const text = manyKeys(n);
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t = process.hrtime.bigint();
+      parseMetadata(Buffer.from(text), 'gadget.yaml'); // what `ig run` calls
+      best = Math.min(best, Number(process.hrtime.bigint() - t));
+    }
+    return best;
+  };
+  cost(2000); // warm up the parser's code paths
+  const ratio = cost(32000) / cost(8000);
+  assert.ok(ratio < 8, `parse cost grew ${ratio.toFixed(1)}x for 4x the keys`);
+});
