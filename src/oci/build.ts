@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { OciError } from './errors.js';
+import { checkInsideGadgetDir, checkLicense } from './build-checks.js';
+import { killOnInterrupt, removeDirOnInterrupt } from './interrupt.js';
 import { sha256 } from './digest.js';
 import {
   ANN_BUILDER_VERSION, ANN_CREATED, ANN_DESCRIPTION, ANN_DOCUMENTATION, ANN_ORIGIN, ANN_SOURCE, ANN_TITLE, ANN_URL,
@@ -93,6 +95,7 @@ export function findTool(names: string[]): string | undefined {
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnInterrupt(child); // Ctrl-C or SIGTERM of ig must not leave a clang running
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -137,6 +140,7 @@ async function readBuildYaml(dir: string, file: string | undefined): Promise<{ c
     if (v !== undefined && v !== null) {
       if (typeof v !== 'string') throw new OciError(`${p}: "${k}" must be a string`);
       if (k !== 'cflags') checkUserPath(v, `${path.basename(p)}: ${k}`);
+      if (k !== 'cflags') checkInsideGadgetDir(dir, v, `${path.basename(p)}: ${k}`);
       explicit[k] = v;
     }
   }
@@ -252,6 +256,7 @@ export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<
   const keep = !!opts.output;
   const out = opts.output ? path.resolve(opts.output) : await fsp.mkdtemp(path.join(os.tmpdir(), 'ig-build-'));
   await fsp.mkdir(out, { recursive: true });
+  const untrackOut = keep ? () => {} : removeDirOnInterrupt(out);
   try {
     const root = sourceRoot();
     const archs = buildArchs(root);
@@ -260,7 +265,9 @@ export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<
       for (const arch of archs) {
         const cflags = cfg.cflags.split(/\s+/).filter(Boolean);
         const obj = await compileEbpf(ebpfSrc, gdir, out, arch, root, opts.includeDirs ?? [], cflags, progress);
-        objects.set(arch, await fsp.readFile(obj));
+        const data = await fsp.readFile(obj);
+        checkLicense(data, ebpfSrc);
+        objects.set(arch, data);
       }
     }
     const wasm = cfg.wasm ? await buildWasm(cfg.wasm, gdir, out, progress) : null;
@@ -329,5 +336,6 @@ export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<
     }
   } finally {
     if (!keep) await fsp.rm(out, { recursive: true, force: true });
+    untrackOut();
   }
 }

@@ -21,9 +21,14 @@ function undoAll(): void {
     if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
   children.clear();
-  for (const f of files) rmSync(f, { force: true });
+  try {
+    for (const f of files) rmSync(f, { force: true });
+    // retries: a compiler killed a moment ago may still have created a file in the folder
+    for (const d of dirs) rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  } catch (err) {
+    process.stderr.write(`warning: cleaning up after the interruption failed: ${(err as Error).message}\n`);
+  }
   files.clear();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs.clear();
 }
 

@@ -265,6 +265,25 @@ export class OciStore {
   }
 
   /**
+   * Under the lock: delete the blobs of `gone` (entries just removed from `idx`) that no remaining entry uses.
+   * Unlike gcLocked this touches only those images' blobs.
+   */
+  async dropOrphansLocked(idx: ImageIndex, gone: Descriptor[]): Promise<number> {
+    const candidates = new Set<string>();
+    for (const d of gone) await this.walk(d, candidates);
+    if (!candidates.size) return 0;
+    const keep = new Set<string>();
+    for (const d of idx.manifests) await this.walk(d, keep);
+    let removed = 0;
+    for (const d of candidates) {
+      if (keep.has(d)) continue;
+      await fsp.rm(this.blobPath(d), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /**
    * Under the lock: delete ingest/ files left by writers that died (SIGKILL, crash). Files are named
    * `<pid>-<random>`; a file whose process is gone is stale, so is any other file older than an hour.
    */
@@ -434,7 +453,12 @@ export class StoreTxn {
         }
         const idx = await this.readIndex();
         const before = serializeIndex(idx);
+        const entriesBefore = [...idx.manifests];
         const result = await mutate(idx);
+        // an image whose last reference went away (a rebuilt or re-pulled tag) takes its own blobs with it
+        const still = new Set(idx.manifests.map((d) => d.digest));
+        const replaced = entriesBefore.filter((d) => !still.has(d.digest));
+        if (replaced.length) await this.store.dropOrphansLocked(idx, replaced);
         const after = serializeIndex(idx);
         if (!before.equals(after)) await writeAtomic(this.indexPath, after);
         return result;

@@ -163,7 +163,7 @@ async function startSlowPull(f: FakeRegistry, store: string, tag: string) {
   const child = spawn(process.execPath, [CLI, 'image', 'pull', `${f.host}/${repo}:${tag}`, '--store', store, '--insecure-registries', f.host], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
   const ingest = path.join(store, 'ingest');
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     if (existsSync(ingest) && readdirSync(ingest).some((n) => n.startsWith(`${child.pid}-`))) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -184,7 +184,8 @@ test('an interrupted pull leaves nothing in ingest/; a killed one is cleaned at 
   const { child, exited, ingest } = await startSlowPull(f, store, 'kill');
   child.kill('SIGKILL');
   await exited;
-  assert.equal(readdirSync(ingest).length, 1, 'SIGKILL cannot clean up: the file is expected here');
+  const left = readdirSync(ingest);
+  assert.ok(left.length >= 1 && left.every((n) => n.startsWith(`${child.pid}-`)), `SIGKILL cannot clean up: its files are expected here (${left.join(' ')})`);
   // the next write (any pull, under the store lock) removes the dead writer's file
   const layer = serveBlob(f, 'small/one', Buffer.from('tiny layer'), MT_EBPF);
   serveGadget(f, 'small/one', 'v1', layer);
