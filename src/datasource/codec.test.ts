@@ -146,6 +146,32 @@ test('a short record travels padded so that no field reads outside it', () => {
   assert.deepEqual(got.ds.getField('arr')!.get(got.batch, 0), [0, 0]);
 });
 
+test('zero runs inside records and trailing zeros are not sent', () => {
+  const ds = new DataSource('paths', 'single');
+  ds.staticSize = 1040;
+  ds.addField({ name: 'pid', kind: Kind.Uint32, storage: st(0, 4) });
+  ds.addField({ name: 'name', kind: Kind.CString, storage: st(4, 512) });
+  ds.addField({ name: 'flags', kind: Kind.Uint32, storage: st(516, 4) });
+  ds.addField({ name: 'path', kind: Kind.CString, storage: st(520, 512) });
+  ds.addField({ name: 'tail', kind: Kind.Uint64, storage: st(1032, 8) });
+  const b = ds.newBatch(100);
+  for (let i = 0; i < 100; i++) {
+    const o = b.offs[i]!;
+    b.buf.writeUInt32LE(i + 1, o);
+    b.buf.write(`name-${i}`, o + 4);
+    b.buf.writeUInt32LE(0o2000000, o + 516);
+    b.buf.write(`/some/path/${i}`, o + 520);
+    if (i % 2) b.buf.writeBigUInt64LE(BigInt(i), o + 1032);
+  }
+  const frame = new PacketEncoder().encode(b);
+  assert.ok(frame.length < 100 * 80, `${frame.length} bytes for 100 records of 1040`);
+  const got = new PacketDecoder().decode(frame)[0]!;
+  assert.equal(got.batch.buf.length, 100 * 1040);
+  for (let i = 0; i < 100; i++) {
+    assert.ok(got.batch.buf.subarray(got.batch.offs[i]!, got.batch.offs[i]! + 1040).equals(b.buf.subarray(b.offs[i]!, b.offs[i]! + 1040)), `record ${i}`);
+  }
+});
+
 test('an empty batch and an array data source round-trip', () => {
   const ds = new DataSource('top', 'array');
   ds.staticSize = 8;

@@ -21,6 +21,8 @@ export const FrameType = { FieldTable: 1, Batch: 2 } as const;
 /** A frame is at most this long (a batch of the native reader is at most 1 MiB of records, plus values). */
 export const MAX_FRAME_SIZE = 256 * 1024 * 1024;
 const MAX_FIELDS = 65536;
+/** Decoded records of one batch (zero-filled to their length) take at most this much memory. */
+const MAX_DECODED_RECORD_BYTES = 512 * 1024 * 1024;
 
 /** How a field's value travels in a batch frame. */
 export const Carry = {
@@ -62,6 +64,7 @@ class Writer {
 
   u8(v: number): void { this.room(1); this.buf[this.pos++] = v; }
   u32(v: number): void { this.room(4); this.buf.writeUInt32LE(v, this.pos); this.pos += 4; }
+  patchU32(at: number, v: number): void { this.buf.writeUInt32LE(v, at); }
   f64(v: number): void { this.room(8); this.buf.writeDoubleLE(v, this.pos); this.pos += 8; }
 
   /** LEB128 of a non-negative safe integer. */
@@ -130,6 +133,40 @@ class Writer {
   }
 
   result(): Buffer { return Buffer.from(this.buf.subarray(0, this.pos)); }
+}
+
+/** The end of buf[start, end) without its trailing zero bytes (8 at a time while they are zero). */
+function trimZeros(buf: Buffer, start: number, end: number): number {
+  while (end - start >= 8 && buf.readUInt32LE(end - 4) === 0 && buf.readUInt32LE(end - 8) === 0) end -= 8;
+  while (end > start && buf[end - 1] === 0) end--;
+  return end;
+}
+
+/** Zero runs shorter than this stay inside literals (a segment header costs 2-4 bytes). */
+const MIN_ZERO_RUN = 16;
+
+/**
+ * buf[start, end) as segments (uvar literal length, literal bytes, uvar zero-run length), the last one with a
+ * zero-run length of 0. Scans 4 bytes at a time; a run starts at a 4-byte step.
+ */
+function writeSegments(w: Writer, buf: Buffer, start: number, end: number): void {
+  let lit = start;
+  let p = start;
+  while (p + MIN_ZERO_RUN <= end) {
+    if (buf.readUInt32LE(p) !== 0 || buf.readUInt32LE(p + 4) !== 0 || buf.readUInt32LE(p + 8) !== 0 || buf.readUInt32LE(p + 12) !== 0) {
+      p += 4;
+      continue;
+    }
+    let q = p + MIN_ZERO_RUN;
+    while (q + 4 <= end && buf.readUInt32LE(q) === 0) q += 4;
+    w.uvar(p - lit);
+    w.bytes(buf, lit, p);
+    w.uvar(q - p);
+    lit = p = q;
+  }
+  w.uvar(end - lit);
+  w.bytes(buf, lit, end);
+  w.uvar(0);
 }
 
 function isSafeUint(v: number): boolean { return Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0); }
@@ -257,26 +294,19 @@ export class PacketEncoder {
     w.uvar(t.id);
     const n = b.liveCount;
     w.uvar(n);
-    // Record table: (original length, stored length). A record shorter than the static fields it carries (a
-    // truncated record) is stored padded, so that the other side reads no byte outside it.
-    let blob = 0;
-    const stored = new Uint32Array(n);
+    // Records: (length, encoded length, encoding). A record occupies max(length, the bytes its static fields span)
+    // on the other side, zero-filled: a truncated record reads no byte outside it. Its bytes travel as segments of
+    // literal bytes and zero runs: unused parts of char arrays and empty paths cost a few bytes, not hundreds.
     for (let k = 0; k < n; k++) {
       const i = b.live[k]!;
       const len = b.lens[i]!;
-      const size = Math.max(len, t.recordBytes);
-      stored[k] = size;
-      blob += size;
-      w.uvar(len);
-      w.uvar(size);
-    }
-    w.uvar(blob);
-    for (let k = 0; k < n; k++) {
-      const i = b.live[k]!;
       const start = b.offs[i]!;
-      const have = Math.max(0, Math.min(stored[k]!, b.buf.length - start));
-      w.bytes(b.buf, start, start + have);
-      if (have < stored[k]!) w.zeros(stored[k]! - have);
+      const end = start + Math.max(0, Math.min(Math.max(len, t.recordBytes), b.buf.length - start));
+      w.uvar(len);
+      const lenAt = w.pos;
+      w.u32(0);
+      writeSegments(w, b.buf, start, trimZeros(b.buf, start, end));
+      w.patchU32(lenAt, w.pos - lenAt - 4);
     }
     // Values: field by field (columns compress and decode better than rows).
     for (const f of t.valueFields) {
@@ -301,6 +331,13 @@ class Reader {
   }
 
   u8(reading: string): number { this.need(1, reading); return this.buf[this.pos++]!; }
+  u32(reading: string): number { this.need(4, reading); const v = this.buf.readUInt32LE(this.pos); this.pos += 4; return v; }
+  skip(n: number, reading: string): void { this.need(n, reading); this.pos += n; }
+  copyTo(dst: Buffer, at: number, n: number, reading: string): void {
+    this.need(n, reading);
+    this.buf.copy(dst, at, this.pos, this.pos + n);
+    this.pos += n;
+  }
   f64(reading: string): number { this.need(8, reading); const v = this.buf.readDoubleLE(this.pos); this.pos += 8; return v; }
 
   uvar(reading: string): number {
@@ -369,6 +406,22 @@ class Reader {
     for (let k = 0; k < n; k++) out[k] = this.str(reading);
     return out;
   }
+}
+
+/** Segments of record k into dst[at, end), reading up to `stop` (see writeSegments). */
+function readSegments(r: Reader, dst: Buffer, at: number, end: number, stop: number, k: number): void {
+  const reading = `record ${k} bytes`;
+  for (;;) {
+    const lit = r.uvar(reading);
+    if (lit > end - at) r.fail(`record ${k}: a segment of ${lit} bytes, ${end - at} left in the record`);
+    r.copyTo(dst, at, lit, reading);
+    at += lit;
+    const zeros = r.uvar(reading);
+    if (zeros === 0) break;
+    if (zeros > end - at) r.fail(`record ${k}: a zero run of ${zeros} bytes, ${end - at} left in the record`);
+    at += zeros;
+  }
+  if (r.pos !== stop) r.fail(`record ${k}: encoded length does not match its segments`);
 }
 
 function readValue(r: Reader, reading: string, depth = 0): FieldValue {
@@ -493,22 +546,31 @@ export class PacketDecoder {
     const id = r.uvar('data source number');
     const t = this.tables.get(id);
     if (!t) r.fail(`data source #${id} has no field table yet`);
-    const n = r.count('record count', 2);
+    const n = r.count('record count', 6);
     const offs = new Uint32Array(n);
     const lens = new Uint32Array(n);
+    const encStart = new Uint32Array(n);
+    const encLen = new Uint32Array(n);
+    // First pass: the record sizes (the buffer is allocated once), skipping the encodings.
     let at = 0;
     for (let k = 0; k < n; k++) {
       lens[k] = r.uvar(`record ${k} length`);
-      const size = r.uvar(`record ${k} stored length`);
-      if (size < t.recordBytes) r.fail(`record ${k}: ${size} bytes stored, the fields of ${t.ds.name} need ${t.recordBytes}`);
+      encLen[k] = r.u32(`record ${k} encoded length`);
+      encStart[k] = r.pos;
+      r.skip(encLen[k]!, `record ${k} bytes`);
       offs[k] = at;
-      at += size;
-      if (at > 0xffffffff) r.fail(`records larger than 4 GiB`);
+      at += Math.max(lens[k]!, t.recordBytes);
+      if (at > MAX_DECODED_RECORD_BYTES) r.fail(`the records of this batch would take more than ${MAX_DECODED_RECORD_BYTES} bytes`);
     }
-    const blob = r.uvar('record bytes length');
-    if (blob !== at) r.fail(`record bytes length ${blob} does not match the record table (${at})`);
-    // One copy: the caller may reuse its buffer, and subscribers may rewrite fields in place.
-    const buf = Buffer.from(r.bytes(blob, 'record bytes'));
+    const valuesAt = r.pos;
+    // One zero-filled copy: the caller may reuse its buffer, and subscribers may rewrite fields in place.
+    const buf = Buffer.alloc(at);
+    for (let k = 0; k < n; k++) {
+      r.pos = encStart[k]!;
+      const size = Math.max(lens[k]!, t.recordBytes);
+      readSegments(r, buf, offs[k]!, offs[k]! + size, encStart[k]! + encLen[k]!, k);
+    }
+    r.pos = valuesAt;
     const batch = new Batch(t.ds, buf, offs, lens, n);
     for (const f of t.valueFields) {
       const col = f.storage.type === 'column' ? batch.column(f.storage.column) : undefined;
