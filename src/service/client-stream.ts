@@ -18,8 +18,9 @@ export class ClientStream {
   private inFlight = 0;
   private lost = 0;
   private closed = false;
-  /** Records dropped for this client over its lifetime. */
+  /** Records dropped for this client over its lifetime, and records sent. */
   lostTotal = 0;
+  sentTotal = 0;
 
   constructor(private readonly out: EventWriter, private readonly capacity: number) {}
 
@@ -36,7 +37,12 @@ export class ClientStream {
     }
     if (this.lost > 0) this.flushLost();
     this.inFlight += records;
-    this.out.write({ type: EventType.GadgetBatch, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight -= records; });
+    this.sentTotal += records;
+    this.out.write({ type: EventType.GadgetBatch, seq: this.seq, payload, dataSourceID: dsId }, () => {
+      this.inFlight -= records;
+      // The client caught up: tell it now what it missed, not only with the next batch (there may be none).
+      if (this.lost > 0 && !this.closed) this.flushLost();
+    });
   }
 
   private flushLost(): void {

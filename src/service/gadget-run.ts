@@ -53,7 +53,7 @@ export class GadgetRun {
   /** Messages before any client could hear them (start-up): replayed to clients that attach later. */
   private readonly early: { level: number; msg: string }[] = [];
 
-  private constructor(readonly ctx: GadgetContext) {}
+  private constructor(readonly ctx: GadgetContext, private readonly daemonLog?: Logger) {}
 
   /** Resolve the image and assemble the pipeline; params are set, not yet validated against a start. */
   static async prepare(imageName: string, paramValues: Record<string, string>, opts: RunOptions = {}): Promise<GadgetRun> {
@@ -70,7 +70,7 @@ export class GadgetRun {
       instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll() }),
     };
     const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder]), image: opts.image });
-    run = new GadgetRun(ctx);
+    run = new GadgetRun(ctx, opts.daemonLog);
     const daemonKeys = new Set(Object.keys(opts.daemonParams ?? {}));
     for (const [k, v] of Object.entries(opts.daemonParams ?? {})) if (ctx.params.find(k)) ctx.params.set(k, v);
     for (const [k, v] of Object.entries(paramValues)) {
@@ -123,7 +123,7 @@ export class GadgetRun {
   }
 
   detach(c: ClientStream): void {
-    this.clients.delete(c);
+    if (this.clients.delete(c)) this.daemonLog?.debug(`${this.ctx.name}: ` + `client left: ${c.sentTotal} events sent, ${c.lostTotal} lost (too slow)`);
   }
 
   /** Run until done, stopped or timed out; kernel objects are released when this resolves. */

@@ -1,0 +1,82 @@
+// Wire efficiency: a client that stops reading loses counted events; the gadget and a second client attached to
+// the same instance get everything.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { DaemonHarness, until } from '../harness/daemon.js';
+import { serviceOf, type ApiGadgetEvent } from '../../src/service/proto.js';
+import { EventType } from '../../src/service/consts.js';
+
+const d = new DaemonHarness('daemon-slow');
+
+function runAsync(cmd: string, args: string[]): Promise<number | null> {
+  return new Promise((resolve) => spawn(cmd, args, { stdio: 'ignore' }).on('exit', (code) => resolve(code)));
+}
+const OPENS = 30000;
+before(async () => { await d.start(['--events-buffer-length', '8192']); });
+after(async () => { await d.cleanup(); });
+
+test('a client that stops reading loses counted events; the other client and the gadget go on', async () => {
+  const storm = join(d.dir, 'igstorm');
+  copyFileSync('/usr/bin/perl', storm); // a comm of our own: the instance sees only this process's opens
+  spawnSync('chmod', ['+x', storm]);
+  const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'igstorm', '--detach', '--name', 'storm']);
+  assert.equal(c.code, 0, c.stderr);
+  const id = c.stdout.trim();
+
+  const fast = d.ctlProcess(['attach', 'storm', '-o', 'json']);
+  const lines = () => fast.stdout.split('\n').filter((l) => l.includes('"igstorm"'));
+  const opens = () => lines().filter((l) => l.includes('"/etc/hostname"')).length;
+  // Attached once it sees an open of ours.
+  await until('the fast client to attach', () => { spawnSync(storm, ['-e', "open(my $f, '<', '/etc/hostname')"]); return opens() > 0; }, 30000);
+  await new Promise((r) => setTimeout(r, 1000)); // late events of the pokes
+  const base = opens();
+  const baseLines = lines().length;
+  // The slow client: attaches now (it sees what the fast one sees from here on), then stops reading.
+  const Ctor = serviceOf('GadgetManager');
+  const raw = new Ctor(d.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { RunGadget(): grpc.ClientDuplexStream<unknown, ApiGadgetEvent> };
+  const call = raw.RunGadget();
+  let slowRecords = 0;
+  let slowLost = 0;
+  let lastSeq = 0;
+  let gaps = 0;
+  let gotInfo = false;
+  call.on('data', (ev: ApiGadgetEvent) => {
+    if (ev.type === EventType.GadgetInfo) gotInfo = true;
+    if (ev.type === EventType.GadgetBatch) {
+      slowRecords += ev.payload.readUInt32LE(4);
+      if (lastSeq && ev.seq !== lastSeq + 1) gaps += ev.seq - lastSeq - 1;
+      lastSeq = ev.seq;
+    }
+    if (ev.type === EventType.GadgetLost) slowLost += Number(ev.payload.readBigUInt64LE(0));
+  });
+  call.on('error', () => undefined); // cancelled at the end
+  call.write({ attachRequest: { id, version: 1 } });
+  await until('the slow client to get the gadget info', () => gotInfo);
+  call.pause();
+
+  // Opens at most ~20k/s (1 ms pause every 20): well within what one client renders.
+  // Spawned, not spawnSync: this process must keep reading the fast client's stdout meanwhile.
+  const r = await runAsync(storm, ['-e', `for my $i (1..${OPENS}) { open(my $f, '<', '/etc/hostname'); close($f); select(undef, undef, undef, 0.001) if $i % 20 == 0 }`]);
+  assert.equal(r, 0);
+  await until(`the fast client to get all ${OPENS} events`, () => opens() - base >= OPENS, 60000).catch((e: Error) => { throw new Error(`${e.message}: got ${opens() - base}; stderr: ${fast.stderr}`); });
+  assert.equal(opens() - base, OPENS);
+  const total = lines().length - baseLines;
+  assert.doesNotMatch(fast.stderr, /lost/, 'the fast client lost nothing and the kernel dropped nothing');
+
+  // The slow client reads again: what was queued, then how many it lost.
+  call.resume();
+  // Both clients saw the same events: the slow one received some and was told how many it lost.
+  await until('the slow client to hear about its losses', () => slowLost > 0 && slowRecords + slowLost >= total, 30000)
+    .catch((e: Error) => { throw new Error(`${e.message}: received ${slowRecords} + lost ${slowLost} of ${total}`); });
+  assert.equal(slowRecords + slowLost, total, `received ${slowRecords} + lost ${slowLost}`);
+  assert.ok(gaps > 0, 'dropped batches show as gaps in the sequence numbers');
+  assert.ok(slowRecords < OPENS);
+  call.cancel();
+  raw.close();
+  await fast.stop('SIGINT');
+  assert.equal(d.ctl(['delete', 'storm']).code, 0);
+});
