@@ -115,3 +115,32 @@ test('profile_blockio: the log2 histogram as a Prometheus histogram (le = 1, 2, 
     assert.match(r.stdout, /latency/, 'metrics.print still renders the histogram at the end');
   }
 });
+
+test('top_file (a map iterator): per-interval writes add up in a counter per command, without Prometheus in between', async () => {
+  const port = await freePort();
+  const file = join(dir, 'written');
+  const ig = new IgProcess(['run', 'top_file', '--host', '--otel-metrics-listen', '--otel-metrics-listen-address', `127.0.0.1:${port}`,
+    '--annotate', 'file:metrics.collect=true,file.proc.comm:metrics.type=key,file.writes:metrics.type=counter,file.wbytes:metrics.type=counter',
+    '--otel-metrics-name', 'file:files', '--map-fetch-interval', '300ms', '-o', 'none']);
+  const writes = (n: number) => spawnSync(sh, ['-c', `exec 3>>${file}; for i in $(seq 1 ${n}); do echo x >&3; done`], { stdio: 'ignore' });
+  const value = (text: string, name: string) => {
+    const m = new RegExp(`^${name}\\{proc_comm="${COMM}",otel_scope_name="files"\\} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  try {
+    await until('our writes', async () => { writes(1); return value(await scrape(port), 'writes_total'); }, ig);
+    let w0 = -1;
+    await until('settled', async () => { const v = value(await scrape(port), 'writes_total')!; if (v === w0) return v; w0 = v; await new Promise((r) => setTimeout(r, 800)); return undefined; }, ig);
+    writes(300);
+    // Spread over several fetches: every interval's count is added once.
+    const w1 = await until('300 more writes', async () => { const v = value(await scrape(port), 'writes_total')!; return v >= w0 + 300 ? v : undefined; }, ig);
+    await new Promise((r) => setTimeout(r, 1000));
+    const text = await scrape(port);
+    assert.equal(value(text, 'writes_total'), w1, 'no more writes counted once the writer is done');
+    assert.equal(w1 - w0, 300);
+    assert.ok(value(text, 'wbytes_total')! >= 600, 'bytes written ("x\\n" each)');
+  } finally {
+    const r = await ig.stop();
+    assert.equal(r.code, 0, r.stderr);
+  }
+});

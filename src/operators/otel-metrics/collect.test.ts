@@ -126,3 +126,18 @@ test('--otel-metrics-name: ds:name pairs or one bare name; mixing is an error', 
   assert.deepEqual([...parseNameMappings('a')], [['', 'a']]);
   assert.throws(() => parseNameMappings('a,open:b'), /invalid value "a,open:b" for --otel-metrics-name: mixes values with and without a data source/);
 });
+
+test('runs of one key (the byte-compare fast path) and keys that differ in one byte or by a prefix', async () => {
+  const d = ds();
+  const e = new MetricsExport(d, 's');
+  const reader = new TestReader();
+  const mp = new MeterProvider({ readers: [reader] });
+  e.register(mp.getMeter('s'));
+  d.subscribe((b) => e.collect(b), 9995);
+  const seq = ['cat', 'cat', 'cot', 'ca', 'cat', 'cat', 'catx', 'cat'];
+  emit(d, seq.map((comm) => ({ comm, bytes: 1, queue: 0, lat: 0 })));
+  emit(d, [{ comm: 'cat', bytes: 1, queue: 0, lat: 0 }]);
+  const m = await reader.metrics();
+  assert.deepEqual(points(m.get('s/opens')), { cat: 6, cot: 1, ca: 1, catx: 1 });
+  await mp.shutdown();
+});

@@ -63,6 +63,8 @@ export class MetricsExport {
   private readonly gaugeReaders: ((b: Batch, i: number) => number)[] = [];
   private readonly series = new Map<string | number | boolean, Series>();
   private readonly dirty: Series[] = [];
+  /** One static string key (proc.comm): its bytes are compared with the previous record's before decoding. */
+  private readonly rawKey?: { offs: number; size: number; last: Uint8Array; lastLen: number; series?: Series };
 
   /** Validates the field roles; throws MetricsConfigError naming the field. */
   constructor(readonly ds: DataSource, readonly scopeName: string) {
@@ -98,6 +100,10 @@ export class MetricsExport {
         valueType: isIntegerKind(f.kind) ? ValueType.INT : ValueType.DOUBLE,
       };
       if (role === 'counter') { this.counters.push(m); this.counterReaders.push(numberReader(f)); } else { this.gauges.push(m); this.gaugeReaders.push(numberReader(f)); }
+    }
+    const k0 = this.keyFields[0];
+    if (this.keyFields.length === 1 && k0!.get === k0!.baseGet && k0!.storage.type === 'static' && isStringKind(k0!.kind) && !k0!.storage.bitSize) {
+      this.rawKey = { offs: k0!.storage.offs, size: k0!.storage.size, last: new Uint8Array(k0!.storage.size), lastLen: -1 };
     }
     for (const h of this.histograms) {
       const b = h.field.annotation('metrics.boundaries');
@@ -163,13 +169,35 @@ export class MetricsExport {
     const gr = this.gaugeReaders;
     const nc = cr.length;
     const hs = this.histograms;
+    const raw = this.rawKey;
+    const buf = b.buf;
     for (let n = 0; n < b.liveCount; n++) {
       const i = live[n]!;
-      let id: string | number | boolean;
-      if (nk === 0) id = '';
-      else if (nk === 1) id = k0!(b, i);
-      else { let t = ''; for (let k = 0; k < nk; k++) t += `${String(this.keyReaders[k]!(b, i))}\u0000`; id = t; }
-      const s = this.seriesOf(id, b, i);
+      let s: Series | undefined;
+      if (raw) {
+        // Storms come in runs of one command: equal bytes up to the NUL mean the previous record's series, without
+        // decoding a string or a map lookup.
+        const o = b.offs[i]! + raw.offs;
+        let len = 0;
+        while (len < raw.size && buf[o + len] !== 0) len++;
+        if (len === raw.lastLen) {
+          let j = 0;
+          while (j < len && buf[o + j] === raw.last[j]) j++;
+          if (j === len) s = raw.series;
+        }
+        if (!s) {
+          for (let j = 0; j < len; j++) raw.last[j] = buf[o + j]!;
+          raw.lastLen = len;
+          s = this.seriesOf(k0!(b, i), b, i);
+          raw.series = s;
+        }
+      } else {
+        let id: string | number | boolean;
+        if (nk === 0) id = '';
+        else if (nk === 1) id = k0!(b, i);
+        else { let t = ''; for (let k = 0; k < nk; k++) t += `${String(this.keyReaders[k]!(b, i))}\u0000`; id = t; }
+        s = this.seriesOf(id, b, i);
+      }
       const v = s.values;
       for (let k = 0; k < nc; k++) v[k]! += cr[k]!(b, i);
       for (let k = 0; k < gr.length; k++) v[nc + k] = gr[k]!(b, i);
