@@ -102,7 +102,7 @@ export class MetricsExport {
       if (role === 'counter') { this.counters.push(m); this.counterReaders.push(numberReader(f)); } else { this.gauges.push(m); this.gaugeReaders.push(numberReader(f)); }
     }
     const k0 = this.keyFields[0];
-    if (this.keyFields.length === 1 && k0!.get === k0!.baseGet && k0!.storage.type === 'static' && isStringKind(k0!.kind) && !k0!.storage.bitSize) {
+    if (this.keyFields.length === 1 && k0!.readsStorage && k0!.storage.type === 'static' && isStringKind(k0!.kind) && !k0!.storage.bitSize) {
       this.rawKey = { offs: k0!.storage.offs, size: k0!.storage.size, last: new Uint8Array(k0!.storage.size), lastLen: -1 };
     }
     for (const h of this.histograms) {
