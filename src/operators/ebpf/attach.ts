@@ -19,6 +19,8 @@ export interface AttachEnv {
   socketFilters: NetnsSocketFilter[];
   /** Network namespaces whose sockets get the socket-filter programs (null = ig's own). */
   netnsPaths: (string | null)[];
+  /** a probe that is skipped rather than fatal (uprobe library or symbol missing) */
+  warn: (msg: string) => void;
 }
 
 function onlineCpus(): number[] {
@@ -78,9 +80,22 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
         if (colon < 0) throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: section ${sec} must be ${kind}/<library-or-path>:<symbol>`);
         const lib = target.slice(0, colon);
         const sym = target.slice(colon + 1);
+        // As upstream: a library or symbol this host lacks skips the probe (gadgets probe several TLS
+        // libraries, a host has some of them), with a warning; other failures end the run.
         const path = resolveLibrary(lib);
-        if (!path) throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: library ${lib} not found on this host`);
-        try { obj.attachUprobe(p.name, { binaryPath: path, func: sym, retprobe: kind === 'uretprobe' }); } catch (e) { throw hookError(env, p.name, `${kind} ${path}:${sym}`, e); }
+        if (!path) {
+          env.warn(`gadget ${env.gadget}: program ${p.name}: library ${lib} not found on this host; ${kind} ${target} skipped`);
+          return false;
+        }
+        try {
+          obj.attachUprobe(p.name, { binaryPath: path, func: sym, retprobe: kind === 'uretprobe' });
+        } catch (e) {
+          if ((e as { errno?: number }).errno === Errno.ENOENT) {
+            env.warn(`gadget ${env.gadget}: program ${p.name}: symbol ${sym} not found in ${path}; ${kind} skipped`);
+            return false;
+          }
+          throw hookError(env, p.name, `${kind} ${path}:${sym}`, e);
+        }
         return true;
       }
       case 'perf_event': {

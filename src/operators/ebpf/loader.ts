@@ -55,6 +55,7 @@ export function attachAll(ctx: GadgetContext, obj: BpfObject, onDemand: Set<stri
     obj, gadget: ctx.name, metadata: ctx.metadata, socketFilters,
     iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
     netnsPaths: ctx.netns.paths,
+    warn: (msg) => ctx.log.warn(msg),
   };
   for (const p of obj.programs()) if (!onDemand.has(p.name)) attachProgram(env, p);
 }
