@@ -5,7 +5,7 @@
 export type ObjectHandle = { readonly __brand: 'bpf_object' };
 export type LinkHandle = { readonly __brand: 'bpf_link' };
 export type ReaderHandle = { readonly __brand: 'reader' };
-/** A compiled JSON render plan (native/src/render.c; built by src/operators/cli/native-plan.ts). */
+/** A compiled JSON render plan (native/src/render_plan.c; built by src/operators/cli/native-plan.ts). */
 export type RenderPlanHandle = { readonly __brand: 'render_plan' };
 
 export interface MapInfo {

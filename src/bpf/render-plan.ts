@@ -1,4 +1,4 @@
-// A compiled JSON render plan (native/src/render.c): int32 ops, literal bytes and memo descriptions. The reader's
+// A compiled JSON render plan (native/src/render_plan.c): int32 ops, literal bytes and memo descriptions. The reader's
 // poll thread runs it on every record in render mode. The addon frees it when the last reference goes away (a
 // reader holds one while it renders), so there is nothing to close. Tests render a batch on the JS thread through
 // the test build's hook (test/harness/native-test-addon.ts) with `plan.handle`.

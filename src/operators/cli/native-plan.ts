@@ -1,4 +1,4 @@
-// Compile the JSON encoder of a data source into a native render plan (native/src/render.c), so that the
+// Compile the JSON encoder of a data source into a native render plan (native/src/render_plan.c), so that the
 // reader's poll thread writes the lines itself and the JS thread sees no record in the common case.
 //
 // The plan walks the same field tree as the JS encoder (json.ts) and must give byte-identical lines:

@@ -5,16 +5,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nativeTestHooks } from '../../../test/harness/native-test-addon.js';
-import { RenderPlan } from '../../bpf/render-plan.js';
-import { Batch, DataSource, FieldFlag, Kind } from '../../datasource/index.js';
-import { installFormatters } from '../formatters/operator.js';
-import { installResolver, IdNames } from '../uidgidresolver/operator.js';
-import { addContainerFields } from '../localmanager/enrich.js';
-import type { Container } from '../../containers/index.js';
-import { batchFromRing } from '../ebpf/records.js';
-import { jsonFields, makeJsonEncoder } from './json.js';
-import { compileNativePlan, planSpec, type NativePlan } from './native-plan.js';
+import { nativeTestHooks } from '../harness/native-test-addon.js';
+import { RenderPlan } from '../../src/bpf/render-plan.js';
+import { Batch, DataSource, FieldFlag, Kind } from '../../src/datasource/index.js';
+import { installFormatters } from '../../src/operators/formatters/operator.js';
+import { installResolver, IdNames } from '../../src/operators/uidgidresolver/operator.js';
+import { addContainerFields } from '../../src/operators/localmanager/enrich.js';
+import type { Container } from '../../src/containers/index.js';
+import { batchFromRing } from '../../src/operators/ebpf/records.js';
+import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
+import { compileNativePlan, planSpec, type NativePlan } from '../../src/operators/cli/native-plan.js';
 
 /** Deterministic pseudo-random numbers (the failures must be reproducible). */
 function rng(seed: number): () => number {

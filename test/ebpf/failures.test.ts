@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runIgSync, loadedProgramNames, repoRoot } from '../../../test/harness/ig.js';
+import { runIgSync, loadedProgramNames, repoRoot } from '../harness/ig.js';
 
 const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
 const env = { IG_OCI_STORE: store };
 
 function buildCase(name: string, define: string): void {
   const dir = mkdtempSync(join(tmpdir(), `ig-${name}-`));
-  const src = join(repoRoot(), 'src', 'operators', 'ebpf', 'testdata', 'errors.bpf.c');
+  const src = join(repoRoot(), 'test', 'ebpf', 'testdata', 'errors.bpf.c');
   writeFileSync(join(dir, 'program.bpf.c'), `#define ${define} 1\n${readFileSync(src, 'utf8')}`);
   writeFileSync(join(dir, 'gadget.yaml'), `name: ${name}\ndescription: test gadget\n`);
   const r = runIgSync(['image', 'build', dir, '-t', name], { env });

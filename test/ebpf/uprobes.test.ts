@@ -6,14 +6,14 @@ import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { IgProcess, runIgSync, repoRoot } from '../../../test/harness/ig.js';
+import { IgProcess, runIgSync, repoRoot } from '../harness/ig.js';
 
 const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
 const env = { IG_OCI_STORE: store };
 
 before(() => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-uprobes-'));
-  copyFileSync(join(repoRoot(), 'src', 'operators', 'ebpf', 'testdata', 'uprobes.bpf.c'), join(dir, 'program.bpf.c'));
+  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'uprobes.bpf.c'), join(dir, 'program.bpf.c'));
   writeFileSync(join(dir, 'gadget.yaml'), 'name: uprobes\ndescription: uprobe attachment test gadget\n');
   const r = runIgSync(['image', 'build', dir, '-t', 'uprobes'], { env });
   assert.equal(r.code, 0, r.stderr);

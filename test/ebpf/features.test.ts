@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { IgProcess, runIgSync, repoRoot } from '../../../test/harness/ig.js';
+import { IgProcess, runIgSync, repoRoot } from '../harness/ig.js';
 
 const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
 const env = { IG_OCI_STORE: store };
@@ -14,7 +14,7 @@ const PY = (code: string) => spawn('python3', ['-c', code], { stdio: 'ignore' })
 
 before(() => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-features-'));
-  copyFileSync(join(repoRoot(), 'src', 'operators', 'ebpf', 'testdata', 'features.bpf.c'), join(dir, 'program.bpf.c'));
+  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'features.bpf.c'), join(dir, 'program.bpf.c'));
   writeFileSync(join(dir, 'gadget.yaml'), `name: features
 description: eBPF operator test gadget
 datasources:

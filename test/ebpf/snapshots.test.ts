@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runIgSync, repoRoot } from '../../../test/harness/ig.js';
-import { waitNoPrograms } from '../../../test/harness/workload.js';
+import { runIgSync, repoRoot } from '../harness/ig.js';
+import { waitNoPrograms } from '../harness/workload.js';
 
 const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
 const env = { IG_OCI_STORE: store };
 
 function build(tag: string, source: string, yaml: string): void {
   const dir = mkdtempSync(join(tmpdir(), `ig-${tag}-`));
-  copyFileSync(join(repoRoot(), 'src', 'operators', 'ebpf', 'testdata', source), join(dir, 'program.bpf.c'));
+  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', source), join(dir, 'program.bpf.c'));
   writeFileSync(join(dir, 'gadget.yaml'), yaml);
   const r = runIgSync(['image', 'build', dir, '-t', tag], { env });
   assert.equal(r.code, 0, r.stderr);
