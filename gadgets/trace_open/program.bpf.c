@@ -28,11 +28,12 @@ struct event {
 	gadget_timestamp timestamp_raw;
 	struct gadget_process proc;
 
+	/* Upstream's member order: the columns follow it, and the file name comes last (never cut). */
+	gadget_errno error_raw;
 	__u32 fd;
-	char fname[NAME_MAX];
 	gadget_file_flags flags_raw;
 	gadget_file_mode mode_raw;
-	gadget_errno error_raw;
+	char fname[NAME_MAX];
 	char fpath[GADGET_PATH_MAX];
 };
 

@@ -1,4 +1,7 @@
 // Column output: header once, then one aligned row per record; widths, alignment, ellipsis from annotations.
+// Widths are terminal cells (wide CJK characters and emoji take two), control characters are shown escaped,
+// and the last column is never cut unless it declares columns.maxwidth: it is where paths and arguments go.
+import stringWidth from 'string-width';
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { Kind, baseKind, isNumericKind } from '../../datasource/index.js';
 
@@ -7,13 +10,15 @@ export interface Column {
   value: Field;           // the field whose value is printed (columns.replace)
   header: string;
   width: number;
+  /** Cut values longer than this (cells); only the last column may have none (0): it takes what it needs. */
+  maxCells: number;
   right: boolean;
   ellipsis: 'end' | 'start' | 'middle' | 'none';
   hex: boolean;
   precision?: number;
 }
 
-export function columnFor(ds: DataSource, f: Field): Column {
+export function columnFor(ds: DataSource, f: Field, last = false): Column {
   const a = (k: string) => f.annotation(`columns.${k}`);
   const header = (a('alias') ?? f.fullName).toUpperCase();
   const replace = a('replace');
@@ -31,6 +36,7 @@ export function columnFor(ds: DataSource, f: Field): Column {
   const precision = a('precision');
   return {
     field: f, value, header, width,
+    maxCells: last ? max : width,
     right: a('alignment') === 'right',
     ellipsis: ell === 'start' || ell === 'middle' || ell === 'none' ? ell : 'end',
     hex: a('hex') === 'true',
@@ -38,17 +44,56 @@ export function columnFor(ds: DataSource, f: Field): Column {
   };
 }
 
-export function fit(s: string, c: Column, last: boolean): string {
-  const w = c.width;
-  if (s.length > w) {
-    if (c.ellipsis === 'none' || w < 2) s = s.slice(0, w);
-    else if (c.ellipsis === 'start') s = '…' + s.slice(s.length - w + 1);
-    else if (c.ellipsis === 'middle') { const h = Math.floor((w - 1) / 2); s = s.slice(0, h) + '…' + s.slice(s.length - (w - 1 - h)); }
-    else s = s.slice(0, w - 1) + '…';
+const PLAIN = /^[\x20-\x7e]*$/;
+// C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that reorder what follows.
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\x1b': '\\e' };
+
+/** Kernel strings may hold anything: escape what would move the cursor or change the terminal's state. */
+export function escapeControls(s: string): string {
+  if (PLAIN.test(s)) return s;
+  return s.replace(UNSAFE, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/** Terminal cells a (control-free) string takes. */
+export function cells(s: string): number {
+  return PLAIN.test(s) ? s.length : stringWidth(s);
+}
+
+const segmenter = new Intl.Segmenter();
+
+/** The longest prefix (or suffix) of `s` that fits in `w` cells, never splitting a character. */
+function takeCells(s: string, w: number, fromEnd: boolean): string {
+  if (PLAIN.test(s)) return fromEnd ? s.slice(s.length - w) : s.slice(0, w);
+  const parts = [...segmenter.segment(s)].map((g) => g.segment);
+  if (fromEnd) parts.reverse();
+  let used = 0;
+  let n = 0;
+  for (; n < parts.length; n++) {
+    const cw = stringWidth(parts[n]!);
+    if (used + cw > w) break;
+    used += cw;
   }
-  if (s.length === w) return s;
-  if (c.right) return s.padStart(w);
-  return last ? s : s.padEnd(w);
+  const kept = parts.slice(0, n);
+  if (fromEnd) kept.reverse();
+  return kept.join('');
+}
+
+export function fit(s: string, c: Column, last: boolean): string {
+  const limit = c.maxCells || (last ? Infinity : c.width);
+  let cw = cells(s);
+  if (cw > limit) {
+    const w = limit;
+    if (c.ellipsis === 'none' || w < 2) s = takeCells(s, w, false);
+    else if (c.ellipsis === 'start') s = '…' + takeCells(s, w - 1, true);
+    else if (c.ellipsis === 'middle') { const h = Math.floor((w - 1) / 2); s = takeCells(s, h, false) + '…' + takeCells(s, w - 1 - h, true); }
+    else s = takeCells(s, w - 1, false) + '…';
+    cw = cells(s);
+  }
+  if (cw >= c.width) return s;
+  const pad = ' '.repeat(c.width - cw);
+  if (c.right) return pad + s;
+  return last ? s : s + pad;
 }
 
 export function cellText(c: Column, b: Batch, i: number): string {
@@ -57,7 +102,8 @@ export function cellText(c: Column, b: Batch, i: number): string {
   if (Buffer.isBuffer(v)) return v.toString('hex');
   if (c.hex && (typeof v === 'number' || typeof v === 'bigint')) return '0x' + v.toString(16);
   if (typeof v === 'number' && c.precision !== undefined && (baseKind(c.value.kind) === Kind.Float32 || baseKind(c.value.kind) === Kind.Float64)) return v.toFixed(c.precision);
-  if (Array.isArray(v)) return v.join(',');
+  if (typeof v === 'string') return escapeControls(v);
+  if (Array.isArray(v)) return escapeControls(v.join(','));
   return String(v);
 }
 

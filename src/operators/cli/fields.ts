@@ -1,6 +1,7 @@
 // --fields: "a,b" replaces the default columns, "+a,-b" edits them; "ds:list;ds2:list" with several data sources.
 import type { DataSource, Field } from '../../datasource/index.js';
 import { FieldFlag } from '../../datasource/index.js';
+import { didYouMean } from '../../gadget/suggest.js';
 
 export class FieldsError extends Error {}
 
@@ -28,8 +29,9 @@ export function selectFields(ds: DataSource, spec: string | undefined): Field[] 
   const lookup = (name: string): Field => {
     const f = ds.getField(name);
     if (!f || f.unreferenced) {
-      const names = ds.fields.filter((x) => !x.isEmpty && !x.unreferenced).map((x) => x.fullName).join(', ');
-      throw new FieldsError(`invalid --fields: data source ${ds.name} has no field "${name}" (available: ${names})`);
+      const names = ds.fields.filter((x) => !x.isEmpty && !x.unreferenced).map((x) => x.fullName);
+      const hint = didYouMean(name, names);
+      throw new FieldsError(`invalid --fields: data source ${ds.name} has no field "${name}"${hint || ` (available: ${names.join(', ')})`}`);
     }
     return f;
   };

@@ -1,8 +1,8 @@
 // cli (priority 10000): renders every data source on stdout as columns, json, jsonpretty, yaml or none.
 import { writeSync } from 'node:fs';
-import { stringify as yamlStringify } from 'yaml';
+import { stringify as yamlStringify, parseDocument as yamlParseDocument } from 'yaml';
 import type { DataOperator } from '../../gadget/operator.js';
-import type { GadgetContext } from '../../gadget/context.js';
+import { GadgetError, type GadgetContext } from '../../gadget/context.js';
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { perDataSource } from '../perds.js';
 import type { ReaderOutput } from '../../bpf/reader.js';
@@ -64,6 +64,22 @@ export const stdoutSink: Sink = {
   },
   get isTTY() { return Boolean(process.stdout.isTTY); },
 };
+
+/**
+ * One JSON line as a YAML value. YAML reads JSON, and with intAsBigInt a u64 such as a mount namespace id or
+ * 18446744073709551615 stays exact (JSON.parse would round it to a double).
+ */
+function yamlValue(json: string): unknown {
+  return yamlParseDocument(json, { intAsBigInt: true }).toJS();
+}
+
+/**
+ * YAML 1.1 rules for what needs quotes: a timestamp, "yes", "no" or "on" printed bare would be read back as a
+ * date or a boolean by 1.1 readers (Go's yaml.v2, PyYAML).
+ */
+function yamlText(v: unknown): string {
+  return yamlStringify(v, { version: '1.1' });
+}
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
@@ -128,7 +144,10 @@ function jsonFieldList(ds: DataSource, fieldsSpec: string | undefined): Field[] 
   return fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
 }
 
-export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | undefined, sink: Sink): ((b: Batch) => void) | undefined {
+/** Renders batches; `begin` (if any) prints what comes before the first batch. */
+export type Renderer = ((b: Batch) => void) & { begin?: () => void };
+
+export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | undefined, sink: Sink): Renderer | undefined {
   const isArray = ds.type === 'array';
   const clear = ds.annotations.get('cli.clear-screen-before') === 'true';
   switch (mode) {
@@ -145,9 +164,9 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
       if (mode === 'yaml') {
         return (b) => {
           let s = '';
-          const docs = [...b.indices()].map((i) => JSON.parse(enc(b, i)) as unknown);
-          if (isArray) s = `---\n${yamlStringify(docs)}`;
-          else for (const d of docs) s += `---\n${yamlStringify(d)}`;
+          const docs = [...b.indices()].map((i) => yamlValue(enc(b, i)));
+          if (isArray) s = `---\n${yamlText(docs)}`;
+          else for (const d of docs) s += `---\n${yamlText(d)}`;
           sink.write(s);
         };
       }
@@ -174,10 +193,10 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
       const selected = selectFields(ds, fieldsSpec);
       // A single text/plain column (rendered metrics) reads better as the text itself than as a table cell.
       if (selected.length === 1 && isText(selected[0]!)) return textRenderer(ds, selected, sink);
-      const cols = selected.map((f) => columnFor(ds, f));
+      const cols = selected.map((f, k) => columnFor(ds, f, k === selected.length - 1));
       const header = headerLine(cols);
       let printedHeader = false;
-      return (b) => {
+      const render: Renderer = (b) => {
         let s = '';
         if (isArray) {
           if (clear && sink.isTTY) s += CLEAR_SCREEN;
@@ -190,8 +209,28 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
         for (let k = 0; k < b.liveCount; k++) s += rowLine(cols, b, b.live[k]!) + '\n';
         sink.write(s);
       };
+      // A stream's header goes out when the run starts (as upstream): a run that matches nothing yet shows
+      // what it will print instead of an empty screen.
+      if (!isArray) render.begin = () => { if (!printedHeader) { printedHeader = true; sink.write(header + '\n'); } };
+      return render;
     }
     default: return undefined;
+  }
+}
+
+/**
+ * "ds:value" parts must name a data source of this gadget: "-o nosuchds:json" would otherwise be taken as a
+ * mode for every data source and print nothing. `plain(v)` says whether a whole part is a value as it is.
+ */
+export function checkTargets(spec: string, names: string[], sep: string, flag: string, plain: (v: string) => boolean): void {
+  if (spec === '') return;
+  for (const part of spec.split(sep)) {
+    const i = part.indexOf(':');
+    if (i <= 0 || plain(part)) continue;
+    const ds = part.slice(0, i);
+    if (!names.includes(ds)) {
+      throw new GadgetError(`invalid ${flag} "${spec}": this gadget has no data source "${ds}" (data sources: ${names.join(', ') || 'none'})`);
+    }
   }
 }
 
@@ -200,11 +239,12 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
     name: 'cli',
     priority: 10000,
     instantiate(ctx: GadgetContext) {
-      const dss = [...ctx.dataSources.values()];
-      if (dss.length === 0) return null;
+      // Instantiated even without data sources yet: a WASM module may add them at start, and -o/--fields must
+      // be the same flags on every gadget.
       const modes = new Set<string>(OUTPUT_MODES);
       const plans: NativePlan[] = [];
-      for (const ds of dss) for (const m of (ds.annotations.get('cli.supported-output-modes') ?? '').split(',')) if (m) modes.add(m);
+      const begins: (() => void)[] = [];
+      for (const ds of ctx.dataSources.values()) for (const m of (ds.annotations.get('cli.supported-output-modes') ?? '').split(',')) if (m) modes.add(m);
       return {
         name: 'cli',
         params: () => [
@@ -213,10 +253,15 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
           { key: 'fields', prefix: 'operator.cli.', defaultValue: '', description: 'Fields to show: a,b,c replaces the default columns; +a,-b adds and removes; ds:list;ds2:list for several data sources' },
         ],
         preStart() {
+          const dss = [...ctx.dataSources.values()];
           const names = dss.map((d) => d.name);
           // Only what the user asked for: otherwise each data source's cli.default-output-mode (else columns).
-          const outputs = perDataSource(ctx.params.isSet('operator.cli.output') ? ctx.params.get('operator.cli.output') ?? '' : '', names, ',');
-          const fields = perDataSource(ctx.params.get('operator.cli.fields') ?? '', names, ';');
+          const outputSpec = ctx.params.isSet('operator.cli.output') ? ctx.params.get('operator.cli.output') ?? '' : '';
+          const fieldsSpec = ctx.params.get('operator.cli.fields') ?? '';
+          checkTargets(outputSpec, names, ',', '-o', (m) => modes.has(m));
+          checkTargets(fieldsSpec, names, ';', '--fields', () => false);
+          const outputs = perDataSource(outputSpec, names, ',');
+          const fields = perDataSource(fieldsSpec, names, ';');
           const shown: { ds: DataSource; mode: string }[] = [];
           for (const ds of dss) {
             if (!ds.referenced) continue;
@@ -246,7 +291,11 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
             }
             const r = makeRenderer(ds, mode, fields.get(ds.name), sink);
             if (r) ds.subscribe(r, 10000);
+            if (r?.begin) begins.push(r.begin);
           }
+        },
+        start() {
+          for (const b of begins.splice(0)) b();
         },
         stop() {
           for (const p of plans.splice(0)) p.dispose();

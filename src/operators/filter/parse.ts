@@ -1,6 +1,7 @@
 // --filter rules: "field OP value" joined by commas (backslash escapes a comma). All rules must match.
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { Kind, baseKind, isIntegerKind, isArrayKind } from '../../datasource/index.js';
+import { didYouMean } from '../../gadget/suggest.js';
 
 export class FilterError extends Error {}
 
@@ -33,7 +34,7 @@ export function parseRule(ds: DataSource, rule: string): Rule {
   if (!op) throw new FilterError(`invalid filter "${rule}": unknown operator`);
   rest = rest.slice(op === '==' && !rest.startsWith('==') ? 1 : op.length);
   const field = ds.getField(name);
-  if (!field || field.isEmpty) throw new FilterError(`invalid filter "${rule}": data source ${ds.name} has no field "${name}"`);
+  if (!field || field.isEmpty) throw new FilterError(`invalid filter "${rule}": data source ${ds.name} has no field "${name}"${didYouMean(name, fieldNames(ds))}`);
   return { field, op, value: rest };
 }
 
@@ -90,4 +91,8 @@ export function compileFilter(ds: DataSource, expr: string): ((b: Batch, i: numb
     for (const p of preds) if (!p(b, i)) return false;
     return true;
   };
+}
+
+function fieldNames(ds: DataSource): string[] {
+  return ds.fields.filter((f) => !f.isEmpty && !f.unreferenced).map((f) => f.fullName);
 }

@@ -3,6 +3,7 @@ import type { DataOperator } from '../../gadget/operator.js';
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { isNumericKind, isStringKind, Kind } from '../../datasource/index.js';
 import { perDataSource } from '../perds.js';
+import { didYouMean } from '../../gadget/suggest.js';
 
 export class SortError extends Error {}
 
@@ -12,7 +13,7 @@ export function compileSort(ds: DataSource, spec: string): (b: Batch) => void {
     const desc = part.startsWith('-');
     if (desc || part.startsWith('+')) part = part.slice(1);
     const f = ds.getField(part);
-    if (!f) throw new SortError(`invalid --sort: data source ${ds.name} has no field "${part}"`);
+    if (!f) throw new SortError(`invalid --sort: data source ${ds.name} has no field "${part}"${didYouMean(part, ds.fields.filter((x) => !x.isEmpty && !x.unreferenced).map((x) => x.fullName))}`);
     if (!isNumericKind(f.kind) && !isStringKind(f.kind) && f.kind !== Kind.Bool) throw new SortError(`invalid --sort: field ${f.fullName} is not numeric or text`);
     keys.push({ f, desc });
   }
