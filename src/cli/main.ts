@@ -3,7 +3,9 @@
 import { Command, CommanderError } from 'commander';
 import { runCommand } from './run.js';
 import { registerVersion } from './version.js';
-import { reportError } from './errors.js';
+import { reportError, isDebug, UsageError } from './errors.js';
+import { didYouMean } from '../gadget/suggest.js';
+import { registerCompletion, complete } from './completion.js';
 import { Config, setActiveConfig } from '../config/config.js';
 
 async function loadOptional(program: Command): Promise<void> {
@@ -39,9 +41,52 @@ export function takeConfigFlag(args: string[]): { path?: string; rest: string[] 
   return { path, rest };
 }
 
+/**
+ * A command group (`ig`, `ig image`) given no subcommand prints its help, as upstream; a mistyped subcommand
+ * is an error with a suggestion.
+ */
+function helpForGroups(cmd: Command): void {
+  for (const sub of cmd.commands) helpForGroups(sub);
+  if (cmd.commands.length === 0 || cmd.name() === 'run') return;
+  cmd.allowExcessArguments(true).action((...a: unknown[]) => {
+    const self = a[a.length - 1] as Command;
+    const extra = self.args[0];
+    if (extra !== undefined) {
+      const names = self.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+      const path = commandPath(self);
+      throw new UsageError(`unknown command "${extra}" for "${path}"${didYouMean(extra, names)} (see ${path} --help)`);
+    }
+    self.help();
+  });
+}
+
+function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let x: Command | null = c; x; x = x.parent) names.unshift(x.name());
+  return names.join(' ');
+}
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('ig')
+    .description('Collect and observe what the kernel does for your containers, with eBPF gadgets')
+    .option('-v, --verbose', 'Print debug information')
+    .option('--config <path>', 'Configuration file (default ~/.ig/config.yaml)')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+  program.command('run').description('Run a gadget image (ig run --help lists the flags, ig run IMAGE --help its fields)').allowUnknownOption(true).helpOption(false);
+  registerVersion(program);
+  await loadOptional(program);
+  registerCompletion(program);
+  helpForGroups(program);
+  program.commands.forEach((c) => c.exitOverride().configureOutput({ writeErr: () => undefined }));
+  return program;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const cfgFlag = takeConfigFlag(argv.slice(2));
-  const args = cfgFlag.rest;
+  let args = cfgFlag.rest;
+  // `ig help run ...` is `ig run ... --help`.
+  if (args[0] === 'help' && args[1] === 'run') args = ['run', ...args.slice(2), '--help'];
   argv = [...argv.slice(0, 2), ...args];
   try {
     setActiveConfig(Config.load(cfgFlag.path));
@@ -53,25 +98,18 @@ export async function main(argv: string[]): Promise<number> {
   if (runAt >= 0 && args.slice(0, runAt).every((a) => a.startsWith('-'))) {
     return runCommand([...args.slice(0, runAt), ...args.slice(runAt + 1)]);
   }
-  const program = new Command('ig')
-    .description('Collect and observe what the kernel does for your containers, with eBPF gadgets')
-    .option('-v, --verbose', 'Print debug information')
-    .option('--config <path>', 'Configuration file (default ~/.ig/config.yaml)')
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined });
-  program.command('run').description('Run a gadget image (see ig run IMAGE --help)').allowUnknownOption(true).helpOption(false);
-  registerVersion(program);
-  await loadOptional(program);
+  if (args[0] === '__complete') return complete(await buildProgram(), args.slice(1));
+  const program = await buildProgram();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-      process.stderr.write(`Error: ${e.message.replace(/^error:\s*/i, '')}\n`);
+      process.stderr.write(`Error: ${e.message.replace(/^error:\s*/i, '').replace(/\(Did you mean (.*)\?\)/, '(did you mean $1?)')}\n`);
       return 1;
     }
-    reportError(e, args.includes('-v') || args.includes('--verbose'));
+    reportError(e, args.includes('-v') || args.includes('--verbose') || isDebug());
     return 1;
   }
 }
@@ -84,6 +122,6 @@ main(process.argv).then((code) => {
   if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.write('', exit);
   else exit();
 }, (e) => {
-  reportError(e, false);
+  reportError(e, isDebug());
   process.exit(1);
 });

@@ -30,6 +30,9 @@ export const RUN_FLAGS: KnownFlag[] = [
   { long: 'allowed-gadgets', value: true, description: 'Comma-separated list of allowed gadget images (trailing * for prefixes)' },
   { long: 'insecure-registries', value: true, description: 'Comma-separated registries to access over plain HTTP' },
   { long: 'authfile', value: true, description: 'Path of the registry credentials file' },
+  { long: 'wasm-memory-limit', value: true, description: "Largest memory the gadget's WASM module may grow to (e.g. 256MiB)" },
+  { long: 'wasm-timeout', value: true, description: "Longest one call into the gadget's WASM module may run (e.g. 5s)" },
+  { long: 'annotate', value: true, description: 'Add annotations to data sources or fields: ds:annotation=value or ds.field:annotation=value' },
 ];
 
 /** Flags that operators give most gadgets (the gadget's own params come on top). */

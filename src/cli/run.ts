@@ -1,5 +1,6 @@
 // `ig run IMAGE [flags]`: the image's params are only known after reading it, so flags are parsed twice:
-// a pre-scan finds the image and run-level flags, then a full parse knows every gadget and operator param.
+// a pre-scan finds the image and run-level flags (flags may come before or after the image), then a full parse
+// knows every gadget and operator param.
 import { Command, Option, CommanderError } from 'commander';
 import { prepareGadget } from '../runtime/assemble.js';
 import { Logger } from '../gadget/logger.js';
@@ -8,14 +9,19 @@ import { parseDuration } from '../gadget/params.js';
 import { defaultDataOperators } from '../runtime/operators.js';
 import type { GadgetContext } from '../gadget/context.js';
 import type { DataOperator } from '../gadget/operator.js';
-import { reportError, UsageError } from './errors.js';
 import { setWasmLimits } from '../operators/wasm/limits.js';
+import { reportError, UsageError, isDebug } from './errors.js';
+import { didYouMean } from '../gadget/suggest.js';
+import { RUN_FLAGS, COMMON_FLAGS, ALL_KNOWN, knownFlag, type KnownFlag } from './run-flags.js';
+import { fieldsHelp } from './run-help.js';
+import { checkGadgetName } from './gadget-names.js';
+import { requirePrivileges } from './privileges.js';
 import { parseAnnotations } from '../gadget/annotate.js';
 import { activeConfig } from '../config/config.js';
 import { applyConfigToParams, configValue } from '../config/params.js';
 
-/** Run-level flags with a value (needed to find the image among the arguments before the full parse). */
-const VALUE_FLAGS = new Set(['-t', '--timeout', '--pull', '--public-keys', '--allowed-gadgets', '--insecure-registries', '--authfile', '--annotate', '--wasm-memory-limit', '--wasm-timeout']);
+/** setTimeout cannot wait longer (2^31-1 ms, about 24.8 days); a longer value fires after 1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 export function findImage(args: string[]): { image?: string; help: boolean; verbose: boolean } {
   let help = false;
@@ -26,23 +32,44 @@ export function findImage(args: string[]): { image?: string; help: boolean; verb
     if (a === '--') { image ??= args[i + 1]; break; }
     if (a === '-h' || a === '--help') { help = true; continue; }
     if (a === '-v' || a === '--verbose') { verbose = true; continue; }
-    if (a.startsWith('-')) { if (VALUE_FLAGS.has(a)) i++; continue; }
+    if (a.startsWith('-') && a.length > 1) {
+      // A known flag with a value takes the next argument, unless given as --flag=value.
+      const k = knownFlag(a);
+      if (k?.value && !a.includes('=')) i++;
+      continue;
+    }
     image ??= a;
   }
   return { image, help, verbose };
 }
 
+/** --timeout: seconds (a bare number, as upstream) or a duration; 0 runs until Ctrl-C. */
+export function parseTimeout(v: string): number {
+  const s = v.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(s)) ms = Number(s) * 1000;
+  else {
+    try { ms = parseDuration(s); } catch { throw new UsageError(`invalid value "${v}" for --timeout: expected seconds (5) or a duration (500ms, 2m)`); }
+  }
+  if (!Number.isFinite(ms)) throw new UsageError(`invalid value "${v}" for --timeout: expected seconds (5) or a duration (500ms, 2m)`);
+  if (ms > MAX_TIMEOUT_MS) {
+    throw new UsageError(`invalid value "${v}" for --timeout: longer than the longest timeout, ${Math.floor(MAX_TIMEOUT_MS / 1000)}s (about 24.8 days); use 0 to run until Ctrl-C`);
+  }
+  if (ms > 0 && ms < 1) throw new UsageError(`invalid value "${v}" for --timeout: shorter than 1ms`);
+  return Math.round(ms);
+}
+
 export function runCommandSkeleton(): Command {
-  const cmd = new Command('run')
+  const cmd = new Command('ig run')
     .usage('IMAGE [flags]')
     .description('Run a gadget image')
     .argument('<image>', 'gadget image, e.g. trace_open or ghcr.io/inspektor-gadget/gadget/trace_open:latest')
-    .option('-t, --timeout <seconds>', 'Number of seconds to run the gadget (0: until Ctrl-C)', '0')
-    .option('-v, --verbose', 'Print debug information and error details')
+    .option('-t, --timeout <duration>', RUN_FLAGS[0]!.description, '0')
+    .option('-v, --verbose', RUN_FLAGS[1]!.description)
     .option('--pull <policy>', 'Pull policy: always, missing or never', 'missing')
     .option('--disallow-pulling', 'Never pull images from a registry')
     .option('--verify-image [bool]', 'Verify the image signature of pulled images', 'true')
-    .option('--public-keys <pem-files>', 'Comma-separated public key files to verify image signatures with')
+    .option('--public-keys <pem-files>', 'Comma-separated public key files to verify image signatures with (default: the Inspektor Gadget project key)')
     .option('--allowed-gadgets <list>', 'Comma-separated list of allowed gadget images (trailing * for prefixes)')
     .option('--insecure-registries <list>', 'Comma-separated registries to access over plain HTTP')
     .option('--authfile <path>', 'Path of the registry credentials file')
@@ -54,6 +81,24 @@ export function runCommandSkeleton(): Command {
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   return cmd;
+}
+
+/** `ig run --help` without an image: ig run's flags and those most gadgets have. */
+export function runHelpWithoutImage(): string {
+  const cmd = runCommandSkeleton();
+  cmd.usage('[flags] IMAGE [flags]');
+  for (const f of COMMON_FLAGS) cmd.addOption(new Option(`${f.short ? `-${f.short}, ` : ''}--${f.long}${f.value ? ' <value>' : ''}`, f.description));
+  return cmd.helpInformation() + '\n' + [
+    'Each gadget adds its own params (e.g. --failed for trace_open) and lists its fields:',
+    '  ig run IMAGE --help',
+    'Gadgets in the local store: ig image list',
+    '',
+    'Examples:',
+    '  ig run trace_open --host',
+    '  ig run -o json trace_exec -c web',
+    '  ig run trace_open --host --filter proc.comm==cat --fields proc.comm,proc.pid,fname,error',
+    '',
+  ].join('\n');
 }
 
 export function addParamOptions(cmd: Command, params: ParamDesc[], log: Logger): Map<string, ParamDesc> {
@@ -77,15 +122,32 @@ export function addParamOptions(cmd: Command, params: ParamDesc[], log: Logger):
   return byAttr;
 }
 
+/**
+ * Flags most gadgets have but this one lacks: hidden options, so that using one is either accepted (--host on a
+ * host-wide gadget) or refused with the reason instead of "unknown flag".
+ */
+function addAbsentCommonFlags(cmd: Command): Map<string, KnownFlag> {
+  const absent = new Map<string, KnownFlag>();
+  const taken = new Set(cmd.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]));
+  for (const f of COMMON_FLAGS) {
+    if (taken.has(`--${f.long}`)) continue;
+    const short = f.short && !taken.has(`-${f.short}`) ? `-${f.short}, ` : '';
+    const o = new Option(`${short}--${f.long} ${f.value ? '<value>' : '[bool]'}`).hideHelp();
+    if (!f.value) o.preset('true');
+    cmd.addOption(o);
+    absent.set(o.attributeName(), f);
+  }
+  return absent;
+}
+
 export interface RunDeps { operators?: DataOperator[] }
 
 export async function runCommand(args: string[], deps: RunDeps = {}): Promise<number> {
   const pre = findImage(args);
   const log = new Logger(pre.verbose ? 'debug' : 'warn');
   if (!pre.image) {
-    const cmd = runCommandSkeleton();
-    if (pre.help) { process.stdout.write(cmd.helpInformation()); return 0; }
-    reportError(new UsageError('ig run needs a gadget image, e.g. ig run trace_open'), false);
+    if (pre.help) { process.stdout.write(runHelpWithoutImage()); return 0; }
+    reportError(new UsageError('ig run needs a gadget image, e.g. ig run trace_open (ig image list shows the local ones, ig run --help the flags)'), false);
     return 1;
   }
   let ctx: GadgetContext | undefined;
@@ -93,12 +155,21 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     const skel = runCommandSkeleton();
     // A first lenient parse for the image options (pull policy, keys) before reading the image.
     skel.allowUnknownOption(true).allowExcessArguments(true).helpOption(false);
-    skel.parse(args.filter((a) => a !== '-h' && a !== '--help'), { from: 'user' });
+    try {
+      skel.parse(args.filter((a) => a !== '-h' && a !== '--help'), { from: 'user' });
+    } catch (e) {
+      if (e instanceof CommanderError) throw new UsageError(commanderMessage(e, skel));
+      throw e;
+    }
     // Image options are operator.oci.* params: flag, else env/config file, else the default above.
     const o0 = ociOptions(skel);
     const pull = String(o0.pull);
     if (!['always', 'missing', 'never'].includes(pull)) throw new UsageError(`invalid value "${pull}" for --pull: must be always, missing or never`);
     setWasmLimits({ memoryLimitBytes: parseSize(String(o0.wasmMemoryLimit), '--wasm-memory-limit'), timeoutMs: parseWasmTimeout(String(o0.wasmTimeout)) });
+    // Impossible values are refused before anything is read or loaded.
+    const timeoutMs = parseTimeout(String(o0.timeout));
+    if (!pre.help) requirePrivileges();
+    await checkGadgetName(pre.image, log);
     ctx = await prepareGadget(pre.image, {
       log,
       operators: deps.operators ?? defaultDataOperators(),
@@ -116,17 +187,25 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     const cmd = runCommandSkeleton();
     cmd.usage(`${pre.image} [flags]`).description(`Run ${ctx.name}${ctx.metadata.description ? `: ${ctx.metadata.description}` : ''}`);
     const byAttr = addParamOptions(cmd, ctx.params.all(), log);
+    const absent = addAbsentCommonFlags(cmd);
+    if (pre.help) cmd.addHelpText('after', fieldsHelp(ctx));
     try {
       cmd.parse(args, { from: 'user' });
     } catch (e) {
       if (e instanceof CommanderError) {
         if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return 0;
-        throw new UsageError(commanderMessage(e));
+        throw new UsageError(commanderMessage(e, cmd));
       }
       throw e;
     }
-    if (cmd.args.length > 1) throw new UsageError(`unexpected argument "${cmd.args[1]}" after the image`);
+    if (cmd.args.length > 1) throw new UsageError(`unexpected argument "${cmd.args[1]}" after the image (one gadget per run; a flag value with spaces needs quotes)`);
     const opts = cmd.opts();
+    const gadget = pre.image;
+    for (const [attr, f] of absent) {
+      if (cmd.getOptionValueSource(attr) !== 'cli') continue;
+      if (f.harmlessWhenAbsent) { log.debug(f.harmlessWhenAbsent.replace('{g}', gadget)); continue; }
+      throw new UsageError(`--${f.long}: ${(f.absentReason ?? '{g} has no such flag').replace('{g}', gadget)}`);
+    }
     const fromCli = new Set<string>();
     for (const [attr, p] of byAttr) {
       if (cmd.getOptionValueSource(attr) !== 'cli') continue;
@@ -134,11 +213,6 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
       fromCli.add((p.prefix ?? '') + p.key);
     }
     applyConfigToParams(activeConfig(), ctx.params, fromCli);
-    const timeoutSec = Number(opts.timeout);
-    if (!Number.isFinite(timeoutSec) || timeoutSec < 0) {
-      try { parseDuration(String(opts.timeout)); } catch { throw new UsageError(`invalid value "${opts.timeout}" for --timeout: expected a number of seconds`); }
-    }
-    const timeoutMs = Number.isFinite(timeoutSec) ? timeoutSec * 1000 : parseDuration(String(opts.timeout));
     const stopOn = (sig: NodeJS.Signals) => {
       let count = 0;
       process.on(sig, () => {
@@ -152,7 +226,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     await ctx.run({ timeoutMs });
     return 0;
   } catch (e) {
-    reportError(e, pre.verbose);
+    reportError(e, pre.verbose || isDebug());
     return 1;
   }
 }
@@ -183,12 +257,19 @@ function parseWasmTimeout(v: string): number {
   let ms: number;
   try { ms = parseDuration(v); } catch { throw new UsageError(`invalid value "${v}" for --wasm-timeout: expected a duration like 5s or 500ms`); }
   if (!(ms >= 1)) throw new UsageError(`invalid value "${v}" for --wasm-timeout: must be at least 1ms`);
+  if (ms > MAX_TIMEOUT_MS) throw new UsageError(`invalid value "${v}" for --wasm-timeout: longer than ${MAX_TIMEOUT_MS}ms (about 24.8 days)`);
   return Math.round(ms);
 }
 
-export function commanderMessage(e: CommanderError): string {
-  const m = e.message.replace(/^error:\s*/i, '');
+/** Commander's message as one line for people; an unknown flag gets the nearest known one. */
+export function commanderMessage(e: CommanderError, cmd?: Command): string {
+  const m = e.message.replace(/^error:\s*/i, '').replace(/\s*\(Did you mean [^)]*\)\s*$/i, '');
   const unknown = /unknown option '([^']+)'/.exec(m);
-  if (unknown) return `unknown flag: ${unknown[1]} (see ig run IMAGE --help)`;
+  if (unknown) {
+    const flag = unknown[1]!.split('=')[0]!;
+    const longs = [...(cmd?.options ?? []).filter((o) => !o.hidden && o.long).map((o) => o.long!.slice(2)), ...ALL_KNOWN.map((f) => f.long)];
+    const hint = flag.startsWith('--') ? didYouMean(flag.slice(2), longs, (c) => `--${c}`) : '';
+    return `unknown flag: ${flag}${hint} (see ig run ${cmd?.args[0] ?? 'IMAGE'} --help)`;
+  }
   return m;
 }

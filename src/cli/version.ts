@@ -22,6 +22,6 @@ export function igVersion(): string {
 
 export function registerVersion(program: Command): void {
   program.command('version').description('Show the version of ig').action(() => {
-    process.stdout.write(`ig version ${igVersion()}\n`);
+    process.stdout.write(`${igVersion()}\n`);
   });
 }

@@ -31,6 +31,9 @@ const INT_RANGES: Record<string, [bigint, bigint]> = {
   uint8: [0n, 255n], uint16: [0n, 65535n], uint32: [0n, 4294967295n], uint64: [0n, 2n ** 64n - 1n], uint: [0n, 2n ** 64n - 1n],
 };
 
+/** The longest duration a timer can wait (2^31-1 ms). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** Parse a Go-style duration ("1s", "500ms", "1m30s", "2h") or a bare number of seconds; returns milliseconds. */
 export function parseDuration(v: string): number {
   const s = v.trim();
@@ -66,7 +69,10 @@ export function validateParamValue(p: ParamDesc, value: string): void {
   } else if (hint === 'float32' || hint === 'float64') {
     if (value.trim() === '' || Number.isNaN(Number(value))) throw new ParamError(`invalid value "${value}" for ${name}: expected a number`);
   } else if (hint === 'duration') {
-    try { parseDuration(value); } catch { throw new ParamError(`invalid value "${value}" for ${name}: expected a duration like 500ms or 2s`); }
+    let ms: number;
+    try { ms = parseDuration(value); } catch { throw new ParamError(`invalid value "${value}" for ${name}: expected a duration like 500ms or 2s (a bare number is seconds)`); }
+    // Durations end up in timers, which cannot wait longer (a longer one fires at once).
+    if (ms > MAX_DURATION_MS) throw new ParamError(`invalid value "${value}" for ${name}: longer than ${MAX_DURATION_MS}ms (about 24.8 days)`);
   } else if (hint === 'ip') {
     if (value !== '' && !isIp(value)) throw new ParamError(`invalid value "${value}" for ${name}: expected an IP address`);
   }

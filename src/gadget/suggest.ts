@@ -17,8 +17,8 @@ export function editDistance(a: string, b: string, max = Infinity): number {
 }
 
 /**
- * The candidates closest to `name` (at most 3), when they are close enough to be a typo: up to a third of the
- * name's length in edits (at least 1, at most 3), or the name being a prefix/suffix of exactly a few of them.
+ * The candidates closest to `name` (the nearest ones, at most 3), when they are close enough to be a typo: up to a
+ * third of the name's length in edits (at least 1, at most 3), or the name being a prefix/suffix of a few of them.
  */
 export function closest(name: string, candidates: Iterable<string>): string[] {
   const lower = name.toLowerCase();
@@ -28,15 +28,19 @@ export function closest(name: string, candidates: Iterable<string>): string[] {
   for (const c of candidates) {
     if (seen.has(c) || c === name) continue;
     seen.add(c);
-    const d = editDistance(lower, c.toLowerCase(), max);
+    // A field typed without its parents ("comm" for proc.comm) is measured against the last part too.
+    const cl = c.toLowerCase();
+    const tail = !lower.includes('.') && cl.includes('.') ? cl.slice(cl.lastIndexOf('.') + 1) : undefined;
+    const d = Math.min(editDistance(lower, cl, max), tail !== undefined ? editDistance(lower, tail, max) : max + 1);
     if (d <= max) scored.push({ c, d });
   }
   if (scored.length === 0 && lower.length >= 3) {
     const part = [...seen].filter((c) => c.toLowerCase().startsWith(lower) || c.toLowerCase().endsWith(lower) || c.toLowerCase().endsWith(`.${lower}`));
     if (part.length > 0 && part.length <= 3) return part.sort();
   }
-  scored.sort((x, y) => x.d - y.d || x.c.localeCompare(y.c));
-  return scored.slice(0, 3).map((s) => s.c);
+  // Only the nearest: "trace_opn" is trace_open, not also trace_dns three edits away.
+  const best = Math.min(...scored.map((s) => s.d));
+  return scored.filter((s) => s.d === best).sort((x, y) => x.c.localeCompare(y.c)).slice(0, 3).map((s) => s.c);
 }
 
 /** " (did you mean a or b?)", or '' when nothing is close. */

@@ -37,7 +37,7 @@ export function parseInterval(v: string, what: string): number {
 }
 
 export function parseCount(v: string, what: string): number {
-  if (!/^\d+$/.test(v.trim())) throw new Error(`${what}: invalid count "${v}" (expected an integer >= 0)`);
+  if (!/^\d+$/.test(v.trim()) || Number(v) > 2 ** 32 - 1) throw new Error(`${what}: invalid count "${v}" (expected an integer from 0 to 4294967295)`);
   return Number(v);
 }
 
