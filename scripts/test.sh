@@ -2,7 +2,7 @@
 # The whole test suite: install/build what is missing, then run every test with node's test runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
 touch .build/setup.stamp
 # Tests share kernel hooks and runtimes; run files one at a time, each with its own timeout.
 mapfile -t files < <(find dist -name '*.test.js' -not -path '*/node_modules/*' | sort)

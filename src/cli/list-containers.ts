@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import {
   ContainerCollection, DEFAULT_CONTAINERD_NAMESPACE, containerToJSON, parseRuntimes, RUNTIME_NAMES,
-  type CollectionOptions, type Container,
+  type CollectionOptions, type Container, type RuntimeName,
 } from '../containers/index.js';
 
 export interface ListContainersOptions {
@@ -104,9 +104,18 @@ function collectionOptions(opts: ListContainersOptions, io: ListContainersIO): C
     podmanSocket: opts.podmanSocketpath,
     crioSocket: opts.crioSocketpath,
     containerdNamespace: opts.containerdNamespace || DEFAULT_CONTAINERD_NAMESPACE,
-    warn: (m) => io.err(`Warning: ${m}\n`),
+    warn: (m) => io.err(`WARN: ${m}\n`),
     ...io.collection,
   };
+}
+
+/** "Runtimes reached: containerd (namespace k8s.io), podman; not reached: docker, cri-o (no socket or no answer)" */
+export function reachedLine(col: ContainerCollection, asked: readonly RuntimeName[]): string {
+  const connected = col.connectedRuntimes();
+  const reached = [...asked.filter((r) => connected.includes(r)), ...connected.filter((r) => !asked.includes(r))];
+  const name = (r: RuntimeName) => (r === 'containerd' ? `containerd (namespace ${col.containerdNamespace})` : r);
+  const missed = asked.filter((r) => !reached.includes(r));
+  return `Runtimes reached: ${reached.length ? reached.map(name).join(', ') : 'none'}${missed.length ? `; not reached: ${missed.join(', ')} (no socket or no answer)` : ''}`;
 }
 
 /** Run the command; resolves with the process exit code. Errors are reported as one line on `io.err`. */
@@ -116,8 +125,11 @@ export async function runListContainers(opts: ListContainersOptions, io: ListCon
     const output = opts.output ?? 'columns';
     if (output !== 'columns' && output !== 'json') throw new Error(`--output: unsupported mode "${output}" (use columns or json)`);
     const match = nameFilter(opts.containername);
-    col = await ContainerCollection.start(collectionOptions(opts, io));
+    const copts = collectionOptions(opts, io);
+    col = await ContainerCollection.start(copts);
     const current = col.list().filter(match).sort(compareContainers);
+    // Columns are for people: say which runtimes were asked and reached (an empty table must not look broken).
+    if (output === 'columns') io.err(reachedLine(col, parseRuntimes(copts.runtimes)) + '\n');
 
     if (!opts.watch) {
       if (output === 'json') io.out(JSON.stringify(current.map(containerToJSON), null, 2) + '\n');

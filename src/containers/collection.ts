@@ -146,6 +146,21 @@ export class ContainerCollection extends EventEmitter {
     return col;
   }
 
+  /** containerd's namespaces and how many containers each has (empty when containerd is not connected). */
+  async containerdNamespaces(): Promise<{ namespace: string; containers: number }[]> {
+    const c = this.clients.find((x) => x.runtime === 'containerd') as { namespaceCensus?: () => Promise<{ namespace: string; containers: number }[]> } | undefined;
+    if (!c?.namespaceCensus) return [];
+    try {
+      return await c.namespaceCensus();
+    } catch (e) {
+      this.warn(`containerd: cannot list its namespaces: ${errText(e)}`);
+      return [];
+    }
+  }
+
+  /** The containerd namespace followed. */
+  get containerdNamespace(): string { return this.opts.containerdNamespace || DEFAULT_CONTAINERD_NAMESPACE; }
+
   /** Which runtimes are connected (their clients are following events). */
   connectedRuntimes(): RuntimeName[] {
     return this.clients.map((c) => c.runtime);

@@ -14,6 +14,8 @@ export class Logger {
   warn(msg: string): void { this.log('warn', msg); }
   info(msg: string): void { this.log('info', msg); }
   debug(msg: string): void { this.log('debug', msg); }
+  /** Something a person at the terminal should know that is not a problem (printed unless only errors are). */
+  notice(msg: string): void { if (this.enabled('warn')) this.write(`INFO: ${msg}\n`); }
   /** Warn only the first time this exact message comes up. */
   warnOnce(msg: string): void {
     if (this.once.has(msg)) return;

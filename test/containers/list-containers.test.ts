@@ -73,7 +73,7 @@ describe('ig list-containers: argument errors (no runtime needed)', () => {
   test('explicitly requested runtime with an absent socket → warning, not a crash', async () => {
     const r = await ig(['list-containers', '-r', 'docker', '--docker-socketpath', '/nonexistent/docker.sock']);
     assert.equal(r.code, 0);
-    assert.equal(r.err, 'Warning: docker: socket /nonexistent/docker.sock not found, runtime skipped\n');
+    assert.equal(r.err, 'WARN: docker: socket /nonexistent/docker.sock not found, runtime skipped\nRuntimes reached: none; not reached: docker (no socket or no answer)\n');
     assert.match(r.out, /^RUNTIME\.RUNTIMENAME\s+RUNTIME\.CONTAINERID\s+RUNTIME\.CONTAINERNAME/);
   });
 
@@ -146,6 +146,8 @@ describe('ig list-containers with real containerd and podman', { skip }, () => {
     // container ids are cut to 13 characters
     assert.match(lines[3]!, /^podman {14}[0-9a-f]{13} {7}pod-y /);
     assert.match(lines[4]!, /^podman {14}[0-9a-f]{13} {7}pod-z /);
+    // and on stderr, which runtimes it reached (an empty table must not look broken)
+    assert.equal(r.err, `Runtimes reached: containerd (namespace ${h.namespace}), podman\n`);
   });
 
   test('-c filters by runtime container name', async () => {

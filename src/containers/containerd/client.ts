@@ -27,7 +27,7 @@ const CALL_TIMEOUT_MS = 5000;
 let services: ((name: string) => new (a: string, c: grpc.ChannelCredentials, o?: grpc.ChannelOptions) => AnyClient) | undefined;
 function svc(name: string) {
   services ??= loadServices(protoDir('containerd/proto'),
-    ['types.proto', 'containers.proto', 'tasks.proto', 'events.proto', 'images.proto']);
+    ['types.proto', 'containers.proto', 'tasks.proto', 'events.proto', 'images.proto', 'namespaces.proto']);
   return services(name);
 }
 
@@ -143,6 +143,23 @@ export class ContainerdClient implements RuntimeClient {
       if (!pid) continue;
       const rc = await this.toRuntimeContainer(c, pid, 0, byId);
       if (rc) out.push(rc);
+    }
+    return out;
+  }
+
+  /**
+   * Containers per containerd namespace (all of them, not only the one followed): to say where the containers
+   * are when the followed namespace has none (ctr and nerdctl use "default", Kubernetes "k8s.io").
+   */
+  async namespaceCensus(): Promise<{ namespace: string; containers: number }[]> {
+    const nsClient = new (svc('containerd.services.namespaces.v1.Namespaces'))(unixTarget(this.socket), grpc.credentials.createInsecure(), { channelOverride: this.containers.getChannel() });
+    const res = await unary<{ namespaces: { name: string }[] }>(nsClient, 'List', { filter: '' }, new grpc.Metadata(), CALL_TIMEOUT_MS);
+    const out: { namespace: string; containers: number }[] = [];
+    for (const { name } of res.namespaces ?? []) {
+      const md = new grpc.Metadata();
+      md.set('containerd-namespace', name);
+      const cs = await unary<{ containers: PbContainer[] }>(this.containers, 'List', { filters: [] }, md, CALL_TIMEOUT_MS);
+      out.push({ namespace: name, containers: (cs.containers ?? []).filter((c) => !isSandbox(c, specAnnotations(c.spec))).length });
     }
     return out;
   }

@@ -234,6 +234,9 @@ export function checkTargets(spec: string, names: string[], sep: string, flag: s
   }
 }
 
+/** Seconds of silence on a terminal before ig says what it watches (IG_QUIET_NOTE_MS overrides; 0: never). */
+const quietNoteMs = Number(process.env['IG_QUIET_NOTE_MS'] ?? 5000);
+
 export function cliOperator(sink: Sink = stdoutSink): DataOperator {
   return {
     name: 'cli',
@@ -244,6 +247,11 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
       const modes = new Set<string>(OUTPUT_MODES);
       const plans: NativePlan[] = [];
       const begins: (() => void)[] = [];
+      // Rows written since the start (native JSON lines bypass this sink, so they never trigger the note).
+      let rows = false;
+      let streams = 0;
+      let quietTimer: NodeJS.Timeout | undefined;
+      const rowsSink: Sink = { write: (s) => { rows = true; sink.write(s); }, get isTTY() { return sink.isTTY; } };
       for (const ds of ctx.dataSources.values()) for (const m of (ds.annotations.get('cli.supported-output-modes') ?? '').split(',')) if (m) modes.add(m);
       return {
         name: 'cli',
@@ -289,15 +297,29 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
               }
               ctx.log.debug(`${ds.name}: JSON rendered in JS (${np.reason})`);
             }
-            const r = makeRenderer(ds, mode, fields.get(ds.name), sink);
+            if (mode === 'json' && !nativeOk) ctx.log.debug(`${ds.name}: JSON rendered in JS (${shown.length > 1 ? 'several data sources are printed' : sink !== stdoutSink ? 'output is not stdout' : ds.type === 'array' ? 'an array data source' : 'IG_NATIVE_RENDER=0'})`);
+            else if (mode !== 'json') ctx.log.debug(`${ds.name}: ${mode} output, rendered in JS`);
+            const r = makeRenderer(ds, mode, fields.get(ds.name), rowsSink);
             if (r) ds.subscribe(r, 10000);
             if (r?.begin) begins.push(r.begin);
+            if (ds.type === 'single') streams++;
           }
         },
         start() {
           for (const b of begins.splice(0)) b();
+          rows = false;
+          // A person at a terminal who sees nothing for a while should learn what is being watched, once.
+          if (streams > 0 && quietNoteMs > 0 && process.stderr.isTTY) {
+            quietTimer = setTimeout(() => {
+              if (rows || ctx.signal.aborted) return;
+              const watched = ctx.vars.get('watching') as string | undefined;
+              ctx.log.notice(`no events in ${quietNoteMs / 1000}s: watching ${watched ?? 'the whole host'}; events appear as they happen (Ctrl-C to stop)`);
+            }, quietNoteMs);
+            quietTimer.unref();
+          }
         },
         stop() {
+          if (quietTimer) clearTimeout(quietTimer);
           for (const p of plans.splice(0)) p.dispose();
         },
       };

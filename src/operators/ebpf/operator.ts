@@ -10,6 +10,7 @@ import type { EnumInfo, VarInfo } from '../../bpf/btf/model.js';
 import { mapBtf } from '../../bpf/btf/maps.js';
 import type { BpfObject } from '../../bpf/object.js';
 import { mountBpfFilesystems } from '../../bpf/mounts.js';
+import { MapType } from '../../bpf/constants.js';
 import { GadgetContext, GadgetError } from '../../gadget/context.js';
 import type { OperatorInstance } from '../../gadget/operator.js';
 import type { ParamDesc } from '../../gadget/params.js';
@@ -154,11 +155,24 @@ export class EbpfOperator implements OperatorInstance {
     // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
     for (const m of obj.maps()) if (!m.internal) ctx.offers.publishLoadedMap(m.name, obj.map(m.name));
     attachAll(ctx, obj, onDemand, this.socketFilters);
+    if (ctx.log.enabled('debug')) this.logLoaded(ctx, obj, onDemand);
     this.followContainerNetns(ctx);
     this.tracers.start(obj);
     this.mapIters.start(obj);
     this.snapshots.start(obj, this.tracers.list.length === 0 && this.mapIters.list.length === 0);
     this.lostTimer = setInterval(() => this.tracers.pollLost(obj), LOST_POLL_MS);
+  }
+
+  /** -v: what is in the kernel now: programs and where they are attached, ring buffer sizes. */
+  private logLoaded(ctx: GadgetContext, obj: BpfObject, onDemand: Set<string>): void {
+    for (const p of obj.programs()) {
+      if (p.autoload === false) continue;
+      ctx.log.debug(`program ${p.name}: loaded, ${onDemand.has(p.name) ? 'run on demand' : `attached at ${p.section}`}`);
+    }
+    for (const m of obj.maps()) {
+      const t = this.tracers.list.find((x) => x.map === m.name);
+      if (t) ctx.log.debug(`${t.ds.name}: ${m.type === MapType.Ringbuf ? `ring buffer ${m.name} of ${m.maxEntries / 1024} KiB` : `perf buffer ${m.name}`}`);
+    }
   }
 
   /** Socket filters follow containers that start and stop while the gadget runs (ctx.netns announces them). */

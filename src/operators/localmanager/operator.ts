@@ -121,6 +121,12 @@ class LocalManagerInstance implements OperatorInstance {
       if (host && c.netns === hostNetns()) return;
       ctx.netns.remove(c.netns);
     });
+    const initialMatch = matching();
+    const connected = this.col.connectedRuntimes();
+    const missed = parseList(g('runtimes')).filter((r) => !(connected as string[]).includes(r));
+    ctx.log.debug(`container runtimes connected: ${connected.join(', ') || 'none'}${missed.length ? ` (not reached: ${missed.join(', ')})` : ''}; containers: ${this.col.list().length} known, ${initialMatch.length} matching${initialMatch.length ? ` (${initialMatch.slice(0, 10).map((c) => c.name).join(', ')}${initialMatch.length > 10 ? ', …' : ''})` : ''}`);
+    ctx.vars.set('watching', describeWatch(sel, host, initialMatch.length));
+    if (hasSelector(sel) && initialMatch.length === 0 && this.col.connectedRuntimes().length > 0) await this.warnNoMatch(ctx, sel);
     if (host) {
       ctx.netns.paths = [null, ...netns(matching())];
       return;
@@ -149,6 +155,18 @@ class LocalManagerInstance implements OperatorInstance {
     }
   }
 
+  /** A selector that matches no known container: name the ones there are (and where containerd keeps others). */
+  private async warnNoMatch(ctx: GadgetContext, sel: ContainerSelector): Promise<void> {
+    const known = this.col!.list();
+    const names = [...new Set(known.map((c) => c.name))].sort();
+    let msg = `${selectorText(sel)} matches no running container (${names.length ? `known: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, and ${names.length - 10} more` : ''}` : 'none is running'}); containers that start later and match are traced`;
+    if (this.col!.connectedRuntimes().includes('containerd') && !known.some((c) => c.runtime === 'containerd')) {
+      const others = (await this.col!.containerdNamespaces()).filter((n) => n.containers > 0 && n.namespace !== this.col!.containerdNamespace);
+      if (others.length) msg += `; containerd namespace ${this.col!.containerdNamespace} has no containers, ${others.map((n) => `${n.namespace} has ${n.containers}`).join(', ')} (--containerd-namespace)`;
+    }
+    ctx.log.warnOnce(msg);
+  }
+
   async postStop(): Promise<void> {
     await this.col?.stop();
     this.col = undefined;
@@ -158,6 +176,25 @@ class LocalManagerInstance implements OperatorInstance {
       this.filterMap = undefined;
     }
   }
+}
+
+function hasSelector(sel: ContainerSelector): boolean {
+  return Object.values(sel).some((l) => (l as string[]).length > 0);
+}
+
+function selectorText(sel: ContainerSelector): string {
+  const parts: string[] = [];
+  const add = (flag: string, l: string[]) => { if (l.length) parts.push(`${flag} ${l.join(',')}`); };
+  add('-c', sel.names); add('--k8s-namespace', sel.k8sNamespaces); add('--k8s-podname', sel.k8sPods);
+  add('--k8s-containername', sel.k8sContainers); add('--runtime-containerimage-digest', sel.imageDigests);
+  add('--runtime-containerimage-name', sel.imageNames);
+  return parts.join(' ');
+}
+
+/** What a run watches, in words (for the note after a silent start on a terminal). */
+function describeWatch(sel: ContainerSelector, host: boolean, matching: number): string {
+  const what = hasSelector(sel) ? `containers selected by ${selectorText(sel)} (${matching} running now)` : `all containers (${matching} running now)`;
+  return host ? `the host and ${what}` : what;
 }
 
 export const localManagerOperator: DataOperator = {
