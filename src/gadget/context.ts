@@ -40,6 +40,8 @@ export class GadgetContext {
   /** Outputs that render a data source on its reader's thread (see render-consumers.ts). */
   readonly renderConsumers = new RenderConsumers();
   readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
+  /** What the run watches, in words, from the operator that selects containers (for a note after silence). */
+  watching: string | undefined;
   private readonly abort = new AbortController();
   private started: OperatorInstance[] = [];
   private doneReason: string | undefined;

@@ -312,7 +312,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
           if (streams > 0 && quietNoteMs > 0 && process.stderr.isTTY) {
             quietTimer = setTimeout(() => {
               if (rows || ctx.signal.aborted) return;
-              const watched = ctx.vars.get('watching') as string | undefined;
+              const watched = ctx.watching;
               ctx.log.notice(`no events in ${quietNoteMs / 1000}s: watching ${watched ?? 'the whole host'}; events appear as they happen (Ctrl-C to stop)`);
             }, quietNoteMs);
             quietTimer.unref();

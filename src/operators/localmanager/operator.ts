@@ -125,7 +125,7 @@ class LocalManagerInstance implements OperatorInstance {
     const connected = this.col.connectedRuntimes();
     const missed = parseList(g('runtimes')).filter((r) => !(connected as string[]).includes(r));
     ctx.log.debug(`container runtimes connected: ${connected.join(', ') || 'none'}${missed.length ? ` (not reached: ${missed.join(', ')})` : ''}; containers: ${this.col.list().length} known, ${initialMatch.length} matching${initialMatch.length ? ` (${initialMatch.slice(0, 10).map((c) => c.name).join(', ')}${initialMatch.length > 10 ? ', …' : ''})` : ''}`);
-    ctx.vars.set('watching', describeWatch(sel, host, initialMatch.length));
+    ctx.watching = describeWatch(sel, host, initialMatch.length);
     if (hasSelector(sel) && initialMatch.length === 0 && this.col.connectedRuntimes().length > 0) await this.warnNoMatch(ctx, sel);
     if (host) {
       ctx.netns.paths = [null, ...netns(matching())];
