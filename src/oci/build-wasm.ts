@@ -30,8 +30,8 @@ export async function buildWasm(wasm: string, dir: string, out: string, progress
 
 async function buildC(src: string, dst: string, progress: Progress): Promise<Buffer> {
   const clang = findTool(['clang-16', 'clang']);
-  if (!clang) throw new OciError('clang-16 not found: install clang-16, lld-16, wasi-libc and libclang-rt-16-dev-wasm32 (scripts/deps/apt.txt)');
-  if (!findTool(['wasm-ld-16', 'wasm-ld'])) throw new OciError('wasm-ld not found: install lld-16 (scripts/deps/apt.txt)');
+  if (!clang) throw new OciError('clang-16 not found: install clang-16, lld-16, wasi-libc and libclang-rt-16-dev-wasm32 (scripts/deps/apt-test.txt; scripts/setup.sh --test installs them)');
+  if (!findTool(['wasm-ld-16', 'wasm-ld'])) throw new OciError('wasm-ld not found: install lld-16 (scripts/deps/apt-test.txt; scripts/setup.sh --test installs them)');
   progress(`Compiling ${path.basename(src)} (clang, wasm32-wasi)`);
   // A reactor: _initialize runs the C constructors, exports are what the source marks with export_name.
   const r = await run(clang, ['--target=wasm32-wasi', '-mexec-model=reactor', '-O2', '-Wall', '-I', path.join(sourceRoot(), 'sdk', 'c', 'include'),
@@ -65,7 +65,7 @@ async function buildRust(src: string, out: string, dst: string, progress: Progre
   // Debian's toolchain by full path: a rustup cargo earlier on PATH has no wasm32 target here.
   const cargo = existsSync('/usr/bin/cargo') ? '/usr/bin/cargo' : findTool(['cargo']);
   const rustc = existsSync('/usr/bin/rustc') ? '/usr/bin/rustc' : findTool(['rustc']);
-  if (!cargo || !rustc) throw new OciError('cargo/rustc not found: install rustc, cargo and libstd-rust-dev-wasm32 (scripts/deps/apt.txt)');
+  if (!cargo || !rustc) throw new OciError('cargo/rustc not found: install rustc, cargo and libstd-rust-dev-wasm32 (scripts/deps/apt-test.txt; scripts/setup.sh --test installs them)');
   const lock = await fsp.readFile(path.join(crate, 'Cargo.lock'), 'utf8').catch(() => '');
   if (/^version = 4$/m.test(lock)) throw new OciError(`${path.join(crate, 'Cargo.lock')} is a version 4 lock file, which cargo 1.63 cannot read: delete it`);
   progress(`Building ${pkg} (cargo, wasm32-wasi)`);
