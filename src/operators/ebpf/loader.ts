@@ -27,6 +27,8 @@ export function configureObject(ctx: GadgetContext, obj: BpfObject, params: Ebpf
   for (const p of obj.programs()) {
     if (/^socket\d*$/.test(p.section) && p.type !== ProgType.SocketFilter) obj.setProgramType(p.name, ProgType.SocketFilter);
     else if (p.section.startsWith('perf_event/') && p.type !== ProgType.PerfEvent) obj.setProgramType(p.name, ProgType.PerfEvent);
+    // classifier/<dir>/<name> and tc/<anything>: TC programs (libbpf knows only the bare names)
+    else if (/^(classifier|tc)\//.test(p.section) && p.type !== ProgType.SchedCls) obj.setProgramType(p.name, ProgType.SchedCls);
   }
   // Offered names: every declared map / variable that another operator offered is replaced / set.
   for (const m of obj.maps()) {

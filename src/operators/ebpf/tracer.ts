@@ -4,7 +4,7 @@
 import type { BpfObject } from '../../bpf/object.js';
 import { MapType } from '../../bpf/constants.js';
 import { BATCH_REFRESH, type AnyReader, type ReaderOptions } from '../../bpf/reader.js';
-import type { DataSource } from '../../datasource/index.js';
+import { Kind, type Batch, type DataSource } from '../../datasource/index.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { readPerCpuCounter } from './counters.js';
 import { batchFromRing } from './records.js';
@@ -32,6 +32,7 @@ export class Tracers {
 
   add(ds: DataSource, map: string): void {
     this.list.push({ ds, map, lostMap: `${map}_lost_samples`, lostSeen: 0n });
+    addRestField(ds);
   }
 
   /**
@@ -92,4 +93,29 @@ export class Tracers {
       if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS`);
     }
   }
+}
+
+/**
+ * Variable-length record tails, as upstream: a record may carry bytes after its struct (a packet appended by
+ * bpf_perf_event_output's `len << 32` flags, for example). The data-source annotation `ebpf.rest.name` names a
+ * bytes field holding them; `ebpf.rest.len` names the struct field with their length (without it: everything
+ * after the struct, which for perf samples includes up to 7 bytes of alignment padding).
+ */
+export function addRestField(ds: DataSource): void {
+  const name = ds.annotations.get('ebpf.rest.name');
+  if (!name || ds.getField(name)) return;
+  const lenName = ds.annotations.get('ebpf.rest.len');
+  const lenGet = lenName ? ds.getField(lenName)?.get : undefined;
+  const size = ds.staticSize;
+  const compute = (b: Batch, i: number): Buffer => {
+    const start = b.offs[i]! + size;
+    let n = Math.max(0, b.lens[i]! - size);
+    if (lenGet) n = Math.min(n, Number(lenGet(b, i)));
+    return b.buf.subarray(start, start + n);
+  };
+  ds.addField({
+    name, kind: Kind.Bytes, tags: ['src:ebpf', 'type:rest'],
+    annotations: { description: 'Bytes after the record struct', 'columns.hidden': 'true' },
+    storage: { type: 'derived', compute },
+  });
 }
