@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { buildImage, getGadgetImage, OciError } from '../oci/index.js';
-import { repoRoot } from './version.js';
+import { repoRoot, igVersion } from './version.js';
 
 function hashTree(paths: string[]): string {
   const h = createHash('sha256');
@@ -31,6 +31,13 @@ function lastCommitEpoch(root: string, paths: string[]): string {
   return /^\d+$/.test(t) ? t : '0';
 }
 
+/** Annotation on the official images built at install: where they come from. */
+export const ANN_PROVENANCE = 'io.inspektor-gadget.ig.provenance';
+
+function provenance(name: string, sourceHash: string): string {
+  return `official gadget built locally by ig ${igVersion()} from gadgets/${name} (sources sha256:${sourceHash})`;
+}
+
 export async function buildOfficialGadgets(opts: { force?: boolean; only?: string[] } = {}): Promise<void> {
   const root = repoRoot();
   const gadgetsDir = join(root, 'gadgets');
@@ -41,7 +48,8 @@ export async function buildOfficialGadgets(opts: { force?: boolean; only?: strin
   for (const name of names) {
     if (opts.only && opts.only.length > 0 && !opts.only.includes(name)) continue;
     const dir = join(gadgetsDir, name);
-    const hash = createHash('sha256').update(headers).update(hashTree([dir])).digest('hex');
+    // The annotation key is part of the hash: images built before it existed are rebuilt with their provenance.
+    const hash = createHash('sha256').update(headers).update(hashTree([dir])).update(ANN_PROVENANCE).digest('hex');
     const stamp = join(stampDir, `${name}.hash`);
     let present = true;
     try { await getGadgetImage(name, { pull: 'never', verifyImage: false }); } catch { present = false; }
@@ -52,7 +60,8 @@ export async function buildOfficialGadgets(opts: { force?: boolean; only?: strin
     process.env['SOURCE_DATE_EPOCH'] = saved ?? lastCommitEpoch(root, [dir, join(root, 'include', 'gadget')]);
     try {
       // our own gadget.yaml files must name only what the object has: warnings are errors here
-      await buildImage(dir, { tag: name, warn: (l) => { throw new OciError(l); } });
+      // Provenance: built here from ig's own sources (trusted because this store built it, not by a signature).
+      await buildImage(dir, { tag: name, warn: (l) => { throw new OciError(l); }, annotations: { [ANN_PROVENANCE]: provenance(name, hash) } });
     } finally {
       if (saved === undefined) delete process.env['SOURCE_DATE_EPOCH'];
     }

@@ -293,10 +293,10 @@ export function registerImageCommands(program: Command): void {
         .command('verify')
         .description("Verify an image's signature against public keys")
         .argument('<image>')
-        .requiredOption('--public-keys <keys>', 'PEM public key files (or PEM text); comma-separated, repeatable', collectList),
+        .option('--public-keys <keys>', 'PEM public key files (or PEM text); comma-separated, repeatable (default: the Inspektor Gadget project key)', collectList),
     ),
   ).action(
-    cliAction(async (ref: string, o: { publicKeys: string[]; authfile?: string; insecureRegistries?: string[]; certDir?: string; store?: string }) => {
+    cliAction(async (ref: string, o: { publicKeys?: string[]; authfile?: string; insecureRegistries?: string[]; certDir?: string; store?: string }) => {
       const r = await verifyImage(ref, { ...remoteOpts(o), store: storeOpt(o), publicKeys: o.publicKeys });
       process.stdout.write(`Verified OK: ${r.reference}@${r.digest}\n`);
     }),

@@ -31,6 +31,8 @@ export interface BuildOptions {
   store?: string;
   includeDirs?: string[];
   progress?: (line: string) => void;
+  /** extra image annotations (the official gadgets' provenance) */
+  annotations?: Record<string, string>;
   /** problems that do not stop the build (metadata naming what the object lacks) */
   warn?: (line: string) => void;
 }
@@ -288,7 +290,7 @@ export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<
 
     // assemble the image
     const created = creationTime();
-    const annotations = imageAnnotationsFromMetadata(meta, created);
+    const annotations = { ...imageAnnotationsFromMetadata(meta, created), ...(opts.annotations ?? {}) };
     const store = new OciStore(opts.store);
     await store.init();
     const txn = store.begin();

@@ -1,6 +1,7 @@
 // Cosign signatures of images in the local store: verify (fetching a missing signature from the registry) and sign.
 
 import { OciError } from './errors.js';
+import { INSPEKTOR_GADGET_PUBLIC_KEY } from './default-key.js';
 import type { Manifest } from './mediatypes.js';
 import { formatReference, repositoryOf, signatureTag, type ParsedReference } from './reference.js';
 import { OciStore } from './store.js';
@@ -10,7 +11,9 @@ import type { GetImageOptions } from './image-load.js';
 
 export async function verifyStoredImage(store: OciStore, image: string, parsed: ParsedReference, digest: string, opts: GetImageOptions): Promise<void> {
   const { loadPublicKeys, verifySignatureManifest } = await signatureModule();
-  const keys = await loadPublicKeys(opts.publicKeys ?? []);
+  // Without --public-keys, the Inspektor Gadget project's key (as upstream's ig embeds it).
+  const given = (opts.publicKeys ?? []).filter((k) => k.trim());
+  const keys = await loadPublicKeys(given.length ? given : [INSPEKTOR_GADGET_PUBLIC_KEY]);
   if (!keys.length) {
     throw new OciError(`image "${image}": cannot verify its signature: no public key given (use --public-keys, or --verify-image=false to skip verification)`);
   }

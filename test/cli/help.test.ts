@@ -130,3 +130,16 @@ test('errors show no JS stack trace unless IG_DEBUG=1', () => {
   const v = runIgSync(['run', 'trace_open', '--host', '-o', 'bogus', '-v']);
   assert.doesNotMatch(v.stderr, /\n\s+at /, '-v shows details, not JS frames');
 });
+
+test('the last column (the file name) is whole by default and cut only when columns.maxwidth asks', () => {
+  const whole = runIgSync(['run', 'trace_open', '--host', '-t', '1', '--filter', 'proc.comm==node'], { timeoutMs: 30000 });
+  assert.equal(whole.code, 0, whole.stderr);
+  const header = whole.stdout.split('\n')[0]!;
+  assert.match(header, /ERROR +FD FLAGS +MODE +FNAME$/, 'upstream column order, file name last');
+  assert.ok(!whole.stdout.split('\n').slice(1).some((l) => l.endsWith('…')), 'no file name is cut');
+  const cut = runIgSync(['run', 'trace_open', '--host', '-t', '1', '--filter', 'proc.comm==node', '--annotate', 'open.fname:columns.maxwidth=20'], { timeoutMs: 30000 });
+  assert.equal(cut.code, 0, cut.stderr);
+  const rows = cut.stdout.split('\n').slice(1).filter((l) => l.includes('/'));
+  assert.ok(rows.length > 0, cut.stdout.slice(0, 300));
+  for (const r of rows) assert.ok(r.slice(r.indexOf('/')).length <= 20, r);
+});
