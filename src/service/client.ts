@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { serviceOf, decodeMessage, type ApiGadgetEvent, type ApiGadgetInfo, type ApiGadgetInstance, type ApiInfoResponse, type ApiControlRequest, type ApiRunRequest } from './proto.js';
 import { EventType, EVENT_LOG_SHIFT, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, GADGET_INFO_FLAG_USE_INSTANCE } from './consts.js';
 import { parseAddress } from './address.js';
-import { DataSourceDecoder } from './wire.js';
+import { PacketDecoder } from '../datasource/codec.js';
 import type { Batch, DataSource } from '../datasource/index.js';
 
 export interface ClientTls { key?: string; cert?: string; serverCa?: string; serverName?: string }
@@ -45,8 +45,10 @@ function connectionFailure(details: string): string {
 }
 
 export interface RunHandlers {
-  /** The running gadget's description: data sources are built from its field tables before any batch. */
-  onInfo(info: ApiGadgetInfo, dataSources: DataSource[]): void;
+  /** The running gadget's description (params, data sources as the API describes them). */
+  onInfo(info: ApiGadgetInfo): void;
+  /** The data sources built from the field tables received so far (before any of their batches). */
+  onDataSources(dataSources: DataSource[]): void;
   onBatch(ds: DataSource, b: Batch): void;
   onLog(level: number, msg: string): void;
   /** Events the daemon dropped for this client (it read too slowly). */
@@ -140,31 +142,42 @@ export class GadgetClient {
   run(req: { imageName?: string; paramValues?: Record<string, string>; timeoutMs?: number; logLevel?: number; attachId?: string }, h: RunHandlers): RunHandle {
     const c = this.client('GadgetManager');
     const call = (c['RunGadget'] as (md: grpc.Metadata) => grpc.ClientDuplexStream<ApiControlRequest, ApiGadgetEvent>).call(c, new grpc.Metadata());
-    let decoders: (DataSourceDecoder | undefined)[] = [];
+    let fresh = false;
+    const dss = new Map<string, DataSource>();
+    const decoder = new PacketDecoder({ onDataSource: (ds) => { dss.set(ds.name, ds); fresh = true; } });
     const first: ApiControlRequest = req.attachId
       ? { attachRequest: { id: req.attachId, version: VERSION_GADGET_RUN_PROTOCOL } }
       : { runRequest: { imageName: req.imageName ?? '', paramValues: req.paramValues ?? {}, args: [], version: VERSION_GADGET_RUN_PROTOCOL, logLevel: req.logLevel ?? 3, timeout: String(BigInt(Math.round(req.timeoutMs ?? 0)) * 1000000n) } };
     call.write(first);
     let stopped = false;
+    let failed: Error | undefined;
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (ev: ApiGadgetEvent) => {
+        try {
+          onEvent(ev);
+        } catch (e) {
+          // A payload this client cannot read (or an output that failed): end the run with that one reason.
+          failed = e as Error;
+          call.cancel();
+        }
+      });
+      const onEvent = (ev: ApiGadgetEvent): void => {
         const type = ev.type >>> 0;
         if (type === EventType.GadgetBatch) {
-          const d = decoders[ev.dataSourceID];
-          if (d) h.onBatch(d.ds, d.decode(ev.payload));
+          const out = decoder.decode(ev.payload);
+          if (fresh) { fresh = false; h.onDataSources([...dss.values()]); }
+          for (const d of out) h.onBatch(d.ds, d.batch);
         } else if (type === EventType.GadgetInfo) {
-          const info = decodeMessage<ApiGadgetInfo>('GadgetInfo', ev.payload);
-          decoders = [];
-          for (const t of info.dataSources) decoders[t.id] = new DataSourceDecoder(t);
-          h.onInfo(info, decoders.filter((d): d is DataSourceDecoder => !!d).map((d) => d.ds));
+          h.onInfo(decodeMessage<ApiGadgetInfo>('GadgetInfo', ev.payload));
         } else if (type === EventType.GadgetLost) {
           h.onLost(Number(ev.payload.readBigUInt64LE(0)));
         } else if (type >= 1 << EVENT_LOG_SHIFT) {
           h.onLog(type >>> EVENT_LOG_SHIFT, ev.payload.toString());
         }
-      });
+      };
       call.on('error', (e: grpc.ServiceError) => {
-        if (stopped && e.code === grpc.status.CANCELLED) resolve();
+        if (failed) reject(failed);
+        else if (stopped && e.code === grpc.status.CANCELLED) resolve();
         else reject(remoteError(e, this.opts.address, this.tls));
       });
       call.on('end', () => resolve());

@@ -7,7 +7,8 @@ import { GadgetContext } from '../gadget/context.js';
 import { Logger, type LogLevel as LoggerLevel } from '../gadget/logger.js';
 import type { DataOperator } from '../gadget/operator.js';
 import type { GetImageOptions } from '../oci/images.js';
-import { DataSourceEncoder } from './wire.js';
+import { describeDataSource } from './wire.js';
+import { PacketEncoder, FrameType, frameLength } from '../datasource/codec.js';
 import { ClientStream, levelOfLine } from './client-stream.js';
 import { EventType, LogLevel } from './consts.js';
 import { encodeMessage, type ApiGadgetInfo, type ApiParam } from './proto.js';
@@ -48,8 +49,9 @@ function daemonOperators(extra: DataOperator[]): DataOperator[] {
 export class GadgetRun {
   readonly clients = new Set<ClientStream>();
   info!: ApiGadgetInfo;
-  private encoders: DataSourceEncoder[] = [];
   private infoPayload: Buffer | undefined;
+  /** Every data source's field-table frame: a client gets them all before its first batch. */
+  private tablesPayload: Buffer | undefined;
   /** Messages before any client could hear them (start-up): replayed to clients that attach later. */
   private readonly early: { level: number; msg: string }[] = [];
 
@@ -87,7 +89,7 @@ export class GadgetRun {
     return {
       name: this.ctx.name,
       imageName: img.reference,
-      dataSources: [...this.ctx.dataSources.values()].map((ds, i) => new DataSourceEncoder(ds, i).table),
+      dataSources: [...this.ctx.dataSources.values()].map((ds, i) => describeDataSource(ds, i)),
       annotations: { ...this.ctx.metadata.annotations },
       metadata: img.metadata ?? Buffer.alloc(0),
       params: this.ctx.params.all().map(toApiParam),
@@ -97,29 +99,43 @@ export class GadgetRun {
   }
 
   private subscribeAll(): void {
-    let id = 0;
-    for (const ds of this.ctx.dataSources.values()) {
-      const enc = new DataSourceEncoder(ds, id++);
-      this.encoders.push(enc);
-      const dsId = enc.table.id;
+    // One encoder for all clients: each batch is encoded once. Its field tables are taken out of the stream (an
+    // empty batch makes the encoder write them) and sent to each client when it joins, so batch frames can be
+    // shared by clients that joined at different times.
+    const enc = new PacketEncoder();
+    const tables: Buffer[] = [];
+    const dss = [...this.ctx.dataSources.values()];
+    for (const ds of dss) {
+      const frames = enc.encode(ds.newBatch(0));
+      const len = frameLength(frames)!;
+      if (frames[3] !== FrameType.FieldTable) throw new Error(`data source ${ds.name}: the packet encoder wrote no field table`);
+      tables.push(frames.subarray(0, len));
+    }
+    this.tablesPayload = Buffer.concat(tables);
+    dss.forEach((ds, dsId) => {
       ds.subscribe((b) => {
-        if (this.clients.size === 0 || b.liveCount === 0 && ds.type === 'single') return;
+        if (this.clients.size === 0 || (b.liveCount === 0 && ds.type === 'single')) return;
         const payload = enc.encode(b);
         for (const c of this.clients) c.sendBatch(dsId, payload, Math.max(b.liveCount, 1));
       }, FORWARDER_PRIORITY);
       ds.onLost((n, cause) => this.ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
-    }
-    // The field tables as they are now (operators added their fields in instantiate and preStart).
-    this.info = { ...this.info, dataSources: this.encoders.map((e) => e.table) };
+    });
+    // The descriptions as they are now (operators added their fields in instantiate and preStart).
+    this.info = { ...this.info, dataSources: dss.map((ds, i) => describeDataSource(ds, i)) };
     this.infoPayload = encodeMessage('GadgetInfo', this.info);
-    for (const c of this.clients) c.sendControl(EventType.GadgetInfo, this.infoPayload);
+    for (const c of this.clients) this.greet(c);
+  }
+
+  private greet(c: ClientStream): void {
+    c.sendControl(EventType.GadgetInfo, this.infoPayload!);
+    c.sendControl(EventType.GadgetBatch, this.tablesPayload!);
   }
 
   /** Add a client; once the run has started it gets the gadget info at once, then the next batches. */
   attach(c: ClientStream): void {
     this.clients.add(c);
     for (const m of this.early) c.log(m.level, m.msg);
-    if (this.infoPayload) c.sendControl(EventType.GadgetInfo, this.infoPayload);
+    if (this.infoPayload) this.greet(c);
   }
 
   detach(c: ClientStream): void {

@@ -8,7 +8,7 @@ import type { ParamDesc } from '../../gadget/params.js';
 import { cliOperator, stdoutSink, type Sink } from '../../operators/cli/operator.js';
 import type { Batch, DataSource } from '../../datasource/index.js';
 import type { ApiGadgetInfo, ApiParam } from '../../service/proto.js';
-import { DataSourceDecoder } from '../../service/wire.js';
+import { dataSourceFromDescription } from '../../service/wire.js';
 
 /** stdout through the JS renderers (the reader-thread JSON path needs a local ring buffer). */
 const clientSink: Sink = { write: (s) => stdoutSink.write(s), get isTTY() { return stdoutSink.isTTY; } };
@@ -32,7 +32,7 @@ async function clientContext(info: ApiGadgetInfo, dataSources: DataSource[], log
 
 /** The params a remote gadget offers (the daemon's) plus the client's output params. */
 export async function remoteParams(info: ApiGadgetInfo, log: Logger): Promise<{ server: ParamDesc[]; client: ParamDesc[] }> {
-  const { ctx } = await clientContext(info, info.dataSources.map((t) => new DataSourceDecoder(t).ds), log, clientSink);
+  const { ctx } = await clientContext(info, info.dataSources.map((t) => dataSourceFromDescription(t)), log, clientSink);
   return { server: info.params.map(fromApiParam), client: ctx.params.all() };
 }
 
@@ -43,7 +43,8 @@ export class RemoteRenderer {
 
   constructor(private readonly values: Map<string, string>, private readonly log: Logger, private readonly sink: Sink = clientSink) {}
 
-  async onInfo(info: ApiGadgetInfo, dataSources: DataSource[]): Promise<void> {
+  /** (Re)build the output for these data sources (all that the run has announced so far). */
+  async setup(info: ApiGadgetInfo, dataSources: DataSource[]): Promise<void> {
     await this.stop();
     const { ctx, cli } = await clientContext(info, dataSources, this.log, this.sink);
     for (const [k, v] of this.values) ctx.params.set(k, v);

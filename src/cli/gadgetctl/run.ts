@@ -8,7 +8,7 @@ import type { ParamDesc } from '../../gadget/params.js';
 import { ParamSet, parseDuration } from '../../gadget/params.js';
 import { parseInstanceSpecs, type InstanceSpec } from '../../gadget/instance-spec.js';
 import type { GadgetClient, RunHandle } from '../../service/client.js';
-import type { ApiGadgetInstance } from '../../service/proto.js';
+import type { ApiGadgetInfo, ApiGadgetInstance } from '../../service/proto.js';
 import { LogLevel } from '../../service/consts.js';
 import { UsageError } from '../errors.js';
 import { activeConfig } from '../../config/config.js';
@@ -96,9 +96,16 @@ async function stream(client: GadgetClient, req: Parameters<GadgetClient['run']>
   let pending: Promise<void> = Promise.resolve();
   let lostTotal = 0;
   let handle: RunHandle | undefined;
+  let info: ApiGadgetInfo | undefined;
+  let ready = false;
   handle = client.run(req, {
-    onInfo: (info, dss) => { pending = pending.then(() => r.onInfo(info, dss)).catch((e) => { log.error((e as Error).message); handle?.stop(); }); },
-    onBatch: (ds, b) => r.onBatch(ds, b),
+    onInfo: (i) => { info = i; },
+    onDataSources: (dss) => {
+      ready = false;
+      pending = pending.then(() => r.setup(info!, dss)).then(() => { ready = true; }, (e) => { log.error((e as Error).message); handle?.stop(); });
+    },
+    // Batches that arrive while the output is being set up wait for it, in order.
+    onBatch: (ds, b) => { if (ready) r.onBatch(ds, b); else pending = pending.then(() => r.onBatch(ds, b)); },
     onLog: (level, msg) => { if (level <= LogLevel.Warn || log.enabled(level >= LogLevel.Debug ? 'debug' : 'info')) process.stderr.write(`${LEVEL_NAMES[level] ?? 'INFO'}: ${msg}\n`); },
     onLost: (n) => { lostTotal += n; process.stderr.write(`WARN: lost ${n} events (this client read too slowly; ${lostTotal} in total)\n`); },
   });
