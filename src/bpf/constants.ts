@@ -16,6 +16,9 @@ export const ProgType = {
   RawTracepoint: 17, Tracing: 26,
 } as const;
 
+/** Map creation flags (BPF_F_NO_PREALLOC: hash entries allocated on insert, not all up front). */
+export const MapFlags = { NoPrealloc: 1 } as const;
+
 /** Flags for map update (BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK). */
 export const UpdateFlags = { Any: 0, NoExist: 1, Exist: 2, Lock: 4 } as const;
 

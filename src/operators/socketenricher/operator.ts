@@ -23,14 +23,13 @@ import type { GadgetContext } from '../../gadget/context.js';
 import { FieldFlag, Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import type { LayoutField } from '../../bpf/btf/model.js';
 import { BpfMap } from '../../bpf/map.js';
-import { MapType } from '../../bpf/constants.js';
+import { MapFlags, MapType } from '../../bpf/constants.js';
 import type { DeclaredMap } from '../../gadget/offers.js';
 import { SocketTable, type SocketEntry } from './table.js';
 
 /** The offered name (include/gadget/sockets-map.h). */
 const SOCKETS_MAP = 'gadget_sockets';
 const GADGET_MAX_SOCKETS = 16384;
-const BPF_F_NO_PREALLOC = 1;
 const REFRESH_MS = 1000;
 /** a namespace is rescanned at most this often because of lookups that miss */
 const MISS_RESCAN_MS = 200;
@@ -180,7 +179,7 @@ class SocketEnricherInstance implements OperatorInstance {
     // (2 × 256 bytes in include/gadget/types.h) a preallocated 16384-entry map would pin ~10 MB up front.
     this.map = BpfMap.create({
       type: MapType.Hash, keySize: this.layout.keySize, valueSize: this.layout.valueSize, maxEntries: GADGET_MAX_SOCKETS,
-      name: SOCKETS_MAP, flags: BPF_F_NO_PREALLOC,
+      name: SOCKETS_MAP, flags: MapFlags.NoPrealloc,
     });
     this.refresh();
     ctx.offers.offerMap(SOCKETS_MAP, this.map, this.name);
