@@ -140,10 +140,12 @@ export class BpfObject {
     return native.progTestRun(this.handle, prog, ctx);
   }
 
-  /** The map if the loaded object has it, else undefined (e.g. an optional lost-samples counter). */
+  /** The map if the loaded object has it, else undefined (e.g. an optional lost-samples counter, a stack map). */
   findMap(name: string): BpfMap | undefined {
-    if (!this.#loaded || !this.maps().some((m) => m.name === name)) return undefined;
-    return this.map(name);
+    if (!this.#loaded || this.#h === null) return undefined;
+    const known = this.#maps.get(name);
+    if (known) return known;
+    return this.maps().some((m) => m.name === name) ? this.map(name) : undefined;
   }
 
   /** A map of the loaded object (not owned: valid until close()). */

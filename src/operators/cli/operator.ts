@@ -116,7 +116,7 @@ const RENDER_LINGER_US = 4000;
  * path, writes them through the reader (in order with the thread's lines) and fills the plan's memos. Until a
  * reader takes the consumer (or if none does) it writes to the sink.
  */
-function nativeJsonRenderer(ctx: GadgetContext, ds: DataSource, fields: Field[], sink: Sink, np: NativePlan): (b: Batch) => void {
+function nativeJsonRenderer(ctx: GadgetContext, ds: DataSource, fields: Field[], sink: Sink, np: NativePlan, onStdoutClosed: () => void): (b: Batch) => void {
   const enc = makeJsonEncoder(fields, 0);
   const lines = new LineBuffer();
   let out: ReaderOutput | undefined;
@@ -126,7 +126,7 @@ function nativeJsonRenderer(ctx: GadgetContext, ds: DataSource, fields: Field[],
     refresh: (b) => np.fill(b, true),
     outputFailed: (errno, message) => {
       // A reader that went away (`ig run ... | head`) ends the run quietly, as on the JS path.
-      if (errno === Errno.EPIPE) { ctx.done('stdout closed'); return; }
+      if (errno === Errno.EPIPE) { onStdoutClosed(); ctx.done('stdout closed'); return; }
       ctx.log.error(`${ds.name}: cannot write output: ${message}`);
       ctx.done('error');
     },
@@ -253,6 +253,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
       let quietTimer: NodeJS.Timeout | undefined;
       const rowsSink: Sink = { write: (s) => { rows = true; sink.write(s); }, get isTTY() { return sink.isTTY; } };
       for (const ds of ctx.dataSources.values()) for (const m of (ds.annotations.get('cli.supported-output-modes') ?? '').split(',')) if (m) modes.add(m);
+      let stdoutClosed = false;
       return {
         name: 'cli',
         params: () => [
@@ -279,7 +280,9 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
               ctx.log.warn(`data source ${ds.name} does not support output mode ${mode}; skipped`);
               continue;
             }
-            ds.onLost((n, cause) => ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
+            // Once the reader of stdout went away (`| head`) the run ends quietly: what the kernel dropped
+            // meanwhile concerns nobody.
+            ds.onLost((n, cause) => { if (!stdoutClosed) ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`); });
             if (mode !== 'none') shown.push({ ds, mode });
           }
           // One data source printed as JSON lines on stdout: the reader's thread may render it (native plan).
@@ -292,7 +295,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
               const np = compileNativePlan(list);
               if (!('reason' in np)) {
                 plans.push(np);
-                ds.subscribe(nativeJsonRenderer(ctx, ds, list, sink, np), 10000, { nativeEquivalent: true });
+                ds.subscribe(nativeJsonRenderer(ctx, ds, list, sink, np, () => { stdoutClosed = true; }), 10000, { nativeEquivalent: true });
                 continue;
               }
               ctx.log.debug(`${ds.name}: JSON rendered in JS (${np.reason})`);
