@@ -15,7 +15,8 @@
 //   bpftrace    sys_enter_openat stores the filename pointer, sys_exit_openat prints pid comm ret fname
 //   opensnoop   libbpf-tools opensnoop -p P
 // and, only when named in --setups (investigation): floor-read-256k (reader on the gadget's own 256 KiB ring),
-// ig-none (ig -o none).
+// ig-none (ig -o none), and the WASM operator's cost (issue 12): ig-wasm-none / ig-wasm, the same runs of a
+// trace_open image carrying bench/wasm/storm.c (C SDK: reads two fields, sets one, per event), built at start.
 // Per run: the load generator's opens/s; the consumer's utime+stime over the load window only (sampled just
 // before the go-file is created and after the output has drained); events captured (lines with the generator's
 // comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
@@ -47,8 +48,10 @@ const IG_RENDER_LINGER_US = 4000;
 const TICK_COMM = 'igb_tick';
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 
-type SetupId = 'baseline' | 'floor-produce' | 'floor' | 'floor-read' | 'floor-read-256k' | 'ig' | 'ig-null' | 'ig-none' | 'bpftrace' | 'opensnoop';
-const ALL_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'floor-read-256k', 'ig', 'ig-null', 'ig-none', 'bpftrace', 'opensnoop'];
+type SetupId = 'baseline' | 'floor-produce' | 'floor' | 'floor-read' | 'floor-read-256k' | 'ig' | 'ig-null' | 'ig-none' | 'ig-wasm' | 'ig-wasm-none' | 'bpftrace' | 'opensnoop';
+const ALL_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'floor-read-256k', 'ig', 'ig-null', 'ig-none', 'ig-wasm', 'ig-wasm-none', 'bpftrace', 'opensnoop'];
+const WASM_SETUPS: SetupId[] = ['ig-wasm', 'ig-wasm-none'];
+const WASM_IMAGE = 'trace_open_wasm_bench';
 /** Run by default; the others are for investigation (--setups). */
 const DEFAULT_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
 const FLOOR_SETUPS: SetupId[] = ['floor-produce', 'floor', 'floor-read', 'floor-read-256k'];
@@ -61,6 +64,8 @@ const LABEL: Record<SetupId, string> = {
   ig: 'ig -o json > /dev/shm file',
   'ig-null': 'ig -o json > /dev/null',
   'ig-none': 'ig -o none',
+  'ig-wasm': 'ig + WASM module -o json > /dev/shm file',
+  'ig-wasm-none': 'ig + WASM module -o none',
   bpftrace: 'bpftrace > /dev/shm file',
   opensnoop: 'opensnoop -p > /dev/shm file',
 };
@@ -136,6 +141,8 @@ interface RunResult {
   /** Other processes that used >= 0.2 CPU-s during the window (noise), most first. */
   otherProcesses: { pid: number; comm: string; cpuS: number }[];
   notes: string[];
+  /** WASM setups: compile + instantiate + gadgetInit, as the operator reports it. */
+  wasmStartMs?: number;
 }
 
 interface LatencyResult { tool: string; ms: number[]; errors: string[] }
@@ -164,6 +171,18 @@ class Bench {
     this.opensnoop = ['/usr/sbin/opensnoop', '/usr/bin/opensnoop'].find((p) => existsSync(p));
     const which = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
     this.have = { bpftrace: which('bpftrace'), opensnoop: this.opensnoop !== undefined, bpftool: which('bpftool'), stdbuf: which('stdbuf') };
+    if (o.setups.some((s) => WASM_SETUPS.includes(s))) this.buildWasmImage();
+  }
+
+  /** trace_open plus bench/wasm/storm.c, built by ig image build into a store of the bench's own. */
+  get wasmEnv(): NodeJS.ProcessEnv { return { ...process.env, IG_OCI_STORE: join(this.tmp, 'store'), IG_SOURCE_PATH: ROOT }; }
+  private buildWasmImage(): void {
+    const dir = join(this.tmp, 'wasm-gadget');
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['program.bpf.c', 'gadget.yaml']) cpSync(join(ROOT, 'gadgets', 'trace_open', f), join(dir, f));
+    cpSync(join(ROOT, 'bench', 'wasm', 'storm.c'), join(dir, 'storm.c'));
+    writeFileSync(join(dir, 'build.yaml'), 'wasm: storm.c\n');
+    execFileSync(process.execPath, [this.igMain, 'image', 'build', dir, '-t', WASM_IMAGE], { env: this.wasmEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   }
 
   cleanup(): void {
@@ -218,10 +237,13 @@ class Bench {
               await waitLine(consumer, /^ready/, 60000);
               break;
             }
-            case 'ig': case 'ig-null': case 'ig-none': {
-              const out = setup === 'ig' ? outFd() : openSync('/dev/null', 'w');
+            case 'ig': case 'ig-null': case 'ig-none': case 'ig-wasm': case 'ig-wasm-none': {
+              const out = setup === 'ig' || setup === 'ig-wasm' ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
-              consumer = start(setup, process.execPath, [this.igMain, 'run', 'trace_open', '--host', '-o', setup === 'ig-none' ? 'none' : 'json', '--pid', pid], { stdout: out, stderr: e });
+              const wasm = WASM_SETUPS.includes(setup);
+              // -v for the WASM runs: the operator reports its module start time at debug level.
+              consumer = start(setup, process.execPath, [this.igMain, 'run', wasm ? WASM_IMAGE : 'trace_open', '--host', '-o', setup === 'ig-none' || setup === 'ig-wasm-none' ? 'none' : 'json', '--pid', pid, ...(wasm ? ['-v'] : [])],
+                { stdout: out, stderr: e, env: wasm ? this.wasmEnv : process.env });
               closeSync(out); closeSync(e);
               await waitAttached(consumer, OPEN_TPS, 60000);
               break;
@@ -329,7 +351,7 @@ class Bench {
             else { res.events = st?.records; res.lost = st?.lost; }
             break;
           }
-          case 'ig': case 'bpftrace': case 'opensnoop': {
+          case 'ig': case 'ig-wasm': case 'bpftrace': case 'opensnoop': {
             const c = countOutput(outFile, GEN_COMM);
             res.events = c.events;
             res.outputBytes = c.bytes;
@@ -337,12 +359,16 @@ class Bench {
             if (setup === 'ig' && c.otherCount > 0) notes.push(`${c.otherCount} non-event lines, e.g. ${c.otherLines[0]}`);
             break;
           }
-          case 'ig-null': case 'ig-none':
+          case 'ig-null': case 'ig-none': case 'ig-wasm-none':
             res.lost = lostInFile(errFile);
             break;
         }
+        if (WASM_SETUPS.includes(setup)) {
+          const m = /wasm module .* ready in ([\d.]+) ms/.exec(readFileSync(errFile, 'latin1'));
+          if (m) res.wasmStartMs = Number(m[1]);
+        }
         const errText = existsSync(errFile) ? readFileSync(errFile, 'latin1') : '';
-        const interesting = errText.split('\n').filter((l) => l.trim() && !/RLIMIT_MEMLOCK|Attaching \d+ probe|lost \d+ events/i.test(l));
+        const interesting = errText.split('\n').filter((l) => l.trim() && !/RLIMIT_MEMLOCK|Attaching \d+ probe|lost \d+ events|^DEBUG: /i.test(l));
         if (interesting.length > 0) notes.push(`stderr: ${interesting.slice(0, 3).join(' | ').slice(0, 300)}`);
       }
       res.otherCpuS = res.sysBusyS - res.genCpuS - (res.consumerCpuS ?? 0);
@@ -523,6 +549,30 @@ function targets(sum: Summary[], lat: LatencyResult[]): Target[] {
   return out;
 }
 
+/**
+ * Issue 12's targets for the WASM operator: the same -o none run with and without the module (extra CPU per
+ * event), no lost events, the traced workload against the kernel-side floor, and the module start time.
+ */
+function wasmTargets(sum: Summary[], results: RunResult[]): Target[] {
+  const none = sum.find((s) => s.setup === 'ig-none');
+  const wasm = sum.find((s) => s.setup === 'ig-wasm-none');
+  const wasmFile = sum.find((s) => s.setup === 'ig-wasm');
+  if (!wasm && !wasmFile) return [];
+  const out: Target[] = [];
+  if (wasm && none && wasm.usPerEvent !== null && none.usPerEvent !== null) {
+    const extra = wasm.usPerEvent - none.usPerEvent;
+    out.push({ name: 'WASM: extra consumer CPU per event (-o none, with vs without the module)', target: '<= 0.3 µs', value: `${fix(extra, 3)} µs (${fix(wasm.usPerEvent, 3)} vs ${fix(none.usPerEvent, 3)})`, pass: extra <= 0.3 });
+  }
+  const w = wasm ?? wasmFile!;
+  out.push({ name: 'WASM: traced workload vs kernel-side floor', target: '>= 90%', value: Number.isFinite(w.vsFloor) ? `${fix(w.vsFloor * 100, 1)}%` : 'n/a (no floor run)', pass: Number.isFinite(w.vsFloor) ? w.vsFloor >= 0.9 : null });
+  const lost = [wasm?.lost, wasmFile?.lost].filter((x): x is number => x !== null && x !== undefined);
+  const missing = wasmFile && wasmFile.events !== null ? wasmFile.generated - wasmFile.events : null;
+  out.push({ name: 'WASM: lost events', target: '0', value: `${lost.join(' / ')} reported${missing !== null ? `, ${int(missing)} lines missing (> file)` : ''}`, pass: lost.length > 0 && lost.every((x) => x === 0) && (missing === null || missing === 0) });
+  const starts = results.map((r) => r.wasmStartMs).filter((x): x is number => x !== undefined);
+  if (starts.length) out.push({ name: 'WASM: module start (compile, instantiate, gadgetInit; median)', target: '<= 50 ms', value: `${fix(median(starts), 1)} ms (max ${fix(Math.max(...starts), 1)})`, pass: median(starts) <= 50 });
+  return out;
+}
+
 interface Ratio { metric: string; better: string; vs: Record<string, string> }
 
 function peerRatios(sum: Summary[], lat: LatencyResult[]): Ratio[] {
@@ -667,7 +717,7 @@ async function main(): Promise<void> {
 
   const repoBuildAtEnd = buildInfo(ROOT).buildSha256;
   const sum = summarize(results, setups);
-  const tg = targets(sum, lat);
+  const tg = [...targets(sum, lat), ...wasmTargets(sum, results)];
   const ratios = peerRatios(sum, lat);
   const text = report(o, sum, results, lat, tg, ratios);
   const stamp = started.toISOString().replace(/:/g, '').replace(/\..*$/, '');

@@ -145,9 +145,9 @@ test('safety: a trap in a callback ends the run with one line', async () => {
   assert.match(e.message, /trapped in dataSourceCallback: unreachable/);
 });
 
-test('safety: a callback that never returns is stopped after --wasm-timeout', async () => {
+test('safety: a callback that never returns is stopped after --wasm-timeout (recoverable mode, node:vm)', async () => {
   const t0 = Date.now();
-  const e = await failsWhileEmitting(subscriber('(loop $l (br $l))'), { timeoutMs: 300 });
+  const e = await failsWhileEmitting(subscriber('(loop $l (br $l))'), { timeoutMs: 300, recoverableCallbacks: true });
   oneLine(e);
   assert.match(e.message, /dataSourceCallback did not return within 300 ms and was stopped \(--wasm-timeout\)/);
   assert.ok(Date.now() - t0 < 4000);
