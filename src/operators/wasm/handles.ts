@@ -19,40 +19,43 @@ export interface PerfHandle { t: 'perf'; close(): void; read(): Buffer | null; p
 
 export type HostObject = DsHandle | FieldHandle | DataHandle | ArrayHandle | MapHandle | PerfHandle;
 
+/** Handles index an array (at most 65535 of them): a lookup per host call is one bounds-checked load. */
 export class HandleTable {
-  private readonly objs = new Map<number, HostObject>();
+  private objs: (HostObject | undefined)[] = [];
+  private count = 0;
   private last = 0;
 
   add(o: HostObject): number {
-    if (this.objs.size >= MAX_HANDLES) return 0;
+    if (this.count >= MAX_HANDLES) return 0;
     let h = this.last;
     for (;;) {
-      h = (h + 1) >>> 0;
+      h++;
       if (h > 0xffff) h = 1; // array-element handles keep the array's handle in 16 bits
-      if (!this.objs.has(h)) break;
+      if (this.objs[h] === undefined) break;
     }
-    this.objs.set(h, o);
+    this.objs[h] = o;
+    this.count++;
     this.last = h;
     return h;
   }
 
   get(h: number): HostObject | undefined {
-    return this.objs.get(h >>> 0);
+    return h > 0 && h <= 0xffff ? this.objs[h] : undefined;
   }
 
   delete(h: number): boolean {
-    return this.objs.delete(h >>> 0);
-  }
-
-  values(): IterableIterator<HostObject> {
-    return this.objs.values();
+    if (this.get(h) === undefined) return false;
+    this.objs[h] = undefined;
+    this.count--;
+    return true;
   }
 
   clear(): void {
-    this.objs.clear();
+    this.objs = [];
+    this.count = 0;
   }
 
   get size(): number {
-    return this.objs.size;
+    return this.count;
   }
 }

@@ -4,7 +4,7 @@
 import type { Batch, Field, FieldValue } from '../../datasource/index.js';
 import { Kind } from '../../datasource/kinds.js';
 import { dataOf } from './host-datasource.js';
-import type { FieldHandle } from './handles.js';
+import { DATA_ARRAY_FLAG, type FieldHandle } from './handles.js';
 import { handleOf, type HostState } from './state.js';
 
 type ScalarGet = (b: Batch, i: number) => bigint;
@@ -31,6 +31,9 @@ function encodeScalar(v: FieldValue, kind: number): bigint | undefined {
   return undefined;
 }
 
+const MAX_SAFE = 2n ** 53n;
+const MIN_SAFE = -(2n ** 53n);
+
 /** The guest's i64 as the JS value a field of `kind` holds (the form column fields and Field.set use). */
 function decodeScalar(v: bigint, kind: number): FieldValue {
   switch (kind) {
@@ -40,9 +43,10 @@ function decodeScalar(v: bigint, kind: number): FieldValue {
     case Kind.Int32: return Number(BigInt.asIntN(32, v));
     case Kind.Uint8: return Number(BigInt.asUintN(8, v));
     case Kind.Uint16: return Number(BigInt.asUintN(16, v));
-    case Kind.Uint32: return Number(BigInt.asUintN(32, v));
-    case Kind.Int64: { const x = BigInt.asIntN(64, v); return x >= -(2n ** 53n) && x <= 2n ** 53n ? Number(x) : x; }
-    case Kind.Uint64: { const x = BigInt.asUintN(64, v); return x <= 2n ** 53n ? Number(x) : x; }
+    case Kind.Uint32: return v >= 0n && v <= 0xffffffffn ? Number(v) : Number(BigInt.asUintN(32, v));
+    // i64 arrives signed: only negative values need a conversion to unsigned.
+    case Kind.Int64: return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
+    case Kind.Uint64: { const x = v < 0n ? BigInt.asUintN(64, v) : v; return x <= MAX_SAFE ? Number(x) : x; }
     case Kind.Float32: f32u[0] = Number(BigInt.asUintN(32, v)); return f32[0]!;
     case Kind.Float64: f64u[0] = BigInt.asUintN(64, v); return f64[0]!;
     default: return undefined;
@@ -91,11 +95,18 @@ function scalarGetter(fh: Compiled, kind: number): ScalarGet | null {
 class ScalarError extends Error {}
 
 export function fieldFunctions(s: HostState) {
-  const { mem, ctx } = s;
+  const { mem, ctx, handles } = s;
   const warn = (msg: string) => ctx.log.debug(`${s.who}: ${msg}`);
 
   return {
     fieldGetScalar(fh: number, dh: number, kind: number, errPtr: number): bigint {
+      // The hot path: a field handle and a record handle straight from the table.
+      const fo = handles.get(fh);
+      const dobj = (dh & DATA_ARRAY_FLAG) === 0 ? handles.get(dh) : undefined;
+      if (fo?.t === 'field' && dobj?.t === 'data') {
+        const g = (fo as Compiled).getters?.[kind];
+        if (g) return g(dobj.batch, dobj.index);
+      }
       const f = handleOf(s, fh, 'field', 'fieldGetScalar') as Compiled | undefined;
       const d = f && dataOf(s, dh, 'fieldGetScalar');
       if (!f || !d) { mem.writeErr(errPtr, 1, 'fieldGetScalar'); return 0n; }
@@ -137,9 +148,13 @@ export function fieldFunctions(s: HostState) {
     },
 
     fieldSet(fh: number, dh: number, kind: number, value: bigint): number {
-      const f = handleOf(s, fh, 'field', 'fieldSet');
-      const d = f && dataOf(s, dh, 'fieldSet');
-      if (!f || !d) return 1;
+      let f = handles.get(fh);
+      let d = (dh & DATA_ARRAY_FLAG) === 0 ? handles.get(dh) : undefined;
+      if (f?.t !== 'field' || d?.t !== 'data') {
+        f = handleOf(s, fh, 'field', 'fieldSet');
+        d = f && dataOf(s, dh, 'fieldSet');
+      }
+      if (f?.t !== 'field' || d?.t !== 'data') return 1;
       let v: FieldValue;
       if (kind === Kind.String || kind === Kind.CString) v = mem.string(value, 'fieldSet');
       else if (kind === Kind.Bytes) v = Buffer.from(mem.slice(value, 'fieldSet'));

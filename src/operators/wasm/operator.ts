@@ -46,7 +46,7 @@ function wasmParams(ctx: GadgetContext): ParamDesc[] {
 
 export class WasmOperator implements OperatorInstance {
   readonly name = 'wasm';
-  private constructor(private readonly guest: WasmGuest, private readonly state: HostState, private readonly extraParams: ParamDesc[]) {}
+  private constructor(private readonly guest: WasmGuest, private readonly state: HostState, private readonly extraParams: ParamDesc[], private readonly watchdog: boolean) {}
 
   static async create(ctx: GadgetContext, bin: Buffer, opts: WasmOptions = {}): Promise<WasmOperator> {
     const t0 = performance.now();
@@ -69,9 +69,8 @@ export class WasmOperator implements OperatorInstance {
       runCleanups(state);
       throw e;
     }
-    if (!opts.recoverableCallbacks) guest.useWatchdog();
     state.cleanups.push(() => guest!.close());
-    const self = new WasmOperator(guest, state, extra);
+    const self = new WasmOperator(guest, state, extra, !opts.recoverableCallbacks);
     // Params of the module are registered by the context right after this instance (params()).
     const cb = guest.export('dataSourceCallback');
     if (cb) state.dsCallback = cb as HostState['dsCallback'];
@@ -101,7 +100,11 @@ export class WasmOperator implements OperatorInstance {
     if (r !== undefined && Number(r) !== 0) throw new WasmError(`${this.state.who}: ${name} returned ${String(r)} (failure)`);
   }
 
-  preStart(): void { this.lifecycle('gadgetPreStart'); }
+  preStart(): void {
+    // The watchdog thread starts with the run, not while it is assembled (--help, bad flags never need it).
+    if (this.watchdog) this.guest.useWatchdog();
+    this.lifecycle('gadgetPreStart');
+  }
   start(): void { this.lifecycle('gadgetStart'); }
 
   stop(): void {
