@@ -82,6 +82,9 @@ enum dns_rcode_t : __u8 {
 	NotZone = 10,
 };
 
+/* Packet bytes handed to the WASM module: headers plus a DNS message of ~1 KiB. */
+#define DNS_DATA_MAX 1024
+
 struct event_t {
 	gadget_timestamp timestamp_raw;
 	gadget_netns_id netns_id;
@@ -113,6 +116,8 @@ struct event_t {
 	/* Packet length and offset of the DNS message in the packet. */
 	__u32 data_len;
 	__u16 dns_off;
+	/* The packet's first DNS_DATA_MAX bytes: the WASM module (program.c) decodes the answers from them. */
+	__u8 data[DNS_DATA_MAX];
 };
 
 /* Fill cwd and exepath from the socket enricher. */
@@ -279,13 +284,18 @@ int ig_trace_dns(struct __sk_buff *skb)
 	if (!s)
 		return 0;
 	event = &s->event;
-	__builtin_memset(event, 0, sizeof(*event));
+	/* The data bytes past the packet are never read (data_len bounds them): only the rest is cleared. */
+	__builtin_memset(event, 0, __builtin_offsetof(struct event_t, data));
 
 	event->timestamp_raw = bpf_ktime_get_boot_ns();
 	event->netns_id = skb->cb[0]; /* set by ig's per-netns dispatcher */
 	event->pkt_type_raw = skb->pkt_type;
 	event->data_len = skb->len;
 	event->dns_off = dns_off;
+	len = skb->len < DNS_DATA_MAX ? skb->len : DNS_DATA_MAX;
+	/* Written so the verifier sees 1..DNS_DATA_MAX (a zero-sized read is refused). */
+	if (len > 0)
+		bpf_skb_load_bytes(skb, 0, event->data, ((len - 1) & (DNS_DATA_MAX - 1)) + 1);
 
 	event->src.proto_raw = event->dst.proto_raw = proto;
 	event->src.port = sport;

@@ -13,7 +13,7 @@ interface DnsEvent {
   src: Endpoint; dst: Endpoint; nameserver: { addr: string; version: number };
   pkt_type: string; latency_ns_raw: number; latency_ns: string;
   id: number; qr: string; qr_raw: number; rcode: string; rcode_raw: number; qtype: string; qtype_raw: number;
-  num_questions: number; num_answers: number; name: string;
+  num_questions: number; num_answers: number; name: string; addresses?: string;
 }
 
 // Responder on 127.0.0.1:53: names starting with "nx-" get NXDomain, others one A record. The client socket
@@ -95,6 +95,9 @@ test('queries and responses in a test netns: name, type, rcode, latency, endpoin
     assert.equal(resp.rcode, 'NoError');
     assert.equal(resp.qtype, 'A');
     assert.equal(resp.num_answers, 1);
+    // The answer section, decoded by the gadget's WASM module (program.c) from the packet bytes.
+    assert.equal(resp.addresses, '127.0.0.7');
+    assert.ok(!q.addresses, 'queries have no answers');
     assert.ok(resp.latency_ns_raw > 0 && resp.latency_ns_raw < 5e9, String(resp.latency_ns_raw));
     assert.match(resp.latency_ns, /^[\d.]+(ns|µs|ms|s)$/);
     assert.ok(resp.timestamp >= q.timestamp);
