@@ -90,5 +90,9 @@ IG_EXPORT(gadgetInit) int gadgetInit(void) {
 	f_qr = ig_datasource_get_field(ds, "qr_raw");
 	f_addresses = ig_datasource_add_field(ds, "addresses", IG_KIND_STRING);
 	if (!f_data || !f_data_len || !f_dns_off || !f_qr || !f_addresses) { ig_errorf("trace_dns: fields missing"); return 1; }
+	/* gadget.yaml may only name what the eBPF object has: the module describes its own field. */
+	ig_set_config("datasources.dns.fields.addresses.annotations.description",
+		      "Comma-separated IP addresses of the A and AAAA answers (responses only)");
+	ig_set_config("datasources.dns.fields.addresses.annotations.columns.width", "24");
 	return ig_datasource_subscribe(ds, on_dns, 0);
 }
