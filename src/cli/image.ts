@@ -7,6 +7,7 @@ import {
   signImage, tagImage, verifyImage, OciError,
 } from '../oci/index.js';
 import { objectDataSources, loadBtf } from '../oci/build-metadata.js';
+import { MAX_METADATA_BYTES } from '../oci/limits.js';
 
 /** Store path for CLI commands: --store, then $IG_OCI_STORE, else the default. */
 function storeOpt(o: { store?: string }): string | undefined {
@@ -180,11 +181,14 @@ export function registerImageCommands(program: Command): void {
       const r = await inspectImage(ref, { store: storeOpt(o) });
       const { metadataRaw, ebpf, ...rest } = r;
       const result: Record<string, unknown> = { ...rest };
-      if (metadataRaw) {
+      if (metadataRaw && metadataRaw.length > MAX_METADATA_BYTES) {
+        result.metadata = `(gadget.yaml is ${metadataRaw.length} bytes, more than the 1 MiB limit: not shown)`;
+      } else if (metadataRaw) {
         try {
-          result.metadata = parseYaml(metadataRaw.toString('utf8'));
+          // uniqueKeys off: the library's duplicate check is quadratic; inspect shows what is there
+          result.metadata = parseYaml(metadataRaw.toString('utf8'), { uniqueKeys: false });
         } catch {
-          result.metadata = metadataRaw.toString('utf8');
+          result.metadata = metadataRaw.toString('utf8'); // not YAML: show the text as is
         }
       }
       if (o.showDatasources) {

@@ -193,3 +193,18 @@ test('an interrupted pull leaves nothing in ingest/; a killed one is cleaned at 
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readdirSync(ingest), []);
 });
+
+test('ig image inspect of a pulled image with an oversized gadget.yaml says so instead of parsing it', async () => {
+  const f = await fake();
+  const repo = 'evil/bigmeta';
+  const yaml = 'name: x\nannotations:\n' + Array.from({ length: 80000 }, (_, i) => `  key${i}: value${i}\n`).join('');
+  const config = serveBlob(f, repo, Buffer.from(yaml), 'application/vnd.gadget.config.v1+yaml');
+  const layer = serveBlob(f, repo, Buffer.from('not really an object'), MT_EBPF);
+  const m = serveManifest(f, repo, { schemaVersion: 2, mediaType: MT_MANIFEST, config, layers: [layer] }, MT_MANIFEST);
+  serveManifest(f, repo, { schemaVersion: 2, mediaType: MT_INDEX, manifests: [{ ...m, platform: { architecture: 'amd64', os: 'linux' } }] }, MT_INDEX, 'v1');
+  const store = path.join(tmpDir(), 'store');
+  assert.equal((await pull(f, `${repo}:v1`, store)).code, 0);
+  const r = await runCli(['image', 'inspect', `${f.host}/${repo}:v1`, '--store', store]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /gadget\.yaml is \d+ bytes, more than the 1 MiB limit: not shown/);
+});
