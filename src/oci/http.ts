@@ -5,13 +5,14 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { OciError } from './errors.js';
 
 export interface HttpRequest {
   method: string;
   url: string;
   headers?: Record<string, string>;
-  body?: Buffer;
+  body?: RequestBody;
   /** extra trusted CA certificates (PEM), added to the system roots */
   ca?: Buffer[];
   timeoutMs?: number;
@@ -19,6 +20,9 @@ export interface HttpRequest {
   /** upper bound on a buffered response body, default 4 MiB (tokens, errors, manifests) */
   maxBody?: number;
 }
+
+/** A request body: bytes, or a file streamed from disk (large blobs are never read into memory). */
+export type RequestBody = Buffer | { file: string; size: number };
 
 /** A response whose body has not been read yet: the caller must consume or destroy `stream`. */
 export interface HttpStreamResponse {
@@ -104,11 +108,11 @@ export async function httpOpen(req: HttpRequest): Promise<HttpStreamResponse> {
   throw new OciError(`too many redirects from ${req.url}`);
 }
 
-function once(method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined, req: HttpRequest): Promise<HttpStreamResponse> {
+function once(method: string, url: URL, headers: Record<string, string>, body: RequestBody | undefined, req: HttpRequest): Promise<HttpStreamResponse> {
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
     const h: Record<string, string> = { 'user-agent': 'ig-ts/oci', ...headers };
-    if (body) h['content-length'] = String(body.length);
+    if (body) h['content-length'] = String(Buffer.isBuffer(body) ? body.length : body.size);
     else if (method === 'PUT' || method === 'POST' || method === 'PATCH') h['content-length'] = '0';
     const options: https.RequestOptions = {
       method,
@@ -125,8 +129,12 @@ function once(method: string, url: URL, headers: Record<string, string>, body: B
     });
     r.on('timeout', () => r.destroy(new OciError(`timed out talking to ${url.host}`)));
     r.on('error', (err: NodeJS.ErrnoException) => reject(networkError(url, err)));
-    if (body) r.end(body);
-    else r.end();
+    if (Buffer.isBuffer(body)) r.end(body);
+    else if (body) {
+      const file = createReadStream(body.file);
+      file.on('error', (err) => r.destroy(new OciError(`cannot read ${body.file}: ${err.message}`)));
+      file.pipe(r);
+    } else r.end();
   });
 }
 

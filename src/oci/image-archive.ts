@@ -9,7 +9,8 @@ import { MAX_BLOB_BYTES, MAX_IMPORT_BYTES, MAX_INDEX_DEPTH, MAX_MANIFEST_BYTES, 
 import { ANN_CREATED, ANN_ORIGIN, ANN_REF_NAME, isIndexType, isManifestType, type Descriptor, type ImageIndex } from './mediatypes.js';
 import { formatReference, isSignatureTag, parseReference, repositoryOf } from './reference.js';
 import { OciStore, sortKeys, type StoreEntry, type StoreTxn } from './store.js';
-import type { TarFile } from './tar.js';
+import type { TarFileEntry } from './tar.js';
+import { removeOnInterrupt } from './interrupt.js';
 import { findSignature, imageAnnotations, mustResolve, tarModule } from './image-lookup.js';
 
 /** Deterministic tarball of an OCI layout holding the given images (and their signatures). */
@@ -45,21 +46,32 @@ export async function exportImages(refs: string[], file: string, opts: { store?:
     a.digest === b.digest ? a.annotations![ANN_REF_NAME].localeCompare(b.annotations![ANN_REF_NAME]) : a.digest < b.digest ? -1 : 1,
   );
   const index: ImageIndex = { schemaVersion: 2, manifests: sorted };
-  const files: TarFile[] = [
+  const files: TarFileEntry[] = [
     { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), mtime },
     { name: 'index.json', data: Buffer.from(JSON.stringify(index)), mtime },
   ];
   for (const d of [...blobs].sort()) {
-    files.push({ name: `blobs/sha256/${d.slice(7)}`, data: await store.readBlob(d), mtime });
+    const p = store.blobPath(d);
+    const st = await fsp.stat(p).catch(() => undefined);
+    if (!st) throw new OciError(`blob ${d} is missing from the store ${store.root}`);
+    files.push({ name: `blobs/sha256/${d.slice(7)}`, file: { path: p, size: st.size, digest: d }, mtime });
   }
-  const tar = (await tarModule()).writeTar(files);
+  // blobs are copied in chunks with their digests checked: an export never holds the images in memory
   const tmp = `${file}.tmp-${process.pid}`;
+  const untrack = removeOnInterrupt(tmp);
   try {
-    await fsp.writeFile(tmp, tar);
+    const fh = await fsp.open(tmp, 'w', 0o644);
+    try {
+      await (await tarModule()).writeTarFile(fh, files);
+    } finally {
+      await fh.close();
+    }
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
     throw new OciError(`cannot write ${file}: ${(err as Error).message}`);
+  } finally {
+    untrack();
   }
   return { references: names, file };
 }

@@ -1,5 +1,7 @@
 // Push: copy an image from the local store (blobs, manifests, index, then its signature) to a registry.
 
+import { promises as fsp } from 'node:fs';
+import { OciError } from './errors.js';
 import { isDigest } from './digest.js';
 import { isIndexType, type Descriptor, type ImageIndex, type Manifest } from './mediatypes.js';
 import { repositoryOf, signatureTag } from './reference.js';
@@ -21,7 +23,11 @@ async function pushTree(client: RegistryClient, store: OciStore, repo: string, d
         progress(`Copying blob ${short(b.digest)} skipped: already exists`);
       } else {
         progress(`Copying blob ${short(b.digest)} (${humanSize(b.size)})`);
-        await client.putBlob(repo, b.digest, await store.readBlob(b.digest));
+        // streamed from the store's file: the registry checks the digest of what it receives (PUT ?digest=)
+        const file = store.blobPath(b.digest);
+        const size = (await fsp.stat(file).catch(() => undefined))?.size;
+        if (size === undefined) throw new OciError(`blob ${b.digest} is missing from the store ${store.root}`);
+        await client.putBlob(repo, b.digest, { file, size });
       }
       done.add(b.digest);
     }

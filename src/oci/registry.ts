@@ -2,7 +2,7 @@
 // plain-HTTP "insecure" registries (which never receive credentials).
 
 import { OciError } from './errors.js';
-import { httpOpen, httpRequest, readBody, header, type HttpResponse, type HttpStreamResponse } from './http.js';
+import { httpOpen, httpRequest, readBody, header, type HttpResponse, type HttpStreamResponse, type RequestBody } from './http.js';
 import { getCredentials, registryCAs, type Credentials } from './auth.js';
 import { checkDigest } from './descriptor.js';
 import { MAX_MANIFEST_BYTES, mib } from './limits.js';
@@ -71,14 +71,14 @@ export class RegistryClient {
   }
 
   /** Send a request, answering 401 challenges (Basic or Bearer) once; the body is buffered (small answers only). */
-  async request(method: string, pathOrUrl: string, o: { headers?: Record<string, string>; body?: Buffer; scope?: string } = {}): Promise<HttpResponse> {
+  async request(method: string, pathOrUrl: string, o: { headers?: Record<string, string>; body?: RequestBody; scope?: string } = {}): Promise<HttpResponse> {
     const res = await this.requestStream(method, pathOrUrl, o);
     const { body } = await readBody(res, 4 << 20, `response from ${this.host}`);
     return { status: res.status, headers: res.headers, body, url: res.url };
   }
 
   /** Like request(), but the final response's body is left to the caller (who must consume or destroy it). */
-  async requestStream(method: string, pathOrUrl: string, o: { headers?: Record<string, string>; body?: Buffer; scope?: string } = {}): Promise<HttpStreamResponse> {
+  async requestStream(method: string, pathOrUrl: string, o: { headers?: Record<string, string>; body?: RequestBody; scope?: string } = {}): Promise<HttpStreamResponse> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : this.base + pathOrUrl;
     const ca = await this.cas();
     const send = async (auth?: string) => {
@@ -221,7 +221,8 @@ export class RegistryClient {
     return { status: res.status, headers: res.headers, body, url: res.url };
   }
 
-  async putBlob(repo: string, digest: string, data: Buffer): Promise<void> {
+  /** Upload a blob (monolithic PUT); `data` may name a file, which is streamed. */
+  async putBlob(repo: string, digest: string, data: RequestBody): Promise<void> {
     checkDigest(digest, `blob for ${repo}`);
     const scope = scopeOf(repo, true);
     const start = await this.request('POST', `/v2/${repo}/blobs/uploads/`, { scope });

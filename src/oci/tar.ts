@@ -67,6 +67,44 @@ export function writeTar(files: TarFile[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** An entry for writeTarFile: small data inline, or a file copied by streaming (its sha256 is checked on the way). */
+export interface TarFileEntry {
+  name: string;
+  mtime?: number;
+  data?: Buffer;
+  file?: { path: string; size: number; digest: string };
+}
+
+/**
+ * Write the same bytes as writeTar to `fh`, but copy `file` entries in chunks, so an archive of large blobs never
+ * sits in memory. A file whose content does not match its digest (or size) stops the write.
+ */
+export async function writeTarFile(fh: import('node:fs/promises').FileHandle, entries: TarFileEntry[]): Promise<void> {
+  const { createReadStream } = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  for (const e of entries) {
+    const size = e.data ? e.data.length : e.file!.size;
+    await fh.write(header(e.name, size, e.mtime ?? 0, 0o644, '0'));
+    if (e.data) await fh.write(e.data);
+    else {
+      const hash = createHash('sha256');
+      let n = 0;
+      for await (const c of createReadStream(e.file!.path) as AsyncIterable<Buffer>) {
+        n += c.length;
+        if (n > size) break;
+        hash.update(c);
+        await fh.write(c);
+      }
+      if (n !== size || `sha256:${hash.digest('hex')}` !== e.file!.digest) {
+        throw new OciError(`${e.file!.path} does not match its digest ${e.file!.digest} (corrupted or tampered)`);
+      }
+    }
+    const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (pad) await fh.write(Buffer.alloc(pad));
+  }
+  await fh.write(Buffer.alloc(BLOCK * 2));
+}
+
 export interface TarEntry {
   name: string;
   type: 'file' | 'dir';

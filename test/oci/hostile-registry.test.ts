@@ -5,13 +5,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   MT_EBPF, MT_INDEX, MT_MANIFEST, digestOfPattern, serveBlob, serveGadget, serveManifest, startFakeRegistry, streamPattern,
   type FakeRegistry,
 } from './fake-malicious-registry.js';
 import { CLI, cleanupTmp, oneErrorLine, runCli, tmpDir } from './helpers.js';
+import { haveRegistry, startRegistry } from '../harness/registry.js';
 
 const fakes: FakeRegistry[] = [];
 after(async () => {
@@ -137,7 +138,7 @@ test('blob sizes are checked against the descriptor while streaming', async () =
   assertNothingStored(store, 'declared');
 });
 
-test('a 256 MiB layer is streamed to the store, not held in memory', async () => {
+test('a 256 MiB layer is streamed: pull to the store, export and push to a real registry, never held in memory', async () => {
   const f = await fake();
   const repo = 'big/layer';
   const size = 256 << 20;
@@ -149,8 +150,25 @@ test('a 256 MiB layer is streamed to the store, not held in memory', async () =>
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.rssMb < 200, `pulling a 256 MiB layer took ${r.rssMb.toFixed(0)} MB resident`);
   const blob = path.join(store, 'blobs', 'sha256', digest.slice(7));
-  assert.equal(existsSync(blob) && readFileSync(blob).length, size);
+  assert.equal(existsSync(blob) && statSync(blob).size, size);
   assert.deepEqual(readdirSync(path.join(store, 'ingest')), []);
+  // export and push stream the layer as well
+  const archive = path.join(tmpDir(), 'big.tar');
+  const ex = await pullMeasured(['image', 'export', `${f.host}/${repo}:v1`, archive, '--store', store]);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.ok(ex.rssMb < 200, `exporting a 256 MiB layer took ${ex.rssMb.toFixed(0)} MB resident`);
+  assert.ok(statSync(archive).size > size);
+  assert.ok(haveRegistry(), 'docker-registry is installed by setup');
+  const reg = await startRegistry({});
+  try {
+    const ref = `${reg.host}/big/layer:v1`;
+    assert.equal((await runCli(['image', 'tag', `${f.host}/${repo}:v1`, ref, '--store', store])).code, 0);
+    const push = await pullMeasured(['image', 'push', ref, '--store', store, '--insecure-registries', reg.host]);
+    assert.equal(push.code, 0, push.stderr);
+    assert.ok(push.rssMb < 200, `pushing a 256 MiB layer took ${push.rssMb.toFixed(0)} MB resident`);
+  } finally {
+    await reg.stop();
+  }
 });
 
 /** Start a pull of a slow 64 MiB layer and wait until its ingest file exists. */
