@@ -18,6 +18,7 @@
 #include <gadget/filter.h>
 #include <gadget/macros.h>
 #include <gadget/types.h>
+#include <gadget/user_stack_map.h>
 
 enum memop {
 	malloc,
@@ -41,6 +42,7 @@ struct event {
 	enum memop operation_raw;
 	__u64 addr;
 	__u64 size;
+	struct gadget_user_stack ustack; /* with --collect-ustack */
 };
 
 /* Requested size between an allocation's uprobe and uretprobe. */
@@ -88,6 +90,7 @@ static __always_inline void emit(struct pt_regs *ctx, enum memop op,
 	e->operation_raw = op;
 	e->addr = addr;
 	e->size = size;
+	gadget_get_user_stack_from_kprobe(ctx, &e->ustack);
 	gadget_submit_buf(ctx, &events, e, sizeof(*e));
 }
 

@@ -87,3 +87,27 @@ test('columns: COMM PID TID UID GID OPERATION ADDR SIZE', async () => {
   assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+OPERATION\s+ADDR\s+SIZE/);
   assert.match(row, new RegExp(`python3\\s+${child.pid}\\s`));
 });
+
+test('--collect-ustack: ustack.addresses and ustack.symbols, upstream style; without it they are empty', async () => {
+  type WithStack = MallocEvent & { ustack: { addresses: string; symbols: string; tgid_level0: number; inode: number } };
+  const ig = new IgProcess(['run', 'trace_malloc', '--host', '-o', 'json', '--pid', String(child.pid), '--collect-ustack']);
+  try {
+    const ev = await ig.waitFor<WithStack>((e) => e.operation === 'malloc' && e.size === 123457, () => child.send('go'), { everyMs: 500 });
+    assert.match(ev.ustack.addresses, /^(0x[0-9a-f]+; )+$/);
+    assert.equal(ev.ustack.tgid_level0, child.pid);
+    assert.ok(ev.ustack.inode > 0);
+    // one entry per address: a symbol, or the address itself where the mapped file has none (libffi's
+    // internal trampolines, which ctypes calls malloc through, are not in its symbol tables)
+    assert.equal(ev.ustack.symbols.split('; ').length, ev.ustack.addresses.split('; ').length);
+  } finally {
+    await ig.stop();
+  }
+  const plain = new IgProcess(['run', 'trace_malloc', '--host', '-o', 'json', '--pid', String(child.pid)]);
+  try {
+    const ev = await plain.waitFor<WithStack>((e) => e.operation === 'malloc' && e.size === 123457, () => child.send('go'), { everyMs: 500 });
+    assert.equal(ev.ustack.addresses, '');
+    assert.equal(ev.ustack.inode, 0);
+  } finally {
+    await plain.stop();
+  }
+});
