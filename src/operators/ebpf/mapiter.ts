@@ -29,7 +29,7 @@ export class MapIterators {
   params(): ParamDesc[] {
     if (this.list.length === 0) return [];
     return [
-      { key: 'map-fetch-interval', prefix: EBPF_PREFIX, defaultValue: '1000ms', typeHint: 'string', description: 'Interval between fetches of map iterators (e.g. 1s, 500ms; 0: fetch once, when the gadget stops); ds:interval,... per data source', validate: validateIntervalList },
+      { key: 'map-fetch-interval', prefix: EBPF_PREFIX, defaultValue: '1000ms', typeHint: 'string', description: 'Interval between fetches of map iterators (e.g. 1s, 500ms; a bare number is seconds; 0: fetch once, when the gadget stops); ds:interval,... per data source', validate: validateIntervalList },
       { key: 'map-fetch-count', prefix: EBPF_PREFIX, defaultValue: '0', typeHint: 'string', description: 'Number of map fetches before the gadget stops (0: unlimited); ds:count,... per data source', validate: validateCountList },
     ];
   }
