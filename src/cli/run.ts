@@ -11,6 +11,7 @@ import type { GadgetContext } from '../gadget/context.js';
 import type { DataOperator } from '../gadget/operator.js';
 import { setWasmLimits } from '../operators/wasm/limits.js';
 import { reportError, UsageError, isDebug } from './errors.js';
+import { runSpecFile, wantsSpecFile } from './run-specs.js';
 import { didYouMean } from '../gadget/suggest.js';
 import { RUN_FLAGS, COMMON_FLAGS, ALL_KNOWN, knownFlag, type KnownFlag } from './run-flags.js';
 import { fieldsHelp } from './run-help.js';
@@ -143,6 +144,7 @@ function addAbsentCommonFlags(cmd: Command): Map<string, KnownFlag> {
 export interface RunDeps { operators?: DataOperator[] }
 
 export async function runCommand(args: string[], deps: RunDeps = {}): Promise<number> {
+  if (wantsSpecFile(args)) return runSpecFile(args);
   const pre = findImage(args);
   const log = new Logger(pre.verbose ? 'debug' : 'warn');
   if (!pre.image) {
