@@ -13,7 +13,7 @@ import type { LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { FieldFlag, type Batch, type DataSource, type Field } from '../../datasource/index.js';
-import { ExporterError, igResource, otlpExporterConfig, otlpUrl, routeDiagnostics } from '../../otel/common.js';
+import { ExporterError, otlpExporterConfig, otlpUrl } from '../../otel/config.js';
 import { parseNameMappings } from '../perds.js';
 
 const P = 'operator.otel-logs.';
@@ -34,8 +34,8 @@ async function loggerProvider(name: string, cfg: LogsExporterConfig): Promise<Lo
   const have = providers.get(name);
   if (have) return have;
   // Loaded only when logs are exported: gRPC and protobuf code is not needed otherwise.
-  const [{ LoggerProvider: Provider, BatchLogRecordProcessor }, { OTLPLogExporter }, grpc] = await Promise.all([
-    import('@opentelemetry/sdk-logs'), import('@opentelemetry/exporter-logs-otlp-grpc'), import('@grpc/grpc-js')]);
+  const [{ LoggerProvider: Provider, BatchLogRecordProcessor }, { OTLPLogExporter }, grpc, { igResource }] = await Promise.all([
+    import('@opentelemetry/sdk-logs'), import('@opentelemetry/exporter-logs-otlp-grpc'), import('@grpc/grpc-js'), import('../../otel/common.js')]);
   const exporter = new OTLPLogExporter({
     url: otlpUrl(cfg.endpoint, cfg.insecure),
     credentials: cfg.insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(),
@@ -138,6 +138,9 @@ export const otelLogsOperator: DataOperator = {
           if (!exporter) continue;
           plan.push({ ds, exporter, cfg: logsExporterConfig(exporter), mapping: new LogMapping(ds) });
         }
+        if (plan.length === 0) return;
+        // Loaded only when logs are exported (the SDK costs ~10 MiB and start-up time in every other run).
+        const { routeDiagnostics } = await import('../../otel/common.js');
         routeDiagnostics((m) => ctx.log.warn(m), (m) => ctx.log.debug(m));
         for (const p of plan) {
           const provider = await loggerProvider(p.exporter, p.cfg);

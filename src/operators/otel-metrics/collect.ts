@@ -13,8 +13,9 @@ import type { Attributes, Histogram, Meter, ObservableResult } from '@openteleme
 import { ValueType } from '@opentelemetry/api';
 import { baseKind, isArrayKind, isIntegerKind, isNumericKind, isStringKind, Kind, kindName, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import { metricRole } from './roles.js';
+import { MetricsConfigError } from './config.js';
 
-export class MetricsConfigError extends Error {}
+export { MetricsConfigError };
 
 export const ANN_IMPLICIT_COUNTER_NAME = 'metrics.implicit-counter.name';
 export const ANN_IMPLICIT_COUNTER_DESCRIPTION = 'metrics.implicit-counter.description';

@@ -15,12 +15,14 @@ import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { Batch, DataSource, Field, Kind, baseKind, isArrayKind, isIntegerKind } from '../../datasource/index.js';
 import { parseBool, parseDuration } from '../../gadget/params.js';
+// Type-only imports of the OpenTelemetry side (erased): a run that exports nothing never loads the SDK; preStart
+// imports it when --otel-metrics-listen or --otel-metrics-exporter asks for it.
 import type { MeterProvider } from '@opentelemetry/api';
-import { MetricsConfigError, MetricsExport } from './collect.js';
-import { ExporterError, metricsExporterConfig, OtlpMetricsProvider, parseListenAddress, PrometheusEndpoint } from './providers.js';
-import { routeDiagnostics } from '../../otel/common.js';
+import type { MetricsExport } from './collect.js';
+import type { OtlpMetricsProvider, PrometheusEndpoint } from './providers.js';
+import { ExporterError, MetricsConfigError, metricsExporterConfig, parseListenAddress } from './config.js';
 import { parseNameMappings as parseMappings } from '../perds.js';
-import { gadgetStarted, gadgetStopped, registerInternals, trackDataSources } from './internals.js';
+import { gadgetStarted, gadgetStopped, trackDataSources } from './internals.js';
 import { metricRole } from './roles.js';
 import { addSlots, histogramJson, intervalsFromLog2Slots, renderHistogram, type Histogram } from './histogram.js';
 
@@ -160,6 +162,7 @@ async function prometheusEndpoint(address: string, prefix: string): Promise<Prom
     if (endpoint.address !== address) throw new ExporterError(`--otel-metrics-listen-address ${address}: this process already serves metrics on ${endpoint.address}`);
     return endpoint.ep;
   }
+  const { PrometheusEndpoint } = await import('./providers.js');
   const ep = new PrometheusEndpoint(prefix);
   await ep.listen(address);
   endpoint = { address, ep };
@@ -230,6 +233,9 @@ export const otelMetricsOperator: DataOperator = {
           if (collected.length) ctx.log.debug(`metrics.collect on ${collected.map((d) => d.name).join(', ')}: no --otel-metrics-listen or --otel-metrics-exporter, nothing exported`);
           return;
         }
+        // Exporting: now the SDK is needed.
+        const [{ MetricsExport }, { routeDiagnostics }, { registerInternals }] = await Promise.all([
+          import('./collect.js'), import('../../otel/common.js'), import('./internals-meter.js')]);
         // Build (and validate) every collected data source before opening any port.
         const exports: MetricsExport[] = [];
         for (const ds of collected) {
@@ -244,7 +250,7 @@ export const otelMetricsOperator: DataOperator = {
         if (exporterName) {
           const cfg = metricsExporterConfig(exporterName);
           let p = otlpProviders.get(exporterName);
-          if (!p) { p = await OtlpMetricsProvider.create(exporterName, cfg); otlpProviders.set(exporterName, p); }
+          if (!p) { const { OtlpMetricsProvider } = await import('./providers.js'); p = await OtlpMetricsProvider.create(exporterName, cfg); otlpProviders.set(exporterName, p); }
           pushed.push(p);
           providers.push(p.provider);
           if (cfg.collectIGMetrics) registerInternals(p.provider);

@@ -4,22 +4,15 @@
 import { createServer, type Server } from 'node:http';
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { configDuration, ExporterError, igResource, otlpExporterConfig, otlpUrl } from '../../otel/common.js';
+import { ExporterError, igResource, otlpUrl } from '../../otel/common.js';
+import { parseListenAddress, type MetricsExporterConfig } from './config.js';
 
-export { ExporterError };
+export { ExporterError, metricsExporterConfig, parseListenAddress, type MetricsExporterConfig } from './config.js';
 
 /** The SDK keeps 2000 series per metric by default and folds the rest into one overflow series; a map of
  * 10,000 keys must export every key. */
 const CARDINALITY_LIMIT = 1_000_000;
 const VIEWS: ViewOptions[] = [{ instrumentName: '*', aggregationCardinalityLimit: CARDINALITY_LIMIT }];
-
-/** "host:port", "[v6]:port" or ":port" → listen arguments. */
-export function parseListenAddress(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ExporterError(`invalid value "${addr}" for --otel-metrics-listen-address: expected host:port, e.g. 0.0.0.0:2224`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
 
 /** The process's Prometheus endpoint: one MeterProvider read by a PrometheusExporter, served on /metrics. */
 export class PrometheusEndpoint {
@@ -60,25 +53,6 @@ export class PrometheusEndpoint {
     if (s) await new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); });
     await this.provider.shutdown().catch(() => undefined); // nothing left to export: the endpoint is pull-only
   }
-}
-
-export interface MetricsExporterConfig {
-  exporter: string;
-  endpoint: string;
-  insecure: boolean;
-  temporality: 'cumulative' | 'delta';
-  intervalMs: number;
-  collectIGMetrics: boolean;
-}
-
-/** The config of a named metrics exporter; unknown names and bad fields are one line naming the key. */
-export function metricsExporterConfig(name: string): MetricsExporterConfig {
-  const { where, raw, endpoint, insecure } = otlpExporterConfig('operator.otel-metrics.exporters', '--otel-metrics-exporter', name);
-  const temporality = String(raw.temporality ?? 'cumulative') || 'cumulative';
-  if (temporality !== 'cumulative' && temporality !== 'delta') throw new ExporterError(`${where}.temporality: "${temporality}" is not cumulative or delta`);
-  // 60 s: the SDK's and upstream's default.
-  const intervalMs = configDuration(`${where}.interval`, raw.interval, 60000);
-  return { exporter: 'otlp-grpc', endpoint, insecure, temporality, intervalMs, collectIGMetrics: raw.collectigmetrics === true || raw.collectigmetrics === 'true' };
 }
 
 /** A MeterProvider that pushes to an OTLP/gRPC endpoint every interval. */
