@@ -87,10 +87,15 @@ if [ ! -f native/build/Release/ig_native.node ] || [ ! -f native/build/Release/i
 fi
 
 # 5. TypeScript.
+# A source that was moved or deleted leaves its compiled file behind (tsc never removes outputs): a stale
+# *.test.js would still run. So the list of sources is part of the stamp, and a new list compiles into a clean dist.
+sources=$(find src test gadgets bench -name '*.ts' -not -path '*/node_modules/*' 2>/dev/null | sort | sha256sum | cut -c1-64)
+if [ "$(cat .build/tsc.sources 2>/dev/null)" != "$sources" ]; then rm -rf dist .build/tsc.stamp; fi
 if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src test gadgets bench tsconfig.json -name '*.ts' -newer .build/tsc.stamp -print -quit 2>/dev/null)" ] || [ ! -f .build/tsc.stamp ]; then
   log "compiling TypeScript"
   npx tsc -p tsconfig.json
   touch .build/tsc.stamp
+  echo "$sources" > .build/tsc.sources
 fi
 
 # 6. Official gadget images into the local store (rebuilt when a gadget's sources or the headers change).
