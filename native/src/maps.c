@@ -137,6 +137,22 @@ static napi_value js_map_create(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* mapGetFdById(id): fd — opens a map the kernel knows by id (an inner map found in a map of maps). The caller
+ * owns the new fd. Needs CAP_SYS_ADMIN, like every other call here. */
+static napi_value js_map_get_fd_by_id(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  int32_t id;
+  if (!ig_arg_i32(env, argv[0], "id", &id)) return NULL;
+  ig_log_reset();
+  int fd = bpf_map_get_fd_by_id((uint32_t)id);
+  if (fd < 0) {
+    ig_throw_errno(env, fd, false, "open map by id %u", (uint32_t)id);
+    return NULL;
+  }
+  return ig_num(env, fd);
+}
+
 /* mapLookup(fd, key, valueSize): Buffer | null */
 static napi_value js_map_lookup(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -395,6 +411,7 @@ static napi_value js_map_dump(napi_env env, napi_callback_info info) {
 bool ig_maps_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "mapInfo", js_map_info);
   IG_EXPORT(env, exports, "mapCreate", js_map_create);
+  IG_EXPORT(env, exports, "mapGetFdById", js_map_get_fd_by_id);
   IG_EXPORT(env, exports, "mapLookup", js_map_lookup);
   IG_EXPORT(env, exports, "mapUpdate", js_map_update);
   IG_EXPORT(env, exports, "mapDelete", js_map_delete);

@@ -57,6 +57,20 @@ export class BpfMap {
       : info.valueSize;
   }
 
+  /**
+   * Open the map the kernel knows by `id` (e.g. an inner map read from a map of maps) with a new fd that this
+   * wrapper owns: close() releases it; the map itself lives on while its outer map or another fd holds it.
+   */
+  static openById(id: number): BpfMap {
+    const fd = native.mapGetFdById(id);
+    try {
+      return new BpfMap(fd, true);
+    } catch (err) {
+      native.closeFd(fd);
+      throw err;
+    }
+  }
+
   /** Create a map that this wrapper owns. */
   static create(opts: CreateMapOptions): BpfMap {
     const fd = native.mapCreate(opts.type, opts.keySize, opts.valueSize, opts.maxEntries, opts.name ?? '', opts.flags ?? 0);

@@ -136,6 +136,8 @@ export interface NativeAddon {
   // Errors carry `.errno` and `.code` (e.g. 'ENOENT').
   /** Kernel view of a map fd. Throws if `fd` is not a BPF map. */
   mapInfo(fd: number): MapFdInfo;
+  /** bpf_map_get_fd_by_id: a new fd (the caller owns it) for the map with kernel id `id`. Throws if there is none. */
+  mapGetFdById(id: number): number;
   mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, name: string, flags: number): number;
   mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;

@@ -2,19 +2,22 @@
 // build.yaml naming the module (a prebuilt .wasm, or a source ig image build compiles).
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { repoRoot, runIgSync } from '../harness/ig.js';
 
 export interface WasmImage { env: NodeJS.ProcessEnv; image: string; dir: string; cleanup(): void }
 
 /**
  * `files` are written into the gadget directory (e.g. { 'module.wasm': bytes }); `wasm` is build.yaml's value.
+ * `gadget` is an official gadget's name, or a directory relative to the repository (e.g. test/wasm/gadgets/x).
  * Throws with ig's stderr when the build fails.
  */
 export function buildWithWasm(gadget: string, files: Record<string, string | Buffer>, wasm: string, tag = `${gadget}_wasm_test`): WasmImage {
+  const src = gadget.includes('/') ? join(repoRoot(), gadget) : join(repoRoot(), 'gadgets', gadget);
+  gadget = basename(src);
   const base = mkdtempSync(join(tmpdir(), `ig-wasm-${gadget}-`));
   const dir = join(base, 'src');
-  cpSync(join(repoRoot(), 'gadgets', gadget), dir, { recursive: true, filter: (s) => !s.includes(`${gadget}/test`) });
+  cpSync(src, dir, { recursive: true, filter: (s) => !s.includes(`${gadget}/test`) });
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), content);

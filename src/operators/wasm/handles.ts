@@ -14,7 +14,11 @@ export interface FieldHandle { t: 'field'; field: Field; ds: DataSource }
 export interface DataHandle { t: 'data'; batch: Batch; index: number }
 /** An array packet: a batch the guest subscribed to, or one it is building (`own`: not yet emitted). */
 export interface ArrayHandle { t: 'array'; ds: DataSource; batch: Batch; own: boolean }
-export interface MapHandle { t: 'map'; map: BpfMap; owned: boolean }
+/**
+ * `owned`: made by newMap, closed by mapRelease. `release`: an inner map opened by id from a map-of-maps lookup;
+ * releaseHandle closes it (mapRelease refuses it, as upstream's does for maps newMap did not make).
+ */
+export interface MapHandle { t: 'map'; map: BpfMap; owned: boolean; release?: () => void }
 export interface PerfHandle { t: 'perf'; close(): void; read(): Buffer | null; pause(): void; resume(): void }
 
 export type HostObject = DsHandle | FieldHandle | DataHandle | ArrayHandle | MapHandle | PerfHandle;

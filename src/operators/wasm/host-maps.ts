@@ -12,6 +12,9 @@ const MAX_QUEUED = 65536;
 export function mapFunctions(s: HostState) {
   const { mem, ctx, handles } = s;
   const warn = (m: string) => ctx.log.debug(`${s.who}: ${m}`);
+  // Inner maps handed out by map-of-maps lookups: each holds an fd until releaseHandle or stop.
+  const inner = new Set<BpfMap>();
+  s.cleanups.push(() => { for (const m of inner) m.close(); inner.clear(); });
   const usable = (m: BpfMap, fn: string) => {
     if (m.type > MapType.Arena) { warn(`${fn}: unknown map type ${m.type}`); return false; }
     if (FD_ARRAYS.has(m.type)) { warn(`${fn}: fd array maps (type ${m.type}) are not supported`); return false; }
@@ -48,9 +51,18 @@ export function mapFunctions(s: HostState) {
       try { v = m.map.lookup(k); } catch (e) { warn(`mapLookup: ${(e as Error).message}`); return 1; }
       if (!v) return 1;
       if (MAP_OF_MAPS.has(m.map.type)) {
-        // The value is the inner map's id; handing it out needs BPF_MAP_GET_FD_BY_ID, which src/bpf lacks yet.
-        warn('mapLookup: lookups in maps of maps are not supported yet');
-        return 1;
+        // The value is the inner map's kernel id; the guest gets a handle to that map instead (as upstream).
+        const id = v.readUInt32LE(0);
+        let im: BpfMap;
+        try { im = BpfMap.openById(id); } catch (e) { warn(`mapLookup: inner map ${id}: ${(e as Error).message}`); return 1; }
+        const release = () => { im.close(); inner.delete(im); };
+        const h = handles.add({ t: 'map', map: im, owned: false, release });
+        if (h === 0) { im.close(); warn('mapLookup: too many open handles'); return 1; }
+        inner.add(im);
+        v = Buffer.alloc(4);
+        v.writeUInt32LE(h);
+        if (!mem.write(v, value, 'mapLookup value')) { release(); handles.delete(h); return 1; }
+        return 0;
       }
       return mem.write(v, value, 'mapLookup value') ? 0 : 1;
     },
@@ -77,7 +89,8 @@ export function mapFunctions(s: HostState) {
     mapRelease(mh: number): number {
       const m = handleOf(s, mh, 'map', 'mapRelease');
       if (!m) return 1;
-      if (m.owned) m.map.close();
+      if (!m.owned) { warn(`mapRelease: map ${mh} was not made by newMap or was already released`); return 1; }
+      m.map.close();
       handles.delete(mh);
       return 0;
     },

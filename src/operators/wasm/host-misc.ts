@@ -47,6 +47,7 @@ export function miscFunctions(s: HostState) {
     releaseHandle(h: number): number {
       const o = s.handles.get(h);
       if (!o) return 1;
+      if (o.t === 'map') o.release?.();
       s.handles.delete(h);
       return 0;
     },
