@@ -11,9 +11,10 @@
       "src/ring_drain.c",
       "src/raw_socket_filter.c",
       "src/line_output.c",
-      "src/render_plan.c"
+      "src/render_plan.c",
+      "src/deadline.cc"
     ],
-    "ig_cflags": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+    "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
     "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
   },
   "targets": [
@@ -21,6 +22,7 @@
       "target_name": "ig_native",
       "sources": ["<@(ig_sources)"],
       "cflags": ["<@(ig_cflags)"],
+      "cflags_c": ["-std=gnu11"],
       "defines": ["_GNU_SOURCE"],
       "libraries": ["<@(ig_libraries)"]
     },
@@ -28,6 +30,7 @@
       "target_name": "ig_native_test",
       "sources": ["<@(ig_sources)"],
       "cflags": ["<@(ig_cflags)"],
+      "cflags_c": ["-std=gnu11"],
       "defines": ["_GNU_SOURCE", "IG_TEST_HOOKS"],
       "libraries": ["<@(ig_libraries)"]
     }

@@ -98,6 +98,14 @@ export interface NativeAddon {
   progTestRun(h: ObjectHandle, prog: string, ctx: Buffer | null): number;
   /** CLOCK_BOOTTIME in ns (what bpf_ktime_get_boot_ns returns). */
   clockBoottimeNs(): bigint;
+  /**
+   * A deadline slot (native/src/deadline.cc) for calls that may not return: -1 when all 64 are taken. `line` is
+   * written to stderr before the last-resort SIGKILL (a call V8 could not stop within twice the deadline).
+   */
+  deadlineOpen(timeoutMs: number, line: string): number;
+  deadlineClose(slot: number): void;
+  /** fn() under the slot's deadline; past it V8 stops fn and this throws Error{code: 'IG_WASM_DEADLINE'}. */
+  deadlineCall<T>(slot: number, fn: () => T): T;
   setAutoattach(h: ObjectHandle, prog: string, autoattach: boolean): void;
   /** Load into the kernel. On failure throws Error whose `.log` is the verifier log and `.errno` the errno. */
   load(h: ObjectHandle): void;

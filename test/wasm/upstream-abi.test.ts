@@ -73,7 +73,7 @@ test('a raw-ABI module adds and sets fields on trace_open events', async () => {
   }
 });
 
-test('a module that hangs in a callback ends the run: one line, killed by the watchdog, programs detached', async () => {
+test('a module that hangs in a callback ends the run in order: one line naming the module, exit 1, programs detached', async () => {
   const hang = MODULE.replace('(local $n i32) (local $i i32) (local $c i32)', '(local $n i32) (local $i i32) (local $c i32) (loop $spin (br $spin))');
   const img = buildWithWasm('trace_open', { 'module.wasm': wat(hang) }, 'module.wasm', 'trace_open_wasm_hang');
   const before = bpfProgIds(['ig_open_e', 'ig_open_x', 'ig_openat_e', 'ig_openat_x', 'ig_openat2_e', 'ig_openat2_x']);
@@ -82,13 +82,16 @@ test('a module that hangs in a callback ends the run: one line, killed by the wa
   const r = runIgSync(['run', img.image, '--host', '-o', 'json', '--wasm-timeout', '2s', '--timeout', '30'], { env: img.env, timeoutMs: 60000 });
   clearInterval(poke);
   img.cleanup();
-  // The process watchdog cannot interrupt the guest in place: it prints the line and kills ig (the kernel then
-  // closes every fd, which detaches every program).
-  assert.equal(r.signal, 'SIGKILL', r.stderr);
+  // The watchdog has V8 stop the guest; the run fails and stops in order: ig exits by itself with 1, not by a
+  // signal (the last-resort SIGKILL is for guests V8 cannot stop).
+  assert.equal(r.signal, null, r.stderr);
+  assert.equal(r.code, 1, r.stderr);
   assert.ok(Date.now() - t0 < 25000, 'ended long before --timeout');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^Error: wasm module of .*: dataSourceCallback did not return within 2000 ms; ig was stopped \(--wasm-timeout\)$/);
+  // Other lines (e.g. a WARN about records lost while the guest was stuck) may come along; the error is one line.
+  const errors = r.stderr.split('\n').filter((l) => /did not return/.test(l));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, /^(Error: )?wasm module of .+ \(sha256:[0-9a-f]{12}\): dataSourceCallback did not return within 2000 ms and was stopped \(--wasm-timeout\)$/);
+  assert.doesNotMatch(r.stderr, /could not be stopped|ig was killed|\n\s+at /, 'no last-resort kill, no stack trace');
   assert.deepEqual(await leakedPrograms(['ig_open_e', 'ig_open_x', 'ig_openat_e', 'ig_openat_x', 'ig_openat2_e', 'ig_openat2_x'], before), []);
 });
 
@@ -98,10 +101,13 @@ test('a module that hangs in gadgetStart ends the run in order: one line, exit 1
   const before = bpfProgIds(['ig_open_e', 'ig_open_x', 'ig_openat_e', 'ig_openat_x', 'ig_openat2_e', 'ig_openat2_x']);
   const r = runIgSync(['run', img.image, '--host', '-o', 'json', '--wasm-timeout', '2s', '--timeout', '30'], { env: img.env, timeoutMs: 60000 });
   img.cleanup();
+  assert.equal(r.signal, null, r.stderr);
   assert.equal(r.code, 1, r.stderr);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /wasm module of .*: gadgetStart did not return within 2000 ms and was stopped \(--wasm-timeout\)$/);
+  // A WARN about records lost (the ring fills while gadgetStart spins) may come along; the error is one line.
+  const errors = r.stderr.split('\n').filter((l) => /did not return/.test(l));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, /^(Error: )?wasm module of .+ \(sha256:[0-9a-f]{12}\): gadgetStart did not return within 2000 ms and was stopped \(--wasm-timeout\)$/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   assert.deepEqual(await leakedPrograms(['ig_open_e', 'ig_open_x', 'ig_openat_e', 'ig_openat_x', 'ig_openat2_e', 'ig_openat2_x'], before), []);
 });
 

@@ -1,12 +1,12 @@
 // One instantiated guest module and the only way to run its code: call(). Every call runs under a deadline
-// (V8 terminates a guest that does not return, through node:vm's watchdog) and turns traps, host-side ABI
+// (V8 terminates a guest that does not return, through node:vm's or ig's own watchdog) and turns traps, host-side ABI
 // violations, proc_exit and stack overflows into one-line WasmErrors. After the first failure the guest is
 // dead: later calls throw the same error without entering it.
 import vm from 'node:vm';
 import { GuestAbuse, WasmError } from './errors.js';
 import { capMemory, mib, PAGE } from './binary.js';
 import { GuestMemory } from './memory.js';
-import { DeadlineSlot } from './watchdog.js';
+import { DEADLINE_CODE, DeadlineSlot } from './watchdog.js';
 
 /** The version of the host API this operator implements (upstream's apiVersion). */
 export const API_VERSION = 1;
@@ -118,8 +118,8 @@ export class WasmGuest {
   }
 
   /**
-   * Run a data callback under the process watchdog (watchdog.ts) instead of node:vm: two atomic stores per entry
-   * instead of a thread per entry. A guest stuck past the deadline kills the process (one line on stderr).
+   * Run a data callback under the process watchdog (watchdog.ts) instead of node:vm: no thread per entry. A
+   * guest stuck past the deadline is stopped by V8 and this throws the same one-line WasmError as call().
    * Without a slot (more than 64 guests in one process) this is call().
    */
   fast<T>(what: string, fn: () => T): T {
@@ -128,9 +128,8 @@ export class WasmGuest {
     if (this.dead) throw this.dead;
     if (this.depth > 0) return fn();
     this.depth++;
-    slot.enter();
     try {
-      const r = fn();
+      const r = slot.call(fn);
       if (this.memory.size > this.limits.memoryBytes) {
         throw new WasmError(`${this.who}: grew its memory to ${mib(this.memory.size / PAGE)} in ${what}, past the limit of ${mib(this.capPages)} (--wasm-memory-limit)`);
       }
@@ -139,7 +138,6 @@ export class WasmGuest {
       this.dead = this.describe(e, what);
       throw this.dead;
     } finally {
-      slot.leave();
       this.depth--;
     }
   }
@@ -158,7 +156,7 @@ export class WasmGuest {
   describe(e: unknown, what: string): WasmError {
     if (e instanceof WasmError) return e;
     const err = e as Error & { code?: string };
-    if (err?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+    if (err?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT' || err?.code === DEADLINE_CODE) {
       return new WasmError(`${this.who}: ${what} did not return within ${this.limits.timeoutMs} ms and was stopped (--wasm-timeout)`);
     }
     if (e instanceof GuestAbuse) return new WasmError(`${this.who}: in ${what}: ${e.message}`);

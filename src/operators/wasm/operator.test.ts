@@ -121,9 +121,11 @@ function subscriber(body: string, extra = ''): string {
 }
 
 /** Emit one record; return the error the run ends with. */
-async function failsWhileEmitting(mod: string, opts = {}): Promise<Error> {
+async function failsWhileEmitting(mod: string, opts = {}, started = false): Promise<Error> {
   const { ctx, batch } = eventsContext();
   const op = await WasmOperator.create(ctx, wat(mod), opts);
+  // preStart switches data callbacks to the process watchdog (as a run does).
+  if (started) op.preStart();
   let failure: Error | undefined;
   ctx.fail = (e) => { failure ??= e; };
   const seen = collect(ctx);
@@ -151,6 +153,45 @@ test('safety: a callback that never returns is stopped after --wasm-timeout (rec
   oneLine(e);
   assert.match(e.message, /dataSourceCallback did not return within 300 ms and was stopped \(--wasm-timeout\)/);
   assert.ok(Date.now() - t0 < 4000);
+});
+
+test('safety: a callback that never returns is stopped after --wasm-timeout (process watchdog, V8 termination)', async () => {
+  const t0 = Date.now();
+  const e = await failsWhileEmitting(subscriber('(loop $l (br $l))'), { timeoutMs: 300 }, true);
+  oneLine(e);
+  assert.match(e.message, /dataSourceCallback did not return within 300 ms and was stopped \(--wasm-timeout\)/);
+  assert.ok(Date.now() - t0 < 4000);
+  // The termination was cancelled: JavaScript after it runs normally (timers, promises, a new guest).
+  await new Promise((r) => setTimeout(r, 20));
+  const { ctx, batch } = eventsContext();
+  const op = await WasmOperator.create(ctx, wat(ADDER), { timeoutMs: 300 });
+  op.preStart();
+  const seen = collect(ctx);
+  ctx.dataSources.get('events')!.emit(batch([{ pid: 1, uid: 2, comm: 'x' }]));
+  assert.equal(seen[0]?.liveCount, 1);
+  op.stop();
+  op.postStop();
+});
+
+test('safety: the watchdog never stops callbacks that return in time, nor the JavaScript between them', async () => {
+  // 2000 quick batches with a 20 ms deadline, with busy JavaScript outside the guest (past 20 ms each time):
+  // the watchdog sees the slot disarmed there and leaves it alone.
+  const { ctx, batch } = eventsContext();
+  const op = await WasmOperator.create(ctx, wat(ADDER), { timeoutMs: 20 });
+  let failure: Error | undefined;
+  ctx.fail = (e) => { failure ??= e; };
+  op.preStart();
+  let live = 0;
+  const ds = ctx.dataSources.get('events')!;
+  ds.subscribe((b) => { live += b.liveCount; }, 10000);
+  for (let i = 0; i < 2000; i++) {
+    ds.emit(batch([{ pid: i, uid: 2, comm: 'x' }]));
+    if (i % 500 === 0) { const t = Date.now(); while (Date.now() - t < 40) { /* busy outside the guest */ } }
+  }
+  assert.equal(failure, undefined);
+  assert.equal(live, 2000);
+  op.stop();
+  op.postStop();
 });
 
 test('safety: an out-of-bounds pointer ends the run', async () => {

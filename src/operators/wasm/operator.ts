@@ -18,9 +18,8 @@ import { wasmLimits, type WasmLimits } from './limits.js';
 export const WASM_PREFIX = 'operator.oci.wasm.';
 export type WasmOptions = Partial<WasmLimits> & {
   /**
-   * Guard data callbacks with node:vm's deadline (a stuck callback ends the run in order; ~50 µs of CPU per
-   * batch) instead of the process watchdog (a stuck callback kills the process; no per-batch cost). Lifecycle
-   * calls always use node:vm.
+   * Guard data callbacks with node:vm's deadline (~50 µs of CPU per batch) instead of the process watchdog (no
+   * thread per batch). Both stop a stuck callback and end the run in order. Lifecycle calls always use node:vm.
    */
   recoverableCallbacks?: boolean;
 };

@@ -1,0 +1,38 @@
+// The process watchdog's last resort: a call V8 cannot stop (blocked in a syscall) gets the line and SIGKILL
+// at twice the deadline; everything V8 can stop ends with an ordinary Error (operator.test.ts covers that).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+
+const WATCHDOG = new URL('./watchdog.js', import.meta.url).href;
+
+function runChild(body: string): ReturnType<typeof spawnSync> {
+  const src = `import { DeadlineSlot } from ${JSON.stringify(WATCHDOG)};\n${body}`;
+  return spawnSync(process.execPath, ['--input-type=module', '-e', src], { encoding: 'utf8', timeout: 20000 });
+}
+
+test('a call blocked where V8 cannot stop it: one line, then SIGKILL at twice the deadline', () => {
+  const t0 = Date.now();
+  const r = runChild(`
+    import { execFileSync } from 'node:child_process';
+    const s = DeadlineSlot.open('wasm module of test', 'dataSourceCallback', 300);
+    s.call(() => execFileSync('sleep', ['8']));
+    console.log('returned');`);
+  assert.equal(r.signal, 'SIGKILL', String(r.stderr));
+  assert.ok(Date.now() - t0 < 6000, 'killed long before the sleep ended');
+  assert.equal(String(r.stdout), '');
+  assert.equal(String(r.stderr).trim(), 'Error: wasm module of test: dataSourceCallback did not return within 300 ms and could not be stopped; ig was killed (--wasm-timeout)');
+});
+
+test('a stopped call throws IG_WASM_DEADLINE; the slot and the process keep working', () => {
+  const r = runChild(`
+    const s = DeadlineSlot.open('m', 'cb', 100);
+    let code;
+    try { s.call(() => { for (;;) {} }); } catch (e) { code = e.code; }
+    const ok = s.call(() => 41 + 1);
+    await new Promise((res) => setTimeout(res, 300));
+    s.release();
+    console.log(code, ok);`);
+  assert.equal(r.status, 0, String(r.stderr));
+  assert.equal(String(r.stdout).trim(), 'IG_WASM_DEADLINE 42');
+});
