@@ -5,6 +5,7 @@
 export type ObjectHandle = { readonly __brand: 'bpf_object' };
 export type LinkHandle = { readonly __brand: 'bpf_link' };
 export type ReaderHandle = { readonly __brand: 'reader' };
+export type PerfDrainHandle = { readonly __brand: 'perfDrain' };
 /** A compiled JSON render plan (native/src/render_plan.c; built by src/operators/cli/native-plan.ts). */
 export type RenderPlanHandle = { readonly __brand: 'render_plan' };
 
@@ -164,6 +165,11 @@ export interface NativeAddon {
   // Readers: a native poll thread per reader; batches reach JS through a bounded threadsafe-function queue.
   ringOpen(mapFd: number, cb: BatchCallback, opts: ReaderOptions): ReaderHandle;
   perfOpen(mapFd: number, pageCount: number, cb: BatchCallback, opts: ReaderOptions): ReaderHandle;
+  /** A perf buffer without a thread, read on the calling thread by perfDrain. */
+  perfDrainOpen(mapFd: number, pageCount: number): PerfDrainHandle;
+  /** Wait at most timeoutMs for records and consume the ready rings; batch layout as a reader's. */
+  perfDrain(h: PerfDrainHandle, timeoutMs: number, maxBytes: number): { buf: Buffer; count: number; dropped: number; lost: number };
+  perfDrainClose(h: PerfDrainHandle): void;
   /** Stop the thread, deliver what is pending (cb runs synchronously, before this returns), release. Idempotent. */
   readerStop(r: ReaderHandle): ReaderStats;
   readerStats(r: ReaderHandle): ReaderStats;

@@ -2,7 +2,7 @@
 // the callback on the JS thread as zero-copy Buffers laid out as
 //   [u32 len][u32 cpu (perf) or 0 (ring)][payload padded to 8] ...
 import { native } from './native.js';
-import type { BatchCallback, ReaderHandle, ReaderOptions as NativeReaderOptions, ReaderStats } from './native-api.js';
+import type { BatchCallback, PerfDrainHandle, ReaderHandle, ReaderOptions as NativeReaderOptions, ReaderStats } from './native-api.js';
 import type { RenderPlan } from './render-plan.js';
 import type { BpfMap } from './map.js';
 
@@ -175,4 +175,28 @@ export type AnyReader = RingReader | PerfReader;
  */
 export function drainRing(map: BpfMap, maxBytes = 0): { buf: Buffer; count: number; dropped: number } {
   return native.ringDrain(map.fd, maxBytes);
+}
+
+/**
+ * A perf buffer read on the calling thread (no poll thread): read(timeoutMs) waits at most that long for records,
+ * so a caller inside synchronous code (a WASM guest's perfReaderRead) sees records the kernel has written.
+ */
+export class PerfDrain {
+  #h: PerfDrainHandle | null;
+
+  constructor(map: BpfMap, pageCount: number) {
+    this.#h = native.perfDrainOpen(map.fd, pageCount);
+  }
+
+  /** Records now in the buffer (after waiting up to timeoutMs for the first), as a reader batch. */
+  read(timeoutMs: number, maxBytes = 0): { buf: Buffer; count: number; dropped: number; lost: number } {
+    if (!this.#h) throw new Error('perf buffer is closed');
+    return native.perfDrain(this.#h, timeoutMs, maxBytes);
+  }
+
+  /** Unmap the buffers. Idempotent. */
+  close(): void {
+    if (this.#h) native.perfDrainClose(this.#h);
+    this.#h = null;
+  }
 }

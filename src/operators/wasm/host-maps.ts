@@ -1,13 +1,15 @@
 // Host functions for eBPF maps (the gadget's own, published by the eBPF operator after load, or maps the
 // guest creates) and perf readers. Maps the guest creates and readers it opens are released at stop.
 import { BpfMap, MapType } from '../../bpf/map.js';
-import { PerfReader, forEachRecord } from '../../bpf/reader.js';
+import { PerfDrain, forEachRecord } from '../../bpf/reader.js';
 import type { PerfHandle } from './handles.js';
 import { handleOf, type HostState } from './state.js';
 
 const FD_ARRAYS = new Set<number>([MapType.ProgArray, MapType.PerfEventArray, MapType.CgroupArray]);
 const MAP_OF_MAPS = new Set<number>([MapType.ArrayOfMaps, MapType.HashOfMaps]);
 const MAX_QUEUED = 65536;
+/** Longest wait of perfReaderRead on a normal reader with nothing written (upstream waits without bound). */
+export const PERF_READ_WAIT_MS = 100;
 
 export function mapFunctions(s: HostState) {
   const { mem, ctx, handles } = s;
@@ -96,31 +98,39 @@ export function mapFunctions(s: HostState) {
     },
 
     /**
-     * Perf readers: records queue in JS as the native reader delivers them; perfReaderRead takes one and
-     * returns 2 (upstream's "deadline exceeded") when none is waiting, so a guest never blocks the pipeline.
+     * Perf readers, as upstream's perfReaderRead: 0 with a record, 2 ("deadline exceeded") when none came. The
+     * buffer is read on the calling thread (a guest call is synchronous: records a poll thread handed to JS could
+     * not arrive during it). Upstream blocks until a record on a normal reader; we wait at most
+     * PERF_READ_WAIT_MS so a quiet buffer cannot hold the pipeline. An overwritable reader returns 2 at once when
+     * empty (upstream's deadline is the reader's creation). Pause keeps what was written before it and drops what
+     * the kernel writes while paused, as upstream's Pause (which stops the writes) shows it.
      */
     newPerfReader(mh: number, size: number, overwritable: number): number {
       const m = handleOf(s, mh, 'map', 'newPerfReader');
       if (!m || m.map.type !== MapType.PerfEventArray) return 0;
-      const queue: Buffer[] = [];
-      let paused = false;
       let pages = 1;
       while (pages * 4096 < size) pages *= 2;
-      const reader = new PerfReader(m.map.fd, (buf, count) => {
-        if (paused) return;
+      let drain: PerfDrain;
+      try { drain = new PerfDrain(m.map, pages); } catch (e) { warn(`newPerfReader: ${(e as Error).message}`); return 0; }
+      const queue: Buffer[] = [];
+      let paused = false;
+      const take = (timeoutMs: number, keep: boolean) => {
+        const { buf, count } = drain.read(timeoutMs);
+        if (!keep) return;
         forEachRecord(buf, count, (off, len) => {
           if (queue.length < MAX_QUEUED) queue.push(Buffer.from(buf.subarray(off, off + len)));
         });
-      }, { pageCount: pages, maxLatencyMs: 1 });
-      try { reader.start(); } catch (e) { warn(`newPerfReader: ${(e as Error).message}`); return 0; }
-      void overwritable;
-      let closed = false;
+      };
+      const wait = overwritable ? 0 : PERF_READ_WAIT_MS;
       const p: PerfHandle = {
         t: 'perf',
-        close: () => { if (!closed) { closed = true; reader.stop(); } },
-        read: () => queue.shift() ?? null,
-        pause: () => { paused = true; },
-        resume: () => { paused = false; },
+        close: () => drain.close(),
+        read: () => {
+          if (queue.length === 0 && !paused) take(wait, true);
+          return queue.shift() ?? null;
+        },
+        pause: () => { if (!paused) { take(0, true); paused = true; } },
+        resume: () => { if (paused) { take(0, false); paused = false; } },
       };
       s.cleanups.push(p.close);
       const h = handles.add(p);
@@ -132,7 +142,8 @@ export function mapFunctions(s: HostState) {
     perfReaderRead(h: number, dst: bigint): number {
       const p = handleOf(s, h, 'perf', 'perfReaderRead');
       if (!p) return 1;
-      const rec = p.read();
+      let rec: Buffer | null;
+      try { rec = p.read(); } catch (e) { warn(`perfReaderRead: ${(e as Error).message}`); return 1; }
       if (!rec) return 2;
       return mem.write(rec, dst, 'perfReaderRead') ? 0 : 1;
     },
