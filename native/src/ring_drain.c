@@ -50,6 +50,28 @@ static int drain_sample(void *ctx, void *data, size_t size) {
 
 static void free_data(napi_env env, void *data, void *hint) { free(data); }
 
+/* { buf, count, dropped } of a drain, for ringDrain and perfDrain. The records are freed on every failure path
+ * until the Buffer owns them; after that, by its finaliser. NULL with a pending exception on failure. */
+static napi_value drain_result(napi_env env, drain_buf *b) {
+  napi_value o, buf;
+  napi_status st = napi_create_object(env, &o);
+  if (st != napi_ok) {
+    free(b->p);
+    return ig_napi_fail(env, st, "napi_create_object");
+  }
+  if (b->len == 0) {
+    free(b->p);
+    NAPI_TRY(env, napi_create_buffer(env, 0, NULL, &buf));
+  } else if ((st = napi_create_external_buffer(env, b->len, b->p, free_data, NULL, &buf)) != napi_ok) {
+    free(b->p);
+    return ig_napi_fail(env, st, "napi_create_external_buffer");
+  }
+  NAPI_TRY(env, napi_set_named_property(env, o, "buf", buf));
+  if (!ig_set_num(env, o, "count", b->count) || !ig_set_num(env, o, "dropped", b->dropped))
+    return ig_napi_fail(env, napi_generic_failure, "drain result");
+  return o;
+}
+
 /* ringDrain(fd, maxBytes) -> { buf, count, dropped } */
 static napi_value js_ring_drain(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -71,24 +93,7 @@ static napi_value js_ring_drain(napi_env env, napi_callback_info info) {
     free(b.p);
     return ig_throw_errno(env, -n, false, "ring buffer (fd %d): consume", fd);
   }
-  /* The records are freed on every failure path until the Buffer owns them; after that, by its finaliser. */
-  napi_value o, buf;
-  napi_status st = napi_create_object(env, &o);
-  if (st != napi_ok) {
-    free(b.p);
-    return ig_napi_fail(env, st, "napi_create_object");
-  }
-  if (b.len == 0) {
-    free(b.p);
-    NAPI_TRY(env, napi_create_buffer(env, 0, NULL, &buf));
-  } else if ((st = napi_create_external_buffer(env, b.len, b.p, free_data, NULL, &buf)) != napi_ok) {
-    free(b.p);
-    return ig_napi_fail(env, st, "napi_create_external_buffer");
-  }
-  NAPI_TRY(env, napi_set_named_property(env, o, "buf", buf));
-  if (!ig_set_num(env, o, "count", b.count) || !ig_set_num(env, o, "dropped", b.dropped))
-    return ig_napi_fail(env, napi_generic_failure, "ringDrain result");
-  return o;
+  return drain_result(env, &b);
 }
 
 /* A perf buffer with no thread: perfDrain polls it on the JS thread. */
@@ -170,23 +175,9 @@ static napi_value js_perf_drain(napi_env env, napi_callback_info info) {
     free(b.p);
     return ig_throw_errno(env, -n, false, "perf buffer: poll");
   }
-  napi_value o, buf;
-  napi_status st = napi_create_object(env, &o);
-  if (st != napi_ok) {
-    free(b.p);
-    return ig_napi_fail(env, st, "napi_create_object");
-  }
-  if (b.len == 0) {
-    free(b.p);
-    NAPI_TRY(env, napi_create_buffer(env, 0, NULL, &buf));
-  } else if ((st = napi_create_external_buffer(env, b.len, b.p, free_data, NULL, &buf)) != napi_ok) {
-    free(b.p);
-    return ig_napi_fail(env, st, "napi_create_external_buffer");
-  }
-  NAPI_TRY(env, napi_set_named_property(env, o, "buf", buf));
-  if (!ig_set_num(env, o, "count", b.count) || !ig_set_num(env, o, "dropped", b.dropped) ||
-      !ig_set_num(env, o, "lost", (double)d->lost))
-    return ig_napi_fail(env, napi_generic_failure, "perfDrain result");
+  napi_value o = drain_result(env, &b);
+  if (!o) return NULL;
+  if (!ig_set_num(env, o, "lost", (double)d->lost)) return ig_napi_fail(env, napi_generic_failure, "perfDrain result");
   return o;
 }
 

@@ -158,6 +158,33 @@ export function safeEntryName(raw: string): string {
   return parts.join('/');
 }
 
+/** Size, type and full name (ustar prefix joined) of a header block whose checksum is right. */
+function parseHeader(h: Buffer): { size: number; type: string; name: string } {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  if (readOctal(h, 148, 8, 'checksum') !== sum) throw new OciError('malformed tar archive: header checksum mismatch');
+  const size = readOctal(h, 124, 12, 'size');
+  const type = String.fromCharCode(h[156] || 0x30);
+  let name = readString(h, 0, 100);
+  if (readString(h, 257, 6).startsWith('ustar')) {
+    const prefix = readString(h, 345, 155);
+    if (prefix) name = `${prefix}/${name}`;
+  }
+  return { size, type, name };
+}
+
+/** The safe name of an entry an image archive may hold (files and directories); links and devices are refused. */
+function acceptedEntryName(h: Buffer, type: string, name: string): string {
+  if (type === '1' || type === '2') {
+    const target = readString(h, 157, 100);
+    throw new OciError(`refusing archive entry "${name}": ${type === '2' ? 'symbolic' : 'hard'} link to "${target}" is not allowed in an image archive`);
+  }
+  if (type !== '0' && type !== '5' && type !== '7') {
+    throw new OciError(`refusing archive entry "${name}": unsupported entry type "${type}" (only regular files are allowed)`);
+  }
+  return safeEntryName(name);
+}
+
 /**
  * Parse a tar (optionally gzip-compressed) archive held in memory. Only regular files and directories are
  * accepted: links, devices and FIFOs are refused, as are names that escape the archive root.
@@ -178,18 +205,8 @@ export function readTar(input: Buffer): TarEntry[] {
   while (off + BLOCK <= buf.length) {
     const h = buf.subarray(off, off + BLOCK);
     if (h.every((b) => b === 0)) break;
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
-    const stored = readOctal(h, 148, 8, 'checksum');
-    if (stored !== sum) throw new OciError('malformed tar archive: header checksum mismatch');
-    const size = readOctal(h, 124, 12, 'size');
-    const type = String.fromCharCode(h[156] || 0x30);
-    let name = readString(h, 0, 100);
-    const magic = readString(h, 257, 6);
-    if (magic.startsWith('ustar')) {
-      const prefix = readString(h, 345, 155);
-      if (prefix) name = `${prefix}/${name}`;
-    }
+    const { size, type, name: headerName } = parseHeader(h);
+    let name = headerName;
     const dataStart = off + BLOCK;
     const dataEnd = dataStart + size;
     if (dataEnd > buf.length) throw new OciError('malformed tar archive: truncated entry');
@@ -210,14 +227,7 @@ export function readTar(input: Buffer): TarEntry[] {
     paxNext = {};
     longName = undefined;
 
-    if (type === '1' || type === '2') {
-      const target = readString(h, 157, 100);
-      throw new OciError(`refusing archive entry "${name}": ${type === '2' ? 'symbolic' : 'hard'} link to "${target}" is not allowed in an image archive`);
-    }
-    if (type !== '0' && type !== '5' && type !== '7') {
-      throw new OciError(`refusing archive entry "${name}": unsupported entry type "${type}" (only regular files are allowed)`);
-    }
-    const safe = safeEntryName(name);
+    const safe = acceptedEntryName(h, type, name);
     if (type === '5') {
       entries.push({ name: safe, type: 'dir', data: Buffer.alloc(0) });
     } else {
@@ -305,18 +315,10 @@ export async function* readTarStream(source: AsyncIterable<Buffer>): AsyncGenera
   for (;;) {
     const h = await src.take(BLOCK);
     if (!h || h.every((b) => b === 0)) return;
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
-    if (readOctal(h, 148, 8, 'checksum') !== sum) throw new OciError('malformed tar archive: header checksum mismatch');
-    const size = readOctal(h, 124, 12, 'size');
+    const { size, type, name: headerName } = parseHeader(h);
     if (!Number.isSafeInteger(size)) throw new OciError('malformed tar archive: bad size field');
     const padded = Math.ceil(size / BLOCK) * BLOCK;
-    const type = String.fromCharCode(h[156] || 0x30);
-    let name = readString(h, 0, 100);
-    if (readString(h, 257, 6).startsWith('ustar')) {
-      const prefix = readString(h, 345, 155);
-      if (prefix) name = `${prefix}/${name}`;
-    }
+    let name = headerName;
     if (type === 'x' || type === 'L' || type === 'g') {
       if (size > MAX_META_ENTRY) throw new OciError(`malformed tar archive: ${size}-byte header entry`);
       const data = await src.take(padded);
@@ -329,14 +331,7 @@ export async function* readTarStream(source: AsyncIterable<Buffer>): AsyncGenera
     if (longName !== undefined) name = longName;
     paxNext = {};
     longName = undefined;
-    if (type === '1' || type === '2') {
-      const target = readString(h, 157, 100);
-      throw new OciError(`refusing archive entry "${name}": ${type === '2' ? 'symbolic' : 'hard'} link to "${target}" is not allowed in an image archive`);
-    }
-    if (type !== '0' && type !== '5' && type !== '7') {
-      throw new OciError(`refusing archive entry "${name}": unsupported entry type "${type}" (only regular files are allowed)`);
-    }
-    const safe = safeEntryName(name);
+    const safe = acceptedEntryName(h, type, name);
     if (type !== '5' && !safe) throw new OciError(`refusing archive entry "${name}": empty file name`);
     let consumed = 0;
     const body = (async function* () {
