@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // ig: the command. `run` parses its own flags (they depend on the image); the rest goes through commander.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { runCommand } from './run.js';
 import { registerVersion } from './version.js';
-import { reportError, isDebug, UsageError } from './errors.js';
+import { exitCodeOf, isDebug, reportError, runMain, UsageError } from './errors.js';
 import { didYouMean } from '../gadget/suggest.js';
 import { registerCompletion, complete } from './completion.js';
 import { Config, setActiveConfig } from '../config/config.js';
@@ -104,24 +104,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-      process.stderr.write(`Error: ${e.message.replace(/^error:\s*/i, '').replace(/\(Did you mean (.*)\?\)/, '(did you mean $1?)')}\n`);
-      return 1;
-    }
-    reportError(e, args.includes('-v') || args.includes('--verbose') || isDebug());
-    return 1;
+    return exitCodeOf(e, args.includes('-v') || args.includes('--verbose') || isDebug());
   }
 }
 
-main(process.argv).then((code) => {
-  process.exitCode = code;
-  // Kernel objects are released by now; do not wait for idle handles (readers, sockets) to unwind. A pipe that
-  // is full makes stdout writes asynchronous: let what is queued reach the reader before exiting.
-  const exit = () => setImmediate(() => process.exit(code));
-  if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.write('', exit);
-  else exit();
-}, (e) => {
-  reportError(e, isDebug());
-  process.exit(1);
-});
+runMain(() => main(process.argv));

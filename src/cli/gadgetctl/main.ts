@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // gadgetctl: run gadgets in an `ig daemon` (local socket or TCP with TLS) and manage its headless instances.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { connect, extractConfigFlag, extractRemoteFlags, REMOTE_HELP, type RemoteFlags } from './connect.js';
 import { Config, setActiveConfig } from '../../config/config.js';
 import { runRemote } from './run.js';
 import { deleteInstances, listInstances, showInstance } from './instances.js';
 import { igVersion } from '../version.js';
-import { reportError } from '../errors.js';
+import { exitCodeOf, reportError, runMain } from '../errors.js';
 import type { GadgetClient } from '../../service/client.js';
 
 async function withClient<T>(flags: RemoteFlags, fn: (c: GadgetClient) => Promise<T>): Promise<T> {
@@ -78,22 +78,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(['node', 'gadgetctl', ...args]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-      process.stderr.write(`Error: ${e.message.replace(/^error:\s*/i, '')}\n`);
-      return 1;
-    }
-    reportError(e, verbose);
-    return 1;
+    return exitCodeOf(e, verbose);
   }
 }
 
-main(process.argv).then((code) => {
-  process.exitCode = code;
-  const exit = () => setImmediate(() => process.exit(code));
-  if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.write('', exit);
-  else exit();
-}, (e) => {
-  reportError(e, false);
-  process.exit(1);
-});
+runMain(() => main(process.argv));
