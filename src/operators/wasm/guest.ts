@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import { GuestAbuse, WasmError } from './errors.js';
 import { capMemory, mib, PAGE } from './binary.js';
 import { GuestMemory } from './memory.js';
-import { DEADLINE_CODE, DeadlineSlot } from './watchdog.js';
+import { DEADLINE_CODE, DeadlineSlot } from '../../bpf/deadline.js';
 
 /** The version of the host API this operator implements (upstream's apiVersion). */
 export const API_VERSION = 1;
@@ -118,7 +118,7 @@ export class WasmGuest {
   }
 
   /**
-   * Run a data callback under the process watchdog (watchdog.ts) instead of node:vm: no thread per entry. A
+   * Run a data callback under the process watchdog (src/bpf/deadline.ts) instead of node:vm: no thread per entry. A
    * guest stuck past the deadline is stopped by V8 and this throws the same one-line WasmError as call().
    * Without a slot (more than 64 guests in one process) this is call().
    */

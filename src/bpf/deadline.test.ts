@@ -1,10 +1,10 @@
 // The process watchdog's last resort: a call V8 cannot stop (blocked in a syscall) gets the line and SIGKILL
-// at twice the deadline; everything V8 can stop ends with an ordinary Error (operator.test.ts covers that).
+// at twice the deadline; everything V8 can stop ends with an ordinary Error (src/operators/wasm/operator.test.ts covers that).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
-const WATCHDOG = new URL('./watchdog.js', import.meta.url).href;
+const WATCHDOG = new URL('./deadline.js', import.meta.url).href;
 
 function runChild(body: string): ReturnType<typeof spawnSync> {
   const src = `import { DeadlineSlot } from ${JSON.stringify(WATCHDOG)};\n${body}`;

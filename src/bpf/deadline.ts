@@ -1,3 +1,4 @@
+// Owner of a native deadline slot (the addon's one watchdog thread): src/bpf is the only caller of the addon.
 // The deadline for a module's data callbacks without a per-batch thread. Guarding every batch with node:vm's
 // timeout starts a watchdog thread per call (~50 µs of CPU; at 50 records per batch that is ~1 µs per event).
 // Here one native thread, started once per process, watches a slot per guest (native/src/deadline.cc): the
@@ -6,7 +7,7 @@
 // deadlineCall throws an Error with code IG_WASM_DEADLINE, so the run fails with one line and stops in order
 // (programs detached, TC filters removed, other daemon instances untouched). Only a guest V8 cannot stop within
 // twice the deadline (blocked in a host call) gets the last-resort line and SIGKILL.
-import { native } from '../../bpf/native.js';
+import { native } from './native.js';
 
 export const DEADLINE_CODE = 'IG_WASM_DEADLINE';
 
