@@ -117,7 +117,7 @@ struct event_t {
 	__u32 data_len;
 	__u16 dns_off;
 	/* The packet's first DNS_DATA_MAX bytes: the WASM module (program.c) decodes the answers from them. */
-	__u8 data[DNS_DATA_MAX];
+	__u8 data[DNS_DATA_MAX] __attribute__((aligned(8)));
 };
 
 /* Fill cwd and exepath from the socket enricher. */
@@ -284,8 +284,19 @@ int ig_trace_dns(struct __sk_buff *skb)
 	if (!s)
 		return 0;
 	event = &s->event;
-	/* The data bytes past the packet are never read (data_len bounds them): only the rest is cleared. */
+	/*
+	 * The scratch event is per CPU and reused: clear all of it, data included, so a short packet's data field
+	 * does not carry a longer earlier packet's bytes past data_len to outputs that show the field.
+	 */
 	__builtin_memset(event, 0, __builtin_offsetof(struct event_t, data));
+	/*
+	 * clang turns a large memset (or a plain zeroing loop) into a call BPF cannot make: 128 volatile 8-byte
+	 * stores instead (data is 8-aligned).
+	 */
+	volatile __u64 *words = (volatile __u64 *)event->data;
+#pragma unroll
+	for (int i = 0; i < DNS_DATA_MAX / 8; i++)
+		words[i] = 0;
 
 	event->timestamp_raw = bpf_ktime_get_boot_ns();
 	event->netns_id = skb->cb[0]; /* set by ig's per-netns dispatcher */

@@ -160,3 +160,21 @@ test('columns: COMM PID TID UID GID SRC DST LATENCY_NS ID QR RCODE QTYPE NAME', 
   assert.match(row, /127\.0\.0\.1:53\s/);
   assert.match(row, /\sNoError\s+A\s/);
 });
+
+test('data holds nothing past the packet: after long packets, short ones show zeros beyond data_len', async () => {
+  const ig = new IgProcess(['run', 'trace_dns', '--host', '-o', 'columns', '--fields', 'data_len,data'], undefined, { prefix: netns.prefix });
+  const long = `${'l'.repeat(60)}.${'o'.repeat(60)}.${'n'.repeat(60)}.g${process.pid}.example.net`;
+  let sent = 0;
+  // data shows as the 1024 byte values, comma-separated. Wait for a short packet (data_len < 100) after long ones
+  // went through the same per-CPU scratch event.
+  const { stdout } = await columnsOf(ig, /^\s*\d\d\s+[\d,]+\s*$/, () => { if (sent++ < 40) { query(long, 1); query('s.e', 1); } });
+  const rows = stdout.split('\n').slice(1).map((l) => l.trim().match(/^(\d+)\s+([\d,]+)$/)).filter((m) => m !== null);
+  assert.ok(rows.some((m) => Number(m![1]) > 200) && rows.some((m) => Number(m![1]) < 100), stdout.slice(0, 300));
+  for (const m of rows) {
+    const bytes = m![2]!.split(',');
+    assert.equal(bytes.length, 1024, 'data is the fixed 1024-byte field');
+    const len = Math.min(Number(m![1]), 1024);
+    assert.ok(bytes.slice(len).every((b) => b === '0'), `bytes past data_len ${len} are zero`);
+    assert.ok(bytes.slice(0, len).some((b) => b !== '0'), 'the packet bytes are there');
+  }
+});
