@@ -98,12 +98,27 @@ export class WasmGuest {
    * inside the outer call's deadline.
    */
   call<T>(what: string, fn: () => T): T {
+    return this.guarded(what, fn, () => {
+      this.vmCtx.fn = fn;
+      try {
+        return this.script.runInContext(this.vmCtx, { timeout: this.limits.timeoutMs }) as T;
+      } finally {
+        this.vmCtx.fn = null;
+      }
+    });
+  }
+
+  /**
+   * The checks around one entry into the guest, whatever stops it at its deadline (`run`): a dead guest is not
+   * entered again, nested entries (a host call that calls back) run as they are, memory past the cap and any
+   * failure make the guest dead with one line.
+   */
+  private guarded<T>(what: string, fn: () => T, run: () => T): T {
     if (this.dead) throw this.dead;
     if (this.depth > 0) return fn();
     this.depth++;
-    this.vmCtx.fn = fn;
     try {
-      const r = this.script.runInContext(this.vmCtx, { timeout: this.limits.timeoutMs }) as T;
+      const r = run();
       if (this.memory.size > this.limits.memoryBytes) {
         throw new WasmError(`${this.who}: grew its memory to ${mib(this.memory.size / PAGE)} in ${what}, past the limit of ${mib(this.capPages)} (--wasm-memory-limit)`);
       }
@@ -112,7 +127,6 @@ export class WasmGuest {
       this.dead = this.describe(e, what);
       throw this.dead;
     } finally {
-      this.vmCtx.fn = null;
       this.depth--;
     }
   }
@@ -125,21 +139,7 @@ export class WasmGuest {
   fast<T>(what: string, fn: () => T): T {
     const slot = this.slot;
     if (!slot) return this.call(what, fn);
-    if (this.dead) throw this.dead;
-    if (this.depth > 0) return fn();
-    this.depth++;
-    try {
-      const r = slot.call(fn);
-      if (this.memory.size > this.limits.memoryBytes) {
-        throw new WasmError(`${this.who}: grew its memory to ${mib(this.memory.size / PAGE)} in ${what}, past the limit of ${mib(this.capPages)} (--wasm-memory-limit)`);
-      }
-      return r;
-    } catch (e) {
-      this.dead = this.describe(e, what);
-      throw this.dead;
-    } finally {
-      this.depth--;
-    }
+    return this.guarded(what, fn, () => slot.call(fn));
   }
 
   /** Use the process watchdog for data callbacks (see fast()). */
