@@ -3,11 +3,12 @@
  * trace_dns: report DNS queries and responses seen in a network namespace.
  *
  * A socket filter (section "socket1") attached to a raw socket in each
- * traced network namespace sees every packet. DNS messages over UDP and TCP
- * on the DNS ports are parsed in the kernel: header (id, QR, opcode, rcode,
- * counts), the first question (name, decoded to dotted form, and type), and
- * the query-to-response latency, matched by (netns, id, client port).
- * The owning process comes from the socket enricher (gadget_sockets).
+ * traced network namespace sees every packet. As upstream's, the kernel side
+ * only finds DNS packets (UDP and TCP on the DNS ports), fills the endpoints,
+ * the owning process (socket enricher) and the query-to-response latency, and
+ * sends the packet's bytes after the event (ebpf.rest.name: data). The
+ * gadget's WASM module (program.c) decodes the DNS message: id, qr, qtype,
+ * name, rcode, answers.
  */
 
 #include <vmlinux.h>
@@ -25,8 +26,6 @@
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
-#define DNS_HLEN 12
-#define DNS_NAME_MAX 256
 
 /* skb->pkt_type values (PACKET_HOST ...). */
 enum pkt_type_t : __u8 {
@@ -40,84 +39,35 @@ enum pkt_type_t : __u8 {
 	KERNEL,
 };
 
-enum dns_qr_t : __u8 {
-	Q,
-	R,
-};
+#define DNS_QR_QUERY 0
+#define DNS_QR_RESP 1
 
-enum dns_qtype_t : __u16 {
-	A = 1,
-	NS = 2,
-	CNAME = 5,
-	SOA = 6,
-	PTR = 12,
-	HINFO = 13,
-	MX = 15,
-	TXT = 16,
-	AAAA = 28,
-	SRV = 33,
-	NAPTR = 35,
-	DS = 43,
-	RRSIG = 46,
-	NSEC = 47,
-	DNSKEY = 48,
-	SVCB = 64,
-	HTTPS = 65,
-	AXFR = 252,
-	ANY = 255,
-	CAA = 257,
-};
-
-enum dns_rcode_t : __u8 {
-	NoError = 0,
-	FormErr = 1,
-	ServFail = 2,
-	NXDomain = 3,
-	NotImp = 4,
-	Refused = 5,
-	YXDomain = 6,
-	YXRRSet = 7,
-	NXRRSet = 8,
-	NotAuth = 9,
-	NotZone = 10,
-};
-
-/* Packet bytes handed to the WASM module: headers plus a DNS message of ~1 KiB. */
-#define DNS_DATA_MAX 1024
+/*
+ * Packet bytes sent after the event: DNS over UDP rarely exceeds 4096 bytes
+ * (EDNS buffer sizes); longer packets are cut there (data_len keeps the real
+ * length). A power of two: it masks the copy length for the verifier.
+ */
+#define DNS_DATA_MAX 4096
 
 struct event_t {
 	gadget_timestamp timestamp_raw;
+	struct gadget_l4endpoint_t src;
+	struct gadget_l4endpoint_t dst;
+	/* The DNS server: destination of queries, source of responses. */
+	struct gadget_l3endpoint_t nameserver;
 	gadget_netns_id netns_id;
 	struct gadget_process proc;
 	/* working directory and executable of the socket's owner, with --paths */
 	char cwd[GADGET_SE_PATH_MAX];
 	char exepath[GADGET_SE_PATH_MAX];
 
-	struct gadget_l4endpoint_t src;
-	struct gadget_l4endpoint_t dst;
-	/* The DNS server: destination of queries, source of responses. */
-	struct gadget_l3endpoint_t nameserver;
-
 	enum pkt_type_t pkt_type_raw;
 	/* Set on responses received by the client that sent the query. */
 	gadget_duration latency_ns_raw;
 
-	__u16 id;
-	enum dns_qr_t qr_raw;
-	__u8 opcode;
-	enum dns_rcode_t rcode_raw;
-	enum dns_qtype_t qtype_raw;
-	__u16 num_questions;
-	__u16 num_answers;
-	__u16 num_authorities;
-	__u16 num_additionals;
-	/* First question's name, dotted with a trailing dot (example.com.). */
-	char name[DNS_NAME_MAX];
-	/* Packet length and offset of the DNS message in the packet. */
-	__u32 data_len;
+	/* Offset of the DNS message in the packet, and the packet's length. */
 	__u16 dns_off;
-	/* The packet's first DNS_DATA_MAX bytes: the WASM module (program.c) decodes the answers from them. */
-	__u8 data[DNS_DATA_MAX] __attribute__((aligned(8)));
+	__u32 data_len;
 };
 
 /* Fill cwd and exepath from the socket enricher. */
@@ -143,17 +93,17 @@ struct {
 	__type(value, __u64);
 } query_map SEC(".maps");
 
-/* Event scratch (too big for the stack) and raw name buffer. */
-struct scratch {
+/* The record sent: the event, then the packet's first bytes (too big for the stack). */
+struct record {
 	struct event_t event;
-	__u8 raw[DNS_NAME_MAX];
+	__u8 data[DNS_DATA_MAX];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct scratch);
+	__type(value, struct record);
 } scratch_map SEC(".maps");
 
 GADGET_TRACER_MAP(events, 1024 * 256);
@@ -170,68 +120,16 @@ static __always_inline bool is_dns_port(__u16 port)
 	return false;
 }
 
-/* Decoder state for the question name (length-prefixed labels). */
-struct name_decoder {
-	__u32 next; /* index of the next length byte in raw[] */
-	__u32 end; /* number of valid bytes in raw[] */
-	bool done;
-};
-
-/*
- * One byte of the name: length bytes become '.', label bytes are copied.
- * Output is shifted by one so the leading '.' disappears and the
- * terminating zero-length label becomes the trailing '.'.
- */
-static long decode_name_byte(__u32 i, void *ctx)
-{
-	struct name_decoder *d = ctx;
-	struct scratch *s;
-	__u32 zero = 0;
-	__u64 idx = i, out; /* 64-bit: no zero-extension copies to lose bounds */
-	__u8 c;
-
-	s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s)
-		return 1;
-	/* Keep the compiler from merging away the bound checks below. */
-	barrier_var(idx);
-	if (idx >= d->end || idx >= DNS_NAME_MAX - 1)
-		return 1;
-	out = idx - 1;
-	barrier_var(out);
-
-	c = s->raw[idx];
-	if (idx == d->next) {
-		if (c == 0 || (c & 0xc0)) {
-			/* End of name (or unexpected compression). */
-			if (idx > 0 && out < DNS_NAME_MAX)
-				s->event.name[out] = '.';
-			s->event.name[idx] = '\0';
-			d->done = true;
-			return 1;
-		}
-		d->next = idx + c + 1;
-		if (idx > 0 && out < DNS_NAME_MAX)
-			s->event.name[out] = '.';
-		return 0;
-	}
-	if (idx > 0 && out < DNS_NAME_MAX)
-		s->event.name[out] = c;
-	return 0;
-}
-
 SEC("socket1")
 int ig_trace_dns(struct __sk_buff *skb)
 {
 	struct gadget_socket_value *skv;
-	struct name_decoder dec = {};
 	struct query_key qkey = {};
 	struct event_t *event;
-	struct scratch *s;
-	__u16 h_proto, sport, dport, flags, qtype;
-	__u32 l4_off, dns_off, name_off, len, zero = 0;
-	__u8 proto, vihl, nexthdr, doff;
-	__u16 hdr[6];
+	struct record *r;
+	__u16 h_proto, sport, dport, id, flags;
+	__u32 l4_off, dns_off, len, zero = 0;
+	__u8 proto, vihl, nexthdr, doff, qr;
 
 	if (bpf_skb_load_bytes(skb, 12, &h_proto, sizeof(h_proto)))
 		return 0;
@@ -277,36 +175,25 @@ int ig_trace_dns(struct __sk_buff *skb)
 		dns_off += 2;
 	}
 
-	if (bpf_skb_load_bytes(skb, dns_off, hdr, sizeof(hdr)))
+	/* id and flags: the kernel needs QR (nameserver, latency) and id (latency) only. */
+	if (bpf_skb_load_bytes(skb, dns_off, &id, 2) ||
+	    bpf_skb_load_bytes(skb, dns_off + 2, &flags, 2))
 		return 0;
+	id = bpf_ntohs(id);
+	qr = bpf_ntohs(flags) >> 15;
 
-	s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s)
+	r = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!r)
 		return 0;
-	event = &s->event;
-	/*
-	 * The scratch event is per CPU and reused: clear all of it, data included, so a short packet's data field
-	 * does not carry a longer earlier packet's bytes past data_len to outputs that show the field.
-	 */
-	__builtin_memset(event, 0, __builtin_offsetof(struct event_t, data));
-	/*
-	 * clang turns a large memset (or a plain zeroing loop) into a call BPF cannot make: 128 volatile 8-byte
-	 * stores instead (data is 8-aligned).
-	 */
-	volatile __u64 *words = (volatile __u64 *)event->data;
-#pragma unroll
-	for (int i = 0; i < DNS_DATA_MAX / 8; i++)
-		words[i] = 0;
+	event = &r->event;
+	/* The scratch is per CPU and reused; only the packet's own bytes follow the event. */
+	__builtin_memset(event, 0, sizeof(*event));
 
 	event->timestamp_raw = bpf_ktime_get_boot_ns();
 	event->netns_id = skb->cb[0]; /* set by ig's per-netns dispatcher */
 	event->pkt_type_raw = skb->pkt_type;
 	event->data_len = skb->len;
 	event->dns_off = dns_off;
-	len = skb->len < DNS_DATA_MAX ? skb->len : DNS_DATA_MAX;
-	/* Written so the verifier sees 1..DNS_DATA_MAX (a zero-sized read is refused). */
-	if (len > 0)
-		bpf_skb_load_bytes(skb, 0, event->data, ((len - 1) & (DNS_DATA_MAX - 1)) + 1);
 
 	event->src.proto_raw = event->dst.proto_raw = proto;
 	event->src.port = sport;
@@ -331,17 +218,7 @@ int ig_trace_dns(struct __sk_buff *skb)
 				 sizeof(event->exepath));
 	}
 
-	event->id = bpf_ntohs(hdr[0]);
-	flags = bpf_ntohs(hdr[1]);
-	event->qr_raw = flags >> 15;
-	event->opcode = (flags >> 11) & 0xf;
-	event->rcode_raw = flags & 0xf;
-	event->num_questions = bpf_ntohs(hdr[2]);
-	event->num_answers = bpf_ntohs(hdr[3]);
-	event->num_authorities = bpf_ntohs(hdr[4]);
-	event->num_additionals = bpf_ntohs(hdr[5]);
-
-	if (event->qr_raw == Q) {
+	if (qr == DNS_QR_QUERY) {
 		event->nameserver.version = event->dst.version;
 		event->nameserver.addr_raw = event->dst.addr_raw;
 	} else {
@@ -349,36 +226,14 @@ int ig_trace_dns(struct __sk_buff *skb)
 		event->nameserver.addr_raw = event->src.addr_raw;
 	}
 
-	/* First question: name then type. */
-	name_off = dns_off + DNS_HLEN;
-	if (event->num_questions > 0 && skb->len > name_off) {
-		len = skb->len - name_off;
-		if (len > DNS_NAME_MAX)
-			len = DNS_NAME_MAX;
-		if (len > 0 &&
-		    bpf_skb_load_bytes(skb, name_off, s->raw, len) == 0) {
-			dec.end = len;
-			bpf_loop(DNS_NAME_MAX, decode_name_byte, &dec, 0);
-			/* dec.next: index of the terminating zero label. */
-			if (dec.done && dec.next + 3 <= len) {
-				if (bpf_skb_load_bytes(skb,
-						       name_off + dec.next + 1,
-						       &qtype, 2) == 0)
-					event->qtype_raw = bpf_ntohs(qtype);
-			} else {
-				event->name[0] = '\0';
-			}
-		}
-	}
-
 	/* Latency, measured where the client is. */
 	qkey.netns = event->netns_id;
-	qkey.id = event->id;
-	if (event->qr_raw == Q && event->pkt_type_raw == OUTGOING) {
+	qkey.id = id;
+	if (qr == DNS_QR_QUERY && event->pkt_type_raw == OUTGOING) {
 		qkey.client_port = sport;
 		bpf_map_update_elem(&query_map, &qkey, &event->timestamp_raw,
 				    BPF_ANY);
-	} else if (event->qr_raw == R && event->pkt_type_raw == HOST) {
+	} else if (qr == DNS_QR_RESP && event->pkt_type_raw == HOST) {
 		__u64 *ts;
 
 		qkey.client_port = dport;
@@ -391,7 +246,14 @@ int ig_trace_dns(struct __sk_buff *skb)
 		}
 	}
 
-	gadget_output_buf(skb, &events, event, sizeof(*event));
+	/* The packet's bytes follow the event (1..DNS_DATA_MAX: a zero-sized read is refused). */
+	len = skb->len < DNS_DATA_MAX ? skb->len : DNS_DATA_MAX;
+	if (len == 0)
+		return 0;
+	len = ((len - 1) & (DNS_DATA_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, 0, r->data, len))
+		return 0;
+	gadget_output_buf(skb, &events, r, sizeof(*event) + len);
 	return 0;
 }
 
