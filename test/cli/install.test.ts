@@ -71,10 +71,12 @@ test('./ig: an up-to-date build runs at once; changed sources are announced befo
   assert.equal(rebuilt.stdout, 'MAIN version\n');
 });
 
-test('npm install -g . puts ig (and gadgetctl when present) on PATH', () => {
+test('npm install -g . puts ig (and gadgetctl, kubectl-gadget when present) on PATH', () => {
   const prefix = join(tmp, 'global');
   const r = spawnSync('npm', ['install', '-g', '.', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, encoding: 'utf8', timeout: 120000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(realpathSync(join(prefix, 'bin', 'ig')), realpathSync(join(root, 'bin', 'ig')));
   if (existsSync(join(root, 'bin', 'gadgetctl'))) assert.equal(realpathSync(join(prefix, 'bin', 'gadgetctl')), realpathSync(join(root, 'bin', 'gadgetctl')));
+  // kubectl finds plugins by name on PATH: `kubectl gadget` runs kubectl-gadget.
+  if (existsSync(join(root, 'bin', 'kubectl-gadget'))) assert.equal(realpathSync(join(prefix, 'bin', 'kubectl-gadget')), realpathSync(join(root, 'bin', 'kubectl-gadget')));
 });

@@ -18,7 +18,7 @@ import { RemoteRenderer, remoteParams } from './render.js';
 const CLIENT_PREFIX = 'operator.cli.';
 const VALUE_FLAGS = new Set(['-t', '--timeout', '--name', '--tags', '--id', '-f', '--file', '-o', '--output', '--fields']);
 
-function firstArg(args: string[]): string | undefined {
+export function firstArg(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') return args[i + 1];
@@ -28,7 +28,7 @@ function firstArg(args: string[]): string | undefined {
   return undefined;
 }
 
-function skeleton(name: string, usage: string): Command {
+export function skeleton(name: string, usage: string): Command {
   const cmd = new Command(name).usage(usage)
     .option('-t, --timeout <seconds>', 'Number of seconds to run the gadget (0: until Ctrl-C)', '0')
     .option('-v, --verbose', 'Print debug information and error details')
@@ -45,7 +45,7 @@ function skeleton(name: string, usage: string): Command {
   return cmd;
 }
 
-function parseOrHelp(cmd: Command, args: string[]): boolean {
+export function parseOrHelp(cmd: Command, args: string[]): boolean {
   try {
     cmd.parse(args, { from: 'user' });
     return true;
@@ -58,14 +58,14 @@ function parseOrHelp(cmd: Command, args: string[]): boolean {
   }
 }
 
-function timeoutMs(v: string): number {
+export function timeoutMs(v: string): number {
   const n = Number(v);
   if (Number.isFinite(n) && n >= 0) return n * 1000;
   try { return parseDuration(v); } catch { throw new UsageError(`invalid value "${v}" for --timeout: expected a number of seconds`); }
 }
 
 /** Values the user set on the line, split into what the daemon gets and what the client renders with. */
-function collect(cmd: Command, byAttr: Map<string, ParamDesc>, check: ParamSet): { server: Record<string, string>; client: Map<string, string> } {
+export function collect(cmd: Command, byAttr: Map<string, ParamDesc>, check: ParamSet): { server: Record<string, string>; client: Map<string, string> } {
   const server: Record<string, string> = {};
   const client = new Map<string, string>();
   const o = cmd.opts();
@@ -88,7 +88,7 @@ function collect(cmd: Command, byAttr: Map<string, ParamDesc>, check: ParamSet):
   return { server, client };
 }
 
-const LEVEL_NAMES: Record<number, string> = { [LogLevel.Panic]: 'ERROR', [LogLevel.Fatal]: 'ERROR', [LogLevel.Error]: 'ERROR', [LogLevel.Warn]: 'WARN', [LogLevel.Info]: 'INFO', [LogLevel.Debug]: 'DEBUG', [LogLevel.Trace]: 'DEBUG' };
+export const LEVEL_NAMES: Record<number, string> = { [LogLevel.Panic]: 'ERROR', [LogLevel.Fatal]: 'ERROR', [LogLevel.Error]: 'ERROR', [LogLevel.Warn]: 'WARN', [LogLevel.Info]: 'INFO', [LogLevel.Debug]: 'DEBUG', [LogLevel.Trace]: 'DEBUG' };
 
 /** Stream one run (or attachment) to stdout until it ends, Ctrl-C or SIGTERM. */
 async function stream(client: GadgetClient, req: Parameters<GadgetClient['run']>[0], values: Map<string, string>, log: Logger): Promise<void> {
@@ -171,7 +171,7 @@ export async function runRemote(client: GadgetClient, args: string[], mode: 'run
   return 0;
 }
 
-function splitTags(v: string | undefined): string[] {
+export function splitTags(v: string | undefined): string[] {
   return v ? v.split(',').map((t) => t.trim()).filter(Boolean) : [];
 }
 
