@@ -11,7 +11,7 @@ import { formatReference, isSignatureTag, parseReference, repositoryOf } from '.
 import { OciStore, sortKeys, type StoreEntry, type StoreTxn } from './store.js';
 import type { TarFileEntry } from './tar.js';
 import { removeOnInterrupt } from './interrupt.js';
-import { findSignature, imageAnnotations, mustResolve, tarModule } from './image-lookup.js';
+import { findReferrers, findSignature, imageAnnotations, mustResolve, tarModule } from './image-lookup.js';
 
 /** Deterministic tarball of an OCI layout holding the given images (and their signatures). */
 export async function exportImages(refs: string[], file: string, opts: { store?: string } = {}): Promise<{ references: string[]; file: string }> {
@@ -38,6 +38,8 @@ export async function exportImages(refs: string[], file: string, opts: { store?:
     }
     const sig = await findSignature(store, repositoryOf(parsed), entry.descriptor.digest);
     if (sig?.ref) await add(sig, sig.ref);
+    const refs = await findReferrers(store, repositoryOf(parsed), entry.descriptor.digest);
+    if (refs?.ref) await add(refs, refs.ref);
   }
   // one entry per reference, sorted by digest (then name) so the archive does not depend on argument order
   const uniq = new Map<string, Descriptor>();

@@ -3,7 +3,7 @@
 import { OciError } from './errors.js';
 import { ANN_CREATED, ANN_REF_NAME, MT_EBPF, MT_EMPTY, goArch, isIndexType, type Descriptor, type ImageIndex, type Manifest } from './mediatypes.js';
 import {
-  displayRepository, formatReference, isSignatureTag, parseQualified, parseReference, repositoryOf, signatureTag,
+  displayRepository, formatReference, isSignatureTag, referrersTag, parseQualified, parseReference, repositoryOf, signatureTag,
   type ParsedReference,
 } from './reference.js';
 import { OciStore, originOf, type ImageOrigin } from './store.js';
@@ -76,8 +76,8 @@ export async function removeImage(ref: string, opts: { store?: string } = {}): P
     else idx.manifests = idx.manifests.filter((d) => !(d.digest === digest && !d.annotations?.[ANN_REF_NAME]));
     const others = idx.manifests.some((d) => d.digest === digest && !isSignatureTag(d.annotations?.[ANN_REF_NAME]?.split(':').pop()));
     if (others) return false;
-    const sigTag = signatureTag(digest);
-    idx.manifests = idx.manifests.filter((d) => !d.annotations?.[ANN_REF_NAME]?.endsWith(`:${sigTag}`));
+    const sigTags = [`:${signatureTag(digest)}`, `:${referrersTag(digest)}`];
+    idx.manifests = idx.manifests.filter((d) => !sigTags.some((t) => d.annotations?.[ANN_REF_NAME]?.endsWith(t)));
     await store.gcLocked(idx);
     return true;
   });

@@ -3,7 +3,7 @@
 
 import { OciError } from './errors.js';
 import { ANN_ORIGIN, ANN_REF_NAME, isIndexType, type Descriptor, type ImageIndex } from './mediatypes.js';
-import { formatReference, parseReference, signatureTag, type ParsedReference } from './reference.js';
+import { formatReference, parseReference, referrersTag, signatureTag, type ParsedReference } from './reference.js';
 import type { OciStore, StoreEntry } from './store.js';
 import type { RegistryClient, RegistryOptions } from './registry.js';
 
@@ -63,7 +63,19 @@ export function pickManifest(image: string, idx: ImageIndex, arch: string): Desc
 
 /** The cosign signature of `digest` stored for this repository (signatures are per repository). */
 export async function findSignature(store: OciStore, repo: string, digest: string): Promise<StoreEntry | undefined> {
-  const tag = signatureTag(digest);
+  return findByDigestTag(store, repo, signatureTag(digest));
+}
+
+/** The local index of signing referrers (OCI 1.1 / sigstore bundles) pulled for an index digest. */
+export async function findReferrers(store: OciStore, repo: string, digest: string): Promise<StoreEntry | undefined> {
+  return findByDigestTag(store, repo, referrersTag(digest));
+}
+
+/**
+ * Signing information is named after the digest it signs and kept per repository, as registries keep it: the same
+ * digest under another name is not signed by it.
+ */
+async function findByDigestTag(store: OciStore, repo: string, tag: string): Promise<StoreEntry | undefined> {
   const entries = await store.entries();
   return entries.find((e) => e.ref === `${repo}:${tag}`);
 }

@@ -4,8 +4,9 @@
 import { OciError } from './errors.js';
 import { parseIndex, parseManifest } from './descriptor.js';
 import { MAX_INDEX_DEPTH } from './limits.js';
-import { ANN_ORIGIN, isIndexType, type Descriptor } from './mediatypes.js';
-import { formatReference, parseReference, repositoryOf, signatureTag, type ParsedReference } from './reference.js';
+import { ANN_ORIGIN, MT_INDEX, SIGNING_ARTIFACT_TYPES, isIndexType, type Descriptor, type ImageIndex } from './mediatypes.js';
+import { sha256 } from './digest.js';
+import { formatReference, parseReference, referrersTag, repositoryOf, signatureTag, type ParsedReference } from './reference.js';
 import { OciStore, BlobVanishedError, type StoreTxn } from './store.js';
 import type { RegistryClient, RegistryOptions } from './registry.js';
 import { humanSize, quiet, registryClient, short } from './image-lookup.js';
@@ -77,6 +78,66 @@ export async function pullSignature(store: OciStore, parsed: ParsedReference, di
   return true;
 }
 
+/**
+ * Fetch the OCI 1.1 signing referrers of an index digest (cosign simple-signing manifests and sigstore bundles):
+ * from the referrers API, else from the referrers tag schema. They are kept under the local tag
+ * `<repo>:sha256-<hex>` as an index of just those manifests. Returns false when there are none.
+ */
+export async function pullReferrers(store: OciStore, parsed: ParsedReference, digest: string, opts: RemoteOptions): Promise<boolean> {
+  const client = await registryClient(parsed.domain, opts);
+  const where = `referrers of ${client.host}/${parsed.path}@${digest}`;
+  let body = await client.getReferrers(parsed.path, digest);
+  if (!body) body = (await client.getManifest(parsed.path, referrersTag(digest)))?.body;
+  if (!body) return false;
+  const listed = parseIndex(body, where).manifests;
+  const txn = store.begin();
+  try {
+    const needs: string[] = [];
+    const t: PullTarget = { client, store, txn, repo: parsed.path, progress: quiet, needs };
+    const kept: Descriptor[] = [];
+    for (const d of listed) {
+      // The listing's artifactType is only a hint (it may be missing, and cosign's bundle referrers have been
+      // listed as "application/vnd.oci.empty.v1+json"): the manifest itself says what it is.
+      let type = d.artifactType;
+      if (!type || !SIGNING_ARTIFACT_TYPES.includes(type)) {
+        const got = await client.getManifest(parsed.path, d.digest, false, d.size);
+        const m = got ? parseManifest(got.body, `referrer ${d.digest} of ${client.host}/${parsed.path}`) : undefined;
+        type = m?.artifactType ?? m?.config?.mediaType;
+      }
+      if (!type || !SIGNING_ARTIFACT_TYPES.includes(type)) continue;
+      await fetchManifestTree(t, d, 1);
+      kept.push({ ...d, artifactType: type });
+    }
+    if (!kept.length) return false;
+    const local: ImageIndex = { schemaVersion: 2, mediaType: MT_INDEX, manifests: kept };
+    const localBody = Buffer.from(JSON.stringify(local));
+    await txn.stage(localBody);
+    needs.push(sha256(localBody));
+    await txn.commit((idx) => {
+      OciStore.setTag(idx, `${repositoryOf(parsed)}:${referrersTag(digest)}`, { mediaType: MT_INDEX, digest: sha256(localBody), size: localBody.length });
+    }, needs);
+  } finally {
+    await txn.discardStaged();
+  }
+  (opts.progress ?? quiet)(`Copied signing referrers ${referrersTag(digest)}`);
+  return true;
+}
+
+/** Every kind of signing information for an index digest; errors only when nothing could be fetched. */
+export async function pullSigningInformation(store: OciStore, parsed: ParsedReference, digest: string, opts: RemoteOptions): Promise<boolean> {
+  const errors: string[] = [];
+  let found = false;
+  for (const pull of [pullSignature, pullReferrers]) {
+    try {
+      found = (await pull(store, parsed, digest, opts)) || found;
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }
+  if (!found && errors.length) throw new OciError(errors.join('; '));
+  return found;
+}
+
 export async function pullImage(ref: string, opts: RemoteOptions = {}): Promise<{ reference: string; digest: string }> {
   try {
     return await pullOnce(ref, opts);
@@ -119,7 +180,7 @@ async function pullOnce(ref: string, opts: RemoteOptions): Promise<{ reference: 
   }
   // best effort: signing information
   try {
-    await pullSignature(store, parsed, top.digest, opts);
+    await pullSigningInformation(store, parsed, top.digest, opts);
   } catch (err) {
     progress(`warning: could not fetch the signature of ${name}: ${(err as Error).message}`);
   }

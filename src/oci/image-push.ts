@@ -4,10 +4,10 @@ import { promises as fsp } from 'node:fs';
 import { OciError } from './errors.js';
 import { isDigest } from './digest.js';
 import { isIndexType, type Descriptor, type ImageIndex, type Manifest } from './mediatypes.js';
-import { repositoryOf, signatureTag } from './reference.js';
+import { referrersTag, repositoryOf, signatureTag } from './reference.js';
 import { OciStore } from './store.js';
 import type { RegistryClient } from './registry.js';
-import { findSignature, humanSize, mustResolve, quiet, registryClient, short } from './image-lookup.js';
+import { findReferrers, findSignature, humanSize, mustResolve, quiet, registryClient, short } from './image-lookup.js';
 import type { RemoteOptions } from './image-pull.js';
 
 async function pushTree(client: RegistryClient, store: OciStore, repo: string, desc: Descriptor, progress: (l: string) => void, done: Set<string>): Promise<void> {
@@ -57,6 +57,18 @@ export async function pushImage(ref: string, opts: RemoteOptions = {}): Promise<
     await pushTree(client, store, parsed.path, sig.descriptor, progress, done);
     await client.putManifest(parsed.path, signatureTag(desc.digest), sig.descriptor.mediaType, await store.readBlob(sig.descriptor.digest));
     progress(`Copied signature ${signatureTag(desc.digest)}`);
+  }
+  const refs = await findReferrers(store, repositoryOf(parsed), desc.digest);
+  if (refs) {
+    // Each referrer by digest (a registry with the referrers API indexes them by their subject), then the
+    // referrers tag schema index for registries without that API.
+    const list = JSON.parse((await store.readBlob(refs.descriptor.digest)).toString('utf8')) as ImageIndex;
+    for (const m of list.manifests ?? []) {
+      await pushTree(client, store, parsed.path, m, progress, done);
+      await client.putManifest(parsed.path, m.digest, m.mediaType, await store.readBlob(m.digest));
+    }
+    await client.putManifest(parsed.path, referrersTag(desc.digest), refs.descriptor.mediaType, await store.readBlob(refs.descriptor.digest));
+    progress(`Copied signing referrers ${referrersTag(desc.digest)}`);
   }
   progress(`Pushed ${name}@${desc.digest}`);
   return { reference: name, digest: desc.digest };

@@ -2,15 +2,16 @@
 
 import { OciError } from './errors.js';
 import { INSPEKTOR_GADGET_PUBLIC_KEY } from './default-key.js';
-import type { Manifest } from './mediatypes.js';
+import type { KeyObject } from 'node:crypto';
+import { MT_COSIGN_ARTIFACT_SIG, MT_SIGSTORE_BUNDLE_V03, type Descriptor, type ImageIndex, type Manifest } from './mediatypes.js';
 import { formatReference, repositoryOf, signatureTag, type ParsedReference } from './reference.js';
 import { OciStore } from './store.js';
-import { findSignature, mustResolve, quiet, signatureModule } from './image-lookup.js';
-import { pullSignature } from './image-pull.js';
+import { findReferrers, findSignature, mustResolve, quiet, signatureModule } from './image-lookup.js';
+import { pullSigningInformation } from './image-pull.js';
 import type { GetImageOptions } from './image-load.js';
 
 export async function verifyStoredImage(store: OciStore, image: string, parsed: ParsedReference, digest: string, opts: GetImageOptions): Promise<void> {
-  const { loadPublicKeys, verifySignatureManifest } = await signatureModule();
+  const { loadPublicKeys } = await signatureModule();
   // Without --public-keys, the Inspektor Gadget project's key (as upstream's ig embeds it).
   const given = (opts.publicKeys ?? []).filter((k) => k.trim());
   const keys = await loadPublicKeys(given.length ? given : [INSPEKTOR_GADGET_PUBLIC_KEY]);
@@ -19,19 +20,71 @@ export async function verifyStoredImage(store: OciStore, image: string, parsed: 
   }
   const repo = repositoryOf(parsed);
   let sig = await findSignature(store, repo, digest);
-  if (!sig && !opts.disallowPulling && opts.pull !== 'never') {
+  let refs = await findReferrers(store, repo, digest);
+  if (!sig && !refs && !opts.disallowPulling && opts.pull !== 'never') {
     try {
-      await pullSignature(store, parsed, digest, { ...opts });
+      await pullSigningInformation(store, parsed, digest, { ...opts });
     } catch (err) {
       (opts.progress ?? quiet)(`warning: fetching the signature of ${formatReference(parsed)} failed: ${(err as Error).message}`);
     }
     sig = await findSignature(store, repo, digest);
+    refs = await findReferrers(store, repo, digest);
   }
-  if (!sig) {
-    throw new OciError(`image "${image}" is not signed (no ${signatureTag(digest)} signature found); refusing to use it (pass --verify-image=false to skip verification)`);
+  if (!sig && !refs) {
+    throw new OciError(`image "${image}" is not signed (no ${signatureTag(digest)} signature and no signing referrer found); refusing to use it (pass --verify-image=false to skip verification)`);
   }
-  const manifest = await store.readJson<Manifest>(sig.descriptor.digest, `signature of image "${image}"`);
+  // Like upstream: any one signature, in any supported format, that one of the keys verifies is enough.
+  const failures: OciError[] = [];
+  const attempt = async (check: () => Promise<void>): Promise<boolean> => {
+    try {
+      await check();
+      return true;
+    } catch (err) {
+      if (!(err instanceof OciError)) throw err;
+      failures.push(err);
+      return false;
+    }
+  };
+  if (sig && (await attempt(() => verifyLegacy(store, image, sig!.descriptor.digest, digest, keys)))) return;
+  if (refs) {
+    const index = await store.readJson<ImageIndex>(refs.descriptor.digest, `signing referrers of image "${image}"`);
+    for (const d of index.manifests ?? []) {
+      if (await attempt(() => verifyReferrer(store, image, d, digest, keys))) return;
+    }
+  }
+  throw failures[0] ?? new OciError(`image "${image}": no usable signature found`);
+}
+
+/** The legacy `.sig` tag: a manifest of simple-signing layers. */
+async function verifyLegacy(store: OciStore, image: string, sigDigest: string, digest: string, keys: KeyObject[]): Promise<void> {
+  const { verifySignatureManifest } = await signatureModule();
+  const manifest = await store.readJson<Manifest>(sigDigest, `signature of image "${image}"`);
   await verifySignatureManifest(image, manifest, digest, keys, (d) => store.readBlob(d, `signature payload of image "${image}"`));
+}
+
+/** One OCI 1.1 referrer: cosign simple-signing manifest or sigstore bundle, whose subject must be the image. */
+async function verifyReferrer(store: OciStore, image: string, d: Descriptor, digest: string, keys: KeyObject[]): Promise<void> {
+  const manifest = await store.readJson<Manifest>(d.digest, `signing referrer of image "${image}"`);
+  if (manifest.subject?.digest !== digest) {
+    throw new OciError(`image "${image}": signing referrer ${d.digest} is attached to ${manifest.subject?.digest ?? 'no image'}, not to ${digest}`);
+  }
+  const type = manifest.artifactType ?? manifest.config?.mediaType ?? d.artifactType;
+  if (type === MT_COSIGN_ARTIFACT_SIG) {
+    const { verifySignatureManifest } = await signatureModule();
+    await verifySignatureManifest(image, manifest, digest, keys, (b) => store.readBlob(b, `signature payload of image "${image}"`));
+    return;
+  }
+  const layer = (manifest.layers ?? []).find((l) => l.mediaType === MT_SIGSTORE_BUNDLE_V03);
+  if (!layer) throw new OciError(`image "${image}": signing referrer ${d.digest} holds neither a cosign signature nor a sigstore bundle`);
+  const { verifyDsseBundle, statementSubjectDigests } = await import('./sigstore-verify.js');
+  const res = verifyDsseBundle(await store.readBlob(layer.digest, `sigstore bundle of image "${image}"`), keys);
+  if (!res.ok) {
+    const what = res.reason === 'no given public key matches the signature' ? `signature verification failed: ${res.reason}` : `its sigstore bundle is unusable: ${res.reason}`;
+    throw new OciError(`image "${image}": ${what}`);
+  }
+  if (!statementSubjectDigests(res.payload).includes(digest)) {
+    throw new OciError(`image "${image}": the signature was made for a different digest than ${digest}`);
+  }
 }
 
 /** `ig image verify`: check the stored signature of an image against the given public keys. */

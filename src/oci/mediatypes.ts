@@ -16,6 +16,12 @@ export const MT_COSIGN_SIMPLESIGNING = 'application/vnd.dev.cosign.simplesigning
 export const MT_OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const ANN_COSIGN_SIGNATURE = 'dev.cosignproject.cosign/signature';
 
+// OCI 1.1 referrers (artifacts whose manifest names the image in `subject`): cosign's simple-signing manifests
+// (`--registry-referrers-mode=oci-1-1`) and sigstore bundles (`--new-bundle-format`), as upstream ig accepts them.
+export const MT_COSIGN_ARTIFACT_SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+export const MT_SIGSTORE_BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+export const SIGNING_ARTIFACT_TYPES: readonly string[] = [MT_COSIGN_ARTIFACT_SIG, MT_SIGSTORE_BUNDLE_V03];
+
 export const ANN_REF_NAME = 'org.opencontainers.image.ref.name';
 export const ANN_TITLE = 'org.opencontainers.image.title';
 export const ANN_DESCRIPTION = 'org.opencontainers.image.description';

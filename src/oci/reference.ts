@@ -134,6 +134,12 @@ export function signatureTag(digest: string): string {
   return digest.replace(':', '-') + '.sig';
 }
 
+/** The OCI 1.1 referrers tag schema: registries without the referrers API list an image's referrers here. */
+export function referrersTag(digest: string): string {
+  return digest.replace(':', '-');
+}
+
+/** Signing information stored beside images (cosign `.sig` and referrers-tag indexes): never listed as images. */
 export function isSignatureTag(tag: string | undefined): boolean {
-  return !!tag && /^sha256-[a-f0-9]{64}\.sig$/.test(tag);
+  return !!tag && /^sha256-[a-f0-9]{64}(\.sig)?$/.test(tag);
 }

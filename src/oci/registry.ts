@@ -188,6 +188,22 @@ export class RegistryClient {
     return { body, mediaType, digest };
   }
 
+  /**
+   * The referrers API (OCI distribution 1.1): an index of the manifests whose subject is `digest`. Undefined when
+   * the registry does not offer it (404), so the caller falls back to the referrers tag schema.
+   */
+  async getReferrers(repo: string, digest: string): Promise<Buffer | undefined> {
+    checkDigest(digest, `referrers of ${repo}`);
+    const res = await this.requestStream('GET', `/v2/${repo}/referrers/${digest}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' }, scope: scopeOf(repo, false) });
+    if (res.status === 404 || res.status === 400 || res.status === 405) {
+      res.stream.resume();
+      return undefined;
+    }
+    if (res.status !== 200) throw this.httpError(await this.buffered(res), `fetching referrers of ${repo}@${digest}`);
+    const { body } = await readBody(res, MAX_MANIFEST_BYTES, `referrers of ${repo}@${digest} from ${this.host}`, mib(MAX_MANIFEST_BYTES));
+    return body;
+  }
+
   async hasBlob(repo: string, digest: string): Promise<boolean> {
     checkDigest(digest, `blob in ${repo}`);
     const res = await this.request('HEAD', `/v2/${repo}/blobs/${digest}`, { scope: scopeOf(repo, true) });

@@ -2,10 +2,11 @@
 // under tag `sha256-<hex(D)>.sig`, as a manifest whose layers are simple-signing payloads; each layer carries the
 // base64 DER signature of its payload bytes in the annotation `dev.cosignproject.cosign/signature`.
 
-import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { OciError } from './errors.js';
 import { sha256 } from './digest.js';
+import { verifyPayloadSignature } from './sigstore-verify.js';
 import {
   ANN_COSIGN_SIGNATURE, MT_COSIGN_SIMPLESIGNING, MT_MANIFEST, MT_OCI_CONFIG, type Descriptor, type Manifest,
 } from './mediatypes.js';
@@ -83,17 +84,9 @@ export function signPayload(payload: Buffer, key: KeyObject): string {
   return cryptoSign(alg, payload, key).toString('base64');
 }
 
+/** Verification goes through sigstore-js (see sigstore-verify.ts); signing stays on node:crypto. */
 export function verifyPayload(payload: Buffer, signatureB64: string, keys: KeyObject[]): boolean {
-  const sig = Buffer.from(signatureB64, 'base64');
-  for (const k of keys) {
-    try {
-      const alg = k.asymmetricKeyType === 'ed25519' ? null : 'sha256';
-      if (cryptoVerify(alg, payload, k, sig)) return true;
-    } catch {
-      /* wrong key type for this signature: try the next key */
-    }
-  }
-  return false;
+  return verifyPayloadSignature(payload, signatureB64, keys);
 }
 
 export interface SignatureArtifact {

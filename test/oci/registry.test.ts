@@ -101,7 +101,7 @@ test('TLS + basic auth: login, sign, push, remove locally, pull, verify, run-rea
   assert.equal(r.code, 0, r.stderr);
   await assert.rejects(
     getGadgetImage(unsigned, { store: tmpDir(), authFile: auth, certDir: reg.certDir, publicKeys: [keys.pub] }),
-    /is not signed \(no sha256-[0-9a-f]{64}\.sig signature found\); refusing to use it/,
+    /is not signed \(no sha256-[0-9a-f]{64}\.sig signature and no signing referrer found\); refusing to use it/,
   );
   // ... unless verification is switched off
   const unv = await getGadgetImage(unsigned, { store: tmpDir(), authFile: auth, certDir: reg.certDir, verifyImage: false });
