@@ -12,6 +12,7 @@
       "src/raw_socket_filter.c",
       "src/line_output.c",
       "src/render_plan.c",
+      "src/metrics_agg.c",
       "src/deadline.cc"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],

@@ -18,11 +18,15 @@
  *   teardown:     the env cleanup hook, the handle finaliser and the threadsafe function's
  *                 finaliser each hard-stop a running reader (join, free without calling JS).
  *
+ * Aggregate mode (opts.aggregate, metrics_agg.c): every record is counted per key on the poll thread and no
+ * batch is queued; JS drains the aggregator when it collects.
+ *
  * Why not napi_tsfn_blocking with max_queue_size: readerStop runs on the JS thread and must join
  * the poll thread; a thread blocked inside a full TSFN queue could only be released by the JS
  * thread itself, which would deadlock. A condition variable we control can be woken by stop. */
 #include "addon.h"
 #include "render_plan.h"
+#include "metrics_agg.h"
 
 #include <uv.h>
 
@@ -106,6 +110,11 @@ struct ig_reader {
   uint64_t window_start_ns, now_ns;
   uint32_t in_flight;    /* batches popped and being delivered; guarded by mu */
   uint64_t rendered;     /* atomic */
+
+  /* Aggregate mode (opts.aggregate): every record is counted per key by a metrics aggregator on this thread and
+   * none reaches JS (metrics_agg.c). */
+  ig_magg *agg;
+  uint64_t aggregated;   /* atomic */
 
   int stop;                                /* atomic */
   uint64_t records, batches, lost, dropped; /* atomic */
@@ -224,6 +233,12 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     /* Final drain: take at most one ring's worth so a busy producer cannot keep us here. */
     r->drain_bytes += size + 8;
     if (r->drain_bytes > r->drain_limit) return -ECANCELED;
+  }
+  if (r->agg) {
+    ig_magg_add(r->agg, data, size);
+    r->appended++;
+    __atomic_add_fetch(&r->aggregated, 1, __ATOMIC_RELAXED);
+    return 0;
   }
   if (r->plan && !r->fallback) {
     int rc = ig_plan_render(r->plan, data, size, r->now_ns, &r->out);
@@ -595,6 +610,8 @@ static void release_render(ig_reader *r) {
   ig_out_free(&r->out);
   if (r->plan) ig_plan_unref(r->plan);
   r->plan = NULL;
+  if (r->agg) ig_magg_unref(r->agg);
+  r->agg = NULL;
 }
 
 static void reader_unref(ig_reader *r) {
@@ -659,6 +676,7 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
       ig_set_num(env, o, "outputErrno", out_err);
     }
   }
+  if (r->agg) ig_set_num(env, o, "aggregated", (double)__atomic_load_n(&r->aggregated, __ATOMIC_RELAXED));
   ig_set_num(env, o, "lost",
              (double)(__atomic_load_n(&r->lost, __ATOMIC_RELAXED) + __atomic_load_n(&r->dropped, __ATOMIC_RELAXED)));
   if (r->stopped && r->error) {
@@ -704,6 +722,18 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
     ig_plan_ref(p);
     r->plan = p;
     r->out.cancel = &r->stop;
+  }
+  napi_value agg;
+  if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "aggregate", &agg) == napi_ok &&
+      !ig_is_nullish(env, agg)) {
+    if (r->plan) {
+      ig_throw_type(env, "reader: render and aggregate are exclusive");
+      return false;
+    }
+    ig_magg *m = ig_magg_arg(env, agg);
+    if (!m) return false;
+    ig_magg_ref(m);
+    r->agg = m;
   }
   return true;
 }

@@ -8,6 +8,24 @@ export type ReaderHandle = { readonly __brand: 'reader' };
 export type PerfDrainHandle = { readonly __brand: 'perfDrain' };
 /** A compiled JSON render plan (native/src/render_plan.c; built by src/operators/cli/native-plan.ts). */
 export type RenderPlanHandle = { readonly __brand: 'render_plan' };
+/** A per-key metrics aggregator (native/src/metrics_agg.c; built by src/bpf/metrics-aggregator.ts). */
+export type MetricsAggregatorHandle = { readonly __brand: 'metrics_aggregator' };
+
+/** What a drain of a metrics aggregator returns (see metricsAggDrain). */
+export interface MetricsAggregatorDrain {
+  /** Slot id of the first key in `keys`. */
+  firstId: number;
+  /** How many keys are new (slots firstId … firstId + newKeys - 1). */
+  newKeys: number;
+  /** The key bytes of the slots new since the last drain, key length each. */
+  keys: Buffer;
+  /** Per slot touched since the last drain: [slot, number of its last record, cell…]: sums since then, last values of gauges. */
+  deltas: Float64Array;
+  /** Records counted so far, too short for the spec, past the key limit. */
+  records: number;
+  short: number;
+  overflow: number;
+}
 
 export interface MapInfo {
   name: string;
@@ -47,6 +65,7 @@ export interface ReaderStats {
   rendered?: number;     // render mode: records the poll thread rendered itself
   outputError?: string;  // render mode: the output fd failed (e.g. EPIPE); output is discarded from then on
   outputErrno?: number;  // its errno
+  aggregated?: number;   // aggregate mode: records counted by the metrics aggregator on the poll thread
 }
 
 export interface ReaderOptions {
@@ -61,6 +80,8 @@ export interface ReaderOptions {
    */
   render?: RenderPlanHandle;
   outFd?: number;
+  /** Aggregate mode (exclusive with render): every record is counted per key by this aggregator; none reaches cb. */
+  aggregate?: MetricsAggregatorHandle;
   /** Ring buffers: advance over records without reading them and call no callback (benchmark floor). */
   discard?: boolean;
 }
@@ -182,6 +203,13 @@ export interface NativeAddon {
   renderPlanMemoSet(plan: RenderPlanHandle, memo: number, key: Buffer, fragment: Buffer): void;
   /** Forget every memo before the next record (what the fragments depend on changed). Any time. */
   renderPlanInvalidate(plan: RenderPlanHandle): void;
+
+  // Metrics aggregators: key ranges are [offset, size, flags]* (flags 1: C string), ops [op, offset, size, n]*.
+  metricsAggNew(keyRanges: Int32Array, ops: Int32Array, maxKeys: number): MetricsAggregatorHandle;
+  /** New keys and per-slot deltas since the last drain; `reset` forgets every key afterwards. */
+  metricsAggDrain(h: MetricsAggregatorHandle, reset: boolean): MetricsAggregatorDrain;
+  /** Count a reader-layout batch on this thread. Test build only. */
+  metricsAggAddBatch?(h: MetricsAggregatorHandle, batch: Buffer, count: number): void;
   /**
    * Render a reader-layout batch on this thread: the lines, and the indices of records that missed a memo. Test
    * build only (ig_native_test.node, see test/harness/native-test-addon.ts): production renders on reader threads.

@@ -4,6 +4,7 @@
 import { native } from './native.js';
 import type { BatchCallback, PerfDrainHandle, ReaderHandle, ReaderOptions as NativeReaderOptions, ReaderStats } from './native-api.js';
 import type { RenderPlan } from './render-plan.js';
+import type { AggregateConsumer } from './metrics-aggregator.js';
 import type { BpfMap } from './map.js';
 
 export type { BatchCallback, BatchKind, ReaderStats } from './native-api.js';
@@ -31,9 +32,11 @@ export interface RenderConsumer {
   outputFailed(errno: number, message: string): void;
 }
 
-export interface ReaderOptions extends Omit<NativeReaderOptions, 'render' | 'outFd'> {
+export interface ReaderOptions extends Omit<NativeReaderOptions, 'render' | 'outFd' | 'aggregate'> {
   /** Render mode: the consumer's plan renders every record on the poll thread. */
   consumer?: RenderConsumer;
+  /** Aggregate mode (not with a render consumer): the consumer's aggregator counts every record on the poll thread. */
+  aggregate?: AggregateConsumer;
 }
 
 /** How often a rendering reader looks for a failed output (one stats call). */
@@ -68,10 +71,11 @@ abstract class Reader {
   protected readonly nativeOpts: NativeReaderOptions;
 
   protected constructor(readonly mapFd: number, protected readonly cb: BatchCallback, readonly opts: ReaderOptions) {
-    const { consumer, ...rest } = opts;
+    const { consumer, aggregate, ...rest } = opts;
+    if (consumer && aggregate) throw new Error('a reader renders or aggregates, not both');
     this.nativeOpts = consumer
       ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
-      : rest;
+      : aggregate ? { ...rest, aggregate: aggregate.aggregator.handle } : rest;
   }
 
   protected abstract open(): ReaderHandle;
@@ -91,6 +95,7 @@ abstract class Reader {
     if (this.#final) throw new Error('reader was stopped; create a new one');
     const h = this.open();
     this.#handle = h;
+    this.opts.aggregate?.attached();
     const consumer = this.opts.consumer;
     if (consumer) {
       consumer.attached({ write: (bytes) => native.readerWriteOut(h, bytes) });

@@ -89,9 +89,12 @@ export class DataSource {
     this.subs.sort((a, b) => a.prio - b.prio || a.seq - b.seq);
   }
 
-  /** True when a native render plan can stand in for every subscriber (nothing else needs the records in JS). */
-  onlyNativeEquivalentSubscribers(): boolean {
-    return this.subs.every((s) => s.nativeEquivalent);
+  /**
+   * True when a native render plan can stand in for every subscriber (nothing else needs the records in JS);
+   * `except`: a subscriber whose work a native consumer does instead (a metrics aggregator).
+   */
+  onlyNativeEquivalentSubscribers(except?: Subscriber): boolean {
+    return this.subs.every((s) => s.nativeEquivalent || (except !== undefined && s.fn === except));
   }
 
   emit(b: Batch): void {

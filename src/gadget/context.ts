@@ -8,6 +8,7 @@ import { Logger } from './logger.js';
 import { OfferedNames } from './offers.js';
 import { NetnsTargets } from './netns.js';
 import { RenderConsumers } from './render-consumers.js';
+import { AggregateConsumers } from './aggregate-consumers.js';
 
 export class GadgetError extends Error {
   constructor(message: string, readonly details?: string) { super(message); }
@@ -39,6 +40,8 @@ export class GadgetContext {
   readonly netns = new NetnsTargets();
   /** Outputs that render a data source on its reader's thread (see render-consumers.ts). */
   readonly renderConsumers = new RenderConsumers();
+  /** Per-key aggregators that may count a data source's records on its reader's thread (aggregate-consumers.ts). */
+  readonly aggregateConsumers = new AggregateConsumers();
   readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
   /** What the run watches, in words, from the operator that selects containers (for a note after silence). */
   watching: string | undefined;

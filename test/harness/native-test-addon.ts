@@ -7,7 +7,7 @@ import { native, type NativeAddon } from '../../src/bpf/native.js';
 
 process.env['IG_NATIVE_ADDON'] ??= join(repoRoot(), 'native', 'build', 'Release', 'ig_native_test.node');
 
-export type TestHooks = Required<Pick<NativeAddon, 'renderPlanRender'>>;
+export type TestHooks = Required<Pick<NativeAddon, 'renderPlanRender' | 'metricsAggAddBatch'>>;
 
 /** The test-only exports; a clear error when the addon in use is a production build. */
 export function nativeTestHooks(): TestHooks {
@@ -15,5 +15,5 @@ export function nativeTestHooks(): TestHooks {
   if (typeof render !== 'function') {
     throw new Error(`the native addon in use (${process.env['IG_NATIVE_ADDON']}) has no test hooks: build native/ (ig_native_test.node)`);
   }
-  return { renderPlanRender: render };
+  return { renderPlanRender: render, metricsAggAddBatch: native.metricsAggAddBatch! };
 }

@@ -55,6 +55,7 @@ export class Tracers {
 
   private open(t: TracerDs, obj: BpfObject): void {
     const consumer = this.ctx.renderConsumers.for(t.ds);
+    const aggregate = consumer ? undefined : this.ctx.aggregateConsumers.for(t.ds);
     const onBatch = (buf: Buffer, count: number, kind?: number) => {
       try {
         if (kind === BATCH_REFRESH) { consumer?.refresh(batchFromRing(t.ds, buf, count)); return; }
@@ -64,8 +65,9 @@ export class Tracers {
         this.ctx.done('error');
       }
     };
-    t.reader = obj.openReader(t.map, onBatch, { ...READER_OPTIONS, consumer });
+    t.reader = obj.openReader(t.map, onBatch, { ...READER_OPTIONS, consumer, aggregate });
     if (consumer) this.ctx.log.debug(`${t.ds.name}: records rendered on the reader thread`);
+    if (aggregate) this.ctx.log.debug(`${t.ds.name}: records counted per key on the reader thread`);
   }
 
   /** Report what the BPF side could not reserve since the last look (every second, and once at stop). */
@@ -91,6 +93,7 @@ export class Tracers {
       const st = r.stop();
       if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
       if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS`);
+      if (st.aggregated !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.aggregated} records counted on the reader thread`);
     }
   }
 }

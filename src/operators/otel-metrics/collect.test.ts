@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeterProvider, MetricReader, DataPointType, type HistogramMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
-import { DataSource, FieldFlag, Kind, KindFlagArray } from '../../datasource/index.js';
+import { DataSource, FieldFlag, Kind, KindFlagArray, type Batch } from '../../datasource/index.js';
+import { nativeTestHooks } from '../../../test/harness/native-test-addon.js';
 import { MetricsConfigError, MetricsExport } from './collect.js';
 import { parseNameMappings } from './operator.js';
 
@@ -140,4 +141,84 @@ test('runs of one key (the byte-compare fast path) and keys that differ in one b
   const m = await reader.metrics();
   assert.deepEqual(points(m.get('s/opens')), { cat: 6, cot: 1, ca: 1, catx: 1 });
   await mp.shutdown();
+});
+
+/** comm char[16] @0 (key) | uid u32 @16 | bytes u32 @20 (counter) | queue s32 @24 (gauge) | slots u32[2] @32; user: a
+ * key derived from uid alone (as the uid/gid resolver declares it). */
+function derivedDs(names: Map<number, string>): DataSource {
+  const d = new DataSource('open', 'single', { annotations: { 'metrics.collect': 'true', 'metrics.implicit-counter.name': 'opens' } });
+  d.staticSize = 40;
+  const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
+  d.addField({ name: 'comm', kind: Kind.CString, annotations: { 'metrics.type': 'key' }, flags: FieldFlag.StaticMember, storage: st(0, 16) });
+  const uid = d.addField({ name: 'uid', kind: Kind.Uint32, flags: FieldFlag.StaticMember, storage: st(16, 4) });
+  const user = d.addField({ name: 'user', kind: Kind.String, annotations: { 'metrics.type': 'key' }, storage: { type: 'derived', compute: (b, i) => names.get(Number(uid.get(b, i))) ?? '?' } });
+  user.derivation = { kind: 'computed', inputs: [uid] };
+  d.addField({ name: 'bytes', kind: Kind.Uint32, annotations: { 'metrics.type': 'counter' }, flags: FieldFlag.StaticMember, storage: st(20, 4) });
+  d.addField({ name: 'queue', kind: Kind.Int32, annotations: { 'metrics.type': 'gauge' }, flags: FieldFlag.StaticMember, storage: st(24, 4) });
+  d.addField({ name: 'slots', kind: Kind.Uint32 | KindFlagArray, tags: ['type:gadget_histogram_slot__u32'], flags: FieldFlag.StaticMember, storage: st(32, 8) });
+  return d;
+}
+
+test('aggregated on the reader thread (native), an export reports exactly what the JS path reports, derived keys included', async () => {
+  const names = new Map([[0, 'root'], [1000, 'alice'], [1001, 'alice']]);
+  const recs = Array.from({ length: 5000 }, (_, i) => ({
+    comm: ['cat', 'ls', 'bash'][i % 3]!, junk: i % 7 === 0 ? 'left-over' : '', uid: [0, 1000, 1001, 5][i % 4]!,
+    bytes: i % 13, queue: (i % 50) - 25, slots: [i % 2, i % 3],
+  }));
+  const write = (buf: Buffer, o: number, r: (typeof recs)[number]) => {
+    buf.write(r.comm, o);
+    if (r.junk) buf.write(r.junk, o + r.comm.length + 1);
+    buf.writeUInt32LE(r.uid, o + 16);
+    buf.writeUInt32LE(r.bytes, o + 20);
+    buf.writeInt32LE(r.queue, o + 24);
+    buf.writeUInt32LE(r.slots[0]!, o + 32);
+    buf.writeUInt32LE(r.slots[1]!, o + 36);
+  };
+  const run = async (native: boolean) => {
+    const d = derivedDs(names);
+    const e = new MetricsExport(d, 's');
+    const reader = new TestReader();
+    const mp = new MeterProvider({ readers: [reader] });
+    e.register(mp.getMeter('s'));
+    const sub = (b: Batch) => e.collect(b);
+    d.subscribe(sub, 9995);
+    if (!native) {
+      const b = d.newBatch(recs.length);
+      recs.forEach((r, i) => write(b.buf, b.offs[i]!, r));
+      d.emit(b);
+    } else {
+      const c = e.aggregateConsumer(sub, (m) => assert.fail(m), () => undefined);
+      assert.ok('consumer' in c, 'reason' in c ? c.reason : '');
+      c.consumer.attached();
+      assert.ok(e.aggregatesNatively);
+      // Reader layout, in two halves with a collection in between (deltas, not totals, reach the series).
+      for (const half of [recs.slice(0, 2500), recs.slice(2500)]) {
+        const buf = Buffer.alloc(half.length * 48);
+        half.forEach((r, i) => { buf.writeUInt32LE(40, i * 48); write(buf, i * 48 + 8, r); });
+        nativeTestHooks().metricsAggAddBatch(c.consumer.aggregator.handle, buf, half.length);
+        if (half.length === 2500 && half[0] === recs[0]) await reader.metrics();
+      }
+    }
+    const m = await reader.metrics();
+    await mp.shutdown();
+    const out: Record<string, unknown[]> = {};
+    for (const [name, md] of m) {
+      out[name] = md.dataPoints.map((p) => [JSON.stringify(p.attributes), JSON.stringify(p.value)]).sort();
+    }
+    return out;
+  };
+  const js = await run(false);
+  const nat = await run(true);
+  assert.deepEqual(nat, js);
+  // alice (1000 and 1001: two native keys, one series), root and '?'; by three commands.
+  assert.equal(js['s/opens']!.length, 9);
+  const total = (js['s/opens'] as string[][]).reduce((n, [, v]) => n + Number(v), 0);
+  assert.equal(total, 5000);
+});
+
+test('what the reader thread cannot aggregate stays in JS, with the reason', () => {
+  assert.match((new MetricsExport(ds(), 's').nativeSpec() as { reason: string }).reason, /histogram lat records each value in JS/);
+  const d = new DataSource('open', 'single', { annotations: { 'metrics.collect': 'true', 'metrics.implicit-counter.name': 'n' } });
+  d.addField({ name: 'name', kind: Kind.String, annotations: { 'metrics.type': 'key' } });
+  assert.match((new MetricsExport(d, 's').nativeSpec() as { reason: string }).reason, /key name is computed in JS/);
 });

@@ -9,9 +9,14 @@
 // Records are aggregated per batch by their key values in plain maps; counters and gauges reach the SDK as
 // observable instruments read when a reader collects (a scrape, a periodic export), so a storm of events costs a
 // map update each and no SDK call at all. Histograms are recorded per series once per batch.
+// When nothing else needs the records in JS and every key and value is record bytes (or derived from record bytes
+// only), the same aggregation runs on the reader's poll thread (`nativeSpec`, src/bpf/metrics-aggregator.ts): JS
+// then sees one drain per collection (and per second) with the keys that are new and per-key deltas.
 import type { Attributes, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
-import { baseKind, isArrayKind, isIntegerKind, isNumericKind, isStringKind, Kind, kindName, type Batch, type DataSource, type Field } from '../../datasource/index.js';
+import { baseKind, isArrayKind, isIntegerKind, isNumericKind, isSignedKind, isStringKind, Kind, kindName, type Batch, type DataSource, type Derivation, type Field, type Invalidation } from '../../datasource/index.js';
+import type { DataSourceAggregateConsumer } from '../../gadget/aggregate-consumers.js';
+import { AggOp, MetricsAggregator, type AggKeyRange, type AggValueOp, type MetricsAggregatorSpec } from '../../bpf/metrics-aggregator.js';
 import { metricRole } from './roles.js';
 import { MetricsConfigError } from './config.js';
 
@@ -32,6 +37,8 @@ interface Series {
   /** Per histogram: values of this batch (plain fields) or summed slot counts (log2 arrays). */
   pending: number[][];
   dirty: boolean;
+  /** Native path: the number of the record the gauges come from (keys that differ in bytes may share a series). */
+  seq?: number;
 }
 
 function metricName(f: Field): string {
@@ -49,6 +56,38 @@ function keyReader(f: Field): KeyReader {
   };
 }
 
+/** The record bytes a field reads as they are, or undefined (computed, rewritten, a bitfield, a column). */
+function rawRange(f: Field): AggKeyRange | undefined {
+  const st = f.storage;
+  if (!f.readsStorage || st.type !== 'static' || st.bitSize || st.size <= 0) return undefined;
+  if (f.derivation?.kind === 'wallclock-ns') return undefined; // rewritten in place to wall-clock time in JS
+  return { offset: st.offs, size: st.size, cstring: isStringKind(f.kind) };
+}
+
+/** What a computed field follows from: its own declaration or, for a subtree (container fields), its parent's. */
+function derivationOf(f: Field): Derivation | undefined {
+  for (let x: Field | undefined = f; x; x = x.parent) if (x.derivation) return x.derivation;
+  return undefined;
+}
+
+/** Keys (and values) beyond this many distinct keys are not kept natively: the SDK keeps 1,000,000 series. */
+const NATIVE_MAX_KEYS = 1_000_000;
+/** New keys are turned into attributes this many at a time (one zeroed batch of records each). */
+const KEY_CHUNK = 256;
+
+interface NativeLink {
+  agg: MetricsAggregator;
+  /** Slot id → series (slots are renumbered after a reset). */
+  slots: (Series | undefined)[];
+  /** Forget the keys at the next drain: a derived key's value may have changed. */
+  resetPending: boolean;
+  ttlMs: number;
+  lastReset: number;
+  overflowSeen: number;
+  shortSeen: number;
+  unsubscribe: (() => void)[];
+}
+
 function numberReader(f: Field): (b: Batch, i: number) => number {
   return (b, i) => Number(f.get(b, i) ?? 0);
 }
@@ -64,6 +103,9 @@ export class MetricsExport {
   private readonly gaugeReaders: ((b: Batch, i: number) => number)[] = [];
   private readonly series = new Map<string | number | boolean, Series>();
   private readonly dirty: Series[] = [];
+  private native?: NativeLink;
+  /** Told about keys the native aggregator could not keep (more than NATIVE_MAX_KEYS) or records it could not read. */
+  onNativeWarning?: (message: string) => void;
   /** One static string key (proc.comm): its bytes are compared with the previous record's before decoding. */
   private readonly rawKey?: { offs: number; size: number; last: Uint8Array; lastLen: number; series?: Series };
 
@@ -130,11 +172,11 @@ export class MetricsExport {
     const nc = this.counters.length;
     this.counters.forEach((c, k) => {
       const inst = meter.createObservableCounter(c.name, { description: c.description, unit: c.unit, valueType: c.valueType });
-      inst.addCallback((r: ObservableResult) => { for (const s of this.series.values()) r.observe(s.values[k]!, s.attrs); });
+      inst.addCallback((r: ObservableResult) => { this.sync(); for (const s of this.series.values()) r.observe(s.values[k]!, s.attrs); });
     });
     this.gauges.forEach((g, k) => {
       const inst = meter.createObservableGauge(g.name, { description: g.description, unit: g.unit, valueType: g.valueType });
-      inst.addCallback((r: ObservableResult) => { for (const s of this.series.values()) r.observe(s.values[nc + k]!, s.attrs); });
+      inst.addCallback((r: ObservableResult) => { this.sync(); for (const s of this.series.values()) r.observe(s.values[nc + k]!, s.attrs); });
     });
     for (const h of this.histograms) {
       const f = h.field;
@@ -160,6 +202,155 @@ export class MetricsExport {
     this.series.set(id, s);
     return s;
   }
+
+  /** The series id of record i: what tells series apart. */
+  private keyId(b: Batch, i: number): string | number | boolean {
+    const nk = this.keyReaders.length;
+    if (nk === 0) return '';
+    if (nk === 1) return this.keyReaders[0]!(b, i);
+    let t = '';
+    for (let k = 0; k < nk; k++) t += `${String(this.keyReaders[k]!(b, i))}\u0000`;
+    return t;
+  }
+
+  /**
+   * How the reader thread can do this aggregation, or why it cannot: every key is record bytes or derived from
+   * record bytes only (the aggregator keys by those bytes; JS computes the attributes once per new key), every
+   * counter and gauge a plain numeric member, every histogram log2 slots.
+   */
+  nativeSpec(): { spec: MetricsAggregatorSpec; ttlMs: number; invalidations: Invalidation[] } | { reason: string } {
+    const keys: AggKeyRange[] = [];
+    let ttlMs = 0;
+    const invalidations: Invalidation[] = [];
+    for (const f of this.keyFields) {
+      const r = rawRange(f);
+      if (r) { keys.push(r); continue; }
+      const d = derivationOf(f);
+      if (!d || d.kind !== 'computed' || f.storage.type === 'column') return { reason: `key ${f.fullName} is computed in JS from more than record bytes` };
+      for (const inp of d.inputs) {
+        const ir = rawRange(inp);
+        if (!ir) return { reason: `key ${f.fullName} follows from ${inp.fullName}, which is not record bytes` };
+        keys.push(ir);
+      }
+      if (d.ttlMs && (!ttlMs || d.ttlMs < ttlMs)) ttlMs = d.ttlMs;
+      if (d.invalidation && !invalidations.includes(d.invalidation)) invalidations.push(d.invalidation);
+    }
+    const ops: AggValueOp[] = [];
+    const valueOp = (f: Field, last: boolean): AggValueOp | undefined => {
+      const r = rawRange(f);
+      if (!r || !isNumericKind(f.kind)) return undefined;
+      const op = isIntegerKind(f.kind) ? (isSignedKind(f.kind) ? (last ? AggOp.LastS : AggOp.SumS) : (last ? AggOp.LastU : AggOp.SumU)) : (last ? AggOp.LastF : AggOp.SumF);
+      return { op, offset: r.offset, size: r.size };
+    };
+    for (const c of this.counters) {
+      const op = c.field ? valueOp(c.field, false) : { op: AggOp.Count, offset: 0, size: 0 };
+      if (!op) return { reason: `counter ${c.name} is not a numeric member of the record` };
+      ops.push(op);
+    }
+    for (const g of this.gauges) {
+      const op = valueOp(g.field!, true);
+      if (!op) return { reason: `gauge ${g.name} is not a numeric member of the record` };
+      ops.push(op);
+    }
+    for (const h of this.histograms) {
+      const r = rawRange(h.field);
+      if (!h.log2 || !r) return { reason: `histogram ${h.name} records each value in JS` };
+      ops.push({ op: AggOp.SlotsU, offset: r.offset, size: baseKind(h.field.kind) === Kind.Uint32 ? 4 : 8, slots: h.slots });
+    }
+    return { spec: { keys, ops, maxKeys: NATIVE_MAX_KEYS }, ttlMs, invalidations };
+  }
+
+  /** Count on the reader thread with `agg` (built from nativeSpec) from now on; JS drains it when it collects. */
+  attachNative(agg: MetricsAggregator, ttlMs: number, invalidations: Invalidation[]): void {
+    const link: NativeLink = { agg, slots: [], resetPending: false, ttlMs, lastReset: Date.now(), overflowSeen: 0, shortSeen: 0, unsubscribe: [] };
+    for (const inv of invalidations) link.unsubscribe.push(inv(() => { link.resetPending = true; }));
+    this.native = link;
+  }
+
+  /** Stop following what derived keys depend on (the run ended); what was counted can still be drained. */
+  detachInvalidations(): void {
+    for (const u of this.native?.unsubscribe ?? []) u();
+    if (this.native) this.native.unsubscribe = [];
+  }
+
+  /** Take what the reader thread counted since the last call into the series (no-op without a native link). */
+  sync(): void {
+    const n = this.native;
+    if (!n) return;
+    const now = Date.now();
+    const reset = n.resetPending || (n.ttlMs > 0 && now - n.lastReset >= n.ttlMs);
+    const d = n.agg.drain(reset);
+    const spec = n.agg.spec;
+    const klen = n.agg.keyLength;
+    const newKeys = d.newKeys;
+    for (let base = 0; base < newKeys; base += KEY_CHUNK) {
+      const m = Math.min(KEY_CHUNK, newKeys - base);
+      // Records that hold only the key bytes: every key field reads those (or follows from them alone).
+      const b = this.ds.newBatch(m);
+      for (let k = 0; k < m; k++) {
+        let at = (base + k) * klen;
+        for (const r of spec.keys) {
+          d.keys.copy(b.buf, b.offs[k]! + r.offset, at, at + r.size);
+          at += r.size;
+        }
+      }
+      for (let k = 0; k < m; k++) n.slots[d.firstId + base + k] = this.seriesOf(this.keyId(b, k), b, k);
+    }
+    const cells = n.agg.cells;
+    const nc = this.counters.length;
+    const ng = this.gauges.length;
+    const dl = d.deltas;
+    for (let p = 0; p < dl.length; p += 2 + cells) {
+      const s = n.slots[dl[p]!];
+      if (!s) continue; // cannot happen: a slot's key is drained no later than its first delta
+      const v = s.values;
+      let c = p + 2;
+      for (let k = 0; k < nc; k++) v[k]! += dl[c++]!;
+      if (ng && dl[p + 1]! >= (s.seq ?? -1)) {
+        s.seq = dl[p + 1]!;
+        for (let k = 0; k < ng; k++) v[nc + k] = dl[c + k]!;
+      }
+      c += ng;
+      for (let k = 0; k < this.histograms.length; k++) {
+        const acc = s.pending[k]!;
+        for (let j = 0; j < this.histograms[k]!.slots; j++) acc[j] = (acc[j] ?? 0) + dl[c++]!;
+      }
+      if (this.histograms.length && !s.dirty) { s.dirty = true; this.dirty.push(s); }
+    }
+    if (this.histograms.length) this.flushHistograms();
+    if (reset) { n.slots = []; n.resetPending = false; n.lastReset = now; }
+    if (d.overflow > n.overflowSeen) {
+      this.onNativeWarning?.(`metrics: ${this.ds.name}: more than ${NATIVE_MAX_KEYS} distinct keys; ${d.overflow - n.overflowSeen} records of further keys were not counted`);
+      n.overflowSeen = d.overflow;
+    }
+    if (d.short > n.shortSeen) {
+      this.onNativeWarning?.(`metrics: ${this.ds.name}: ${d.short - n.shortSeen} records too short for their fields were not counted`);
+      n.shortSeen = d.short;
+    }
+  }
+
+  /**
+   * A consumer that does this aggregation on the reader thread in place of `sub` (the JS subscriber of the data
+   * source), or why it cannot. `warn` hears about keys or records the aggregator could not count.
+   */
+  aggregateConsumer(sub: (b: Batch) => void, warn: (m: string) => void, debug: (m: string) => void): { consumer: DataSourceAggregateConsumer } | { reason: string } {
+    const ns = this.nativeSpec();
+    if ('reason' in ns) return ns;
+    const aggregator = MetricsAggregator.create(ns.spec);
+    this.onNativeWarning = warn;
+    return {
+      consumer: {
+        aggregator, standsInFor: sub,
+        attached: () => {
+          this.attachNative(aggregator, ns.ttlMs, ns.invalidations);
+          debug(`metrics: ${this.ds.name} counted per key on the reader thread (${ns.spec.keys.length} key ranges, ${aggregator.cells} cells)`);
+        },
+      },
+    };
+  }
+
+  /** True when the reader thread does this aggregation. */
+  get aggregatesNatively(): boolean { return this.native !== undefined; }
 
   /** Aggregate one batch: a map lookup per record, then one histogram flush per series. */
   collect(b: Batch): void {

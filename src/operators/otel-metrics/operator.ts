@@ -207,6 +207,8 @@ export const otelMetricsOperator: DataOperator = {
     let started = false;
     let running = false;
     const pushed: OtlpMetricsProvider[] = [];
+    const exports: MetricsExport[] = [];
+    let syncTimer: NodeJS.Timeout | undefined;
     return {
       name: 'otel-metrics',
       params: () => [
@@ -237,7 +239,6 @@ export const otelMetricsOperator: DataOperator = {
         const [{ MetricsExport }, { routeDiagnostics }, { registerInternals }] = await Promise.all([
           import('./collect.js'), import('../../otel/common.js'), import('./internals-meter.js')]);
         // Build (and validate) every collected data source before opening any port.
-        const exports: MetricsExport[] = [];
         for (const ds of collected) {
           const scope = names.get(ds.name) ?? names.get('');
           if (!scope) throw new MetricsConfigError(`data source ${ds.name} has metrics.collect=true: exporting it needs --otel-metrics-name ${ds.name}:NAME`);
@@ -265,8 +266,13 @@ export const otelMetricsOperator: DataOperator = {
         if (internals || pushed.some((p) => p.config.collectIGMetrics)) trackDataSources(ctx.name, [...ctx.dataSources.values()]);
         for (const e of exports) {
           for (const p of providers) e.register(p.getMeter(e.scopeName));
-          e.ds.subscribe((b) => e.collect(b), 9995);
+          const sub = (b: Batch) => e.collect(b);
+          e.ds.subscribe(sub, 9995);
           ctx.log.debug(`metrics: ${e.ds.name} as ${e.scopeName}: ${e.describe()}`);
+          // The reader thread counts the records instead when nothing else needs them in JS (the tracer decides).
+          const native = e.aggregateConsumer(sub, (m) => ctx.log.warn(m), (m) => ctx.log.debug(m));
+          if ('reason' in native) ctx.log.debug(`metrics: ${e.ds.name} aggregated in JS: ${native.reason}`);
+          else ctx.aggregateConsumers.offer(e.ds, native.consumer);
         }
       },
       start() {
@@ -275,10 +281,19 @@ export const otelMetricsOperator: DataOperator = {
         gadgetStarted();
         const ms = parseDuration(ctx.params.get(`${P}otel-metrics-print-interval`) ?? '0');
         if (ms > 0 && rendered.length) timer = setInterval(() => { for (const r of rendered) r.emit(); }, ms);
+        // Counts kept on reader threads reach the series at every collection and at least every second (histograms
+        // are recorded then; the native tables hand over their new keys).
+        if (exports.some((e) => e.aggregatesNatively)) {
+          syncTimer = setInterval(() => { for (const e of exports) e.sync(); }, 1000);
+          syncTimer.unref();
+        }
       },
       stop() {
         if (timer) clearInterval(timer);
         timer = undefined;
+        if (syncTimer) clearInterval(syncTimer);
+        syncTimer = undefined;
+        for (const e of exports) e.detachInvalidations();
         if (running) gadgetStopped();
         running = false;
       },
