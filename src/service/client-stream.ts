@@ -2,6 +2,10 @@
 // to take are dropped here and counted (never queued without bound, never waited for): the gadget and the other
 // clients go on at their own pace. The count reaches the client as a GadgetLost event once there is room again,
 // and as a gap in the sequence numbers.
+//
+// Two forms: ig's batch form (clients that send the WIRE_FORM_METADATA header: one GadgetBatch event per batch,
+// GadgetLost events) and upstream's form for every other client (one GadgetPayload event per packet; a dropped
+// packet shows only as a gap in the sequence numbers, as with upstream's daemon).
 import { EventType, EVENT_LOG_SHIFT, LogLevel } from './consts.js';
 import type { ApiGadgetEvent } from './proto.js';
 
@@ -11,6 +15,8 @@ export interface EventWriter {
   end(): unknown;
   emit(event: 'error', err: { code: number; details: string }): unknown;
 }
+
+export type WireForm = 'batch' | 'upstream';
 
 export class ClientStream {
   private seq = 0;
@@ -22,7 +28,7 @@ export class ClientStream {
   lostTotal = 0;
   sentTotal = 0;
 
-  constructor(private readonly out: EventWriter, private readonly capacity: number) {}
+  constructor(private readonly out: EventWriter, private readonly capacity: number, readonly form: WireForm = 'batch') {}
 
   get isClosed(): boolean { return this.closed; }
 
@@ -43,6 +49,19 @@ export class ClientStream {
       // The client caught up: tell it now what it missed, not only with the next batch (there may be none).
       if (this.lost > 0 && !this.closed) this.flushLost();
     });
+  }
+
+  /** One upstream packet (GadgetData or GadgetDataArray) of `records` events; dropped when the client is behind. */
+  sendPacket(dsId: number, payload: Buffer, records: number): void {
+    if (this.closed) return;
+    this.seq++;
+    if (this.inFlight + records > this.capacity && this.inFlight > 0) {
+      this.lostTotal += records;
+      return;
+    }
+    this.inFlight += records;
+    this.sentTotal += records;
+    this.out.write({ type: EventType.GadgetPayload, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight -= records; });
   }
 
   private flushLost(): void {

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { serviceOf, decodeMessage, type ApiGadgetEvent, type ApiGadgetInfo, type ApiGadgetInstance, type ApiInfoResponse, type ApiControlRequest, type ApiRunRequest } from './proto.js';
-import { EventType, EVENT_LOG_SHIFT, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, GADGET_INFO_FLAG_USE_INSTANCE } from './consts.js';
+import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, EventType, EVENT_LOG_SHIFT, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, GADGET_INFO_FLAG_USE_INSTANCE } from './consts.js';
 import { parseAddress } from './address.js';
 import { PacketDecoder } from '../datasource/codec.js';
 import type { Batch, DataSource } from '../datasource/index.js';
@@ -141,7 +141,9 @@ export class GadgetClient {
   /** Run a gadget (or attach to an instance: `attachId`) and stream its events to the handlers. */
   run(req: { imageName?: string; paramValues?: Record<string, string>; timeoutMs?: number; logLevel?: number; attachId?: string }, h: RunHandlers): RunHandle {
     const c = this.client('GadgetManager');
-    const call = (c['RunGadget'] as (md: grpc.Metadata) => grpc.ClientDuplexStream<ApiControlRequest, ApiGadgetEvent>).call(c, new grpc.Metadata());
+    const md = new grpc.Metadata();
+    md.set(WIRE_FORM_METADATA, WIRE_FORM_BATCH); // batches, not upstream's one event per message
+    const call = (c['RunGadget'] as (md: grpc.Metadata) => grpc.ClientDuplexStream<ApiControlRequest, ApiGadgetEvent>).call(c, md);
     let fresh = false;
     const dss = new Map<string, DataSource>();
     const decoder = new PacketDecoder({ onDataSource: (ds) => { dss.set(ds.name, ds); fresh = true; } });

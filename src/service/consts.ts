@@ -5,7 +5,8 @@ export const VERSION_GADGET_INFO = 1;
 export const VERSION_GADGET_RUN_PROTOCOL = 1;
 
 export const EventType = {
-  /** One packet of a data source: upstream's per-event protobuf form. ig never sends it (see Batch). */
+  /** One packet of a data source in upstream's protobuf form (GadgetData / GadgetDataArray): what clients get
+   *  unless they ask for ig's batch form (WIRE_FORM_METADATA). */
   GadgetPayload: 0,
   GadgetResult: 1,
   GadgetDone: 2,
@@ -20,6 +21,14 @@ export const EventType = {
   /** Events this client lost because it read too slowly (payload: u64 LE count). */
   GadgetLost: 0x101,
 } as const;
+
+/**
+ * gRPC metadata of a RunGadget call by which ig's own client asks for the batch form (GadgetBatch events). A
+ * header, not a param: attach requests have no params, and upstream's daemon ignores headers it does not know,
+ * so ig's gadgetctl still gets upstream's form from it.
+ */
+export const WIRE_FORM_METADATA = 'x-ig-wire-form';
+export const WIRE_FORM_BATCH = 'batch/1';
 
 /** Log events carry their severity in the upper 16 bits of the type (logrus levels). */
 export const EVENT_LOG_SHIFT = 16;

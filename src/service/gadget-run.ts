@@ -1,6 +1,8 @@
 // One gadget running inside the daemon, for one client (RunGadget) or headless (an instance) with any number of
 // attached clients. The run is the local pipeline minus the cli operator, plus a forwarder at the end (priority
-// 1000000, as upstream) that encodes each batch once and hands it to every client's bounded queue.
+// 1000000, as upstream) that encodes each batch once per wire form (ig's batch frames, upstream's per-event
+// payloads) and hands it to every client's bounded queue; a headless instance also keeps its last events for
+// clients that attach later.
 import { prepareGadget } from '../runtime/assemble.js';
 import { defaultDataOperators } from '../runtime/operators.js';
 import { GadgetContext } from '../gadget/context.js';
@@ -10,6 +12,8 @@ import type { GetImageOptions } from '../oci/images.js';
 import { describeDataSource } from './wire.js';
 import { PacketEncoder, FrameType, frameLength } from '../datasource/codec.js';
 import { ClientStream, levelOfLine } from './client-stream.js';
+import { UpstreamEncoder } from './upstream-wire.js';
+import { ReplayBuffer } from './replay-buffer.js';
 import { EventType, LogLevel } from './consts.js';
 import { encodeMessage, type ApiGadgetInfo, type ApiParam } from './proto.js';
 import type { ParamDesc } from '../gadget/params.js';
@@ -54,6 +58,12 @@ export class GadgetRun {
   private tablesPayload: Buffer | undefined;
   /** Messages before any client could hear them (start-up): replayed to clients that attach later. */
   private readonly early: { level: number; msg: string }[] = [];
+  private batchClients = 0;
+  private upstreamClients = 0;
+  private dataSourceCount = 0;
+  /** Per data source (by number): its events in upstream's payload form. */
+  private upstream: UpstreamEncoder[] = [];
+  private replay?: ReplayBuffer;
 
   private constructor(readonly ctx: GadgetContext, private readonly daemonLog?: Logger) {}
 
@@ -112,11 +122,23 @@ export class GadgetRun {
       tables.push(frames.subarray(0, len));
     }
     this.tablesPayload = Buffer.concat(tables);
+    this.dataSourceCount = dss.length;
+    this.upstream = dss.map((ds) => new UpstreamEncoder(ds));
     dss.forEach((ds, dsId) => {
+      const up = this.upstream[dsId]!;
       ds.subscribe((b) => {
-        if (this.clients.size === 0 || (b.liveCount === 0 && ds.type === 'single')) return;
-        const payload = enc.encode(b);
-        for (const c of this.clients) c.sendBatch(dsId, payload, Math.max(b.liveCount, 1));
+        if (b.liveCount === 0 && ds.type === 'single') return;
+        const records = Math.max(b.liveCount, 1);
+        if (this.batchClients > 0 || this.replay) {
+          const payload = enc.encode(b);
+          this.replay?.push(dsId, payload, records);
+          if (this.batchClients > 0) for (const c of this.clients) if (c.form === 'batch') c.sendBatch(dsId, payload, records);
+        }
+        if (this.upstreamClients > 0) {
+          const packets = up.packets(b);
+          const per = ds.type === 'array' ? records : 1;
+          for (const c of this.clients) if (c.form === 'upstream') for (const p of packets) c.sendPacket(dsId, p, per);
+        }
       }, FORWARDER_PRIORITY);
       ds.onLost((n, cause) => this.ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
     });
@@ -128,18 +150,34 @@ export class GadgetRun {
 
   private greet(c: ClientStream): void {
     c.sendControl(EventType.GadgetInfo, this.infoPayload!);
-    c.sendControl(EventType.GadgetBatch, this.tablesPayload!);
+    if (c.form === 'batch') c.sendControl(EventType.GadgetBatch, this.tablesPayload!);
+    if (!this.replay || this.replay.events === 0) return;
+    // The buffered events first, in the client's form, then the live ones (attach runs between two batches).
+    for (const r of this.replay.replay(this.tablesPayload!, this.dataSourceCount)) {
+      if (c.form === 'batch') { c.sendBatch(r.dsId, r.frame, r.records); continue; }
+      const up = this.upstream[r.dsId]!;
+      const per = up.ds.type === 'array' ? r.records : 1;
+      for (const p of up.packets(r.batch)) c.sendPacket(r.dsId, p, per);
+    }
   }
 
-  /** Add a client; once the run has started it gets the gadget info at once, then the next batches. */
+  /** Keep the last `length` events for clients that attach later (headless instances). Before run(). */
+  bufferEvents(length: number): void {
+    this.replay = length > 0 ? new ReplayBuffer(length) : undefined;
+  }
+
+  /** Add a client; once the run has started it gets the gadget info at once (and buffered events), then the next batches. */
   attach(c: ClientStream): void {
     this.clients.add(c);
+    if (c.form === 'batch') this.batchClients++; else this.upstreamClients++;
     for (const m of this.early) c.log(m.level, m.msg);
     if (this.infoPayload) this.greet(c);
   }
 
   detach(c: ClientStream): void {
-    if (this.clients.delete(c)) this.daemonLog?.debug(`${this.ctx.name}: ` + `client left: ${c.sentTotal} events sent, ${c.lostTotal} lost (too slow)`);
+    if (!this.clients.delete(c)) return;
+    if (c.form === 'batch') this.batchClients--; else this.upstreamClients--;
+    this.daemonLog?.debug(`${this.ctx.name}: ` + `client left: ${c.sentTotal} events sent, ${c.lostTotal} lost (too slow)`);
   }
 
   /** Run until done, stopped or timed out; kernel objects are released when this resolves. */

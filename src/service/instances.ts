@@ -6,12 +6,14 @@ import { GadgetRun, type RunOptions } from './gadget-run.js';
 import { InstanceStore } from './instance-store.js';
 import { ServiceError } from './errors.js';
 import { InstanceStatus, type ApiCreateInstanceRequest, type ApiGadgetInstance } from './proto.js';
-import { isValidInstanceId, isValidInstanceName } from './consts.js';
+import { isValidInstanceId, isValidInstanceName, DEFAULT_EVENT_BUFFER_LENGTH } from './consts.js';
 import type { Logger } from '../gadget/logger.js';
 import type { ClientStream } from './client-stream.js';
 
 interface Instance {
   spec: ApiGadgetInstance;
+  /** Events kept for clients that attach later (CreateGadgetInstanceRequest.eventBufferLength; 0: the daemon's). */
+  eventBufferLength: number;
   run?: GadgetRun;
   done?: Promise<void>;
   state: { status: number; message: string };
@@ -28,14 +30,14 @@ export class InstanceManager {
   /** Create requests are serialised: the name and id checks and the start must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly store: InstanceStore, private readonly runOpts: RunOptions, private readonly log: Logger) {}
+  constructor(readonly store: InstanceStore, private readonly runOpts: RunOptions, private readonly log: Logger, private readonly defaultEventBufferLength = DEFAULT_EVENT_BUFFER_LENGTH) {}
 
   /** Start every stored instance (after a restart). Failures become the instance's error state. */
   async resume(): Promise<void> {
     this.store.init();
     for (const req of this.store.loadAll((m) => this.log.warn(m))) {
       const spec = req.gadgetInstance!;
-      const inst: Instance = { spec, state: { status: InstanceStatus.Invalid, message: '' } };
+      const inst: Instance = { spec, eventBufferLength: req.eventBufferLength ?? 0, state: { status: InstanceStatus.Invalid, message: '' } };
       this.instances.set(spec.id, inst);
       try {
         await this.start(inst);
@@ -69,7 +71,9 @@ export class InstanceManager {
       id, name: given.name ?? '', tags: given.tags ?? [], nodes: given.nodes ?? [],
       timeCreated: String(Math.floor(Date.now() / 1000)), gadgetConfig: { ...given.gadgetConfig, paramValues: { ...given.gadgetConfig.paramValues } },
     };
-    const inst: Instance = { spec, state: { status: InstanceStatus.Invalid, message: '' } };
+    const ebl = req.eventBufferLength ?? 0;
+    if (!Number.isInteger(ebl) || ebl < 0) throw new ServiceError(status.INVALID_ARGUMENT, `invalid eventBufferLength ${ebl}: expected 0 (the daemon's setting) or a positive number of events`);
+    const inst: Instance = { spec, eventBufferLength: ebl, state: { status: InstanceStatus.Invalid, message: '' } };
     // Prepare before storing: an unknown image or a bad param is the caller's error, not a stored broken instance.
     await this.start(inst);
     this.instances.set(id, inst);
@@ -86,6 +90,7 @@ export class InstanceManager {
   private async start(inst: Instance): Promise<void> {
     const cfg = inst.spec.gadgetConfig!;
     const run = await GadgetRun.prepare(cfg.imageName, cfg.paramValues ?? {}, { ...this.runOpts, logLevel: cfg.logLevel || undefined });
+    run.bufferEvents(inst.eventBufferLength > 0 ? inst.eventBufferLength : this.defaultEventBufferLength);
     inst.run = run;
     inst.state = { status: InstanceStatus.Running, message: '' };
     inst.done = run.run(timeoutMsOf(cfg.timeout)).then(

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { serviceOf, type ApiControlRequest, type ApiCreateInstanceRequest, type ApiGadgetEvent, type ApiGadgetInstance } from './proto.js';
-import { GADGET_INFO_FLAG_USE_INSTANCE, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, DEFAULT_EVENT_BUFFER_LENGTH } from './consts.js';
+import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, GADGET_INFO_FLAG_USE_INSTANCE, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, DEFAULT_EVENT_BUFFER_LENGTH } from './consts.js';
 import { GadgetRun, type RunOptions } from './gadget-run.js';
 import { ClientStream } from './client-stream.js';
 import { InstanceManager, timeoutMsOf } from './instances.js';
@@ -50,7 +50,7 @@ export class GadgetDaemon {
     this.log = opts.log ?? new Logger('info');
     this.bufferLength = opts.eventBufferLength && opts.eventBufferLength > 0 ? opts.eventBufferLength : DEFAULT_EVENT_BUFFER_LENGTH;
     const runOpts: RunOptions = { ...opts.run, daemonLog: this.log };
-    this.instances = new InstanceManager(new InstanceStore(opts.instancesDir), runOpts, this.log);
+    this.instances = new InstanceManager(new InstanceStore(opts.instancesDir), runOpts, this.log, this.bufferLength);
     this.server.addService(serviceOf('BuiltInGadgetManager').service, {
       GetInfo: unary(() => ({ version: opts.serverVersion, experimental: false, serverVersion: opts.serverVersion })),
     });
@@ -97,7 +97,9 @@ export class GadgetDaemon {
         return;
       }
       first = false;
-      client = new ClientStream(call, this.bufferLength);
+      // ig's own client asks for the batch form in a header; every other client gets upstream's per-event payloads.
+      const form = call.metadata.get(WIRE_FORM_METADATA).some((v) => String(v) === WIRE_FORM_BATCH) ? 'batch' : 'upstream';
+      client = new ClientStream(call, this.bufferLength, form);
       if (msg.attachRequest) {
         const a = msg.attachRequest;
         if (a.version !== VERSION_GADGET_RUN_PROTOCOL) { client.close({ code: grpc.status.FAILED_PRECONDITION, details: `unsupported run protocol version ${a.version}: this daemon speaks version ${VERSION_GADGET_RUN_PROTOCOL}` }); return; }

@@ -2,25 +2,22 @@
 // and what a client builds its flags and output from. Batches themselves travel in the packet codec's frames
 // (src/datasource/codec.ts): field table once per data source and stream, then batches (see gadget-run.ts).
 import { DataSource, Field, FieldFlag } from '../datasource/index.js';
+import { upstreamLayout } from './upstream-wire.js';
 import type { ApiDataSource, ApiField } from './proto.js';
 
 export const DS_TYPE = { single: 1, array: 2 } as const;
-/** payloadIndex of fields whose value is not in the record bytes (upstream: one payload per dynamic field). */
-const NOT_IN_RECORD = 0xffffffff;
 
-/** Static members read from the record bytes sit in payload 0 at their offset, as upstream lays them out. */
-function inRecord(f: Field): boolean {
-  const s = f.storage;
-  return f.readsStorage && s.type === 'static' && !s.bitSize;
-}
-
+/**
+ * The field table as upstream's clients read it: static members in payload 0 at their offset, every other
+ * value in a payload of its own (upstream-wire.ts sends the events in that layout to clients that do not ask for
+ * ig's batch form; ig's own client only tells payload 0 from the rest).
+ */
 export function describeDataSource(ds: DataSource, id: number): ApiDataSource {
-  const fields: ApiField[] = ds.fields.map((f) => {
-    const s = f.storage;
-    const rec = !f.isEmpty && inRecord(f) && s.type === 'static';
+  const layout = upstreamLayout(ds);
+  const fields: ApiField[] = ds.fields.map((f, pos) => {
+    const l = layout.fields[pos]!;
     return {
-      name: f.name, fullName: f.fullName, index: f.index, payloadIndex: rec ? 0 : NOT_IN_RECORD,
-      offs: rec ? s.offs : 0, size: rec ? s.size : 0, flags: (f.flags & ~FieldFlag.HasParent) | (f.parent ? FieldFlag.HasParent : 0),
+      name: f.name, fullName: f.fullName, index: f.index, payloadIndex: l.payloadIndex, offs: l.offs, size: l.size, flags: l.flags,
       kind: f.kind, tags: [...f.tags], annotations: Object.fromEntries(f.annotations), parent: f.parent ? f.parent.index : 0, order: f.order,
     };
   });
@@ -36,7 +33,7 @@ export function dataSourceFromDescription(t: ApiDataSource): DataSource {
   for (const af of t.fields) {
     const parent = af.flags & FieldFlag.HasParent ? byIndex.get(af.parent) : undefined;
     const empty = (af.flags & FieldFlag.Empty) !== 0;
-    const storage = empty ? { type: 'empty' as const } : af.payloadIndex === 0 ? { type: 'static' as const, offs: af.offs, size: af.size } : { type: 'column' as const, column: column++ };
+    const storage = empty ? { type: 'empty' as const } : af.payloadIndex === 0 && af.flags & FieldFlag.StaticMember ? { type: 'static' as const, offs: af.offs, size: af.size } : { type: 'column' as const, column: column++ };
     const f = ds.addField({
       name: af.name, fullName: af.fullName, kind: af.kind, flags: af.flags & ~FieldFlag.HasParent, tags: [...(af.tags ?? [])],
       annotations: af.annotations ?? {}, parent, order: af.order, storage,

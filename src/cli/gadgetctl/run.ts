@@ -16,7 +16,7 @@ import { configValue } from '../../config/params.js';
 import { RemoteRenderer, remoteParams } from './render.js';
 
 const CLIENT_PREFIX = 'operator.cli.';
-const VALUE_FLAGS = new Set(['-t', '--timeout', '--name', '--tags', '--id', '-f', '--file', '-o', '--output', '--fields']);
+const VALUE_FLAGS = new Set(['-t', '--timeout', '--name', '--tags', '--id', '--event-buffer-length', '-f', '--file', '-o', '--output', '--fields']);
 
 export function firstArg(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
@@ -38,7 +38,8 @@ export function skeleton(name: string, usage: string): Command {
       .option('--detach', 'Create a headless gadget instance that keeps running in the daemon')
       .option('--name <name>', 'Name of the gadget instance (with --detach)')
       .option('--tags <list>', 'Comma-separated tags of the gadget instance (with --detach)')
-      .option('--id <id>', 'ID of the gadget instance (32 hex characters; generated when unset)');
+      .option('--id <id>', 'ID of the gadget instance (32 hex characters; generated when unset)')
+      .option('--event-buffer-length <n>', 'Events the daemon keeps for clients that attach later (with --detach; 0: the daemon\'s --events-buffer-length)', '0');
   }
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -162,13 +163,20 @@ export async function runRemote(client: GadgetClient, args: string[], mode: 'run
     const inst = await client.createInstance({
       id: (o['id'] as string | undefined) ?? '', name: (o['name'] as string | undefined) ?? '', tags: splitTags(o['tags'] as string | undefined), nodes: [],
       gadgetConfig: { imageName: target, paramValues: values.server, version: 1, timeout: String(BigInt(Math.round(tmo)) * 1000000n) },
-    });
+    }, eventBufferLength(String(o['eventBufferLength'])));
     process.stdout.write(`${inst.id}\n`);
     return 0;
   }
   for (const k of ['name', 'tags', 'id']) if (o[k] !== undefined) throw new UsageError(`--${k} needs --detach`);
+  if (cmd.getOptionValueSource('eventBufferLength') === 'cli') throw new UsageError('--event-buffer-length needs --detach');
   await stream(client, id ? { attachId: id } : { imageName: target, paramValues: values.server, timeoutMs: tmo, logLevel: verbose ? LogLevel.Debug : LogLevel.Warn }, values.client, log);
   return 0;
+}
+
+export function eventBufferLength(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 0x7fffffff) throw new UsageError(`invalid value "${v}" for --event-buffer-length: expected a number of events (0: the daemon's setting)`);
+  return n;
 }
 
 export function splitTags(v: string | undefined): string[] {
