@@ -9,6 +9,7 @@
       "src/maps.c",
       "src/reader.c",
       "src/ring_drain.c",
+      "src/prog_stats.c",
       "src/raw_socket_filter.c",
       "src/line_output.c",
       "src/render_plan.c",

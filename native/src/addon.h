@@ -113,6 +113,7 @@ bool ig_maps_register(napi_env env, napi_value exports);
 bool ig_reader_register(napi_env env, napi_value exports);
 bool ig_raw_socket_filter_register(napi_env env, napi_value exports); /* raw_socket_filter.c */
 bool ig_ring_drain_register(napi_env env, napi_value exports);        /* ring_drain.c */
+bool ig_prog_stats_register(napi_env env, napi_value exports);       /* prog_stats.c */
 bool ig_deadline_register(napi_env env, napi_value exports);          /* deadline.cc (C++: V8 termination) */
 
 /* object.c helpers used by attach.c */

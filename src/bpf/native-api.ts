@@ -166,6 +166,17 @@ export interface NativeAddon {
   // Errors carry `.errno` and `.code` (e.g. 'ENOENT').
   /** Kernel view of a map fd. Throws if `fd` is not a BPF map. */
   mapInfo(fd: number): MapFdInfo;
+  // Every program on the machine by kernel id (bpfstats). Each needs CAP_SYS_ADMIN.
+  /** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): run time/count are counted for every program while the fd is open. */
+  enableRunTimeStats(): number;
+  /** The next program id after `id` (0: from the start); 0 when there is none. */
+  progNextId(id: number): number;
+  /** A program's kernel view, or null when it went away. */
+  progInfo(id: number): { id: number; type: number; name: string; runTimeNs: number; runCnt: number; mapIds: number[] } | null;
+  /** The `memlock:` bytes the kernel charges for a map, -1 when it went away. */
+  mapMemlock(id: number): number;
+  /** The kernel id of the program behind an fd this process holds. */
+  progIdOfFd(fd: number): number;
   /** bpf_map_get_fd_by_id: a new fd (the caller owns it) for the map with kernel id `id`. Throws if there is none. */
   mapGetFdById(id: number): number;
   mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number, name: string, flags: number): number;

@@ -43,6 +43,8 @@ export class GadgetContext {
   /** Per-key aggregators that may count a data source's records on its reader's thread (aggregate-consumers.ts). */
   readonly aggregateConsumers = new AggregateConsumers();
   readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
+  /** The daemon's instance id and name of this run ('' for a plain `ig run`): bpfstats attributes programs by it. */
+  instance: { id: string; name: string } = { id: '', name: '' };
   /** What the run watches, in words, from the operator that selects containers (for a note after silence). */
   watching: string | undefined;
   private readonly abort = new AbortController();

@@ -71,7 +71,8 @@ const scalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].inc
 // Field annotations, tags; params as upstream's ParamDesc (key, defaultValue, description, ... all scalars or lists).
 const FIELD: Shape = { map: { annotations: 'scalars', tags: 'list' } };
 const DATASOURCE: Shape = { map: { annotations: 'scalars', fields: { mapOf: FIELD } } };
-const PARAM: Shape = { map: {} };
+// `patch` (params.custom, upstream): the configuration a param's value is written into.
+const PARAM: Shape = { map: { patch: 'map' } };
 const TOP: Shape = {
   map: {
     name: 'string',

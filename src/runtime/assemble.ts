@@ -7,7 +7,8 @@ import { parseMetadata } from '../gadget/metadata.js';
 import { Logger } from '../gadget/logger.js';
 import type { DataOperator, OperatorInstance } from '../gadget/operator.js';
 import { applyAnnotations, checkAnnotationTargets, type Annotation } from '../gadget/annotate.js';
-import { imageMediaTypes, imageOperatorFor } from './image-operators.js';
+import { configOperatorFor, imageMediaTypes, imageOperatorFor } from './image-operators.js';
+import { customParams, operatorConfig } from './custom-params.js';
 import './builtin.js';
 
 export interface PrepareOptions {
@@ -28,9 +29,15 @@ export async function prepareGadget(ref: string, opts: PrepareOptions): Promise<
   return ctx;
 }
 
-/** One image operator instance per layer that has a registered media type, in manifest order. */
+/**
+ * One image operator instance per layer that has a registered media type, in manifest order; then one per
+ * `operator.<name>.emitstats: true` section of gadget.yaml whose operator is registered (gadgets without a program).
+ */
 export async function instantiateImageOperators(ctx: GadgetContext, reference: string, layers: ImageLayer[]): Promise<OperatorInstance[]> {
   const out: OperatorInstance[] = [];
+  const custom = customParams(ctx.metadata);
+  if (custom.length > 0) out.push({ name: 'custom-params', params: () => custom });
+  const before = out.length;
   for (const layer of layers) {
     const op = imageOperatorFor(layer.mediaType);
     if (!op) {
@@ -39,7 +46,14 @@ export async function instantiateImageOperators(ctx: GadgetContext, reference: s
     }
     out.push(await op.instantiate(ctx, layer));
   }
-  if (out.length === 0) {
+  for (const [name, section] of Object.entries(ctx.metadata.operator)) {
+    const cfg = section && typeof section === 'object' ? section as Record<string, unknown> : {};
+    if (String(cfg['emitstats']) !== 'true') continue;
+    const op = configOperatorFor(name);
+    if (!op) throw new GadgetError(`image ${reference}: gadget.yaml sets operator.${name}.emitstats, but ig has no ${name} statistics operator`);
+    out.push(await op.instantiate(ctx, () => operatorConfig(ctx, name)));
+  }
+  if (out.length === before) {
     const have = layers.map((l) => l.mediaType).join(', ') || 'none';
     throw new GadgetError(`image ${reference} has no layer ig can run (layer media types: ${have}; runnable: ${imageMediaTypes().join(', ')})`);
   }

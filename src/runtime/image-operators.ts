@@ -35,3 +35,29 @@ export function imageOperatorFor(mediaType: string): ImageOperator | undefined {
 export function imageMediaTypes(): string[] {
   return [...byMediaType.keys()];
 }
+
+/**
+ * Operators a gadget.yaml switches on by configuration instead of a layer: `operator.<name>.emitstats: true`
+ * (upstream's top_process, top_cpu_throttle, bpfstats have no program at all; the process, cgroup and ebpf
+ * operators produce their data). `config` is the effective `operator.<name>` section: the gadget.yaml values
+ * with `params.custom` patches applied (see custom-params.ts).
+ */
+export interface ConfigOperator {
+  readonly name: string;
+  instantiate(ctx: GadgetContext, config: ConfigSection): OperatorInstance | Promise<OperatorInstance>;
+}
+
+/** `operator.<name>` of gadget.yaml (keys lower-cased); values are read when the run starts (params are set then). */
+export type ConfigSection = () => Record<string, unknown>;
+
+const byConfigName = new Map<string, ConfigOperator>();
+
+export function registerConfigOperator(name: string, op: ConfigOperator): void {
+  const prev = byConfigName.get(name);
+  if (prev && prev !== op) throw new Error(`config operator ${name} is already registered (${prev.name})`);
+  byConfigName.set(name, op);
+}
+
+export function configOperatorFor(name: string): ConfigOperator | undefined {
+  return byConfigName.get(name);
+}

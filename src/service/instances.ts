@@ -92,6 +92,7 @@ export class InstanceManager {
     const run = await GadgetRun.prepare(cfg.imageName, cfg.paramValues ?? {}, { ...this.runOpts, logLevel: cfg.logLevel || undefined });
     run.bufferEvents(inst.eventBufferLength > 0 ? inst.eventBufferLength : this.defaultEventBufferLength);
     inst.run = run;
+    run.ctx.instance = { id: inst.spec.id, name: inst.spec.name };
     inst.state = { status: InstanceStatus.Running, message: '' };
     inst.done = run.run(timeoutMsOf(cfg.timeout)).then(
       () => { if (inst.state.status === InstanceStatus.Running) inst.state = { status: InstanceStatus.Error, message: 'gadget finished' }; },

@@ -23,6 +23,7 @@ import { addStackFields } from './stacks.js';
 import { addSyscallFields } from './syscalls.js';
 import { addStructFields } from './fields.js';
 import { ebpfParam, EBPF_PREFIX, type EbpfParam } from './params.js';
+import { registerRunningGadget } from './running.js';
 
 const LOST_POLL_MS = 1000;
 
@@ -155,6 +156,7 @@ export class EbpfOperator implements OperatorInstance {
     // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
     for (const m of obj.maps()) if (!m.internal) ctx.offers.publishLoadedMap(m.name, obj.map(m.name));
     attachAll(ctx, obj, onDemand, this.socketFilters);
+    this.cleanups.push(registerRunningGadget(ctx, obj));
     if (ctx.log.enabled('debug')) this.logLoaded(ctx, obj, onDemand);
     this.followContainerNetns(ctx);
     this.tracers.start(obj);
