@@ -73,7 +73,10 @@ export async function deleteObjects(kc: KubeConfig, objs: KubeObject[], report: 
 }
 
 function podReady(p: V1Pod): boolean {
-  return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  if (p.status?.phase !== 'Running') return false;
+  const ready = (p.status.conditions ?? []).find((c) => c.type === 'Ready');
+  // The kubelet writes the Ready condition; without one, the containers' own readiness is what there is.
+  return ready ? ready.status === 'True' : (p.status.containerStatuses ?? []).length > 0 && (p.status.containerStatuses ?? []).every((c) => c.ready);
 }
 
 /** Why a pod is not ready, from its container statuses (ImagePullBackOff, CrashLoopBackOff, ...). */

@@ -13,7 +13,10 @@ export interface GadgetTarget {
 }
 
 function ready(p: V1Pod): boolean {
-  return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  if (p.status?.phase !== 'Running') return false;
+  const ready = (p.status.conditions ?? []).find((c) => c.type === 'Ready');
+  // The kubelet writes the Ready condition; without one, the containers' own readiness is what there is.
+  return ready ? ready.status === 'True' : (p.status.containerStatuses ?? []).length > 0 && (p.status.containerStatuses ?? []).every((c) => c.ready);
 }
 
 export async function listGadgetPods(kc: KubeConfig, namespace: string): Promise<GadgetTarget[]> {
