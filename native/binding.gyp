@@ -14,10 +14,12 @@
       "src/line_output.c",
       "src/render_plan.c",
       "src/metrics_agg.c",
-      "src/deadline.cc"
+      "src/deadline.cc",
+      "src/pcap_filter.c",
+      "src/pcap_compile.c"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
-    "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+    "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap"]
   },
   "targets": [
     {

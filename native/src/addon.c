@@ -63,6 +63,7 @@ static napi_value init(napi_env env, napi_value exports) {
      * under an open() storm; a fixed threshold keeps them mmapped and returned on free (~120 MiB). */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     ig_log_install();
+    ig_pf_install();
     const char *dbg = getenv("IG_LIBBPF_DEBUG");
     if (dbg && *dbg && strcmp(dbg, "0") != 0) ig_set_debug(true);
   }
@@ -80,7 +81,8 @@ static napi_value init(napi_env env, napi_value exports) {
 
   if (!ig_object_register(env, exports) || !ig_attach_register(env, exports) || !ig_maps_register(env, exports) ||
       !ig_reader_register(env, exports) || !ig_raw_socket_filter_register(env, exports) || !ig_ring_drain_register(env, exports) || !ig_prog_stats_register(env, exports) ||
-      !ig_render_register(env, exports) || !ig_magg_register(env, exports) || !ig_deadline_register(env, exports))
+      !ig_render_register(env, exports) || !ig_magg_register(env, exports) || !ig_deadline_register(env, exports) ||
+      !ig_pcap_filter_register(env, exports))
     return NULL;
   IG_EXPORT(env, exports, "libbpfVersion", js_libbpf_version);
   IG_EXPORT(env, exports, "numPossibleCpus", js_num_possible_cpus);

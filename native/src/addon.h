@@ -115,6 +115,10 @@ bool ig_raw_socket_filter_register(napi_env env, napi_value exports); /* raw_soc
 bool ig_ring_drain_register(napi_env env, napi_value exports);        /* ring_drain.c */
 bool ig_prog_stats_register(napi_env env, napi_value exports);       /* prog_stats.c */
 bool ig_deadline_register(napi_env env, napi_value exports);          /* deadline.cc (C++: V8 termination) */
+bool ig_pcap_filter_register(napi_env env, napi_value exports);       /* pcap_filter.c */
+/* pcap_filter.c: the "classifier/" section handler (once per process) and an object's filters at close */
+void ig_pf_install(void);
+void ig_pf_forget(struct bpf_object *obj);
 
 /* object.c helpers used by attach.c */
 ig_object *ig_object_arg(napi_env env, napi_value v);

@@ -13,6 +13,7 @@
 
 static void object_release(ig_object *o) {
   if (o->obj) {
+    ig_pf_forget(o->obj);
     bpf_object__close(o->obj);
     o->obj = NULL;
   }

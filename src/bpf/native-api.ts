@@ -134,6 +134,14 @@ export interface NativeAddon {
   mapFd(h: ObjectHandle, map: string): number;
   progFd(h: ObjectHandle, prog: string): number;
   close(h: ObjectHandle): void;
+  /** Classic BPF (8 bytes per instruction: u16 code, u8 jt, u8 jf, u32 k) for a pcap expression; throws with libpcap's message. */
+  pcapCompile(expr: string, linktype: number, snaplen: number): Buffer;
+  /** libpcap's own verdict (its interpreter) on one packet: the reference the eBPF translation is tested against. */
+  pcapMatch(expr: string, linktype: number, snaplen: number, packet: Buffer): boolean;
+  /** Run a loaded program once on packet bytes (BPF_PROG_TEST_RUN data_in); returns its return value. */
+  progTestRunData(h: ObjectHandle, prog: string, data: Buffer): number;
+  /** eBPF instructions spliced in at the start of gadget_pf_<name>() in the object's "classifier/" programs at load. */
+  setPacketFilters(h: ObjectHandle, filters: { name: string; insns: Buffer }[]): void;
   /** Raw .BTF of the object as libbpf holds it after open (DATASEC sizes/offsets filled in), or null. */
   btf(h: ObjectHandle): Buffer | null;
 

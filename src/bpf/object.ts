@@ -69,6 +69,15 @@ export class BpfObject {
     return this;
   }
 
+  /**
+   * Packet filters (src/bpf/pcap-filter.ts) for the gadget_pf_<name>() functions of the "classifier/" programs,
+   * spliced in while the object loads. Name "" is GADGET_PF() without a name.
+   */
+  setPacketFilters(filters: { name: string; insns: Buffer }[]): this {
+    native.setPacketFilters(this.handle, filters);
+    return this;
+  }
+
   setMapMaxEntries(map: string, n: number): this {
     native.setMapMaxEntries(this.handle, map, n);
     return this;
@@ -138,6 +147,11 @@ export class BpfObject {
   /** Run a loaded program once (BPF_PROG_TEST_RUN) with an optional ctx; returns the program's return value. */
   testRun(prog: string, ctx: Buffer | null = null): number {
     return native.progTestRun(this.handle, prog, ctx);
+  }
+
+  /** Run a loaded program once on packet bytes (BPF_PROG_TEST_RUN data_in); returns its return value. */
+  testRunData(prog: string, data: Buffer): number {
+    return native.progTestRunData(this.handle, prog, data);
   }
 
   /** The map if the loaded object has it, else undefined (e.g. an optional lost-samples counter, a stack map). */

@@ -167,6 +167,15 @@ export class Btf {
     return out;
   }
 
+  /** Names of the FUNCs whose name starts with `prefix` (e.g. the gadget_pf_ packet filter splice points). */
+  funcNamesWithPrefix(prefix: string): string[] {
+    const out: string[] = [];
+    for (const [name, ids] of this.names()) {
+      if (name.startsWith(prefix) && ids.some((id) => this.kindOf(id) === BtfKind.Func)) out.push(name);
+    }
+    return out;
+  }
+
   /** Follows typedefs and const/volatile/restrict/type_tag to the underlying type. */
   resolve(id: number): BtfType {
     let t = this.type(id);

@@ -11,6 +11,7 @@ import { makeJsonEncoder, jsonFields } from './json.js';
 import { compileNativePlan, type NativePlan } from './native-plan.js';
 import { columnFor, headerLine, rowLine } from './columns.js';
 import { selectFields } from './fields.js';
+import { pcapngRenderer } from './pcapng.js';
 
 export const OUTPUT_MODES = ['columns', 'json', 'jsonpretty', 'yaml', 'none'];
 
@@ -152,6 +153,8 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
   const clear = ds.annotations.get('cli.clear-screen-before') === 'true';
   switch (mode) {
     case 'none': return undefined;
+    // packets as a pcap-ng stream (data sources that annotate pcap.payload etc., e.g. tcpdump)
+    case 'pcap-ng': return pcapngRenderer(ds, sink);
     case 'histogram': {
       // Custom modes print the string value of fields; rendered data sources mark theirs as text/plain.
       const text = ds.fields.filter((f) => isText(f) && !f.unreferenced);

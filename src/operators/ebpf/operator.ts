@@ -24,6 +24,7 @@ import { addSyscallFields } from './syscalls.js';
 import { addStructFields } from './fields.js';
 import { ebpfParam, EBPF_PREFIX, type EbpfParam } from './params.js';
 import { registerRunningGadget } from './running.js';
+import { configurePacketFilters, packetFilterNames, packetFilterParams } from './packetfilter.js';
 
 const LOST_POLL_MS = 1000;
 
@@ -130,7 +131,7 @@ export class EbpfOperator implements OperatorInstance {
   }
 
   params(): ParamDesc[] {
-    const out: ParamDesc[] = [...this.ebpfParams.map((p) => p.desc), ...this.mapIters.params()];
+    const out: ParamDesc[] = [...this.ebpfParams.map((p) => p.desc), ...this.mapIters.params(), ...packetFilterParams(packetFilterNames(this.btf))];
     if (this.programsBySection().some((s) => s.startsWith('classifier') || s.startsWith('tc'))) {
       out.push({ key: 'iface', prefix: EBPF_PREFIX, defaultValue: '', description: 'Network interface to attach TC programs to' });
     }
@@ -151,6 +152,7 @@ export class EbpfOperator implements OperatorInstance {
     // Snapshot programs run on demand (never attached); BPF iterators are refused here, in one line.
     const onDemand = this.snapshots.onDemand(new Map(obj.programs().map((p) => [p.name, p.section] as const)));
     configureObject(ctx, obj, this.ebpfParams, this.btf.markers().vars);
+    configurePacketFilters(ctx, obj, packetFilterNames(this.btf));
     this.tracers.configure(obj);
     loadObject(ctx, obj);
     // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
