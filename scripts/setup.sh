@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 log() { printf '[setup] %s\n' "$*" >&2; }
 mkdir -p .build
+# bin/ig compares sources with .build/setup.stamp: a completed setup (run directly too) stamps the time it started,
+# so a file edited while it ran still counts as changed next time.
+started=$(mktemp .build/setup.started.XXXXXX)
+trap 'rm -f "$started"' EXIT
 with_tests=false
 print_only=false
 for a in "$@"; do
@@ -100,3 +104,4 @@ fi
 
 # 6. Official gadget images into the local store (rebuilt when a gadget's sources or the headers change).
 node dist/src/cli/build-official.js
+touch -r "$started" .build/setup.stamp

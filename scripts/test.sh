@@ -3,7 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-touch .build/setup.stamp
 # Tests share kernel hooks and runtimes; run files one at a time, each with its own timeout.
 mapfile -t files < <(find dist -name '*.test.js' -not -path '*/node_modules/*' | sort)
 if [ "$#" -gt 0 ]; then mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -E "$1"); fi

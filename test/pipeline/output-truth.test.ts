@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parse as yamlParse } from 'yaml';
 import { makeDs, makeBatch, RECS, capture } from './fixtures.js';
 import { makeRenderer, checkTargets } from '../../src/operators/cli/operator.js';
-import { columnFor, fit, cells, escapeControls } from '../../src/operators/cli/columns.js';
+import { columnFor, fit, cells, escapeControls, fitColumnsToWidth } from '../../src/operators/cli/columns.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
 
 test('yaml: a u64 above 2^53 stays exact, timestamps are quoted', () => {
@@ -62,6 +62,31 @@ test('columns: the last column is never cut unless it declares columns.maxwidth'
   f.annotations.set('columns.maxwidth', '20');
   const capped = fit(path, columnFor(ds, f, true), true);
   assert.equal(cells(capped), 20);
+});
+
+test('columns: on a narrow terminal the text columns before the last narrow (never numbers, never below the header)', () => {
+  const ds = makeDs();
+  const comm = ds.getField('comm')!;
+  const pid = ds.getField('pid')!;
+  const mk = () => [columnFor(ds, comm), columnFor(ds, pid), columnFor(ds, comm, true)];
+  const wide = mk();
+  fitColumnsToWidth(wide, 200);
+  assert.deepEqual(wide.map((c) => c.width), mk().map((c) => c.width), 'a wide terminal changes nothing');
+  const narrow = mk();
+  const before = narrow.map((c) => c.width);
+  fitColumnsToWidth(narrow, before[1]! + 'COMM'.length * 2 + 2);
+  assert.equal(narrow[0]!.width, 'COMM'.length, 'the text column shrinks to its header');
+  assert.equal(narrow[1]!.width, before[1], 'numbers keep their width');
+  assert.equal(narrow[2]!.width, before[2], 'the last column is not narrowed');
+  assert.equal(narrow[0]!.maxCells, narrow[0]!.width, 'and values are cut to the new width');
+  // through the renderer: a sink that is a terminal of 30 columns
+  const { out } = capture();
+  const sink = { write: (s: string) => { out.push(s); }, isTTY: true, width: 30 };
+  const b = makeBatch(ds, [{ ...RECS[0]!, comm: 'abcdefghijklmnop' }]);
+  makeRenderer(ds, 'columns', 'comm,pid,comm', sink)!(b);
+  const [header, row] = out.join('').split('\n');
+  assert.ok(cells(header!) <= 30, header);
+  assert.ok(row!.endsWith('abcdefghijklmnop'), `the last column is whole: ${row}`);
 });
 
 test('columns: the header of a stream is printed when the run starts, once', () => {

@@ -83,10 +83,11 @@ test('a failed umount carries its error', async () => {
   }
 });
 
-test('columns: COMM PID TID UID GID FLAGS ERROR FS SRC DEST OP', async () => {
+test('columns: COMM PID TID UID GID FLAGS ERROR FS SRC OP DEST (the mount point, a path, last and never cut)', async () => {
   const ig = new IgProcess(['run', 'trace_mount', '--host']);
   const { header, row } = await columnsOf(ig, new RegExp(`tmpfs\\s+${source}\\s`), () => cycle());
-  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+FLAGS\s+ERROR\s+FS\s+SRC\s+DEST\s+OP/);
+  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+FLAGS\s+ERROR\s+FS\s+SRC\s+OP\s+DEST$/);
   assert.match(row, /MS_RDONLY/);
-  assert.match(row, /MOUNT$/);
+  assert.match(row, /\sMOUNT\s/);
+  assert.ok(row.endsWith(` ${dir}`), `row ends with the whole mount point ${dir}: ${row}`);
 });

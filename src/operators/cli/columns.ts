@@ -18,6 +18,27 @@ export interface Column {
   precision?: number;
 }
 
+/**
+ * On a terminal narrower than the table, narrow the text columns before the last one (widest first, never below
+ * their header or columns.minwidth) so the last column (the path) starts on screen and is not wrapped away.
+ * Numbers are never narrowed: a cut number is a wrong number.
+ */
+export function fitColumnsToWidth(cols: Column[], termWidth: number | undefined): void {
+  if (!termWidth || cols.length < 2) return;
+  const last = cols[cols.length - 1]!;
+  let total = cols.reduce((n, c) => n + c.width, 0) + cols.length - 1;
+  const floor = (c: Column) => Math.max(c.header.length, Number(c.field.annotation('columns.minwidth') ?? 0), 1);
+  const shrinkable = cols.filter((c) => c !== last && !isNumericKind(baseKind(c.value.kind)) && c.width > floor(c));
+  while (total > termWidth) {
+    let widest: Column | undefined;
+    for (const c of shrinkable) if (c.width > floor(c) && (!widest || c.width > widest.width)) widest = c;
+    if (!widest) return;
+    widest.width--;
+    widest.maxCells = widest.width;
+    total--;
+  }
+}
+
 export function columnFor(ds: DataSource, f: Field, last = false): Column {
   const a = (k: string) => f.annotation(`columns.${k}`);
   const header = (a('alias') ?? f.fullName).toUpperCase();

@@ -9,7 +9,7 @@ import type { ReaderOutput } from '../../bpf/reader.js';
 import { Errno } from '../../bpf/constants.js';
 import { makeJsonEncoder, jsonFields } from './json.js';
 import { compileNativePlan, type NativePlan } from './native-plan.js';
-import { columnFor, headerLine, rowLine } from './columns.js';
+import { columnFor, fitColumnsToWidth, headerLine, rowLine } from './columns.js';
 import { selectFields } from './fields.js';
 import { pcapngRenderer } from './pcapng.js';
 
@@ -19,7 +19,12 @@ export const OUTPUT_MODES = ['columns', 'json', 'jsonpretty', 'yaml', 'none'];
  * Where output goes. A Buffer handed to write() is only valid during the call (it is reused): a sink that keeps
  * it must copy it.
  */
-export interface Sink { write(s: string | Buffer): void; isTTY: boolean }
+export interface Sink {
+  write(s: string | Buffer): void;
+  isTTY: boolean;
+  /** Terminal columns when the sink is a terminal. */
+  width?: number;
+}
 
 /** Text lines encoded as UTF-8 into one growing, reused buffer. */
 export class LineBuffer {
@@ -64,6 +69,7 @@ export const stdoutSink: Sink = {
     process.stdout.write(Buffer.from(s.subarray(off)));
   },
   get isTTY() { return Boolean(process.stdout.isTTY); },
+  get width() { return process.stdout.isTTY ? process.stdout.columns : undefined; },
 };
 
 /**
@@ -197,6 +203,7 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
       // A single text/plain column (rendered metrics) reads better as the text itself than as a table cell.
       if (selected.length === 1 && isText(selected[0]!)) return textRenderer(ds, selected, sink);
       const cols = selected.map((f, k) => columnFor(ds, f, k === selected.length - 1));
+      fitColumnsToWidth(cols, sink.isTTY ? sink.width : undefined);
       const header = headerLine(cols);
       let printedHeader = false;
       const render: Renderer = (b) => {
@@ -254,7 +261,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
       let rows = false;
       let streams = 0;
       let quietTimer: NodeJS.Timeout | undefined;
-      const rowsSink: Sink = { write: (s) => { rows = true; sink.write(s); }, get isTTY() { return sink.isTTY; } };
+      const rowsSink: Sink = { write: (s) => { rows = true; sink.write(s); }, get isTTY() { return sink.isTTY; }, get width() { return sink.width; } };
       for (const ds of ctx.dataSources.values()) for (const m of (ds.annotations.get('cli.supported-output-modes') ?? '').split(',')) if (m) modes.add(m);
       let stdoutClosed = false;
       return {
