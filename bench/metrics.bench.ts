@@ -8,6 +8,9 @@
 //   ig-none        ig run trace_open --host --pid P -o none, no metrics: the JS path's own cost, for comparison
 //   ig-metrics     ig run trace_open --host --pid P -o none with the issue's implicit counter of opens keyed by
 //                  proc.comm on the Prometheus endpoint, while a real Prometheus (Debian's) scrapes it every second
+//                  (counted on the reader thread: native aggregation)
+//   ig-metrics-js  the same plus --filter proc.comm!=igb_nomatch, which needs the records in JS: the JS path
+//                  (how every metrics run counted before the native aggregation), for comparison
 // Per run: the generator's opens/s (ratio to the floor's), ig's CPU over the load window (its CPU clock), CPU µs
 // per event, lost events (ig's warnings), and whether the exported counter for igb_storm equals N exactly.
 // Part 2, the scrape: S distinct keys (default 10,000) through the same collector and Prometheus endpoint ig uses,
@@ -50,7 +53,7 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-interface StormResult { setup: 'floor-produce' | 'ig-none' | 'ig-metrics'; run: number; opensPerS: number; cpuS?: number; lost?: number; exported?: number; notes: string[] }
+interface StormResult { setup: 'floor-produce' | 'ig-none' | 'ig-metrics' | 'ig-metrics-js'; run: number; opensPerS: number; cpuS?: number; lost?: number; exported?: number; notes: string[] }
 
 class Storm {
   readonly dir = mkdtempSync(join(tmpdir(), 'ig-export-bench-'));
@@ -88,7 +91,8 @@ class Storm {
         consumer = start(setup, process.execPath, [IG_MAIN, 'run', 'trace_open', '--host', '--pid', String(gen.pid), '-o', 'none',
           '--otel-metrics-listen', '--otel-metrics-listen-address', `127.0.0.1:${port}`,
           '--annotate', 'open:metrics.collect=true', '--annotate', 'open:metrics.implicit-counter.name=opens',
-          '--annotate', 'open.proc.comm:metrics.type=key', '--otel-metrics-name', 'open:openmetrics'], { stdout: 'ignore', stderr: e });
+          '--annotate', 'open.proc.comm:metrics.type=key', '--otel-metrics-name', 'open:openmetrics',
+          ...(setup === 'ig-metrics-js' ? ['--filter', 'proc.comm!=igb_nomatch'] : [])], { stdout: 'ignore', stderr: e });
         closeSync(e);
         await waitAttached(consumer, OPEN_TPS, 60000);
         prom = new Prometheus([`127.0.0.1:${port}`], '1s');
@@ -103,7 +107,7 @@ class Storm {
       const line = gen.lines.find((l) => l.startsWith('opens='))!;
       const kv = Object.fromEntries(line.split(' ').map((p) => p.split('=') as [string, string]));
       const res: StormResult = { setup, run, opensPerS: Number(kv.opens_per_s), notes };
-      if (setup === 'ig-metrics') {
+      if (setup === 'ig-metrics' || setup === 'ig-metrics-js') {
         // Drained when the exported counter reaches N or stops moving for 2 s.
         let last = -1;
         let still = 0;
@@ -200,7 +204,7 @@ async function main(): Promise<void> {
   const results: StormResult[] = [];
   try {
     for (let r = 1; r <= o.runs; r++) {
-      for (const s of ['floor-produce', 'ig-none', 'ig-metrics'] as const) {
+      for (const s of ['floor-produce', 'ig-none', 'ig-metrics', 'ig-metrics-js'] as const) {
         const res = await storm.run(s, r);
         results.push(res);
         process.stderr.write(`${s} run ${r}: ${int(res.opensPerS)} opens/s${res.cpuS !== undefined ? `, ${fix(res.cpuS, 3)} s CPU, exported ${res.exported}, lost ${res.lost}` : ''}\n`);
@@ -213,6 +217,7 @@ async function main(): Promise<void> {
   const scrape = await scrapeBench(o);
   const floor = median(results.filter((r) => r.setup === 'floor-produce').map((r) => r.opensPerS));
   const ig = results.filter((r) => r.setup === 'ig-metrics');
+  const igJs = results.filter((r) => r.setup === 'ig-metrics-js');
   const none = results.filter((r) => r.setup === 'ig-none');
   const usNone = median(none.map((r) => (r.cpuS! * 1e6) / o.opens));
   const igRate = median(ig.map((r) => r.opensPerS));
@@ -227,7 +232,8 @@ async function main(): Promise<void> {
     '',
     `ig-metrics median: ${fix((100 * igRate) / floor, 1)}% of the floor, ${fix(usPerEvent, 3)} µs CPU per event, lost ${ig.map((r) => r.lost).join('/')}, ` +
       `counter exact in ${ig.filter((r) => r.exported === o.opens).length}/${ig.length} runs; ig -o none without metrics: ${fix(usNone, 3)} µs per event, ` +
-      `${fix((100 * median(none.map((r) => r.opensPerS))) / floor, 1)}% of the floor.`,
+      `${fix((100 * median(none.map((r) => r.opensPerS))) / floor, 1)}% of the floor; ig-metrics-js (the JS path): ` +
+      `${fix(median(igJs.map((r) => (r.cpuS! * 1e6) / o.opens)), 3)} µs per event, ${fix((100 * median(igJs.map((r) => r.opensPerS))) / floor, 1)}% of the floor.`,
     `Scrape of ${int(scrape.series)} series (${int(scrape.bytes)} bytes): median ${fix(median(scrape.ms), 1)} ms wall (${fix(median(scrape.cpuMs), 1)} ms CPU), max ${fix(Math.max(...scrape.ms), 1)} ms over ${scrape.ms.length} scrapes.`,
   ].join('\n');
   process.stdout.write(`${out}\n`);

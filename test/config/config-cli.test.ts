@@ -74,6 +74,20 @@ test('ig config default prints commented YAML of the defaults; ig config view th
   assert.equal(doc.operator.oci!['pull'], 'missing');
   assert.deepEqual(doc.operator.oci!['annotate'], []);
   assert.match(d.stdout, /# .*\(env INSPEKTOR_GADGET_OPERATOR_OCI_VERIFY_IMAGE\)/);
+  // Every operator's per-run params are listed as commented keys; uncommented, the text is a config that sets them.
+  const uncommented = parseYaml(d.stdout.replace(/^(\s*)# ([A-Za-z][\w-]*):( |$)/gm, '$1$2:$3')) as { operator: Record<string, Record<string, unknown>> };
+  const runParams: [string, string, unknown][] = [
+    ['cli', 'output', 'columns'], ['cli', 'fields', ''], ['filter', 'filter', ''], ['sort', 'sort', ''], ['limiter', 'max-entries', -1],
+    ['LocalManager', 'containername', ''], ['LocalManager', 'host', false], ['LocalManager', 'runtimes', 'containerd,docker,cri-o,podman'],
+    ['otel-metrics', 'otel-metrics-name', ''], ['otel-metrics', 'otel-metrics-exporter', ''], ['otel-metrics', 'otel-metrics-print-interval', 0],
+    ['otel-logs', 'otel-logs-exporter', ''],
+  ];
+  for (const [op, key, value] of runParams) {
+    assert.equal(doc.operator[op]?.[key], undefined, `operator.${op}.${key} is commented out`);
+    assert.deepEqual(uncommented.operator[op]?.[key], value, `operator.${op}.${key} listed with its default`);
+    assert.match(d.stdout, new RegExp(`# .*\\(env ${`INSPEKTOR_GADGET_OPERATOR_${op}_${key}`.toUpperCase().replace(/-/g, '_')}\\)`));
+  }
+  assert.equal(uncommented.operator.oci!['pull'], 'missing', 'global settings unchanged');
   const p = join(home, 'view.yaml');
   writeFileSync(p, 'operator:\n  oci:\n    pull: never\n');
   const v = runIgSync(['config', 'view', '--config', p], { env: { ...env, INSPEKTOR_GADGET_OPERATOR_OCI_VERIFY_IMAGE: 'false' } });
