@@ -21,12 +21,23 @@ test('ig run trace_exec reports an exec with its arguments, pid and parent', asy
   const r = await ig.stop();
   assert.equal(r.code, 0, r.stderr);
   assert.equal(ev.proc.comm, 'echo');
-  assert.equal(ev.args, `/bin/echo hello ${marker}`);
+  // joined by the gadget's WASM module with U+00A0, as upstream's
+  assert.equal(ev.args, ['/bin/echo', 'hello', marker].join('\u00a0'));
   assert.equal(ev.args_count, 3);
   assert.equal(ev.error, '');
   assert.equal(ev.proc.parent.pid, process.pid);
   assert.equal(ev.proc.creds.uid, process.getuid!());
   assert.ok(Math.abs(Date.now() - Date.parse(ev.timestamp)) < 60000, ev.timestamp);
+});
+
+test("the WASM module joins the arguments as upstream's: U+00A0 between them, spaces and empty ones kept", async () => {
+  const marker = `ig-exec-join-${process.pid}`;
+  const ig = new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '--filter', 'proc.comm==echo']);
+  const argv = ['with space', '', marker, 'x'.repeat(100)];
+  const ev = await ig.waitFor<ExecEvent>((e) => e.args.includes(marker), () => { spawn('/bin/echo', argv, { stdio: 'ignore' }); });
+  await ig.stop();
+  assert.equal(ev.args, ['/bin/echo', ...argv].join('\u00a0'));
+  assert.equal(ev.args_count, 5);
 });
 
 test('columns show COMM PID TID UID GID PCOMM PPID ERROR ARGS', async () => {
@@ -39,7 +50,7 @@ test('columns show COMM PID TID UID GID PCOMM PPID ERROR ARGS', async () => {
   await ig.stop();
   const [header, row] = ig.stdout.split('\n');
   assert.match(header!, /COMM\s+PID\s+TID\s+UID\s+GID\s+PCOMM\s+PPID\s+ERROR\s+ARGS/);
-  assert.ok(row && row.includes('true --ig-arg'), ig.stdout);
+  assert.ok(row && row.includes('true\u00a0--ig-arg'), ig.stdout);
 });
 
 test('failed execs are hidden by default and shown with --ignore-failed=false', async () => {

@@ -132,7 +132,9 @@ export function fieldFunctions(s: HostState) {
       if (st.type === 'static' && !st.bitSize) {
         const start = b.offs[d.index]! + st.offs;
         let end = start + st.size;
-        if (field.kind === Kind.String || field.kind === Kind.CString) {
+        // As upstream: Kind_Bytes gives a char array's raw bytes (its SDKs ask for bytes and cut at the NUL
+        // themselves; trace_exec's module reads its NUL-separated args so); Kind_String stops at the NUL.
+        if (kind !== Kind.Bytes && (field.kind === Kind.String || field.kind === Kind.CString)) {
           const nul = b.buf.indexOf(0, start);
           if (nul >= 0 && nul < end) end = nul;
         }
