@@ -1,0 +1,210 @@
+// What the official gadgets' WASM modules cost (issue 12): trace_exec (argument joining) and trace_dns (DNS
+// message decoding), each under a storm of its own activity.
+//
+//   node dist/bench/wasm-gadgets.bench.js [--execs N] [--queries N] [--dns-rates 0,2000,5000] [--runs R] [--json PATH]
+//
+// exec storm (bench/wasm/gadgetgen.c: vfork + execve /bin/true with 4 arguments, N times), setups interleaved
+// per run:
+//   exec-baseline   no tracer
+//   exec-old-json / exec-old-none   ig run of trace_exec as it was before the module (args joined by the
+//                   formatters operator: annotations formatters.strings.*), -o json to a /dev/shm file / -o none
+//   exec-wasm-json / exec-wasm-none the official trace_exec (its WASM module joins the args), same outputs
+// Both images are built at start by `ig image build` into a store of the bench's own. Per run: the generator's
+// execs/s, events with the generator's marker in the output, lost (ig's notices), the consumer's CPU over the
+// storm until it is idle, per generated exec (--comm igb_gen: the kernel drops other processes' execs), and whether ig rendered on its reader thread (the native fast path,
+// from its -v log).
+// DNS storm (gadgetgen dns, in a network namespace the bench creates): a client and a responder on 127.0.0.1:53
+// ping-pong N queries at each of --dns-rates (0: as fast as they go), traced by the official trace_dns (the
+// kernel sends the packets, its WASM module decodes them) with -o json to a /dev/shm file. On loopback every
+// packet is seen twice, so N queries make 4N events; the table says how many arrived and how many were lost.
+import { execFileSync } from 'node:child_process';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
+import { countOutput, sumLost } from './lib/count.js';
+import { clockTicks, processCpuSeconds } from './lib/proc.js';
+import { fix, int, markdownTable, mean } from './lib/table.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const IG_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const GEN_C = join(ROOT, 'bench', 'wasm', 'gadgetgen.c');
+const EXEC_SETUPS = ['exec-baseline', 'exec-old-json', 'exec-wasm-json', 'exec-old-none', 'exec-wasm-none'] as const;
+type ExecSetup = typeof EXEC_SETUPS[number];
+
+interface ExecResult { setup: ExecSetup; run: number; execsPerS: number; execs: number; events?: number; lost: number; cpuS?: number; native?: boolean }
+interface DnsResult { rate: number; run: number; queries: number; answered: number; queriesPerS: number; events: number; lost: number; cpuS: number }
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+}
+
+async function main(): Promise<void> {
+  const execs = Number(arg('execs', '20000'));
+  const queries = Number(arg('queries', '50000'));
+  const rates = arg('dns-rates', '0,2000,5000').split(',').map(Number);
+  const runs = Number(arg('runs', '2'));
+  const tmp = mkdtempSync(join(tmpdir(), 'ig-bench-wasmg-'));
+  const gen = join(tmp, 'gadgetgen');
+  execFileSync('gcc', ['-O2', '-o', gen, GEN_C], { stdio: 'inherit' });
+  const env = { ...process.env, IG_OCI_STORE: join(tmp, 'store'), IG_SOURCE_PATH: ROOT };
+  buildImages(tmp, env);
+  const netns = `igb-wasmg-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', netns]);
+  const execResults: ExecResult[] = [];
+  const dnsResults: DnsResult[] = [];
+  try {
+    execFileSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+    for (let run = 1; run <= runs; run++) {
+      for (const setup of EXEC_SETUPS) {
+        const r = await execRun(setup, run);
+        execResults.push(r);
+        process.stderr.write(`${setup} run ${run}: ${int(r.execsPerS)} execs/s, events ${r.events ?? '-'}, lost ${r.lost}${r.cpuS !== undefined ? `, ${fix((r.cpuS * 1e6) / r.execs, 1)} µs/exec` : ''}${r.native !== undefined ? `, native render ${r.native}` : ''}\n`);
+      }
+      for (const rate of rates) {
+        const r = await dnsRun(rate, run);
+        dnsResults.push(r);
+        process.stderr.write(`dns rate ${rate || 'max'} run ${run}: ${int(r.queriesPerS)} queries/s, events ${r.events}/${4 * r.queries}, lost ${r.lost}, ${fix((r.cpuS * 1e6) / r.events, 2)} µs/event\n`);
+      }
+    }
+    report(execResults, dnsResults, execs, queries, runs);
+  } finally {
+    await stopAll();
+    try { execFileSync('ip', ['netns', 'del', netns]); } catch (e) { process.stderr.write(`netns ${netns}: ${(e as Error).message}\n`); }
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  async function drainCpu(pid: number, cpu0: number): Promise<number> {
+    // Drained when the consumer used at most two ticks of CPU for 500 ms.
+    const tick = 1 / clockTicks();
+    let last = processCpuSeconds(pid) ?? 0;
+    for (let stable = 0; stable < 5;) {
+      await sleep(100);
+      const c = processCpuSeconds(pid) ?? last;
+      stable = c - last > 2 * tick + 1e-9 ? 0 : stable + 1;
+      last = c;
+    }
+    return last - cpu0;
+  }
+
+  /** A socket filter shows in no perf list: ig is ready when a warm-up query's events reach its output. */
+  async function waitDnsReady(out: string): Promise<void> {
+    const go = join(tmp, 'go-warm');
+    writeFileSync(go, '');
+    const marker = `igbwarm${process.pid}`;
+    for (let t = 0; t < 120; t++) {
+      const w = start('warm-up', 'ip', ['netns', 'exec', netns, gen, 'dns', '1', '0', go, marker], { stdout: 'ignore', stderr: 'inherit' });
+      await waitExit(w, 10000);
+      await sleep(500);
+      if (readFileSync(out, 'latin1').includes(marker)) return;
+    }
+    throw new Error('trace_dns did not see the warm-up queries');
+  }
+
+  async function execRun(setup: ExecSetup, run: number): Promise<ExecResult> {
+    const go = join(tmp, `go-${setup}-${run}`);
+    const out = join('/dev/shm', `ig-bench-wasmg-${process.pid}.out`);
+    const err = join(tmp, `${setup}-${run}.err`);
+    const marker = `igbexec${process.pid}r${run}`;
+    const g = start('gadgetgen', gen, ['exec', String(execs), go, marker], { stdout: 'pipe', stderr: 'inherit' });
+    await waitLine(g, /^ready/, 10000);
+    let consumer: Child | undefined;
+    if (setup !== 'exec-baseline') {
+      const image = setup.startsWith('exec-old') ? 'trace_exec_old_bench' : 'trace_exec_wasm_bench';
+      const json = setup.endsWith('json');
+      const o = openSync(json ? out : '/dev/null', 'w');
+      const e = openSync(err, 'w');
+      consumer = start(setup, process.execPath, [IG_MAIN, 'run', image, '--host', '--comm', 'igb_gen', '-v', '-o', json ? 'json' : 'none'], { stdout: o, stderr: e, env });
+      closeSync(o); closeSync(e);
+      await waitAttached(consumer, ['sys_enter_execve', 'sys_exit_execve'], 120000);
+      await sleep(300);
+    }
+    const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? 0 : 0;
+    writeFileSync(go, '');
+    await waitExit(g, 600000);
+    const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('execs='))!.split(' ').map((p) => p.split('=') as [string, string]));
+    const r: ExecResult = { setup, run, execs: Number(kv.execs), execsPerS: Number(kv.execs_per_s), lost: 0 };
+    if (consumer) {
+      r.cpuS = await drainCpu(consumer.pid, cpu0);
+      await stop(consumer, 'SIGINT', 20000);
+      const errText = readFileSync(err, 'utf8');
+      r.lost = sumLost(errText);
+      r.native = /records rendered on the reader thread/.test(errText);
+      if (setup.endsWith('json')) { r.events = countOutput(out, marker).events; rmSync(out, { force: true }); }
+    }
+    return r;
+  }
+
+  async function dnsRun(rate: number, run: number): Promise<DnsResult> {
+    const go = join(tmp, `go-dns-${rate}-${run}`);
+    const out = join('/dev/shm', `ig-bench-wasmg-dns-${process.pid}.out`);
+    const err = join(tmp, `dns-${rate}-${run}.err`);
+    const marker = `igbdns${process.pid}r${run}x${rate}`;
+    const o = openSync(out, 'w');
+    const e = openSync(err, 'w');
+    const consumer = start('trace_dns', 'ip', ['netns', 'exec', netns, process.execPath, IG_MAIN, 'run', 'trace_dns', '--host', '-o', 'json'], { stdout: o, stderr: e });
+    closeSync(o); closeSync(e);
+    await waitDnsReady(out);
+    const g = start('gadgetgen', 'ip', ['netns', 'exec', netns, gen, 'dns', String(queries), String(rate), go, marker], { stdout: 'pipe', stderr: 'inherit' });
+    await waitLine(g, /^ready/, 10000);
+    const cpu0 = processCpuSeconds(consumer.pid) ?? 0;
+    writeFileSync(go, '');
+    await waitExit(g, 900000);
+    const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('queries='))!.split(' ').map((p) => p.split('=') as [string, string]));
+    const cpuS = await drainCpu(consumer.pid, cpu0);
+    await stop(consumer, 'SIGINT', 20000);
+    const events = countOutput(out, marker).events;
+    rmSync(out, { force: true });
+    return { rate, run, queries: Number(kv.queries), answered: Number(kv.answered), queriesPerS: Number(kv.queries_per_s), events, lost: sumLost(readFileSync(err, 'utf8')), cpuS };
+  }
+}
+
+/** trace_exec as it is (with its module) and as it was (formatter join, no module), into the bench's store. */
+function buildImages(tmp: string, env: NodeJS.ProcessEnv): void {
+  const src = join(ROOT, 'gadgets', 'trace_exec');
+  const wasmDir = join(tmp, 'exec-wasm');
+  const oldDir = join(tmp, 'exec-old');
+  for (const d of [wasmDir, oldDir]) mkdirSync(d, { recursive: true });
+  for (const f of ['program.bpf.c', 'gadget.yaml', 'program.c', 'build.yaml']) cpSync(join(src, f), join(wasmDir, f));
+  cpSync(join(src, 'program.bpf.c'), join(oldDir, 'program.bpf.c'));
+  const yaml = readFileSync(join(src, 'gadget.yaml'), 'utf8');
+  const old = yaml.replace(/(\n {6}args:\n {8}annotations:\n)/, "$1          formatters.strings.separator: ' '\n          formatters.strings.length: args_size\n");
+  if (old === yaml) throw new Error('gadget.yaml of trace_exec: no args annotations to patch');
+  writeFileSync(join(oldDir, 'gadget.yaml'), old);
+  for (const [dir, tag] of [[wasmDir, 'trace_exec_wasm_bench'], [oldDir, 'trace_exec_old_bench']] as const) {
+    execFileSync(process.execPath, [IG_MAIN, 'image', 'build', dir, '-t', tag], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+}
+
+function report(ex: ExecResult[], dns: DnsResult[], execs: number, queries: number, runs: number): void {
+  const base = mean(ex.filter((r) => r.setup === 'exec-baseline').map((r) => r.execsPerS));
+  const execRows = EXEC_SETUPS.map((s) => {
+    const rs = ex.filter((r) => r.setup === s);
+    const eps = mean(rs.map((r) => r.execsPerS));
+    const cpu = rs.every((r) => r.cpuS !== undefined) ? fix(mean(rs.map((r) => (r.cpuS! * 1e6) / r.execs)), 1) : '-';
+    const ev = rs.every((r) => r.events !== undefined) ? `${int(rs.reduce((a, r) => a + r.events!, 0))} / ${int(rs.reduce((a, r) => a + r.execs, 0))}` : '-';
+    const native = rs.every((r) => r.native === undefined) ? '-' : rs.map((r) => (r.native ? 'yes' : 'no')).join('/');
+    return [s, rs.map((r) => int(r.execsPerS)).join(' / '), `${fix((eps / base) * 100, 1)}%`, ev, int(rs.reduce((a, r) => a + r.lost, 0)), cpu, native];
+  });
+  const dnsRows = [...new Set(dns.map((r) => r.rate))].map((rate) => {
+    const rs = dns.filter((r) => r.rate === rate);
+    return [rate === 0 ? 'max' : int(rate), rs.map((r) => int(r.queriesPerS)).join(' / '), `${int(rs.reduce((a, r) => a + r.events, 0))} / ${int(rs.reduce((a, r) => a + 4 * r.queries, 0))}`,
+      int(rs.reduce((a, r) => a + r.lost, 0)), fix(mean(rs.map((r) => (r.cpuS * 1e6) / Math.max(1, r.events))), 2), `${int(mean(rs.map((r) => r.queriesPerS)) / 50)}x`];
+  });
+  const text = `### exec storm (${int(execs)} execs x ${runs} runs)\n\n`
+    + markdownTable(['setup', 'execs/s (runs)', 'vs baseline', 'events captured', 'lost', 'ig CPU µs/exec', 'native render'], execRows)
+    + `\n\n### DNS storm (${int(queries)} queries x ${runs} runs, loopback in a netns: 4 events per query)\n\n`
+    + markdownTable(['rate asked', 'queries/s (runs)', 'events captured / expected', 'lost', 'ig CPU µs/event', 'vs upstream\'s ~50 queries/s'], dnsRows)
+    + `\n\n${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
+  process.stdout.write(text);
+  const json = arg('json', join(ROOT, 'bench', 'results', `wasm-gadgets-${new Date().toISOString().slice(0, 10)}.json`));
+  mkdirSync(dirname(json), { recursive: true });
+  writeFileSync(json, JSON.stringify({ execs, queries, runs, exec: ex, dns, loadavg: loadavg() }, null, 2) + '\n');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  void stopAll().then(() => process.exit(1));
+});
