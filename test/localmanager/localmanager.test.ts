@@ -238,10 +238,10 @@ describe('LocalManager with real containerd and podman', { skip, timeout: 600_00
     await p.podman(['exec', 'phn', 'ls', '/etc/hostname']);
     await h.ctr(['task', 'exec', '--exec-id', `x${randomBytes(3).toString('hex')}`, 'hn', 'ls', '/bin/busybox']);
     const pe = await ig.waitFor<Ev>((e) => e.proc.comm === 'ls' && e.runtime.containerName === 'phn', hostExec);
-    assert.match(pe.args ?? '', /ls \/etc\/hostname$/);
+    assert.match(pe.args ?? '', /ls\u00a0\/etc\/hostname$/);
     assert.equal(pe.runtime.runtimeName, 'podman');
     const he = await ig.waitFor<Ev>((e) => e.proc.comm === 'ls' && e.runtime.containerName === 'hn', hostExec);
-    assert.match(he.args ?? '', /ls \/bin\/busybox$/);
+    assert.match(he.args ?? '', /ls\u00a0\/bin\/busybox$/);
     assert.equal(he.runtime.containerId, 'hn');
     hostExec();
     const n = ig.events<Ev>().length;
