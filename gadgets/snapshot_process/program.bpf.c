@@ -28,23 +28,12 @@
 const volatile bool show_threads = false;
 GADGET_PARAM(show_threads);
 
-struct process_entry {
-	gadget_mntns_id mntns_id;
 
-	gadget_comm comm[TASK_COMM_LEN];
-	gadget_pid pid;
-	gadget_tid tid;
-	gadget_uid uid;
-	gadget_gid gid;
-
-	gadget_ppid ppid;
-};
-
-GADGET_SNAPSHOTTER(processes, process_entry, ig_snap_proc);
+GADGET_SNAPSHOTTER(processes, gadget_process, ig_snap_proc);
 
 static __always_inline void emit_task(struct task_struct *task)
 {
-	struct process_entry e = {};
+	struct gadget_process e = {};
 	struct task_struct *parent;
 
 	e.mntns_id = gadget_get_task_mntns_id(task);
@@ -59,10 +48,14 @@ static __always_inline void emit_task(struct task_struct *task)
 	if (e.tid == 0)
 		return;
 	BPF_CORE_READ_STR_INTO(&e.comm, task, comm);
-	e.uid = BPF_CORE_READ(task, cred, uid.val);
-	e.gid = BPF_CORE_READ(task, cred, gid.val);
+	e.creds.uid = BPF_CORE_READ(task, cred, uid.val);
+	e.creds.gid = BPF_CORE_READ(task, cred, gid.val);
 	parent = BPF_CORE_READ(task, real_parent);
-	e.ppid = parent ? BPF_CORE_READ(parent, tgid) : 0;
+	if (parent) {
+		e.parent.pid = BPF_CORE_READ(parent, tgid);
+		e.parent.tid = BPF_CORE_READ(parent, pid);
+		BPF_CORE_READ_STR_INTO(&e.parent.comm, parent, comm);
+	}
 
 	gadget_snapshot_write(&e, sizeof(e));
 }

@@ -18,6 +18,7 @@
 #include <gadget/filter.h>
 #include <gadget/macros.h>
 #include <gadget/maps.bpf.h>
+#include <gadget/common.h>
 #include <gadget/mntns.h>
 #include <gadget/types.h>
 
@@ -37,25 +38,19 @@ struct start_req_t {
 };
 
 struct who_t {
-	gadget_mntns_id mntns_id;
-	gadget_pid pid;
-	gadget_tid tid;
-	gadget_comm comm[TASK_COMM_LEN];
+	struct gadget_process proc;
 };
 
 /* Summary key: who, direction and device. */
 struct info_t {
-	gadget_mntns_id mntns_id;
-	gadget_pid pid;
-	gadget_tid tid;
+	struct gadget_process proc;
 	enum rw_type rw_raw;
 	int major;
 	int minor;
-	gadget_comm comm[TASK_COMM_LEN];
 };
 
 struct val_t {
-	gadget_bytes bytes;
+	__u64 bytes;
 	/* Total time spent by the requests in the device, in µs. */
 	__u64 us;
 	__u32 io;
@@ -88,16 +83,12 @@ SEC("raw_tp/block_io_start")
 int ig_topio_start(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 rq = ctx->args[0];
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct who_t who = {};
 
 	if (gadget_should_discard_data_current())
 		return 0;
 
-	who.mntns_id = gadget_get_current_mntns_id();
-	who.pid = pid_tgid >> 32;
-	who.tid = (__u32)pid_tgid;
-	bpf_get_current_comm(who.comm, sizeof(who.comm));
+	gadget_process_populate(&who.proc);
 	bpf_map_update_elem(&whobyreq, &rq, &who, BPF_ANY);
 	return 0;
 }
@@ -149,10 +140,7 @@ int ig_topio_done(struct bpf_raw_tracepoint_args *ctx)
 	disk = gadget_get_rq_disk(req);
 	info.major = BPF_CORE_READ(disk, major);
 	info.minor = BPF_CORE_READ(disk, first_minor);
-	info.mntns_id = whop->mntns_id;
-	info.pid = whop->pid;
-	info.tid = whop->tid;
-	__builtin_memcpy(info.comm, whop->comm, sizeof(info.comm));
+	info.proc = whop->proc;
 
 	valp = bpf_map_lookup_or_try_init(&counts, &info, &zero);
 	if (valp) {

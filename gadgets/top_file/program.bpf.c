@@ -44,9 +44,9 @@ struct file_id {
 struct file_stat {
 	struct gadget_process proc;
 	__u64 reads;
-	gadget_bytes rbytes;
+	gadget_bytes rbytes_raw;
 	__u64 writes;
-	gadget_bytes wbytes;
+	gadget_bytes wbytes_raw;
 	char file[GADGET_PATH_MAX];
 	enum type t_raw;
 };
@@ -145,10 +145,10 @@ static __always_inline int io_exit(long ret)
 
 	if (op == READ) {
 		__sync_fetch_and_add(&st->reads, 1);
-		__sync_fetch_and_add(&st->rbytes, ret);
+		__sync_fetch_and_add(&st->rbytes_raw, ret);
 	} else {
 		__sync_fetch_and_add(&st->writes, 1);
-		__sync_fetch_and_add(&st->wbytes, ret);
+		__sync_fetch_and_add(&st->wbytes_raw, ret);
 	}
 	return 0;
 }

@@ -38,8 +38,8 @@ struct ip_key_t {
 };
 
 struct traffic_t {
-	gadget_bytes sent;
-	gadget_bytes received;
+	gadget_bytes sent_raw;
+	gadget_bytes received_raw;
 };
 
 struct {
@@ -102,9 +102,9 @@ static __always_inline int account(struct trace_event_raw_sock_msg_length *ctx,
 			return 0;
 	}
 	if (receiving)
-		__sync_fetch_and_add(&t->received, size);
+		__sync_fetch_and_add(&t->received_raw, size);
 	else
-		__sync_fetch_and_add(&t->sent, size);
+		__sync_fetch_and_add(&t->sent_raw, size);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include <gadget/buffer.h>
+#include <gadget/common.h>
 #include <gadget/macros.h>
 #include <gadget/mntns.h>
 #include <gadget/mntns_filter.h>
@@ -21,16 +22,17 @@
 struct event {
 	gadget_timestamp timestamp_raw;
 
-	/* Triggering process: its allocation failed and invoked the killer. */
-	gadget_pid fpid;
-	gadget_uid fuid;
-	gadget_gid fgid;
-	gadget_comm fcomm[TASK_COMM_LEN];
+	/*
+	 * Killed process. Its mount namespace is used for enrichment: it comes
+	 * before fprocess (whose mntns_id is the triggering process') and has
+	 * another name, as upstream's.
+	 */
+	gadget_mntns_id tmntns_id;
 
-	/* Killed process. Its mount namespace is used for enrichment. */
-	gadget_mntns_id mntns_id;
+	/* Triggering process: its allocation failed and invoked the killer. */
+	struct gadget_process fprocess;
+
 	gadget_pid tpid;
-	gadget_uid tuid;
 	gadget_comm tcomm[TASK_COMM_LEN];
 
 	/* Resident pages (anonymous + file + shmem) of the killed process. */
@@ -63,7 +65,6 @@ SEC("raw_tracepoint/mark_victim")
 int ig_oom_kill(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *victim = (struct task_struct *)ctx->args[0];
-	__u64 uid_gid = bpf_get_current_uid_gid();
 	gadget_mntns_id mntns_id;
 	struct event *event;
 
@@ -76,14 +77,10 @@ int ig_oom_kill(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 
 	event->timestamp_raw = bpf_ktime_get_boot_ns();
-	event->fpid = bpf_get_current_pid_tgid() >> 32;
-	event->fuid = (__u32)uid_gid;
-	event->fgid = uid_gid >> 32;
-	bpf_get_current_comm(event->fcomm, sizeof(event->fcomm));
+	gadget_process_populate(&event->fprocess);
 
-	event->mntns_id = mntns_id;
+	event->tmntns_id = mntns_id;
 	event->tpid = BPF_CORE_READ(victim, tgid);
-	event->tuid = (__u32)ctx->args[1];
 	BPF_CORE_READ_STR_INTO(&event->tcomm, victim, comm);
 	event->pages = rss_pages(victim);
 

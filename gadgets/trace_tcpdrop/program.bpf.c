@@ -54,10 +54,17 @@ enum tcp_flags_set : __u8 {
 struct event {
 	gadget_timestamp timestamp_raw;
 	gadget_netns_id netns_id;
-	struct gadget_process proc;
 
 	struct gadget_l4endpoint_t src;
 	struct gadget_l4endpoint_t dst;
+
+	/* The socket's owner (upstream's flat names, from the socket map). */
+	gadget_mntns_id mount_ns_id;
+	gadget_comm comm[TASK_COMM_LEN];
+	gadget_pid pid;
+	gadget_tid tid;
+	gadget_uid uid;
+	gadget_gid gid;
 
 	enum tcp_state_t state_raw;
 	enum tcp_flags_set tcpflags_raw;
@@ -114,7 +121,14 @@ int ig_tcpdrop(struct trace_event_raw_kfree_skb *ctx)
 		gadget_discard_buf(e);
 		return 0;
 	}
-	gadget_process_populate_from_socket(skv, &e->proc);
+	if (skv) {
+		__builtin_memcpy(e->comm, skv->task, sizeof(e->comm));
+		e->pid = skv->pid_tgid >> 32;
+		e->tid = (__u32)skv->pid_tgid;
+		e->mount_ns_id = skv->mntns;
+		e->uid = (__u32)skv->uid_gid;
+		e->gid = skv->uid_gid >> 32;
+	}
 
 	e->timestamp_raw = bpf_ktime_get_boot_ns();
 	e->src.proto_raw = e->dst.proto_raw = IPPROTO_TCP;

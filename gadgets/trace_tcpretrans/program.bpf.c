@@ -65,6 +65,8 @@ struct event {
 
 	enum tcp_state_t state_raw;
 	enum tcp_flags_set tcpflags_raw;
+	/* Upstream's field; neither its tracepoint path nor this one has a reason to give: always 0. */
+	__u32 reason;
 	enum retrans_type type_raw;
 };
 

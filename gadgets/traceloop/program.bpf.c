@@ -186,6 +186,34 @@ static __always_inline void store(struct pending *p)
 	bpf_map_update_elem(&syscalls, &key, &p->rec, BPF_ANY);
 }
 
+/*
+ * --syscall-filters (upstream's name): the WASM module (program.c) puts the chosen syscall numbers in
+ * syscall_filters (at most 16) and sets syscall_enable_filters[0]; then only those syscalls are recorded.
+ */
+#define SYSCALL_FILTERS 16
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SYSCALL_FILTERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, bool);
+} syscall_filters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, bool);
+} syscall_enable_filters SEC(".maps");
+
+static __always_inline bool syscall_filtered_out(__u64 nr)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&syscall_enable_filters, &zero) &&
+	       !bpf_map_lookup_elem(&syscall_filters, &nr);
+}
+
 /* raw sys_enter arguments: (struct pt_regs *regs, long id) */
 SEC("raw_tracepoint/sys_enter")
 int ig_traceloop_e(struct bpf_raw_tracepoint_args *ctx)
@@ -198,6 +226,8 @@ int ig_traceloop_e(struct bpf_raw_tracepoint_args *ctx)
 	int arg;
 
 	if (gadget_should_discard_data_current())
+		return 0;
+	if (syscall_filtered_out((__u64)nr))
 		return 0;
 
 	p = bpf_map_lookup_elem(&scratch, &zero);

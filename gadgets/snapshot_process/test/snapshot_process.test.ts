@@ -7,7 +7,8 @@ import { readdirSync } from 'node:fs';
 import { runIgSync } from '../../../test/harness/ig.js';
 import { waitNoPrograms } from '../../../test/harness/workload.js';
 
-interface Proc { comm: string; pid: number; tid: number; uid: number; gid: number; ppid: number; mntns_id: number }
+// upstream's record: struct gadget_process (comm, pid, tid, mntns_id, creds.{uid,gid}, parent.{comm,pid,tid})
+interface Proc { comm: string; pid: number; tid: number; creds: { uid: number; gid: number }; parent: { comm: string; pid: number; tid: number }; mntns_id: number }
 
 const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
 after(() => { sleeper.kill('SIGKILL'); });
@@ -42,9 +43,11 @@ test('every process ps sees is in the snapshot, with its identity', () => {
   const s = procs.find((p) => p.pid === sleeper.pid);
   assert.ok(s, 'the test\'s sleep child');
   assert.equal(s!.comm, 'sleep');
-  assert.equal(s!.ppid, process.pid);
-  assert.equal(s!.uid, process.getuid!());
-  assert.equal(s!.gid, process.getgid!());
+  assert.equal(s!.parent.pid, process.pid);
+  assert.equal(s!.parent.comm, 'node');
+  assert.ok(s!.parent.tid > 0);
+  assert.equal(s!.creds.uid, process.getuid!());
+  assert.equal(s!.creds.gid, process.getgid!());
   const mntns = Number(/\[(\d+)\]/.exec(spawnSync('readlink', ['/proc/self/ns/mnt'], { encoding: 'utf8' }).stdout)![1]);
   assert.equal(s!.mntns_id, mntns);
   // Default sort: pid, tid.
@@ -61,10 +64,11 @@ test('--threads lists the threads of each process', () => {
 });
 
 test('columns: one table with upstream\'s columns, and the run ends by itself', () => {
-  const r = runIgSync(['run', 'snapshot_process', '--host', '--fields', 'comm,pid,tid,uid,gid,ppid'], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'snapshot_process', '--host', '--fields', 'comm,pid,tid,creds.uid,creds.gid,parent.pid'], { timeoutMs: 30000 });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  assert.match(lines[0]!, /^COMM\s+PID\s+TID\s+UID\s+GID\s+PPID$/);
+  // members of the process struct are shown by their own names (creds.uid as UID, parent.pid as PID)
+  assert.match(lines[0]!, /^COMM\s+PID\s+TID\s+UID\s+GID\s+PID$/);
   assert.equal(lines.filter((l) => /^COMM\s/.test(l)).length, 1);
   assert.ok(lines.some((l) => new RegExp(`^sleep\\s+${sleeper.pid}\\s+${sleeper.pid}\\s+0\\s+0\\s+${process.pid}$`).test(l)), r.stdout.slice(0, 500));
 });

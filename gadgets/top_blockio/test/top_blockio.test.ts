@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { IgProcess, runIgSync } from '../../../test/harness/ig.js';
 import { lastProgramId, makeLoopDevice, runIgInPty, tempDir, waitForProgram, type LoopDevice } from '../../../test/harness/workload.js';
 
-interface BlockStat { pid: number; tid: number; comm: string; rw: string; major: number; minor: number; bytes: number; us: number; io: number }
+// upstream's key: struct gadget_process proc, rw_raw, major, minor
+interface BlockStat { proc: { pid: number; tid: number; comm: string; creds: { uid: number; gid: number }; parent: { pid: number } }; rw: string; major: number; minor: number; bytes: number; us: number; io: number }
 
 const tmp = tempDir('ig-top-blockio-');
 let loop: LoopDevice;
@@ -31,20 +32,20 @@ test('JSON: writes and reads of dd on the loop device, exact bytes and requests,
   const res = await ig.stop();
   assert.equal(res.code, 0, res.stderr);
   const all = ig.events<BlockStat[]>().flat().filter((e) => e.major === loop.major && e.minor === loop.minor);
-  const sum = (pid: number, rw: string, k: 'bytes' | 'io') => all.filter((e) => e.pid === pid && e.rw === rw).reduce((a, e) => a + e[k], 0);
+  const sum = (pid: number, rw: string, k: 'bytes' | 'io') => all.filter((e) => e.proc.pid === pid && e.rw === rw).reduce((a, e) => a + e[k], 0);
   assert.equal(sum(wpid, 'write', 'bytes'), 64 * 65536, JSON.stringify(all));
   assert.equal(sum(wpid, 'write', 'io'), 64);
   assert.equal(sum(rpid, 'read', 'bytes'), 32 * 65536);
   assert.equal(sum(rpid, 'read', 'io'), 32);
-  assert.ok(all.every((e) => e.comm === 'dd' && e.tid === e.pid), JSON.stringify(all));
+  assert.ok(all.every((e) => e.proc.comm === 'dd' && e.proc.tid === e.proc.pid && e.proc.parent.pid === process.pid), JSON.stringify(all));
   assert.ok(all.some((e) => e.us > 0), 'time spent in the device');
-  assert.ok(ig.events<BlockStat[]>().flat().every((e) => e.comm === 'dd'), '--comm filters in the kernel');
+  assert.ok(ig.events<BlockStat[]>().flat().every((e) => e.proc.comm === 'dd'), '--comm filters in the kernel');
 });
 
 test('columns and terminal: a table per interval, redrawn on a terminal', async () => {
   const writer = spawn('sh', ['-c', `while :; do dd if=/dev/zero of=${loop.path} bs=4k count=16 oflag=direct status=none; sleep 0.05; done`], { stdio: 'ignore' });
   try {
-    const r = runIgSync(['run', 'top_blockio', '--host', '--comm', 'dd', '--map-fetch-interval', '400ms', '--map-fetch-count', '3', '--fields', 'comm,rw,major,minor,bytes,io'], { timeoutMs: 30000 });
+    const r = runIgSync(['run', 'top_blockio', '--host', '--comm', 'dd', '--map-fetch-interval', '400ms', '--map-fetch-count', '3', '--fields', 'proc.comm,rw,major,minor,bytes,io'], { timeoutMs: 30000 });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
     assert.equal(lines.filter((l) => /^COMM\s+RW\s+MAJOR MINOR\s+BYTES\s+IO$/.test(l)).length, 3, r.stdout);

@@ -9,7 +9,7 @@ import { runIgInPty, tempDir, waitNoPrograms } from '../../../test/harness/workl
 
 interface FileStat {
   proc: { comm: string; pid: number; tid: number };
-  reads: number; rbytes: number; writes: number; wbytes: number; file: string; t: string; t_raw: number;
+  reads: number; rbytes_raw: number; rbytes: string; writes: number; wbytes_raw: number; wbytes: string; file: string; t: string; t_raw: number;
 }
 
 const tmp = tempDir('ig-top-file-');
@@ -44,12 +44,14 @@ test('piped -o json: one array per interval with the file, the process and per-i
     assert.equal(e.proc.comm, 'node');
     assert.equal(e.t, 'R');
     assert.ok(e.writes > 0 && e.reads > 0, JSON.stringify(e));
-    assert.equal(e.wbytes, e.writes * 1000, 'every write is 1000 bytes');
-    assert.equal(e.rbytes, e.reads * 1000, 'every read is 1000 bytes');
+    assert.equal(e.wbytes_raw, e.writes * 1000, 'every write is 1000 bytes');
+    assert.equal(e.rbytes_raw, e.reads * 1000, 'every read is 1000 bytes');
+    // upstream's names: the byte counts are rbytes_raw/wbytes_raw, rbytes/wbytes their text
+    if (e.wbytes_raw > 0) assert.match(e.wbytes, /B$/);
     // 400 ms at one write per 20 ms: per-interval values (the map is drained), not a running total.
     assert.ok(e.writes <= 40, `per interval: ${e.writes} writes`);
   }
-  // Default sort: -reads,-writes,-rbytes,-wbytes.
+  // Default sort: -reads,-writes,-rbytes_raw,-wbytes_raw.
   for (const b of batches) {
     for (let i = 1; i < b.length; i++) assert.ok(b[i - 1]!.reads >= b[i]!.reads, `sorted by reads: ${b.map((e) => e.reads)}`);
   }
@@ -64,7 +66,9 @@ test('piped columns: one table (header and rows) per interval', () => {
   assert.equal(headers.length, 3, r.stdout);
   const row = lines.find((l) => l.includes(path));
   assert.ok(row, r.stdout);
-  assert.match(row!, new RegExp(`^node\\s+${worker.pid}\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+\\s+${path.replace(/[.]/g, '\\.')}\\s+R$`));
+  // RBYTES/WBYTES are the text of rbytes_raw/wbytes_raw (e.g. "20 kB")
+  const bytes = '[\\d.]+ [kMGT]?B';
+  assert.match(row!, new RegExp(`^node\\s+${worker.pid}\\s+\\d+\\s+${bytes}\\s+\\d+\\s+${bytes}\\s+${path.replace(/[.]/g, '\\.')}\\s+R$`));
   assert.ok(!r.stdout.includes('\x1b['));
 });
 
@@ -77,13 +81,13 @@ test('on a terminal the screen is cleared and redrawn every interval', () => {
 });
 
 test('the default sort can be overridden and --max-entries limits each table', () => {
-  const r = runIgSync(['run', 'top_file', '--host', '-o', 'json', '--map-fetch-interval', '300ms', '--map-fetch-count', '2', '--sort', '-wbytes', '--max-entries', '2'], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'top_file', '--host', '-o', 'json', '--map-fetch-interval', '300ms', '--map-fetch-count', '2', '--sort', '-wbytes_raw', '--max-entries', '2'], { timeoutMs: 30000 });
   assert.equal(r.code, 0, r.stderr);
   const batches = arrays(r.stdout);
   assert.equal(batches.length, 2);
   for (const b of batches) {
     assert.ok(b.length <= 2, `at most 2 entries: ${b.length}`);
-    if (b.length === 2) assert.ok(b[0]!.wbytes >= b[1]!.wbytes);
+    if (b.length === 2) assert.ok(b[0]!.wbytes_raw >= b[1]!.wbytes_raw);
   }
 });
 

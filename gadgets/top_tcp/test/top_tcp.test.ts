@@ -7,7 +7,7 @@ import { LineChild } from '../../../test/harness/activity.js';
 import { runIgInPty } from '../../../test/harness/workload.js';
 
 interface Ep { addr: string; port: number; version: number; proto: string }
-interface TcpStat { pid: number; tid: number; comm: string; src: Ep; dst: Ep; sent: number; received: number; mntns_id: number }
+interface TcpStat { pid: number; tid: number; comm: string; src: Ep; dst: Ep; sent_raw: number; received_raw: number; sent: string; received: string; mntns_id: number }
 
 // Echo server and client on 127.0.0.1: every 20 ms the client sends 500 bytes and the server sends them back.
 const ECHO = `
@@ -49,13 +49,13 @@ test('piped -o json: both ends of the connection with endpoints and per-interval
     assert.equal(e.src.version, 4);
     assert.equal(e.src.proto, 'TCP');
   }
-  const sum = (xs: TcpStat[], k: 'sent' | 'received') => xs.reduce((a, e) => a + e[k], 0);
-  assert.ok(sum(client, 'sent') > 0 && sum(client, 'sent') % 500 === 0, `client sent ${sum(client, 'sent')}`);
-  assert.ok(sum(server, 'received') > 0 && sum(server, 'sent') > 0, 'the server receives and echoes');
+  const sum = (xs: TcpStat[], k: 'sent_raw' | 'received_raw') => xs.reduce((a, e) => a + e[k], 0);
+  assert.ok(sum(client, 'sent_raw') > 0 && sum(client, 'sent_raw') % 500 === 0, `client sent ${sum(client, 'sent_raw')}`);
+  assert.ok(sum(server, 'received_raw') > 0 && sum(server, 'sent_raw') > 0, 'the server receives and echoes');
   // Per interval (the map is drained): 400 ms at 500 bytes per 20 ms is about 10 kB, far from a running total.
-  assert.ok(client.every((e) => e.sent <= 40 * 500), JSON.stringify(client.map((e) => e.sent)));
-  // Default sort: -sent,-received.
-  for (const b of batches) for (let i = 1; i < b.length; i++) assert.ok(b[i - 1]!.sent >= b[i]!.sent);
+  assert.ok(client.every((e) => e.sent_raw <= 40 * 500), JSON.stringify(client.map((e) => e.sent_raw)));
+  // Default sort: -sent_raw,-received_raw (upstream's names; sent/received are their text).
+  for (const b of batches) for (let i = 1; i < b.length; i++) assert.ok(b[i - 1]!.sent_raw >= b[i]!.sent_raw);
 });
 
 test('piped columns: a table per interval with SRC and DST as addr:port', async () => {
@@ -64,7 +64,7 @@ test('piped columns: a table per interval with SRC and DST as addr:port', async 
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.equal(lines.filter((l) => /^\s*PID COMM\s+SRC\s+DST\s+SENT\s+RECEIVED$/.test(l)).length, 3, r.stdout);
-  assert.ok(lines.some((l) => new RegExp(`^\\s*${echo.pid} node\\s+127\\.0\\.0\\.1:${p.client}\\s+127\\.0\\.0\\.1:${p.server}\\s+\\d+\\s+\\d+$`).test(l)), r.stdout);
+  assert.ok(lines.some((l) => new RegExp(`^\\s*${echo.pid} node\\s+127\\.0\\.0\\.1:${p.client}\\s+127\\.0\\.0\\.1:${p.server}\\s+[\\d.]+ [kMGT]?B\\s+[\\d.]+ [kMGT]?B$`).test(l)), r.stdout);
 });
 
 test('on a terminal the table is redrawn every interval', async () => {

@@ -8,8 +8,8 @@ import { IgProcess } from '../../../test/harness/ig.js';
 import { columnsOf, PYTHON } from '../../../test/harness/activity.js';
 
 interface OomEvent {
-  timestamp: string; fpid: number; fuid: number; fgid: number; fcomm: string;
-  tpid: number; tuid: number; tcomm: string; pages: number; mntns_id: number;
+  timestamp: string; fprocess: { pid: number; tid: number; comm: string; mntns_id: number; creds: { uid: number; gid: number }; parent: { pid: number } };
+  tpid: number; tcomm: string; pages: number; tmntns_id: number;
 }
 
 const MEMCG = '/sys/fs/cgroup/memory';
@@ -49,14 +49,16 @@ test('a memory cgroup OOM kill: killed and triggering process, pages', { skip },
     if (k.exitCode === null && k.signalCode === null) await new Promise((r) => k.once('exit', r));
     assert.equal(k.signalCode, 'SIGKILL', 'the child was killed');
     assert.equal(ev.tcomm, 'python3');
-    assert.equal(ev.fpid, ev.tpid, 'the child triggered its own OOM');
-    assert.equal(ev.fcomm, 'python3');
-    assert.equal(ev.tuid, process.getuid!());
-    assert.equal(ev.fuid, process.getuid!());
+    assert.equal(ev.fprocess.pid, ev.tpid, 'the child triggered its own OOM');
+    assert.equal(ev.fprocess.comm, 'python3');
+    assert.equal(ev.fprocess.parent.pid, process.pid);
+    assert.equal(ev.fprocess.creds.uid, process.getuid!());
+    assert.equal(ev.fprocess.creds.gid, process.getgid!());
     // Resident pages (4 KiB): more than a bare interpreter, far less than the 256 MiB it wanted (the cgroup
     // caps its anonymous memory at 32 MiB; shared library pages count too).
     assert.ok(ev.pages > 1000 && ev.pages < (128 << 20) / 4096, String(ev.pages));
-    assert.ok(ev.mntns_id > 0);
+    assert.ok(ev.tmntns_id > 0);
+    assert.equal(ev.fprocess.mntns_id, ev.tmntns_id);
     // The cgroup's own count agrees.
     assert.ok(Number(/oom_kill (\d+)/.exec(readFileSync(`${cg}/memory.oom_control`, 'utf8'))?.[1]) > 0);
   } finally {
@@ -64,10 +66,10 @@ test('a memory cgroup OOM kill: killed and triggering process, pages', { skip },
   }
 });
 
-test('columns: FPID FCOMM TPID TCOMM PAGES', { skip }, async () => {
+test('columns: the triggering process (COMM PID TID UID GID), TPID TCOMM PAGES', { skip }, async () => {
   setup();
   const ig = new IgProcess(['run', 'trace_oomkill', '--host']);
-  const { header, row } = await columnsOf(ig, /python3\s+\d+\s+python3/, () => oomOnce(new Set()), 30000);
-  assert.match(header, /FPID\s+FCOMM\s+TPID\s+TCOMM\s+PAGES/);
-  assert.match(row, /^\s*\S*\s*(\d+)\s+python3\s+\1\s+python3\s+\d+$/);
+  const { header, row } = await columnsOf(ig, /python3\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+python3/, () => oomOnce(new Set()), 30000);
+  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+TPID\s+TCOMM\s+PAGES/);
+  assert.match(row, /^\s*\S*\s*python3\s+(\d+)\s+\1\s+\d+\s+\d+\s+\1\s+python3\s+\d+$/);
 });

@@ -9,7 +9,8 @@ import { columnsOf, LineChild, TCP_CONNECTOR, TestNetns } from '../../../test/ha
 interface Endpoint { addr: string; port: number; proto: string; version: number }
 interface DropEvent {
   timestamp: string; netns_id: number;
-  proc: { comm: string; pid: number };
+  // upstream's flat names for the socket's owner
+  comm: string; pid: number; tid: number; uid: number; gid: number; mount_ns_id: number;
   src: Endpoint; dst: Endpoint; state: string; tcpflags: string; reason: string; reason_raw: number; kernel_stack?: string;
 }
 
@@ -33,7 +34,7 @@ test('a SYN dropped by netfilter: reason name, state, flags, endpoints, netns, o
   const ig = new IgProcess(['run', 'trace_tcpdrop', '--host', '-o', 'json']);
   try {
     // Retransmitted SYNs are dropped again; by then the socket enricher knows the owner.
-    const ev = await ig.waitFor<DropEvent>((e) => e.dst.port === PORT && e.proc.pid === client.pid,
+    const ev = await ig.waitFor<DropEvent>((e) => e.dst.port === PORT && e.pid === client.pid,
       () => client.send(`c ${PORT}`), { everyMs: 1000, timeoutMs: 30000 });
     assert.equal(ev.reason, 'SKB_DROP_REASON_NETFILTER_DROP');
     assert.ok(ev.reason_raw > 2);
@@ -43,16 +44,18 @@ test('a SYN dropped by netfilter: reason name, state, flags, endpoints, netns, o
     assert.equal(ev.src.addr, '127.0.0.1');
     assert.ok(ev.src.port > 0);
     assert.equal(ev.netns_id, netns.inode);
-    assert.equal(ev.proc.comm, 'node');
+    assert.equal(ev.comm, 'node');
+    assert.equal(ev.uid, process.getuid!());
+    assert.ok(ev.mount_ns_id > 0);
     if (ev.kernel_stack !== undefined) assert.match(ev.kernel_stack, /nf_hook_slow/);
   } finally {
     await ig.stop();
   }
 });
 
-test('columns: COMM PID TID UID GID SRC DST STATE TCPFLAGS REASON', async () => {
+test('columns: SRC DST COMM PID TID UID GID STATE TCPFLAGS REASON (upstream\'s order)', async () => {
   const ig = new IgProcess(['run', 'trace_tcpdrop', '--host']);
   const { header, row } = await columnsOf(ig, new RegExp(`127\\.0\\.0\\.1:${PORT}\\s`), () => client.send(`c ${PORT}`), 30000);
-  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+SRC\s+DST\s+STATE\s+TCPFLAGS\s+REASON/);
+  assert.match(header, /SRC\s+DST\s+COMM\s+PID\s+TID\s+UID\s+GID\s+STATE\s+TCPFLAGS\s+REASON/);
   assert.match(row, /tcp_syn_sent\s+SYN\s+SKB_DROP_REASON_NETFILTER_DROP/);
 });

@@ -89,6 +89,29 @@ test('columns: CPU, PID, COMM, SYSCALL, PARAMETERS and RET, like upstream', asyn
   assert.ok(lines.some((l) => /\sexit_group\s+error_code=1\s+X$/.test(l)));
 });
 
+test('--syscall-filters (upstream\'s param, set by the WASM module): only the named syscalls are recorded', async () => {
+  let pid = 0;
+  const ig = await record(['-o', 'json', '--syscall-filters', 'openat,close'], () => {
+    const r = spawnSync(cat, ['/etc/hostname'], { encoding: 'utf8' });
+    pid = r.pid!;
+  });
+  const arrays = ig.stdout.trim().split('\n').filter((l) => l.startsWith('['));
+  const recs = (JSON.parse(arrays[0]!) as Rec[]).filter((r) => r.pid === pid);
+  assert.ok(recs.some((r) => r.syscall === 'openat' && r.parameters.includes('filename="/etc/hostname"')), JSON.stringify(recs).slice(0, 500));
+  assert.ok(recs.some((r) => r.syscall === 'close'));
+  assert.deepEqual([...new Set(recs.map((r) => r.syscall))].sort(), ['close', 'openat']);
+});
+
+test('--syscall-filters with an unknown name or more than 16 names ends in one line naming the problem', () => {
+  const bad = runIgSync(['run', 'traceloop', '--host', '--syscall-filters', 'openat,nosuchcall', '--timeout', '5'], { timeoutMs: 30000 });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--syscall-filters: unknown syscall nosuchcall/);
+  const many = Array.from({ length: 17 }, () => 'read').join(',');
+  const lots = runIgSync(['run', 'traceloop', '--host', '--syscall-filters', many, '--timeout', '5'], { timeoutMs: 30000 });
+  assert.notEqual(lots.code, 0);
+  assert.match(lots.stderr, /--syscall-filters: at most 16 syscalls/);
+});
+
 test('a fetch interval beyond what timers can wait, or a count with interval 0, is one clear error', () => {
   const a = runIgSync(['run', 'traceloop', '--host', '--map-fetch-interval', '600h']);
   assert.equal(a.code, 1);

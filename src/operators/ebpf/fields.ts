@@ -23,7 +23,9 @@ export function addStructFields(ds: DataSource, layout: StructLayout, opts: AddS
     const annotations: Record<string, string> = {};
     const tpl = lf.typeNames.map((t) => TYPE_TEMPLATES[t]).find(Boolean);
     if (tpl) annotations['template'] = tpl;
-    const inProcess = parent && parentChainHas(parent, 'gadget_process');
+    // Members of a gadget_process (also when the whole record is one, as snapshot_process') are shown by their
+    // own name: creds.uid as UID, parent.pid as PID.
+    const inProcess = parent && (layout.name === 'gadget_process' || parentChainHas(parent, 'gadget_process'));
     if (inProcess) annotations['columns.alias'] = lf.name;
     if (lf.typeNames.includes('gadget_l4endpoint_t')) Object.assign(annotations, { template: 'l4endpoint', 'columns.replace': 'endpoint' });
     if (lf.typeNames.includes('gadget_l3endpoint_t')) Object.assign(annotations, { 'columns.replace': 'addr' });
