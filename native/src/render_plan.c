@@ -28,7 +28,34 @@ enum {
   OP_WALL_U64 = 6, /* a: record offset of a boot-clock u64; printed as wall-clock ns (0 stays 0) */
   OP_WALL_STR = 7, /* a: record offset, b: memo; `""` for 0, else prefix + 9 digits + suffix */
   OP_MEMO = 8,     /* a: memo */
+  OP_TRIM_END = 9, /* drop the spaces at the end of the line so far (columns: JS trimEnd()s every row) */
+  /* Column cells (-o columns): the value's text fitted to the column as columns.ts fit() does. c: offset in the
+   * literal pool of the column's {u32 width, u32 limit (0: none), u32 flags} (COL_*). Strings with characters
+   * whose terminal width needs string-width's tables (anything non-ASCII but U+FFFD and escaped controls) miss. */
+  OP_COL_UINT = 10, /* a: record offset, b: size */
+  OP_COL_SINT = 11, /* a: record offset, b: size */
+  OP_COL_BOOL = 12, /* a: record offset */
+  OP_COL_CSTR = 13, /* a: record offset, b: size */
+  /* Filter (first op of a plan, if any): a = the number of ops of the predicate tree that follows, in prefix
+   * order. A record the predicate rejects produces no line. Comparisons: cmp in bits 24..26 of b (CMP_*). */
+  OP_FILTER = 19,
+  OP_F_AND = 20,   /* a: children, b: ops in the subtree (this one included) */
+  OP_F_OR = 21,    /* a: children, b: ops in the subtree */
+  OP_F_NOT = 22,   /* b: ops in the subtree; one child */
+  OP_F_CONST = 23, /* a: 0 or 1 */
+  OP_F_UINT = 24,  /* a: record offset, b: size | cmp << 24, c: literal offset of the u64 value */
+  OP_F_SINT = 25,  /* a: record offset, b: size | cmp << 24, c: literal offset of the i64 value */
+  OP_F_BOOL = 26,  /* a: record offset, b: cmp << 24 (== or !=), c: 0 or 1 */
+  OP_F_STR = 27,   /* a: record offset, b: size | cmp << 24, c: literal offset of [u32 len][UTF-8 bytes] */
+  OP_F_MEMO = 28,  /* a: memo whose fragments are "1" or "0" (the leaf's answer, computed in JS) */
 };
+
+enum { CMP_EQ = 0, CMP_NE = 1, CMP_LT = 2, CMP_LE = 3, CMP_GT = 4, CMP_GE = 5 };
+/* strings only: the decoded string starts with, ends with, contains the constant */
+enum { CMP_PREFIX = 6, CMP_SUFFIX = 7, CMP_CONTAINS = 8 };
+enum { COL_RIGHT = 1, COL_LAST = 2, COL_ELL_SHIFT = 2, COL_HEX = 16 };
+enum { ELL_END = 0, ELL_START = 1, ELL_MIDDLE = 2, ELL_NONE = 3 };
+#define COL_TEXT_MAX 4096 /* cells of a native string cell; longer strings are left to JS */
 
 #define MEMO_KEY_MAX 64
 #define MEMO_RANGES_MAX 8
@@ -61,6 +88,7 @@ typedef struct {
   uint32_t off;  /* record offset */
   uint32_t memo;
   uint32_t lit_off, lit_len;
+  uint32_t width, limit, flags; /* column cells */
 } rop;
 
 /* A fragment JS computed, waiting for the render side to store it (memos are only touched by that side). */
@@ -93,6 +121,12 @@ struct ig_plan {
   uint32_t lines[16];  /* record offsets of the cache lines the plan reads (first 16) */
   size_t nlines;
   const memo_entry **frags; /* per-render scratch: the fragment of each memo rop */
+  int32_t *filter;          /* the predicate's ops (quadruples), NULL: none */
+  size_t nfilter;
+  uint8_t *cell;            /* per-render scratch of a string cell's text (columns) */
+  uint8_t *scratch;         /* per-render scratch of a decoded string (filters) */
+  size_t scratch_len;
+  uint64_t lines_out; /* lines rendered (written by the render side only, read by JS: renderPlanLines) */
 };
 
 /* Room for n more bytes: flush, and grow only for a line longer than the buffer. */
@@ -421,6 +455,263 @@ static memo_entry *memo_lookup(memo *m, const uint8_t *key, size_t n, uint64_t n
   return e;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Filters: a predicate tree in prefix order, evaluated on the record bytes before anything is rendered
+ * ------------------------------------------------------------------------------------------- */
+static inline int32_t subtree_ops(const int32_t *op) {
+  return op[0] == OP_F_AND || op[0] == OP_F_OR || op[0] == OP_F_NOT ? op[2] : 1;
+}
+
+static inline bool cmp_result(int c, uint32_t cmp) {
+  switch (cmp) {
+    case CMP_EQ: return c == 0;
+    case CMP_NE: return c != 0;
+    case CMP_LT: return c < 0;
+    case CMP_LE: return c <= 0;
+    case CMP_GT: return c > 0;
+    default: return c >= 0;
+  }
+}
+
+/* Compare the UTF-8 decoding (WHATWG, U+FFFD for bad sequences) of the C string s with t, by code point: the
+ * order of UTF-8 bytes (what the JS filter does with the decoded string). */
+static int str_cmp(const uint8_t *s, size_t max, const uint8_t *t, size_t tn) {
+  static const uint8_t REPL[3] = {0xEF, 0xBF, 0xBD};
+  size_t i = 0, j = 0;
+  while (i < max && s[i]) {
+    const uint8_t *piece = s + i;
+    size_t k = 1, plen = 1;
+    if (s[i] >= 0x80) {
+      bool valid;
+      k = utf8_step(s + i, max - i, &valid);
+      plen = k;
+      if (!valid) {
+        piece = REPL;
+        plen = 3;
+      }
+    }
+    for (size_t x = 0; x < plen; x++, j++) {
+      if (j >= tn) return 1;
+      if (piece[x] != t[j]) return piece[x] < t[j] ? -1 : 1;
+    }
+    i += k;
+  }
+  return j < tn ? -1 : 0;
+}
+
+static memo_entry *memo_lookup(memo *m, const uint8_t *key, size_t n, uint64_t now_ns, bool *refresh);
+
+static memo_entry *memo_for_record(memo *m, const uint8_t *rec, uint64_t now_ns, bool *refresh) {
+  uint8_t key[MEMO_KEY_MAX];
+  size_t n = 0;
+  for (uint32_t j = 0; j < m->nranges; j++) {
+    copy_small(key + n, rec + m->ranges[j][0], m->ranges[j][1]);
+    n += m->ranges[j][1];
+  }
+  return memo_lookup(m, key, n, now_ns, refresh);
+}
+
+/* 1: the record matches, 0: it does not, -1: a memo has no answer for it yet (and no other part decides). */
+/* The UTF-8 decoding of the C string s (U+FFFD for bad sequences) into out (room for 3 bytes per byte). */
+static size_t decode_cstr(const uint8_t *s, size_t max, uint8_t *out) {
+  size_t i = 0, j = 0;
+  while (i < max && s[i]) {
+    if (s[i] < 0x80) {
+      out[j++] = s[i++];
+      continue;
+    }
+    bool valid;
+    size_t k = utf8_step(s + i, max - i, &valid);
+    if (valid) {
+      memcpy(out + j, s + i, k);
+      j += k;
+    } else {
+      memcpy(out + j, "\xEF\xBF\xBD", 3);
+      j += 3;
+    }
+    i += k;
+  }
+  return j;
+}
+
+/* startsWith / endsWith / contains on the decoded string: byte-wise on UTF-8 is the same as on the JS string
+ * (both are well formed, and UTF-8 sequences never match across character boundaries). */
+static bool str_match(ig_plan *p, const uint8_t *s, size_t max, const uint8_t *t, size_t tn, uint32_t cmp) {
+  size_t n = decode_cstr(s, max, p->scratch);
+  if (tn > n) return false;
+  if (cmp == CMP_PREFIX) return memcmp(p->scratch, t, tn) == 0;
+  if (cmp == CMP_SUFFIX) return memcmp(p->scratch + n - tn, t, tn) == 0;
+  return tn == 0 || memmem(p->scratch, n, t, tn) != NULL;
+}
+
+static int filter_eval(ig_plan *p, const int32_t *op, const uint8_t *rec, uint64_t now_ns, bool *refresh) {
+  uint32_t cmp = ((uint32_t)op[2] >> 24) & 15, size = (uint32_t)op[2] & 0xffffff;
+  switch (op[0]) {
+    case OP_F_AND:
+    case OP_F_OR: {
+      bool is_and = op[0] == OP_F_AND, unknown = false;
+      const int32_t *c = op + 4;
+      for (int32_t k = 0; k < op[1]; k++) {
+        int r = filter_eval(p, c, rec, now_ns, refresh);
+        if (r < 0) unknown = true; /* another part may still decide without it */
+        else if (r == (is_and ? 0 : 1)) return r;
+        c += 4 * subtree_ops(c);
+      }
+      return unknown ? -1 : is_and;
+    }
+    case OP_F_NOT: {
+      int r = filter_eval(p, op + 4, rec, now_ns, refresh);
+      return r < 0 ? -1 : !r;
+    }
+    case OP_F_CONST: return op[1] != 0;
+    case OP_F_UINT: {
+      uint64_t v = rd_uint(rec + op[1], size), t;
+      memcpy(&t, p->lits + op[3], 8);
+      return cmp_result(v < t ? -1 : v > t, cmp);
+    }
+    case OP_F_SINT: {
+      int64_t v = rd_sint(rec + op[1], size), t;
+      memcpy(&t, p->lits + op[3], 8);
+      return cmp_result(v < t ? -1 : v > t, cmp);
+    }
+    case OP_F_BOOL: return cmp_result((rec[op[1]] != 0) != (op[3] != 0), cmp);
+    case OP_F_STR: {
+      uint32_t tn;
+      memcpy(&tn, p->lits + op[3], 4);
+      if (cmp >= CMP_PREFIX) return str_match(p, rec + op[1], size, p->lits + op[3] + 4, tn, cmp);
+      return cmp_result(str_cmp(rec + op[1], size, p->lits + op[3] + 4, tn), cmp);
+    }
+    case OP_F_MEMO: {
+      const memo_entry *e = memo_for_record(&p->memos[op[1]], rec, now_ns, refresh);
+      if (!e) return -1;
+      return e->frag_len > 0 && e->frag[0] == '1';
+    }
+    default: return 0;
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Column cells: columns.ts cellText() + fit(), for values whose text is ASCII (plus U+FFFD, width 1)
+ * ------------------------------------------------------------------------------------------- */
+#define CELL_FFFD 0x80 /* in a cell's text: U+FFFD (every other byte is printable ASCII, one cell each) */
+
+/* escapeControls() of the UTF-8 decoding of s, one byte per character; false: a character whose width only
+ * string-width knows (the record goes to JS). */
+static bool cstr_cell_text(const uint8_t *s, size_t max, uint8_t *t, size_t *n) {
+  size_t j = 0;
+  for (size_t i = 0; i < max && s[i];) {
+    uint8_t c = s[i];
+    if (c >= 0x20 && c < 0x7f) {
+      t[j++] = c;
+      i++;
+      continue;
+    }
+    if (c < 0x80) {
+      char named = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == 0x1b ? 'e' : 0;
+      t[j++] = '\\';
+      if (named) {
+        t[j++] = (uint8_t)named;
+      } else {
+        t[j++] = 'x';
+        t[j++] = (uint8_t)HEX[c >> 4];
+        t[j++] = (uint8_t)HEX[c & 15];
+      }
+      i++;
+      continue;
+    }
+    bool valid;
+    size_t k = utf8_step(s + i, max - i, &valid);
+    if (!valid) {
+      t[j++] = CELL_FFFD;
+      i += k;
+      continue;
+    }
+    uint32_t cp = k == 2 ? ((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3f)
+                : k == 3 ? ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f)
+                         : 0x10000;
+    if (cp <= 0x9f) { /* C1 controls */
+      t[j++] = '\\';
+      t[j++] = 'x';
+      t[j++] = (uint8_t)HEX[cp >> 4];
+      t[j++] = (uint8_t)HEX[cp & 15];
+    } else if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+      memcpy(t + j, "\\u", 2);
+      for (int d = 0; d < 4; d++) t[j + 2 + (size_t)d] = (uint8_t)HEX[(cp >> (12 - 4 * d)) & 15];
+      j += 6;
+    } else {
+      return false;
+    }
+    i += k;
+  }
+  *n = j;
+  return true;
+}
+
+static inline uint8_t *put_chars(uint8_t *w, const uint8_t *t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (t[i] == CELL_FFFD) {
+      memcpy(w, "\xEF\xBF\xBD", 3);
+      w += 3;
+    } else {
+      *w++ = t[i];
+    }
+  }
+  return w;
+}
+
+/* fit(): cut to the column's limit with its ellipsis, then pad to its width (left-aligned last column: no pad). */
+static uint8_t *fit_cell(uint8_t *w, const uint8_t *t, size_t n, const rop *r) {
+  bool last = r->flags & COL_LAST, right = r->flags & COL_RIGHT;
+  size_t limit = r->limit ? r->limit : last ? SIZE_MAX : r->width;
+  size_t cw = n > limit ? limit : n;
+  size_t pad = cw < r->width ? r->width - cw : 0;
+  if (right) {
+    memset(w, ' ', pad);
+    w += pad;
+  }
+  if (n <= limit) {
+    w = put_chars(w, t, n);
+  } else {
+    size_t wd = limit;
+    int ell = (int)((r->flags >> COL_ELL_SHIFT) & 3);
+    if (ell == ELL_NONE || wd < 2) {
+      w = put_chars(w, t, wd);
+    } else if (ell == ELL_START) {
+      memcpy(w, "\xE2\x80\xA6", 3);
+      w = put_chars(w + 3, t + n - (wd - 1), wd - 1);
+    } else if (ell == ELL_MIDDLE) {
+      size_t h = (wd - 1) / 2;
+      w = put_chars(w, t, h);
+      memcpy(w, "\xE2\x80\xA6", 3);
+      w = put_chars(w + 3, t + n - (wd - 1 - h), wd - 1 - h);
+    } else {
+      w = put_chars(w, t, wd - 1);
+      memcpy(w, "\xE2\x80\xA6", 3);
+      w += 3;
+    }
+  }
+  if (!right && !last) {
+    memset(w, ' ', pad);
+    w += pad;
+  }
+  return w;
+}
+
+/* String(v) or, for hex columns, "0x" + v.toString(16) (a negative v: "0x-" and its magnitude). */
+static size_t num_text(uint8_t *t, bool neg, uint64_t mag, bool hex) {
+  size_t j = 0;
+  if (hex) {
+    t[j++] = '0';
+    t[j++] = 'x';
+  }
+  if (neg) t[j++] = '-';
+  if (!hex) return j + u64_dec(t + j, mag);
+  int d = 60;
+  while (d > 0 && ((mag >> d) & 15) == 0) d -= 4;
+  for (; d >= 0; d -= 4) t[j++] = (uint8_t)HEX[(mag >> d) & 15];
+  return j;
+}
+
 /* A timestamp text for a second not seen yet, from the last one seen when both are in the same minute: only the
  * seconds digits differ ("...T15:04:05." prefix). Other seconds are left to JS (one miss a minute, not a second). */
 static memo_entry *next_second(memo *m, uint64_t sec, uint64_t now_ns) {
@@ -473,9 +764,14 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
     p->seen_gen = gen;
   }
   if (__atomic_load_n(&p->npending, __ATOMIC_ACQUIRE)) apply_pending(p, now_ns);
+  bool refresh = false;
+  if (p->filter) {
+    int keep = filter_eval(p, p->filter, rec, now_ns, &refresh);
+    if (keep < 0) return IG_RENDER_MISS;
+    if (!keep) return refresh ? IG_RENDER_REFRESH : IG_RENDER_OK; /* no line */
+  }
   /* Resolve every memo first: a miss must leave the output untouched. */
   size_t bound = p->static_bound;
-  bool refresh = false;
   uint8_t key[MEMO_KEY_MAX];
   for (size_t k = 0; k < p->nmemo_rops; k++) {
     const rop *r = &p->rops[p->memo_rops[k]];
@@ -560,11 +856,39 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         w += e->frag_len;
         break;
       }
+      case OP_TRIM_END:
+        while (w > w0 && w[-1] == ' ') w--;
+        break;
+      case OP_COL_UINT:
+      case OP_COL_SINT: {
+        uint8_t t[32];
+        bool neg = false;
+        uint64_t mag;
+        if (r->kind == OP_COL_UINT) {
+          mag = rd_uint(f, r->size);
+        } else {
+          int64_t v = rd_sint(f, r->size);
+          neg = v < 0;
+          mag = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        }
+        w = fit_cell(w, t, num_text(t, neg, mag, r->flags & COL_HEX), r);
+        break;
+      }
+      case OP_COL_BOOL:
+        w = f[0] ? fit_cell(w, (const uint8_t *)"true", 4, r) : fit_cell(w, (const uint8_t *)"false", 5, r);
+        break;
+      case OP_COL_CSTR: {
+        size_t n;
+        if (!cstr_cell_text(f, r->size, p->cell, &n)) return IG_RENDER_MISS; /* nothing committed: o->len unchanged */
+        w = fit_cell(w, p->cell, n, r);
+        break;
+      }
       default: break; /* 0: the line's last literal only */
     }
   }
   *w++ = '\n';
   o->len += (size_t)(w - w0);
+  __atomic_store_n(&p->lines_out, p->lines_out + 1, __ATOMIC_RELAXED);
   return refresh ? IG_RENDER_REFRESH : IG_RENDER_OK;
 }
 
@@ -589,6 +913,9 @@ static void plan_free(ig_plan *p) {
   free(p->frags);
   free(p->rops);
   free(p->memo_rops);
+  free(p->filter);
+  free(p->cell);
+  free(p->scratch);
   p->magic = 0;
   free(p);
 }
@@ -623,6 +950,86 @@ static bool get_i32_array(napi_env env, napi_value v, const char *what, int32_t 
   }
   memcpy(*out, data, len);
   return true;
+}
+
+/* The ops of the predicate subtree at f (at most avail), checked once so evaluation never has to; 0: bad. */
+static size_t filter_check(ig_plan *p, const int32_t *f, size_t avail, uint8_t *memo_used, int depth, const char **bad) {
+  if (avail == 0) {
+    *bad = "filter truncated";
+    return 0;
+  }
+  if (depth > 256) {
+    *bad = "filter nested too deep";
+    return 0;
+  }
+  uint32_t cmp = ((uint32_t)f[2] >> 24) & 0xff, size = (uint32_t)f[2] & 0xffffff;
+  size_t end = 0;
+  switch (f[0]) {
+    case OP_F_AND:
+    case OP_F_OR:
+    case OP_F_NOT: {
+      if (f[2] < 1 || (size_t)f[2] > avail || (f[0] == OP_F_NOT ? f[1] != 1 && f[1] != 0 : f[1] < 0)) {
+        *bad = "filter node";
+        return 0;
+      }
+      int32_t children = f[0] == OP_F_NOT ? 1 : f[1];
+      size_t off = 1;
+      for (int32_t k = 0; k < children; k++) {
+        size_t n = filter_check(p, f + 4 * off, (size_t)f[2] - off, memo_used, depth + 1, bad);
+        if (!n) return 0;
+        off += n;
+      }
+      if (off != (size_t)f[2]) {
+        *bad = "filter node size";
+        return 0;
+      }
+      return off;
+    }
+    case OP_F_CONST: return 1;
+    case OP_F_UINT:
+    case OP_F_SINT:
+      if ((size != 1 && size != 2 && size != 4 && size != 8) || cmp > CMP_GE || f[1] < 0 || f[3] < 0 ||
+          (size_t)f[3] + 8 > p->nlits) {
+        *bad = "filter integer comparison";
+        return 0;
+      }
+      end = (size_t)f[1] + size;
+      break;
+    case OP_F_BOOL:
+      if (cmp > CMP_NE || f[1] < 0) {
+        *bad = "filter boolean comparison";
+        return 0;
+      }
+      end = (size_t)f[1] + 1;
+      break;
+    case OP_F_STR: {
+      uint32_t tn = 0;
+      if (f[3] >= 0 && (size_t)f[3] + 4 <= p->nlits) memcpy(&tn, p->lits + f[3], 4);
+      if (size == 0 || size > 65536 || cmp > CMP_CONTAINS || f[1] < 0 || f[3] < 0 || (size_t)f[3] + 4 > p->nlits ||
+          (size_t)f[3] + 4 + tn > p->nlits) {
+        *bad = "filter string comparison";
+        return 0;
+      }
+      end = (size_t)f[1] + size;
+      if (cmp >= CMP_PREFIX && size * 3 > p->scratch_len) p->scratch_len = size * 3;
+      break;
+    }
+    case OP_F_MEMO:
+      if (f[1] < 0 || (size_t)f[1] >= p->nmemos || p->memos[f[1]].nranges == 0) {
+        *bad = "filter memo";
+        return 0;
+      }
+      if (memo_used[f[1]]++) {
+        *bad = "two ops share one memo";
+        return 0;
+      }
+      return 1;
+    default:
+      *bad = "unknown filter op";
+      return 0;
+  }
+  if (end > p->min_size) p->min_size = end;
+  return 1;
 }
 
 /* renderPlanNew(ops: Int32Array, literals: Buffer, memos: Int32Array, wallOffsetNs: bigint) */
@@ -690,10 +1097,37 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
    * memo, so a second op on the same memo could be left holding a freed fragment. */
   uint8_t *memo_used = calloc(p->nmemos ? p->nmemos : 1, 1);
   if (!bad && !memo_used) bad = "out of memory";
+  /* a filter first: its ops are kept apart, the render ops follow */
+  int32_t *render_ops = ops;
+  if (!bad && nops > 0 && ops[0] == OP_FILTER) {
+    size_t nf = ops[1] > 0 ? (size_t)ops[1] : 0;
+    if (nf == 0 || 1 + nf > nops) {
+      bad = "filter length";
+    } else if (filter_check(p, ops + 4, nf, memo_used, 0, &bad) != nf) {
+      if (!bad) bad = "filter length";
+    } else if (!(p->filter = malloc(nf * 16))) {
+      bad = "out of memory";
+    } else {
+      memcpy(p->filter, ops + 4, nf * 16);
+      p->nfilter = nf;
+      render_ops = ops + 4 * (1 + nf);
+      nops -= 1 + nf;
+    }
+  }
+  size_t cell_max = 0;
   for (size_t i = 0; !bad && i < nops; i++) {
-    const int32_t *op = ops + i * 4;
+    const int32_t *op = render_ops + i * 4;
     size_t end = 0;
     switch (op[0]) {
+      case OP_TRIM_END: break;
+      case OP_COL_UINT: case OP_COL_SINT: case OP_COL_BOOL: case OP_COL_CSTR:
+        if (op[3] < 0 || (size_t)op[3] + 12 > p->nlits) bad = "column format";
+        else if (op[0] == OP_COL_BOOL) end = (size_t)op[1] + 1;
+        else if (op[0] == OP_COL_CSTR && (op[2] <= 0 || op[2] > COL_TEXT_MAX)) bad = "string column size";
+        else if (op[0] != OP_COL_CSTR && op[2] != 1 && op[2] != 2 && op[2] != 4 && op[2] != 8) bad = "integer size";
+        else end = (size_t)op[1] + (size_t)op[2];
+        if (!bad && op[0] == OP_COL_CSTR && (size_t)op[2] * 4 > cell_max) cell_max = (size_t)op[2] * 4;
+        break;
       case OP_LIT:
         if (op[1] < 0 || op[2] < 0 || (size_t)op[1] + (size_t)op[2] > p->nlits) bad = "literal out of range";
         break;
@@ -716,16 +1150,18 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
         break;
       default: bad = "unknown op";
     }
-    if (op[0] != OP_LIT && op[0] != OP_MEMO && op[1] < 0) bad = "negative offset";
+    if (op[0] != OP_LIT && op[0] != OP_MEMO && op[0] != OP_TRIM_END && op[1] < 0) bad = "negative offset";
     if (end > p->min_size) p->min_size = end;
   }
   free(memo_used);
+  if (!bad && !(p->cell = malloc(cell_max + 16))) bad = "out of memory";
+  if (!bad && !(p->scratch = malloc(p->scratch_len + 16))) bad = "out of memory";
   /* rops: each value with the literal before it */
   rop cur = {0};
   bool have_lit = false;
   size_t bound = 1; /* newline */
   for (size_t i = 0; !bad && i < nops; i++) {
-    const int32_t *op = ops + i * 4;
+    const int32_t *op = render_ops + i * 4;
     if (op[0] == OP_LIT) {
       if (have_lit && cur.lit_off + cur.lit_len != (uint32_t)op[1]) {
         bad = "adjacent literals are not contiguous";
@@ -744,6 +1180,19 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
       case OP_WALL_U64: cur.off = (uint32_t)op[1]; bound += 20; break;
       case OP_WALL_STR: cur.off = (uint32_t)op[1]; cur.memo = (uint32_t)op[2]; bound += 11; break;
       case OP_MEMO: cur.memo = (uint32_t)op[1]; break;
+      case OP_COL_UINT: case OP_COL_SINT: case OP_COL_BOOL: case OP_COL_CSTR: {
+        uint32_t fmt[3];
+        memcpy(fmt, p->lits + op[3], 12);
+        cur.off = (uint32_t)op[1];
+        cur.size = (uint32_t)op[2];
+        cur.width = fmt[0];
+        cur.limit = fmt[1];
+        cur.flags = fmt[2];
+        if (cur.width > 4096) bad = "column width";
+        /* text (4 bytes per string byte at most: \xNN), an ellipsis, the padding */
+        bound += (op[0] == OP_COL_CSTR ? (size_t)op[2] * 4 : 32) + 3 + cur.width;
+        break;
+      }
     }
     bound += cur.lit_len;
     if (cur.kind == OP_MEMO || cur.kind == OP_WALL_STR) p->memo_rops[p->nmemo_rops++] = (uint32_t)p->nrops;
@@ -830,6 +1279,17 @@ static napi_value js_plan_invalidate(napi_env env, napi_callback_info info) {
   return ig_undefined(env);
 }
 
+/* renderPlanLines(plan): how many lines the plan has rendered (e.g. to tell a silent run from a busy one). */
+static napi_value js_plan_lines(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  ig_plan *p = ig_plan_arg(env, argv[0]);
+  if (!p) return NULL;
+  napi_value v;
+  NAPI_TRY(env, napi_create_double(env, (double)__atomic_load_n(&p->lines_out, __ATOMIC_RELAXED), &v));
+  return v;
+}
+
 #ifdef IG_TEST_HOOKS
 /* renderPlanRender(plan, batch: Buffer, count, nowOffsetMs?) -> { out, missed: number[], refresh: number[] }: renders
  * a reader-layout batch on the calling thread, so that tests compare the plan with the JS encoder without a
@@ -895,6 +1355,7 @@ bool ig_render_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "renderPlanNew", js_plan_new);
   IG_EXPORT(env, exports, "renderPlanMemoSet", js_plan_memo_set);
   IG_EXPORT(env, exports, "renderPlanInvalidate", js_plan_invalidate);
+  IG_EXPORT(env, exports, "renderPlanLines", js_plan_lines);
 #ifdef IG_TEST_HOOKS
   IG_EXPORT(env, exports, "renderPlanRender", js_plan_render);
 #endif

@@ -222,6 +222,8 @@ export interface NativeAddon {
   renderPlanMemoSet(plan: RenderPlanHandle, memo: number, key: Buffer, fragment: Buffer): void;
   /** Forget every memo before the next record (what the fragments depend on changed). Any time. */
   renderPlanInvalidate(plan: RenderPlanHandle): void;
+  /** Lines the plan has rendered so far. */
+  renderPlanLines(plan: RenderPlanHandle): number;
 
   // Metrics aggregators: key ranges are [offset, size, flags]* (flags 1: C string), ops [op, offset, size, n]*.
   metricsAggNew(keyRanges: Int32Array, ops: Int32Array, maxKeys: number): MetricsAggregatorHandle;

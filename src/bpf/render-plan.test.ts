@@ -36,7 +36,17 @@ test('ops that read outside the record layout or the literals are refused', () =
   assert.throws(() => native.renderPlanNew(ops([OP.LIT, 0, 99, 0]), lits, memos(), 0n), /literal out of range/);
   assert.throws(() => native.renderPlanNew(ops([OP.UINT, 0, 3, 0]), lits, memos(), 0n), /integer size/);
   assert.throws(() => native.renderPlanNew(ops([OP.MEMO, 2, 0, 0]), lits, memos([0, 1, 0, 4]), 0n), /memo index/);
-  assert.throws(() => native.renderPlanNew(ops([9, 0, 0, 0]), lits, memos(), 0n), /unknown op/);
+  assert.throws(() => native.renderPlanNew(ops([99, 0, 0, 0]), lits, memos(), 0n), /unknown op/);
+  // filters: the tree must span exactly the ops it declares; constants and memos must exist
+  const F = { FILTER: 19, AND: 20, CONST: 23, UINT: 24, STR: 27, MEMO: 28 } as const;
+  assert.throws(() => native.renderPlanNew(ops([F.FILTER, 2, 0, 0], [F.CONST, 1, 0, 0]), lits, memos(), 0n), /filter length/);
+  assert.throws(() => native.renderPlanNew(ops([F.FILTER, 2, 0, 0], [F.AND, 2, 2, 0], [F.CONST, 1, 0, 0]), lits, memos(), 0n), /filter/);
+  assert.throws(() => native.renderPlanNew(ops([F.FILTER, 1, 0, 0], [F.UINT, 0, 4, 8]), lits, memos(), 0n), /filter integer comparison/);
+  assert.throws(() => native.renderPlanNew(ops([F.FILTER, 1, 0, 0], [F.STR, 0, 16, 0]), Buffer.from([200, 0, 0, 0]), memos(), 0n), /filter string comparison/);
+  assert.throws(() => native.renderPlanNew(ops([F.FILTER, 1, 0, 0], [F.MEMO, 0, 0, 0]), lits, memos(), 0n), /filter memo/);
+  // column cells need their {width, limit, flags} in the literals
+  assert.throws(() => native.renderPlanNew(ops([10, 0, 4, 4]), lits, memos(), 0n), /column format/);
+  assert.throws(() => native.renderPlanNew(ops([13, 0, 5000, 0]), Buffer.alloc(12), memos(), 0n), /string column size/);
 });
 
 test('the production build does not export the test-only render call', () => {

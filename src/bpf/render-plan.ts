@@ -33,6 +33,11 @@ export class RenderPlan {
     native.renderPlanMemoSet(this.#h, memo, key, fragment);
   }
 
+  /** Lines rendered with this plan so far (on reader threads). */
+  lines(): number {
+    return native.renderPlanLines(this.#h);
+  }
+
   /** Forget every memo before the next record (what the fragments depend on changed). Any time, any thread. */
   invalidate(): void {
     native.renderPlanInvalidate(this.#h);

@@ -40,6 +40,7 @@ export const COMMON_FLAGS: KnownFlag[] = [
   { long: 'output', short: 'o', value: true, description: 'Output mode: columns, json, jsonpretty, yaml, none (ds:mode,ds2:mode per data source)' },
   { long: 'fields', value: true, description: 'Fields to show: a,b,c replaces the default columns; +a,-b adds and removes' },
   { long: 'filter', short: 'F', value: true, description: 'Show only events matching field==value, !=, <, >, <=, >=, ~ (regex), !~; commas mean and' },
+  { long: 'filter-expr', short: 'E', value: true, description: "Show only events for which this expression is true (expr-lang: proc.comm in ['cat','ls'] and proc.pid > 1)" },
   { long: 'containername', short: 'c', value: true, description: 'Show only data from containers with these names (comma list, ! to exclude)', absentReason: NO_CONTAINERS },
   { long: 'host', value: false, description: 'Show data from both the host and containers', harmlessWhenAbsent: '--host: {g} has no container filter, it always shows the whole host' },
   { long: 'k8s-namespace', value: true, description: 'Show only data from pods in these Kubernetes namespaces', absentReason: NO_CONTAINERS },

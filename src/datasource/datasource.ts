@@ -4,6 +4,7 @@ import { Batch } from './batch.js';
 import { Field, FieldFlag, type FieldInit, type Storage } from './field.js';
 import { TEMPLATES } from './templates.js';
 import { Kind } from './kinds.js';
+import type { Predicate } from './predicate.js';
 
 export type DataSourceType = 'single' | 'array';
 export type Subscriber = (b: Batch) => void;
@@ -11,6 +12,11 @@ export type Subscriber = (b: Batch) => void;
 export interface SubscribeOptions {
   /** A native render plan reproduces what this subscriber does to the output (e.g. the timestamp rewrite). */
   nativeEquivalent?: boolean;
+  /**
+   * The subscriber only drops the records that do not match this predicate: a render consumer that evaluates
+   * the data source's predicates (predicates()) stands in for it.
+   */
+  predicate?: Predicate;
 }
 
 export interface FieldConfig {
@@ -30,7 +36,7 @@ export class DataSource {
   /** Size of the static struct at the start of every record. */
   staticSize = 0;
   private columnCount = 0;
-  private readonly subs: { prio: number; seq: number; fn: Subscriber; nativeEquivalent: boolean }[] = [];
+  private readonly subs: { prio: number; seq: number; fn: Subscriber; nativeEquivalent: boolean; predicate?: Predicate }[] = [];
   private seq = 0;
   private lostHandlers: ((n: number, cause: string) => void)[] = [];
   referenced = true;
@@ -85,16 +91,22 @@ export class DataSource {
   }
 
   subscribe(fn: Subscriber, prio: number, opts: SubscribeOptions = {}): void {
-    this.subs.push({ prio, seq: this.seq++, fn, nativeEquivalent: opts.nativeEquivalent === true });
+    this.subs.push({ prio, seq: this.seq++, fn, nativeEquivalent: opts.nativeEquivalent === true, predicate: opts.predicate });
     this.subs.sort((a, b) => a.prio - b.prio || a.seq - b.seq);
   }
 
   /**
    * True when a native render plan can stand in for every subscriber (nothing else needs the records in JS);
-   * `except`: a subscriber whose work a native consumer does instead (a metrics aggregator).
+   * `except`: a subscriber whose work a native consumer does instead (a metrics aggregator); `withPredicates`:
+   * the consumer also evaluates every predicate of predicates(), so filter subscribers count too.
    */
-  onlyNativeEquivalentSubscribers(except?: Subscriber): boolean {
-    return this.subs.every((s) => s.nativeEquivalent || (except !== undefined && s.fn === except));
+  onlyNativeEquivalentSubscribers(except?: Subscriber, withPredicates = false): boolean {
+    return this.subs.every((s) => s.nativeEquivalent || (except !== undefined && s.fn === except) || (withPredicates && s.predicate !== undefined));
+  }
+
+  /** The predicates of filtering subscribers, in the order they run. */
+  predicates(): Predicate[] {
+    return this.subs.flatMap((s) => (s.predicate ? [s.predicate] : []));
   }
 
   emit(b: Batch): void {

@@ -9,6 +9,8 @@ import type { Batch, DataSource } from '../datasource/index.js';
 export interface DataSourceRenderConsumer extends RenderConsumer {
   /** Records already printed with memo fragments past their TTL: recompute those fragments. */
   refresh(b: Batch): void;
+  /** The consumer's plan evaluates every predicate of the data source (ds.predicates()): filters need no JS. */
+  readonly filters?: boolean;
 }
 
 export class RenderConsumers {
@@ -22,6 +24,6 @@ export class RenderConsumers {
   /** The consumer of `ds`, when one was offered and every subscriber of `ds` is one its plan stands in for. */
   for(ds: DataSource): DataSourceRenderConsumer | undefined {
     const c = this.#byDs.get(ds);
-    return c && ds.onlyNativeEquivalentSubscribers() ? c : undefined;
+    return c && ds.onlyNativeEquivalentSubscribers(undefined, c.filters === true) ? c : undefined;
   }
 }

@@ -6,13 +6,26 @@
 // memo whose fragment the JS encoder renders the first time a key is seen (the field's declared Derivation). A field
 // with no native form makes the whole data source stay on the JS path.
 import { RenderPlan } from '../../bpf/render-plan.js';
-import { Kind, baseKind, isArrayKind, scalarSize, type Batch, type Field, type Derivation } from '../../datasource/index.js';
+import { Kind, baseKind, isArrayKind, isIntegerKind, isSignedKind, scalarSize, type Batch, type Field, type Derivation, type Predicate, type Invalidation } from '../../datasource/index.js';
 import { buildTree, encodeNode, valueWriter, type Node } from './json.js';
+import { cellText, fit, type Column } from './columns.js';
 
-const OP = { LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8 } as const;
+const OP = {
+  LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8, TRIM_END: 9,
+  COL_UINT: 10, COL_SINT: 11, COL_BOOL: 12, COL_CSTR: 13,
+  FILTER: 19, F_AND: 20, F_OR: 21, F_NOT: 22, F_CONST: 23, F_UINT: 24, F_SINT: 25, F_BOOL: 26, F_STR: 27, F_MEMO: 28,
+} as const;
+const CMP: Record<string, number> = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5, startsWith: 6, endsWith: 7, contains: 8 };
+const COL_RIGHT = 1;
+const COL_LAST = 2;
+const COL_HEX = 16;
+const ELLIPSIS: Record<Column['ellipsis'], number> = { end: 0, start: 1, middle: 2, none: 3 };
+/** Longest string member a native column cell renders (render_plan.c COL_TEXT_MAX). */
+const COL_TEXT_MAX = 4096;
 const MEMO_KEY_MAX = 64;
 
-type Writer = (b: Batch, i: number) => string;
+/** A fragment's text; null: none can be kept for this key (the record is always left to JS). */
+type Writer = (b: Batch, i: number) => string | null;
 
 interface MemoSpec {
   ranges: [number, number][];   // record byte ranges of the key; none: wall-clock seconds of `wallOffs`
@@ -20,15 +33,22 @@ interface MemoSpec {
   fragment: Writer;
   wallOffs?: number;            // timestamp memos: where the (already rewritten) wall-clock ns is in JS batches
   onChange?: (cb: () => void) => () => void;
+  /** A filter leaf's answer ("1"/"0"): filled from every record JS sees before the filter drops any. */
+  filter?: boolean;
 }
 
 export interface NativePlan {
   plan: RenderPlan;
   /**
    * Fill the memos from a batch JS rendered (the records the plan missed on). `refreshOnly`: the records did not
-   * go through the pipeline (refresh batches), so their timestamps are still boot-clock: skip those memos.
+   * go through the pipeline (refresh batches), so their timestamps are still boot-clock: skip those memos; the
+   * filter's memos are filled from them too.
    */
   fill(b: Batch, refreshOnly?: boolean): void;
+  /** The plan's filter has memos: fill them from a batch before the filter drops records (fillFilter). */
+  readonly filterMemos: boolean;
+  /** Fill the filter's memos from every live record of `b` (called before the filter runs). */
+  fillFilter(b: Batch): void;
   /** Stop following the state the memos depend on. */
   dispose(): void;
 }
@@ -55,10 +75,186 @@ function keyRanges(fields: Field[], what: string): [number, number][] {
   return ranges;
 }
 
+/**
+ * What a field's value follows from: its own derivation, or for a derived leaf under a parent that declares one
+ * for its whole subtree (container fields), the parent's.
+ */
+function derivationOf(f: Field): Derivation | undefined {
+  if (f.derivation) return f.derivation;
+  if (f.storage.type !== 'derived') return undefined;
+  for (let p = f.parent; p; p = p.parent) if (p.subtreeKey && p.derivation?.kind === 'computed') return p.derivation;
+  return undefined;
+}
+
+/** The memo key of a leaf over `fields`: their own bytes, or for derived fields the bytes they follow from. */
+function leafKey(fields: Field[], what: string): { ranges: [number, number][]; ttlMs: number; onChange?: Invalidation } {
+  const ranges: [number, number][] = [];
+  let ttlMs = 0;
+  const invs: Invalidation[] = [];
+  const add = (f: Field) => {
+    const d = derivationOf(f);
+    if (d?.kind === 'wallclock-ns' || d?.kind === 'wallclock-text') throw new PlanError(`${what}: ${f.fullName} is a timestamp`);
+    if (d?.kind === 'computed') {
+      for (const r of keyRanges(d.inputs, what)) if (!ranges.some(([o, l]) => o === r[0] && l === r[1])) ranges.push(r);
+      if (d.ttlMs && (!ttlMs || d.ttlMs < ttlMs)) ttlMs = d.ttlMs;
+      if (d.invalidation) invs.push(d.invalidation);
+      return;
+    }
+    const r = plainStatic(f);
+    if (!r) throw new PlanError(`${what}: ${f.fullName} has no native form`);
+    if (!ranges.some(([o, l]) => o === r.offs && l === r.size)) ranges.push([r.offs, r.size]);
+  };
+  for (const f of fields) add(f);
+  const total = ranges.reduce((n, [, l]) => n + l, 0);
+  if (ranges.length === 0 || ranges.length > 8 || total > MEMO_KEY_MAX) throw new PlanError(`${what}: its input is ${total} bytes (at most ${MEMO_KEY_MAX} can key a memo)`);
+  const onChange: Invalidation | undefined = invs.length === 0 ? undefined : invs.length === 1 ? invs[0] : (cb) => {
+    const offs = invs.map((inv) => inv(cb));
+    return () => { for (const o of offs) o(); };
+  };
+  return { ranges, ttlMs, onChange };
+}
+
+function u64Bytes(v: bigint, signed: boolean): Buffer {
+  const b = Buffer.alloc(8);
+  if (signed) b.writeBigInt64LE(v); else b.writeBigUInt64LE(v);
+  return b;
+}
+
 class PlanBuilder {
   readonly parts: (string | number[])[] = [];
   readonly memos: MemoSpec[] = [];
   wallOffsetNs: bigint | undefined;
+  /** Binary constants (filter values, column formats): the start of the literal pool. */
+  readonly blobs: Buffer[] = [];
+  blobLen = 0;
+  filterOps: number[] = [];
+
+  blob(b: Buffer): number {
+    const at = this.blobLen;
+    // 4-aligned so that the C side may read u32s from it in place
+    const padded = Buffer.alloc((b.length + 3) & ~3);
+    b.copy(padded);
+    this.blobs.push(padded);
+    this.blobLen += padded.length;
+    return at;
+  }
+
+  /** The predicate as ops in prefix order (AND/OR/NOT carry the size of their subtree). */
+  predicate(p: Predicate): number[][] {
+    switch (p.kind) {
+      case 'const': return [[OP.F_CONST, p.value ? 1 : 0, 0, 0]];
+      case 'and': case 'or': case 'not': {
+        const args = p.kind === 'not' ? [p.arg] : p.args;
+        const kids = args.flatMap((a) => this.predicate(a));
+        return [[p.kind === 'and' ? OP.F_AND : p.kind === 'or' ? OP.F_OR : OP.F_NOT, args.length, kids.length + 1, 0], ...kids];
+      }
+      case 'cmp': {
+        const leaf = this.cmpLeaf(p);
+        if (leaf) return [leaf];
+        return [this.memoLeaf([p.field], `filter on ${p.field.fullName}`, p.test)];
+      }
+      case 'strmatch': {
+        const leaf = this.strLeaf(p.field, CMP[p.op]!, p.value);
+        if (leaf) return [leaf];
+        return [this.memoLeaf([p.field], `filter on ${p.field.fullName}`, p.test)];
+      }
+      case 'opaque': return [this.memoLeaf(p.fields, `filter ${JSON.stringify(p.what)}`, p.test)];
+    }
+  }
+
+  /** A comparison of a record member with a constant, evaluated on the bytes; undefined: the member's value is not its bytes. */
+  private cmpLeaf(p: Extract<Predicate, { kind: 'cmp' }>): number[] | undefined {
+    const f = p.field;
+    const r = plainStatic(f);
+    if (!r || f.derivation || isArrayKind(f.kind)) return undefined;
+    const kind = baseKind(f.kind);
+    const cmp = CMP[p.op]!;
+    if (isIntegerKind(kind) && typeof p.value === 'bigint') {
+      if (r.size !== scalarSize(kind)) return undefined;
+      const signed = isSignedKind(kind);
+      const bits = BigInt(8 * r.size);
+      const min = signed ? -(1n << (bits - 1n)) : 0n;
+      const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+      // A constant out of the member's range decides alone (the JS filter compares exact values too).
+      if (p.value < min || p.value > max) {
+        const above = p.value > max; // every value is below the constant
+        const yes = p.op === '!=' || (above ? p.op === '<' || p.op === '<=' : p.op === '>' || p.op === '>=');
+        return [OP.F_CONST, yes ? 1 : 0, 0, 0];
+      }
+      return [signed ? OP.F_SINT : OP.F_UINT, r.offs, r.size | (cmp << 24), this.blob(u64Bytes(p.value, signed))];
+    }
+    if (kind === Kind.Bool && typeof p.value === 'boolean' && (p.op === '==' || p.op === '!=')) {
+      return [OP.F_BOOL, r.offs, cmp << 24, p.value ? 1 : 0];
+    }
+    if (typeof p.value === 'string') return this.strLeaf(f, cmp, p.value);
+    return undefined;
+  }
+
+  /** A string member compared with (or searched for) a constant, on its decoded bytes. */
+  private strLeaf(f: Field, cmp: number, value: string): number[] | undefined {
+    const r = plainStatic(f);
+    const kind = baseKind(f.kind);
+    if (!r || f.derivation || isArrayKind(f.kind) || (kind !== Kind.CString && kind !== Kind.String) || r.size <= 0 || r.size > 65536) return undefined;
+    // A lone surrogate has no UTF-8 form: the bytes would not say what the JS string comparison says.
+    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) return undefined;
+    const t = Buffer.from(value, 'utf8');
+    const lit = Buffer.alloc(4 + t.length);
+    lit.writeUInt32LE(t.length, 0);
+    t.copy(lit, 4);
+    return [OP.F_STR, r.offs, r.size | (cmp << 24), this.blob(lit)];
+  }
+
+  /** A leaf JS answers once per input: a memo of "1"/"0" keyed by the bytes its fields follow from. */
+  private memoLeaf(fields: Field[], what: string, test: (b: Batch, i: number) => boolean): number[] {
+    const k = leafKey(fields, what);
+    const m = this.memo({ ranges: k.ranges, ttlMs: k.ttlMs, onChange: k.onChange, filter: true, fragment: (b, i) => (test(b, i) ? '1' : '0') });
+    return [OP.F_MEMO, m, 0, 0];
+  }
+
+  /** Keep only the records every predicate matches. */
+  filter(preds: Predicate[]): void {
+    if (preds.length === 0) return;
+    const root: Predicate = preds.length === 1 ? preds[0]! : { kind: 'and', args: preds };
+    this.filterOps = this.predicate(root).flat();
+  }
+
+  /** A column cell (columns.ts cellText + fit). */
+  cell(c: Column, last: boolean): void {
+    const v = c.value;
+    const flags = (c.right ? COL_RIGHT : 0) | (last ? COL_LAST : 0) | (ELLIPSIS[c.ellipsis] << 2) | (c.hex ? COL_HEX : 0);
+    const fmt = () => {
+      const b = Buffer.alloc(12);
+      b.writeUInt32LE(c.width, 0);
+      b.writeUInt32LE(c.maxCells, 4);
+      b.writeUInt32LE(flags, 8);
+      return this.blob(b);
+    };
+    const vd = derivationOf(v);
+    if (vd?.kind === 'computed') {
+      const text: Writer = (b, i) => {
+        const cell = fit(cellText(c, b, i), c, last);
+        // The row is trimEnd()ed: a cell ending in whitespace other than spaces could change that: leave it to JS.
+        const spaceless = cell.replace(/ +$/, '');
+        return spaceless.trimEnd() === spaceless ? cell : null;
+      };
+      this.memoOp(vd, `${c.field.fullName} (column)`, text);
+      return;
+    }
+    const r = plainStatic(v);
+    if (!r || v.derivation) throw new PlanError(`${v.fullName}: no native form`);
+    if (isArrayKind(v.kind)) throw new PlanError(`${v.fullName}: arrays are rendered in JS`);
+    const kind = baseKind(v.kind);
+    if (isIntegerKind(kind) && r.size === scalarSize(kind)) {
+      this.op(isSignedKind(kind) ? OP.COL_SINT : OP.COL_UINT, r.offs, r.size, fmt());
+      return;
+    }
+    if (kind === Kind.Bool) { this.op(OP.COL_BOOL, r.offs, 1, fmt()); return; }
+    if ((kind === Kind.CString || kind === Kind.String) && r.size > 0 && r.size <= COL_TEXT_MAX) {
+      this.op(OP.COL_CSTR, r.offs, r.size, fmt());
+      return;
+    }
+    throw new PlanError(`${v.fullName}: kind ${kind} is rendered in JS`);
+  }
 
   lit(s: string): void { this.parts.push(s); }
   op(...o: number[]): void { this.parts.push(o); }
@@ -154,12 +350,29 @@ class PlanBuilder {
 export interface PlanSpec { ops: Int32Array; literals: Buffer; memos: Int32Array; wallOffsetNs: bigint; specs: MemoSpec[] }
 
 /** The plan's arrays for `fields` (what json.ts would print with indent 0). Throws PlanError when a field has no native form. */
-export function planSpec(fields: Field[]): PlanSpec {
+export function planSpec(fields: Field[], preds: Predicate[] = []): PlanSpec {
   const b = new PlanBuilder();
+  b.filter(preds);
   b.node(buildTree(fields), 0);
-  const lits: Buffer[] = [];
-  let litLen = 0;
-  const ops: number[] = [];
+  return finish(b);
+}
+
+/** The plan's arrays for a columns row (what columns.ts rowLine() prints). Throws PlanError when a cell has no native form. */
+export function columnsPlanSpec(cols: Column[], preds: Predicate[] = []): PlanSpec {
+  const b = new PlanBuilder();
+  b.filter(preds);
+  cols.forEach((c, k) => {
+    if (k) b.lit(' ');
+    b.cell(c, k === cols.length - 1);
+  });
+  b.op(OP.TRIM_END, 0, 0, 0);
+  return finish(b);
+}
+
+function finish(b: PlanBuilder): PlanSpec {
+  const lits: Buffer[] = [...b.blobs];
+  let litLen = b.blobLen;
+  const ops: number[] = b.filterOps.length ? [OP.FILTER, b.filterOps.length / 4, 0, 0, ...b.filterOps] : [];
   let pending = '';
   const flushLit = () => {
     if (!pending) return;
@@ -183,11 +396,20 @@ export function planSpec(fields: Field[]): PlanSpec {
   return { ops: Int32Array.from(ops), literals: Buffer.concat(lits), memos: Int32Array.from(memoWords), wallOffsetNs: b.wallOffsetNs ?? 0n, specs: b.memos };
 }
 
-/** Compile `fields` into a native plan, or say why the data source stays on the JS path. */
-export function compileNativePlan(fields: Field[]): NativePlan | { reason: string } {
+/** Compile `fields` (and the data source's filter predicates) into a native plan, or say why the data source stays on the JS path. */
+export function compileNativePlan(fields: Field[], preds: Predicate[] = []): NativePlan | { reason: string } {
+  return compileSpec(() => planSpec(fields, preds));
+}
+
+/** Compile a columns row (and the filter predicates) into a native plan, or say why it stays on the JS path. */
+export function compileNativeColumns(cols: Column[], preds: Predicate[] = []): NativePlan | { reason: string } {
+  return compileSpec(() => columnsPlanSpec(cols, preds));
+}
+
+function compileSpec(make: () => PlanSpec): NativePlan | { reason: string } {
   let spec: PlanSpec;
   try {
-    spec = planSpec(fields);
+    spec = make();
   } catch (e) {
     if (e instanceof PlanError) return { reason: e.message };
     throw e;
@@ -197,14 +419,13 @@ export function compileNativePlan(fields: Field[]): NativePlan | { reason: strin
   const disposers = memos.filter((m) => m.onChange).map((m) => m.onChange!(() => plan.invalidate()));
   const last: string[] = memos.map(() => '');
   const key = Buffer.alloc(MEMO_KEY_MAX);
-  return {
-    plan,
-    fill(b, refreshOnly = false) {
+  const fillFrom = (b: Batch, refreshOnly: boolean, which: 'render' | 'filter' | 'all') => {
       for (let k = 0; k < b.liveCount; k++) {
         const i = b.live[k]!;
         const base = b.offs[i]!;
         for (let m = 0; m < memos.length; m++) {
           const spec = memos[m]!;
+          if (which !== 'all' && (spec.filter === true) !== (which === 'filter')) continue;
           let n = 0;
           if (spec.ranges.length === 0) {
             if (refreshOnly) continue;
@@ -219,6 +440,7 @@ export function compileNativePlan(fields: Field[]): NativePlan | { reason: strin
           const sig = key.toString('latin1', 0, n);
           if (sig === last[m]) continue;
           const frag = spec.fragment(b, i);
+          if (frag === null) continue; // no fragment can stand for this key: its records stay with JS
           if (spec.ranges.length === 0 && frag === '') continue; // unexpected timestamp text: leave it to JS
           plan.setMemo(m, key.subarray(0, n), Buffer.from(frag, 'utf8'));
           last[m] = sig;
@@ -226,7 +448,12 @@ export function compileNativePlan(fields: Field[]): NativePlan | { reason: strin
       }
       // A memo the plan emptied (invalidation, TTL) must be set again even for the key seen last.
       last.fill('');
-    },
+  };
+  return {
+    plan,
+    filterMemos: memos.some((m) => m.filter),
+    fill(b, refreshOnly = false) { fillFrom(b, refreshOnly, refreshOnly ? 'all' : 'render'); },
+    fillFilter(b) { fillFrom(b, false, 'filter'); },
     dispose() { for (const d of disposers) d(); },
   };
 }

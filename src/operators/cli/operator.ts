@@ -8,8 +8,8 @@ import { perDataSource } from '../perds.js';
 import type { ReaderOutput } from '../../bpf/reader.js';
 import { Errno } from '../../bpf/constants.js';
 import { makeJsonEncoder, jsonFields } from './json.js';
-import { compileNativePlan, type NativePlan } from './native-plan.js';
-import { columnFor, fitColumnsToWidth, headerLine, rowLine } from './columns.js';
+import { compileNativePlan, compileNativeColumns, type NativePlan } from './native-plan.js';
+import { columnFor, fitColumnsToWidth, headerLine, rowLine, type Column } from './columns.js';
 import { selectFields } from './fields.js';
 import { pcapngRenderer } from './pcapng.js';
 
@@ -118,17 +118,18 @@ const RENDER_FD = 1;
 const RENDER_LINGER_US = 4000;
 
 /**
- * JSON lines with a native plan: the cli offers the data source's reader a render consumer, so the reader's
- * thread renders the records and this renderer only sees those the plan missed on. It renders them like the JS
- * path, writes them through the reader (in order with the thread's lines) and fills the plan's memos. Until a
- * reader takes the consumer (or if none does) it writes to the sink.
+ * Lines with a native plan (JSON, or columns rows): the cli offers the data source's reader a render consumer,
+ * so the reader's thread filters and renders the records and this renderer only sees those the plan missed on.
+ * It renders them like the JS path, writes them through the reader (in order with the thread's lines) and fills
+ * the plan's memos. Until a reader takes the consumer (or if none does) it writes to the sink.
  */
-function nativeJsonRenderer(ctx: GadgetContext, ds: DataSource, fields: Field[], sink: Sink, np: NativePlan, onStdoutClosed: () => void): (b: Batch) => void {
-  const enc = makeJsonEncoder(fields, 0);
+function nativeLineRenderer(ctx: GadgetContext, ds: DataSource, line: (b: Batch, i: number) => string, sink: Sink, np: NativePlan, onStdoutClosed: () => void): (b: Batch) => void {
   const lines = new LineBuffer();
   let out: ReaderOutput | undefined;
+  // The filter's memos need the answer for the records the filter drops too: filled before it runs (9000).
+  if (np.filterMemos) ds.subscribe((b) => np.fillFilter(b), 8999, { nativeEquivalent: true });
   ctx.renderConsumers.offer(ds, {
-    plan: np.plan, outFd: RENDER_FD, lingerUs: RENDER_LINGER_US, maxLatencyMs: 1,
+    plan: np.plan, outFd: RENDER_FD, lingerUs: RENDER_LINGER_US, maxLatencyMs: 1, filters: true,
     attached: (o) => { out = o; },
     refresh: (b) => np.fill(b, true),
     outputFailed: (errno, message) => {
@@ -139,7 +140,7 @@ function nativeJsonRenderer(ctx: GadgetContext, ds: DataSource, fields: Field[],
     },
   });
   return (b) => {
-    const bytes = lines.batch(enc, b);
+    const bytes = lines.batch(line, b);
     if (!out) { sink.write(bytes); return; }
     out.write(bytes);
     np.fill(b);
@@ -149,6 +150,30 @@ function nativeJsonRenderer(ctx: GadgetContext, ds: DataSource, fields: Field[],
 /** What JSON output shows: the --fields selection, else every referenced field. */
 function jsonFieldList(ds: DataSource, fieldsSpec: string | undefined): Field[] {
   return fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
+}
+
+/**
+ * The native form of a JSON or columns renderer of `ds` (with the data source's filters), or why there is none.
+ * Columns: the header is printed by JS at start (begin), rows by the plan.
+ */
+function nativeRenderer(ctx: GadgetContext, ds: DataSource, mode: string, fieldsSpec: string | undefined, sink: Sink, onStdoutClosed: () => void): { np: NativePlan; render: Renderer } | { reason: string } {
+  const preds = ds.predicates();
+  if (mode === 'json') {
+    const list = jsonFieldList(ds, fieldsSpec);
+    const np = compileNativePlan(list, preds);
+    if ('reason' in np) return np;
+    return { np, render: nativeLineRenderer(ctx, ds, makeJsonEncoder(list, 0), sink, np, onStdoutClosed) };
+  }
+  const selected = selectFields(ds, fieldsSpec);
+  if (selected.length === 1 && isText(selected[0]!)) return { reason: 'a text/plain column' };
+  const cols: Column[] = selected.map((f, k) => columnFor(ds, f, k === selected.length - 1));
+  fitColumnsToWidth(cols, sink.isTTY ? sink.width : undefined);
+  const np = compileNativeColumns(cols, preds);
+  if ('reason' in np) return np;
+  const render: Renderer = nativeLineRenderer(ctx, ds, (b, i) => rowLine(cols, b, i), sink, np, onStdoutClosed);
+  const header = headerLine(cols);
+  render.begin = () => sink.write(header + '\n');
+  return { np, render };
 }
 
 /** Renders batches; `begin` (if any) prints what comes before the first batch. */
@@ -295,23 +320,27 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
             ds.onLost((n, cause) => { if (!stdoutClosed) ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`); });
             if (mode !== 'none') shown.push({ ds, mode });
           }
-          // One data source printed as JSON lines on stdout: the reader's thread may render it (native plan).
-          // With several, their lines would interleave from different threads.
+          // One data source printed as JSON lines or columns on stdout: the reader's thread may filter and render
+          // it (native plan). With several, their lines would interleave from different threads.
           const only = shown.length === 1 ? shown[0]! : undefined;
-          const nativeOk = only?.mode === 'json' && sink === stdoutSink && only.ds.type === 'single' && process.env['IG_NATIVE_RENDER'] !== '0';
+          const nativeOk = (only?.mode === 'json' || only?.mode === 'columns') && sink === stdoutSink && only.ds.type === 'single' && process.env['IG_NATIVE_RENDER'] !== '0';
           for (const { ds, mode } of shown) {
+            const what = mode === 'json' ? 'JSON' : mode;
             if (nativeOk) {
-              const list = jsonFieldList(ds, fields.get(ds.name));
-              const np = compileNativePlan(list);
-              if (!('reason' in np)) {
-                plans.push(np);
-                ds.subscribe(nativeJsonRenderer(ctx, ds, list, sink, np, () => { stdoutClosed = true; }), 10000, { nativeEquivalent: true });
+              const native = nativeRenderer(ctx, ds, mode, fields.get(ds.name), sink, () => { stdoutClosed = true; });
+              if (!('reason' in native)) {
+                plans.push(native.np);
+                ds.subscribe(native.render, 10000, { nativeEquivalent: true });
+                if (native.render.begin) begins.push(native.render.begin);
+                if (ds.type === 'single') streams++;
                 continue;
               }
-              ctx.log.debug(`${ds.name}: JSON rendered in JS (${np.reason})`);
+              ctx.log.debug(`${ds.name}: ${what} rendered in JS (${native.reason})`);
+            } else if (mode === 'json' || mode === 'columns') {
+              ctx.log.debug(`${ds.name}: ${what} rendered in JS (${shown.length > 1 ? 'several data sources are printed' : sink !== stdoutSink ? 'output is not stdout' : ds.type === 'array' ? 'an array data source' : 'IG_NATIVE_RENDER=0'})`);
+            } else {
+              ctx.log.debug(`${ds.name}: ${mode} output, rendered in JS`);
             }
-            if (mode === 'json' && !nativeOk) ctx.log.debug(`${ds.name}: JSON rendered in JS (${shown.length > 1 ? 'several data sources are printed' : sink !== stdoutSink ? 'output is not stdout' : ds.type === 'array' ? 'an array data source' : 'IG_NATIVE_RENDER=0'})`);
-            else if (mode !== 'json') ctx.log.debug(`${ds.name}: ${mode} output, rendered in JS`);
             const r = makeRenderer(ds, mode, fields.get(ds.name), rowsSink);
             if (r) ds.subscribe(r, 10000);
             if (r?.begin) begins.push(r.begin);
@@ -324,7 +353,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
           // A person at a terminal who sees nothing for a while should learn what is being watched, once.
           if (streams > 0 && quietNoteMs > 0 && process.stderr.isTTY) {
             quietTimer = setTimeout(() => {
-              if (rows || ctx.signal.aborted) return;
+              if (rows || ctx.signal.aborted || plans.some((p) => p.plan.lines() > 0)) return;
               const watched = ctx.watching;
               ctx.log.notice(`no events in ${quietNoteMs / 1000}s: watching ${watched ?? 'the whole host'}; events appear as they happen (Ctrl-C to stop)`);
             }, quietNoteMs);

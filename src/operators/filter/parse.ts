@@ -2,6 +2,7 @@
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { Kind, baseKind, isIntegerKind, isArrayKind } from '../../datasource/index.js';
 import { didYouMean } from '../../gadget/suggest.js';
+import { compareCodePoints, evalPredicate, type Predicate } from '../../datasource/predicate.js';
 
 export class FilterError extends Error {}
 
@@ -40,6 +41,24 @@ export function parseRule(ds: DataSource, rule: string): Rule {
 
 /** Compile a rule into a predicate over record indices; values are parsed once, per the field's kind. */
 export function compileRule(r: Rule): (b: Batch, i: number) => boolean {
+  return rulePredicate(r).test;
+}
+
+/** A rule as a Predicate leaf: a comparison of the field with a constant, or (regex, floats) an opaque test. */
+export function rulePredicate(r: Rule): Extract<Predicate, { kind: 'cmp' | 'opaque' }> {
+  const test = ruleTest(r);
+  const { field, op } = r;
+  if (op !== '~' && op !== '!~' && !isArrayKind(field.kind)) {
+    const kind = baseKind(field.kind);
+    const v = r.value.trim();
+    if (isIntegerKind(kind)) return { kind: 'cmp', field, op, value: BigInt(v), test };
+    if (kind === Kind.Bool && (op === '==' || op === '!=')) return { kind: 'cmp', field, op, value: r.value === 'true' || r.value === '1', test };
+    if (kind !== Kind.Bool && kind !== Kind.Float32 && kind !== Kind.Float64) return { kind: 'cmp', field, op, value: r.value, test };
+  }
+  return { kind: 'opaque', fields: [field], what: `${field.fullName}${op}${r.value}`, test };
+}
+
+function ruleTest(r: Rule): (b: Batch, i: number) => boolean {
   const { field, op, value } = r;
   const get = field.get;
   if (op === '~' || op === '!~') {
@@ -70,8 +89,7 @@ export function compileRule(r: Rule): (b: Batch, i: number) => boolean {
     }
     if (typeof target === 'number') { const x = Number(v); return x < target ? -1 : x > target ? 1 : 0; }
     if (typeof target === 'boolean') return Number(Boolean(v)) - Number(target);
-    const s = String(v ?? '');
-    return s < target ? -1 : s > target ? 1 : 0;
+    return compareCodePoints(String(v ?? ''), target);
   };
   switch (op) {
     case '==': return (b, i) => cmp(get(b, i)) === 0;
@@ -83,14 +101,16 @@ export function compileRule(r: Rule): (b: Batch, i: number) => boolean {
   }
 }
 
+/** The rules of one --filter value as one Predicate (their conjunction), or undefined when there is none. */
+export function filterPredicate(ds: DataSource, expr: string): Predicate | undefined {
+  const leaves = splitRules(expr).map((r) => rulePredicate(parseRule(ds, r)));
+  if (leaves.length === 0) return undefined;
+  return leaves.length === 1 ? leaves[0] : { kind: 'and', args: leaves };
+}
+
 export function compileFilter(ds: DataSource, expr: string): ((b: Batch, i: number) => boolean) | undefined {
-  const preds = splitRules(expr).map((r) => compileRule(parseRule(ds, r)));
-  if (preds.length === 0) return undefined;
-  if (preds.length === 1) return preds[0];
-  return (b, i) => {
-    for (const p of preds) if (!p(b, i)) return false;
-    return true;
-  };
+  const p = filterPredicate(ds, expr);
+  return p ? evalPredicate(p) : undefined;
 }
 
 function fieldNames(ds: DataSource): string[] {
