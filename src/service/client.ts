@@ -19,6 +19,9 @@ export interface ClientOptions {
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
+/** Bytes the daemon may send ahead of what this client has read (HTTP/2 stream and connection window). */
+const FLOW_CONTROL_WINDOW = 32 << 20;
+
 export class RemoteError extends Error {
   constructor(readonly code: number, message: string) { super(message); }
 }
@@ -80,7 +83,10 @@ export class GadgetClient {
     } else {
       this.creds = grpc.credentials.createInsecure();
     }
-    this.channelOpts = { 'grpc.max_receive_message_length': 64 << 20, ...(t?.serverName ? { 'grpc.ssl_target_name_override': t.serverName, 'grpc.default_authority': t.serverName } : {}) };
+    // A large HTTP/2 receive window (stream and connection): with the 64 KiB default the daemon may send only a few
+    // batches before waiting for this process to grant more, so a storm's throughput was bound by two processes
+    // taking turns on a busy machine, and the daemon dropped what did not fit its per-client buffer.
+    this.channelOpts = { 'grpc.max_receive_message_length': 64 << 20, 'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW, ...(t?.serverName ? { 'grpc.ssl_target_name_override': t.serverName, 'grpc.default_authority': t.serverName } : {}) };
   }
 
   private client(service: 'GadgetManager' | 'GadgetInstanceManager' | 'BuiltInGadgetManager'): AnyClient {

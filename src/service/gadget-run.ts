@@ -65,7 +65,9 @@ export class GadgetRun {
   private upstream: UpstreamEncoder[] = [];
   private replay?: ReplayBuffer;
 
-  private constructor(readonly ctx: GadgetContext, private readonly daemonLog?: Logger) {}
+  private daemonKeys = new Set<string>();
+
+  private constructor(readonly ctx: GadgetContext, private readonly daemonLog?: Logger, /** Protocol log level the run was assembled with. */ readonly logLevel: number = LogLevel.Warn) {}
 
   /** Resolve the image and assemble the pipeline; params are set, not yet validated against a start. */
   static async prepare(imageName: string, paramValues: Record<string, string>, opts: RunOptions = {}): Promise<GadgetRun> {
@@ -82,15 +84,20 @@ export class GadgetRun {
       instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll() }),
     };
     const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder]), image: opts.image });
-    run = new GadgetRun(ctx, opts.daemonLog);
-    const daemonKeys = new Set(Object.keys(opts.daemonParams ?? {}));
+    run = new GadgetRun(ctx, opts.daemonLog, opts.logLevel ?? LogLevel.Warn);
     for (const [k, v] of Object.entries(opts.daemonParams ?? {})) if (ctx.params.find(k)) ctx.params.set(k, v);
-    for (const [k, v] of Object.entries(paramValues)) {
-      if (daemonKeys.has(k)) { log.warn(`param ${k} is set by the daemon; the client's value is ignored`); continue; }
-      ctx.params.set(k, v);
-    }
-    run.info = run.describe();
+    run.daemonKeys = new Set(Object.keys(opts.daemonParams ?? {}));
+    run.setParams(paramValues);
     return run;
+  }
+
+  /** The client's param values (before run()); those the daemon sets stay the daemon's. */
+  setParams(paramValues: Record<string, string>): void {
+    for (const [k, v] of Object.entries(paramValues)) {
+      if (this.daemonKeys.has(k)) { this.ctx.log.warn(`param ${k} is set by the daemon; the client's value is ignored`); continue; }
+      this.ctx.params.set(k, v);
+    }
+    this.info = this.describe();
   }
 
   /** GadgetInfo as GetGadgetInfo answers it (before the run: data sources as declared). */

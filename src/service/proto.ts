@@ -67,11 +67,17 @@ export interface ApiStatusResponse { result: number; message: string }
 export interface ApiInfoResponse { version: string; experimental: boolean; serverVersion: string }
 
 let loaded: grpc.GrpcObject | undefined;
+let root: protobuf.Root | undefined;
 
-/** The `api` package: service definitions and client constructors. Loaded once (≈30 ms). */
+/** api.proto parsed once, for the services and for the messages inside payloads (parsing is most of the cost). */
+function apiRoot(): protobuf.Root {
+  return (root ??= protobuf.loadSync(protoPath()));
+}
+
+/** The `api` package: service definitions and client constructors. Loaded once. */
 export function apiPackage(): grpc.GrpcObject {
   if (!loaded) {
-    const def = protoLoader.loadSync(protoPath(), { keepCase: true, longs: String, enums: Number, defaults: true, oneofs: true, bytes: Buffer });
+    const def = protoLoader.fromJSON(apiRoot().toJSON(), { keepCase: true, longs: String, enums: Number, defaults: true, oneofs: true, bytes: Buffer });
     loaded = grpc.loadPackageDefinition(def)['api'] as grpc.GrpcObject;
   }
   return loaded;
@@ -83,10 +89,8 @@ export function serviceOf(name: 'GadgetManager' | 'GadgetInstanceManager' | 'Bui
   return apiPackage()[name] as ServiceCtor;
 }
 
-let root: protobuf.Root | undefined;
 function typeOf(name: string): protobuf.Type {
-  root ??= protobuf.loadSync(protoPath());
-  return root.lookupType(`api.${name}`);
+  return apiRoot().lookupType(`api.${name}`);
 }
 
 /** Messages carried inside payloads (GadgetInfo in a GadgetEvent), and instance files. */

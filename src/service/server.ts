@@ -8,6 +8,7 @@ import { serviceOf, type ApiControlRequest, type ApiCreateInstanceRequest, type 
 import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, GADGET_INFO_FLAG_USE_INSTANCE, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, DEFAULT_EVENT_BUFFER_LENGTH } from './consts.js';
 import { GadgetRun, type RunOptions } from './gadget-run.js';
 import { ClientStream } from './client-stream.js';
+import { WarmRuns } from './warm-runs.js';
 import { InstanceManager, timeoutMsOf } from './instances.js';
 import { InstanceStore } from './instance-store.js';
 import { ServiceError, statusOf } from './errors.js';
@@ -45,6 +46,8 @@ export class GadgetDaemon {
   /** Client runs (RunGadget) and their ends, so a stopping daemon waits for their kernel objects to go. */
   private readonly runs = new Map<GadgetRun, Promise<void>>();
   private readonly bufferLength: number;
+  /** Assemblies made for GetGadgetInfo, reused by the RunGadget that usually follows (first-event latency). */
+  private readonly warm = new WarmRuns();
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log ?? new Logger('info');
@@ -58,7 +61,10 @@ export class GadgetDaemon {
       GetGadgetInfo: unary(async (req: { imageName: string; paramValues: Record<string, string>; version: number; flags: number }) => {
         if (req.version !== VERSION_GADGET_INFO) throw new ServiceError(grpc.status.FAILED_PRECONDITION, `unsupported GadgetInfo version ${req.version}: this daemon speaks version ${VERSION_GADGET_INFO}`);
         if (req.flags & GADGET_INFO_FLAG_USE_INSTANCE) return { gadgetInfo: { ...this.instances.runOf(req.imageName).info, id: req.imageName } };
-        const run = await GadgetRun.prepare(req.imageName, req.paramValues ?? {}, runOpts);
+        const params = req.paramValues ?? {};
+        const run = await GadgetRun.prepare(req.imageName, params, runOpts);
+        // A client asks for the info right before it runs the image (gadgetctl does): keep this assembly for that run.
+        if (Object.keys(params).length === 0) this.warm.put(req.imageName, run);
         return { gadgetInfo: run.info };
       }),
       RunGadget: (call: grpc.ServerDuplexStream<ApiControlRequest, ApiGadgetEvent>) => this.runGadget(call, runOpts),
@@ -110,7 +116,9 @@ export class GadgetDaemon {
       if (!req) { client.close({ code: grpc.status.INVALID_ARGUMENT, details: 'the first message of RunGadget must be a run or attach request' }); return; }
       if (req.version !== VERSION_GADGET_RUN_PROTOCOL) { client.close({ code: grpc.status.FAILED_PRECONDITION, details: `unsupported run protocol version ${req.version}: this daemon speaks version ${VERSION_GADGET_RUN_PROTOCOL}` }); return; }
       const c = client;
-      GadgetRun.prepare(req.imageName, req.paramValues ?? {}, { ...runOpts, logLevel: req.logLevel }).then(async (r) => {
+      const warm = this.warm.take(req.imageName, req.logLevel);
+      const prepared = warm ? Promise.resolve(warm).then((w) => { w.setParams(req.paramValues ?? {}); return w; }) : GadgetRun.prepare(req.imageName, req.paramValues ?? {}, { ...runOpts, logLevel: req.logLevel });
+      prepared.then(async (r) => {
         run = r;
         if (gone) return;
         r.attach(c);

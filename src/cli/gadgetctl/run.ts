@@ -2,7 +2,7 @@
 // gadget's and operators' params, as the daemon describes them, plus the output flags rendered here).
 import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { addParamOptions, commanderMessage } from '../run.js';
+import { addParamOptions, commanderMessage } from '../param-flags.js';
 import { Logger } from '../../gadget/logger.js';
 import type { ParamDesc } from '../../gadget/params.js';
 import { ParamSet, parseDuration } from '../../gadget/params.js';
@@ -13,7 +13,13 @@ import { LogLevel } from '../../service/consts.js';
 import { UsageError } from '../errors.js';
 import { activeConfig } from '../../config/config.js';
 import { configValue } from '../../config/params.js';
-import { RemoteRenderer, remoteParams } from './render.js';
+import type { RemoteRenderer } from './render.js';
+
+// The output side (cli operator, column widths) is loaded while the daemon assembles the gadget for GetGadgetInfo:
+// both are on the way to the first event, and they run in different processes.
+type RenderModule = typeof import('./render.js');
+let renderModule: Promise<RenderModule> | undefined;
+function loadRender(): Promise<RenderModule> { return (renderModule ??= import('./render.js')); }
 
 const CLIENT_PREFIX = 'operator.cli.';
 const VALUE_FLAGS = new Set(['-t', '--timeout', '--name', '--tags', '--id', '--event-buffer-length', '-f', '--file', '-o', '--output', '--fields']);
@@ -93,7 +99,7 @@ export const LEVEL_NAMES: Record<number, string> = { [LogLevel.Panic]: 'ERROR', 
 
 /** Stream one run (or attachment) to stdout until it ends, Ctrl-C or SIGTERM. */
 async function stream(client: GadgetClient, req: Parameters<GadgetClient['run']>[0], values: Map<string, string>, log: Logger): Promise<void> {
-  const r = new RemoteRenderer(values, log);
+  const r: RemoteRenderer = new (await loadRender()).RemoteRenderer(values, log);
   let pending: Promise<void> = Promise.resolve();
   let lostTotal = 0;
   let handle: RunHandle | undefined;
@@ -147,8 +153,9 @@ export async function runRemote(client: GadgetClient, args: string[], mode: 'run
   }
   let id: string | undefined;
   if (mode === 'attach') id = (await findInstance(client, target)).id;
+  const render = loadRender();
   const info = await client.getGadgetInfo(id ?? target, {}, mode === 'attach');
-  const { server, client: clientParams } = await remoteParams(info, log);
+  const { server, client: clientParams } = await (await render).remoteParams(info, log);
   const cmd = skeleton(mode, `${target} [flags]`).description(`${mode === 'run' ? 'Run' : 'Attach to'} ${info.name}`);
   const all = mode === 'run' ? [...server, ...clientParams] : clientParams;
   const byAttr = addParamOptions(cmd, all, log);

@@ -9,7 +9,7 @@ import { LogLevel } from '../../service/consts.js';
 import type { RunHandle } from '../../service/client.js';
 import type { ApiGadgetInfo, ApiGadgetInstance } from '../../service/proto.js';
 import type { Batch, DataSource } from '../../datasource/index.js';
-import { addParamOptions } from '../run.js';
+import { addParamOptions } from '../param-flags.js';
 import { UsageError } from '../errors.js';
 import { RemoteRenderer, remoteParams } from '../gadgetctl/render.js';
 import { collect, firstArg, LEVEL_NAMES, parseOrHelp, skeleton, splitTags, timeoutMs } from '../gadgetctl/run.js';
