@@ -42,6 +42,22 @@ test('an upstream client gets trace_open events as GadgetData payloads it can de
   await until('daemon to release its programs', () => ownedProgIds(d.proc!.pid).length === 0);
 });
 
+test('an upstream client gets an array data source (snapshot_process) as GadgetDataArray packets', async () => {
+  const r = upstreamRun(d.address, { imageName: 'snapshot_process', paramValues: { [hostKey]: 'true' } });
+  const status = await r.ended;
+  assert.equal(status?.code, 0, status?.details);
+  assert.deepEqual(r.unknownTypes, []);
+  assert.deepEqual(r.errors, []);
+  const ds = [...r.dataSources.values()][0]!;
+  assert.equal(ds.type, 2, 'an array data source');
+  // One packet holds the whole snapshot: many elements under one sequence number; this test process is among them.
+  assert.ok(r.events.length > 1);
+  assert.equal(new Set(r.events.map((e) => e.seq)).size, 1);
+  const me = r.events.find((e) => e.values['pid'] === process.pid || e.values['proc.pid'] === process.pid);
+  assert.ok(me, `this process (${process.pid}) is in the snapshot`);
+  assert.equal(me.values['comm'] ?? me.values['proc.comm'], 'node');
+});
+
 test('an instance replays its last --event-buffer-length events to attaching clients (upstream and batch form)', async () => {
   // A binary of our own name, so other tests' and helpers' cats do not count.
   const comm = 'h14replaycat';
