@@ -102,6 +102,9 @@ if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src test gadgets bench tsconfig
   echo "$sources" > .build/tsc.sources
 fi
 
+# The socket enricher's own eBPF program (compiled on first use otherwise).
+node -e "import('./dist/src/operators/socketenricher/tracker.js').then((m) => m.trackerObjectPath())"
+
 # 6. Official gadget images into the local store (rebuilt when a gadget's sources or the headers change).
 node dist/src/cli/build-official.js
 touch -r "$started" .build/setup.stamp

@@ -1,8 +1,10 @@
 // SocketEnricher (priority 10): which process owns the socket on (network namespace, protocol, local port).
 //
 // Upstream loads eBPF programs (kprobes/fentry on socket calls, a socket iterator at start) that keep the
-// `gadget_sockets` map current. This kernel has none of those hooks, so the table is built in user space
-// from /proc (table.ts), rescanned every second and, for a lookup that misses, at once for its namespace.
+// `gadget_sockets` map current. This kernel has none of those hooks: sockets that exist at start come from
+// /proc (table.ts), rescanned every second and, for a lookup that misses, at once for its namespace; sockets
+// created during the run are added by the socket tracker (tracker.ts, an eBPF program on syscall tracepoints
+// and tp_btf/net_dev_queue) the moment they are bound, connected, accepted or first send.
 // It serves two kinds of consumers:
 //
 //  1. gadgets that declare `gadget_sockets` (include/gadget/sockets-map.h: trace_dns, trace_sni,
@@ -26,6 +28,7 @@ import { BpfMap } from '../../bpf/map.js';
 import { MapFlags, MapType } from '../../bpf/constants.js';
 import type { DeclaredMap } from '../../gadget/offers.js';
 import { SocketTable, type SocketEntry } from './table.js';
+import { SocketTracker } from './tracker.js';
 
 /** The offered name (include/gadget/sockets-map.h). */
 const SOCKETS_MAP = 'gadget_sockets';
@@ -163,6 +166,9 @@ class SocketEnricherInstance implements OperatorInstance {
   private layout?: MapLayout;
   /** what the BPF map holds: key (hex) → value (hex) */
   private inMap = new Map<string, string>();
+  private tracker?: SocketTracker;
+  /** keys the tracker added that the last /proc scan did not find (removed when the next one does not either) */
+  private unseen = new Set<string>();
 
   constructor(ctx: GadgetContext, targets: Target[]) {
     for (const t of targets) addSocketFields(t, this.resolver);
@@ -182,6 +188,12 @@ class SocketEnricherInstance implements OperatorInstance {
       name: SOCKETS_MAP, flags: MapFlags.NoPrealloc,
     });
     this.refresh();
+    try {
+      this.tracker = SocketTracker.start(this.map);
+    } catch (e) {
+      // /proc scans alone still find sockets, up to a second late
+      ctx.log.debug(`socket enricher: no socket tracker, sockets created during the run are found by /proc scans only: ${(e as Error).message}`);
+    }
     ctx.offers.offerMap(SOCKETS_MAP, this.map, this.name);
   }
 
@@ -220,6 +232,24 @@ class SocketEnricherInstance implements OperatorInstance {
       map.delete(Buffer.from(k, 'hex')); // false when already gone
       this.inMap.delete(k);
     }
+    if (this.tracker) this.collectTracked(want);
+  }
+
+  /**
+   * Entries the tracker added for sockets that have closed: UDP has no close hook, so an entry that two /proc
+   * scans in a row do not find goes (one miss may be a socket created after the scan).
+   */
+  private collectTracked(want: Map<string, string>): void {
+    const map = this.map!;
+    const unseen = new Set<string>();
+    // keys first: deleting during a GET_NEXT_KEY walk would restart it
+    for (const key of [...map.keys()]) {
+      const k = key.toString('hex');
+      if (want.has(k)) continue;
+      if (this.unseen.has(k)) map.delete(key);
+      else unseen.add(k);
+    }
+    this.unseen = unseen;
   }
 
   stop(): void {
@@ -228,6 +258,8 @@ class SocketEnricherInstance implements OperatorInstance {
   }
 
   postStop(ctx: GadgetContext): void {
+    this.tracker?.close();
+    this.tracker = undefined;
     if (this.map) {
       ctx.offers.withdrawMap(SOCKETS_MAP);
       this.map.close();
