@@ -54,7 +54,8 @@ struct ig_magg {
   value_op *ops;
   size_t nops, ncells;
   uint8_t *cell_kind;
-  size_t min_size; /* shorter records cannot be read: counted in short_records */
+  size_t min_size; /* shorter records are read zero-padded (as JS pads them), counted in short_records */
+  uint8_t *pad;    /* min_size bytes: a short record, zero-padded */
   uint32_t max_keys;
 
   /* Slots, guarded by mu. */
@@ -192,8 +193,9 @@ void ig_magg_add(ig_magg *m, const uint8_t *rec, size_t size) {
   m->records++;
   if (size < m->min_size) {
     m->short_records++;
-    pthread_mutex_unlock(&m->mu);
-    return;
+    memset(m->pad, 0, m->min_size);
+    memcpy(m->pad, rec, size);
+    rec = m->pad;
   }
   uint8_t *k = m->scratch;
   size_t at = 0;
@@ -265,6 +267,7 @@ static void magg_free(ig_magg *m) {
   free(m->dirty);
   free(m->dirty_list);
   free(m->scratch);
+  free(m->pad);
   m->magic = 0;
   free(m);
 }
@@ -357,9 +360,10 @@ static napi_value js_magg_new(napi_env env, napi_callback_info info) {
   if (!bad) {
     m->cell_kind = calloc(m->ncells + 1, 1);
     m->scratch = calloc(m->keylen + 1, 1);
+    m->pad = calloc(m->min_size + 1, 1);
     m->tab_cap = 128;
     m->tab = calloc(m->tab_cap, sizeof *m->tab);
-    if (!m->cell_kind || !m->scratch || !m->tab || !grow_slots(m)) bad = "out of memory";
+    if (!m->cell_kind || !m->scratch || !m->pad || !m->tab || !grow_slots(m)) bad = "out of memory";
   }
   for (size_t o = 0; !bad && o < m->nops; o++) {
     uint8_t kind = CELL_SUM_I;

@@ -7,8 +7,8 @@
 
 typedef struct ig_magg ig_magg;
 
-/* Count one record (poll thread). Never fails: a record too short for the spec or past the key limit is counted
- * in the aggregator's stats instead. */
+/* Count one record (poll thread). Never fails: records of keys past the key limit are counted in the aggregator's
+ * stats instead; a record shorter than the spec reads as zero-padded (as JS pads short records). */
 void ig_magg_add(ig_magg *m, const uint8_t *rec, size_t size);
 
 /* Unwrap an aggregator handle (throws a TypeError otherwise). The reader keeps its own reference. */

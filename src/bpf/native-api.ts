@@ -21,7 +21,7 @@ export interface MetricsAggregatorDrain {
   keys: Buffer;
   /** Per slot touched since the last drain: [slot, number of its last record, cell…]: sums since then, last values of gauges. */
   deltas: Float64Array;
-  /** Records counted so far, too short for the spec, past the key limit. */
+  /** Records counted so far, of them shorter than the spec (read zero-padded), of keys past the key limit (not counted). */
   records: number;
   short: number;
   overflow: number;

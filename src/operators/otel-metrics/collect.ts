@@ -94,7 +94,6 @@ interface NativeLink {
   ttlMs: number;
   lastReset: number;
   overflowSeen: number;
-  shortSeen: number;
   unsubscribe: (() => void)[];
 }
 
@@ -115,7 +114,7 @@ export class MetricsExport {
   private readonly dirty: Series[] = [];
   private readonly sinks: Sink[] = [];
   private native?: NativeLink;
-  /** Told about keys the native aggregator could not keep (more than NATIVE_MAX_KEYS) or records it could not read. */
+  /** Told about keys the native aggregator could not keep (more than NATIVE_MAX_KEYS). */
   onNativeWarning?: (message: string) => void;
   /** One static string key (proc.comm): its bytes are compared with the previous record's before decoding. */
   private readonly rawKey?: { offs: number; size: number; last: Uint8Array; lastLen: number; series?: Series };
@@ -272,7 +271,7 @@ export class MetricsExport {
 
   /** Count on the reader thread with `agg` (built from nativeSpec) from now on; JS drains it when it collects. */
   attachNative(agg: MetricsAggregator, ttlMs: number, invalidations: Invalidation[]): void {
-    const link: NativeLink = { agg, slots: [], resetPending: false, ttlMs, lastReset: Date.now(), overflowSeen: 0, shortSeen: 0, unsubscribe: [] };
+    const link: NativeLink = { agg, slots: [], resetPending: false, ttlMs, lastReset: Date.now(), overflowSeen: 0, unsubscribe: [] };
     for (const inv of invalidations) link.unsubscribe.push(inv(() => { link.resetPending = true; }));
     this.native = link;
   }
@@ -332,10 +331,6 @@ export class MetricsExport {
     if (d.overflow > n.overflowSeen) {
       this.onNativeWarning?.(`metrics: ${this.ds.name}: more than ${NATIVE_MAX_KEYS} distinct keys; ${d.overflow - n.overflowSeen} records of further keys were not counted`);
       n.overflowSeen = d.overflow;
-    }
-    if (d.short > n.shortSeen) {
-      this.onNativeWarning?.(`metrics: ${this.ds.name}: ${d.short - n.shortSeen} records too short for their fields were not counted`);
-      n.shortSeen = d.short;
     }
   }
 
