@@ -11,7 +11,8 @@ import { processEnricherOperator } from '../operators/process/operator.js';
 import { socketEnricherOperator } from '../operators/socketenricher/operator.js';
 import { otelMetricsOperator } from '../operators/otel-metrics/operator.js';
 import { otelLogsOperator } from '../operators/otel-logs/operator.js';
+import { networkPolicyOperator } from '../operators/networkpolicy/operator.js';
 
 export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[] } = {}): DataOperator[] {
-  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, sortOperator, limiterOperator, otelMetricsOperator, otelLogsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
+  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, networkPolicyOperator, sortOperator, limiterOperator, otelMetricsOperator, otelLogsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
 }

@@ -186,7 +186,8 @@ export function makeRenderer(ds: DataSource, mode: string, fieldsSpec: string | 
     case 'none': return undefined;
     // packets as a pcap-ng stream (data sources that annotate pcap.payload etc., e.g. tcpdump)
     case 'pcap-ng': return pcapngRenderer(ds, sink);
-    case 'histogram': {
+    // advise: text records of advisors (network policies, seccomp profiles), printed as they are
+    case 'histogram': case 'advise': {
       // Custom modes print the string value of fields; rendered data sources mark theirs as text/plain.
       const text = ds.fields.filter((f) => isText(f) && !f.unreferenced);
       return textRenderer(ds, text.length > 0 ? text : selectFields(ds, fieldsSpec), sink);
