@@ -132,6 +132,20 @@ test('run trace_exec merges the five nodes; a node killed mid-run is reported on
   await startDaemon(2);
 });
 
+test('an array gadget: one round of all five nodes, sorted and cut to --max-entries over the merged total', async () => {
+  const r = await kgDone(['run', 'snapshot_process', '--host', '--sort', '-pid', '--max-entries', '3', '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rounds = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { pid: number; k8s: { node: string } }[]);
+  assert.equal(rounds.length, 1, r.stdout.slice(0, 400));
+  const rows = rounds[0]!;
+  // Per node, --max-entries 3 would give 15 rows; over the cluster: 3. Every node sees the same processes (one
+  // kernel), so the 3 largest pids of the union are the largest pid as three nodes report it.
+  assert.equal(rows.length, 3);
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1]!.pid >= rows[i]!.pid, 'sorted by -pid');
+  assert.equal(new Set(rows.map((x) => x.k8s.node)).size, 3, JSON.stringify(rows.map((x) => [x.pid, x.k8s.node])));
+  for (const x of rows) assert.ok(nodes.includes(x.k8s.node));
+});
+
 test('attach: a node whose daemon comes back is attached again (the instance resumed there)', async () => {
   const c = await kgDone(['run', 'trace_exec', '--host', '--filter', 'proc.comm==h15dmark', '--detach', '--name', `${tag}-sim`]);
   assert.equal(c.code, 0, c.stderr);

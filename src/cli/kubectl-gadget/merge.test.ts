@@ -97,3 +97,15 @@ test('a node whose data source has another layout is left out, said once', () =>
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^node node-b: data source open differs from the other nodes' \(field pid\)/);
 });
+
+test('arrays: a node that ends without sending completes the round at once (no linger)', () => {
+  const { m, out, live } = collect({ sort: 'pid' });
+  const a = makeDs('array');
+  m.announce('node-a', [a]);
+  m.push('node-a', a, makeBatch(a, RECS));
+  assert.equal(out.length, 0, 'waits for node-b');
+  live.delete('node-b');
+  m.nodeGone();
+  assert.equal(out.length, 1);
+  assert.deepEqual(rows(a, out[0]!.b, ['pid', 'k8s.node']), [[7, 'node-a'], [42, 'node-a'], [1234, 'node-a']]);
+});

@@ -32,7 +32,10 @@ export interface MergeOptions {
   sort?: string;
   /** operator.limiter.max-entries ('-1' = no limit). */
   maxEntries?: string;
-  /** How long a round of array batches waits for the slower nodes after the first one arrived. */
+  /**
+   * How long a round of array batches waits for the slower nodes after the first one arrived (default 2 s). A round
+   * is complete, and goes out at once, when every live node has sent its batch or ended.
+   */
   lingerMs?: number;
   /** The nodes a round of array batches waits for (those whose stream is alive). */
   liveNodes: () => Set<string>;
@@ -137,9 +140,18 @@ export class StreamMerger {
       return;
     }
     m.round.set(node, nb);
-    const live = this.o.liveNodes();
-    if ([...live].every((n) => m.round.has(n))) this.flush(m);
-    else if (!m.timer) m.timer = setTimeout(() => this.flush(m), this.o.lingerMs ?? 500);
+    if (this.complete(m)) this.flush(m);
+    else if (!m.timer) m.timer = setTimeout(() => this.flush(m), this.o.lingerMs ?? 2000);
+  }
+
+  private complete(m: Merged): boolean {
+    for (const n of this.o.liveNodes()) if (!m.round.has(n)) return false;
+    return true;
+  }
+
+  /** A node's stream ended (or failed): rounds that only waited for it go out now. */
+  nodeGone(): void {
+    for (const m of this.merged.values()) if (m.round.size > 0 && this.complete(m)) this.flush(m);
   }
 
   private reseat(target: DataSource, b: Batch, seat: Seat): Batch {

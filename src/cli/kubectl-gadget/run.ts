@@ -167,14 +167,18 @@ async function streamCluster(cc: ClusterContext, conns: NodeConn[], req: Paramet
     });
     handles.set(node, h);
     if (again) say(`INFO: node ${node}: attached again\n`);
+    // Batches still queued behind the output's setup go first; then the node leaves the rounds it was awaited in.
+    const gone = () => { pending = pending.then(() => merger.nodeGone()); };
     h.done.then(() => {
       handles.delete(node);
       live.delete(node);
+      gone();
       succeeded++;
       settle();
     }, (e: unknown) => {
       handles.delete(node);
       live.delete(node);
+      gone();
       fail(conn, conn.explain(e), false);
     });
   };
