@@ -4,4 +4,4 @@ export { Field, FieldFlag, type FieldValue, type Getter, type Storage, type Deri
 export * from './kinds.js';
 export { TEMPLATES, TYPE_TEMPLATES } from './templates.js';
 export { PacketEncoder, PacketDecoder, PacketError, frameLength, PACKET_VERSION, type DecodedBatch, type PacketEncoderOptions } from './codec.js';
-export { evalPredicate, compareCodePoints, type Predicate, type CmpOp } from './predicate.js';
+export { evalPredicate, compareCodePoints, literalRegexPredicate, type Predicate, type CmpOp } from './predicate.js';

@@ -53,3 +53,52 @@ export function compareCodePoints(a: string, b: string): number {
   }
   return a.length - b.length < 0 ? -1 : a.length === b.length ? 0 : 1;
 }
+
+/**
+ * A regular expression that only says "is / starts with / ends with / contains this text" (optionally several
+ * such alternatives: `^ba|sh$`), as Predicate leaves over a string field; undefined for anything else. Lets a
+ * consumer that cannot run regular expressions (the native plan) still evaluate the common ones.
+ */
+export function literalRegexPredicate(field: Field, source: string, get: (b: Batch, i: number) => unknown): Predicate | undefined {
+  const alts: Predicate[] = [];
+  for (const alt of splitAlternatives(source)) {
+    let s = alt;
+    const start = s.startsWith('^');
+    if (start) s = s.slice(1);
+    let end = false;
+    if (s.endsWith('$') && !s.endsWith('\\$')) { end = true; s = s.slice(0, -1); }
+    let lit = '';
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i]!;
+      if (c === '\\') {
+        const n = s[i + 1];
+        if (n === undefined || /[A-Za-z0-9]/.test(n)) return undefined; // \d, \w, \1 ...: not a literal
+        lit += n;
+        i++;
+        continue;
+      }
+      if ('^$.|?*+()[]{}'.includes(c)) return undefined;
+      lit += c;
+    }
+    const str = (b: Batch, i: number) => { const v = get(b, i); return v === undefined || v === null ? '' : String(v); };
+    if (start && end) alts.push({ kind: 'cmp', field, op: '==', value: lit, test: (b, i) => str(b, i) === lit });
+    else if (start) alts.push({ kind: 'strmatch', field, op: 'startsWith', value: lit, test: (b, i) => str(b, i).startsWith(lit) });
+    else if (end) alts.push({ kind: 'strmatch', field, op: 'endsWith', value: lit, test: (b, i) => str(b, i).endsWith(lit) });
+    else alts.push({ kind: 'strmatch', field, op: 'contains', value: lit, test: (b, i) => str(b, i).includes(lit) });
+  }
+  if (alts.length === 0) return undefined;
+  return alts.length === 1 ? alts[0] : { kind: 'or', args: alts };
+}
+
+/** Top-level alternatives of a pattern (a `|` not escaped); groups and classes make it no literal anyway. */
+function splitAlternatives(src: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < src.length; i++) {
+    if (src[i] === '\\') { cur += src.slice(i, i + 2); i++; continue; }
+    if (src[i] === '|') { out.push(cur); cur = ''; continue; }
+    cur += src[i];
+  }
+  out.push(cur);
+  return out;
+}

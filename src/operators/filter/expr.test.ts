@@ -111,7 +111,7 @@ test('-E: compile errors name the expression, the data source and what is wrong'
 
 test('-E: field-vs-constant comparisons become cmp leaves, the rest opaque tests over their fields', () => {
   const ds = world();
-  const p = compileExpr(ds, "stringValue in ['a', 'b'] and (proc.pid > 3 or not (u64 == 1)) and stringValue matches 'x' and 5 < int64Value and float64Value == 1");
+  const p = compileExpr(ds, "stringValue in ['a', 'b'] and (proc.pid > 3 or not (u64 == 1)) and stringValue matches 'x+' and 5 < int64Value and float64Value == 1");
   const kinds: string[] = [];
   const walk = (q: typeof p): void => {
     if (q.kind === 'and' || q.kind === 'or') { kinds.push(q.kind); q.args.forEach(walk); } else if (q.kind === 'not') { kinds.push('not'); walk(q.arg); } else kinds.push(q.kind === 'cmp' ? `cmp:${q.field.fullName}${q.op}${String(q.value)}` : q.kind === 'opaque' ? `opaque:${q.fields.map((f) => f.fullName).join(',')}` : 'const');
@@ -147,4 +147,21 @@ test('parseIp: IPv4, IPv6, mapped IPv4, bad input', () => {
   assert.equal(parseIp('::1')?.n, 1n);
   assert.equal(parseIp('fd00::1')?.v6, true);
   for (const bad of ['1.2.3', '01.2.3.4', '1.2.3.256', ':::', '1::2::3', 'x', '']) assert.equal(parseIp(bad), undefined, bad);
+});
+
+test('literal regular expressions become comparisons (same answers as the regex), others stay opaque', async () => {
+  const { literalRegexPredicate } = await import('../../datasource/index.js');
+  const ds = world();
+  const f = ds.getField('stringValue')!;
+  const b = batch(ds, ['abc', 'xabcx', 'ab', 'a.c', 'a|b', 'bash', 'zsh', ''].map((s) => ({ ...REC, s })));
+  for (const src of ['^abc$', '^ab', 'bc$', 'abc', 'a\\.c', 'a\\|b', '^ba|sh$', 'x|^a', '']) {
+    const p = literalRegexPredicate(f, src, f.get)!;
+    assert.ok(p, src);
+    const re = new RegExp(src);
+    for (let i = 0; i < b.count; i++) assert.equal(evalPredicate(p)(b, i), re.test(String(f.get(b, i))), `${src} on record ${i}`);
+  }
+  for (const src of ['a.c', 'ab+', '[ab]', '(ab)', 'a\\d', 'a{2}', 'a?']) assert.equal(literalRegexPredicate(f, src, f.get), undefined, src);
+  const leaf = compileExpr(ds, "stringValue matches '^ab'");
+  assert.equal(leaf.kind, 'strmatch');
+  assert.equal(filterPredicate(ds, 'stringValue!~c$')!.kind, 'not');
 });

@@ -9,7 +9,7 @@
 // upstream does: comparing a number with a string, or a non-boolean result, is an error before the run starts.
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { Kind, baseKind, isIntegerKind, isArrayKind } from '../../datasource/index.js';
-import { compareCodePoints, type CmpOp, type Predicate } from '../../datasource/predicate.js';
+import { compareCodePoints, literalRegexPredicate, type CmpOp, type Predicate } from '../../datasource/predicate.js';
 import { didYouMean } from '../../gadget/suggest.js';
 import { FilterError } from './parse.js';
 
@@ -610,6 +610,15 @@ function toPredicate(n: Node, text: string): Predicate {
   if (d.t === 'bin' && FLIP[d.op]) {
     const leaf = cmpLeaf(d.l, d.op as CmpOp, d.r, test) ?? cmpLeaf(d.r, FLIP[d.op]!, d.l, test);
     if (leaf) return leaf;
+  }
+  const rx = /^(not )?matches$/.exec(d.t === 'bin' ? d.op : '');
+  if (d.t === 'bin' && rx) {
+    const f = deref(d.l);
+    const lit = deref(d.r);
+    if (f.t === 'field' && f.ty === 'string' && lit.t === 'lit' && typeof lit.v === 'string') {
+      const p = literalRegexPredicate(f.f, lit.v, fieldReader(f.f, 'string'));
+      if (p) return rx[1] ? { kind: 'not', arg: p } : p;
+    }
   }
   const m = /^(not )?(startsWith|endsWith|contains)$/.exec(d.t === 'bin' ? d.op : '');
   if (d.t === 'bin' && m) {

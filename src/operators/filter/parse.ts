@@ -2,7 +2,7 @@
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { Kind, baseKind, isIntegerKind, isArrayKind } from '../../datasource/index.js';
 import { didYouMean } from '../../gadget/suggest.js';
-import { compareCodePoints, evalPredicate, type Predicate } from '../../datasource/predicate.js';
+import { compareCodePoints, evalPredicate, literalRegexPredicate, type Predicate } from '../../datasource/predicate.js';
 
 export class FilterError extends Error {}
 
@@ -41,13 +41,19 @@ export function parseRule(ds: DataSource, rule: string): Rule {
 
 /** Compile a rule into a predicate over record indices; values are parsed once, per the field's kind. */
 export function compileRule(r: Rule): (b: Batch, i: number) => boolean {
-  return rulePredicate(r).test;
+  return evalPredicate(rulePredicate(r));
 }
 
 /** A rule as a Predicate leaf: a comparison of the field with a constant, or (regex, floats) an opaque test. */
-export function rulePredicate(r: Rule): Extract<Predicate, { kind: 'cmp' | 'opaque' }> {
+export function rulePredicate(r: Rule): Predicate {
   const test = ruleTest(r);
   const { field, op } = r;
+  const kindOf = baseKind(field.kind);
+  if ((op === '~' || op === '!~') && !isArrayKind(field.kind) && (kindOf === Kind.String || kindOf === Kind.CString)) {
+    // A regex that is only literal text: comparisons the native plan evaluates itself.
+    const lit = literalRegexPredicate(field, r.value, field.get);
+    if (lit) return op === '~' ? lit : { kind: 'not', arg: lit };
+  }
   if (op !== '~' && op !== '!~' && !isArrayKind(field.kind)) {
     const kind = baseKind(field.kind);
     const v = r.value.trim();
