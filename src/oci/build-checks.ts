@@ -29,9 +29,13 @@ function realOrSelf(p: string): string {
 /**
  * The object must declare its license (`char LICENSE[] SEC("license") = "GPL";`): without it the kernel refuses
  * GPL-only helpers at load time, on every machine the image is run on, with an error that does not say why.
+ * An object without programs (only maps, for a WASM module to use: upstream's map test gadgets) needs none.
  */
 export function checkLicense(object: Buffer, src: string): void {
-  const data = new ElfFile(object).sectionData('license');
+  const elf = new ElfFile(object);
+  const SHF_EXECINSTR = 0x4n;
+  if (!elf.sections.some((s) => (s.flags & SHF_EXECINSTR) !== 0n && s.size > 0)) return;
+  const data = elf.sectionData('license');
   const license = data ? data.toString('latin1').replace(/\0.*$/s, '') : '';
   if (!license) {
     throw new OciError(`${src}: the program declares no license: add  char LICENSE[] SEC("license") = "GPL";  (the kernel refuses GPL-only helpers to programs without a license)`);

@@ -73,8 +73,11 @@ export class WasmGuest {
     }
     g.memory.bind(g.instance.exports['memory'] as WebAssembly.Memory);
     // Reactors (wasm32-wasi libraries) run their constructors in _initialize, as upstream's WithStartFunctions.
+    // node:wasi refuses every WASI call until initialize() (or start()) ran, also for a module that exports
+    // neither (a Rust cdylib for wasm32-wasi, as upstream's Rust test modules): initialize() then only binds the
+    // memory. A module exporting _start (a command) is not one ig can call into later; it is left alone.
     g.call('_initialize', () => {
-      if (wasi && typeof g.instance.exports['_initialize'] === 'function') wasi.initialize(g.instance);
+      if (wasi && typeof g.instance.exports['_start'] !== 'function') wasi.initialize(g.instance);
       else if (typeof g.instance.exports['_initialize'] === 'function') (g.instance.exports['_initialize'] as () => void)();
     });
     const version = g.export('gadgetAPIVersion');

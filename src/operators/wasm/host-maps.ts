@@ -101,8 +101,8 @@ export function mapFunctions(s: HostState) {
      * Perf readers, as upstream's perfReaderRead: 0 with a record, 2 ("deadline exceeded") when none came. The
      * buffer is read on the calling thread (a guest call is synchronous: records a poll thread handed to JS could
      * not arrive during it). Upstream blocks until a record on a normal reader; we wait at most
-     * PERF_READ_WAIT_MS so a quiet buffer cannot hold the pipeline. An overwritable reader returns 2 at once when
-     * empty (upstream's deadline is the reader's creation). Pause keeps what was written before it and drops what
+     * PERF_READ_WAIT_MS so a quiet buffer cannot hold the pipeline. An overwritable reader must be paused to be read
+     * (1 otherwise, as upstream's) and returns 2 at once when empty (upstream's deadline is the reader's creation). Pause keeps what was written before it and drops what
      * the kernel writes while paused, as upstream's Pause (which stops the writes) shows it.
      */
     newPerfReader(mh: number, size: number, overwritable: number): number {
@@ -126,6 +126,8 @@ export function mapFunctions(s: HostState) {
         t: 'perf',
         close: () => drain.close(),
         read: () => {
+          // As upstream's (cilium/ebpf): an overwritable buffer is read only while paused, else an error.
+          if (overwritable && !paused) throw new Error('an overwritable perf reader must be paused before reading');
           if (queue.length === 0 && !paused) take(wait, true);
           return queue.shift() ?? null;
         },

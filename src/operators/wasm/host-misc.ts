@@ -69,8 +69,8 @@ export function miscFunctions(s: HostState) {
     },
 
     getSyscallName(id: number, dst: bigint): number {
-      const name = SYSCALLS_X86_64[id & 0xffff];
-      if (!name) return 1;
+      // As upstream (and strace): a number without a name is "syscall_<hex>".
+      const name = SYSCALLS_X86_64[id & 0xffff] ?? `syscall_${(id & 0xffff).toString(16)}`;
       return mem.write(Buffer.from(name), dst, 'getSyscallName') ? 0 : 1;
     },
     getSyscallID(name: bigint): number {
