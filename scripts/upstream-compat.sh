@@ -62,7 +62,7 @@ ebpf_only=0
 results=()
 # A gadget whose WASM module cannot be built here (no Go toolchain, no wasm32-wasip1 Rust target) is built a
 # second time from a scratch build file without `wasm`, to tell whether its eBPF program and metadata are fine.
-wasm_toolchain_missing() { grep -q -E 'needs the Go toolchain|needs cargo|building .*\.(go|rs) failed' "$1"; }
+wasm_toolchain_missing() { grep -q -E 'needs the Go toolchain|needs Go [0-9.]+ or later|needs cargo|cargo [0-9.]+ cannot read|building .*\.(go|rs) failed' "$1"; }
 ebpf_only_build() {
 	local d=$1 bf="$scratch/buildfiles/${1//\//_}.yaml"
 	mkdir -p "$scratch/buildfiles"

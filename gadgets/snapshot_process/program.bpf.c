@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
+#include <gadget/filter.h>
 #include <gadget/macros.h>
 #include <gadget/mntns.h>
 #include <gadget/mntns_filter.h>
@@ -37,11 +38,6 @@ static __always_inline void emit_task(struct task_struct *task)
 	struct task_struct *parent;
 
 	e.mntns_id = gadget_get_task_mntns_id(task);
-	/* Kernel threads have no mount namespace of their own to filter on
-	 * but share init's: they follow the same rule. */
-	if (gadget_should_discard_mntns_id(e.mntns_id))
-		return;
-
 	e.pid = BPF_CORE_READ(task, tgid);
 	e.tid = BPF_CORE_READ(task, pid);
 	/* The idle task (init_task) is not a process. */
@@ -50,6 +46,11 @@ static __always_inline void emit_task(struct task_struct *task)
 	BPF_CORE_READ_STR_INTO(&e.comm, task, comm);
 	e.creds.uid = BPF_CORE_READ(task, cred, uid.val);
 	e.creds.gid = BPF_CORE_READ(task, cred, gid.val);
+	/* Container selection and upstream's --pid/--tid/--comm/--uid/--gid.
+	 * Kernel threads share init's mount namespace: same rule. */
+	if (gadget_should_discard_data(e.mntns_id, e.pid, e.tid, e.comm,
+				       e.creds.uid, e.creds.gid))
+		return;
 	parent = BPF_CORE_READ(task, real_parent);
 	if (parent) {
 		e.parent.pid = BPF_CORE_READ(parent, tgid);

@@ -73,6 +73,13 @@ test('columns: one table with upstream\'s columns, and the run ends by itself', 
   assert.ok(lines.some((l) => new RegExp(`^sleep\\s+${sleeper.pid}\\s+${sleeper.pid}\\s+0\\s+0\\s+${process.pid}$`).test(l)), r.stdout.slice(0, 500));
 });
 
+test('upstream\'s filter params: --pid and --comm select in the kernel', () => {
+  const byPid = snapshot(['--pid', String(sleeper.pid)]);
+  assert.deepEqual(byPid.map((p) => p.pid), [sleeper.pid]);
+  const byComm = snapshot(['--comm', 'sleep']);
+  assert.ok(byComm.some((p) => p.pid === sleeper.pid) && byComm.every((p) => p.comm === 'sleep'), JSON.stringify(byComm.map((p) => p.comm)));
+});
+
 test('nothing stays loaded', async () => {
   assert.deepEqual(await waitNoPrograms('ig_snap_proc'), []);
 });
