@@ -28,7 +28,20 @@ version=v$(node -p "require('./package.json').version")
 mirror=${IG_IMAGE_MIRROR:-http://deb.debian.org/debian}
 store=${IG_OCI_STORE:-/var/lib/ig/oci-store}
 node_bin=$(readlink -f "$(command -v node)")
-pkgs=(libc6 libc-bin libstdc++6 libgcc-s1 libbpf1 libelf1 zlib1g libzstd1 dash coreutils util-linux mount)
+# What the addon and node link against, as the Debian packages that hold those libraries here (libbpf1 is then
+# taken from bookworm-backports, as on this machine), plus a shell and the tools ig runs (flock, mount).
+lib_pkgs() {
+  for f in native/build/Release/ig_native.node "$node_bin"; do ldd "$f"; done | awk '/=> \//{print $3}' | sort -u |
+    while read -r lib; do
+      real=$(readlink -f "$lib")
+      # usr-merged paths: dpkg may know the library under /lib rather than /usr/lib
+      dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}" 2>/dev/null || dpkg -S "$lib" 2>/dev/null ||
+        { echo "build-image: no Debian package holds $lib (linked by the addon or node)" >&2; exit 1; }
+    done | cut -d: -f1 | sort -u
+}
+[ -f native/build/Release/ig_native.node ] || { echo "build-image: build ig first (scripts/setup.sh)" >&2; exit 1; }
+mapfile -t pkgs < <(lib_pkgs)
+pkgs+=(libc-bin dash coreutils util-linux mount)
 
 [ -f dist/src/cli/main.js ] && [ -f native/build/Release/ig_native.node ] || { echo "build-image: build ig first (scripts/setup.sh)" >&2; exit 1; }
 [ -f "$store/index.json" ] || { echo "build-image: no gadget store at $store (scripts/setup.sh builds the official gadgets into it)" >&2; exit 1; }

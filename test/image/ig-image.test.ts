@@ -8,11 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IgProcess, GADGETCTL_MAIN, repoRoot } from '../harness/ig.js';
 import { startPodman, podmanAvailable, type PodmanHarness } from '../harness/podman.js';
 import { startRegistry, haveRegistry, type RegistryInstance } from '../harness/registry.js';
+import { deployManifests, DEFAULT_CONFIG_YAML } from '../../src/kube/manifests.js';
 
 const ROOT = repoRoot();
 const VERSION = `v${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
@@ -118,4 +119,32 @@ test('podman pulls it from the registry and runs it as a node would; gadgetctl r
   }
   assert.equal((await p.podman(['inspect', '-f', '{{.State.Running}}', `${tag}-ig`])).trim(), 'true', 'the daemon still runs after its client left');
   await p.podman(['stop', '-t', '10', `${tag}-ig`]);
+});
+
+test('the DaemonSet\'s own container command runs in the image: its daemon answers on the pod\'s loopback :8080, where port-forward lands, and its readiness probe passes', { skip }, async () => {
+  const p = podman!;
+  const ref = `${registry!.host}/ig/ig:${VERSION}`;
+  const ds = deployManifests({ image: ref }).find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: { command: string[]; readinessProbe: { exec: { command: string[] } } }[] } } } };
+  const c = ds.spec.template.spec.containers[0]!;
+  const cfgDir = join(RUN_DIR, 'config');
+  mkdirSync(cfgDir, { recursive: true });
+  writeFileSync(join(cfgDir, 'config.yaml'), DEFAULT_CONFIG_YAML); // what the ConfigMap holds
+  const name = `${tag}-ds`;
+  await p.podman(['run', '-d', '--name', name, '--privileged', '--pid', 'host', '--network', 'none', `--cgroup-parent=${p.cgroupParent}`,
+    '-v', '/sys/kernel/debug:/sys/kernel/debug', '-v', '/sys/fs/bpf:/sys/fs/bpf', '-v', `${cfgDir}:/etc/ig:ro`, '-e', 'NODE_NAME=podman-node',
+    '--entrypoint', c.command[0]!, ref, ...c.command.slice(1)]);
+  const pid = Number((await p.podman(['inspect', '-f', '{{.State.Pid}}', name])).trim());
+  assert.ok(pid > 0);
+  // The kubelet's port-forward connects to localhost:8080 in the pod's network namespace: so does this.
+  const deadline = Date.now() + 60000;
+  let last = '';
+  for (;;) {
+    const v = spawnSync('nsenter', ['-t', String(pid), '-n', process.execPath, GADGETCTL_MAIN, '--remote-address', 'tcp://127.0.0.1:8080', '--connection-timeout', '3', 'version'], { encoding: 'utf8', timeout: 30000 });
+    last = v.stdout + v.stderr;
+    if (new RegExp(`^Server version: ${VERSION.replace(/\./g, '\\.')}$`, 'm').test(v.stdout)) break;
+    if (Date.now() > deadline) throw new Error(`the DaemonSet's daemon did not answer on 127.0.0.1:8080: ${last}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await p.podman(['exec', name, ...c.readinessProbe.exec.command]);
+  await p.podman(['stop', '-t', '10', name]);
 });
