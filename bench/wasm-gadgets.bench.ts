@@ -1,7 +1,7 @@
 // What the official gadgets' WASM modules cost (issue 12): trace_exec (argument joining) and trace_dns (DNS
 // message decoding), each under a storm of its own activity.
 //
-//   node dist/bench/wasm-gadgets.bench.js [--execs N] [--queries N] [--dns-rates 0,2000,5000] [--runs R] [--json PATH]
+//   node dist/bench/wasm-gadgets.bench.js [--execs N] [--queries N] [--dns-rates 0,2000,5000] [--runs R] [--parts exec,dns] [--json PATH]
 //
 // exec storm (bench/wasm/gadgetgen.c: vfork + execve /bin/true with 4 arguments, N times), setups interleaved
 // per run:
@@ -46,6 +46,7 @@ async function main(): Promise<void> {
   const queries = Number(arg('queries', '50000'));
   const rates = arg('dns-rates', '0,2000,5000').split(',').map(Number);
   const runs = Number(arg('runs', '2'));
+  const parts = arg('parts', 'exec,dns').split(',');
   const tmp = mkdtempSync(join(tmpdir(), 'ig-bench-wasmg-'));
   const gen = join(tmp, 'gadgetgen');
   execFileSync('gcc', ['-O2', '-o', gen, GEN_C], { stdio: 'inherit' });
@@ -58,12 +59,12 @@ async function main(): Promise<void> {
   try {
     execFileSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
     for (let run = 1; run <= runs; run++) {
-      for (const setup of EXEC_SETUPS) {
+      for (const setup of parts.includes('exec') ? EXEC_SETUPS : []) {
         const r = await execRun(setup, run);
         execResults.push(r);
         process.stderr.write(`${setup} run ${run}: ${int(r.execsPerS)} execs/s, events ${r.events ?? '-'}, lost ${r.lost}${r.cpuS !== undefined ? `, ${fix((r.cpuS * 1e6) / r.execs, 1)} µs/exec` : ''}${r.native !== undefined ? `, native render ${r.native}` : ''}\n`);
       }
-      for (const rate of rates) {
+      for (const rate of parts.includes('dns') ? rates : []) {
         const r = await dnsRun(rate, run);
         dnsResults.push(r);
         process.stderr.write(`dns rate ${rate || 'max'} run ${run}: ${int(r.queriesPerS)} queries/s, events ${r.events}/${4 * r.queries}, lost ${r.lost}, ${fix((r.cpuS * 1e6) / r.events, 2)} µs/event\n`);
@@ -180,7 +181,7 @@ function buildImages(tmp: string, env: NodeJS.ProcessEnv): void {
 
 function report(ex: ExecResult[], dns: DnsResult[], execs: number, queries: number, runs: number): void {
   const base = mean(ex.filter((r) => r.setup === 'exec-baseline').map((r) => r.execsPerS));
-  const execRows = EXEC_SETUPS.map((s) => {
+  const execRows = EXEC_SETUPS.filter((s) => ex.some((r) => r.setup === s)).map((s) => {
     const rs = ex.filter((r) => r.setup === s);
     const eps = mean(rs.map((r) => r.execsPerS));
     const cpu = rs.every((r) => r.cpuS !== undefined) ? fix(mean(rs.map((r) => (r.cpuS! * 1e6) / r.execs)), 1) : '-';
