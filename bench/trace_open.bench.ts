@@ -48,12 +48,31 @@ const IG_RENDER_LINGER_US = 4000;
 const TICK_COMM = 'igb_tick';
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 
-type SetupId = 'baseline' | 'floor-produce' | 'floor' | 'floor-read' | 'floor-read-256k' | 'ig' | 'ig-null' | 'ig-none' | 'ig-wasm' | 'ig-wasm-none' | 'bpftrace' | 'opensnoop';
-const ALL_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'floor-read-256k', 'ig', 'ig-null', 'ig-none', 'ig-wasm', 'ig-wasm-none', 'bpftrace', 'opensnoop'];
+/**
+ * The other output paths of issue 16 (filters, -E, columns), each to a /dev/shm file (lines counted) and to
+ * /dev/null; the *-js setups run the same with IG_NATIVE_RENDER=0 (the JS pipeline: the figures before the native
+ * plan covered them).
+ */
+const PATHS = {
+  'ig-filter': { args: ['-o', 'json', '--filter', `proc.comm==${'igb_storm'}`], file: true, js: false, label: 'ig -o json --filter proc.comm==igb_storm > /dev/shm file' },
+  'ig-filter-null': { args: ['-o', 'json', '--filter', 'proc.comm==igb_storm'], file: false, js: false, label: 'ig -o json --filter proc.comm==igb_storm > /dev/null' },
+  'ig-filter-js-null': { args: ['-o', 'json', '--filter', 'proc.comm==igb_storm'], file: false, js: true, label: 'same, JS pipeline (IG_NATIVE_RENDER=0) > /dev/null' },
+  'ig-expr': { args: ['-o', 'json', '-E', "proc.comm in ['igb_storm', 'cat'] and fname startsWith '/etc/' and error != 'EPERM'"], file: true, js: false, label: 'ig -o json -E "comm in [..] and fname startsWith .. and error != .." > /dev/shm file' },
+  'ig-expr-null': { args: ['-o', 'json', '-E', "proc.comm in ['igb_storm', 'cat'] and fname startsWith '/etc/' and error != 'EPERM'"], file: false, js: false, label: 'ig -o json -E "..." > /dev/null' },
+  'ig-columns': { args: ['-o', 'columns'], file: true, js: false, label: 'ig -o columns > /dev/shm file' },
+  'ig-columns-null': { args: ['-o', 'columns'], file: false, js: false, label: 'ig -o columns > /dev/null' },
+  'ig-columns-js-null': { args: ['-o', 'columns'], file: false, js: true, label: 'ig -o columns, JS pipeline (IG_NATIVE_RENDER=0) > /dev/null' },
+} as const;
+type PathId = keyof typeof PATHS;
+const PATH_SETUPS = Object.keys(PATHS) as PathId[];
+const isPath = (s: string): s is PathId => s in PATHS;
+
+type SetupId = 'baseline' | 'floor-produce' | 'floor' | 'floor-read' | 'floor-read-256k' | 'ig' | 'ig-null' | 'ig-none' | 'ig-wasm' | 'ig-wasm-none' | 'bpftrace' | 'opensnoop' | PathId;
+const ALL_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'floor-read-256k', 'ig', 'ig-null', 'ig-none', 'ig-wasm', 'ig-wasm-none', 'bpftrace', 'opensnoop', ...PATH_SETUPS];
 const WASM_SETUPS: SetupId[] = ['ig-wasm', 'ig-wasm-none'];
 const WASM_IMAGE = 'trace_open_wasm_bench';
 /** Run by default; the others are for investigation (--setups). */
-const DEFAULT_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'ig', 'ig-null', 'bpftrace', 'opensnoop'];
+const DEFAULT_SETUPS: SetupId[] = ['baseline', 'floor-produce', 'floor', 'floor-read', 'ig', 'ig-null', 'ig-filter', 'ig-filter-null', 'ig-expr-null', 'ig-columns', 'ig-columns-null', 'bpftrace', 'opensnoop'];
 const FLOOR_SETUPS: SetupId[] = ['floor-produce', 'floor', 'floor-read', 'floor-read-256k'];
 const LABEL: Record<SetupId, string> = {
   baseline: 'no tracer',
@@ -68,6 +87,7 @@ const LABEL: Record<SetupId, string> = {
   'ig-wasm-none': 'ig + WASM module -o none',
   bpftrace: 'bpftrace > /dev/shm file',
   opensnoop: 'opensnoop -p > /dev/shm file',
+  ...Object.fromEntries(PATH_SETUPS.map((p) => [p, PATHS[p].label])) as Record<PathId, string>,
 };
 
 const BPFTRACE_SCRIPT = [
@@ -248,6 +268,17 @@ class Bench {
               await waitAttached(consumer, OPEN_TPS, 60000);
               break;
             }
+            case 'ig-filter': case 'ig-filter-null': case 'ig-filter-js-null': case 'ig-expr': case 'ig-expr-null':
+            case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': {
+              const path = PATHS[setup];
+              const out = path.file ? outFd() : openSync('/dev/null', 'w');
+              const e = errFd();
+              consumer = start(setup, process.execPath, [this.igMain, 'run', 'trace_open', '--host', ...path.args, '--pid', pid, '-v'],
+                { stdout: out, stderr: e, env: path.js ? { ...process.env, IG_NATIVE_RENDER: '0' } : process.env });
+              closeSync(out); closeSync(e);
+              await waitAttached(consumer, OPEN_TPS, 60000);
+              break;
+            }
             case 'bpftrace': {
               const out = outFd(); const e = errFd();
               consumer = start(setup, 'bpftrace', ['-e', BPFTRACE_SCRIPT, pid], { stdout: out, stderr: e, env: { ...process.env, BPFTRACE_STRLEN: '200' } });
@@ -362,6 +393,22 @@ class Bench {
           case 'ig-null': case 'ig-none': case 'ig-wasm-none':
             res.lost = lostInFile(errFile);
             break;
+          default:
+            if (isPath(setup)) {
+              if (PATHS[setup].file) {
+                const c = countOutput(outFile, GEN_COMM);
+                res.events = c.events;
+                res.outputBytes = c.bytes;
+                res.lost = c.lost + lostInFile(errFile);
+              } else {
+                res.lost = lostInFile(errFile);
+              }
+              // -v: whether the reader thread rendered (the run's own statement), and how much JS did
+              const m = /open: (\d+) records rendered on the reader thread, (\d+) by JS/.exec(readFileSync(errFile, 'latin1'));
+              if (m) notes.push(`reader thread rendered ${int(Number(m[1]))}, JS ${int(Number(m[2]))}`);
+              const why = /open: (?:JSON|columns) rendered in JS \(([^)]*)\)/.exec(readFileSync(errFile, 'latin1'));
+              if (why) notes.push(`rendered in JS: ${why[1]}`);
+            }
         }
         if (WASM_SETUPS.includes(setup)) {
           const m = /wasm module .* ready in ([\d.]+) ms/.exec(readFileSync(errFile, 'latin1'));
@@ -573,6 +620,30 @@ function wasmTargets(sum: Summary[], results: RunResult[]): Target[] {
   return out;
 }
 
+/**
+ * Issue 16's targets for every output path on the open() storm: 0 lost, traced workload >= 90% of the kernel-side
+ * floor, <= 1 µs consumer CPU per event (judged on the > /dev/null runs; the file runs check the lines).
+ */
+function pathTargets(sum: Summary[]): Target[] {
+  const out: Target[] = [];
+  const groups: [string, SetupId[]][] = [
+    ['-o json', ['ig-null', 'ig']], ['-o json --filter', ['ig-filter-null', 'ig-filter']], ['-o json -E', ['ig-expr-null', 'ig-expr']],
+    ['-o columns', ['ig-columns-null', 'ig-columns']],
+  ];
+  for (const [name, [nullId, fileId]] of groups) {
+    const n = sum.find((s) => s.setup === nullId);
+    const f = sum.find((s) => s.setup === fileId);
+    const judged = n ?? f;
+    if (!judged || name === '-o json') continue; // -o json has its own targets above
+    out.push({ name: `${name}: workload vs kernel-side floor`, target: '>= 90%', value: Number.isFinite(judged.vsFloor) ? `${fix(judged.vsFloor * 100, 1)}%` : 'n/a (no floor run)', pass: Number.isFinite(judged.vsFloor) ? judged.vsFloor >= 0.9 : null });
+    const missing = f && f.events !== null ? f.generated - f.events : null;
+    const lost = [n?.lost, f?.lost].filter((x): x is number => x !== null && x !== undefined);
+    out.push({ name: `${name}: lost events`, target: '0', value: `${lost.map(int).join(' / ')} reported${missing !== null ? `, ${int(missing)} lines missing of ${int(f!.generated)} (> file)` : ''}`, pass: lost.length > 0 && lost.every((x) => x === 0) && (missing === null || missing === 0) });
+    out.push({ name: `${name}: consumer CPU per event${n ? ' (> /dev/null)' : ''}`, target: '<= 1 µs', value: `${fix(judged.usPerEvent, 3)} µs`, pass: judged.usPerEvent !== null ? judged.usPerEvent <= 1 : null });
+  }
+  return out;
+}
+
 interface Ratio { metric: string; better: string; vs: Record<string, string> }
 
 function peerRatios(sum: Summary[], lat: LatencyResult[]): Ratio[] {
@@ -717,7 +788,7 @@ async function main(): Promise<void> {
 
   const repoBuildAtEnd = buildInfo(ROOT).buildSha256;
   const sum = summarize(results, setups);
-  const tg = [...targets(sum, lat), ...wasmTargets(sum, results)];
+  const tg = [...targets(sum, lat), ...pathTargets(sum), ...wasmTargets(sum, results)];
   const ratios = peerRatios(sum, lat);
   const text = report(o, sum, results, lat, tg, ratios);
   const stamp = started.toISOString().replace(/:/g, '').replace(/\..*$/, '');
