@@ -722,6 +722,14 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
     ig_plan_ref(p);
     r->plan = p;
     r->out.cancel = &r->stop;
+    /* A preamble (a columns header) goes out now, before the poll thread exists: no line can precede it. */
+    napi_value pre;
+    if (napi_get_named_property(env, opts, "preamble", &pre) == napi_ok && !ig_is_nullish(env, pre)) {
+      void *data;
+      size_t len;
+      if (!ig_arg_bytes(env, pre, "preamble", &data, &len)) return false;
+      ig_out_write(&r->out, data, len);
+    }
   }
   napi_value agg;
   if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "aggregate", &agg) == napi_ok &&

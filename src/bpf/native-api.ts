@@ -80,6 +80,8 @@ export interface ReaderOptions {
    */
   render?: RenderPlanHandle;
   outFd?: number;
+  /** Render mode: bytes written to `outFd` before any line (a columns header), before the poll thread starts. */
+  preamble?: Buffer;
   /** Aggregate mode (exclusive with render): every record is counted per key by this aggregator; none reaches cb. */
   aggregate?: MetricsAggregatorHandle;
   /** Ring buffers: advance over records without reading them and call no callback (benchmark floor). */

@@ -26,6 +26,8 @@ export interface RenderConsumer {
   readonly outFd: number;
   readonly lingerUs?: number;
   readonly maxLatencyMs?: number;
+  /** Written to outFd before the first line (e.g. a header), so that no line can come before it. */
+  readonly preamble?: Buffer;
   /** The reader renders with the plan from now on. */
   attached(out: ReaderOutput): void;
   /** The output fd failed (e.g. EPIPE when the pipe's reader went away); the reader discards output from then on. */
@@ -74,7 +76,7 @@ abstract class Reader {
     const { consumer, aggregate, ...rest } = opts;
     if (consumer && aggregate) throw new Error('a reader renders or aggregates, not both');
     this.nativeOpts = consumer
-      ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
+      ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, preamble: consumer.preamble, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
       : aggregate ? { ...rest, aggregate: aggregate.aggregator.handle } : rest;
   }
 

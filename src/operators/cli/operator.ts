@@ -123,13 +123,15 @@ const RENDER_LINGER_US = 4000;
  * It renders them like the JS path, writes them through the reader (in order with the thread's lines) and fills
  * the plan's memos. Until a reader takes the consumer (or if none does) it writes to the sink.
  */
-function nativeLineRenderer(ctx: GadgetContext, ds: DataSource, line: (b: Batch, i: number) => string, sink: Sink, np: NativePlan, onStdoutClosed: () => void): (b: Batch) => void {
+function nativeLineRenderer(ctx: GadgetContext, ds: DataSource, line: (b: Batch, i: number) => string, sink: Sink, np: NativePlan, onStdoutClosed: () => void, header?: string): Renderer {
   const lines = new LineBuffer();
   let out: ReaderOutput | undefined;
   // The filter's memos need the answer for the records the filter drops too: filled before it runs (9000).
   if (np.filterMemos) ds.subscribe((b) => np.fillFilter(b), 8999, { nativeEquivalent: true });
   ctx.renderConsumers.offer(ds, {
     plan: np.plan, outFd: RENDER_FD, lingerUs: RENDER_LINGER_US, maxLatencyMs: 1, filters: true,
+    // The header goes out through the reader before its thread starts: its rows cannot precede it.
+    preamble: header !== undefined ? Buffer.from(header + '\n', 'utf8') : undefined,
     attached: (o) => { out = o; },
     refresh: (b) => np.fill(b, true),
     outputFailed: (errno, message) => {
@@ -139,12 +141,17 @@ function nativeLineRenderer(ctx: GadgetContext, ds: DataSource, line: (b: Batch,
       ctx.done('error');
     },
   });
-  return (b) => {
+  let headerDone = false;
+  const render: Renderer = (b) => {
+    if (!out && !headerDone && header !== undefined) { headerDone = true; sink.write(header + '\n'); }
     const bytes = lines.batch(line, b);
     if (!out) { sink.write(bytes); return; }
     out.write(bytes);
     np.fill(b);
   };
+  // No reader took the consumer by the time the run starts (rows come through JS): the header is printed here.
+  if (header !== undefined) render.begin = () => { if (!out && !headerDone) { headerDone = true; sink.write(header + '\n'); } };
+  return render;
 }
 
 /** What JSON output shows: the --fields selection, else every referenced field. */
@@ -170,10 +177,7 @@ function nativeRenderer(ctx: GadgetContext, ds: DataSource, mode: string, fields
   fitColumnsToWidth(cols, sink.isTTY ? sink.width : undefined);
   const np = compileNativeColumns(cols, preds);
   if ('reason' in np) return np;
-  const render: Renderer = nativeLineRenderer(ctx, ds, (b, i) => rowLine(cols, b, i), sink, np, onStdoutClosed);
-  const header = headerLine(cols);
-  render.begin = () => sink.write(header + '\n');
-  return { np, render };
+  return { np, render: nativeLineRenderer(ctx, ds, (b, i) => rowLine(cols, b, i), sink, np, onStdoutClosed, headerLine(cols)) };
 }
 
 /** Renders batches; `begin` (if any) prints what comes before the first batch. */
