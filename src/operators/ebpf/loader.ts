@@ -1,6 +1,7 @@
 // The loader: open the gadget's ELF as one BpfObject, write the param values and offered variables into it,
 // replace offered maps, give libbpf's unknown sections their program type, load it (a verifier rejection is one
 // line, the log under --verbose) and attach every program that is not run on demand.
+import { readFileSync } from 'node:fs';
 import { BpfObject } from '../../bpf/object.js';
 import { ProgType } from '../../bpf/constants.js';
 import { GadgetError, type GadgetContext } from '../../gadget/context.js';
@@ -47,6 +48,8 @@ export function loadObject(ctx: GadgetContext, obj: BpfObject): void {
   } catch (e) {
     const err = e as Error & { log?: string; errno?: number };
     const prog = /prog '([^']+)'/.exec(err.message)?.[1] ?? /prog '([^']+)'/.exec(err.log ?? '')?.[1];
+    const missing = prog ? missingHook(obj.programs().find((p) => p.name === prog)?.section ?? '') : undefined;
+    if (missing) throw new GadgetError(`gadget ${ctx.name}: program ${prog}: ${missing}`, err.log || err.message);
     throw new GadgetError(`gadget ${ctx.name}: the kernel rejected ${prog ? `program ${prog}` : 'the eBPF object'}: ${firstLine(err.message)} (run with --verbose for the verifier log)`, err.log || err.message);
   }
 }
@@ -60,6 +63,23 @@ export function attachAll(ctx: GadgetContext, obj: BpfObject, onDemand: Set<stri
     warn: (msg) => ctx.log.warn(msg),
   };
   for (const p of obj.programs()) if (!onDemand.has(p.name)) attachProgram(env, p);
+}
+
+/**
+ * A program the kernel refused because its kind of hook is not built in, said in words (the errno alone, EPERM or
+ * EINVAL, does not tell): BPF LSM programs need CONFIG_BPF_LSM with `bpf` in the active LSMs, fentry/fexit/fmod_ret
+ * need BPF trampolines.
+ */
+function missingHook(section: string): string | undefined {
+  const [kind, ...rest] = section.split('/');
+  const target = rest.join('/');
+  if (kind === 'lsm' || kind === 'lsm.s' || kind === 'lsm_cgroup') {
+    let lsms = '';
+    try { lsms = readFileSync('/sys/kernel/security/lsm', 'utf8'); } catch { /* no securityfs: the LSM list is unknown */ }
+    if (!lsms.split(',').includes('bpf')) return `LSM hook ${target} (BPF LSM) is not supported: this kernel has no BPF LSM (CONFIG_BPF_LSM with "bpf" in lsm=)`;
+  }
+  if (['fentry', 'fexit', 'fmod_ret', 'fentry.s', 'fexit.s'].includes(kind!)) return `${kind} ${target} (BPF trampolines) is not supported by this kernel`;
+  return undefined;
 }
 
 function firstLine(s: string): string {

@@ -1,0 +1,27 @@
+// Programs whose kind of hook this kernel lacks end the run in one line naming the hook: a BPF LSM program
+// (no CONFIG_BPF_LSM: the kernel answers only EPERM at load). kprobes and BPF iterators: see attach.ts and
+// test/ebpf/snapshots.test.ts; upstream's gadgets that use them are listed in docs/gadget-authoring.md.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runIgSync, repoRoot } from '../harness/ig.js';
+import { waitNoPrograms } from '../harness/workload.js';
+
+const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
+const env = { IG_OCI_STORE: store };
+const bpfLsm = ((): boolean => { try { return readFileSync('/sys/kernel/security/lsm', 'utf8').split(',').includes('bpf'); } catch { return false; } })(); // no securityfs: no BPF LSM either
+
+test('a BPF LSM program on a kernel without BPF LSM: one line naming the LSM hook', { skip: bpfLsm && 'this kernel has BPF LSM' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-lsm-'));
+  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'lsm.bpf.c'), join(dir, 'program.bpf.c'));
+  writeFileSync(join(dir, 'gadget.yaml'), 'name: lsm-test\ndatasources:\n  lsm_events:\n    fields:\n      pid: {annotations: {description: pid}}\n');
+  const b = runIgSync(['image', 'build', dir, '-t', 'lsm-test'], { env });
+  assert.equal(b.code, 0, b.stderr);
+  const r = runIgSync(['run', 'lsm-test', '--host'], { env, timeoutMs: 30000 });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error: gadget lsm-test: program ig_lsm_open: LSM hook file_open \(BPF LSM\) is not supported: this kernel has no BPF LSM/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.deepEqual(await waitNoPrograms('ig_lsm_open'), []);
+});
