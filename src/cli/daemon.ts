@@ -7,6 +7,7 @@ import { DEFAULT_DAEMON_ADDRESS, DEFAULT_EVENT_BUFFER_LENGTH, DEFAULT_INSTANCES_
 import { Logger } from '../gadget/logger.js';
 import { UsageError, reportError } from './errors.js';
 import { igVersion } from './version.js';
+import { kubeSourcesFromEnv } from '../kube/index.js';
 
 /** A group name from /etc/group, or a numeric gid. */
 export function resolveGroup(group: string): number {
@@ -50,6 +51,9 @@ export function registerDaemon(program: Command): void {
         if (ca && !o.tlsKeyFile) throw new UsageError('--tls-ca-file needs --tls-key-file and --tls-cert-file');
         for (const f of [o.tlsKeyFile, o.tlsCertFile, ca]) if (f && !fs.existsSync(f)) throw new UsageError(`TLS file ${f} does not exist`);
         const log = new Logger(verbose ? 'debug' : 'info');
+        // On a cluster node (NODE_NAME set, as the DaemonSet does): every run gets KubeManager and the resolvers.
+        const kube = await kubeSourcesFromEnv((m) => log.warn(m));
+        if (kube) log.info(`Kubernetes node ${kube.node}: pods and owners from the API server enrich events`);
         const daemon = new GadgetDaemon({
           address,
           gid: o.group !== undefined ? resolveGroup(o.group) : undefined,
@@ -59,6 +63,7 @@ export function registerDaemon(program: Command): void {
           instancesDir: o.instancesDir,
           serverVersion: igVersion(),
           log,
+          ...(kube ? { run: { kube } } : {}),
         });
         if (address.type === 'tcp' && !o.tlsKeyFile && o.tlsInsecure) log.warn('no TLS configuration: traffic between daemon and clients is not encrypted');
         await daemon.start();

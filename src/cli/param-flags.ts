@@ -25,6 +25,17 @@ export function addParamOptions(cmd: Command, params: ParamDesc[], log: Logger):
     if (short) taken.add(`-${p.alias}`);
     byAttr.set(o.attributeName(), p);
   }
+  // Alternative keys (upstream's second names, e.g. --k8s-selector for KubeManager's --selector): hidden flags
+  // for the same param, after every main key so that none shadows another param's main flag.
+  for (const p of params) {
+    const alt = p.alternativeKey ? `--${p.alternativeKey}` : '';
+    if (!alt || taken.has(alt) || ![...byAttr.values()].includes(p)) continue;
+    const o = new Option(`${alt} ${p.typeHint === 'bool' ? '[bool]' : '<value>'}`).hideHelp();
+    if (p.typeHint === 'bool') o.preset('true');
+    cmd.addOption(o);
+    taken.add(alt);
+    byAttr.set(o.attributeName(), p);
+  }
   return byAttr;
 }
 

@@ -46,6 +46,7 @@ export const COMMON_FLAGS: KnownFlag[] = [
   { long: 'k8s-namespace', value: true, description: 'Show only data from pods in these Kubernetes namespaces', absentReason: NO_CONTAINERS },
   { long: 'k8s-podname', value: true, description: 'Show only data from these Kubernetes pods', absentReason: NO_CONTAINERS },
   { long: 'k8s-containername', value: true, description: 'Show only data from these Kubernetes containers', absentReason: NO_CONTAINERS },
+  { long: 'k8s-selector', short: 'l', value: true, description: 'Show only data from pods with these labels (key=value,...; !key=value, key=!value exclude)', absentReason: NO_CONTAINERS },
   { long: 'runtimes', short: 'r', value: true, description: 'Container runtimes to follow (containerd, podman, docker, cri-o)', absentReason: NO_CONTAINERS },
   { long: 'containerd-namespace', value: true, description: 'containerd namespace to follow (default k8s.io)', absentReason: NO_CONTAINERS },
   { long: 'containerd-socketpath', value: true, description: 'containerd unix socket', absentReason: NO_CONTAINERS },

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { prepareGadget } from '../runtime/assemble.js';
 import { defaultDataOperators } from '../runtime/operators.js';
+import { kubeSourcesFromEnv } from '../kube/index.js';
 import { Logger } from '../gadget/logger.js';
 import { parseDuration } from '../gadget/params.js';
 import { parseInstanceSpecs } from '../gadget/instance-spec.js';
@@ -48,8 +49,9 @@ export async function runSpecFile(args: string[]): Promise<number> {
     const timeoutMs = /^\d+(\.\d+)?$/.test(t) ? Number(t) * 1000 : (() => { try { return parseDuration(t); } catch { throw new UsageError(`invalid value "${t}" for --timeout: expected a number of seconds`); } })();
     // Several gadgets print to one stdout: each line must come from this thread (no reader-thread rendering).
     if (specs.length > 1) process.env['IG_NATIVE_RENDER'] = '0';
+    const kube = await kubeSourcesFromEnv((m) => log.warn(m));
     for (const s of specs) {
-      const ctx = await prepareGadget(s.image, { log, operators: defaultDataOperators() });
+      const ctx = await prepareGadget(s.image, { log, operators: defaultDataOperators({ kube }) });
       ctxs.push(ctx);
       const values = { ...s.paramValues };
       if (o['output']) values['operator.cli.output'] = String(o['output']);

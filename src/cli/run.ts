@@ -24,6 +24,7 @@ import { requirePrivileges } from './privileges.js';
 import { parseAnnotations } from '../gadget/annotate.js';
 import { activeConfig } from '../config/config.js';
 import { applyConfigToParams, configValue } from '../config/params.js';
+import { kubeSourcesFromEnv } from '../kube/index.js';
 
 /** setTimeout cannot wait longer (2^31-1 ms, about 24.8 days); a longer value fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -157,7 +158,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     await checkGadgetName(pre.image, log);
     ctx = await prepareGadget(pre.image, {
       log,
-      operators: deps.operators ?? defaultDataOperators(),
+      operators: deps.operators ?? defaultDataOperators({ kube: await kubeSourcesFromEnv((m) => log.warn(m)) }),
       image: {
         pull: pull as 'always' | 'missing' | 'never',
         disallowPulling: String(o0.disallowPulling) === 'true',

@@ -12,6 +12,11 @@ export interface K8sMetadata {
   containerName: string;
   podUid: string;
   podLabels: Record<string, string>;
+  /** From the Kubernetes API (Kube Manager): the node, host network, and the top owner (Deployment, CronJob, ...). */
+  node?: string;
+  hostNetwork?: boolean;
+  ownerKind?: string;
+  ownerName?: string;
 }
 
 export interface Container {

@@ -12,7 +12,17 @@ import { socketEnricherOperator } from '../operators/socketenricher/operator.js'
 import { otelMetricsOperator } from '../operators/otel-metrics/operator.js';
 import { otelLogsOperator } from '../operators/otel-logs/operator.js';
 import { networkPolicyOperator } from '../operators/networkpolicy/operator.js';
+import { kubeManagerOperator } from '../operators/kubemanager/operator.js';
+import { kubeIpResolverOperator } from '../operators/kubeipresolver/operator.js';
+import { kubeNameResolverOperator } from '../operators/kubenameresolver/operator.js';
+import type { KubeSources } from '../operators/common/pod-source.js';
 
-export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[] } = {}): DataOperator[] {
-  return [localManagerOperator, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, networkPolicyOperator, sortOperator, limiterOperator, otelMetricsOperator, otelLogsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
+/**
+ * `kube`: this process is a node of a Kubernetes cluster (src/kube's kubeSourcesFromEnv): KubeManager takes
+ * LocalManager's place and the Kubernetes resolvers join.
+ */
+export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[]; kube?: KubeSources } = {}): DataOperator[] {
+  const kube = opts.kube;
+  const managers = kube ? [kubeManagerOperator(kube), kubeIpResolverOperator(kube.inventory), kubeNameResolverOperator(kube.inventory)] : [localManagerOperator];
+  return [...managers, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, networkPolicyOperator, sortOperator, limiterOperator, otelMetricsOperator, otelLogsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
 }

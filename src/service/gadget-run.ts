@@ -5,6 +5,7 @@
 // clients that attach later.
 import { prepareGadget } from '../runtime/assemble.js';
 import { defaultDataOperators } from '../runtime/operators.js';
+import type { KubeSources } from '../operators/common/pod-source.js';
 import { GadgetContext } from '../gadget/context.js';
 import { Logger, type LogLevel as LoggerLevel } from '../gadget/logger.js';
 import type { DataOperator } from '../gadget/operator.js';
@@ -28,6 +29,8 @@ export interface RunOptions {
   logLevel?: number;
   /** The daemon's own log for what no client sees. */
   daemonLog?: Logger;
+  /** This daemon is a node of a Kubernetes cluster: KubeManager and the Kubernetes resolvers run (src/kube). */
+  kube?: KubeSources;
 }
 
 function loggerLevel(level: number): LoggerLevel {
@@ -46,8 +49,8 @@ export function toApiParam(p: ParamDesc): ApiParam {
 }
 
 /** Operators that render locally have no place in the daemon: clients render. */
-function daemonOperators(extra: DataOperator[]): DataOperator[] {
-  return defaultDataOperators({ extra }).filter((o) => o.name !== 'cli');
+function daemonOperators(extra: DataOperator[], kube?: KubeSources): DataOperator[] {
+  return defaultDataOperators({ extra, kube }).filter((o) => o.name !== 'cli');
 }
 
 export class GadgetRun {
@@ -83,7 +86,7 @@ export class GadgetRun {
       priority: FORWARDER_PRIORITY,
       instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll() }),
     };
-    const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder]), image: opts.image });
+    const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder], opts.kube), image: opts.image });
     run = new GadgetRun(ctx, opts.daemonLog, opts.logLevel ?? LogLevel.Warn);
     for (const [k, v] of Object.entries(opts.daemonParams ?? {})) if (ctx.params.find(k)) ctx.params.set(k, v);
     run.daemonKeys = new Set(Object.keys(opts.daemonParams ?? {}));

@@ -12,7 +12,8 @@
  *     disabled), starts `containerd --config W/config.toml` and remembers its PID;
  *   - waits for the gRPC socket `W/containerd.sock`;
  *   - imports the busybox test image (test/harness/rootfs.ts) as `docker.io/library/bbox:latest` into a unique
- *     containerd namespace (`igtest-<random>`, so that cgroups `/<ns>/<id>` are ours alone).
+ *     containerd namespace (`igtest-<random>` unless `opts.namespace` names one, e.g. `k8s.io`); containers run in the cgroup
+ *     `/igtest-<random>/<name>`, so that cgroups are ours alone whatever the namespace.
  * `stop()` kills every task of that namespace and removes its containers, stops containerd by PID, kills any
  * leftover shim whose command line names W (by PID), unmounts what is left below W, removes the namespace's
  * cgroup directories and the temp dir. A process 'exit' hook SIGKILLs containerd if a test forgot `stop()`.
@@ -76,7 +77,11 @@ function canConnect(socket: string): Promise<boolean> {
 export async function startContainerd(opts: { namespace?: string } = {}): Promise<ContainerdHarness> {
   const image = buildTestImage();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ig-ctrd-'));
-  const namespace = opts.namespace ?? `igtest-${randomBytes(3).toString('hex')}`;
+  const unique = `igtest-${randomBytes(3).toString('hex')}`;
+  const namespace = opts.namespace ?? unique;
+  // Containers' cgroups go below a parent that is ours alone, even when the namespace is a shared name such as
+  // k8s.io (other tests may use it too): cleanup kills and removes only this tree.
+  const cgroupParent = `/${unique}`;
   const socket = path.join(dir, 'containerd.sock');
   const config = path.join(dir, 'config.toml');
   fs.writeFileSync(config, [
@@ -130,8 +135,8 @@ export async function startContainerd(opts: { namespace?: string } = {}): Promis
     }
     await sleep(50);
     // container processes whose runtime died before it could kill them
-    await killCgroupTree(`/${namespace}`);
-    await removeCgroupTree(`/${namespace}`);
+    await killCgroupTree(cgroupParent);
+    await removeCgroupTree(cgroupParent);
     await removeTree(dir);
   };
 
@@ -160,7 +165,7 @@ export async function startContainerd(opts: { namespace?: string } = {}): Promis
     async run(name, cmd, labels = {}) {
       const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
       const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-      await ctr(['run', '-d', ...labelArgs, image.imageName, name, ...argv]);
+      await ctr(['run', '-d', '--cgroup', `${cgroupParent}/${name}`, ...labelArgs, image.imageName, name, ...argv]);
       const p = await waitFor(`task ${name} running`, () => taskPid(name), 10_000);
       return { id: name, pid: p };
     },

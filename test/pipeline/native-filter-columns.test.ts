@@ -11,7 +11,7 @@ import { nativeTestHooks } from '../harness/native-test-addon.js';
 import { Batch, DataSource, FieldFlag, Kind, evalPredicate, type Predicate } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
 import { installResolver, IdNames } from '../../src/operators/uidgidresolver/operator.js';
-import { addContainerFields } from '../../src/operators/localmanager/enrich.js';
+import { addContainerFields } from '../../src/operators/common/container-fields.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';

@@ -10,7 +10,7 @@ import { RenderPlan } from '../../src/bpf/render-plan.js';
 import { Batch, DataSource, FieldFlag, Kind } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
 import { installResolver, IdNames } from '../../src/operators/uidgidresolver/operator.js';
-import { addContainerFields } from '../../src/operators/localmanager/enrich.js';
+import { addContainerFields } from '../../src/operators/common/container-fields.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';

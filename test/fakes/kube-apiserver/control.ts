@@ -44,6 +44,7 @@ export class FakeKubeControl implements KubeFakeControl {
     return (await this.call<{ object: KubeObject | null }>('get', { apiVersion, kind, namespace, name })).object ?? undefined;
   }
   async forbid(rule: ForbidRule): Promise<void> { await this.call('forbid', rule); }
+  async allow(rule: ForbidRule): Promise<void> { await this.call('allow', rule); }
   async allowAll(): Promise<void> { await this.call('allow-all'); }
   async expireWatches(): Promise<void> { await this.call('expire-watches'); }
   async closeWatches(): Promise<void> { await this.call('close-watches'); }

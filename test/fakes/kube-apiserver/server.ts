@@ -69,6 +69,8 @@ export interface KubeFakeControl {
   remove(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<void>;
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
   forbid(rule: ForbidRule): Promise<void>;
+  /** Drop the forbid rules equal to `rule`. */
+  allow(rule: ForbidRule): Promise<void>;
   allowAll(): Promise<void>;
   /** Forget history and end open watches: clients that resume get 410 Gone and must re-list. */
   expireWatches(): Promise<void>;
@@ -258,6 +260,9 @@ export class FakeKubeApiServerImpl implements FakeKubeApiServer {
   }
 
   async forbid(rule: ForbidRule): Promise<void> { this.forbidden.push(rule); }
+  async allow(rule: ForbidRule): Promise<void> {
+    this.forbidden = this.forbidden.filter((r) => !(r.verb === rule.verb && r.resource === rule.resource && r.namespace === rule.namespace));
+  }
   async allowAll(): Promise<void> { this.forbidden = []; }
 
   async expireWatches(): Promise<void> {
@@ -551,6 +556,7 @@ export class FakeKubeApiServerImpl implements FakeKubeApiServer {
         case 'remove': await this.remove(body.apiVersion, body.kind, body.namespace, body.name); return sendJson(res, 200, {});
         case 'get': return sendJson(res, 200, { object: (await this.get(body.apiVersion, body.kind, body.namespace, body.name)) ?? null });
         case 'forbid': await this.forbid(body as unknown as ForbidRule); return sendJson(res, 200, {});
+        case 'allow': await this.allow(body as unknown as ForbidRule); return sendJson(res, 200, {});
         case 'allow-all': await this.allowAll(); return sendJson(res, 200, {});
         case 'expire-watches': await this.expireWatches(); return sendJson(res, 200, {});
         case 'close-watches': await this.closeWatches(); return sendJson(res, 200, {});

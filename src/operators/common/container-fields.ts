@@ -23,11 +23,11 @@ const RUNTIME_FIELDS: [string, number, number, Record<string, string>, Pick][] =
 ];
 
 const K8S_FIELDS: [string, number, number, Record<string, string>, Pick][] = [
-  ['node', Kind.String, -31, { template: 'node', description: 'Kubernetes node' }, () => process.env['NODE_NAME'] ?? ''],
+  ['node', Kind.String, -31, { template: 'node', description: 'Kubernetes node' }, (c) => c.k8s.node ?? process.env['NODE_NAME'] ?? ''],
   ['namespace', Kind.String, -30, { template: 'namespace', description: 'Kubernetes namespace' }, (c) => c.k8s.namespace],
   ['podName', Kind.String, -29, { template: 'pod', description: 'Kubernetes pod' }, (c) => c.k8s.podName],
   ['containerName', Kind.String, -28, { template: 'container', description: 'Kubernetes container' }, (c) => c.k8s.containerName],
-  ['hostnetwork', Kind.Bool, -28, { 'columns.hidden': 'true' }, () => false],
+  ['hostnetwork', Kind.Bool, -28, { 'columns.hidden': 'true' }, (c) => c.k8s.hostNetwork ?? false],
   ['podLabels', Kind.String, -28, { 'columns.hidden': 'true' }, (c) => Object.entries(c.k8s.podLabels).map(([k, v]) => `${k}=${v}`).join(',')],
 ];
 
@@ -74,7 +74,12 @@ export function addContainerFields(ds: DataSource, lookup: ContainerLookup, inKu
   add(k8s, K8S_FIELDS);
   ds.addField({ name: 'owner', parent: k8s, kind: Kind.Invalid, flags: FieldFlag.Empty, order: -28 });
   const owner = ds.getField('k8s.owner')!;
-  for (const n of ['kind', 'name']) ds.addField({ name: n, parent: owner, kind: Kind.String, order: -28, annotations: { 'columns.hidden': 'true' }, storage: { type: 'derived', compute: () => '' } });
+  const ownerPick: Record<string, Pick> = { kind: (c) => c.k8s.ownerKind ?? '', name: (c) => c.k8s.ownerName ?? '' };
+  for (const n of ['kind', 'name']) {
+    const pick = ownerPick[n]!;
+    ds.addField({ name: n, parent: owner, kind: Kind.String, order: -28, annotations: { 'columns.hidden': 'true' }, tags: ['src:localmanager'],
+      storage: { type: 'derived', compute: (b, i) => { const c = container(b, i); return c ? pick(c) : ''; } } });
+  }
   const runtime = ds.addField({ name: 'runtime', kind: Kind.Invalid, flags: FieldFlag.Empty, order: -27, annotations: inKubernetes ? { 'columns.hidden': 'true' } : {} });
   runtime.subtreeKey = memoKey;
   runtime.derivation = derivation;
