@@ -209,3 +209,32 @@ test('RBAC forbidden: listing pods (one line, retried, recovers) and reading own
     await fake.allowAll();
   }
 });
+
+test('runs share one pod source per process: one list and watch, warnings to every current run, stopped with the last', async () => {
+  const kube = (await kubeSourcesFromEnv(() => undefined, env()))!;
+  const before = (await fake.requests()).filter((r) => r.path === '/api/v1/pods' && r.verb === 'list').length;
+  const [logA, logB] = [new Log(), new Log()];
+  const a = kube.pods();
+  const b = kube.pods();
+  await a.start(logA);
+  await b.start(logB);
+  assert.equal((await fake.requests()).filter((r) => r.path === '/api/v1/pods' && r.verb === 'list').length, before + 1);
+  assert.equal(b.byName('shop', 'web-5d8f-x1')?.ownerName, 'web');
+  for (let i = 0; i < 100 && (await fake.watchCount()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  const watches = await fake.watchCount();
+  assert.ok(watches >= 1);
+  await a.stop();
+  // B still follows: a pod added now reaches it.
+  await fake.apply(objects.pod({ name: 'shared', namespace: 'shop', nodeName: 'node-1', containers: [{ name: 'c' }] }));
+  await waitFor(() => b.byName('shop', 'shared') !== undefined, 'pod seen by the remaining run');
+  // A failure now is told to B only (A has ended).
+  await fake.forbid({ verb: 'list', resource: 'pods' });
+  await fake.expireWatches();
+  await waitFor(() => logB.warns.length > 0, 'warning to the remaining run');
+  assert.equal(logA.warns.length, 0);
+  await fake.allowAll();
+  await b.stop();
+  for (let i = 0; i < 100 && (await fake.watchCount()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await fake.watchCount(), 0, 'the last stop ends the watch');
+  await fake.remove('v1', 'Pod', 'shop', 'shared');
+});
