@@ -99,6 +99,16 @@ class Writer {
   zeros(n: number): void { this.room(n); this.buf.fill(0, this.pos, this.pos + n); this.pos += n; }
 
   str(s: string): void {
+    const len = s.length;
+    if (len < 64) {
+      // Short ASCII (most names, empty enrichment fields) byte by byte: cheaper than byteLength + write.
+      this.room(len + 1);
+      const buf = this.buf;
+      let at = this.pos + 1;
+      let k = 0;
+      for (; k < len; k++) { const c = s.charCodeAt(k); if (c > 0x7f) break; buf[at++] = c; }
+      if (k === len) { buf[this.pos] = len; this.pos = at; return; }
+    }
     const n = Buffer.byteLength(s);
     this.uvar(n);
     this.room(n);
@@ -135,9 +145,21 @@ class Writer {
   result(): Buffer { return Buffer.from(this.buf.subarray(0, this.pos)); }
 }
 
-/** The end of buf[start, end) without its trailing zero bytes (8 at a time while they are zero). */
-function trimZeros(buf: Buffer, start: number, end: number): number {
-  while (end - start >= 8 && buf.readUInt32LE(end - 4) === 0 && buf.readUInt32LE(end - 8) === 0) end -= 8;
+/**
+ * The end of buf[start, end) without its trailing zero bytes. `words` is buf as 32-bit words when buf starts at a
+ * word boundary: a typed-array read per 4 bytes costs a fraction of readUInt32LE's (the empty tails of char
+ * arrays are hundreds of bytes a record).
+ */
+function trimZeros(buf: Buffer, start: number, end: number, words?: Uint32Array): number {
+  if (words) {
+    while (end > start && (end & 3) !== 0) { if (buf[end - 1] !== 0) return end; end--; }
+    let w = end >>> 2;
+    const first = (start + 3) >>> 2;
+    while (w > first && words[w - 1] === 0) w--;
+    end = Math.max(start, w << 2);
+  } else {
+    while (end - start >= 8 && buf.readUInt32LE(end - 4) === 0 && buf.readUInt32LE(end - 8) === 0) end -= 8;
+  }
   while (end > start && buf[end - 1] === 0) end--;
   return end;
 }
@@ -149,20 +171,34 @@ const MIN_ZERO_RUN = 16;
  * buf[start, end) as segments (uvar literal length, literal bytes, uvar zero-run length), the last one with a
  * zero-run length of 0. Scans 4 bytes at a time; a run starts at a 4-byte step.
  */
-function writeSegments(w: Writer, buf: Buffer, start: number, end: number): void {
+function writeSegments(w: Writer, buf: Buffer, start: number, end: number, words?: Uint32Array): void {
   let lit = start;
   let p = start;
-  while (p + MIN_ZERO_RUN <= end) {
-    if (buf.readUInt32LE(p) !== 0 || buf.readUInt32LE(p + 4) !== 0 || buf.readUInt32LE(p + 8) !== 0 || buf.readUInt32LE(p + 12) !== 0) {
-      p += 4;
-      continue;
+  if (words && (start & 3) === 0) {
+    // The same scan on 32-bit words (start is word-aligned, so p is too).
+    while (p + MIN_ZERO_RUN <= end) {
+      const i = p >>> 2;
+      if (words[i] !== 0 || words[i + 1] !== 0 || words[i + 2] !== 0 || words[i + 3] !== 0) { p += 4; continue; }
+      let q = p + MIN_ZERO_RUN;
+      while (q + 4 <= end && words[q >>> 2] === 0) q += 4;
+      w.uvar(p - lit);
+      w.bytes(buf, lit, p);
+      w.uvar(q - p);
+      lit = p = q;
     }
-    let q = p + MIN_ZERO_RUN;
-    while (q + 4 <= end && buf.readUInt32LE(q) === 0) q += 4;
-    w.uvar(p - lit);
-    w.bytes(buf, lit, p);
-    w.uvar(q - p);
-    lit = p = q;
+  } else {
+    while (p + MIN_ZERO_RUN <= end) {
+      if (buf.readUInt32LE(p) !== 0 || buf.readUInt32LE(p + 4) !== 0 || buf.readUInt32LE(p + 8) !== 0 || buf.readUInt32LE(p + 12) !== 0) {
+        p += 4;
+        continue;
+      }
+      let q = p + MIN_ZERO_RUN;
+      while (q + 4 <= end && buf.readUInt32LE(q) === 0) q += 4;
+      w.uvar(p - lit);
+      w.bytes(buf, lit, p);
+      w.uvar(q - p);
+      lit = p = q;
+    }
   }
   w.uvar(end - lit);
   w.bytes(buf, lit, end);
@@ -294,6 +330,7 @@ export class PacketEncoder {
     w.uvar(t.id);
     const n = b.liveCount;
     w.uvar(n);
+    const words = (b.buf.byteOffset & 3) === 0 ? new Uint32Array(b.buf.buffer, b.buf.byteOffset, b.buf.length >>> 2) : undefined;
     // Records: (length, encoded length, encoding). A record occupies max(length, the bytes its static fields span)
     // on the other side, zero-filled: a truncated record reads no byte outside it. Its bytes travel as segments of
     // literal bytes and zero runs: unused parts of char arrays and empty paths cost a few bytes, not hundreds.
@@ -305,7 +342,7 @@ export class PacketEncoder {
       w.uvar(len);
       const lenAt = w.pos;
       w.u32(0);
-      writeSegments(w, b.buf, start, trimZeros(b.buf, start, end));
+      writeSegments(w, b.buf, start, trimZeros(b.buf, start, end, words), words);
       w.patchU32(lenAt, w.pos - lenAt - 4);
     }
     // Values: field by field (columns compress and decode better than rows).
@@ -320,27 +357,43 @@ export class PacketEncoder {
 // ---------------------------------------------------------------------------------------------------------------
 // Reading
 
+/**
+ * What is being read, for error messages only: a string, or a label whose text is built when a message needs it
+ * (per record and value, building the text eagerly cost more than decoding the value).
+ */
+type Reading = string | { toString(): string };
+
+/** "value of <field> for record <k>", with k set by the caller as it goes. */
+class ValueLabel {
+  k = 0;
+  constructor(private readonly field: string) {}
+  toString(): string { return `value of ${this.field} for record ${this.k}`; }
+}
+
+const recordLabelOf = { k: 0, toString(): string { return `record ${this.k} bytes`; } };
+function recordLabel(k: number): Reading { recordLabelOf.k = k; return recordLabelOf; }
+
 class Reader {
   pos: number;
   constructor(private readonly buf: Buffer, start: number, readonly end: number, private readonly what: string) { this.pos = start; }
 
   fail(msg: string): never { throw new PacketError(`packet: ${this.what}: ${msg}`); }
 
-  need(n: number, reading: string): void {
+  need(n: number, reading: Reading): void {
     if (n > this.end - this.pos) this.fail(`truncated at byte ${this.pos} (reading ${reading}: ${n} bytes needed, ${this.end - this.pos} left)`);
   }
 
-  u8(reading: string): number { this.need(1, reading); return this.buf[this.pos++]!; }
-  u32(reading: string): number { this.need(4, reading); const v = this.buf.readUInt32LE(this.pos); this.pos += 4; return v; }
-  skip(n: number, reading: string): void { this.need(n, reading); this.pos += n; }
-  copyTo(dst: Buffer, at: number, n: number, reading: string): void {
+  u8(reading: Reading): number { this.need(1, reading); return this.buf[this.pos++]!; }
+  u32(reading: Reading): number { this.need(4, reading); const v = this.buf.readUInt32LE(this.pos); this.pos += 4; return v; }
+  skip(n: number, reading: Reading): void { this.need(n, reading); this.pos += n; }
+  copyTo(dst: Buffer, at: number, n: number, reading: Reading): void {
     this.need(n, reading);
     this.buf.copy(dst, at, this.pos, this.pos + n);
     this.pos += n;
   }
-  f64(reading: string): number { this.need(8, reading); const v = this.buf.readDoubleLE(this.pos); this.pos += 8; return v; }
+  f64(reading: Reading): number { this.need(8, reading); const v = this.buf.readDoubleLE(this.pos); this.pos += 8; return v; }
 
-  uvar(reading: string): number {
+  uvar(reading: Reading): number {
     let v = 0;
     let mul = 1;
     for (let k = 0; ; k++) {
@@ -354,7 +407,7 @@ class Reader {
     return v;
   }
 
-  bigUvar(reading: string): bigint {
+  bigUvar(reading: Reading): bigint {
     let v = 0n;
     let shift = 0n;
     for (let k = 0; ; k++) {
@@ -366,41 +419,42 @@ class Reader {
     }
   }
 
-  svar(reading: string): number {
+  svar(reading: Reading): number {
     const z = this.uvar(reading);
     return z % 2 ? -(z + 1) / 2 : z / 2;
   }
 
   /** A count of items each at least `minItemBytes` long: bounded by what is left, so no huge allocation. */
-  count(reading: string, minItemBytes: number): number {
+  count(reading: Reading, minItemBytes: number): number {
     const n = this.uvar(reading);
     if (n * minItemBytes > this.end - this.pos) this.fail(`${reading}: ${n} items cannot fit in the ${this.end - this.pos} bytes left`);
     return n;
   }
 
-  bytes(n: number, reading: string): Buffer {
+  bytes(n: number, reading: Reading): Buffer {
     this.need(n, reading);
     const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }
 
-  str(reading: string): string {
+  str(reading: Reading): string {
     const n = this.uvar(reading);
+    if (n === 0) return '';
     this.need(n, reading);
     const s = this.buf.toString('utf8', this.pos, this.pos + n);
     this.pos += n;
     return s;
   }
 
-  strMap(reading: string): Map<string, string> {
+  strMap(reading: Reading): Map<string, string> {
     const n = this.count(reading, 2);
     const m = new Map<string, string>();
     for (let k = 0; k < n; k++) { const key = this.str(reading); m.set(key, this.str(reading)); }
     return m;
   }
 
-  strList(reading: string): string[] {
+  strList(reading: Reading): string[] {
     const n = this.count(reading, 1);
     const out: string[] = new Array(n);
     for (let k = 0; k < n; k++) out[k] = this.str(reading);
@@ -410,7 +464,7 @@ class Reader {
 
 /** Segments of record k into dst[at, end), reading up to `stop` (see writeSegments). */
 function readSegments(r: Reader, dst: Buffer, at: number, end: number, stop: number, k: number): void {
-  const reading = `record ${k} bytes`;
+  const reading = recordLabel(k);
   for (;;) {
     const lit = r.uvar(reading);
     if (lit > end - at) r.fail(`record ${k}: a segment of ${lit} bytes, ${end - at} left in the record`);
@@ -424,7 +478,7 @@ function readSegments(r: Reader, dst: Buffer, at: number, end: number, stop: num
   if (r.pos !== stop) r.fail(`record ${k}: encoded length does not match its segments`);
 }
 
-function readValue(r: Reader, reading: string, depth = 0): FieldValue {
+function readValue(r: Reader, reading: Reading, depth = 0): FieldValue {
   const tag = r.u8(reading);
   switch (tag) {
     case Tag.Undefined: return undefined;
@@ -574,8 +628,10 @@ export class PacketDecoder {
     const batch = new Batch(t.ds, buf, offs, lens, n);
     for (const f of t.valueFields) {
       const col = f.storage.type === 'column' ? batch.column(f.storage.column) : undefined;
+      const label = new ValueLabel(f.fullName);
       for (let k = 0; k < n; k++) {
-        const v = readValue(r, `value of ${f.fullName} for record ${k}`);
+        label.k = k;
+        const v = readValue(r, label);
         if (col) col[k] = v;
       }
     }
