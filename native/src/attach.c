@@ -273,22 +273,14 @@ static napi_value js_attach_socket_filter(napi_env env, napi_callback_info info)
   return r;
 }
 
-/* attachTc(h, prog, ifindex, egress) */
-static napi_value js_attach_tc(napi_env env, napi_callback_info info) {
-  ATTACH_PROLOGUE(4);
-  int32_t ifindex;
-  bool egress = false;
-  napi_value r = NULL;
-  if (!ig_arg_i32(env, argv[2], "ifindex", &ifindex) || !ig_arg_bool(env, argv[3], "egress", &egress)) goto out;
+/* TC attach of a program fd on ifindex (shared by attachTc and attachTcFd); returns a link or NULL (thrown). */
+static napi_value tc_attach_fd(napi_env env, int prog_fd, const char *pname, int32_t ifindex, bool egress) {
   int point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
   char what[128];
   snprintf(what, sizeof what, "tc %s on ifindex %d", egress ? "egress" : "ingress", ifindex);
 
   ig_link *l = calloc(1, sizeof *l);
-  if (!l) {
-    ig_throw_errno(env, ENOMEM, false, "attach %s for program %s", what, pname);
-    goto out;
-  }
+  if (!l) return ig_throw_errno(env, ENOMEM, false, "attach %s for program %s", what, pname);
   pthread_mutex_lock(&g_tc_mu);
   tc_hook_ref *ref = tc_ref_get(ifindex);
   if (!ref) {
@@ -296,8 +288,7 @@ static napi_value js_attach_tc(napi_env env, napi_callback_info info) {
     if (!ref) {
       pthread_mutex_unlock(&g_tc_mu);
       free(l);
-      ig_throw_errno(env, ENOMEM, false, "attach %s for program %s", what, pname);
-      goto out;
+      return ig_throw_errno(env, ENOMEM, false, "attach %s for program %s", what, pname);
     }
     LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex, .attach_point = point);
     int err = bpf_tc_hook_create(&h);
@@ -305,8 +296,7 @@ static napi_value js_attach_tc(napi_env env, napi_callback_info info) {
       pthread_mutex_unlock(&g_tc_mu);
       free(ref);
       free(l);
-      ig_throw_errno(env, err, false, "attach %s for program %s (create clsact hook)", what, pname);
-      goto out;
+      return ig_throw_errno(env, err, false, "attach %s for program %s (create clsact hook)", what, pname);
     }
     ref->ifindex = ifindex;
     ref->created = (err == 0);
@@ -317,7 +307,7 @@ static napi_value js_attach_tc(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&g_tc_mu);
 
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog));
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd);
   int err = bpf_tc_attach(&hook, &opts);
   l->magic = IG_MAGIC_LINK;
   l->kind = IG_LINK_TC;
@@ -327,15 +317,38 @@ static napi_value js_attach_tc(napi_env env, napi_callback_info info) {
     /* Drop our hook reference (destroys the hook if we just created it). */
     tc_ref_put(ifindex);
     free(l);
-    ig_throw_errno(env, err, false, "attach %s for program %s", what, pname);
-    goto out;
+    return ig_throw_errno(env, err, false, "attach %s for program %s", what, pname);
   }
   l->handle = opts.handle;
   l->priority = opts.priority;
   l->active = true;
-  r = wrap_link(env, l);
-out:
+  return wrap_link(env, l);
+}
+
+/* attachTc(h, prog, ifindex, egress) */
+static napi_value js_attach_tc(napi_env env, napi_callback_info info) {
+  ATTACH_PROLOGUE(4);
+  int32_t ifindex;
+  bool egress = false;
+  napi_value r = NULL;
+  if (ig_arg_i32(env, argv[2], "ifindex", &ifindex) && ig_arg_bool(env, argv[3], "egress", &egress))
+    r = tc_attach_fd(env, bpf_program__fd(prog), pname, ifindex, egress);
   free(pname);
+  return r;
+}
+
+/* attachTcFd(progFd, ifindex, egress, name): a program loaded outside an object (e.g. a dispatcher) */
+static napi_value js_attach_tc_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!ig_args(env, info, 4, argv)) return NULL;
+  int32_t fd, ifindex;
+  bool egress = false;
+  char *name;
+  if (!ig_arg_i32(env, argv[0], "progFd", &fd) || !ig_arg_i32(env, argv[1], "ifindex", &ifindex) ||
+      !ig_arg_bool(env, argv[2], "egress", &egress) || !ig_arg_string(env, argv[3], "name", &name))
+    return NULL;
+  napi_value r = tc_attach_fd(env, fd, name, ifindex, egress);
+  free(name);
   return r;
 }
 
@@ -452,6 +465,7 @@ bool ig_attach_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "attachPerfEvent", js_attach_perf_event);
   IG_EXPORT(env, exports, "attachSocketFilter", js_attach_socket_filter);
   IG_EXPORT(env, exports, "attachTc", js_attach_tc);
+  IG_EXPORT(env, exports, "attachTcFd", js_attach_tc_fd);
   IG_EXPORT(env, exports, "linkDestroy", js_link_destroy);
   IG_EXPORT(env, exports, "openPacketSocket", js_open_packet_socket);
   IG_EXPORT(env, exports, "closeFd", js_close_fd);

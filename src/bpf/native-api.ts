@@ -160,6 +160,8 @@ export interface NativeAddon {
   attachSocketFilter(h: ObjectHandle, prog: string, sockFd: number): void;
   /** TC via bpf_tc_hook/bpf_tc_attach on ifindex; ingress or egress. Link destroy detaches. */
   attachTc(h: ObjectHandle, prog: string, ifindex: number, egress: boolean): LinkHandle;
+  /** TC attach of a program fd loaded outside an object (e.g. one from progLoadRaw); `name` is for messages. */
+  attachTcFd(progFd: number, ifindex: number, egress: boolean, name: string): LinkHandle;
   linkDestroy(l: LinkHandle): void;
 
   // Sockets and namespaces for network gadgets.

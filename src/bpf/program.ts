@@ -1,4 +1,5 @@
 // A BPF program that ig assembles and loads itself (not part of an ELF object), by fd. One owner, one close().
+import { Link } from './link.js';
 import { native } from './native.js';
 
 export class Program {
@@ -20,6 +21,11 @@ export class Program {
   }
 
   get closed(): boolean { return this.#fd < 0; }
+
+  /** Attach as a TC filter (the program must be SCHED_CLS); destroying the link removes the filter. */
+  attachTc(ifindex: number, egress: boolean): Link {
+    return new Link(native.attachTcFd(this.fd, ifindex, egress, this.name), `${this.name} on tc ${egress ? 'egress' : 'ingress'} of ifindex ${ifindex}`);
+  }
 
   /** Close our fd (a socket it is attached to keeps the program). Idempotent. */
   close(): void {

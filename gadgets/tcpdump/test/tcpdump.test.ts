@@ -1,5 +1,5 @@
 // tcpdump on loopback: --pf keeps only the datagrams it names (filtered in the kernel), the payload field holds
-// the frame, --snaplen cuts it, -o pcap-ng writes a stream Debian's tcpdump and tshark read back, and a bad
+// the frame, the sender's process comes from the socket enricher, --snaplen cuts it, -o pcap-ng writes a stream Debian's tcpdump and tshark read back, and a bad
 // filter ends the run in one line naming it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IgProcess, IG_MAIN, runIgSync } from '../../../test/harness/ig.js';
 
-interface PacketEvent { packet_type: number; ifindex: number; payload_len: number; packet_size: number; payload: string }
+interface PacketEvent { packet_type: number; ifindex: number; payload_len: number; packet_size: number; payload: string; proc: { pid: number; comm: string } }
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-tcpdump-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,6 +50,9 @@ test('--pf selects packets in the kernel; payload is the frame; both directions 
       assert.equal(e.packet_size, 14 + 20 + 8 + marker.length);
       assert.equal(e.payload_len, e.packet_size);
       assert.equal(e.ifindex, 1);
+      // the sending socket is this process's (socket enricher, through the dispatcher's netns in cb[0]);
+      // nobody listens on the destination port, so arriving datagrams have no owner
+      if (e.packet_type === 0) assert.equal(e.proc.pid, process.pid, JSON.stringify(e.proc));
     }
   } finally {
     await ig.stop();

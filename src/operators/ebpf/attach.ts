@@ -19,6 +19,8 @@ export interface AttachEnv {
   socketFilters: NetnsSocketFilter[];
   /** Network namespaces whose sockets get the socket-filter programs (null = ig's own). */
   netnsPaths: (string | null)[];
+  /** TC programs: collected here when given, attached by the operator behind dispatchers (tcattach.ts) */
+  tcPrograms?: { name: string; egress: boolean; dispatch: boolean }[];
   /** a probe that is skipped rather than fatal (uprobe library or symbol missing) */
   warn: (msg: string) => void;
 }
@@ -110,6 +112,10 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
       case 'iter':
         throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: BPF iterators (${sec}) are not supported by this kernel`);
       case 'classifier': case 'tc': case 'tcx': {
+        if (env.tcPrograms) {
+          env.tcPrograms.push({ name: p.name, egress: target.startsWith('egress'), dispatch: kind === 'classifier' });
+          return true;
+        }
         if (!env.iface) throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: TC programs need --iface`);
         let ifindex: number;
         try { ifindex = Number(readFileSync(`/sys/class/net/${env.iface}/ifindex`, 'utf8')); } catch { throw new GadgetError(`gadget ${env.gadget}: --iface ${env.iface}: no such network interface`); }

@@ -54,10 +54,13 @@ export function loadObject(ctx: GadgetContext, obj: BpfObject): void {
   }
 }
 
-/** Attach every program but those run on demand; socket filters land in `socketFilters` (the caller closes them). */
-export function attachAll(ctx: GadgetContext, obj: BpfObject, onDemand: Set<string>, socketFilters: NetnsSocketFilter[]): void {
+/**
+ * Attach every program but those run on demand; socket filters land in `socketFilters` (the caller closes them),
+ * TC programs in `tcPrograms` when given (the caller attaches them behind dispatchers).
+ */
+export function attachAll(ctx: GadgetContext, obj: BpfObject, onDemand: Set<string>, socketFilters: NetnsSocketFilter[], tcPrograms?: { name: string; egress: boolean; dispatch: boolean }[]): void {
   const env: AttachEnv = {
-    obj, gadget: ctx.name, metadata: ctx.metadata, socketFilters,
+    obj, gadget: ctx.name, metadata: ctx.metadata, socketFilters, tcPrograms,
     iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
     netnsPaths: ctx.netns.paths,
     warn: (msg) => ctx.log.warn(msg),

@@ -4,6 +4,7 @@
 //   tracer.ts    GADGET_TRACER data sources: ring/perf readers (or a render consumer's reader)
 //   mapiter.ts   GADGET_MAPITER data sources: map fetches
 //   snapshots.ts GADGET_SNAPSHOTTER data sources: programs run on demand
+import { readFileSync } from 'node:fs';
 import { Btf } from '../../bpf/btf/btf.js';
 import { ElfFile } from '../../bpf/btf/elf.js';
 import type { EnumInfo, VarInfo } from '../../bpf/btf/model.js';
@@ -25,6 +26,7 @@ import { addStructFields } from './fields.js';
 import { ebpfParam, EBPF_PREFIX, type EbpfParam } from './params.js';
 import { registerRunningGadget } from './running.js';
 import { configurePacketFilters, packetFilterNames, packetFilterParams } from './packetfilter.js';
+import { ContainerTc, type TcProgram } from './tcattach.js';
 
 const LOST_POLL_MS = 1000;
 
@@ -157,7 +159,9 @@ export class EbpfOperator implements OperatorInstance {
     loadObject(ctx, obj);
     // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
     for (const m of obj.maps()) if (!m.internal) ctx.offers.publishLoadedMap(m.name, obj.map(m.name));
-    attachAll(ctx, obj, onDemand, this.socketFilters);
+    const tcPrograms: TcProgram[] = [];
+    attachAll(ctx, obj, onDemand, this.socketFilters, tcPrograms);
+    if (tcPrograms.length > 0) this.attachTc(ctx, obj, tcPrograms);
     this.cleanups.push(registerRunningGadget(ctx, obj));
     if (ctx.log.enabled('debug')) this.logLoaded(ctx, obj, onDemand);
     this.followContainerNetns(ctx);
@@ -176,6 +180,27 @@ export class EbpfOperator implements OperatorInstance {
     for (const m of obj.maps()) {
       const t = this.tracers.list.find((x) => x.map === m.name);
       if (t) ctx.log.debug(`${t.ds.name}: ${m.type === MapType.Ringbuf ? `ring buffer ${m.name} of ${m.maxEntries / 1024} KiB` : `perf buffer ${m.name}`}`);
+    }
+  }
+
+  /** TC programs: on --iface, else on the host ends of the selected containers' veths as containers come and go. */
+  private attachTc(ctx: GadgetContext, obj: BpfObject, progs: TcProgram[]): void {
+    const tc = new ContainerTc(obj, progs, ctx.log);
+    this.cleanups.push(() => tc.close());
+    const iface = ctx.params.get(EBPF_PREFIX + 'iface') || undefined;
+    if (iface) {
+      let ifindex: number;
+      try { ifindex = Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8')); } catch { throw new GadgetError(`gadget ${ctx.name}: --iface ${iface}: no such network interface`); }
+      try { tc.addInterface(ifindex); } catch (e) { throw new GadgetError(`gadget ${ctx.name}: TC on ${iface}: ${(e as Error).message}`); }
+      return;
+    }
+    const add = (path: string) => {
+      try { tc.add(path); } catch (e) { ctx.log.warn(`TC: cannot attach for ${path}: ${(e as Error).message}`); }
+    };
+    for (const path of ctx.netns.paths) if (path) add(path);
+    this.cleanups.push(ctx.netns.onAdd(add), ctx.netns.onRemove((ino) => tc.remove(ino)));
+    if (tc.attachedNamespaces === 0) {
+      ctx.log.warn(`gadget ${ctx.name}: no --iface and no matching container yet: the TC programs attach to containers as they start (--iface <name> captures on an interface)`);
     }
   }
 
