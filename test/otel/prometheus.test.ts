@@ -120,7 +120,7 @@ test('top_file (a map iterator): per-interval writes add up in a counter per com
   const port = await freePort();
   const file = join(dir, 'written');
   const ig = new IgProcess(['run', 'top_file', '--host', '--otel-metrics-listen', '--otel-metrics-listen-address', `127.0.0.1:${port}`,
-    '--annotate', 'file:metrics.collect=true,file.proc.comm:metrics.type=key,file.writes:metrics.type=counter,file.wbytes:metrics.type=counter',
+    '--annotate', 'file:metrics.collect=true,file.proc.comm:metrics.type=key,file.writes:metrics.type=counter,file.wbytes_raw:metrics.type=counter',
     '--otel-metrics-name', 'file:files', '--map-fetch-interval', '300ms', '-o', 'none']);
   const writes = (n: number) => spawnSync(sh, ['-c', `exec 3>>${file}; for i in $(seq 1 ${n}); do echo x >&3; done`], { stdio: 'ignore' });
   const value = (text: string, name: string) => {
@@ -138,7 +138,7 @@ test('top_file (a map iterator): per-interval writes add up in a counter per com
     const text = await scrape(port);
     assert.equal(value(text, 'writes_total'), w1, 'no more writes counted once the writer is done');
     assert.equal(w1 - w0, 300);
-    assert.ok(value(text, 'wbytes_total')! >= 600, 'bytes written ("x\\n" each)');
+    assert.ok(value(text, 'wbytes_raw_total')! >= 600, 'bytes written ("x\\n" each)');
   } finally {
     const r = await ig.stop();
     assert.equal(r.code, 0, r.stderr);

@@ -341,7 +341,13 @@ export class MetricsExport {
   aggregateConsumer(sub: (b: Batch) => void, warn: (m: string) => void, debug: (m: string) => void): { consumer: DataSourceAggregateConsumer } | { reason: string } {
     const ns = this.nativeSpec();
     if ('reason' in ns) return ns;
-    const aggregator = MetricsAggregator.create(ns.spec);
+    let aggregator: MetricsAggregator;
+    try {
+      aggregator = MetricsAggregator.create(ns.spec);
+    } catch (e) {
+      // A spec the aggregator refuses (e.g. more than 4096 histogram slots) is counted in JS instead.
+      return { reason: (e as Error).message };
+    }
     this.onNativeWarning = warn;
     return {
       consumer: {
