@@ -98,8 +98,14 @@ if [ "$(cat .build/tsc.sources 2>/dev/null)" != "$sources" ]; then rm -rf dist .
 if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src test gadgets bench tsconfig.json -name '*.ts' -newer .build/tsc.stamp -print -quit 2>/dev/null)" ] || [ ! -f .build/tsc.stamp ]; then
   log "compiling TypeScript"
   npx tsc -p tsconfig.json
+  rm -rf dist/src/bundle
   touch .build/tsc.stamp
   echo "$sources" > .build/tsc.sources
+fi
+# The commands as one split bundle (scripts/bundle.mjs): fewer files to load at start.
+if [ ! -f dist/src/bundle/ig.mjs ]; then
+  log "bundling the commands"
+  node scripts/bundle.mjs
 fi
 
 # The socket enricher's own eBPF program (compiled on first use otherwise).

@@ -9,22 +9,16 @@ import { registerCompletion, complete } from './completion.js';
 import { Config, setActiveConfig } from '../config/config.js';
 
 async function loadOptional(program: Command): Promise<void> {
-  // Command groups owned by other modules; each registers itself on the root command.
-  const mods: [string, string][] = [
-    ['./image.js', 'registerImageCommands'],
-    ['./login.js', 'registerLoginCommands'],
-    ['./list-containers.js', 'registerListContainers'],
-    ['./daemon.js', 'registerDaemon'],
-    ['./config.js', 'registerConfigCommands'],
+  // Command groups owned by other modules; each registers itself on the root command. Literal import()s, so the
+  // bundler (scripts/bundle.mjs) follows them into chunks loaded only by commands other than `run`.
+  const mods: [() => Promise<Record<string, unknown>>, string][] = [
+    [() => import('./image.js'), 'registerImageCommands'],
+    [() => import('./login.js'), 'registerLoginCommands'],
+    [() => import('./list-containers.js'), 'registerListContainers'],
+    [() => import('./daemon.js'), 'registerDaemon'],
+    [() => import('./config.js'), 'registerConfigCommands'],
   ];
-  for (const [path, fn] of mods) {
-    let mod: Record<string, unknown>;
-    try { mod = await import(path) as Record<string, unknown>; } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(path.slice(2))) continue;
-      throw e;
-    }
-    (mod[fn] as (p: Command) => void)(program);
-  }
+  for (const [load, fn] of mods) (((await load())[fn]) as (p: Command) => void)(program);
 }
 
 /** Take `--config PATH` (or `--config=PATH`) out of the arguments, wherever it is: it applies to every command. */

@@ -71,6 +71,17 @@ test('./ig: an up-to-date build runs at once; changed sources are announced befo
   assert.equal(rebuilt.stdout, 'MAIN version\n');
 });
 
+test('./ig runs the bundle when setup made one, else the compiled modules', () => {
+  const d = fakeTree();
+  const ig = () => spawnSync(join(d, 'bin', 'ig'), ['version'], { encoding: 'utf8', env: { ...process.env, IG_NO_SETUP: '1' } });
+  assert.equal(ig().stdout, 'MAIN version\n');
+  mkdirSync(join(d, 'dist', 'src', 'bundle'), { recursive: true });
+  writeFileSync(join(d, 'dist', 'src', 'bundle', 'ig.mjs'), 'console.log("BUNDLE", process.argv.slice(2).join(" "));\n');
+  const r = ig();
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'BUNDLE version\n');
+});
+
 test('npm install -g . puts ig (and gadgetctl, kubectl-gadget when present) on PATH', () => {
   const prefix = join(tmp, 'global');
   const r = spawnSync('npm', ['install', '-g', '.', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, encoding: 'utf8', timeout: 120000 });

@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 
 /** Repository root, found from this file in test/harness or dist/test/harness. */
 export function repoRoot(): string {
@@ -11,8 +11,17 @@ export function repoRoot(): string {
   return d;
 }
 
-export const IG_MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-export const GADGETCTL_MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'gadgetctl', 'main.js');
+// The commands as shipped: the bundle bin/ig and bin/gadgetctl run (scripts/bundle.mjs), unless it is older than
+// the compiled modules (a `tsc` after the last setup), which then run instead.
+const shipped = (bundle: string, ...compiled: string[]) => {
+  const b = join(repoRoot(), 'dist', 'src', 'bundle', bundle);
+  const c = join(repoRoot(), 'dist', 'src', 'cli', ...compiled);
+  return existsSync(b) && statSync(b).mtimeMs >= statSync(c).mtimeMs ? b : c;
+};
+export const IG_MAIN = shipped('ig.mjs', 'main.js');
+/** The compiled, unbundled modules: for tests that look at which of our modules a run loads. */
+export const IG_MAIN_MODULES = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+export const GADGETCTL_MAIN = shipped('gadgetctl.mjs', 'gadgetctl', 'main.js');
 
 export interface IgResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IG_MAIN } from '../harness/ig.js';
+import { IG_MAIN, IG_MAIN_MODULES } from '../harness/ig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-lazyotel-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,10 +27,10 @@ register('./hooks.mjs', import.meta.url);
 
 let n = 0;
 /** Run ig under the hook; the module URLs it resolved. */
-function resolvedModules(args: string[]): { code: number | null; stderr: string; modules: string[] } {
+function resolvedModules(args: string[], main = IG_MAIN_MODULES): { code: number | null; stderr: string; modules: string[] } {
   const log = join(dir, `modules-${n++}.txt`);
   writeFileSync(log, '');
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, IG_MAIN, ...args], {
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, main, ...args], {
     encoding: 'utf8', timeout: 60000, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, HOME: dir, IG_TEST_MODULE_LOG: log },
   });
   return { code: r.status, stderr: r.stderr, modules: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
@@ -44,6 +44,16 @@ test('ig run trace_open without --otel-* flags loads no @opentelemetry module', 
   assert.ok(r.modules.some((m) => m.endsWith('/operators/otel-metrics/operator.js')), 'the otel-metrics operator is part of the run');
   assert.ok(r.modules.some((m) => m.endsWith('/operators/otel-logs/operator.js')), 'the otel-logs operator is part of the run');
   assert.deepEqual(otel(r.modules), []);
+  // the bundle bin/ig runs keeps the SDK out too (packages stay external, loaded where our code imports them)
+  const b = resolvedModules(['run', 'trace_open', '--host', '-o', 'json', '-t', '1'], IG_MAIN);
+  assert.equal(b.code, 0, b.stderr);
+  assert.deepEqual(otel(b.modules), []);
+});
+
+test('control: the bundle loads the SDK when the run exports', () => {
+  const r = resolvedModules(['run', 'trace_open', '--host', '-o', 'json', '-t', '1', '--otel-metrics-listen', '--otel-metrics-listen-address', '127.0.0.1:0'], IG_MAIN);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(otel(r.modules).includes('@opentelemetry/sdk-metrics'));
 });
 
 test('bad --otel-metrics-listen-address is still refused in one line, without loading the SDK', () => {
