@@ -157,7 +157,7 @@ export function dataSourceFunctions(s: HostState) {
 /**
  * Subscribe the guest to `ds`. A single data source calls dataSourceCallback once per live record with a
  * data handle that points at that record (the same handle every time); an array data source calls it once
- * per batch with an array handle.
+ * per batch with an array handle, or, for a data subscription (type 1), once per element with its handle.
  */
 function subscribe(s: HostState, ds: DataSource, dsh: number, type: number, prio: number, cb: bigint): void {
   let active = true;
@@ -183,12 +183,19 @@ function subscribe(s: HostState, ds: DataSource, dsh: number, type: number, prio
     }, prio);
     return;
   }
-  void type;
   const arr: ArrayHandle = { t: 'array', ds, batch: Batch.empty(ds, 0), own: false };
   const ah = s.handles.add(arr);
   if (ah === 0) throw new GadgetError(`${s.who}: too many open handles`);
   const call = s.dsCallback!;
-  const once = () => call(cb, dsh, ah);
+  // A data subscription to an array data source is called once per element, as upstream's (upstream's dataemit
+  // test module reads its array source so); element handles are dataArrayGet's (index << 16 | array handle).
+  const perElement = type === SUB_DATA && ah <= 0xffff;
+  const once = perElement
+    ? () => {
+      const n = Math.min(arr.batch.liveCount, 32768);
+      for (let k = 0; k < n; k++) call(cb, dsh, (DATA_ARRAY_FLAG | (k << 16) | ah) >>> 0);
+    }
+    : () => call(cb, dsh, ah);
   ds.subscribe((b) => {
     if (!active) return;
     arr.batch = b;
