@@ -148,6 +148,27 @@ describe('KubeManager with real containerd (k8s.io) and the fake API server', { 
     await fake.apply(dbPod);
   });
 
+  test('KubeNameResolver: a data source annotated kubenameresolver.enable gets k8s.podIP and k8s.hostIP of its pod', async () => {
+    const cur = (await fake.get('v1', 'Pod', 'shop', 'web-7c9-abcde'))!;
+    await fake.apply({ ...cur, status: { ...(cur.status as object), podIP: '10.244.3.7', podIPs: [{ ip: '10.244.3.7' }], hostIP: '192.0.2.33' } });
+    const ig = startIg(['-p', 'web-7c9-abcde', '--annotate', 'open:kubenameresolver.enable=true']);
+    try {
+      const e = await ig.waitFor<Ev & { k8s: { podIP?: string; hostIP?: string } }>((x) => x.k8s?.podIP === '10.244.3.7', () => undefined, { timeoutMs: 30_000 });
+      noteBpf(ig);
+      assert.equal(e.k8s.hostIP, '192.0.2.33');
+      assert.equal(e.k8s.podName, 'web-7c9-abcde');
+    } finally {
+      const r = await ig.stop();
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // Without the annotation the fields are not there.
+    const plain = startIg(['-p', 'web-7c9-abcde']);
+    const p = await plain.waitFor<Ev & { k8s: Record<string, unknown> }>((x) => x.runtime?.containerId === 'h15-web', () => undefined, { timeoutMs: 30_000 });
+    noteBpf(plain);
+    assert.equal('podIP' in p.k8s, false);
+    await plain.stop();
+  });
+
   test('KubeIPResolver: trace_tcp peers are named as pod, svc or raw (fields and endpoint column), from the cluster inventory', async () => {
     // A pod elsewhere in the cluster and a Service, on loopback addresses the container can connect to (its own
     // network namespace has only lo): 127.0.0.3 is the peer pod, 127.0.0.2 the service's cluster IP.
