@@ -1,4 +1,5 @@
-/* Render plans: JSON lines straight from record bytes, on the reader's poll thread.
+/* Render plans: JSON lines (or column rows) straight from record bytes, on the reader's poll thread, after the
+ * plan's filter (if any) has kept the record.
  *
  * Why here: under an event storm the JS thread spent ~4 µs per event building JSON text, more than the
  * kernel needs to produce the event. A plan is compiled once in TypeScript from the same field accessors

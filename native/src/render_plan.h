@@ -1,5 +1,5 @@
-/* Render plans: JSON lines rendered from record bytes by a list of ops compiled in TypeScript
- * (src/operators/cli/native-plan.ts). See render_plan.c. */
+/* Render plans: JSON lines or column rows rendered from record bytes, after an optional filter, by a list of ops
+ * compiled in TypeScript (src/operators/cli/native-plan.ts). See render_plan.c. */
 #ifndef IG_NATIVE_RENDER_PLAN_H
 #define IG_NATIVE_RENDER_PLAN_H
 
@@ -9,8 +9,9 @@ typedef struct ig_plan ig_plan;
 
 enum { IG_RENDER_OK = 0, IG_RENDER_MISS = 1, IG_RENDER_REFRESH = 2 };
 
-/* Render one record as a line into `o`. IG_RENDER_MISS when a memo has no fragment for the record's key
- * (or the record is shorter than the plan needs): nothing is written then. IG_RENDER_REFRESH: rendered, with a
+/* Render one record as a line into `o` (nothing when the plan's filter rejects it). IG_RENDER_MISS when a memo has
+ * no fragment for the record's key, a column string needs JS, or the record is shorter than the plan needs:
+ * nothing is written then. IG_RENDER_REFRESH: rendered, with a
  * fragment past its TTL; hand the record to JS (refresh batch) so that it computes a fresh one.
  * `now_ns` is CLOCK_MONOTONIC. */
 int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o);
