@@ -8,7 +8,8 @@
  *     as its owner;
  *   - tp_btf/net_dev_queue: a packet leaving a user-space UDP socket, or the SYN of a connecting TCP socket, is
  *     recorded before packet sockets see it (they tap the packet later in dev_hard_start_xmit), so the first
- *     datagram of a one-shot query is enriched. These sends run in the sender's system call;
+ *     datagram of a one-shot query is enriched; only while the sending thread is in that socket's
+ *     connect/send system call (packets sent from timers run in an unrelated task);
  *   - sock/inet_sock_set_state: a TCP socket that closes is removed.
  * Sockets that existed before ig started come from the operator's /proc scan, which also removes entries of
  * sockets gone from /proc (UDP has no close hook).
@@ -186,8 +187,16 @@ int BPF_PROG(se_dev_queue, struct sk_buff *skb)
 	struct sock *sk = skb->sk;
 	struct socket *sock;
 	__u16 proto;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__s32 *fd;
 
 	if (!sk)
+		return 0;
+	/* Only a packet sent by the system call this thread is in (the connect/send remembered above) tells its
+	 * owner: retransmissions and other packets sent from timers and softirqs run in whatever task was
+	 * interrupted, which would be recorded as the owner (a SYN retransmit showed an unrelated node process). */
+	fd = bpf_map_lookup_elem(&tracked_fds, &tid);
+	if (!fd || sock_of_fd(*fd) != sk)
 		return 0;
 	/* a socket of a user-space process (kernel sockets, e.g. tunnels, have no file) */
 	sock = BPF_CORE_READ(sk, sk_socket);
