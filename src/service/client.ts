@@ -6,6 +6,7 @@ import { serviceOf, decodeMessage, type ApiGadgetEvent, type ApiGadgetInfo, type
 import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, EventType, EVENT_LOG_SHIFT, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, GADGET_INFO_FLAG_USE_INSTANCE } from './consts.js';
 import { parseAddress } from './address.js';
 import { PacketDecoder } from '../datasource/codec.js';
+import { UpstreamSource } from './upstream-decode.js';
 import type { Batch, DataSource } from '../datasource/index.js';
 
 export interface ClientTls { key?: string; cert?: string; serverCa?: string; serverName?: string }
@@ -15,6 +16,11 @@ export interface ClientOptions {
   tls?: ClientTls;
   /** Seconds to wait for the connection. */
   connectTimeoutSec?: number;
+  /**
+   * Ask for ig's batch form (default) or take upstream's per-event payloads (what upstream's daemon sends in any
+   * case: a daemon that does not know the header answers in upstream's form and this client reads that too).
+   */
+  wireForm?: 'batch' | 'upstream';
 }
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -148,11 +154,15 @@ export class GadgetClient {
   run(req: { imageName?: string; paramValues?: Record<string, string>; timeoutMs?: number; logLevel?: number; attachId?: string }, h: RunHandlers): RunHandle {
     const c = this.client('GadgetManager');
     const md = new grpc.Metadata();
-    md.set(WIRE_FORM_METADATA, WIRE_FORM_BATCH); // batches, not upstream's one event per message
+    if (this.opts.wireForm !== 'upstream') md.set(WIRE_FORM_METADATA, WIRE_FORM_BATCH); // batches, not one event per message
     const call = (c['RunGadget'] as (md: grpc.Metadata) => grpc.ClientDuplexStream<ApiControlRequest, ApiGadgetEvent>).call(c, md);
     let fresh = false;
     const dss = new Map<string, DataSource>();
     const decoder = new PacketDecoder({ onDataSource: (ds) => { dss.set(ds.name, ds); fresh = true; } });
+    // Upstream's form: data sources from the latest GadgetInfo, sequence numbers to count what was dropped.
+    let lastInfo: ApiGadgetInfo | undefined;
+    let upstream: Map<number, UpstreamSource> | undefined;
+    let expectedSeq = 1;
     const first: ApiControlRequest = req.attachId
       ? { attachRequest: { id: req.attachId, version: VERSION_GADGET_RUN_PROTOCOL } }
       : { runRequest: { imageName: req.imageName ?? '', paramValues: req.paramValues ?? {}, args: [], version: VERSION_GADGET_RUN_PROTOCOL, logLevel: req.logLevel ?? 3, timeout: String(BigInt(Math.round(req.timeoutMs ?? 0)) * 1000000n) } };
@@ -175,8 +185,22 @@ export class GadgetClient {
           const out = decoder.decode(ev.payload);
           if (fresh) { fresh = false; h.onDataSources([...dss.values()]); }
           for (const d of out) h.onBatch(d.ds, d.batch);
+        } else if (type === EventType.GadgetPayload) {
+          if (!upstream) {
+            if (!lastInfo) throw new Error('the daemon sent an event before the gadget information');
+            upstream = new Map(lastInfo.dataSources.map((t) => [t.id, new UpstreamSource(t)]));
+            h.onDataSources([...upstream.values()].map((u) => u.ds));
+          }
+          if (ev.seq > expectedSeq) h.onLost(ev.seq - expectedSeq);
+          expectedSeq = ev.seq + 1;
+          const src = upstream.get(ev.dataSourceID);
+          if (!src) throw new Error(`the daemon sent an event of data source ${ev.dataSourceID}, which its gadget information does not list`);
+          const b = src.decode(ev.payload);
+          h.onBatch(src.ds, b);
         } else if (type === EventType.GadgetInfo) {
-          h.onInfo(decodeMessage<ApiGadgetInfo>('GadgetInfo', ev.payload));
+          lastInfo = decodeMessage<ApiGadgetInfo>('GadgetInfo', ev.payload);
+          upstream = undefined; // a new description: data sources are built again from it
+          h.onInfo(lastInfo);
         } else if (type === EventType.GadgetLost) {
           h.onLost(Number(ev.payload.readBigUInt64LE(0)));
         } else if (type >= 1 << EVENT_LOG_SHIFT) {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DaemonHarness, ownedProgIds, poke, until } from '../harness/daemon.js';
 import { upstreamRun, type UpEvent } from '../harness/upstream-client.js';
+import { GadgetClient } from '../../src/service/client.js';
 
 const d = new DaemonHarness('daemon-upstream-h14');
 let hostKey = '';
@@ -112,6 +113,36 @@ test('an instance replays its last --event-buffer-length events to attaching cli
   } finally {
     assert.equal(d.ctl(['delete', id]).code, 0);
   }
+});
+
+test('ig\'s client reads upstream\'s form too (as from upstream\'s daemon)', async () => {
+  const c = new GadgetClient({ address: d.address, wireForm: 'upstream' });
+  let found: Record<string, unknown> | undefined;
+  let names: string[] = [];
+  const h = c.run({ imageName: 'trace_open', paramValues: { [hostKey]: 'true' } }, {
+    onInfo: () => undefined,
+    onDataSources: (dss) => { names = dss.map((x) => x.name); },
+    onBatch: (ds, b) => {
+      for (const i of b.indices()) {
+        const get = (n: string) => ds.getField(n)!.get(b, i);
+        if (!found && get('proc.comm') === 'cat' && get('fname') === '/etc/hostname') {
+          found = { pid: get('proc.pid'), timestamp: get('timestamp'), user: get('proc.creds.user'), mntns: get('proc.mntns_id') };
+        }
+      }
+    },
+    onLog: () => undefined,
+    onLost: () => undefined,
+  });
+  try {
+    await until('the cat event', () => { poke(); return found; }, 30000);
+  } finally { h.stop(); }
+  await h.done;
+  c.close();
+  assert.deepEqual(names, ['open']);
+  assert.ok(typeof found!['pid'] === 'number' && (found!['pid'] as number) > 0);
+  assert.match(String(found!['timestamp']), /^\d{4}-\d\d-\d\dT/);
+  assert.equal(typeof found!['user'], 'string');
+  assert.ok(typeof found!['mntns'] === 'number' || typeof found!['mntns'] === 'bigint');
 });
 
 test('gadgetctl refuses a bad --event-buffer-length with one line', () => {
