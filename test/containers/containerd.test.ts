@@ -42,7 +42,7 @@ describe('containerd runtime', { skip }, () => {
       assert.equal(p.mntns, BigInt(/\d+/.exec(fs.readlinkSync(`/proc/${pre.pid}/ns/mnt`))![0]));
       assert.notEqual(p.mntns, hostMntns());
       assert.equal(p.netns, Number(/\d+/.exec(fs.readlinkSync(`/proc/${pre.pid}/ns/net`))![0]));
-      assert.equal(p.cgroupPath, `/${h.namespace}/pre`);
+      assert.equal(p.cgroupPath, `${h.cgroupParent}/pre`);
       const root = cgroup2Root();
       if (root) assert.equal(p.cgroupId, fs.statSync(path.join(root, p.cgroupPath), { bigint: true }).ino);
       assert.ok(p.pidStartTime > 0n);

@@ -128,7 +128,7 @@ describe('ig list-containers with real containerd and podman', { skip }, () => {
     assert.equal(kc.pid, kc.runtime.containerPid);
     assert.equal(typeof kc.mntns, 'number');
     assert.equal(typeof kc.netns, 'number');
-    assert.equal(kc.cgroupPath, `/${h.namespace}/ctr-a`);
+    assert.equal(kc.cgroupPath, `${h.cgroupParent}/ctr-a`);
     assert.equal(typeof kc.cgroupID, 'number');
     const pz = list[3]!;
     assert.equal(pz.runtime.containerId.length, 64);

@@ -37,6 +37,8 @@ export interface ContainerdHarness {
   socket: string;
   /** containerd namespace the harness's containers live in (unique per harness) */
   namespace: string;
+  /** the cgroup (v2 path) the harness's containers run under, `/<cgroupParent>/<name>`: ours alone */
+  cgroupParent: string;
   /** temp dir holding config, root, state, logs */
   dir: string;
   /** PID of the containerd daemon */
@@ -161,7 +163,7 @@ export async function startContainerd(opts: { namespace?: string } = {}): Promis
   };
 
   return {
-    socket, namespace, dir, pid, image, imageName: image.imageName, ctr, taskPid, stop,
+    socket, namespace, cgroupParent, dir, pid, image, imageName: image.imageName, ctr, taskPid, stop,
     async run(name, cmd, labels = {}) {
       const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
       const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
