@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { nativeTestHooks } from '../harness/native-test-addon.js';
 import { Batch, DataSource, FieldFlag, Kind, evalPredicate, type Predicate } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
-import { installResolver, IdNames } from '../../src/operators/uidgidresolver/operator.js';
-import { addContainerFields } from '../../src/operators/common/container-fields.js';
+import { enrich, fakeContainer } from './enriched-world.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
@@ -56,29 +55,12 @@ function makeWorld(dir: string): World {
   ds.addField({ name: 'error_raw', kind: Kind.Int32, tags: ['type:gadget_errno'], storage: st(60, 4) });
   ds.addField({ name: 'mntns_id', kind: Kind.Uint64, tags: ['type:gadget_mntns_id'], storage: st(64, 8) });
   ds.addField({ name: 'fname', kind: Kind.CString, storage: st(72, 40) });
-  const passwd = join(dir, 'passwd');
-  const group = join(dir, 'group');
-  writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/a:/bin/sh\nverylongusername_x:x:7:7::/:/bin/sh\n');
-  writeFileSync(group, 'root:x:0:\n');
-  installResolver(ds, { users: new IdNames(passwd), groups: new IdNames(group) });
-  const containers = new Map<bigint, Container>();
-  const listeners = new Set<() => void>();
-  addContainerFields(ds, {
-    byMntns: (m) => containers.get(BigInt(m)),
-    byNetns: () => undefined,
-    onChange: (cb) => { listeners.add(cb); return () => listeners.delete(cb); },
-  });
+  const { containers, changed } = enrich(ds, dir, 'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/a:/bin/sh\nverylongusername_x:x:7:7::/:/bin/sh\n');
   const rewriters = installFormatters(ds);
-  return { ds, containers, changed: () => { for (const l of listeners) l(); }, rewriters };
+  return { ds, containers, changed, rewriters };
 }
 
-function container(mntns: bigint, name: string): Container {
-  return {
-    runtime: 'containerd', id: `id-${name}`, name, imageName: `img/${name}:1`, imageDigest: 'sha256:00', pid: 4242, mntns,
-    netns: 1, cgroupPath: '', cgroupId: 0n, startedAt: 1700000000000000000, labels: {}, pidStartTime: 1n,
-    k8s: { namespace: 'ns', podName: `pod-${name}`, containerName: name, podLabels: { app: name } },
-  } as unknown as Container;
-}
+const container = fakeContainer;
 
 const MNTNS = [4026531840n, 4026532001n, 4026532002n];
 

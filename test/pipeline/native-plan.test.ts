@@ -9,8 +9,7 @@ import { nativeTestHooks } from '../harness/native-test-addon.js';
 import { RenderPlan } from '../../src/bpf/render-plan.js';
 import { Batch, DataSource, FieldFlag, Kind } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
-import { installResolver, IdNames } from '../../src/operators/uidgidresolver/operator.js';
-import { addContainerFields } from '../../src/operators/common/container-fields.js';
+import { enrich, fakeContainer } from './enriched-world.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
@@ -54,28 +53,11 @@ function makeWorld(dir: string): World {
   ds.addField({ name: 'mode_raw', kind: Kind.Uint32, tags: ['type:gadget_file_mode'], storage: st(76, 4) });
   ds.addField({ name: 'mntns_id', kind: Kind.Uint64, tags: ['type:gadget_mntns_id'], storage: st(80, 8) });
   ds.addField({ name: 'path', kind: Kind.CString, storage: st(88, 48) });
-  const passwd = join(dir, 'passwd');
-  const group = join(dir, 'group');
-  writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/a:/bin/sh\n"odd\\name":x:7:7::/:/bin/sh\n');
-  writeFileSync(group, 'root:x:0:\n');
-  installResolver(ds, { users: new IdNames(passwd), groups: new IdNames(group) });
-  const containers = new Map<bigint, Container>();
-  const listeners = new Set<() => void>();
-  addContainerFields(ds, {
-    byMntns: (m) => containers.get(BigInt(m)),
-    byNetns: () => undefined,
-    onChange: (cb) => { listeners.add(cb); return () => listeners.delete(cb); },
-  });
-  return { ds, containers, changed: () => { for (const l of listeners) l(); } };
+  const { containers, changed } = enrich(ds, dir, 'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/a:/bin/sh\n"odd\\name":x:7:7::/:/bin/sh\n');
+  return { ds, containers, changed };
 }
 
-function container(mntns: bigint, name: string): Container {
-  return {
-    runtime: 'containerd', id: `id-${name}`, name, imageName: `img/${name}:1`, imageDigest: 'sha256:00', pid: 4242, mntns,
-    netns: 1, cgroupPath: '', cgroupId: 0n, startedAt: 1700000000000000000, labels: {}, pidStartTime: 1n,
-    k8s: { namespace: 'ns', podName: `pod-${name}`, containerName: name, podLabels: { app: name } },
-  } as unknown as Container;
-}
+const container = fakeContainer;
 
 /** Bytes that exercise JSON escaping and UTF-8 decoding: ASCII, controls, quotes, valid and broken sequences. */
 function nastyString(r: () => number, max: number): Buffer {
