@@ -1,7 +1,7 @@
 // Flags every gadgetctl command takes (anywhere on the line): where the daemon is and how to reach it.
 import { GadgetClient } from '../../service/client.js';
 import { DEFAULT_DAEMON_ADDRESS } from '../../service/consts.js';
-import { UsageError } from '../errors.js';
+import { connectionTimeoutSeconds, takeValueFlags } from '../value-flags.js';
 import { Config, ConfigError } from '../../config/config.js';
 
 export interface RemoteFlags {
@@ -36,17 +36,8 @@ export const REMOTE_HELP = `Connection flags (any command; also runtime.<flag> i
 
 /** --config PATH (or --config=PATH), taken out of the arguments. */
 export function extractConfigFlag(args: string[]): { path?: string; rest: string[] } {
-  const rest: string[] = [];
   let path: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') { rest.push(...args.slice(i)); break; }
-    if (a === '--config') {
-      path = args[++i];
-      if (path === undefined) throw new UsageError('flag --config needs a value');
-    } else if (a.startsWith('--config=')) path = a.slice(9);
-    else rest.push(a);
-  }
+  const rest = takeValueFlags(args, { '--config': 'config' }, (_k, v) => { path = v; }, { allowEmpty: true });
   return { path, rest };
 }
 
@@ -65,26 +56,10 @@ export function extractRemoteFlags(args: string[], cfg: Config = Config.empty())
       (flags as unknown as Record<string, string>)[k] = v.value;
     }
   }
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') { rest.push(...args.slice(i)); break; }
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const key = VALUE[name];
-    if (!key) { rest.push(a); continue; }
-    let v: string | undefined;
-    if (eq > 0) v = a.slice(eq + 1);
-    else { v = args[i + 1]; i++; }
-    if (v === undefined) throw new UsageError(`flag ${name} needs a value`);
-    if (key === 'connectTimeoutSec') {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new UsageError(`invalid value "${v}" for --connection-timeout: expected a positive number of seconds`);
-      flags.connectTimeoutSec = n;
-    } else {
-      (flags as unknown as Record<string, string>)[key] = v;
-    }
-  }
+  const rest = takeValueFlags(args, VALUE, (key, v) => {
+    if (key === 'connectTimeoutSec') flags.connectTimeoutSec = connectionTimeoutSeconds(v);
+    else (flags as unknown as Record<string, string>)[key] = v;
+  }, { allowEmpty: true });
   return { flags, rest };
 }
 

@@ -8,6 +8,7 @@ import { exitCodeOf, reportError, runMain, UsageError } from '../errors.js';
 import { igVersion } from '../version.js';
 import { GADGET_NAMESPACE } from '../../kube/manifests.js';
 import { extractConfigFlag } from '../gadgetctl/connect.js';
+import { connectionTimeoutSeconds, takeValueFlags } from '../value-flags.js';
 import type { ClusterContext } from './run.js';
 import type { DeployFlags, UndeployFlags } from './deploy.js';
 
@@ -50,23 +51,11 @@ export const GLOBAL_HELP = `Cluster flags (any command):
 /** Take the cluster flags out of the arguments (`--flag value` or `--flag=value`, anywhere before `--`). */
 export function extractGlobalFlags(args: string[]): { flags: GlobalFlags; rest: string[] } {
   const flags: GlobalFlags = { namespace: GADGET_NAMESPACE, node: [], connectTimeoutSec: 30 };
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') { rest.push(...args.slice(i)); break; }
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const key = VALUE[name];
-    if (!key) { rest.push(a); continue; }
-    const v = eq > 0 ? a.slice(eq + 1) : args[++i];
-    if (v === undefined || v === '') throw new UsageError(`flag ${name} needs a value`);
+  const rest = takeValueFlags(args, VALUE, (key, v) => {
     if (key === 'node') flags.node = parseNodeList(v);
-    else if (key === 'connectTimeoutSec') {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new UsageError(`invalid value "${v}" for --connection-timeout: expected a positive number of seconds`);
-      flags.connectTimeoutSec = n;
-    } else (flags as unknown as Record<string, string>)[key] = v;
-  }
+    else if (key === 'connectTimeoutSec') flags.connectTimeoutSec = connectionTimeoutSeconds(v);
+    else (flags as unknown as Record<string, string>)[key] = v;
+  });
   return { flags, rest };
 }
 
