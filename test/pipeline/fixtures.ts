@@ -41,3 +41,14 @@ export function capture(): { out: string[]; sink: { write(s: string): void; isTT
   const out: string[] = [];
   return { out, sink: { write: (s: string) => { out.push(s); }, isTTY: false } };
 }
+
+/** A seeded xorshift32 generator in [0, 1): random tests that print their seed can be replayed exactly. */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x / 4294967296;
+  };
+}

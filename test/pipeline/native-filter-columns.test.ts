@@ -11,6 +11,7 @@ import { nativeTestHooks } from '../harness/native-test-addon.js';
 import { Batch, DataSource, FieldFlag, Kind, evalPredicate, type Predicate } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
 import { enrich, fakeContainer } from './enriched-world.js';
+import { rng } from './fixtures.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
@@ -19,15 +20,6 @@ import { compileNativePlan, compileNativeColumns, type NativePlan } from '../../
 import { filterPredicate } from '../../src/operators/filter/parse.js';
 import { compileExpr } from '../../src/operators/filter/expr.js';
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 const SIZE = 112;

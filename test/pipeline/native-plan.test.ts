@@ -10,21 +10,13 @@ import { RenderPlan } from '../../src/bpf/render-plan.js';
 import { Batch, DataSource, FieldFlag, Kind } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
 import { enrich, fakeContainer } from './enriched-world.js';
+import { rng } from './fixtures.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
 import { compileNativePlan, planSpec, type NativePlan } from '../../src/operators/cli/native-plan.js';
 
 /** Deterministic pseudo-random numbers (the failures must be reproducible). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 const SIZE = 136;
 const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
