@@ -10,6 +10,7 @@ import { Logger } from '../src/gadget/logger.js';
 import { PacketDecoder, PacketEncoder, Kind, baseKind, isIntegerKind, type Batch, type DataSource } from '../src/datasource/index.js';
 import { jsonFields, makeJsonEncoder } from '../src/operators/cli/json.js';
 import { LineBuffer } from '../src/operators/cli/operator.js';
+import { NativeBatchEncoder } from '../src/service/native-wire.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -69,6 +70,11 @@ const pdec = new PacketDecoder();
 pdec.decode(penc.encode(b)); // the field table once
 const packet = penc.encode(b);
 const encRes = measure('encode', () => penc.encode(b).length);
+// The daemon's native writer of the same frames (native/src/wire_batch.c), checked byte for byte first.
+const nat = NativeBatchEncoder.create(penc, ds);
+if (!(nat instanceof NativeBatchEncoder)) throw new Error(`no native encoder: ${nat.reason}`);
+if (!nat.encode(b).equals(penc.encode(b))) throw new Error('native and JS frames differ');
+const natRes = measure('native encode', () => nat.encode(b).length);
 const rawEnc = new PacketEncoder({ fields: () => [] });
 const rawRes = measure('encode, record bytes only', () => rawEnc.encode(b).length);
 const decRes = measure('decode', () => { pdec.decode(packet); return packet.length; });
@@ -84,6 +90,7 @@ console.log('| step | CPU µs/record | bytes/record | CPU vs JSON | bytes vs JSO
 console.log('|---|---|---|---|---|');
 console.log(row('JSON lines (peer)', jsonRes));
 console.log(row('packet encode', encRes));
+console.log(row('packet encode, native (the daemon: wire_batch.c)', natRes));
 console.log(row('packet encode, record bytes only (no derived values)', rawRes));
 console.log(row('packet decode', decRes));
 console.log(row('packet decode + JSON lines', decJsonRes));

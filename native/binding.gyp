@@ -16,7 +16,8 @@
       "src/metrics_agg.c",
       "src/deadline.cc",
       "src/pcap_filter.c",
-      "src/pcap_compile.c"
+      "src/pcap_compile.c",
+      "src/wire_batch.c"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
     "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap"]

@@ -116,6 +116,7 @@ bool ig_ring_drain_register(napi_env env, napi_value exports);        /* ring_dr
 bool ig_prog_stats_register(napi_env env, napi_value exports);       /* prog_stats.c */
 bool ig_deadline_register(napi_env env, napi_value exports);          /* deadline.cc (C++: V8 termination) */
 bool ig_pcap_filter_register(napi_env env, napi_value exports);       /* pcap_filter.c */
+bool ig_wire_register(napi_env env, napi_value exports);              /* wire_batch.c */
 /* pcap_filter.c: the "classifier/" section handler (once per process) and an object's filters at close */
 void ig_pf_install(void);
 void ig_pf_forget(struct bpf_object *obj);

@@ -10,6 +10,7 @@ export type PerfDrainHandle = { readonly __brand: 'perfDrain' };
 export type RenderPlanHandle = { readonly __brand: 'render_plan' };
 /** A per-key metrics aggregator (native/src/metrics_agg.c; built by src/bpf/metrics-aggregator.ts). */
 export type MetricsAggregatorHandle = { readonly __brand: 'metrics_aggregator' };
+export type WireBatchHandle = { readonly __brand: 'wire_batch' };
 
 /** What a drain of a metrics aggregator returns (see metricsAggDrain). */
 export interface MetricsAggregatorDrain {
@@ -228,6 +229,15 @@ export interface NativeAddon {
   renderPlanInvalidate(plan: RenderPlanHandle): void;
   /** Lines the plan has rendered so far. */
   renderPlanLines(plan: RenderPlanHandle): number;
+
+  // Wire batches (native/src/wire_batch.c): spec [dsId, recordBytes, nvals, (kind, ttlMs, off, nranges, (off, len)*)*].
+  wireBatchNew(spec: Int32Array): WireBatchHandle;
+  /** The packet codec's batch frame of live[0..n), or (value, live position) pairs of memo misses. */
+  wireBatchEncode(h: WireBatchHandle, buf: Buffer, offs: Uint32Array, lens: Uint32Array, live: Uint32Array, n: number): Buffer | Int32Array;
+  /** Store a value's tagged bytes for the key of the record at buf[recordOffset]. */
+  wireBatchFill(h: WireBatchHandle, value: number, buf: Buffer, recordOffset: number, fragment: Buffer, aux: number): void;
+  /** Forget a value's memo (-1: all). */
+  wireBatchClear(h: WireBatchHandle, value: number): void;
 
   // Metrics aggregators: key ranges are [offset, size, flags]* (flags 1: C string), ops [op, offset, size, n]*.
   metricsAggNew(keyRanges: Int32Array, ops: Int32Array, maxKeys: number): MetricsAggregatorHandle;

@@ -247,7 +247,15 @@ function carryOf(f: Field, wanted: Set<Field> | undefined): number {
   return Carry.Value;
 }
 
-interface SentTable { id: number; valueFields: Field[]; recordBytes: number }
+/** A data source's table as an encoder sent it: its number, the fields whose values follow the records, in order. */
+export interface SentTable { readonly id: number; readonly valueFields: readonly Field[]; readonly recordBytes: number }
+
+/** One value as a batch frame carries it (tag and bytes): what a native frame writer stores per key. */
+export function encodeValue(v: unknown, f: Field): Buffer {
+  const w = new Writer(64);
+  writeValue(w, v, f);
+  return w.result();
+}
 
 export interface PacketEncoderOptions {
   /**
@@ -280,6 +288,9 @@ export class PacketEncoder {
     this.writeBatch(w, b, t);
     return w.result();
   }
+
+  /** The table this encoder sent for `ds` (undefined before its first batch). */
+  tableOf(ds: DataSource): SentTable | undefined { return this.tables.get(ds); }
 
   /** Send the field table of `ds` again before its next batch (e.g. after fields were added or dropped). */
   invalidate(ds: DataSource): void { this.tables.delete(ds); }

@@ -15,9 +15,11 @@ import { PacketEncoder, FrameType, frameLength } from '../datasource/codec.js';
 import { ClientStream, levelOfLine } from './client-stream.js';
 import { UpstreamEncoder } from './upstream-wire.js';
 import { ReplayBuffer } from './replay-buffer.js';
+import { NativeBatchEncoder } from './native-wire.js';
 import { EventType, LogLevel } from './consts.js';
 import { encodeMessage, type ApiGadgetInfo, type ApiParam } from './proto.js';
 import type { ParamDesc } from '../gadget/params.js';
+import type { Batch } from '../datasource/index.js';
 
 export const FORWARDER_PRIORITY = 1000000;
 
@@ -67,6 +69,10 @@ export class GadgetRun {
   /** Per data source (by number): its events in upstream's payload form. */
   private upstream: UpstreamEncoder[] = [];
   private replay?: ReplayBuffer;
+  /** Per data source: its frames written natively (native-wire.ts), where every value it carries allows. */
+  private natives: NativeBatchEncoder[] = [];
+  /** Names of the data sources whose frames are written natively (tests, -v). */
+  readonly nativeDataSources: string[] = [];
 
   private daemonKeys = new Set<string>();
 
@@ -84,7 +90,7 @@ export class GadgetRun {
     const forwarder: DataOperator = {
       name: 'grpc-forwarder',
       priority: FORWARDER_PRIORITY,
-      instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll() }),
+      instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll(), postStop: () => run!.closeEncoders() }),
     };
     const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder], opts.kube), image: opts.image });
     run = new GadgetRun(ctx, opts.daemonLog, opts.logLevel ?? LogLevel.Warn);
@@ -136,11 +142,15 @@ export class GadgetRun {
     this.upstream = dss.map((ds) => new UpstreamEncoder(ds));
     dss.forEach((ds, dsId) => {
       const up = this.upstream[dsId]!;
+      const nat = process.env.IG_WIRE_NATIVE === '0' ? { reason: 'IG_WIRE_NATIVE=0' } : NativeBatchEncoder.create(enc, ds);
+      if (nat instanceof NativeBatchEncoder) { this.natives.push(nat); this.nativeDataSources.push(ds.name); }
+      else this.daemonLog?.debug(`${this.ctx.name}: ${ds.name}: batches encoded in JS (${nat.reason})`);
+      const encode = nat instanceof NativeBatchEncoder ? (b: Batch) => nat.encode(b) : (b: Batch) => enc.encode(b);
       ds.subscribe((b) => {
         if (b.liveCount === 0 && ds.type === 'single') return;
         const records = Math.max(b.liveCount, 1);
         if (this.batchClients > 0 || this.replay) {
-          const payload = enc.encode(b);
+          const payload = encode(b);
           this.replay?.push(dsId, payload, records);
           if (this.batchClients > 0) for (const c of this.clients) if (c.form === 'batch') c.sendBatch(dsId, payload, records);
         }
@@ -156,6 +166,10 @@ export class GadgetRun {
     this.info = { ...this.info, dataSources: dss.map((ds, i) => describeDataSource(ds, i)) };
     this.infoPayload = encodeMessage('GadgetInfo', this.info);
     for (const c of this.clients) this.greet(c);
+  }
+
+  closeEncoders(): void {
+    for (const n of this.natives.splice(0)) n.close();
   }
 
   private greet(c: ClientStream): void {

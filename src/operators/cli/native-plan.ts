@@ -56,7 +56,7 @@ export interface NativePlan {
 export class PlanError extends Error {}
 
 /** A static member read as is: its byte range, or undefined when its value is not its bytes. */
-function plainStatic(f: Field): { offs: number; size: number } | undefined {
+export function plainStatic(f: Field): { offs: number; size: number } | undefined {
   const s = f.storage;
   if (s.type !== 'static' || s.bitSize || !f.readsStorage) return undefined;
   return { offs: s.offs, size: s.size };
@@ -79,7 +79,7 @@ function keyRanges(fields: Field[], what: string): [number, number][] {
  * What a field's value follows from: its own derivation, or for a derived leaf under a parent that declares one
  * for its whole subtree (container fields), the parent's.
  */
-function derivationOf(f: Field): Derivation | undefined {
+export function derivationOf(f: Field): Derivation | undefined {
   if (f.derivation) return f.derivation;
   if (f.storage.type !== 'derived') return undefined;
   for (let p = f.parent; p; p = p.parent) if (p.subtreeKey && p.derivation?.kind === 'computed') return p.derivation;
@@ -87,7 +87,7 @@ function derivationOf(f: Field): Derivation | undefined {
 }
 
 /** The memo key of a leaf over `fields`: their own bytes, or for derived fields the bytes they follow from. */
-function leafKey(fields: Field[], what: string): { ranges: [number, number][]; ttlMs: number; onChange?: Invalidation } {
+export function leafKey(fields: Field[], what: string): { ranges: [number, number][]; ttlMs: number; onChange?: Invalidation } {
   const ranges: [number, number][] = [];
   let ttlMs = 0;
   const invs: Invalidation[] = [];

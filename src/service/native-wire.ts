@@ -1,0 +1,93 @@
+// The daemon's batch frames written natively (src/bpf/wire-batch.ts, native/src/wire_batch.c): the same bytes as
+// the packet encoder's, without a getter call or a tagged write per event. Every value the frame carries after
+// the records must follow from record bytes (a declared derivation, as render plans require) or be a wall-clock
+// text; otherwise the data source keeps the JS encoder. A value whose key is new (a first process, container,
+// user, second) is computed once by its getter and kept by the native side; until then that batch waits for it.
+import { WireBatchWriter, WireValueKind, type WireValue } from '../bpf/wire-batch.js';
+import { encodeValue, type PacketEncoder } from '../datasource/codec.js';
+import type { Batch, DataSource, Field } from '../datasource/index.js';
+import { leafKey, plainStatic, PlanError } from '../operators/cli/native-plan.js';
+
+export class NativeBatchEncoder {
+  /** Values whose keys' meaning changed (containers came or went): unsubscribe at the end of the run. */
+  private readonly offs: (() => void)[] = [];
+  private disabled: string | undefined;
+
+  private constructor(private readonly w: WireBatchWriter, private readonly values: readonly Field[], private readonly kinds: WireValue[], private readonly fallback: PacketEncoder) {}
+
+  /**
+   * A native encoder for `ds` on the stream `enc` writes (its table is sent already), or why there is none. The
+   * frames it returns are those `enc.encode(b)` would.
+   */
+  static create(enc: PacketEncoder, ds: DataSource): NativeBatchEncoder | { reason: string } {
+    const t = enc.tableOf(ds);
+    if (!t) return { reason: `${ds.name}: no field table sent yet` };
+    const kinds: WireValue[] = [];
+    const invalidations: [number, (cb: () => void) => () => void][] = [];
+    try {
+      t.valueFields.forEach((f, v) => {
+        const d = f.derivation;
+        if (d?.kind === 'wallclock-text') {
+          const r = plainStatic(d.input);
+          if (!r || r.size !== 8) throw new PlanError(`${f.fullName}: timestamp source is not a u64 member`);
+          kinds.push({ kind: WireValueKind.WallText, offs: r.offs });
+          return;
+        }
+        const k = leafKey([f], f.fullName);
+        kinds.push({ kind: WireValueKind.Memo, ttlMs: k.ttlMs, ranges: k.ranges });
+        if (k.onChange) invalidations.push([v, k.onChange]);
+      });
+    } catch (e) {
+      if (e instanceof PlanError) return { reason: e.message };
+      throw e;
+    }
+    const n = new NativeBatchEncoder(new WireBatchWriter({ dsId: t.id, recordBytes: t.recordBytes, values: kinds }), t.valueFields, kinds, enc);
+    for (const [v, on] of invalidations) n.offs.push(on(() => n.w.clear(v)));
+    return n;
+  }
+
+  /** Why this encoder handed its data source back to the JS encoder, if it did. */
+  get disabledBecause(): string | undefined { return this.disabled; }
+
+  /** The batch frame of `b`'s live records. */
+  encode(b: Batch): Buffer {
+    if (this.disabled) return this.fallback.encode(b);
+    const n = b.liveCount;
+    let r = this.w.encode(b.buf, b.offs, b.lens, b.live, n);
+    if (Buffer.isBuffer(r)) return r;
+    for (let j = 0; j < r.length; j += 2) {
+      const v = r[j]!;
+      // A record shorter than a key's bytes: the getters read past it; the JS encoder does what they do.
+      if (v < 0) return this.fallback.encode(b);
+      if (!this.fill(v, b, b.live[r[j + 1]!]!)) return this.fallback.encode(b);
+    }
+    r = this.w.encode(b.buf, b.offs, b.lens, b.live, n);
+    // Still missing: a memo emptied while filling (thousands of keys in one batch).
+    return Buffer.isBuffer(r) ? r : this.fallback.encode(b);
+  }
+
+  private fill(v: number, b: Batch, i: number): boolean {
+    const f = this.values[v]!;
+    const value = f.get(b, i);
+    const bytes = encodeValue(value, f);
+    const kind = this.kinds[v]!;
+    if (kind.kind !== WireValueKind.WallText) {
+      this.w.fill(v, b.buf, b.offs[i]!, bytes);
+      return true;
+    }
+    // The text's 9 nanosecond digits, before the time zone ("Z" or "+hh:mm"): other layouts stay in JS.
+    const s = typeof value === 'string' ? value : '';
+    const frac = String(b.buf.readBigUInt64LE(b.offs[i]! + kind.offs) % 1000000000n).padStart(9, '0');
+    const at = s.length - frac.length - (s.endsWith('Z') ? 1 : 6);
+    if (at < 0 || s.slice(at, at + 9) !== frac || Buffer.byteLength(s) !== s.length) {
+      this.disabled = `${f.fullName}: timestamp text "${s}" has no 9-digit fraction`;
+      return false;
+    }
+    this.w.fill(v, b.buf, b.offs[i]!, bytes, bytes.length - s.length + at);
+    return true;
+  }
+
+  close(): void {
+    for (const off of this.offs.splice(0)) off();
+  }
+}
