@@ -13,6 +13,7 @@
       "src/raw_socket_filter.c",
       "src/line_output.c",
       "src/render_plan.c",
+      "src/memo_source.c",
       "src/metrics_agg.c",
       "src/deadline.cc",
       "src/pcap_filter.c",

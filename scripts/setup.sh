@@ -108,8 +108,9 @@ if [ ! -f dist/src/bundle/ig.mjs ]; then
   node scripts/bundle.mjs
 fi
 
-# The socket enricher's own eBPF program (compiled on first use otherwise).
+# The socket enricher's and the process enricher's own eBPF programs (compiled on first use otherwise).
 node -e "import('./dist/src/operators/socketenricher/tracker.js').then((m) => m.trackerObjectPath())"
+node -e "import('./dist/src/operators/process/exe-tracker.js').then((m) => m.exeTrackerObjectPath())"
 
 # 6. Official gadget images into the local store (rebuilt when a gadget's sources or the headers change).
 node dist/src/cli/build-official.js

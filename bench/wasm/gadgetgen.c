@@ -1,7 +1,7 @@
-// Load generator for bench/wasm-gadgets.bench.ts (compiled with gcc at bench time).
+// Load generator for bench/wasm-gadgets.bench.ts and bench/exec_storm.bench.ts (compiled with gcc at bench time).
 //
-//   gadgetgen exec N GOFILE MARKER     wait until GOFILE exists, then N x (vfork + execve("/bin/true", [true,
-//                                      MARKER, "-a", "b c"]) + waitpid); print
+//   gadgetgen exec N GOFILE MARKER [PATH]  wait until GOFILE exists, then N x (vfork + execve(PATH, default
+//                                      /bin/true, [true, MARKER, "-a", "b c"]) + waitpid); print
 //                                      "execs=N seconds=S execs_per_s=R"
 //   gadgetgen dns N RATE GOFILE MARKER  a DNS responder on 127.0.0.1:53 and a client (run it in a network
 //                                      namespace of the bench's own); wait until GOFILE exists, then N queries
@@ -44,7 +44,7 @@ static void wait_go(const char *gofile)
 		nanosleep(&pause, NULL);
 }
 
-static int exec_storm(long n, const char *gofile, const char *marker)
+static int exec_storm(long n, const char *gofile, const char *marker, const char *path)
 {
 	char *argv[] = { "true", (char *)marker, "-a", "b c", NULL };
 	char *envp[] = { NULL };
@@ -56,7 +56,7 @@ static int exec_storm(long n, const char *gofile, const char *marker)
 		pid_t pid = vfork();
 
 		if (pid == 0) {
-			execve("/bin/true", argv, envp);
+			execve(path, argv, envp);
 			_exit(127);
 		}
 		if (pid < 0) {
@@ -157,10 +157,10 @@ int main(int argc, char **argv)
 {
 	prctl(PR_SET_NAME, "igb_gen", 0, 0, 0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 5 && strcmp(argv[1], "exec") == 0)
-		return exec_storm(atol(argv[2]), argv[3], argv[4]);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "exec") == 0)
+		return exec_storm(atol(argv[2]), argv[3], argv[4], argc == 6 ? argv[5] : "/bin/true");
 	if (argc == 6 && strcmp(argv[1], "dns") == 0)
 		return dns_storm(atol(argv[2]), atof(argv[3]), argv[4], argv[5]);
-	fprintf(stderr, "usage: gadgetgen exec N GOFILE MARKER | gadgetgen dns N RATE GOFILE MARKER\n");
+	fprintf(stderr, "usage: gadgetgen exec N GOFILE MARKER [PATH] | gadgetgen dns N RATE GOFILE MARKER\n");
 	return 2;
 }

@@ -14,6 +14,7 @@
  * Ops are int32 quadruples [op, a, b, c]. Memo specs are int32: [count, then per memo: ttlMs, nranges,
  * (off, len) * nranges]; a memo with no ranges is keyed by wall-clock seconds (OP_WALL_STR). */
 #include "render_plan.h"
+#include "memo_source.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,7 @@ typedef struct {
   uint32_t used;
   memo_entry *tab;  /* MEMO_CAP slots, open addressing */
   memo_entry *last; /* the last entry found */
+  ig_memo_source *src; /* NULL, or a kernel map that answers misses (memo_source.c) */
 } memo;
 
 /* A value to print, with the literal text that precedes it. */
@@ -753,6 +755,34 @@ static void apply_pending(ig_plan *p, uint64_t now_ns) {
   }
 }
 
+/* A miss of a memo with a kernel source: its text, JSON-quoted as the JS encoder quotes a string, becomes the
+ * key's fragment (NULL: the source has no answer either). */
+static memo_entry *memo_from_source(memo *m, const uint8_t *rec, const uint8_t *key, size_t n, uint64_t now_ns) {
+  size_t max;
+  const uint8_t *text = ig_memo_source_text(m->src, rec, &max);
+  if (!text) return NULL;
+  uint8_t *frag = malloc(max * 6 + 2);
+  if (!frag) return NULL;
+  size_t flen = (size_t)(put_cstr(frag, text, max) - frag);
+  bool ok = memo_set(m, key, n, frag, flen, now_ns);
+  free(frag);
+  if (!ok) return NULL;
+  memo_entry *e = memo_find(m, key, n, hash_key(key, n));
+  m->last = e;
+  return e->frag ? e : NULL;
+}
+
+const char *ig_plan_memo_ranges(const ig_plan *p, uint32_t idx, uint32_t ranges[2][2]) {
+  if (idx >= p->nmemos) return "memo out of range";
+  const memo *m = &p->memos[idx];
+  if (m->nranges != 2) return "the memo is not keyed by two ranges";
+  if (m->src) return "the memo has a source already";
+  memcpy(ranges, m->ranges, sizeof(uint32_t) * 4);
+  return NULL;
+}
+
+void ig_plan_set_memo_source(ig_plan *p, uint32_t idx, ig_memo_source *s) { p->memos[idx].src = s; }
+
 void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec) {
   for (size_t i = 0; i < p->nlines; i++) __builtin_prefetch(rec + p->lines[i]);
 }
@@ -785,6 +815,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         n += m->ranges[j][1];
       }
       e = memo_lookup(m, key, n, now_ns, &refresh);
+      if (!e && m->src) e = memo_from_source(m, rec, key, n, now_ns);
     } else { /* OP_WALL_STR */
       uint64_t boot;
       memcpy(&boot, rec + r->off, 8);
@@ -907,6 +938,7 @@ static void plan_free(ig_plan *p) {
     if (p->memos[m].tab) {
       memo_clear(&p->memos[m]);
       free(p->memos[m].tab);
+      ig_memo_source_free(p->memos[m].src);
     }
   }
   free(p->memos);
@@ -1357,6 +1389,7 @@ bool ig_render_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "renderPlanMemoSet", js_plan_memo_set);
   IG_EXPORT(env, exports, "renderPlanInvalidate", js_plan_invalidate);
   IG_EXPORT(env, exports, "renderPlanLines", js_plan_lines);
+  if (!ig_memo_source_register(env, exports)) return false;
 #ifdef IG_TEST_HOOKS
   IG_EXPORT(env, exports, "renderPlanRender", js_plan_render);
 #endif

@@ -33,6 +33,15 @@ export class RenderPlan {
     native.renderPlanMemoSet(this.#h, memo, key, fragment);
   }
 
+  /**
+   * Answer misses of `memo` (keyed by two ranges) from a kernel map on the reader thread: key = the first range's
+   * bytes, value = `slots` × [matchSize bytes][textSize-byte C string], the slot matching the second range holds
+   * the text (JSON-quoted as a string). Before the plan is handed to a reader. Throws when the layouts differ.
+   */
+  setMemoSource(memo: number, mapFd: number, slots: number, matchSize: number, textSize: number): void {
+    native.renderPlanMemoSource(this.#h, memo, mapFd, slots, matchSize, textSize);
+  }
+
   /** Lines rendered with this plan so far (on reader threads). */
   lines(): number {
     return native.renderPlanLines(this.#h);

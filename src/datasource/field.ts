@@ -115,6 +115,16 @@ function staticGetter(kind: number, offs: number, size: number, bitOffset?: numb
 export type Invalidation = (onChange: () => void) => () => void;
 
 /**
+ * A kernel map that holds a computed string's value for most keys, so that a reader thread can answer without JS
+ * (the operator's getter reads the same map first, so both give the same text). The map is keyed by the bytes of
+ * the derivation's first input; a value is `slots` slots of [`matchSize` bytes][`textSize`-byte C string], and the
+ * slot whose first part equals the second input's bytes (both compared as C strings) holds the text. No entry, no
+ * such slot or an empty text: no answer (the getter computes the value its own way). `mapFd` starts the source
+ * on first use; undefined: not available.
+ */
+export interface KernelTextSource { mapFd: () => number | undefined; slots: number; matchSize: number; textSize: number }
+
+/**
  * What a derived value (or, on a parent, its whole subtree) follows from, declared by the operator that defines
  * it. Consumers that do not run the operator's JS (the native renderer memoises the value's text per input
  * bytes) read this description; nothing compares or wraps getters. A derived field without one can only be
@@ -125,7 +135,7 @@ export type Invalidation = (onChange: () => void) => () => void;
  * - wallclock-text: the RFC 3339 text of `input`'s wall-clock time ('' for 0).
  */
 export type Derivation =
-  | { kind: 'computed'; inputs: Field[]; ttlMs?: number; invalidation?: Invalidation }
+  | { kind: 'computed'; inputs: Field[]; ttlMs?: number; invalidation?: Invalidation; kernelText?: KernelTextSource }
   | { kind: 'wallclock-ns'; offsetNs: bigint }
   | { kind: 'wallclock-text'; input: Field; offsetNs: bigint };
 

@@ -78,6 +78,15 @@ export function rodataVars(progId: number): Record<string, unknown> | undefined 
   return undefined;
 }
 
+/** The .rodata variables of the gadget's object among `progs` (ig also holds its enrichers' own programs). */
+export function gadgetRodataVars(progs: number[]): Record<string, unknown> | undefined {
+  for (const id of progs) {
+    const v = rodataVars(id);
+    if (v && 'gadget_filter_by_mntns' in v) return v;
+  }
+  return undefined;
+}
+
 /** Does a BPF program with this id still exist? */
 export function progExists(id: number): boolean {
   return spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0;

@@ -20,7 +20,7 @@ import { IgProcess, runIgSync } from '../harness/ig.js';
 import { waitFor } from '../containers/proc-util.js';
 import { hostMntns } from '../../src/containers/index.js';
 import {
-  bpfObjectsOf, mapExists, mapKeysU64, mntnsFilterMapId, mntnsOf, pinnedEntries, progExists, progMapIds, rodataVars, runtimeArgs,
+  bpfObjectsOf, mapExists, mapKeysU64, mntnsFilterMapId, mntnsOf, pinnedEntries, progExists, progMapIds, gadgetRodataVars, runtimeArgs,
 } from './helpers.js';
 
 type Ev = {
@@ -104,7 +104,7 @@ describe('LocalManager with real containerd and podman', { skip, timeout: 600_00
     assert.ok(progs.length > 0);
     // the programs that filter use our map (exit probes may not look at it at all)
     assert.ok(progs.some((id) => progMapIds(id).includes(filterId)), 'a program uses the filter map');
-    assert.equal(rodataVars(progs[0]!)?.['gadget_filter_by_mntns'], true);
+    assert.equal(gadgetRodataVars(progs)?.['gadget_filter_by_mntns'], true);
 
     // A burst of host activity while the container keeps running: none of it may reach the ring buffer.
     hostOpen(3000);
@@ -223,7 +223,7 @@ describe('LocalManager with real containerd and podman', { skip, timeout: 600_00
     await checkHn(c);
     await ig.waitFor<Ev>((e) => e.runtime.containerName === 'phn', () => hostOpen());
     // with --host the program's mntns filter stays off
-    assert.equal(rodataVars(bpfObjectsOf(ig.pid).progIds[0]!)?.['gadget_filter_by_mntns'], false);
+    assert.equal(gadgetRodataVars(bpfObjectsOf(ig.pid).progIds)?.['gadget_filter_by_mntns'], false);
     const r = await ig.stop();
     assert.equal(r.code, 0, r.stderr);
   });

@@ -1,7 +1,8 @@
 // JSON lines rendered on the reader thread (native render plan) and by JS (records whose memo key is new) must
-// come out complete and in the kernel's order. Every new process is a new key for the `proc.exe` memo, so a
-// shell that opens files itself (rendered natively once its keys are known) and through short-lived children
-// (each one left to JS) interleaves both paths.
+// come out complete and in the kernel's order. A new process is a new key for the `proc.exe` memo: the exe
+// tracker answers it on the reader thread when the process forked or exec'd in ig's mount namespace, but not a
+// child that moved to a mount namespace of its own (unshare -m) before it opened: so a shell that opens files
+// itself (rendered natively) and through such children (each one left to JS) interleaves both paths.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,8 +22,8 @@ test('native and JS-rendered lines interleave in order, and both paths are used'
   try {
     // Wait until the gadget is attached: the first open of a probe file shows up.
     await ig.waitFor<OpenEvent>((e) => e.fname.endsWith('/probe'), () => { spawnSync(sh, ['-c', `: < ${dir}/probe`], { stdio: 'ignore' }); }, { timeoutMs: 20000 });
-    // a-i, b-i and d-i: opened by the shell itself; c-i: by a forked child, before it execs /bin/true.
-    const script = `for i in $(seq 1 ${n}); do : < ${dir}/a-$i; : < ${dir}/b-$i; : < ${dir}/d-$i; /bin/true < ${dir}/c-$i; done 2>/dev/null`;
+    // a-i, b-i and d-i: opened by the shell itself; c-i: by a child in a mount namespace of its own.
+    const script = `for i in $(seq 1 ${n}); do : < ${dir}/a-$i; : < ${dir}/b-$i; : < ${dir}/d-$i; unshare -m ${sh} -c ": < ${dir}/c-$i"; done 2>/dev/null`;
     const r = spawnSync(sh, ['-c', script], { stdio: 'ignore' });
     assert.equal(r.status, 1, 'the last redirect of a missing file fails');
     await ig.waitFor<OpenEvent>((e) => e.fname === `${dir}/c-${n}`, () => {}, { timeoutMs: 20000 });

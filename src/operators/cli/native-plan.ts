@@ -6,7 +6,7 @@
 // memo whose fragment the JS encoder renders the first time a key is seen (the field's declared Derivation). A field
 // with no native form makes the whole data source stay on the JS path.
 import { RenderPlan } from '../../bpf/render-plan.js';
-import { Kind, baseKind, isArrayKind, isIntegerKind, isSignedKind, scalarSize, type Batch, type Field, type Derivation, type Predicate, type Invalidation } from '../../datasource/index.js';
+import { Kind, baseKind, isArrayKind, isIntegerKind, isSignedKind, scalarSize, type Batch, type Field, type Derivation, type Predicate, type Invalidation, type KernelTextSource } from '../../datasource/index.js';
 import { buildTree, encodeNode, valueWriter, type Node } from './json.js';
 import { cellText, fit, type Column } from './columns.js';
 
@@ -35,6 +35,8 @@ interface MemoSpec {
   onChange?: (cb: () => void) => () => void;
   /** A filter leaf's answer ("1"/"0"): filled from every record JS sees before the filter drops any. */
   filter?: boolean;
+  /** A kernel map that answers misses on the reader thread (a string value's JSON text: leaves only). */
+  kernelText?: KernelTextSource;
 }
 
 export interface NativePlan {
@@ -265,9 +267,9 @@ class PlanBuilder {
   }
 
   /** A value (or subtree) an operator computes in JS: a memo keyed by the derivation's inputs, filled by `fragment`. */
-  memoOp(d: Derivation | undefined, what: string, fragment: Writer): void {
+  memoOp(d: Derivation | undefined, what: string, fragment: Writer, kernelText?: KernelTextSource): void {
     if (d?.kind !== 'computed') throw new PlanError(`${what}: no native key`);
-    this.op(OP.MEMO, this.memo({ ranges: keyRanges(d.inputs, what), ttlMs: d.ttlMs ?? 0, fragment, onChange: d.invalidation }), 0, 0);
+    this.op(OP.MEMO, this.memo({ ranges: keyRanges(d.inputs, what), ttlMs: d.ttlMs ?? 0, fragment, onChange: d.invalidation, kernelText }), 0, 0);
   }
 
   wallOffset(ns: bigint): void {
@@ -302,7 +304,9 @@ class PlanBuilder {
       return;
     }
     if (hint?.kind === 'computed') {
-      this.memoOp(hint, f.fullName, valueWriter(f));
+      // a kernel source gives the string's text: JSON-quoted natively, as valueWriter quotes a string
+      const kt = hint.kernelText && f.kind === Kind.String && hint.inputs.length === 2 ? hint.kernelText : undefined;
+      this.memoOp(hint, f.fullName, valueWriter(f), kt);
       return;
     }
     const r = plainStatic(f);
@@ -416,6 +420,10 @@ function compileSpec(make: () => PlanSpec): NativePlan | { reason: string } {
   }
   const plan = RenderPlan.compile(spec);
   const memos = spec.specs;
+  memos.forEach((m, k) => {
+    const fd = m.kernelText?.mapFd();
+    if (fd !== undefined) plan.setMemoSource(k, fd, m.kernelText!.slots, m.kernelText!.matchSize, m.kernelText!.textSize);
+  });
   const disposers = memos.filter((m) => m.onChange).map((m) => m.onChange!(() => plan.invalidate()));
   const last: string[] = memos.map(() => '');
   const key = Buffer.alloc(MEMO_KEY_MAX);

@@ -8,9 +8,15 @@
 // an entry's start time is re-checked when it is older than 1 s, so a busy process costs one /proc read per
 // second, not one per event; a process that is gone (and not cached) gets an empty exe, and that answer is
 // cached the same way.
+//
+// Processes that exec or fork while ig runs are answered from the kernel instead (exe-tracker.ts: their
+// executable is recorded at exec, so a process that lived a millisecond still has one, and no /proc read is
+// needed); the tracker is loaded on first use of an `exe` field and declared as the field's kernel source, so
+// the native renderer reads the same map without JS.
 import * as fs from 'node:fs';
 import type { DataOperator } from '../../gadget/operator.js';
 import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
+import { ExeTracker, EXE_COMM_LEN, EXE_PATH_MAX, EXE_SLOTS } from './exe-tracker.js';
 
 const hostRoot = process.env['HOST_ROOT'] ?? '';
 
@@ -98,13 +104,37 @@ export class ExeResolver {
 
 const shared = new ExeResolver();
 
+/** The exe tracker of one run, loaded on first use (undefined when it cannot run here: then /proc only). */
+export class LazyExeTracker {
+  private tracker: ExeTracker | undefined;
+  private failed = false;
+  constructor(private readonly onError: (e: unknown) => void = () => {}) {}
+
+  get(): ExeTracker | undefined {
+    if (this.tracker || this.failed) return this.tracker;
+    if (!ExeTracker.usable(hostRoot)) { this.failed = true; return undefined; }
+    try {
+      this.tracker = ExeTracker.start();
+    } catch (e) {
+      this.failed = true; // the /proc reads still answer, only later and for live processes
+      this.onError(e);
+    }
+    return this.tracker;
+  }
+
+  close(): void {
+    this.tracker?.close();
+    this.tracker = undefined;
+  }
+}
+
 /** The process-struct fields of a data source (by BTF type name, as upstream: `struct gadget_process`). */
 export function processFields(ds: DataSource): Field[] {
   return ds.fields.filter((f) => f.typeNames().includes('gadget_process') && !f.unreferenced);
 }
 
 /** Add `<proc>.exe` under every process struct that has a `pid` member. Returns how many were added. */
-export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = shared): number {
+export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = shared, tracker?: LazyExeTracker): number {
   let n = 0;
   for (const proc of processFields(ds)) {
     const pidField = ds.getField(`${proc.fullName}.pid`);
@@ -112,6 +142,9 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
     const commField = ds.getField(`${proc.fullName}.comm`);
     const getPid = pidField.get;
     const getComm = commField?.get;
+    // the record's comm bytes, as the tracker and the native renderer compare them
+    const cs = commField?.storage;
+    const commAt = cs?.type === 'static' && !cs.bitSize && cs.size === EXE_COMM_LEN && commField!.readsStorage ? cs.offs : -1;
     // one resolution per record even if the value is asked for twice (e.g. filter then output)
     let lastB: Batch | undefined; let lastI = -1; let last = '';
     const exe = ds.addField({
@@ -122,13 +155,20 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
         compute: (b, i) => {
           if (b === lastB && i === lastI) return last;
           lastB = b; lastI = i;
-          last = resolver.exe(Number(getPid(b, i)), getComm ? String(getComm(b, i) ?? '') : '');
+          const pid = Number(getPid(b, i));
+          const t = commAt >= 0 ? tracker?.get() : undefined;
+          const o = b.offs[i]! + commAt;
+          const k = t && pid > 0 ? t.exe(pid, b.buf.subarray(o, o + EXE_COMM_LEN)) : undefined;
+          last = k ?? resolver.exe(pid, getComm ? String(getComm(b, i) ?? '') : '');
           return last;
         },
       },
     });
     // Same identity and freshness as the resolver's cache: (pid, comm), re-checked after a second.
     exe.derivation = { kind: 'computed', inputs: commField ? [pidField, commField] : [pidField], ttlMs: 1000 };
+    if (tracker && commAt >= 0) {
+      exe.derivation.kernelText = { mapFd: () => tracker.get()?.map.fd, slots: EXE_SLOTS, matchSize: EXE_COMM_LEN, textSize: EXE_PATH_MAX };
+    }
     n++;
   }
   return n;
@@ -139,7 +179,8 @@ export const processEnricherOperator: DataOperator = {
   priority: 6,
   instantiate(ctx) {
     let n = 0;
-    for (const ds of ctx.dataSources.values()) n += installProcessEnricher(ds);
-    return n > 0 ? { name: 'ProcessEnricher' } : null;
+    const tracker = new LazyExeTracker((e) => ctx.log.debug(`process: exe tracker not loaded (${e instanceof Error ? e.message : String(e)}); executables come from /proc`));
+    for (const ds of ctx.dataSources.values()) n += installProcessEnricher(ds, shared, tracker);
+    return n > 0 ? { name: 'ProcessEnricher', postStop() { tracker.close(); } } : null;
   },
 };

@@ -1,0 +1,119 @@
+// The exe tracker: the process enricher's eBPF program (bpf/exe_tracker.bpf.c) that records, as processes exec
+// and fork, the executable /proc/<pid>/exe would show, in a map keyed by pid (two slots: the command names
+// before and after the last exec). A process that lived a millisecond (an exec storm of /bin/true) is gone
+// from /proc when its events are shown; in the map it is still there, and the native renderer reads it without
+// a round trip through JS (the memo's kernel source, native-plan.ts).
+//
+// Only processes in ig's own mount namespace are recorded (there the in-kernel path walk and readlink give the
+// same text), and only when ig sees the host's /proc as its own (no HOST_ROOT). The object is compiled once per
+// source version into .build/bpf/ (scripts/setup.sh does it at install; a run compiles it if missing).
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BpfObject } from '../../bpf/object.js';
+import type { BpfMap } from '../../bpf/map.js';
+
+const MAP = 'ig_exe_by_pid';
+const SOURCE = join('src', 'operators', 'process', 'bpf', 'exe_tracker.bpf.c');
+const HEADERS = ['types.h', 'filesystem.h'];
+/** Layout of a map value (exe_tracker.bpf.c): two slots of [comm 16][exe path 240, NUL-terminated]. */
+export const EXE_COMM_LEN = 16;
+export const EXE_PATH_MAX = 240;
+export const EXE_SLOTS = 2;
+const SLOT = EXE_COMM_LEN + EXE_PATH_MAX;
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(join(dir, SOURCE))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error(`exe tracker: ${SOURCE} not found above ${fileURLToPath(import.meta.url)}`);
+}
+
+/** The compiled object, built now if this source version has not been built yet. */
+export function exeTrackerObjectPath(): string {
+  const root = repoRoot();
+  const h = createHash('sha256').update(readFileSync(join(root, SOURCE)));
+  for (const f of HEADERS) h.update(readFileSync(join(root, 'include', 'gadget', f)));
+  const dir = join(root, '.build', 'bpf');
+  const out = join(dir, `exe_tracker-${h.digest('hex').slice(0, 16)}.bpf.o`);
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  execFileSync('clang-16', ['-target', 'bpf', '-g', '-O2', '-D__TARGET_ARCH_x86', `-I${join(root, 'include')}`,
+    `-I${join(root, 'include', 'gadget', 'amd64')}`, '-I/usr/include/x86_64-linux-gnu', '-c', join(root, SOURCE), '-o', tmp],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  renameSync(tmp, out); // atomic: concurrent runs may compile at once
+  return out;
+}
+
+/** ig's own mount namespace id. */
+function ownMntns(): bigint {
+  return BigInt(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/mnt'))?.[1] ?? '0');
+}
+
+/** The loaded tracker; close() detaches and unloads it. */
+export class ExeTracker {
+  private readonly key = Buffer.alloc(4);
+
+  private constructor(private readonly obj: BpfObject, readonly map: BpfMap) {}
+
+  /** Load and attach the tracker (throws when a hook is missing or the object cannot be built). */
+  static start(): ExeTracker {
+    const obj = BpfObject.open(exeTrackerObjectPath(), 'exe_tracker');
+    try {
+      const v = Buffer.alloc(8);
+      v.writeBigUInt64LE(ownMntns());
+      obj.setVar('host_mntns', v);
+      obj.load();
+      for (const p of obj.programs()) obj.attachAuto(p.name);
+      const map = obj.map(MAP);
+      if (map.valueSize !== SLOT * EXE_SLOTS) throw new Error(`exe tracker: ${MAP} values are ${map.valueSize} bytes, expected ${SLOT * EXE_SLOTS}`);
+      return new ExeTracker(obj, map);
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  /** Whether this process may use the tracker (its paths are the ones readlink would give ig). */
+  static usable(hostRoot: string): boolean {
+    return hostRoot === '';
+  }
+
+  /**
+   * The executable recorded for `pid` when the process had command name `comm`; undefined when nothing is
+   * recorded for that name (or the path did not fit): ask /proc. Same slot choice as the native reader.
+   */
+  exe(pid: number, comm: Uint8Array): string | undefined {
+    this.key.writeUInt32LE(pid >>> 0);
+    const v = this.map.lookup(this.key);
+    if (!v) return undefined;
+    for (let s = 0; s < EXE_SLOTS; s++) {
+      const at = s * SLOT;
+      if (!commEqual(v, at, comm)) continue;
+      const end = v.indexOf(0, at + EXE_COMM_LEN);
+      const stop = end < 0 || end > at + SLOT ? at + SLOT : end;
+      if (stop === at + EXE_COMM_LEN) return undefined; // empty: unknown or too long
+      return v.toString('utf8', at + EXE_COMM_LEN, stop);
+    }
+    return undefined;
+  }
+
+  close(): void {
+    this.obj.close();
+  }
+}
+
+/** C-string equality of the slot's comm and the record's (up to 16 bytes, compared up to the first NUL). */
+function commEqual(v: Buffer, at: number, want: Uint8Array): boolean {
+  for (let i = 0; i < EXE_COMM_LEN; i++) {
+    const a = v[at + i]!, b = i < want.length ? want[i]! : 0;
+    if (a !== b) return false;
+    if (a === 0) return true;
+  }
+  return true;
+}
