@@ -1,15 +1,17 @@
 // ig daemon benchmark (issue 14 item 5): the trace_open storm traced through `ig daemon` and
 // `gadgetctl run trace_open --host -o json --pid P > /dev/null` over a unix socket.
 //
-//   node dist/bench/daemon.bench.js [--opens N] [--runs R] [--latency-runs L] [--json PATH]
+//   node dist/bench/daemon.bench.js [--opens N] [--runs R] [--latency-runs L] [--compare] [--json PATH]
 //
 // Setups, interleaved per run: `floor-produce` (trace_open's programs attached through the addon, every event
 // produced into an 8 MiB ring a native thread advances without reading: the kernel-side floor, as in
 // bench/trace_open.bench.ts), `daemon-null` (the issue's setup: output to /dev/null; events lost are the
 // "lost N events" notices of client and daemon) and `daemon-file` (output to a /dev/shm file, lines counted).
-// CPU per event = (daemon + gadgetctl utime+stime over the load window, until both are idle) / events.
-// First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning gadgetctl to its first
-// line on stdout.
+// With --compare a second daemon runs beside the first with the JS batch encoder and vmlinux BTF at every load
+// (IG_WIRE_NATIVE=0 IG_CORE_BTF=0: the build before native wire batches) and `daemon-null-js` joins the rotation.
+// CPU per event = utime+stime over the load window (until both are idle) / opens, for the daemon and for
+// gadgetctl separately. First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning
+// gadgetctl (the bundle bin/gadgetctl runs) to its first line on stdout, each daemon in turn.
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,16 +25,16 @@ import { fix, int, markdownTable, mean, median } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IG_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const CTL_MAIN = join(ROOT, 'dist', 'src', 'cli', 'gadgetctl', 'main.js');
+const CTL_BUNDLE = join(ROOT, 'dist', 'src', 'bundle', 'gadgetctl.mjs');
+const CTL_MAIN = existsSync(CTL_BUNDLE) ? CTL_BUNDLE : join(ROOT, 'dist', 'src', 'cli', 'gadgetctl', 'main.js');
 const FLOOR_JS = join(ROOT, 'dist', 'bench', 'lib', 'floor.js');
 const LOADGEN_C = join(ROOT, 'bench', 'loadgen.c');
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 const GEN_COMM = 'igb_storm';
 
-type Setup = 'floor-produce' | 'daemon-null' | 'daemon-file';
-const SETUPS: Setup[] = ['floor-produce', 'daemon-null', 'daemon-file'];
+type Setup = 'floor-produce' | 'daemon-null' | 'daemon-null-js' | 'daemon-file';
 
-interface Result { setup: Setup; run: number; opensPerS: number; opens: number; events?: number; lost: number; cpuS?: number }
+interface Result { setup: Setup; run: number; opensPerS: number; opens: number; events?: number; lost: number; daemonCpuS?: number; clientCpuS?: number }
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,30 +48,41 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'ig-bench-daemon-'));
   const loadgen = join(tmp, 'loadgen');
   execFileSync('gcc', ['-O2', '-o', loadgen, LOADGEN_C], { stdio: 'inherit' });
-  const sock = join(tmp, 'ig.sock');
-  const address = `unix://${sock}`;
-  const daemonErr = openSync(join(tmp, 'daemon.err'), 'w');
-  const daemon = start('ig daemon', process.execPath, [IG_MAIN, 'daemon', '-H', address, '--instances-dir', join(tmp, 'gadgets')], { stdout: 'ignore', stderr: daemonErr });
-  closeSync(daemonErr);
-  for (let t = 0; !existsSync(sock); t++) { if (t > 200 || daemon.exit) throw new Error('ig daemon did not start'); await sleep(50); }
+  const compare = process.argv.includes('--compare');
+  const SETUPS: Setup[] = compare ? ['floor-produce', 'daemon-null', 'daemon-null-js', 'daemon-file'] : ['floor-produce', 'daemon-null', 'daemon-file'];
+  const startDaemon = async (name: string, env: Record<string, string>): Promise<{ proc: Child; address: string }> => {
+    const sock = join(tmp, `${name}.sock`);
+    const err = openSync(join(tmp, `${name}.err`), 'w');
+    const proc = start(`ig daemon (${name})`, process.execPath, [IG_MAIN, 'daemon', '-H', `unix://${sock}`, '--instances-dir', join(tmp, `gadgets-${name}`)], { stdout: 'ignore', stderr: err, env: { ...process.env, ...env } });
+    closeSync(err);
+    for (let t = 0; !existsSync(sock); t++) { if (t > 200 || proc.exit) throw new Error(`ig daemon (${name}) did not start`); await sleep(50); }
+    return { proc, address: `unix://${sock}` };
+  };
+  const native = await startDaemon('native', {});
+  const js = compare ? await startDaemon('js', { IG_WIRE_NATIVE: '0', IG_CORE_BTF: '0' }) : undefined;
   const results: Result[] = [];
   try {
     for (let run = 1; run <= runs; run++) {
       for (const setup of SETUPS) {
         const r = await runOne(setup, run);
         results.push(r);
-        process.stderr.write(`${setup} run ${run}: ${int(r.opensPerS)} opens/s, lost ${r.lost}${r.cpuS !== undefined ? `, ${fix((r.cpuS * 1e6) / r.opens, 3)} µs/event` : ''}\n`);
+        const per = (x?: number) => (x === undefined ? '' : fix((x * 1e6) / r.opens, 3));
+        process.stderr.write(`${setup} run ${run}: ${int(r.opensPerS)} opens/s, lost ${r.lost}${r.daemonCpuS !== undefined ? `, daemon ${per(r.daemonCpuS)} + client ${per(r.clientCpuS)} µs/event` : ''}\n`);
       }
     }
-    const latencies = await firstEvent(latencyRuns);
-    report(results, latencies, opens, runs);
+    const latencies: Record<string, number[]> = { native: [] };
+    if (js) latencies.js = [];
+    await firstEvent(latencyRuns, latencies);
+    report(results, latencies, opens, runs, SETUPS);
   } finally {
-    await stop(daemon, 'SIGTERM');
+    await stop(native.proc, 'SIGTERM');
+    if (js) await stop(js.proc, 'SIGTERM');
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });
   }
 
   async function runOne(setup: Setup, run: number): Promise<Result> {
+    const daemon = setup === 'daemon-null-js' ? js! : native;
     const go = join(tmp, `go-${setup}-${run}`);
     const out = join('/dev/shm', `ig-bench-daemon-${process.pid}.out`);
     const err = join(tmp, `${setup}-${run}.err`);
@@ -83,18 +96,22 @@ async function main(): Promise<void> {
       await waitLine(consumer, /^ready/, 60000);
     } else {
       const o = openSync(setup === 'daemon-file' ? out : '/dev/null', 'w');
-      consumer = start(setup, process.execPath, [CTL_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--pid', String(gen.pid), '--remote-address', address], { stdout: o, stderr: e });
+      consumer = start(setup, process.execPath, [CTL_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--pid', String(gen.pid), '--remote-address', daemon.address], { stdout: o, stderr: e });
       closeSync(o); closeSync(e);
-      await waitAttached(daemon, OPEN_TPS, 60000);
+      await waitAttached(daemon.proc, OPEN_TPS, 60000);
       await sleep(300);
     }
-    const cpu = () => (processCpuSeconds(daemon.pid) ?? 0) + (setup === 'floor-produce' ? 0 : processCpuSeconds(consumer.pid) ?? 0);
-    const cpu0 = cpu();
+    const daemonCpu = () => (setup === 'floor-produce' ? 0 : processCpuSeconds(daemon.proc.pid) ?? 0);
+    const clientCpu = () => (setup === 'floor-produce' ? 0 : processCpuSeconds(consumer.pid) ?? 0);
+    const cpu = () => daemonCpu() + clientCpu();
+    const d0 = daemonCpu();
+    const c0 = clientCpu();
     writeFileSync(go, '');
     await waitExit(gen, 300000);
     const line = gen.lines.find((l) => l.startsWith('opens='))!;
     const kv = Object.fromEntries(line.split(' ').map((p) => p.split('=') as [string, string]));
-    let cpuS: number | undefined;
+    let daemonCpuS: number | undefined;
+    let clientCpuS: number | undefined;
     if (setup !== 'floor-produce') {
       // Drained when neither process used more than one tick of CPU for 500 ms.
       const tick = 1 / clockTicks();
@@ -105,17 +122,18 @@ async function main(): Promise<void> {
         stable = c - last > 2 * tick + 1e-9 ? 0 : stable + 1;
         last = c;
       }
-      cpuS = last - cpu0;
+      daemonCpuS = daemonCpu() - d0;
+      clientCpuS = clientCpu() - c0;
     }
     await stop(consumer, 'SIGINT', 20000);
     const errText = readFileSync(err, 'utf8');
     let events: number | undefined;
     if (setup === 'daemon-file') { events = countOutput(out, `"${GEN_COMM}"`).events; rmSync(out, { force: true }); }
-    if (setup !== 'floor-produce') await waitDetached();
-    return { setup, run, opens: Number(kv.opens), opensPerS: Number(kv.opens_per_s), events, lost: sumLost(errText), cpuS };
+    if (setup !== 'floor-produce') await waitDetached(daemon.proc);
+    return { setup, run, opens: Number(kv.opens), opensPerS: Number(kv.opens_per_s), events, lost: sumLost(errText), daemonCpuS, clientCpuS };
   }
 
-  async function waitDetached(): Promise<void> {
+  async function waitDetached(daemon: Child): Promise<void> {
     for (let t = 0; t < 100; t++) {
       const r = execFileSync('bpftool', ['perf', 'list', '-j'], { encoding: 'utf8' });
       if (!(JSON.parse(r || '[]') as { pid: number }[]).some((x) => x.pid === daemon.pid)) return;
@@ -123,35 +141,40 @@ async function main(): Promise<void> {
     }
   }
 
-  async function firstEvent(n: number): Promise<number[]> {
+  async function firstEvent(n: number, out: Record<string, number[]>): Promise<void> {
     const tick = start('ticker', loadgen, ['tick', '10'], { stdout: 'ignore', stderr: 'inherit' });
-    const ms: number[] = [];
     try {
       for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        const c = start('gadgetctl', process.execPath, [CTL_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--comm', 'igb_tick', '--remote-address', address], { stdout: 'pipe', stderr: 'inherit' });
-        await waitLine(c, /igb_tick/, 30000);
-        ms.push(c.firstLineAt! - t0);
-        await stop(c, 'SIGINT');
-        await waitDetached();
+        for (const [name, d] of Object.entries({ native, js })) {
+          if (!d) continue;
+          const t0 = performance.now();
+          const c = start('gadgetctl', process.execPath, [CTL_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--comm', 'igb_tick', '--remote-address', d.address], { stdout: 'pipe', stderr: 'inherit' });
+          await waitLine(c, /igb_tick/, 30000);
+          out[name]!.push(c.firstLineAt! - t0);
+          await stop(c, 'SIGINT');
+          await waitDetached(d.proc);
+        }
       }
     } finally { await stop(tick, 'SIGKILL'); }
-    return ms;
   }
 }
 
-function report(results: Result[], latencies: number[], opens: number, runs: number): void {
+function report(results: Result[], latencies: Record<string, number[]>, opens: number, runs: number, setups: Setup[]): void {
   const by = (s: Setup) => results.filter((r) => r.setup === s);
   const floor = mean(by('floor-produce').map((r) => r.opensPerS));
-  const rows = SETUPS.map((s) => {
+  const perEvent = (rs: Result[], k: 'daemonCpuS' | 'clientCpuS') => (rs.every((r) => r[k] !== undefined) ? mean(rs.map((r) => (r[k]! * 1e6) / r.opens)) : undefined);
+  const rows = setups.map((s) => {
     const rs = by(s);
     const ops = mean(rs.map((r) => r.opensPerS));
-    const cpu = rs.every((r) => r.cpuS !== undefined) ? mean(rs.map((r) => (r.cpuS! * 1e6) / r.opens)) : undefined;
+    const d = perEvent(rs, 'daemonCpuS');
+    const c = perEvent(rs, 'clientCpuS');
     const ev = rs.every((r) => r.events !== undefined) ? rs.reduce((a, r) => a + r.events!, 0) : undefined;
-    return [s, int(ops), `${fix((ops / floor) * 100, 1)}%`, ev === undefined ? 'not counted' : `${int(ev)} / ${int(rs.reduce((a, r) => a + r.opens, 0))}`, int(rs.reduce((a, r) => a + r.lost, 0)), cpu === undefined ? '-' : fix(cpu, 3)];
+    return [s, int(ops), `${fix((ops / floor) * 100, 1)}%`, ev === undefined ? 'not counted' : `${int(ev)} / ${int(rs.reduce((a, r) => a + r.opens, 0))}`, int(rs.reduce((a, r) => a + r.lost, 0)),
+      d === undefined ? '-' : fix(d, 3), c === undefined ? '-' : fix(c, 3), d === undefined || c === undefined ? '-' : fix(d + c, 3)];
   });
-  const table = markdownTable(['setup', 'traced workload opens/s', 'vs floor', 'events captured', 'lost', 'daemon+client CPU µs/event'], rows);
-  const text = `${table}\n\nFirst event with a warm daemon (ms): ${latencies.map((x) => fix(x, 0)).join(', ')} (median ${fix(median(latencies), 0)})\n`
+  const table = markdownTable(['setup', 'traced workload opens/s', 'vs floor', 'events captured', 'lost', 'daemon CPU µs/event', 'client CPU µs/event', 'daemon+client µs/event'], rows);
+  const lat = Object.entries(latencies).map(([name, ms]) => `${name === 'js' ? 'JS-encoder daemon' : 'daemon'}: ${ms.map((x) => fix(x, 0)).join(', ')} (median ${fix(median(ms), 0)})`).join('; ');
+  const text = `${table}\n\nFirst event with a warm daemon (ms): ${lat}\n`
     + `${int(opens)} opens x ${runs} runs; ${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
   process.stdout.write(text);
   const json = arg('json', join(ROOT, 'bench', 'results', `daemon-${new Date().toISOString().slice(0, 10)}.json`));

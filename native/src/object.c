@@ -105,11 +105,13 @@ static bool require_not_loaded(napi_env env, ig_object *o, const char *op) {
   return true;
 }
 
-/* open(src: string | Buffer, name: string): ObjectHandle */
+/* open(src: string | Buffer, name: string, btfCustomPath?: string): ObjectHandle. btfCustomPath: the kernel types
+ * CO-RE relocations read instead of /sys/kernel/btf/vmlinux (a minimized BTF: parsing vmlinux's was most of a
+ * load's time). */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!ig_args(env, info, 2, argv)) return NULL;
-  char *name = NULL, *path = NULL;
+  napi_value argv[3];
+  if (!ig_args(env, info, 3, argv)) return NULL;
+  char *name = NULL, *path = NULL, *btf_path = NULL; /* libbpf keeps its own copy of btf_path */
   void *data = NULL;
   size_t len = 0;
   napi_valuetype t;
@@ -142,9 +144,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   o->log_buf = malloc(o->log_size);
   if (!o->log_buf) goto nomem;
   o->log_buf[0] = 0;
+  if (!ig_arg_string_or_null(env, argv[2], "btfCustomPath", &btf_path)) {
+    free(path);
+    object_finalize(env, o, NULL);
+    return NULL;
+  }
 
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name, .kernel_log_buf = o->log_buf,
-              .kernel_log_size = o->log_size, .kernel_log_level = 0);
+              .kernel_log_size = o->log_size, .kernel_log_level = 0, .btf_custom_path = btf_path);
   ig_log_reset();
   if (path) {
     o->obj = bpf_object__open_file(path, &opts);
@@ -160,6 +167,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       o->obj = bpf_object__open_mem(o->elf_copy, len, &opts);
     }
   }
+  free(btf_path);
   if (!o->obj) {
     int err = errno;
     ig_throw_errno(env, err, true, "open object %s%s%s", name, path ? " from " : "", path ? path : "");
@@ -178,6 +186,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 nomem:
   free(path);
+  free(btf_path);
   object_finalize(env, o, NULL);
   return ig_throw_errno(env, ENOMEM, false, "open object");
 }

@@ -106,7 +106,7 @@ export interface NativeAddon {
   setDebug(on: boolean): void;
 
   /** Open an ELF object from a path or an in-memory buffer. Throws Error with a libbpf message. */
-  open(src: string | Buffer, name: string): ObjectHandle;
+  open(src: string | Buffer, name: string, btfCustomPath?: string): ObjectHandle;
   /** Write `value` into the .rodata (or .kconfig/.data/.bss) variable `varName` before load. Throws if absent or sizes differ (shorter value is zero-padded). */
   setVar(h: ObjectHandle, varName: string, value: Buffer): void;
   maps(h: ObjectHandle): MapInfo[];

@@ -31,6 +31,23 @@ export interface PerfEventOptions {
 
 type AnyReader = RingReader | PerfReader;
 
+/**
+ * Where the CO-RE relocations of an in-memory object read kernel types from instead of all of
+ * /sys/kernel/btf/vmlinux: a file with only the types that object needs, or undefined (vmlinux). Set by a
+ * long-lived process that keeps such files (the daemon, src/service/core-btf.ts): libbpf's parsing of vmlinux's
+ * BTF was most of a load's time (~200 of 250 ms for trace_open on a loaded machine).
+ */
+export interface CoreBtfSource {
+  lookup(elf: Buffer): string | undefined;
+  /** A load with the file of `elf` failed: do not hand it out again. */
+  failed(elf: Buffer): void;
+}
+let coreBtfSource: CoreBtfSource | undefined;
+
+export function setCoreBtfSource(src: CoreBtfSource | undefined): void {
+  coreBtfSource = src;
+}
+
 export class BpfObject {
   #h: ObjectHandle | null;
   #loaded = false;
@@ -43,9 +60,23 @@ export class BpfObject {
   }
 
   /** Open an ELF object from a file path or an in-memory image. */
-  static open(src: string | Buffer, name?: string): BpfObject {
+  static open(src: string | Buffer, name?: string, opts: { vmlinuxBtf?: boolean } = {}): BpfObject {
     const n = name ?? (typeof src === 'string' ? src.replace(/^.*\//, '').replace(/\.o$/, '').replace(/\.bpf$/, '') : 'object');
-    return new BpfObject(native.open(src, n), n);
+    const btf = typeof src === 'string' || opts.vmlinuxBtf ? undefined : coreBtfSource?.lookup(src);
+    const o = new BpfObject(native.open(src, n, btf), n);
+    if (btf) o.coreBtfOf = src as Buffer;
+    return o;
+  }
+
+  /** The image whose minimized kernel BTF this object was opened with (see setCoreBtfSource). */
+  private coreBtfOf: Buffer | undefined;
+
+  /** Opened with a minimized kernel BTF: a failed load should be retried with vmlinux's (retryWithVmlinuxBtf). */
+  get usesCoreBtfFile(): boolean { return this.coreBtfOf !== undefined; }
+
+  /** After a failed load with a minimized BTF: that file is not handed out again. */
+  reportCoreBtfFailure(): void {
+    if (this.coreBtfOf) coreBtfSource?.failed(this.coreBtfOf);
   }
 
   get handle(): ObjectHandle {

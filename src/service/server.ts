@@ -9,6 +9,7 @@ import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, GADGET_INFO_FLAG_USE_INSTANCE, VER
 import { GadgetRun, type RunOptions } from './gadget-run.js';
 import { ClientStream } from './client-stream.js';
 import { WarmRuns } from './warm-runs.js';
+import { CoreBtfCache } from './core-btf.js';
 import { InstanceManager, timeoutMsOf } from './instances.js';
 import { InstanceStore } from './instance-store.js';
 import { ServiceError, statusOf } from './errors.js';
@@ -48,6 +49,8 @@ export class GadgetDaemon {
   private readonly bufferLength: number;
   /** Assemblies made for GetGadgetInfo, reused by the RunGadget that usually follows (first-event latency). */
   private readonly warm = new WarmRuns();
+  /** Minimized kernel BTF per object between runs (core-btf.ts); IG_CORE_BTF=0 turns it off (benchmarks). */
+  private btf: CoreBtfCache | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log ?? new Logger('info');
@@ -146,6 +149,7 @@ export class GadgetDaemon {
       if (a.type === 'tcp' && !this.opts.insecure) throw new ServiceError(grpc.status.FAILED_PRECONDITION, `no TLS configuration for ${a.target}: give --tls-key-file and --tls-cert-file, or --tls-insecure to allow plain TCP`);
       creds = grpc.ServerCredentials.createInsecure();
     }
+    if (process.env.IG_CORE_BTF !== '0') this.btf = new CoreBtfCache(this.log).install();
     await this.instances.resume();
     if (a.type === 'unix') {
       fs.mkdirSync(path.dirname(a.path), { recursive: true, mode: 0o755 });
@@ -178,6 +182,7 @@ export class GadgetDaemon {
       this.server.tryShutdown(() => { clearTimeout(t); resolve(); });
     });
     if (this.opts.address.type === 'unix') removeStaleSocket(this.opts.address.path);
+    this.btf?.close();
   }
 }
 

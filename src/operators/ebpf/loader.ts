@@ -10,9 +10,9 @@ import { encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js';
 import type { NetnsSocketFilter } from './socketfilter.js';
 
 /** Open the object (nothing is in the kernel yet). */
-export function openObject(ctx: GadgetContext, elf: Buffer): BpfObject {
+export function openObject(ctx: GadgetContext, elf: Buffer, opts: { vmlinuxBtf?: boolean } = {}): BpfObject {
   try {
-    return BpfObject.open(elf, ctx.name);
+    return BpfObject.open(elf, ctx.name, opts);
   } catch (e) {
     throw new GadgetError(`gadget ${ctx.name}: cannot open eBPF object: ${(e as Error).message}`);
   }

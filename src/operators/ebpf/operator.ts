@@ -149,14 +149,29 @@ export class EbpfOperator implements OperatorInstance {
   async start(ctx: GadgetContext): Promise<void> {
     mountBpfFilesystems();
     this.mapIters.plan();
-    const obj = openObject(ctx, this.elf);
+    let obj = openObject(ctx, this.elf);
     this.obj = obj;
     // Snapshot programs run on demand (never attached); BPF iterators are refused here, in one line.
     const onDemand = this.snapshots.onDemand(new Map(obj.programs().map((p) => [p.name, p.section] as const)));
-    configureObject(ctx, obj, this.ebpfParams, this.btf.markers().vars);
-    configurePacketFilters(ctx, obj, packetFilterNames(this.btf));
-    this.tracers.configure(obj);
-    loadObject(ctx, obj);
+    const configure = (o: BpfObject) => {
+      configureObject(ctx, o, this.ebpfParams, this.btf.markers().vars);
+      configurePacketFilters(ctx, o, packetFilterNames(this.btf));
+      this.tracers.configure(o);
+    };
+    configure(obj);
+    try {
+      loadObject(ctx, obj);
+    } catch (e) {
+      if (!obj.usesCoreBtfFile) throw e;
+      // A minimized kernel BTF (the daemon's cache) that lacks something: once more with vmlinux's.
+      ctx.log.debug(`gadget ${ctx.name}: load with a minimized kernel BTF failed (${(e as Error).message}); loading with the kernel's`);
+      obj.reportCoreBtfFailure();
+      obj.close();
+      obj = openObject(ctx, this.elf, { vmlinuxBtf: true });
+      this.obj = obj;
+      configure(obj);
+      loadObject(ctx, obj);
+    }
     // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
     for (const m of obj.maps()) if (!m.internal) ctx.offers.publishLoadedMap(m.name, obj.map(m.name));
     const tcPrograms: TcProgram[] = [];

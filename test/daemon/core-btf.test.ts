@@ -1,0 +1,76 @@
+// The daemon's minimized kernel BTF per eBPF object (src/service/core-btf.ts): made by bpftool after a first
+// load, used by the next loads of that object, and a file libbpf cannot use costs a retry with vmlinux's BTF,
+// never a failed run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GadgetRun } from '../../src/service/gadget-run.js';
+import { ClientStream, type EventWriter } from '../../src/service/client-stream.js';
+import { EventType } from '../../src/service/consts.js';
+import { CoreBtfCache } from '../../src/service/core-btf.js';
+import { setCoreBtfSource, type CoreBtfSource } from '../../src/bpf/object.js';
+import { PacketDecoder } from '../../src/datasource/codec.js';
+import type { ApiGadgetEvent } from '../../src/service/proto.js';
+
+/** Frames a client got (the field tables first). */
+class Frames implements EventWriter {
+  readonly frames: Buffer[] = [];
+  write(ev: ApiGadgetEvent, cb?: () => void): boolean {
+    if (ev.type === EventType.GadgetBatch) this.frames.push(ev.payload);
+    if (cb) setImmediate(cb);
+    return true;
+  }
+  end(): void { /* nothing buffered */ }
+  emit(): void { /* the run's outcome is asserted */ }
+}
+
+/** A trace_open run of 2 s while cat opens /etc/hostname; how many of those opens the client got. */
+async function catOpens(): Promise<number> {
+  const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true' });
+  const f = new Frames();
+  run.attach(new ClientStream(f, 1 << 30));
+  const p = spawn('sh', ['-c', 'while :; do cat /etc/hostname >/dev/null; sleep 0.005; done'], { stdio: 'ignore' });
+  try { await run.run(2000); } finally { p.kill('SIGKILL'); }
+  const dec = new PacketDecoder();
+  let n = 0;
+  for (const fr of f.frames) {
+    for (const d of dec.decode(fr)) {
+      const comm = d.ds.getField('proc.comm')!;
+      const fname = d.ds.getField('fname')!;
+      for (let k = 0; k < d.batch.liveCount; k++) {
+        const i = d.batch.live[k]!;
+        if (comm.get(d.batch, i) === 'cat' && fname.get(d.batch, i) === '/etc/hostname') n++;
+      }
+    }
+  }
+  return n;
+}
+
+test('a second run loads with the minimized BTF bpftool made after the first, and traces as before', async () => {
+  const cache = new CoreBtfCache();
+  let used = 0;
+  setCoreBtfSource({ lookup: (elf) => { const p = cache.lookup(elf); if (p) used++; return p; }, failed: (elf) => cache.failed(elf) });
+  try {
+    assert.ok(await catOpens() > 0, 'first run (vmlinux BTF) traces');
+    assert.equal(used, 0);
+    for (let t = 0; cache.size === 0; t++) { assert.ok(t < 300, 'bpftool made no file in 30 s'); await new Promise((r) => setTimeout(r, 100)); }
+    assert.ok(await catOpens() > 0, 'second run (minimized BTF) traces');
+    assert.equal(used, 1, 'the second load used the minimized BTF');
+  } finally { cache.close(); setCoreBtfSource(undefined); }
+});
+
+test('a BTF file libbpf cannot use: the load is retried with the kernel\'s BTF and the file is dropped', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-h14d-btf-'));
+  const bad = join(dir, 'bad.btf');
+  writeFileSync(bad, Buffer.from('not a BTF file at all'));
+  let failed = 0;
+  const src: CoreBtfSource = { lookup: () => (failed ? undefined : bad), failed: () => { failed++; } };
+  setCoreBtfSource(src);
+  try {
+    assert.ok(await catOpens() > 0, 'the run traces');
+    assert.equal(failed, 1, 'the file was reported unusable');
+  } finally { setCoreBtfSource(undefined); rmSync(dir, { recursive: true, force: true }); }
+});
