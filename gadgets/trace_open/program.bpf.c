@@ -17,6 +17,7 @@
 #include <gadget/filter.h>
 #include <gadget/macros.h>
 #include <gadget/types.h>
+#include <gadget/user_stack_map.h>
 
 #define NAME_MAX 255
 
@@ -33,6 +34,8 @@ struct event {
 	__u32 fd;
 	gadget_file_flags flags_raw;
 	gadget_file_mode mode_raw;
+	/* Zeroed unless --collect-ustack (the header's collect_ustack param). */
+	struct gadget_user_stack ustack;
 	char fname[NAME_MAX];
 	char fpath[GADGET_PATH_MAX];
 };
@@ -108,6 +111,7 @@ static __always_inline int exit_open(void *ctx, long ret)
 	}
 	event->flags_raw = args->flags;
 	event->mode_raw = args->mode;
+	gadget_get_user_stack_from_tracepoint(ctx, &event->ustack);
 
 	if (bpf_probe_read_user_str(event->fname, sizeof(event->fname),
 				    args->fname) < 0)

@@ -6,7 +6,7 @@
 //   through the process' mappings and the ELF symbols of the mapped files.
 // The stack maps are read when an output asks for the value (derived fields), while the object is loaded.
 import type { BpfMap } from '../../bpf/map.js';
-import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
+import { Kind, type Batch, type DataSource, type Derivation, type Field } from '../../datasource/index.js';
 import { KernelSymbols } from '../../symbols/kallsyms.js';
 import { UserSymbolizer } from '../../symbols/user.js';
 import { targetName } from '../../format/index.js';
@@ -42,6 +42,18 @@ function readStack(env: StackEnv, map: string, id: number): Float64Array | BigUi
     out[k] = a;
   }
   return out.subarray(0, k);
+}
+
+/**
+ * What a user stack's text follows from, for consumers that memoise it (the native render plan): the stack id
+ * within one process image (tgid + the executable's inode + the hash of where the image sits, which changes at
+ * every exec). The addresses of an id never change while the map lives; symbols are resolved once per key, as
+ * the JS caches below do. Zero bytes (no --collect-ustack) are one key whose text is ''.
+ */
+function userStackDerivation(ds: DataSource, raw: Field): Derivation | undefined {
+  const inputs = ['stack_id', 'tgid_level0', 'inode', 'base_addr_hash'].map((n) => ds.getField(`${raw.fullName}.${n}`));
+  if (inputs.some((f) => !f)) return undefined;
+  return { kind: 'computed', inputs: inputs as Field[] };
 }
 
 /** Add the symbolised stack fields of `ds` (read from the stack maps while the object is loaded). */
@@ -117,11 +129,12 @@ function addUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
     cache.set(key, s);
     return s;
   };
-  ds.addField({
+  const text = ds.addField({
     name, parent: raw.parent, kind: Kind.String, order: raw.order, tags: ['src:ebpf', 'type:ustack'],
     annotations: { description: raw.annotation('description') ?? 'User stack' },
     storage: { type: 'derived', compute },
   });
+  text.derivation = userStackDerivation(ds, raw);
   raw.setHidden(true);
   for (const f of ds.fields) if (f.parent === raw) f.setHidden(true);
 }
@@ -175,6 +188,7 @@ function addUpstreamUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
       annotations: { description: desc },
       storage: { type: 'derived', compute: (b: Batch, i: number) => resolve(b, i)[sub] },
     });
+    f.derivation = userStackDerivation(ds, raw);
     f.setHidden(true);
   }
   for (const f of ds.fields) if (f.parent === raw && !['addresses', 'symbols'].includes(f.name)) f.setHidden(true);
