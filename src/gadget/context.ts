@@ -7,6 +7,7 @@ import type { GadgetMetadata } from './metadata.js';
 import { Logger } from './logger.js';
 import { OfferedNames } from './offers.js';
 import { NetnsTargets } from './netns.js';
+import { MountTargets } from './mounts.js';
 import { RenderConsumers } from './render-consumers.js';
 import { AggregateConsumers } from './aggregate-consumers.js';
 
@@ -38,6 +39,8 @@ export class GadgetContext {
   readonly offers = new OfferedNames();
   /** Network namespaces socket programs run in, and the ones that come and go (see netns.ts). */
   readonly netns = new NetnsTargets();
+  /** Whose files uprobes attach to: the host's and/or selected containers', as they come and go (see mounts.ts). */
+  readonly mounts = new MountTargets();
   /** Outputs that render a data source on its reader's thread (see render-consumers.ts). */
   readonly renderConsumers = new RenderConsumers();
   /** Per-key aggregators that may count a data source's records on its reader's thread (aggregate-consumers.ts). */

@@ -54,6 +54,11 @@ export interface ContainerdHarness {
    * Resolves with the container id (= name) and the host PID of its init process.
    */
   run(name: string, cmd: string | string[], labels?: Record<string, string>): Promise<{ id: string; pid: number }>;
+  /**
+   * Start a detached container `name` running `argv` with the unpacked root filesystem at `rootfs` (`ctr run
+   * --rootfs`: no image, the directory is the container's root as is; several containers may share one).
+   */
+  runRootfs(name: string, rootfs: string, argv: string[]): Promise<{ id: string; pid: number }>;
   /** host PID of the task of container `name` (0 when it has no running task) */
   taskPid(name: string): Promise<number>;
   /** SIGKILL the task of `name`, wait for it to stop, delete the task and the container */
@@ -168,6 +173,11 @@ export async function startContainerd(opts: { namespace?: string } = {}): Promis
       const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
       const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
       await ctr(['run', '-d', '--cgroup', `${cgroupParent}/${name}`, ...labelArgs, image.imageName, name, ...argv]);
+      const p = await waitFor(`task ${name} running`, () => taskPid(name), 10_000);
+      return { id: name, pid: p };
+    },
+    async runRootfs(name, rootfs, argv) {
+      await ctr(['run', '-d', '--cgroup', `${cgroupParent}/${name}`, '--rootfs', rootfs, name, ...argv]);
       const p = await waitFor(`task ${name} running`, () => taskPid(name), 10_000);
       return { id: name, pid: p };
     },

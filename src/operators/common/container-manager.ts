@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import type { GadgetContext } from '../../gadget/context.js';
+import type { MountTarget } from '../../gadget/mounts.js';
 import { ContainerCollection, hostMntns, type CollectionOptions, type Container } from '../../containers/index.js';
 import { BpfMap } from '../../bpf/map.js';
 import { MapType } from '../../bpf/constants.js';
@@ -129,12 +130,16 @@ export class ContainerManager {
     const netns = (cs: Container[]) => [...new Map(cs.map((c) => [c.netns, `/proc/${c.pid}/ns/net`])).values()];
     // Network gadgets attach per network namespace: tell them about matching containers as they come and go.
     col.on('add', (c: Container) => { if (selected(c)) ctx.netns.add(`/proc/${c.pid}/ns/net`); });
+    // Uprobes attach to the libraries each selected container sees: tell them about containers as they come and go.
+    col.on('add', (c: Container) => { if (selected(c) && traced(c)) ctx.mounts.add(mountTarget(c)); });
+    col.on('remove', (c: Container) => ctx.mounts.remove(mountKey(c)));
     col.on('remove', (c: Container) => {
       if (!selected(c) || col.list().some((x) => x.netns === c.netns && x.id !== c.id && selected(x))) return;
       if (host && c.netns === hostNetns()) return;
       ctx.netns.remove(c.netns);
     });
     const initialMatch = matching();
+    ctx.mounts.select(host, initialMatch.filter(traced).map(mountTarget));
     const connected = col.connectedRuntimes();
     const missed = (o.collection.runtimes ?? []).filter((r) => !(connected as string[]).includes(r));
     ctx.log.debug(`${this.name}: container runtimes connected: ${connected.join(', ') || 'none'}${missed.length ? ` (not reached: ${missed.join(', ')})` : ''}; containers: ${col.list().length} known, ${initialMatch.length} matching${initialMatch.length ? ` (${initialMatch.slice(0, 10).map((c) => c.name).join(', ')}${initialMatch.length > 10 ? ', …' : ''})` : ''}`);
@@ -172,7 +177,7 @@ export class ContainerManager {
         if (map.closed) return;
         for (const c of col.list()) {
           if (c.k8s.podUid !== pod.uid && !(c.k8s.namespace === pod.namespace && c.k8s.podName === pod.name)) continue;
-          if (selected(c)) { put(c); ctx.netns.add(`/proc/${c.pid}/ns/net`); } else drop(c);
+          if (selected(c)) { put(c); ctx.netns.add(`/proc/${c.pid}/ns/net`); if (traced(c)) ctx.mounts.add(mountTarget(c)); } else { drop(c); ctx.mounts.remove(mountKey(c)); }
         }
       });
     }
@@ -206,6 +211,11 @@ export class ContainerManager {
     }
   }
 }
+
+const mountKey = (c: Container): string => `${c.runtime}/${c.id}`;
+const mountTarget = (c: Container): MountTarget => ({ key: mountKey(c), name: c.name || c.k8s.containerName || c.id, pid: c.pid });
+/** A container whose processes the run can see: it has a process (and so a root) and a mount namespace of its own. */
+const traced = (c: Container): boolean => c.pid > 0 && c.mntns !== 0n;
 
 /** What a run watches, in words (for the note after a silent start on a terminal). */
 function describeWatch(sel: ContainerSelector, host: boolean, matching: number, flags: ManagerStartOptions['selectorFlags']): string {

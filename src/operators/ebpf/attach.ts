@@ -7,6 +7,7 @@ import { GadgetError } from '../../gadget/context.js';
 import type { GadgetMetadata } from '../../gadget/metadata.js';
 import { getConfig } from '../../gadget/metadata.js';
 import { resolveLibrary } from './libs.js';
+import type { UprobeProgram } from './uprobes.js';
 import { attachSocketFilterPerNetns, type NetnsSocketFilter } from './socketfilter.js';
 
 export interface AttachEnv {
@@ -21,6 +22,8 @@ export interface AttachEnv {
   netnsPaths: (string | null)[];
   /** TC programs: collected here when given, attached by the operator behind dispatchers (tcattach.ts) */
   tcPrograms?: { name: string; egress: boolean; dispatch: boolean }[];
+  /** uprobes: collected here when given, attached by the operator per host/container file (uprobes.ts) */
+  uprobePrograms?: UprobeProgram[];
   /** a probe that is skipped rather than fatal (uprobe library or symbol missing) */
   warn: (msg: string) => void;
 }
@@ -82,6 +85,10 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
         if (colon < 0) throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: section ${sec} must be ${kind}/<library-or-path>:<symbol>`);
         const lib = target.slice(0, colon);
         const sym = target.slice(colon + 1);
+        if (env.uprobePrograms) {
+          env.uprobePrograms.push({ name: p.name, retprobe: kind === 'uretprobe', lib, sym, target });
+          return true;
+        }
         // As upstream: a library or symbol this host lacks skips the probe (gadgets probe several TLS
         // libraries, a host has some of them), with a warning; other failures end the run.
         const path = resolveLibrary(lib);

@@ -8,6 +8,7 @@ import { GadgetError, type GadgetContext } from '../../gadget/context.js';
 import { attachProgram, type AttachEnv } from './attach.js';
 import { encodeParam, EBPF_PREFIX, type EbpfParam } from './params.js';
 import type { NetnsSocketFilter } from './socketfilter.js';
+import type { UprobeProgram } from './uprobes.js';
 
 /** Open the object (nothing is in the kernel yet). */
 export function openObject(ctx: GadgetContext, elf: Buffer, opts: { vmlinuxBtf?: boolean } = {}): BpfObject {
@@ -56,11 +57,12 @@ export function loadObject(ctx: GadgetContext, obj: BpfObject): void {
 
 /**
  * Attach every program but those run on demand; socket filters land in `socketFilters` (the caller closes them),
- * TC programs in `tcPrograms` when given (the caller attaches them behind dispatchers).
+ * TC programs in `tcPrograms` when given (the caller attaches them behind dispatchers), uprobes in `uprobePrograms`
+ * when given (the caller attaches them per host/container file).
  */
-export function attachAll(ctx: GadgetContext, obj: BpfObject, onDemand: Set<string>, socketFilters: NetnsSocketFilter[], tcPrograms?: { name: string; egress: boolean; dispatch: boolean }[]): void {
+export function attachAll(ctx: GadgetContext, obj: BpfObject, onDemand: Set<string>, socketFilters: NetnsSocketFilter[], tcPrograms?: { name: string; egress: boolean; dispatch: boolean }[], uprobePrograms?: UprobeProgram[]): void {
   const env: AttachEnv = {
-    obj, gadget: ctx.name, metadata: ctx.metadata, socketFilters, tcPrograms,
+    obj, gadget: ctx.name, metadata: ctx.metadata, socketFilters, tcPrograms, uprobePrograms,
     iface: ctx.params.get(EBPF_PREFIX + 'iface') || undefined,
     netnsPaths: ctx.netns.paths,
     warn: (msg) => ctx.log.warn(msg),

@@ -27,6 +27,8 @@ import { ebpfParam, EBPF_PREFIX, type EbpfParam } from './params.js';
 import { registerRunningGadget } from './running.js';
 import { configurePacketFilters, packetFilterNames, packetFilterParams } from './packetfilter.js';
 import { ContainerTc, type TcProgram } from './tcattach.js';
+import { ContainerUprobes, HOST, type UprobeProgram } from './uprobes.js';
+import type { MountTarget } from '../../gadget/mounts.js';
 
 const LOST_POLL_MS = 1000;
 
@@ -175,8 +177,10 @@ export class EbpfOperator implements OperatorInstance {
     // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
     for (const m of obj.maps()) if (!m.internal) ctx.offers.publishLoadedMap(m.name, obj.map(m.name));
     const tcPrograms: TcProgram[] = [];
-    attachAll(ctx, obj, onDemand, this.socketFilters, tcPrograms);
+    const uprobePrograms: UprobeProgram[] = [];
+    attachAll(ctx, obj, onDemand, this.socketFilters, tcPrograms, uprobePrograms);
     if (tcPrograms.length > 0) this.attachTc(ctx, obj, tcPrograms);
+    if (uprobePrograms.length > 0) this.attachUprobes(ctx, obj, uprobePrograms);
     this.cleanups.push(registerRunningGadget(ctx, obj));
     if (ctx.log.enabled('debug')) this.logLoaded(ctx, obj, onDemand);
     this.followContainerNetns(ctx);
@@ -217,6 +221,22 @@ export class EbpfOperator implements OperatorInstance {
     if (tc.attachedNamespaces === 0) {
       ctx.log.warn(`gadget ${ctx.name}: no --iface and no matching container yet: the TC programs attach to containers as they start (--iface <name> captures on an interface)`);
     }
+  }
+
+  /**
+   * Uprobes on the host's files (unless a container operator selected containers only) and on each selected
+   * container's, following containers that start and stop while the gadget runs (ctx.mounts announces them).
+   */
+  private attachUprobes(ctx: GadgetContext, obj: BpfObject, progs: UprobeProgram[]): void {
+    const up = new ContainerUprobes(obj, progs, ctx.log, ctx.name);
+    this.cleanups.push(() => up.close());
+    if (ctx.mounts.host) up.add(HOST, 'host', '');
+    const add = (t: MountTarget) => {
+      try { up.add(t.key, t.name, `/proc/${t.pid}/root`); } catch (e) { ctx.log.warn(`gadget ${ctx.name}: uprobes in container ${t.name}: ${(e as Error).message}`); }
+    };
+    for (const t of ctx.mounts.containers) add(t);
+    this.cleanups.push(ctx.mounts.onAdd(add), ctx.mounts.onRemove((key) => up.remove(key)));
+    ctx.log.debug(`uprobes: ${up.linkCount} link(s) for ${ctx.mounts.host ? 'the host and ' : ''}${ctx.mounts.containers.length} container(s)`);
   }
 
   /** Socket filters follow containers that start and stop while the gadget runs (ctx.netns announces them). */
