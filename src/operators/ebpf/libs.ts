@@ -1,7 +1,7 @@
 // Resolve the library names uprobe sections use ("libc", "libssl") to files, on the host or inside a container's
 // root (/proc/<pid>/root), where symlinks are followed as the container sees them: an absolute link target starts
 // again at the container's root, never at the host's.
-import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 const DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
 /** Host answers only: a container root (/proc/<pid>/root) may be another container's after pid reuse. */
@@ -56,4 +56,51 @@ export function resolveLibrary(name: string, root = ''): string | undefined {
   }
   if (!root) cache.set(name, found);
   return found;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (\040 ...). */
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * What a uprobe on `hostPath` (a file seen from `root`, '' = the host) really attaches to, as `dev:ino`. The
+ * kernel attaches uprobes to the real inode under an overlay (d_real_inode), while stat() on overlayfs shows the
+ * overlay's device: two containers of one image would look like two files and their events would come twice.
+ * So for a file on an overlay mount (found in the mount table of the process whose root it is) the layer that
+ * holds it (the first of upper, then the lower layers in order) is stat()ed instead. Layer paths that are not visible
+ * from here (an overlay mounted in another mount namespace) fall back to the overlay's own identity.
+ */
+export function fileIdentity(root: string, hostPath: string): string {
+  const st = statSync(hostPath);
+  const own = `${st.dev}:${st.ino}`;
+  const m = /^\/proc\/(\d+)\/root$/.exec(root);
+  if (root && !m) return own;
+  let info: string;
+  try { info = readFileSync(m ? `/proc/${m[1]}/mountinfo` : '/proc/self/mountinfo', 'utf8'); } catch { return own; } // the process exited: the stat above stands
+  const rel = root ? hostPath.slice(root.length) : hostPath;
+  // the mount the file is on: the last (topmost) one with the longest mount point containing it
+  let best: { point: string; mroot: string; fstype: string; opts: string } | undefined;
+  for (const line of info.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    const f = pre.split(' ');
+    const point = unescape(f[4] ?? '');
+    if (!(point === '/' || rel === point || rel.startsWith(point + '/'))) continue;
+    if (best && point.length < best.point.length) continue;
+    const [fstype = '', , opts = ''] = post.split(' ');
+    best = { point, mroot: unescape(f[3] ?? '/'), fstype, opts };
+  }
+  if (!best || best.fstype !== 'overlay') return own;
+  const inside = `${best.mroot === '/' ? '' : best.mroot}${best.point === '/' ? rel : rel.slice(best.point.length)}`;
+  const opt = (k: string) => best!.opts.split(',').find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
+  const layers = [opt('upperdir'), ...(opt('lowerdir')?.split(':') ?? [])].filter((d): d is string => !!d);
+  // as overlayfs looks a file up: the first layer that has it (a copied-up file keeps its lower inode number in
+  // stat(), but the uprobe goes on the upper file)
+  for (const d of layers) {
+    let real;
+    try { real = statSync(unescape(d) + inside); } catch { continue; } // not in this layer: the next one
+    if (real.isFile()) return `${real.dev}:${real.ino}`;
+  }
+  return own;
 }

@@ -3,12 +3,11 @@
 // link per distinct file (device + inode): containers that share a file share its link, which goes when its last
 // user does. Containers that start while the gadget runs get their links then (ctx.mounts announces them).
 // A library or symbol a container (or the host) lacks skips that probe there with a warning.
-import { statSync } from 'node:fs';
 import type { BpfObject } from '../../bpf/object.js';
 import type { Link } from '../../bpf/link.js';
 import { Errno } from '../../bpf/constants.js';
 import type { Logger } from '../../gadget/logger.js';
-import { resolveLibrary } from './libs.js';
+import { fileIdentity, resolveLibrary } from './libs.js';
 
 export interface UprobeProgram {
   name: string;
@@ -69,8 +68,7 @@ export class ContainerUprobes {
       }
       let id: string;
       try {
-        const st = statSync(path);
-        id = `${st.dev}:${st.ino}`;
+        id = fileIdentity(root, path);
       } catch (e) {
         // the container exited while we looked: nothing of it to probe
         this.log.debug(`uprobe ${p.name}: ${path}: ${(e as Error).message}`);
