@@ -121,6 +121,7 @@ struct ig_reader {
   int error;                               /* errno of a fatal poll error (set by the thread before exit) */
 
   bool stopped;       /* JS thread: stop done, resources released */
+  bool paused;        /* JS thread: readerPause; batches stay queued, so the poll thread blocks and the ring fills */
   bool tsfn_released;
   int refs;           /* handle external + threadsafe function */
 };
@@ -517,6 +518,9 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   pthread_mutex_unlock(&r->mu);
   /* Deliver what was queued on entry, not more: a busy producer must not starve the event loop. */
   for (uint32_t i = 0; i < n; i++) {
+    /* Paused (also from inside the callback): wake_pending stays set, so the poll thread queues no wake-up;
+     * readerPause(false) delivers the rest. */
+    if (r->paused) return;
     ig_batch *b = pop(r);
     if (!b) break;
     bool ok = deliver_one(env, js_cb, b);
@@ -533,7 +537,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       break;
     }
   }
-  if (r->tsfn_released) return;
+  if (r->tsfn_released || r->paused) return;
   pthread_mutex_lock(&r->mu);
   bool again = r->head != NULL;
   if (!again) r->wake_pending = false;
@@ -952,6 +956,30 @@ static napi_value js_reader_stop(napi_env env, napi_callback_info info) {
   return stats_object(env, r);
 }
 
+/* readerPause(r, paused): while paused no batch reaches JS; the queue stays full, the poll thread waits and the
+ * kernel ring fills (the BPF side counts what it cannot reserve). Resuming delivers what is queued. */
+static napi_value js_reader_pause(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!ig_args(env, info, 2, argv)) return NULL;
+  ig_reader *r = ig_handle(env, argv[0], IG_MAGIC_READER, "reader");
+  if (!r) return NULL;
+  bool paused;
+  if (napi_get_value_bool(env, argv[1], &paused) != napi_ok) return ig_throw_type(env, "paused must be a boolean");
+  if (r->stopped || r->paused == paused) return ig_undefined(env);
+  r->paused = paused;
+  if (paused) return ig_undefined(env);
+  pthread_mutex_lock(&r->mu);
+  bool wake = r->head != NULL;
+  r->wake_pending = wake;
+  pthread_mutex_unlock(&r->mu);
+  if (wake && (r->tsfn_released || napi_call_threadsafe_function(r->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok)) {
+    pthread_mutex_lock(&r->mu);
+    r->wake_pending = false;
+    pthread_mutex_unlock(&r->mu);
+  }
+  return ig_undefined(env);
+}
+
 /* readerStats(r): ReaderStats */
 static napi_value js_reader_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -981,5 +1009,6 @@ bool ig_reader_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "perfOpen", js_perf_open);
   IG_EXPORT(env, exports, "readerStop", js_reader_stop);
   IG_EXPORT(env, exports, "readerStats", js_reader_stats);
+  IG_EXPORT(env, exports, "readerPause", js_reader_pause);
   return true;
 }

@@ -218,6 +218,8 @@ export interface NativeAddon {
   /** Stop the thread, deliver what is pending (cb runs synchronously, before this returns), release. Idempotent. */
   readerStop(r: ReaderHandle): ReaderStats;
   readerStats(r: ReaderHandle): ReaderStats;
+  /** While paused no batch reaches the callback: the queue stays full, the poll thread waits, the ring fills. */
+  readerPause(r: ReaderHandle, paused: boolean): void;
   /** Render mode: write bytes (lines JS rendered) to the reader's output fd, in order with the thread's lines. */
   readerWriteOut(r: ReaderHandle, bytes: Buffer): void;
 

@@ -96,6 +96,36 @@ describe('readers', { skip: skipReason }, () => {
     }
   });
 
+  it('pause(): no batch reaches JS, the ring fills and the kernel counts the drops; resume delivers the rest', async () => {
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).setMapMaxEntries('events', 16384).load();
+      obj.attachAuto('igt_rb_getppid');
+      let records = 0;
+      let pausedInside = false;
+      const r = obj.openRingReader('events', (_b, count) => {
+        records += count;
+        // Pausing from inside the callback stops the delivery of what is queued behind this batch.
+        if (!pausedInside) { pausedInside = true; r.pause(true); }
+      }, { maxBatchBytes: 1024, maxLatencyMs: 1, lingerUs: 100, queue: 2 });
+      const counts = obj.map('counts');
+      for (let k = 0; k < 20; k++) { getppidLoop(200); await new Promise((res) => setTimeout(res, 5)); }
+      await new Promise((res) => setTimeout(res, 50));
+      const whilePaused = records;
+      assert.ok(whilePaused > 0 && whilePaused < 100, `${whilePaused} records reached JS while paused`);
+      const dropped = Number(counts.lookup(u32(1))?.readBigUInt64LE(0) ?? 0n);
+      const submitted = Number(counts.lookup(u32(0))!.readBigUInt64LE(0));
+      assert.equal(submitted + dropped, 4000);
+      assert.ok(dropped > 3000, `the kernel dropped ${dropped} of 4000 (16 KiB ring, paused reader)`);
+      r.pause(false);
+      await waitFor(() => records >= submitted, 5000);
+      assert.equal(records, submitted, 'resuming delivered everything the kernel accepted');
+      r.stop();
+    } finally {
+      obj.close();
+    }
+  });
+
   it('discard mode consumes every record without delivering any: the ring never fills', async () => {
     const obj = BpfObject.open(ringObj, 'ringbuf');
     try {

@@ -114,6 +114,15 @@ abstract class Reader {
     return this;
   }
 
+  /**
+   * Stop (true) or resume (false) handing batches to the callback. While paused the bounded queue stays full, the
+   * poll thread waits and the kernel ring fills: the BPF side counts what it cannot reserve (a slow consumer's
+   * back-pressure reaches the kernel). No-op once stopped; stop() still delivers what is queued.
+   */
+  pause(paused: boolean): void {
+    if (this.#handle) native.readerPause(this.#handle, paused);
+  }
+
   stats(): ReaderStats {
     if (this.#handle) return native.readerStats(this.#handle);
     return this.#final ?? { records: 0, batches: 0, lost: 0 };

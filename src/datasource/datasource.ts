@@ -9,6 +9,11 @@ import type { Predicate } from './predicate.js';
 export type DataSourceType = 'single' | 'array';
 export type Subscriber = (b: Batch) => void;
 
+/** A producer's brake: while paused it hands over no batch and what it cannot hold is lost where it is counted. */
+export interface FlowControl {
+  pause(paused: boolean): void;
+}
+
 export interface SubscribeOptions {
   /** A native render plan reproduces what this subscriber does to the output (e.g. the timestamp rewrite). */
   nativeEquivalent?: boolean;
@@ -39,6 +44,7 @@ export class DataSource {
   private readonly subs: { prio: number; seq: number; fn: Subscriber; nativeEquivalent: boolean; predicate?: Predicate }[] = [];
   private seq = 0;
   private lostHandlers: ((n: number, cause: string) => void)[] = [];
+  private flow?: FlowControl;
   referenced = true;
 
   constructor(
@@ -114,6 +120,21 @@ export class DataSource {
       if (b.liveCount === 0 && this.type === 'single') return;
       s.fn(b);
     }
+  }
+
+  /** Set by the producer that can hold batches back (a ring or perf reader). */
+  setFlowControl(flow: FlowControl | undefined): void {
+    this.flow = flow;
+  }
+
+  /**
+   * A consumer that cannot keep up asks the producer to stop (true) or resume (false) delivering batches.
+   * Returns false when the producer cannot pause (the consumer must then drop and count what it cannot hold).
+   */
+  pauseProducer(paused: boolean): boolean {
+    if (!this.flow) return false;
+    this.flow.pause(paused);
+    return true;
   }
 
   onLost(fn: (n: number, cause: string) => void): void {

@@ -68,6 +68,11 @@ export interface RunHandle {
   /** Resolves when the run ends (gadget done, timeout, stop), rejects with the daemon's status. */
   done: Promise<void>;
   stop(): void;
+  /**
+   * Stop (true) or resume reading events: while paused, HTTP/2 flow control holds the daemon back once the
+   * receive window is full, and the daemon drops (and reports) what its per-client buffer cannot hold.
+   */
+  pause(paused: boolean): void;
 }
 
 export class GadgetClient {
@@ -216,6 +221,7 @@ export class GadgetClient {
     });
     return {
       done,
+      pause: (paused) => { if (paused) call.pause(); else call.resume(); },
       stop: () => {
         if (stopped) return;
         stopped = true;

@@ -66,6 +66,9 @@ export class Tracers {
       }
     };
     t.reader = obj.openReader(t.map, onBatch, { ...READER_OPTIONS, consumer, aggregate });
+    // A slow consumer of the batches (the library's iterator) pauses the reader: the ring fills and the BPF side
+    // counts the losses, reported by pollLost.
+    if (!consumer && !aggregate) { const r = t.reader; t.ds.setFlowControl({ pause: (p) => r.pause(p) }); }
     if (consumer) this.ctx.log.debug(`${t.ds.name}: records rendered on the reader thread`);
     if (aggregate) this.ctx.log.debug(`${t.ds.name}: records counted per key on the reader thread`);
   }
@@ -90,6 +93,7 @@ export class Tracers {
       const r = t.reader;
       if (!r) continue;
       t.reader = undefined;
+      t.ds.setFlowControl(undefined);
       const st = r.stop();
       if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
       if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS`);

@@ -1,0 +1,179 @@
+// runGadget: a gadget run as an async iterable of events. The run is the same pipeline as `ig run` (every data
+// operator but the cli output), ending in a collector at the cli's priority that hands batches to an EventQueue.
+import { prepareGadget } from '../runtime/assemble.js';
+import { defaultDataOperators } from '../runtime/operators.js';
+import { Logger, type LogLevel } from '../gadget/logger.js';
+import type { GadgetContext } from '../gadget/context.js';
+import type { DataOperator } from '../gadget/operator.js';
+import type { Batch, DataSource } from '../datasource/index.js';
+import type { EventBatch, GadgetRun, RunGadget, RunGadgetOptions } from './api.js';
+import { EventQueue } from './event-queue.js';
+import { viewClass, viewFields, type EventView, type ViewClass } from './views.js';
+import { fieldList, fullKey, optionParams, resolveParam } from './options.js';
+import { runRemote } from './remote.js';
+
+const DEFAULT_MAX_BUFFERED = 8 << 20;
+
+/** Where a run's batches come from: a local pipeline or a daemon; started once, stopped at most once. */
+export interface RunDriver {
+  /** Resolves once events flow (kernel objects attached), rejects when the start failed. */
+  start(sink: RunSink): Promise<void>;
+  /** Resolves when the run has ended and everything is released. */
+  readonly ended: Promise<void>;
+  stop(): void;
+}
+
+export interface RunSink {
+  views(ds: DataSource): ViewClass;
+  push(b: Batch, View: ViewClass): void;
+  lost(dataSource: string, count: number, cause: string): void;
+  log: Logger;
+}
+
+class Run implements GadgetRun<EventView> {
+  readonly finished: Promise<void>;
+  readonly started: Promise<void>;
+  dataSources: string[] = [];
+  private readonly queue: EventQueue;
+  private readonly driver: RunDriver;
+  private stopping = false;
+  private iterated = false;
+  private aborted: unknown;
+  private readonly viewsByDs = new Map<DataSource, ViewClass>();
+
+  constructor(readonly image: string, private readonly opts: RunGadgetOptions) {
+    const paused = new Map<DataSource, (p: boolean) => boolean>();
+    this.queue = new EventQueue({ pause: (ds, p) => paused.get(ds)?.(p) ?? ds.pauseProducer(p) }, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED, opts.onLost);
+    const onLog = opts.onLog;
+    const log = new Logger(opts.verbose ? 'debug' : 'warn', onLog ? (s) => {
+      const m = /^(WARN|ERROR|INFO|DEBUG): ([\s\S]*?)\n?$/.exec(s);
+      const level = (m ? (m[1] === 'WARN' ? 'warn' : m[1]!.toLowerCase()) : 'info') as LogLevel;
+      onLog(level, m ? m[2]! : s);
+    } : undefined);
+    const fields = fieldList(opts.fields);
+    const sink: RunSink = {
+      views: (ds) => {
+        let V = this.viewsByDs.get(ds);
+        if (!V) {
+          V = viewClass(ds, viewFields(ds, fields));
+          this.viewsByDs.set(ds, V);
+          if (!this.dataSources.includes(ds.name)) this.dataSources.push(ds.name);
+        }
+        return V;
+      },
+      push: (b, V) => this.queue.push(b, V),
+      lost: (ds, n, cause) => this.queue.addLost(ds, n, cause),
+      log,
+    };
+    this.driver = opts.remote !== undefined ? runRemote(image, opts, paused) : localDriver(image, opts);
+    if (opts.signal?.aborted) this.aborted = opts.signal.reason;
+    const onAbort = () => { this.aborted = opts.signal!.reason; this.queue.clear(); this.driver.stop(); };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    this.started = this.aborted !== undefined ? Promise.reject(this.aborted) : this.driver.start(sink);
+    // Nobody may wait on `started`: its rejection is the iteration's error too.
+    this.started.catch(() => undefined);
+    this.finished = this.started.then(() => this.driver.ended, (e) => this.driver.ended.then(() => { throw e; }))
+      .then(() => {
+        if (this.aborted !== undefined) throw this.aborted;
+      })
+      .finally(() => opts.signal?.removeEventListener('abort', onAbort));
+    this.finished.then(() => this.queue.end(), (e) => this.queue.end(e ?? new Error('run failed')));
+    this.finished.catch(() => undefined);
+  }
+
+  get lost(): number { return this.queue.lost; }
+
+  async stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      this.queue.clear();
+      this.driver.stop();
+    }
+    try { await this.finished; } catch (e) {
+      // stop() reports nothing about how the run went (finished does); an abort is the caller's own doing.
+      void e;
+    }
+  }
+
+  private claim(): void {
+    if (this.iterated) throw new Error('a gadget run can be iterated once');
+    this.iterated = true;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<EventView> {
+    this.claim();
+    const q = this.queue;
+    return {
+      next: () => q.next(),
+      return: async () => { await this.stop(); return { value: undefined, done: true }; },
+    };
+  }
+
+  batches(): AsyncIterable<EventBatch<EventView>> {
+    this.claim();
+    const q = this.queue;
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => q.nextBatch(),
+        return: async () => { await this.stop(); return { value: undefined, done: true }; },
+      }),
+    };
+  }
+}
+
+/** The pipeline of `ig run` in this process, with a collector where the cli output would be. */
+function localDriver(image: string, opts: RunGadgetOptions): RunDriver {
+  let ctx: GadgetContext | undefined;
+  let stopReq = false;
+  let settle!: (err?: unknown) => void;
+  const ended = new Promise<void>((resolve, reject) => { settle = (err) => (err === undefined ? resolve() : reject(err)); });
+  ended.catch(() => undefined); // also reported through start() or `finished`
+  return {
+    ended,
+    stop() {
+      stopReq = true;
+      ctx?.done('stopped');
+    },
+    async start(sink) {
+      let started = false;
+      let onStarted!: () => void;
+      const startedP = new Promise<void>((resolve) => { onStarted = resolve; });
+      const collector: DataOperator = {
+        name: 'library',
+        priority: 10000,
+        instantiate: (c) => ({
+          name: 'library',
+          preStart() {
+            for (const ds of c.dataSources.values()) {
+              if (!ds.referenced) continue;
+              const View = sink.views(ds);
+              ds.subscribe((b) => sink.push(b, View), 10000);
+              ds.onLost((n, cause) => sink.lost(ds.name, n, cause));
+            }
+          },
+          start() { started = true; onStarted(); },
+        }),
+      };
+      let runP: Promise<void>;
+      try {
+        const operators = [...defaultDataOperators().filter((o) => o.name !== 'cli'), collector];
+        ctx = await prepareGadget(image, { log: sink.log, operators, image: { pull: opts.pull ?? 'missing' } });
+        for (const [name, value] of optionParams(opts)) {
+          // --host on a gadget without containers is no error for `ig run` either: it sees the host anyway.
+          if (name === 'host' && !ctx.params.all().some((p) => p.key === 'host')) continue;
+          ctx.params.set(fullKey(resolveParam(ctx.params.all(), name, image)), value);
+        }
+        if (stopReq) throw new Error(`${image}: stopped before it started`);
+        runP = ctx.run({ timeoutMs: opts.timeoutMs });
+      } catch (e) {
+        settle(e);
+        throw e;
+      }
+      runP.then(() => settle(), (e) => settle(e ?? new Error('run failed')));
+      // Either every operator started, or the run failed (or was stopped) while starting.
+      await Promise.race([startedP, runP.then(() => { if (!started) throw new Error(`${image}: the run ended before it started`); })]);
+    },
+  };
+}
+
+export const runGadget: RunGadget = ((image: string, options: RunGadgetOptions = {}) => new Run(image, options)) as unknown as RunGadget;
