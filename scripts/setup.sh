@@ -98,6 +98,8 @@ if [ "$(cat .build/tsc.sources 2>/dev/null)" != "$sources" ]; then rm -rf dist .
 if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src test gadgets bench tsconfig.json -name '*.ts' -newer .build/tsc.stamp -print -quit 2>/dev/null)" ] || [ ! -f .build/tsc.stamp ]; then
   log "compiling TypeScript"
   npx tsc -p tsconfig.json
+  # The library's declarations (package.json "exports" → types): the public API only, a few seconds.
+  npx tsc -p tsconfig.lib.json
   rm -rf dist/src/bundle
   touch .build/tsc.stamp
   echo "$sources" > .build/tsc.sources

@@ -17,6 +17,7 @@ async function loadOptional(program: Command): Promise<void> {
     [() => import('./list-containers.js'), 'registerListContainers'],
     [() => import('./daemon.js'), 'registerDaemon'],
     [() => import('./config.js'), 'registerConfigCommands'],
+    [() => import('./types.js'), 'registerTypes'],
   ];
   for (const [load, fn] of mods) (((await load())[fn]) as (p: Command) => void)(program);
 }

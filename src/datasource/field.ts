@@ -172,6 +172,8 @@ export class Field {
   subtreeKey?: (b: Batch, i: number) => unknown;
   /** What this value follows from (see Derivation); set by the operator that defines it. */
   derivation?: Derivation;
+  /** The only values a string field takes (an enum's names), when the operator that defines it knows them. */
+  enumValues?: readonly string[];
 
   constructor(init: FieldInit) {
     this.name = init.name;

@@ -121,6 +121,11 @@ class Run implements GadgetRun<EventView> {
   }
 }
 
+/** `ig run`'s data operators without its output (the cli), plus the library's own (its collector). */
+export function libraryOperators(...extra: DataOperator[]): DataOperator[] {
+  return [...defaultDataOperators().filter((o) => o.name !== 'cli'), ...extra];
+}
+
 /** The pipeline of `ig run` in this process, with a collector where the cli output would be. */
 function localDriver(image: string, opts: RunGadgetOptions): RunDriver {
   let ctx: GadgetContext | undefined;
@@ -156,7 +161,7 @@ function localDriver(image: string, opts: RunGadgetOptions): RunDriver {
       };
       let runP: Promise<void>;
       try {
-        const operators = [...defaultDataOperators().filter((o) => o.name !== 'cli'), collector];
+        const operators = libraryOperators(collector);
         ctx = await prepareGadget(image, { log: sink.log, operators, image: { pull: opts.pull ?? 'missing' } });
         for (const [name, value] of optionParams(opts)) {
           // --host on a gadget without containers is no error for `ig run` either: it sees the host anyway.

@@ -78,6 +78,7 @@ function addEnumField(ds: DataSource, raw: Field, lf: LayoutField, kernelEnum?: 
     storage: { type: 'derived', compute },
   });
   f.derivation = { kind: 'computed', inputs: [raw] }; // the names follow from the raw value alone
+  if (!isSet) f.enumValues = [...new Set([...info.values.values(), 'UNKNOWN'])];
   raw.setHidden(true);
 }
 
