@@ -39,8 +39,9 @@ export function registerDaemon(program: Command): void {
     .option('--tls-insecure', 'Allow plain TCP without TLS')
     .option('--instances-dir <dir>', 'Where headless gadget instances are stored', DEFAULT_INSTANCES_DIR)
     .option('-v, --verbose', 'Print debug information')
-    .action(async (o: DaemonFlags) => {
-      const verbose = Boolean(o.verbose);
+    .action(async (o: DaemonFlags, cmd: Command) => {
+      // `ig daemon -v`: ig's own -v takes the flag before this command sees it.
+      const verbose = Boolean(o.verbose || cmd.parent?.opts().verbose);
       try {
         if (process.geteuid?.() !== 0) throw new UsageError('ig daemon must be run as root to be able to run eBPF programs');
         const address = parseAddress(o.host);

@@ -75,6 +75,9 @@ export class GadgetRun {
   readonly nativeDataSources: string[] = [];
 
   private daemonKeys = new Set<string>();
+  /** When the request for this run arrived (performance.now()), for the debug log's start-up times. */
+  startedAt: number | undefined;
+  private firstBatchSeen = false;
 
   private constructor(readonly ctx: GadgetContext, private readonly daemonLog?: Logger, /** Protocol log level the run was assembled with. */ readonly logLevel: number = LogLevel.Warn) {}
 
@@ -90,7 +93,7 @@ export class GadgetRun {
     const forwarder: DataOperator = {
       name: 'grpc-forwarder',
       priority: FORWARDER_PRIORITY,
-      instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll(), postStop: () => run!.closeEncoders() }),
+      instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll(), start: () => run!.timing('started (programs loaded and attached)'), postStop: () => run!.closeEncoders() }),
     };
     const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder], opts.kube), image: opts.image });
     run = new GadgetRun(ctx, opts.daemonLog, opts.logLevel ?? LogLevel.Warn);
@@ -148,6 +151,7 @@ export class GadgetRun {
       const encode = nat instanceof NativeBatchEncoder ? (b: Batch) => nat.encode(b) : (b: Batch) => enc.encode(b);
       ds.subscribe((b) => {
         if (b.liveCount === 0 && ds.type === 'single') return;
+        if (!this.firstBatchSeen) { this.firstBatchSeen = true; this.timing(`first batch of ${ds.name}`); }
         const records = Math.max(b.liveCount, 1);
         if (this.batchClients > 0 || this.replay) {
           const payload = encode(b);
@@ -166,6 +170,11 @@ export class GadgetRun {
     this.info = { ...this.info, dataSources: dss.map((ds, i) => describeDataSource(ds, i)) };
     this.infoPayload = encodeMessage('GadgetInfo', this.info);
     for (const c of this.clients) this.greet(c);
+  }
+
+  /** -v: a start-up step, in ms since the request arrived. */
+  timing(what: string): void {
+    if (this.startedAt !== undefined) this.daemonLog?.debug(`${this.ctx.name}: ${what} at ${Math.round(performance.now() - this.startedAt)} ms`);
   }
 
   closeEncoders(): void {

@@ -65,7 +65,9 @@ export class GadgetDaemon {
         if (req.version !== VERSION_GADGET_INFO) throw new ServiceError(grpc.status.FAILED_PRECONDITION, `unsupported GadgetInfo version ${req.version}: this daemon speaks version ${VERSION_GADGET_INFO}`);
         if (req.flags & GADGET_INFO_FLAG_USE_INSTANCE) return { gadgetInfo: { ...this.instances.runOf(req.imageName).info, id: req.imageName } };
         const params = req.paramValues ?? {};
+        const t0 = performance.now();
         const run = await GadgetRun.prepare(req.imageName, params, runOpts);
+        this.log.debug(`GetGadgetInfo ${req.imageName}: assembled in ${Math.round(performance.now() - t0)} ms`);
         // A client asks for the info right before it runs the image (gadgetctl does): keep this assembly for that run.
         if (Object.keys(params).length === 0) this.warm.put(req.imageName, run);
         return { gadgetInfo: run.info };
@@ -120,10 +122,13 @@ export class GadgetDaemon {
       if (req.version !== VERSION_GADGET_RUN_PROTOCOL) { client.close({ code: grpc.status.FAILED_PRECONDITION, details: `unsupported run protocol version ${req.version}: this daemon speaks version ${VERSION_GADGET_RUN_PROTOCOL}` }); return; }
       const c = client;
       const warm = this.warm.take(req.imageName, req.logLevel);
+      const t0 = performance.now();
       const prepared = warm ? Promise.resolve(warm).then((w) => { w.setParams(req.paramValues ?? {}); return w; }) : GadgetRun.prepare(req.imageName, req.paramValues ?? {}, { ...runOpts, logLevel: req.logLevel });
       prepared.then(async (r) => {
         run = r;
         if (gone) return;
+        r.startedAt = t0;
+        this.log.debug(`RunGadget ${req.imageName}: ${warm ? 'the assembly of GetGadgetInfo' : `assembled in ${Math.round(performance.now() - t0)} ms`}`);
         r.attach(c);
         const ended = r.run(timeoutMsOf(req.timeout));
         // Kept only to wait for the run at shutdown; its error goes to the client through the stream below.
