@@ -9,8 +9,8 @@
 // "lost N events" notices of client and daemon) and `daemon-file` (output to a /dev/shm file, lines counted).
 // With --compare a second daemon runs beside the first with the JS batch encoder and vmlinux BTF at every load
 // (IG_WIRE_NATIVE=0 IG_CORE_BTF=0: the build before native wire batches) and `daemon-null-js` joins the rotation.
-// CPU per event = utime+stime over the load window (until both are idle) / opens, for the daemon and for
-// gadgetctl separately. First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning
+// CPU per event = utime+stime over the load window (until both are idle) / opens (and / events that reached the
+// client), for the daemon and for gadgetctl separately. First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning
 // gadgetctl (the bundle bin/gadgetctl runs) to its first line on stdout, each daemon in turn.
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -163,6 +163,8 @@ function report(results: Result[], latencies: Record<string, number[]>, opens: n
   const by = (s: Setup) => results.filter((r) => r.setup === s);
   const floor = mean(by('floor-produce').map((r) => r.opensPerS));
   const perEvent = (rs: Result[], k: 'daemonCpuS' | 'clientCpuS') => (rs.every((r) => r[k] !== undefined) ? mean(rs.map((r) => (r[k]! * 1e6) / r.opens)) : undefined);
+  // Per event that reached the client: a build that loses more events spends less per generated one.
+  const perDelivered = (rs: Result[]) => (rs.every((r) => r.daemonCpuS !== undefined) ? mean(rs.map((r) => ((r.daemonCpuS! + r.clientCpuS!) * 1e6) / Math.max(1, r.opens - r.lost))) : undefined);
   const rows = setups.map((s) => {
     const rs = by(s);
     const ops = mean(rs.map((r) => r.opensPerS));
@@ -170,9 +172,9 @@ function report(results: Result[], latencies: Record<string, number[]>, opens: n
     const c = perEvent(rs, 'clientCpuS');
     const ev = rs.every((r) => r.events !== undefined) ? rs.reduce((a, r) => a + r.events!, 0) : undefined;
     return [s, int(ops), `${fix((ops / floor) * 100, 1)}%`, ev === undefined ? 'not counted' : `${int(ev)} / ${int(rs.reduce((a, r) => a + r.opens, 0))}`, int(rs.reduce((a, r) => a + r.lost, 0)),
-      d === undefined ? '-' : fix(d, 3), c === undefined ? '-' : fix(c, 3), d === undefined || c === undefined ? '-' : fix(d + c, 3)];
+      d === undefined ? '-' : fix(d, 3), c === undefined ? '-' : fix(c, 3), d === undefined || c === undefined ? '-' : fix(d + c, 3), perDelivered(rs) === undefined ? '-' : fix(perDelivered(rs)!, 3)];
   });
-  const table = markdownTable(['setup', 'traced workload opens/s', 'vs floor', 'events captured', 'lost', 'daemon CPU µs/event', 'client CPU µs/event', 'daemon+client µs/event'], rows);
+  const table = markdownTable(['setup', 'traced workload opens/s', 'vs floor', 'events captured', 'lost', 'daemon CPU µs/open', 'client CPU µs/open', 'daemon+client µs/open', 'daemon+client µs/delivered event'], rows);
   const lat = Object.entries(latencies).map(([name, ms]) => `${name === 'js' ? 'JS-encoder daemon' : 'daemon'}: ${ms.map((x) => fix(x, 0)).join(', ')} (median ${fix(median(ms), 0)})`).join('; ');
   const text = `${table}\n\nFirst event with a warm daemon (ms): ${lat}\n`
     + `${int(opens)} opens x ${runs} runs; ${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
