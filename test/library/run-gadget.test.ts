@@ -53,12 +53,18 @@ test('AbortSignal: the iteration throws the abort reason after everything is det
   assert.deepEqual(stillLoaded(held), []);
 });
 
-test('timeout ends the iteration; fields restrict what events expose', async () => {
-  const run = runGadget('trace_open', { host: true, filter: 'proc.comm==cat', fields: 'proc.comm,fname', timeoutMs: 1500 });
+test('timeout ends the iteration; filterExpr (-E) selects; fields restrict what events expose', async () => {
+  const run = runGadget('trace_open', { host: true, filterExpr: "proc.comm == 'cat' and fname == '/etc/hostname'", fields: 'proc.comm,fname', timeoutMs: 1500 });
   await run.started;
   poke();
   const keys = new Set<string>();
-  for await (const e of run) for (const k of Object.keys((e as GadgetEvent).toJSON())) keys.add(k);
+  let n = 0;
+  for await (const e of run) {
+    n++;
+    assert.deepEqual((e as GadgetEvent).toJSON(), { proc: { comm: 'cat' }, fname: '/etc/hostname' });
+    for (const k of Object.keys((e as GadgetEvent).toJSON())) keys.add(k);
+  }
+  assert.ok(n >= 1, 'the cat was seen before the timeout');
   assert.deepEqual([...keys].sort(), ['fname', 'proc']);
   assert.deepEqual(ownedProgIds(process.pid), []);
 });
