@@ -14,6 +14,7 @@
       "src/line_output.c",
       "src/render_plan.c",
       "src/memo_source.c",
+      "src/render_buffer.c",
       "src/metrics_agg.c",
       "src/deadline.cc",
       "src/pcap_filter.c",

@@ -31,5 +31,7 @@ const char *ig_plan_memo_ranges(const ig_plan *p, uint32_t memo, uint32_t ranges
 void ig_plan_set_memo_source(ig_plan *p, uint32_t memo, struct ig_memo_source *s);
 
 bool ig_render_register(napi_env env, napi_value exports);
+/* render_buffer.c: renderBatchFrame (a received batch frame rendered with a plan, gadgetctl) */
+bool ig_render_buffer_register(napi_env env, napi_value exports);
 
 #endif

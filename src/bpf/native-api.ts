@@ -232,6 +232,13 @@ export interface NativeAddon {
   renderPlanMemoSource(plan: RenderPlanHandle, memo: number, mapFd: number, slots: number, matchSize: number, textSize: number): void;
   /** Lines the plan has rendered so far. */
   renderPlanLines(plan: RenderPlanHandle): number;
+  /**
+   * The lines of a received batch frame (codec.ts; body bytes [start, end)) rendered with a plan compiled for the
+   * twin layout `layout` ([recordBytes, nvalues, (slotOffset, slotType, slotSize)*]), from record state[0] on.
+   * Sets state[1] to the record it stopped at (state[2], the count, when done; -1: the frame does not parse and
+   * nothing was rendered: undefined is returned). See native/src/render_buffer.c.
+   */
+  renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array): Buffer | undefined;
 
   // Wire batches (native/src/wire_batch.c): spec [dsId, recordBytes, nvals, (kind, ttlMs, off, nranges, (off, len)*)*].
   wireBatchNew(spec: Int32Array): WireBatchHandle;

@@ -42,6 +42,14 @@ export class RenderPlan {
     native.renderPlanMemoSource(this.#h, memo, mapFd, slots, matchSize, textSize);
   }
 
+  /**
+   * Render a received batch frame's records (body frame[start, end)) laid out as `layout` says, from record
+   * state[0] on, on this thread (gadgetctl). See native-api.ts renderBatchFrame.
+   */
+  renderFrame(layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array): Buffer | undefined {
+    return native.renderBatchFrame(this.#h, layout, frame, start, end, state);
+  }
+
   /** Lines rendered with this plan so far (on reader threads). */
   lines(): number {
     return native.renderPlanLines(this.#h);

@@ -516,6 +516,22 @@ function readValue(r: Reader, reading: Reading, depth = 0): FieldValue {
 
 interface ReceivedTable { ds: DataSource; valueFields: Field[]; recordBytes: number }
 
+/** How a received data source's batches are laid out: the value-carried fields in frame order, the record bytes its static fields span. */
+export interface ReceivedLayout { readonly valueFields: readonly Field[]; readonly recordBytes: number }
+
+/** Layouts of data sources a PacketDecoder built (for renderers that read batch frames as bytes). */
+const receivedLayouts = new WeakMap<DataSource, ReceivedLayout>();
+
+/** The layout of a data source built from a received field table, or undefined for any other data source. */
+export function receivedLayout(ds: DataSource): ReceivedLayout | undefined { return receivedLayouts.get(ds); }
+
+/**
+ * A batch frame handed to a raw reader before it is decoded: its body is frame[start, end) (after the header).
+ * `decode()` gives the Batch as the decoder would have (for records the reader cannot handle). Return true when
+ * handled (the decoder then does not decode it), false to have it decoded and returned as usual.
+ */
+export type RawBatchReader = (ds: DataSource, frame: Buffer, start: number, end: number, decode: () => Batch) => boolean;
+
 export interface DecodedBatch {
   ds: DataSource;
   batch: Batch;
@@ -534,8 +550,11 @@ export class PacketDecoder {
   /** The data source of table `id`, once its table arrived. */
   dataSource(id: number): DataSource | undefined { return this.tables.get(id)?.ds; }
 
-  /** Decode every frame in `buf` (whole frames only); returns the batches in order. */
-  decode(buf: Buffer): DecodedBatch[] {
+  /**
+   * Decode every frame in `buf` (whole frames only); returns the batches in order. `raw`, when given, sees each
+   * batch frame first and may take it as bytes (see RawBatchReader).
+   */
+  decode(buf: Buffer, raw?: RawBatchReader): DecodedBatch[] {
     const out: DecodedBatch[] = [];
     let pos = 0;
     while (pos < buf.length) {
@@ -546,7 +565,11 @@ export class PacketDecoder {
       const start = pos + FRAME_HEADER_SIZE;
       const end = pos + len;
       if (type === FrameType.FieldTable) this.readTable(new Reader(buf, start, end, `field table at byte ${pos}`));
-      else if (type === FrameType.Batch) out.push(this.readBatch(new Reader(buf, start, end, `batch at byte ${pos}`)));
+      else if (type === FrameType.Batch) {
+        const what = `batch at byte ${pos}`;
+        const t = raw ? this.tables.get(new Reader(buf, start, end, what).uvar('data source number')) : undefined;
+        if (!t || !raw!(t.ds, buf, start, end, () => this.readBatch(new Reader(buf, start, end, what)).batch)) out.push(this.readBatch(new Reader(buf, start, end, what)));
+      }
       else throw new PacketError(`packet: unknown frame type ${type} at byte ${pos}`);
       pos = end;
     }
@@ -604,6 +627,7 @@ export class PacketDecoder {
     }
     if (r.pos !== r.end) r.fail(`${r.end - r.pos} bytes after the last field`);
     this.tables.set(id, { ds, valueFields, recordBytes });
+    receivedLayouts.set(ds, { valueFields, recordBytes });
     this.opts.onDataSource?.(ds);
   }
 

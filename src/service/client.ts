@@ -2,10 +2,11 @@
 // instance and info methods, run or attach to a gadget and receive its events decoded into data sources.
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { serviceOf, decodeMessage, type ApiGadgetEvent, type ApiGadgetInfo, type ApiGadgetInstance, type ApiInfoResponse, type ApiControlRequest, type ApiRunRequest } from './proto.js';
+import type { ApiGadgetEvent, ApiGadgetInfo, ApiGadgetInstance, ApiInfoResponse, ApiControlRequest, ApiRunRequest } from './proto.js';
+import { clientServiceOf, decodeClientMessage } from './client-proto.js';
 import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, EventType, EVENT_LOG_SHIFT, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, GADGET_INFO_FLAG_USE_INSTANCE } from './consts.js';
 import { parseAddress } from './address.js';
-import { PacketDecoder } from '../datasource/codec.js';
+import { PacketDecoder, type RawBatchReader } from '../datasource/codec.js';
 import { UpstreamSource } from './upstream-decode.js';
 import type { Batch, DataSource } from '../datasource/index.js';
 
@@ -59,6 +60,11 @@ export interface RunHandlers {
   /** The data sources built from the field tables received so far (before any of their batches). */
   onDataSources(dataSources: DataSource[]): void;
   onBatch(ds: DataSource, b: Batch): void;
+  /**
+   * A batch frame as bytes, before it is decoded: return true when handled (rendered from the bytes), false to
+   * receive it decoded through onBatch.
+   */
+  onBatchFrame?: RawBatchReader;
   onLog(level: number, msg: string): void;
   /** Events the daemon dropped for this client (it read too slowly). */
   onLost(count: number): void;
@@ -103,7 +109,7 @@ export class GadgetClient {
   private client(service: 'GadgetManager' | 'GadgetInstanceManager' | 'BuiltInGadgetManager'): AnyClient {
     let c = this.clients.get(service);
     if (!c) {
-      const Ctor = serviceOf(service);
+      const Ctor = clientServiceOf(service);
       // One channel for all three services: grpc-js shares subchannels with equal target and options.
       c = new Ctor(this.target, this.creds, this.channelOpts) as unknown as AnyClient;
       this.clients.set(service, c);
@@ -172,6 +178,12 @@ export class GadgetClient {
       ? { attachRequest: { id: req.attachId, version: VERSION_GADGET_RUN_PROTOCOL } }
       : { runRequest: { imageName: req.imageName ?? '', paramValues: req.paramValues ?? {}, args: [], version: VERSION_GADGET_RUN_PROTOCOL, logLevel: req.logLevel ?? 3, timeout: String(BigInt(Math.round(req.timeoutMs ?? 0)) * 1000000n) } };
     call.write(first);
+    // Raw batch frames: the handlers learn of a data source announced in the same payload before its first batch.
+    const onFrame = h.onBatchFrame;
+    const raw: RawBatchReader | undefined = onFrame && ((ds, frame, start, end, decode) => {
+      if (fresh) { fresh = false; h.onDataSources([...dss.values()]); }
+      return onFrame(ds, frame, start, end, decode);
+    });
     let stopped = false;
     let failed: Error | undefined;
     const done = new Promise<void>((resolve, reject) => {
@@ -187,7 +199,7 @@ export class GadgetClient {
       const onEvent = (ev: ApiGadgetEvent): void => {
         const type = ev.type >>> 0;
         if (type === EventType.GadgetBatch) {
-          const out = decoder.decode(ev.payload);
+          const out = decoder.decode(ev.payload, raw);
           if (fresh) { fresh = false; h.onDataSources([...dss.values()]); }
           for (const d of out) h.onBatch(d.ds, d.batch);
         } else if (type === EventType.GadgetPayload) {
@@ -203,7 +215,7 @@ export class GadgetClient {
           const b = src.decode(ev.payload);
           h.onBatch(src.ds, b);
         } else if (type === EventType.GadgetInfo) {
-          lastInfo = decodeMessage<ApiGadgetInfo>('GadgetInfo', ev.payload);
+          lastInfo = decodeClientMessage<ApiGadgetInfo>('GadgetInfo', ev.payload);
           upstream = undefined; // a new description: data sources are built again from it
           h.onInfo(lastInfo);
         } else if (type === EventType.GadgetLost) {

@@ -9,6 +9,9 @@ import { cliOperator, stdoutSink, type Sink } from '../../operators/cli/operator
 import type { Batch, DataSource } from '../../datasource/index.js';
 import type { ApiGadgetInfo, ApiParam } from '../../service/proto.js';
 import { dataSourceFromDescription } from '../../service/wire.js';
+import { receivedLayout } from '../../datasource/codec.js';
+import { FrameRenderer } from '../../service/frame-render.js';
+import { perDataSource } from '../../operators/perds.js';
 
 /** stdout through the JS renderers (the reader-thread JSON path needs a local ring buffer). */
 const clientSink: Sink = { write: (s) => stdoutSink.write(s), get isTTY() { return stdoutSink.isTTY; } };
@@ -36,12 +39,45 @@ export async function remoteParams(info: ApiGadgetInfo, log: Logger): Promise<{ 
   return { server: info.params.map(fromApiParam), client: ctx.params.all() };
 }
 
+/**
+ * The one data source the cli prints as JSON lines or columns, when exactly one is printed (the cli's own rule for
+ * its native renderer: several would need their lines interleaved by batch), with its --fields selection.
+ */
+function nativeTarget(ctx: GadgetContext): { ds: DataSource; mode: 'json' | 'columns'; fields?: string } | undefined {
+  if (process.env['IG_NATIVE_RENDER'] === '0') return undefined;
+  const dss = [...ctx.dataSources.values()];
+  const names = dss.map((d) => d.name);
+  const outputs = perDataSource(ctx.params.isSet('operator.cli.output') ? ctx.params.get('operator.cli.output') ?? '' : '', names, ',');
+  const fields = perDataSource(ctx.params.get('operator.cli.fields') ?? '', names, ';');
+  const shown: { ds: DataSource; mode: string }[] = [];
+  for (const ds of dss) {
+    if (!ds.referenced) continue;
+    const mode = outputs.get(ds.name) ?? ds.annotations.get('cli.default-output-mode') ?? 'columns';
+    if (mode !== 'none') shown.push({ ds, mode });
+  }
+  const only = shown.length === 1 ? shown[0]! : undefined;
+  if (!only || only.ds.type !== 'single' || (only.mode !== 'json' && only.mode !== 'columns')) return undefined;
+  const supported = only.ds.annotations.get('cli.supported-output-modes');
+  if (supported && !supported.split(',').includes(only.mode) && only.mode !== 'json' && only.mode !== 'columns') return undefined;
+  return { ds: only.ds, mode: only.mode, fields: fields.get(only.ds.name) };
+}
+
 /** Renders one remote run; values are the client-side params (operator.cli.*) the user set. */
 export class RemoteRenderer {
   private ctx?: GadgetContext;
   private cli?: OperatorInstance;
+  /** Data sources rendered from their frames' bytes (FrameRenderer) instead of through the cli's subscribers. */
+  private frames = new Map<DataSource, FrameRenderer>();
 
-  constructor(private readonly values: Map<string, string>, private readonly log: Logger, private readonly sink: Sink = clientSink) {}
+  /** `native`: render -o json / -o columns from the batch frames' bytes when it can (false: always through JS). */
+  constructor(private readonly values: Map<string, string>, private readonly log: Logger, private readonly sink: Sink = clientSink, private readonly native = true) {}
+
+  /** Records rendered natively and in JS so far, for data sources with a frame renderer. */
+  get frameStats(): { native: number; js: number } {
+    let native = 0, js = 0;
+    for (const fr of this.frames.values()) { native += fr.nativeRecords; js += fr.jsRecords; }
+    return { native, js };
+  }
 
   /** (Re)build the output for these data sources (all that the run has announced so far). */
   async setup(info: ApiGadgetInfo, dataSources: DataSource[]): Promise<void> {
@@ -51,10 +87,30 @@ export class RemoteRenderer {
     await cli?.preStart?.(ctx);
     this.ctx = ctx;
     this.cli = cli;
+    this.frames = new Map();
+    const t = this.native ? nativeTarget(ctx) : undefined;
+    const rl = t && receivedLayout(t.ds);
+    if (t && rl) {
+      const fr = FrameRenderer.create(t.ds, rl, t.mode, t.fields, this.sink);
+      if (fr instanceof FrameRenderer) {
+        this.frames.set(t.ds, fr);
+        this.log.debug(`${t.ds.name}: ${t.mode} rendered from the received batches by the native render plan`);
+      }
+      else this.log.debug(`${t.ds.name}: ${t.mode} rendered in JS (${fr.reason})`);
+    }
   }
 
   onBatch(ds: DataSource, b: Batch): void {
-    ds.emit(b);
+    const fr = this.frames.get(ds);
+    if (fr) fr.renderBatch(b); else ds.emit(b);
+  }
+
+  /** A batch frame as bytes: rendered natively when this data source has a frame renderer (true), else false. */
+  onFrame(ds: DataSource, frame: Buffer, start: number, end: number, decode: () => Batch): boolean {
+    const fr = this.frames.get(ds);
+    if (!fr) return false;
+    fr.renderFrame(frame, start, end, decode);
+    return true;
   }
 
   async stop(): Promise<void> {

@@ -105,6 +105,8 @@ async function stream(client: GadgetClient, req: Parameters<GadgetClient['run']>
   let handle: RunHandle | undefined;
   let info: ApiGadgetInfo | undefined;
   let ready = false;
+  /** Batches waiting in `pending` (rendered once the output is set up): later ones queue behind them. */
+  let queued = 0;
   handle = client.run(req, {
     onInfo: (i) => { info = i; },
     onDataSources: (dss) => {
@@ -112,7 +114,14 @@ async function stream(client: GadgetClient, req: Parameters<GadgetClient['run']>
       pending = pending.then(() => r.setup(info!, dss)).then(() => { ready = true; }, (e) => { log.error((e as Error).message); handle?.stop(); });
     },
     // Batches that arrive while the output is being set up wait for it, in order.
-    onBatch: (ds, b) => { if (ready) r.onBatch(ds, b); else pending = pending.then(() => r.onBatch(ds, b)); },
+    onBatch: (ds, b) => {
+      if (ready && queued === 0) { r.onBatch(ds, b); return; }
+      queued++;
+      pending = pending.then(() => { queued--; r.onBatch(ds, b); });
+    },
+    // Once the output is set up and what waited for it is out, batch frames of a natively rendered data source
+    // skip the JS decoder.
+    onBatchFrame: (ds, frame, start, end, decode) => ready && queued === 0 && r.onFrame(ds, frame, start, end, decode),
     onLog: (level, msg) => { if (level <= LogLevel.Warn || log.enabled(level >= LogLevel.Debug ? 'debug' : 'info')) process.stderr.write(`${LEVEL_NAMES[level] ?? 'INFO'}: ${msg}\n`); },
     onLost: (n) => { lostTotal += n; process.stderr.write(`WARN: lost ${n} events (this client read too slowly; ${lostTotal} in total)\n`); },
   });

@@ -1,0 +1,312 @@
+/* Render a received batch frame (src/datasource/codec.ts, docs/packet-format.md) with a render plan, on the JS
+ * thread, without making a JS object per event: gadgetctl's -o json / -o columns of a remote run.
+ *
+ * The plan was compiled (src/service/frame-render.ts) for a "twin" record layout: the record bytes as the sender
+ * laid them out (static fields at their offsets, zero-filled to the bytes the fields span), followed by one slot
+ * per value-carried field (a NUL-terminated string, an integer of the field's size, a bool). This file decodes each
+ * record's segments and its values into that layout and hands it to ig_plan_render: the plan needs no new op.
+ *
+ * A record whose value does not fit its slot (a string longer than a column cell may be, a number out of its
+ * field's range, a value of an unexpected type) stops the render at that record: JS renders it from the decoded
+ * batch and calls again for the rest, so the output is the same bytes in the same order. A frame that does not
+ * parse renders nothing: JS decodes it and reports the error with its own message. */
+#include "render_plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Value tags (codec.ts Tag). */
+enum { TAG_UNDEF = 0, TAG_NULL = 1, TAG_FALSE = 2, TAG_TRUE = 3, TAG_UINT = 4, TAG_NEGINT = 5, TAG_F64 = 6,
+       TAG_BIGUINT = 7, TAG_BIGNEGINT = 8, TAG_STRING = 9, TAG_BYTES = 10, TAG_ARRAY = 11 };
+
+/* Slot types of the layout (frame-render.ts SLOT). */
+enum { SLOT_SKIP = 0, SLOT_STR = 1, SLOT_UINT = 2, SLOT_SINT = 3, SLOT_BOOL = 4 };
+
+/* The longest twin record (record bytes plus slots); the layout is checked against it. */
+#define MAX_TWIN_BYTES (64u << 20)
+/* codec.ts MAX_DECODED_RECORD_BYTES: one record never spans more. */
+#define MAX_RECORD_BYTES (512u << 20)
+
+typedef struct {
+  const uint8_t *p;
+  size_t pos, end;
+  bool bad;
+} cur;
+
+static uint64_t uvar(cur *c) {
+  uint64_t v = 0;
+  for (int k = 0; k < 8; k++) {
+    if (c->pos >= c->end) { c->bad = true; return 0; }
+    uint8_t b = c->p[c->pos++];
+    v |= (uint64_t)(b & 0x7f) << (7 * k);
+    if (!(b & 0x80)) {
+      if (v > (1ull << 53) - 1) c->bad = true; /* the JS reader refuses integers past 2^53-1 */
+      return v;
+    }
+  }
+  c->bad = true;
+  return 0;
+}
+
+/* A big integer (up to 21 LEB128 bytes as codec.ts reads); *fits: whether it fits in 64 bits. */
+static uint64_t big_uvar(cur *c, bool *fits) {
+  uint64_t v = 0;
+  *fits = true;
+  for (int k = 0; k < 21; k++) {
+    if (c->pos >= c->end) { c->bad = true; return 0; }
+    uint8_t b = c->p[c->pos++];
+    uint64_t part = b & 0x7f;
+    /* 64 bits: nine 7-bit groups and one bit of the tenth */
+    if ((k == 9 && part > 1) || (k > 9 && part)) *fits = false;
+    if (k <= 9 && *fits) v |= part << (7 * k);
+    if (!(b & 0x80)) return v;
+  }
+  c->bad = true;
+  return 0;
+}
+
+static void skip(cur *c, uint64_t n) {
+  if (n > c->end - c->pos) { c->bad = true; return; }
+  c->pos += n;
+}
+
+/* Skip one value (the structure check of the first pass). */
+static void skip_value(cur *c, int depth) {
+  if (c->pos >= c->end) { c->bad = true; return; }
+  uint8_t tag = c->p[c->pos++];
+  bool fits;
+  switch (tag) {
+    case TAG_UNDEF: case TAG_NULL: case TAG_FALSE: case TAG_TRUE: return;
+    case TAG_UINT: case TAG_NEGINT: uvar(c); return;
+    case TAG_F64: skip(c, 8); return;
+    case TAG_BIGUINT: case TAG_BIGNEGINT: big_uvar(c, &fits); return;
+    case TAG_STRING: case TAG_BYTES: { uint64_t n = uvar(c); if (!c->bad) skip(c, n); return; }
+    case TAG_ARRAY: {
+      if (depth > 0) { c->bad = true; return; }
+      uint64_t n = uvar(c);
+      if (n > c->end - c->pos) { c->bad = true; return; }
+      for (uint64_t k = 0; k < n && !c->bad; k++) skip_value(c, 1);
+      return;
+    }
+    default: c->bad = true;
+  }
+}
+
+/* One value into its slot; false when it has no slot form (the record goes to JS). */
+static bool put_value(cur *c, uint8_t *slot, int32_t type, uint32_t size) {
+  if (type == SLOT_SKIP) { skip_value(c, 0); return true; }
+  uint8_t tag = c->p[c->pos++]; /* bounds checked by the first pass */
+  bool fits = true;
+  uint64_t u = 0;
+  bool neg = false;
+  switch (tag) {
+    case TAG_UNDEF: case TAG_NULL:
+      if (type != SLOT_STR) return false; /* 0 in JSON but an empty cell in columns: left to JS */
+      slot[0] = 0;
+      return true;
+    case TAG_FALSE: case TAG_TRUE:
+      if (type != SLOT_BOOL) return false;
+      slot[0] = tag == TAG_TRUE;
+      return true;
+    case TAG_UINT: u = uvar(c); break;
+    case TAG_NEGINT: u = uvar(c); neg = u != 0; break;
+    case TAG_BIGUINT: u = big_uvar(c, &fits); break;
+    case TAG_BIGNEGINT: u = big_uvar(c, &fits); neg = u != 0; break;
+    case TAG_STRING: {
+      uint64_t n = uvar(c);
+      if (type != SLOT_STR || n >= size) return false;
+      const uint8_t *s = c->p + c->pos;
+      c->pos += n;
+      if (memchr(s, 0, n)) return false; /* a NUL would end the C string early */
+      memcpy(slot, s, n);
+      slot[n] = 0;
+      return true;
+    }
+    default: return false; /* F64, bytes, arrays: no slot holds them */
+  }
+  if (!fits) return false;
+  if (type == SLOT_UINT) {
+    if (neg || (size < 8 && u >> (8 * size))) return false;
+  } else if (type == SLOT_SINT) {
+    uint64_t lim = size >= 8 ? (1ull << 63) : (1ull << (8 * size - 1)); /* |min|; max is lim - 1 */
+    if (neg ? u > lim : u >= lim) return false;
+    if (neg) u = (uint64_t)(-(int64_t)(u - 1) - 1);
+  } else {
+    return false;
+  }
+  memcpy(slot, &u, size); /* little-endian: the low `size` bytes */
+  return true;
+}
+
+typedef struct {
+  uint32_t rec_bytes;  /* record bytes static fields span (codec recordBytes) */
+  uint32_t twin_size;  /* record bytes + slots */
+  uint32_t nvals;
+  const int32_t *vals; /* (slot offset, slot type, slot size) per value field */
+} layout;
+
+static bool layout_arg(napi_env env, napi_value v, layout *l) {
+  napi_typedarray_type t;
+  size_t len;
+  void *data;
+  napi_value ab;
+  size_t boff;
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return ig_throw_msg(env, "renderBatchFrame: layout must be an Int32Array"), false;
+  if (napi_get_typedarray_info(env, v, &t, &len, &data, &ab, &boff) != napi_ok || t != napi_int32_array || len < 2) return ig_throw_msg(env, "renderBatchFrame: layout must be an Int32Array"), false;
+  const int32_t *w = data;
+  if (w[0] < 0 || w[1] < 0 || len != 2 + 3 * (size_t)w[1]) return ig_throw_msg(env, "renderBatchFrame: bad layout length"), false;
+  l->rec_bytes = (uint32_t)w[0];
+  l->nvals = (uint32_t)w[1];
+  l->vals = w + 2;
+  uint64_t top = l->rec_bytes;
+  for (uint32_t j = 0; j < l->nvals; j++) {
+    int32_t off = l->vals[3 * j], type = l->vals[3 * j + 1], size = l->vals[3 * j + 2];
+    if (type < SLOT_SKIP || type > SLOT_BOOL) return ig_throw_msg(env, "renderBatchFrame: slot %u: unknown type %d", j, type), false;
+    if (type == SLOT_SKIP) continue;
+    bool ok = off >= (int32_t)l->rec_bytes && size > 0 &&
+              (type == SLOT_STR || (type == SLOT_BOOL ? size == 1 : (size == 1 || size == 2 || size == 4 || size == 8)));
+    if (!ok) return ig_throw_msg(env, "renderBatchFrame: slot %u: bad offset or size", j), false;
+    if ((uint64_t)off + (uint64_t)size > top) top = (uint64_t)off + (uint64_t)size;
+  }
+  if (top > MAX_TWIN_BYTES) return ig_throw_msg(env, "renderBatchFrame: layout of %llu bytes", (unsigned long long)top), false;
+  l->twin_size = (uint32_t)top;
+  return true;
+}
+
+/* Decode the segments of one record into rec[0, rec_bytes) (bytes past it are not read by any field). */
+static bool put_record(cur *c, uint8_t *rec, uint32_t rec_bytes, uint64_t span) {
+  uint64_t at = 0;
+  memset(rec, 0, rec_bytes);
+  for (;;) {
+    uint64_t lit = uvar(c);
+    if (c->bad || lit > span - at || lit > c->end - c->pos) return false;
+    if (at < rec_bytes) memcpy(rec + at, c->p + c->pos, (size_t)(lit < rec_bytes - at ? lit : rec_bytes - at));
+    c->pos += lit;
+    at += lit;
+    uint64_t zeros = uvar(c);
+    if (c->bad) return false;
+    if (zeros == 0) return true;
+    if (zeros > span - at) return false;
+    at += zeros;
+  }
+}
+
+/* renderBatchFrame(plan, layout: Int32Array, frame: Buffer, start, end, state: Int32Array[3]) -> Buffer: the lines
+ * of records state[0].. of the batch frame body frame[start, end) (after the 8-byte header). Sets state[1] to the
+ * record it stopped at (the count when done; -1 when the frame does not parse: nothing rendered) and state[2] to
+ * the record count. */
+static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!ig_args(env, info, 6, argv)) return NULL;
+  ig_plan *p = ig_plan_arg(env, argv[0]);
+  if (!p) return NULL;
+  layout l;
+  if (!layout_arg(env, argv[1], &l)) return NULL;
+  void *data;
+  size_t len;
+  int32_t start, end;
+  if (!ig_arg_bytes(env, argv[2], "frame", &data, &len) || !ig_arg_i32(env, argv[3], "start", &start) ||
+      !ig_arg_i32(env, argv[4], "end", &end))
+    return NULL;
+  if (start < 0 || end < start || (size_t)end > len) return ig_throw_msg(env, "renderBatchFrame: range out of the buffer");
+  napi_typedarray_type st;
+  size_t slen;
+  void *sdata;
+  napi_value sab;
+  size_t sboff;
+  bool is;
+  if (napi_is_typedarray(env, argv[5], &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, argv[5], &st, &slen, &sdata, &sab, &sboff) != napi_ok || st != napi_int32_array || slen < 3)
+    return ig_throw_msg(env, "renderBatchFrame: state must be an Int32Array of 3");
+  int32_t *state = sdata;
+  int64_t from = state[0];
+  state[1] = -1;
+  state[2] = 0;
+
+  /* Pass 1: the structure (records, then every value), so that a bad frame renders nothing. */
+  cur c = {.p = data, .pos = (size_t)start, .end = (size_t)end};
+  uvar(&c); /* data source number: the caller picked the plan for it */
+  uint64_t n = uvar(&c);
+  if (c.bad || n > (c.end - c.pos) / 6) return ig_undefined(env);
+  size_t rec_at = c.pos;
+  uint64_t total = 0;
+  for (uint64_t k = 0; k < n; k++) {
+    uint64_t rl = uvar(&c);
+    if (c.bad || c.end - c.pos < 4) return ig_undefined(env);
+    uint32_t enc;
+    memcpy(&enc, c.p + c.pos, 4);
+    c.pos += 4;
+    skip(&c, enc);
+    total += rl > l.rec_bytes ? rl : l.rec_bytes;
+    if (c.bad || total > MAX_RECORD_BYTES) return ig_undefined(env);
+  }
+  size_t *col = malloc(sizeof *col * (l.nvals ? l.nvals : 1));
+  if (!col) return ig_throw_msg(env, "renderBatchFrame: out of memory");
+  for (uint32_t j = 0; j < l.nvals; j++) {
+    col[j] = c.pos;
+    for (uint64_t k = 0; k < n && !c.bad; k++) skip_value(&c, 0);
+  }
+  if (c.bad || c.pos != c.end) {
+    free(col);
+    return ig_undefined(env);
+  }
+
+  /* Pass 2: each record into the twin layout, then the plan. */
+  uint8_t *rec = calloc(1, l.twin_size ? l.twin_size : 1);
+  ig_out o;
+  if (!rec || !ig_out_init(&o, -1, 1 << 16)) {
+    free(col);
+    free(rec);
+    return ig_throw_msg(env, "renderBatchFrame: out of memory");
+  }
+  uint64_t now = ig_mono_ns();
+  c.pos = rec_at;
+  int64_t stop = (int64_t)n;
+  for (uint64_t k = 0; k < n; k++) {
+    uint64_t rl = uvar(&c);
+    uint32_t enc;
+    memcpy(&enc, c.p + c.pos, 4);
+    c.pos += 4;
+    size_t next = c.pos + enc;
+    bool render = (int64_t)k >= from;
+    bool ok = true;
+    if (render) {
+      cur rc = {.p = c.p, .pos = c.pos, .end = next};
+      ok = put_record(&rc, rec, l.rec_bytes, rl > l.rec_bytes ? rl : l.rec_bytes) && rc.pos == next;
+      if (!ok) { stop = -1; break; } /* segments that do not add up: JS says what is wrong */
+    }
+    c.pos = next;
+    for (uint32_t j = 0; j < l.nvals; j++) {
+      cur vc = {.p = c.p, .pos = col[j], .end = c.end};
+      const int32_t *s = l.vals + 3 * j;
+      if (render && ok) {
+        if (!put_value(&vc, rec + s[0], s[1], (uint32_t)s[2])) ok = false;
+      }
+      /* The cursor moves past the value in any case (put_value may stop early on a refused value). */
+      vc.pos = col[j];
+      skip_value(&vc, 0);
+      col[j] = vc.pos;
+    }
+    if (!render) continue;
+    if (!ok || ig_plan_render(p, rec, l.twin_size, now, &o) != IG_RENDER_OK) {
+      stop = (int64_t)k;
+      break;
+    }
+  }
+  free(col);
+  free(rec);
+  if (stop < 0) { ig_out_free(&o); return ig_undefined(env); }
+  state[1] = (int32_t)stop;
+  state[2] = (int32_t)n;
+  napi_value out;
+  napi_status s = napi_create_buffer_copy(env, o.len, o.p, NULL, &out);
+  ig_out_free(&o);
+  if (s != napi_ok) return ig_napi_fail(env, s, "napi_create_buffer_copy");
+  return out;
+}
+
+bool ig_render_buffer_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "renderBatchFrame", js_render_batch_frame);
+  return true;
+}
