@@ -4,10 +4,12 @@ import { Command } from 'commander';
 import { connect, extractConfigFlag, extractRemoteFlags, REMOTE_HELP, type RemoteFlags } from './connect.js';
 import { Config, setActiveConfig } from '../../config/config.js';
 import { runRemote } from './run.js';
-import { deleteInstances, listInstances, showInstance } from './instances.js';
 import { igVersion } from '../version.js';
 import { exitCodeOf, reportError, runMain } from '../errors.js';
 import type { GadgetClient } from '../../service/client.js';
+
+/** list/show/delete (YAML, the full protobuf API for instance states): loaded only by those commands. */
+const instances = () => import('./instances.js');
 
 async function withClient<T>(flags: RemoteFlags, fn: (c: GadgetClient) => Promise<T>): Promise<T> {
   const c = connect(flags);
@@ -47,11 +49,11 @@ export async function main(argv: string[]): Promise<number> {
     program.command('run').description('Run a gadget in the daemon (see gadgetctl run IMAGE --help)').allowUnknownOption(true).helpOption(false);
     program.command('attach').description('Attach to a running gadget instance (gadgetctl attach NAME|ID)').allowUnknownOption(true).helpOption(false);
     program.command('list').aliases(['ls', 'ps', 'l']).description('List gadget instances').option('-o, --output <mode>', 'columns or json', 'columns')
-      .action((o: { output: string }) => withClient(flags, (c) => listInstances(c, o.output === 'json')));
+      .action(async (o: { output: string }) => { const { listInstances } = await instances(); await withClient(flags, (c) => listInstances(c, o.output === 'json')); });
     program.command('show').argument('<name|id>').description('Show details of a gadget instance')
-      .action((key: string) => withClient(flags, (c) => showInstance(c, key)));
+      .action(async (key: string) => { const { showInstance } = await instances(); await withClient(flags, (c) => showInstance(c, key)); });
     program.command('delete').aliases(['d', 'del', 'rm']).argument('<name|id...>').description('Delete gadget instances')
-      .action(async (keys: string[]) => { if (await withClient(flags, (c) => deleteInstances(c, keys)) > 0) process.exitCode = 1; });
+      .action(async (keys: string[]) => { const { deleteInstances } = await instances(); if (await withClient(flags, (c) => deleteInstances(c, keys)) > 0) process.exitCode = 1; });
     const image = program.command('image').description('Gadget images as the daemon sees them');
     image.command('inspect').argument('<image>').description('Show what the daemon knows of a gadget image: params and data sources')
       .option('-o, --output <mode>', 'json, jsonpretty or yaml', 'jsonpretty')
