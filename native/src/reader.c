@@ -365,6 +365,19 @@ static int consume(ig_reader *r) {
   return err < 0 ? err : 0;
 }
 
+/* JS has not taken the last batch yet (a subscriber such as a WASM module is busy with one): a batch due by the
+ * latency timer is not queued then but keeps filling, up to its size, and goes when the queue is empty. Under a
+ * burst JS then gets few large batches (per-batch costs paid once per up to max_batch bytes) and the 8-batch
+ * queue holds 8 full batches instead of 8 one-millisecond slices, so the kernel ring drains while JS works.
+ * Not in render mode (its fallback batches are waited for). */
+static bool js_behind(ig_reader *r) {
+  if (r->plan || r->cur->len + r->cur->len / 4 >= r->cur->cap) return false;
+  pthread_mutex_lock(&r->mu);
+  bool behind = r->qlen > 0;
+  pthread_mutex_unlock(&r->mu);
+  return behind;
+}
+
 /* Sleep `linger_ns` unless stop is signalled. Returns true when stop was signalled. */
 static bool linger(ig_reader *r) {
   struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
@@ -381,11 +394,12 @@ static void *reader_main(void *arg) {
     int timeout = -1;
     if (r->cur && r->cur->count) {
       uint64_t now = ig_mono_ns(), deadline = r->cur_first_ns + r->max_latency_ns;
-      if (now >= deadline) {
+      if (now >= deadline && !js_behind(r)) {
         flush(r);
         continue;
       }
-      timeout = (int)((deadline - now + 999999ull) / 1000000ull);
+      /* JS behind: look again in 1 ms, keep filling meanwhile. */
+      timeout = now >= deadline ? 1 : (int)((deadline - now + 999999ull) / 1000000ull);
     }
     /* A wake-up lost to a race in the ring protocol costs at most this long. */
     if (r->kind == READER_RING && (timeout < 0 || timeout > 100)) timeout = 100;
