@@ -36,6 +36,22 @@ const MIN_SAFE = -(2n ** 53n);
 
 /** The guest's i64 as the JS value a field of `kind` holds (the form column fields and Field.set use). */
 function decodeScalar(v: bigint, kind: number): FieldValue {
+  // Most values are small: one exact conversion and number arithmetic, no BigInt allocated.
+  if (v >= MIN_SAFE && v <= MAX_SAFE) {
+    const n = Number(v);
+    switch (kind) {
+      case Kind.Bool: return n !== 0;
+      case Kind.Int8: return (n << 24) >> 24;
+      case Kind.Int16: return (n << 16) >> 16;
+      case Kind.Int32: return n | 0;
+      case Kind.Uint8: return n & 0xff;
+      case Kind.Uint16: return n & 0xffff;
+      case Kind.Uint32: return n >>> 0;
+      case Kind.Int64: return n;
+      case Kind.Uint64: if (n >= 0) return n; break;
+      default: break;
+    }
+  }
   switch (kind) {
     case Kind.Bool: return v !== 0n;
     case Kind.Int8: return Number(BigInt.asIntN(8, v));
@@ -72,7 +88,8 @@ function staticScalar(field: Field, kind: number): ScalarGet | undefined {
   }
 }
 
-type Compiled = FieldHandle & { getters?: (ScalarGet | null | undefined)[] };
+type ScalarSet = (b: Batch, i: number, v: bigint) => void;
+type Compiled = FieldHandle & { getters?: (ScalarGet | null | undefined)[]; setters?: (ScalarSet | null | undefined)[] };
 
 function scalarGetter(fh: Compiled, kind: number): ScalarGet | null {
   const cache = (fh.getters ??= []);
@@ -93,6 +110,26 @@ function scalarGetter(fh: Compiled, kind: number): ScalarGet | null {
 }
 
 class ScalarError extends Error {}
+
+/**
+ * A direct writer for a field the module (or another operator) keeps in a column, for a string or scalar kind:
+ * what Field.set does for such a field, without its dispatch per call. Other storage takes the generic path.
+ */
+function columnSetter(fh: Compiled, kind: number, mem: HostState['mem']): ScalarSet | null {
+  const cache = (fh.setters ??= []);
+  let w = cache[kind];
+  if (w === undefined) {
+    const st = fh.field.storage;
+    w = null;
+    if (st.type === 'column') {
+      const c = st.column;
+      if (kind === Kind.String || kind === Kind.CString) w = (b, i, v) => { (b.columns[c] ?? b.column(c))[i] = mem.string(v, 'fieldSet'); };
+      else if (kind > Kind.Invalid && kind < Kind.String) w = (b, i, v) => { (b.columns[c] ?? b.column(c))[i] = decodeScalar(v, kind); };
+    }
+    cache[kind] = w;
+  }
+  return w;
+}
 
 export function fieldFunctions(s: HostState) {
   const { mem, ctx, handles } = s;
@@ -152,7 +189,11 @@ export function fieldFunctions(s: HostState) {
     fieldSet(fh: number, dh: number, kind: number, value: bigint): number {
       let f = handles.get(fh);
       let d = (dh & DATA_ARRAY_FLAG) === 0 ? handles.get(dh) : undefined;
-      if (f?.t !== 'field' || d?.t !== 'data') {
+      if (f?.t === 'field' && d?.t === 'data') {
+        // The hot path: a column the module added, written through a setter made once per (field, kind).
+        const w = (f as Compiled).setters?.[kind] ?? columnSetter(f as Compiled, kind, mem);
+        if (w) { w(d.batch, d.index, value); return 0; }
+      } else {
         f = handleOf(s, fh, 'field', 'fieldSet');
         d = f && dataOf(s, dh, 'fieldSet');
       }

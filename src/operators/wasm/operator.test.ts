@@ -174,10 +174,11 @@ test('safety: a callback that never returns is stopped after --wasm-timeout (pro
 });
 
 test('safety: the watchdog never stops callbacks that return in time, nor the JavaScript between them', async () => {
-  // 2000 quick batches with a 20 ms deadline, with busy JavaScript outside the guest (past 20 ms each time):
-  // the watchdog sees the slot disarmed there and leaves it alone.
+  // 2000 quick batches with a 250 ms deadline, with busy JavaScript outside the guest (past 250 ms each time):
+  // the watchdog sees the slot disarmed there and leaves it alone. (The deadline is wall-clock time: with 20 ms,
+  // a loaded machine descheduling the test inside a quick callback tripped it.)
   const { ctx, batch } = eventsContext();
-  const op = await WasmOperator.create(ctx, wat(ADDER), { timeoutMs: 20 });
+  const op = await WasmOperator.create(ctx, wat(ADDER), { timeoutMs: 250 });
   let failure: Error | undefined;
   ctx.fail = (e) => { failure ??= e; };
   op.preStart();
@@ -186,7 +187,7 @@ test('safety: the watchdog never stops callbacks that return in time, nor the Ja
   ds.subscribe((b) => { live += b.liveCount; }, 10000);
   for (let i = 0; i < 2000; i++) {
     ds.emit(batch([{ pid: i, uid: 2, comm: 'x' }]));
-    if (i % 500 === 0) { const t = Date.now(); while (Date.now() - t < 40) { /* busy outside the guest */ } }
+    if (i % 500 === 0) { const t = Date.now(); while (Date.now() - t < 300) { /* busy outside the guest */ } }
   }
   assert.equal(failure, undefined);
   assert.equal(live, 2000);
@@ -276,4 +277,46 @@ test('array data sources: the guest reads elements and drops one', async () => {
   ds.emit(b);
   assert.deepEqual(kept, [2, 4]);
   op.stop();
+});
+
+test('fieldSet narrows the guest\'s i64 to the kind it names (wrapping, as a cast), small and large values alike', async () => {
+  // One added field per kind; each record sets them all from one i64 of the batch's own (uid | pid << 32 is the
+  // value: the test picks pid and uid so that the value covers small, negative and > 2^53 cases).
+  const K = strings(['events', 'pid', 'uid', 'u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'u64', 'i64', 'b'], 1024);
+  const kinds: [string, number][] = [['u8', 6], ['i8', 2], ['u16', 7], ['i16', 3], ['u32', 8], ['i32', 4], ['u64', 9], ['i64', 5], ['b', 1]];
+  const mod = `(module ${IMPORTS}
+    (memory (export "memory") 1)
+    ${K.data}
+    (global $ds (mut i32) (i32.const 0))
+    (global $pid (mut i32) (i32.const 0))
+    (global $uid (mut i32) (i32.const 0))
+    ${kinds.map(([n]) => `(global $${n} (mut i32) (i32.const 0))`).join('\n')}
+    (func (export "gadgetAPIVersion") (result i64) (i64.const 1))
+    (func (export "gadgetInit") (result i32)
+      (global.set $ds (call $getDs (i64.const ${K.at['events']})))
+      (global.set $pid (call $getF (global.get $ds) (i64.const ${K.at['pid']})))
+      (global.set $uid (call $getF (global.get $ds) (i64.const ${K.at['uid']})))
+      ${kinds.map(([n, k]) => `(global.set $${n} (call $addF (global.get $ds) (i64.const ${K.at[n]}) (i32.const ${k})))`).join('\n')}
+      (call $sub (global.get $ds) (i32.const 1) (i32.const 0) (i64.const 1)))
+    (func (export "dataSourceCallback") (param $cb i64) (param $ds i32) (param $data i32)
+      (local $v i64)
+      (local.set $v (i64.or (i64.shl (call $get (global.get $pid) (local.get $data) (i32.const 8) (i32.const 0)) (i64.const 32))
+                            (call $get (global.get $uid) (local.get $data) (i32.const 8) (i32.const 0))))
+      ${kinds.map(([n, k]) => `(drop (call $set (global.get $${n}) (local.get $data) (i32.const ${k}) (local.get $v)))`).join('\n')})
+  )`;
+  const { ctx, batch } = eventsContext();
+  const op = await WasmOperator.create(ctx, wat(mod));
+  const seen = collect(ctx);
+  op.preStart();
+  const ds = ctx.dataSources.get('events')!;
+  // values: 2^32 + 0xff80 (small), -1 (all ones: > 2^53 as unsigned), 2^60 + 0x80 (large), 2^63 - 1
+  ds.emit(batch([{ pid: 1, uid: 0xff80, comm: 'a' }, { pid: 0xffffffff, uid: 0xffffffff, comm: 'b' }, { pid: 0x10000000, uid: 0x80, comm: 'c' }, { pid: 0x7fffffff, uid: 0xffffffff, comm: 'd' }]));
+  const b = seen[0]!;
+  const row = (i: number) => Object.fromEntries(kinds.map(([n]) => [n, ds.getField(n)!.get(b, i)]));
+  assert.deepEqual(row(0), { u8: 0x80, i8: -128, u16: 0xff80, i16: -128, u32: 0xff80, i32: 0xff80, u64: 2 ** 32 + 0xff80, i64: 2 ** 32 + 0xff80, b: true });
+  assert.deepEqual(row(1), { u8: 255, i8: -1, u16: 65535, i16: -1, u32: 4294967295, i32: -1, u64: 18446744073709551615n, i64: -1, b: true });
+  assert.deepEqual(row(2), { u8: 0x80, i8: -128, u16: 0x80, i16: 0x80, u32: 0x80, i32: 0x80, u64: 2n ** 60n + 0x80n, i64: 2n ** 60n + 0x80n, b: true });
+  assert.deepEqual(row(3), { u8: 255, i8: -1, u16: 65535, i16: -1, u32: 4294967295, i32: -1, u64: 2n ** 63n - 1n, i64: 2n ** 63n - 1n, b: true });
+  op.stop();
+  op.postStop();
 });

@@ -63,7 +63,7 @@ export class WasmOperator implements OperatorInstance {
     });
     const host = { ...dataSourceFunctions(state), ...fieldFunctions(state), ...miscFunctions(state), ...mapFunctions(state) };
     try {
-      guest = await WasmGuest.load(bin, who, limits, host as never, state.mem);
+      guest = await WasmGuest.load(bin, who, limits, host as never, state.mem, !opts.recoverableCallbacks);
     } catch (e) {
       runCleanups(state);
       throw e;
@@ -78,6 +78,8 @@ export class WasmOperator implements OperatorInstance {
     } catch (e) {
       runCleanups(state);
       throw e;
+    } finally {
+      guest.endStart();
     }
     ctx.log.debug(`${who}: ready in ${(performance.now() - t0).toFixed(1)} ms (compiled, instantiated, gadgetInit; ${guest.upcalls.length} host functions imported)`);
     return self;
