@@ -1,7 +1,7 @@
 // Helpers that make kernel activity for the gadget tests: child processes that talk over lines, network
 // namespaces made (and always deleted) by the test, and reading ig's column output.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IgProcess } from './ig.js';
 
 /** A long-lived child driven by lines on stdin; its stdout lines are collected. */
@@ -121,11 +121,34 @@ export function bpfProgIds(names: string[]): Set<number> {
   return new Set((JSON.parse(r.stdout || '[]') as { id: number; name?: string }[]).filter((p) => names.includes(p.name ?? '')).map((p) => p.id));
 }
 
-/** Wait until no program of `names` that was not in `before` is loaded (freeing takes an RCU grace period). */
+/** IDs of BPF programs some live process holds an fd of (/proc/PID/fdinfo: program and link fds name prog_id). */
+function heldProgramIds(): Set<number> {
+  const held = new Set<number>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let fds: string[];
+    try { fds = readdirSync(`/proc/${p}/fdinfo`); } catch { continue; } // the process is gone, or not ours to read
+    for (const fd of fds) {
+      let info: string;
+      try { info = readFileSync(`/proc/${p}/fdinfo/${fd}`, 'latin1'); } catch { continue; } // the fd closed meanwhile
+      const m = /^prog_id:\s+(\d+)$/m.exec(info);
+      if (m) held.add(Number(m[1]));
+    }
+  }
+  return held;
+}
+
+/**
+ * Wait until no program of `names` that was not in `before` is loaded (freeing takes an RCU grace period).
+ * Programs a live process holds are not leaks: other ig runs on the machine (other sessions' tests and benches)
+ * load programs of the same names meanwhile; a program left behind by an exited run is held by nobody.
+ */
 export async function leakedPrograms(names: string[], before: Set<number>, timeoutMs = 5000): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const leaked = [...bpfProgIds(names)].filter((id) => !before.has(id));
+    const fresh = [...bpfProgIds(names)].filter((id) => !before.has(id));
+    const held = fresh.length ? heldProgramIds() : new Set<number>();
+    const leaked = fresh.filter((id) => !held.has(id));
     if (leaked.length === 0 || Date.now() > deadline) return leaked;
     await new Promise((r) => setTimeout(r, 50));
   }
