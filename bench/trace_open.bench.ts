@@ -599,6 +599,9 @@ function targets(sum: Summary[], lat: LatencyResult[]): Target[] {
 /**
  * Issue 12's targets for the WASM operator: the same -o none run with and without the module (extra CPU per
  * event), no lost events, the traced workload against the kernel-side floor, and the module start time.
+ * On a shared machine the load moves between rounds more than the module costs, so every figure is taken within
+ * one round (ig-none, ig-wasm-none and floor-produce of run k ran back to back, interleaved) and the median over
+ * the rounds is judged; the pooled means are shown beside it.
  */
 function wasmTargets(sum: Summary[], results: RunResult[]): Target[] {
   const none = sum.find((s) => s.setup === 'ig-none');
@@ -606,15 +609,32 @@ function wasmTargets(sum: Summary[], results: RunResult[]): Target[] {
   const wasmFile = sum.find((s) => s.setup === 'ig-wasm');
   if (!wasm && !wasmFile) return [];
   const out: Target[] = [];
+  const runOf = (id: SetupId, k: number) => results.find((r) => r.setup === id && r.run === k);
+  const perEvent = (r: RunResult | undefined) => (r?.consumerCpuS !== undefined && r.lost !== undefined && r.generated > r.lost ? (r.consumerCpuS * 1e6) / (r.generated - r.lost) : undefined);
+  const rounds = [...new Set(results.map((r) => r.run))].sort((a, b) => a - b);
   if (wasm && none && wasm.usPerEvent !== null && none.usPerEvent !== null) {
-    const extra = wasm.usPerEvent - none.usPerEvent;
-    out.push({ name: 'WASM: extra consumer CPU per event (-o none, with vs without the module)', target: '<= 0.3 µs', value: `${fix(extra, 3)} µs (${fix(wasm.usPerEvent, 3)} vs ${fix(none.usPerEvent, 3)})`, pass: extra <= 0.3 });
+    const pairs = rounds.map((k) => [perEvent(runOf('ig-wasm-none', k)), perEvent(runOf('ig-none', k))]).filter((p): p is [number, number] => p[0] !== undefined && p[1] !== undefined);
+    const extras = pairs.map(([w, n]) => w - n);
+    const extra = extras.length ? median(extras) : wasm.usPerEvent - none.usPerEvent;
+    out.push({
+      name: 'WASM: extra consumer CPU per event (-o none, with vs without the module; median of same-round pairs)', target: '<= 0.3 µs',
+      value: `${fix(extra, 3)} µs (pairs: ${extras.map((x) => fix(x, 3)).join(', ')}; pooled ${fix(wasm.usPerEvent - none.usPerEvent, 3)} = ${fix(wasm.usPerEvent, 3)} - ${fix(none.usPerEvent, 3)})`,
+      pass: extra <= 0.3,
+    });
   }
   const w = wasm ?? wasmFile!;
-  out.push({ name: 'WASM: traced workload vs kernel-side floor', target: '>= 90%', value: Number.isFinite(w.vsFloor) ? `${fix(w.vsFloor * 100, 1)}%` : 'n/a (no floor run)', pass: Number.isFinite(w.vsFloor) ? w.vsFloor >= 0.9 : null });
+  const wId = w.setup;
+  const floorRatios = rounds.map((k) => { const a = runOf(wId, k); const f = runOf('floor-produce', k); return a && f ? a.opensPerS / f.opensPerS : undefined; }).filter((x): x is number => x !== undefined);
+  const vsFloor = floorRatios.length ? median(floorRatios) : w.vsFloor;
+  out.push({
+    name: 'WASM: traced workload vs kernel-side floor (median of same-round ratios)', target: '>= 90%',
+    value: Number.isFinite(vsFloor) ? `${fix(vsFloor * 100, 1)}% (rounds: ${floorRatios.map((x) => `${fix(x * 100, 1)}%`).join(', ')})` : 'n/a (no floor run)',
+    pass: Number.isFinite(vsFloor) ? vsFloor >= 0.9 : null,
+  });
   const lost = [wasm?.lost, wasmFile?.lost].filter((x): x is number => x !== null && x !== undefined);
   const missing = wasmFile && wasmFile.events !== null ? wasmFile.generated - wasmFile.events : null;
-  out.push({ name: 'WASM: lost events', target: '0', value: `${lost.join(' / ')} reported${missing !== null ? `, ${int(missing)} lines missing (> file)` : ''}`, pass: lost.length > 0 && lost.every((x) => x === 0) && (missing === null || missing === 0) });
+  const lostNone = none?.lost;
+  out.push({ name: 'WASM: lost events', target: '0', value: `${lost.join(' / ')} reported${missing !== null ? `, ${int(missing)} lines missing (> file)` : ''}${lostNone !== null && lostNone !== undefined ? `; without the module: ${int(lostNone)}` : ''}`, pass: lost.length > 0 && lost.every((x) => x === 0) && (missing === null || missing === 0) });
   const starts = results.map((r) => r.wasmStartMs).filter((x): x is number => x !== undefined);
   if (starts.length) out.push({ name: 'WASM: module start (compile, instantiate, gadgetInit; median)', target: '<= 50 ms', value: `${fix(median(starts), 1)} ms (max ${fix(Math.max(...starts), 1)})`, pass: median(starts) <= 50 });
   return out;

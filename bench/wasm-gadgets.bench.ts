@@ -1,7 +1,9 @@
 // What the official gadgets' WASM modules cost (issue 12): trace_exec (argument joining) and trace_dns (DNS
 // message decoding), each under a storm of its own activity.
 //
-//   node dist/bench/wasm-gadgets.bench.js [--execs N] [--queries N] [--dns-rates 0,2000,5000] [--runs R] [--parts exec,dns] [--json PATH]
+//   node dist/bench/wasm-gadgets.bench.js [--parts open,dns-search,exec,dns] [--execs N] [--queries N] [--dns-rates 0,2000,5000]
+//       [--runs R] [--search-rates 1000,2000,...,0] [--search-seconds S] [--opens N] [--open-runs R] [--json PATH]
+//   Issue 12's speed figures in one command: --parts open,dns-search (the default).
 //
 // exec storm (bench/wasm/gadgetgen.c: vfork + execve /bin/true with 4 arguments, N times), setups interleaved
 // per run:
@@ -13,12 +15,19 @@
 // execs/s, events with the generator's marker in the output, lost (ig's notices), the consumer's CPU over the
 // storm until it is idle, per generated exec (--comm igb_gen: the kernel drops other processes' execs), and whether ig rendered on its reader thread (the native fast path,
 // from its -v log).
+// DNS rate search (--parts dns-search): one `ig run trace_dns -o json` (to a /dev/shm file) in the bench's network
+// namespace, and the query rate stepped up (--search-rates, each for --search-seconds, 0 = as fast as the ping-pong
+// goes) until the first step where an event is missing from the output (4 per query) or ig reports a loss; the
+// result is the highest rate with 0 lost and its ratio to the ~50 queries/s where upstream's WASM subscriber starts
+// dropping. Traffic stays on the namespace's loopback (a responder of the generator's own).
+// trace_open with a C-SDK module (--parts open): runs bench/trace_open.bench.ts with the setups of issue 12
+// (floor-produce, ig-none, ig-wasm-none, interleaved; --open-runs rounds of --opens opens) and prints its tables.
 // DNS storm (gadgetgen dns, in a network namespace the bench creates): a client and a responder on 127.0.0.1:53
 // ping-pong N queries at each of --dns-rates (0: as fast as they go), traced by the official trace_dns (the
 // kernel sends the packets, its WASM module decodes them) with -o json to a /dev/shm file. On loopback every
 // packet is seen twice, so N queries make 4N events; the table says how many arrived and how many were lost.
 import { execFileSync } from 'node:child_process';
-import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +44,7 @@ type ExecSetup = typeof EXEC_SETUPS[number];
 
 interface ExecResult { setup: ExecSetup; run: number; execsPerS: number; execs: number; events?: number; lost: number; cpuS?: number; native?: boolean }
 interface DnsResult { rate: number; run: number; queries: number; answered: number; queriesPerS: number; events: number; lost: number; cpuS: number }
+interface SearchStep { rate: number; queries: number; queriesPerS: number; events: number; expected: number; lostReported: number; cpuS: number }
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,16 +56,20 @@ async function main(): Promise<void> {
   const queries = Number(arg('queries', '50000'));
   const rates = arg('dns-rates', '0,2000,5000').split(',').map(Number);
   const runs = Number(arg('runs', '2'));
-  const parts = arg('parts', 'exec,dns').split(',');
+  const parts = arg('parts', 'open,dns-search').split(',');
+  const searchRates = arg('search-rates', '1000,2000,5000,7500,10000,15000,20000,30000,0').split(',').map(Number);
+  const searchSeconds = Number(arg('search-seconds', '5'));
+  if (parts.includes('open')) openPart();
   const tmp = mkdtempSync(join(tmpdir(), 'ig-bench-wasmg-'));
   const gen = join(tmp, 'gadgetgen');
   execFileSync('gcc', ['-O2', '-o', gen, GEN_C], { stdio: 'inherit' });
   const env = { ...process.env, IG_OCI_STORE: join(tmp, 'store'), IG_SOURCE_PATH: ROOT };
-  buildImages(tmp, env);
+  if (parts.includes('exec')) buildImages(tmp, env);
   const netns = `igb-wasmg-${process.pid}`;
   execFileSync('ip', ['netns', 'add', netns]);
   const execResults: ExecResult[] = [];
   const dnsResults: DnsResult[] = [];
+  let search: SearchStep[] = [];
   try {
     execFileSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
     for (let run = 1; run <= runs; run++) {
@@ -70,7 +84,8 @@ async function main(): Promise<void> {
         process.stderr.write(`dns rate ${rate || 'max'} run ${run}: ${int(r.queriesPerS)} queries/s, events ${r.events}/${4 * r.queries}, lost ${r.lost}, ${fix((r.cpuS * 1e6) / r.events, 2)} µs/event\n`);
       }
     }
-    report(execResults, dnsResults, execs, queries, runs);
+    if (parts.includes('dns-search')) search = await dnsSearch();
+    report(execResults, dnsResults, execs, queries, runs, search);
   } finally {
     await stopAll();
     try { execFileSync('ip', ['netns', 'del', netns]); } catch (e) { process.stderr.write(`netns ${netns}: ${(e as Error).message}\n`); }
@@ -138,6 +153,47 @@ async function main(): Promise<void> {
     return r;
   }
 
+  /** One trace_dns for every step; a step's events are the output lines with its own marker. */
+  async function dnsSearch(): Promise<SearchStep[]> {
+    const out = join('/dev/shm', `ig-bench-wasmg-search-${process.pid}.out`);
+    const err = join(tmp, 'search.err');
+    // O_APPEND: the file is emptied between steps and ig's writes go on at its new end.
+    const o = openSync(out, 'a');
+    const e = openSync(err, 'w');
+    const consumer = start('trace_dns', 'ip', ['netns', 'exec', netns, process.execPath, IG_MAIN, 'run', 'trace_dns', '--host', '-o', 'json'], { stdout: o, stderr: e });
+    closeSync(o); closeSync(e);
+    const steps: SearchStep[] = [];
+    try {
+      await waitDnsReady(out);
+      for (const [k, rate] of searchRates.entries()) {
+        truncateSync(out, 0);
+        const n = rate > 0 ? Math.round(rate * searchSeconds) : 100000;
+        const go = join(tmp, `go-search-${k}`);
+        const marker = `igbsrch${process.pid}s${k}`;
+        const lost0 = sumLost(readFileSync(err, 'utf8'));
+        const g = start('gadgetgen', 'ip', ['netns', 'exec', netns, gen, 'dns', String(n), String(rate), go, marker], { stdout: 'pipe', stderr: 'inherit' });
+        await waitLine(g, /^ready/, 10000);
+        const cpu0 = processCpuSeconds(consumer.pid) ?? 0;
+        writeFileSync(go, '');
+        await waitExit(g, 900000);
+        const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('queries='))!.split(' ').map((p) => p.split('=') as [string, string]));
+        const cpuS = await drainCpu(consumer.pid, cpu0);
+        await sleep(1200); // ig reports ring losses once a second
+        const st: SearchStep = {
+          rate, queries: n, queriesPerS: Number(kv.queries_per_s), events: countOutput(out, marker).events, expected: 4 * n,
+          lostReported: sumLost(readFileSync(err, 'utf8')) - lost0, cpuS,
+        };
+        steps.push(st);
+        process.stderr.write(`dns search ${rate || 'max'}/s: ${int(st.queriesPerS)} queries/s, events ${st.events}/${st.expected}, lost reported ${st.lostReported}, ${fix((cpuS * 1e6) / Math.max(1, st.events), 2)} µs/event\n`);
+        if (st.events < st.expected || st.lostReported > 0) break;
+      }
+    } finally {
+      await stop(consumer, 'SIGINT', 20000);
+      rmSync(out, { force: true });
+    }
+    return steps;
+  }
+
   async function dnsRun(rate: number, run: number): Promise<DnsResult> {
     const go = join(tmp, `go-dns-${rate}-${run}`);
     const out = join('/dev/shm', `ig-bench-wasmg-dns-${process.pid}.out`);
@@ -162,6 +218,14 @@ async function main(): Promise<void> {
   }
 }
 
+/** Issue 12's trace_open targets: bench/trace_open.bench.ts with its WASM setups, tables passed through. */
+function openPart(): void {
+  const opens = arg('opens', '1000000');
+  const rounds = arg('open-runs', '5');
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'bench', 'trace_open.bench.js'), '--setups', 'floor-produce,ig-none,ig-wasm-none',
+    '--runs', rounds, '--opens', opens, '--latency-runs', '0'], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
 /** trace_exec as it is (with its module) and as it was (formatter join, no module), into the bench's store. */
 function buildImages(tmp: string, env: NodeJS.ProcessEnv): void {
   const src = join(ROOT, 'gadgets', 'trace_exec');
@@ -179,7 +243,7 @@ function buildImages(tmp: string, env: NodeJS.ProcessEnv): void {
   }
 }
 
-function report(ex: ExecResult[], dns: DnsResult[], execs: number, queries: number, runs: number): void {
+function report(ex: ExecResult[], dns: DnsResult[], execs: number, queries: number, runs: number, search: SearchStep[]): void {
   const base = mean(ex.filter((r) => r.setup === 'exec-baseline').map((r) => r.execsPerS));
   const execRows = EXEC_SETUPS.filter((s) => ex.some((r) => r.setup === s)).map((s) => {
     const rs = ex.filter((r) => r.setup === s);
@@ -194,15 +258,28 @@ function report(ex: ExecResult[], dns: DnsResult[], execs: number, queries: numb
     return [rate === 0 ? 'max' : int(rate), rs.map((r) => int(r.queriesPerS)).join(' / '), `${int(rs.reduce((a, r) => a + r.events, 0))} / ${int(rs.reduce((a, r) => a + 4 * r.queries, 0))}`,
       int(rs.reduce((a, r) => a + r.lost, 0)), fix(mean(rs.map((r) => (r.cpuS * 1e6) / Math.max(1, r.events))), 2), `${int(mean(rs.map((r) => r.queriesPerS)) / 50)}x`];
   });
-  const text = `### exec storm (${int(execs)} execs x ${runs} runs)\n\n`
-    + markdownTable(['setup', 'execs/s (runs)', 'vs baseline', 'events captured', 'lost', 'ig CPU µs/exec', 'native render'], execRows)
-    + `\n\n### DNS storm (${int(queries)} queries x ${runs} runs, loopback in a netns: 4 events per query)\n\n`
-    + markdownTable(['rate asked', 'queries/s (runs)', 'events captured / expected', 'lost', 'ig CPU µs/event', 'vs upstream\'s ~50 queries/s'], dnsRows)
-    + `\n\n${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
+  const clean = search.filter((r) => r.events >= r.expected && r.lostReported === 0);
+  const best = clean.length ? clean.reduce((a, r) => (r.queriesPerS > a.queriesPerS ? r : a)) : undefined;
+  const firstLoss = search.find((r) => r.events < r.expected || r.lostReported > 0);
+  const searchText = !search.length ? '' : `### DNS rate search (trace_dns with its WASM module, -o json to /dev/shm; ${searchSecondsText()}, loopback in a netns: 4 events per query)\n\n`
+    + markdownTable(['rate asked', 'queries/s reached', 'events captured / expected', 'lost reported', 'ig CPU µs/event'], search.map((r) => [
+      r.rate === 0 ? 'max' : int(r.rate), int(r.queriesPerS), `${int(r.events)} / ${int(r.expected)}`, int(r.lostReported), fix((r.cpuS * 1e6) / Math.max(1, r.events), 2)]))
+    + `\n\nHighest rate with 0 lost: ${best ? `**${int(best.queriesPerS)} queries/s** (${int(best.queriesPerS * 4)} events/s), **${int(best.queriesPerS / 50)}x** upstream's ~50 queries/s` : 'none'}`
+    + `${firstLoss ? `; first loss at ${int(firstLoss.queriesPerS)} queries/s (${int(firstLoss.expected - firstLoss.events)} of ${int(firstLoss.expected)} events missing, ${int(firstLoss.lostReported)} reported)` : '; no step lost events (the generator\'s ping-pong is the limit)'}.\n\n`;
+  const text = searchText
+    + (ex.length ? `### exec storm (${int(execs)} execs x ${runs} runs)\n\n`
+      + markdownTable(['setup', 'execs/s (runs)', 'vs baseline', 'events captured', 'lost', 'ig CPU µs/exec', 'native render'], execRows) + '\n\n' : '')
+    + (dns.length ? `### DNS storm (${int(queries)} queries x ${runs} runs, loopback in a netns: 4 events per query)\n\n`
+      + markdownTable(['rate asked', 'queries/s (runs)', 'events captured / expected', 'lost', 'ig CPU µs/event', 'vs upstream\'s ~50 queries/s'], dnsRows) + '\n\n' : '')
+    + `${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
   process.stdout.write(text);
   const json = arg('json', join(ROOT, 'bench', 'results', `wasm-gadgets-${new Date().toISOString().slice(0, 10)}.json`));
   mkdirSync(dirname(json), { recursive: true });
-  writeFileSync(json, JSON.stringify({ execs, queries, runs, exec: ex, dns, loadavg: loadavg() }, null, 2) + '\n');
+  writeFileSync(json, JSON.stringify({ execs, queries, runs, exec: ex, dns, search, loadavg: loadavg() }, null, 2) + '\n');
+}
+
+function searchSecondsText(): string {
+  return `${arg('search-seconds', '5')} s per step`;
 }
 
 main().catch((e: unknown) => {
