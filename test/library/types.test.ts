@@ -84,3 +84,12 @@ test('ig types: a bad field or image is one clear line', () => {
   assert.equal(r2.code, 1);
   assert.equal(r2.stderr.trim().split('\n').length, 1, r2.stderr);
 });
+
+test('enum names become string unions (trace_tcp type, snapshot_socket state)', () => {
+  const r = runIgSync(['types', 'trace_tcp']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /readonly type: "connect" \| "accept" \| "close" \| "UNKNOWN";/);
+  const s = runIgSync(['types', 'snapshot_socket']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /readonly state: "ESTABLISHED" \| "SYN_SENT" \|[^\n]*\| "UNKNOWN";/);
+});
