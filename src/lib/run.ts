@@ -41,7 +41,7 @@ class Run implements GadgetRun<EventView> {
   private aborted: unknown;
   private readonly viewsByDs = new Map<DataSource, ViewClass>();
 
-  constructor(readonly image: string, private readonly opts: RunGadgetOptions) {
+  constructor(readonly image: string, opts: RunGadgetOptions) {
     const paused = new Map<DataSource, (p: boolean) => boolean>();
     this.queue = new EventQueue({ pause: (ds, p) => paused.get(ds)?.(p) ?? ds.pauseProducer(p) }, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED, opts.onLost);
     const onLog = opts.onLog;
@@ -66,17 +66,23 @@ class Run implements GadgetRun<EventView> {
       log,
     };
     this.driver = opts.remote !== undefined ? runRemote(image, opts, paused) : localDriver(image, opts);
-    if (opts.signal?.aborted) this.aborted = opts.signal.reason;
-    const onAbort = () => { this.aborted = opts.signal!.reason; this.queue.clear(); this.driver.stop(); };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    this.started = this.aborted !== undefined ? Promise.reject(this.aborted) : this.driver.start(sink);
+    if (opts.signal?.aborted) {
+      // Aborted before it began: nothing is started at all.
+      this.aborted = opts.signal.reason;
+      this.started = Promise.reject(this.aborted);
+      this.finished = Promise.reject(this.aborted);
+    } else {
+      const onAbort = () => { this.aborted = opts.signal!.reason; this.queue.clear(); this.driver.stop(); };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.started = this.driver.start(sink);
+      this.finished = this.started.then(() => this.driver.ended, (e) => this.driver.ended.then(() => { throw e; }))
+        .then(() => {
+          if (this.aborted !== undefined) throw this.aborted;
+        })
+        .finally(() => opts.signal?.removeEventListener('abort', onAbort));
+    }
     // Nobody may wait on `started`: its rejection is the iteration's error too.
     this.started.catch(() => undefined);
-    this.finished = this.started.then(() => this.driver.ended, (e) => this.driver.ended.then(() => { throw e; }))
-      .then(() => {
-        if (this.aborted !== undefined) throw this.aborted;
-      })
-      .finally(() => opts.signal?.removeEventListener('abort', onAbort));
     this.finished.then(() => this.queue.end(), (e) => this.queue.end(e ?? new Error('run failed')));
     this.finished.catch(() => undefined);
   }

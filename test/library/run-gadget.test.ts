@@ -51,6 +51,11 @@ test('AbortSignal: the iteration throws the abort reason after everything is det
   await assert.rejects(run.finished, (e: Error) => e.name === 'AbortError');
   assert.deepEqual(ownedProgIds(process.pid), []);
   assert.deepEqual(stillLoaded(held), []);
+  // A signal aborted before the call: nothing starts.
+  const pre = runGadget('trace_open', { host: true, signal: AbortSignal.abort() });
+  await assert.rejects(async () => { for await (const e of pre) void e; }, (e: Error) => e.name === 'AbortError');
+  await assert.rejects(pre.started, (e: Error) => e.name === 'AbortError');
+  assert.deepEqual(ownedProgIds(process.pid), []);
 });
 
 test('timeout ends the iteration; filterExpr (-E) selects; fields restrict what events expose', async () => {
