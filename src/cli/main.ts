@@ -77,7 +77,18 @@ export async function buildProgram(): Promise<Command> {
   return program;
 }
 
+/** IG_TRACE_STARTUP=1: at exit, print the start-up marks (ms since the process started) on stderr. */
+function traceStartup(): void {
+  if (!process.env.IG_TRACE_STARTUP) return;
+  process.on('exit', () => {
+    const marks = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('ig:'));
+    process.stderr.write(`startup: ${marks.map((m) => `${m.name.slice(3)} ${m.startTime.toFixed(1)}`).join(', ')}\n`);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  performance.mark('ig:main');
+  traceStartup();
   const cfgFlag = takeConfigFlag(argv.slice(2));
   let args = cfgFlag.rest;
   // `ig help run ...` is `ig run ... --help`.
@@ -85,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
   argv = [...argv.slice(0, 2), ...args];
   try {
     setActiveConfig(Config.load(cfgFlag.path));
+    performance.mark('ig:config');
   } catch (e) {
     reportError(e, false);
     return 1;

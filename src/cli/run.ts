@@ -155,6 +155,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     // Impossible values are refused before anything is read or loaded.
     const timeoutMs = parseTimeout(String(o0.timeout));
     if (!pre.help) requirePrivileges();
+    performance.mark('ig:run');
     await checkGadgetName(pre.image, log);
     ctx = await prepareGadget(pre.image, {
       log,
@@ -170,6 +171,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
       },
       annotate: parseAnnotations(o0.annotate === undefined ? [] : Array.isArray(o0.annotate) ? o0.annotate.map(String) : [String(o0.annotate)]),
     });
+    performance.mark('ig:image');
     const cmd = runCommandSkeleton();
     cmd.usage(`${pre.image} [flags]`).description(`Run ${ctx.name}${ctx.metadata.description ? `: ${ctx.metadata.description}` : ''}`);
     const byAttr = addParamOptions(cmd, ctx.params.all(), log);
@@ -209,6 +211,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     stopOn('SIGINT');
     stopOn('SIGTERM');
     process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') ctx?.done('stdout closed'); });
+    performance.mark('ig:prepared');
     await ctx.run({ timeoutMs });
     return 0;
   } catch (e) {

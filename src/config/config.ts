@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { yaml } from '../format/yaml-lazy.js';
 
 export const ENV_PREFIX = 'INSPEKTOR_GADGET_';
 
@@ -86,8 +86,8 @@ export class Config {
       throw new ConfigError(`config file ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     let doc: unknown;
-    try { doc = parseYaml(text); } catch (e) {
-      const line = e instanceof YAMLParseError ? e.linePos?.[0]?.line : undefined;
+    try { doc = yaml().parse(text); } catch (e) {
+      const line = e instanceof yaml().YAMLParseError ? e.linePos?.[0]?.line : undefined;
       throw new ConfigError(`config file ${p}${line ? `:${line}` : ''}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
     }
     if (doc === null || doc === undefined) doc = {};

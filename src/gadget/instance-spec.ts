@@ -1,7 +1,7 @@
 // Gadget instance specs (upstream's manifest format for `run -f FILE`): YAML documents of
 //   apiVersion: 1, kind: instance-spec, image, id, name, tags, nodes, paramValues
 // several per file, separated by `---`.
-import { parseAllDocuments } from 'yaml';
+import { yaml } from '../format/yaml-lazy.js';
 
 export interface InstanceSpec {
   apiVersion: number;
@@ -21,7 +21,7 @@ const NAME_RE = /^[a-z0-9-_]{1,32}$/;
 
 export function parseInstanceSpecs(text: string, source: string): InstanceSpec[] {
   const out: InstanceSpec[] = [];
-  const docs = parseAllDocuments(text);
+  const docs = yaml().parseAllDocuments(text);
   if (!Array.isArray(docs)) throw new InstanceSpecError(`${source}: not a YAML stream`);
   let entry = 0;
   for (const doc of docs) {

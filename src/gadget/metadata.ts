@@ -50,12 +50,13 @@ function ci(obj: Record<string, unknown>, key: string): unknown {
   return undefined;
 }
 
-export function parseMetadata(text: string | Buffer | null, source = 'gadget.yaml'): GadgetMetadata {
+/** `cacheDir`: where parsed gadget.yaml files are kept by content hash (the run's store), so a run skips the parse. */
+export function parseMetadata(text: string | Buffer | null, source = 'gadget.yaml', cacheDir?: string): GadgetMetadata {
   let doc: Record<string, unknown> = {};
   if (text && text.length > 0) {
     // size cap, linear-time parse and type check: run before anything of the gadget is loaded
     try {
-      doc = parseGadgetYaml(text, source);
+      doc = parseGadgetYaml(text, source, cacheDir);
     } catch (e) {
       throw new MetadataError((e as Error).message);
     }

@@ -61,3 +61,27 @@ test('the duplicate-key check is linear: 8x the keys costs about 8x, not 64x', (
   const ratio = bestLarge / bestSmall;
   assert.ok(ratio < 24, `parse cost grew ${ratio.toFixed(1)}x for 8x the keys`);
 });
+
+test('parsed gadget.yaml is cached by content hash: the second run reads the JSON, bad files are never cached', async () => {
+  const { mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { createHash } = await import('node:crypto');
+  const dir = mkdtempSync(join(tmpdir(), 'ig-yaml-cache-'));
+  try {
+    const text = 'name: cached\ndatasources:\n  open:\n    fields:\n      pid:\n        annotations:\n          columns.width: "7"\n';
+    const first = parseGadgetYaml(text, 'gadget.yaml', dir);
+    const file = join(dir, `${createHash('sha256').update(text).digest('hex')}.json`);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), first);
+    // The cache answers for these bytes (a changed entry shows it was read, not the text parsed again).
+    writeFileSync(file, JSON.stringify({ ...first, name: 'from-cache' }));
+    assert.equal(parseGadgetYaml(text, 'gadget.yaml', dir)['name'], 'from-cache');
+    assert.equal(parseGadgetYaml(text, 'gadget.yaml')['name'], 'cached');
+    // Errors are not cached; values JSON cannot carry (.inf) are not cached either.
+    assert.throws(() => parseGadgetYaml('name: 5\n', 'gadget.yaml', dir), GadgetYamlError);
+    assert.equal(parseGadgetYaml('name: x\nannotations:\n  a: "1"\nparams: {}\nx: .inf\n', 'gadget.yaml', dir)['x'], Infinity);
+    assert.deepEqual(readdirSync(dir), [file.slice(dir.length + 1)]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -2,7 +2,12 @@
 // upstream's metadata struct (pkg/metadata/v1) declares, so `name: 5` or `datasources: "hello"` is an error
 // naming the key instead of something that builds and runs.
 
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import type { Node } from 'yaml';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { yaml } from '../format/yaml-lazy.js';
 import { OciError } from './errors.js';
 import { MAX_METADATA_BYTES, mib } from './limits.js';
 
@@ -13,9 +18,35 @@ export class GadgetYamlError extends OciError {}
  * Parse gadget.yaml text into a plain object. The YAML library's own duplicate-key check compares every key with
  * every other (a 4.2 MB file took 14.8 s), so it is off and keys are checked here with one set per map.
  */
-export function parseGadgetYaml(text: string | Buffer, source = 'gadget.yaml'): Record<string, unknown> {
+export function parseGadgetYaml(text: string | Buffer, source = 'gadget.yaml', cacheDir?: string): Record<string, unknown> {
   const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
   if (bytes > MAX_METADATA_BYTES) throw new GadgetYamlError(`${source}: ${bytes} bytes is more than the ${mib(MAX_METADATA_BYTES)} limit for gadget.yaml`);
+  if (!cacheDir) return parseChecked(text, source);
+  // The result depends on the text alone: keyed by its sha256, a cached result is the parse of these very bytes.
+  const file = join(cacheDir, `${createHash('sha256').update(text).digest('hex')}.json`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // not cached yet (or unreadable): parse and try to store it below
+  }
+  const js = parseChecked(text, source);
+  const json = JSON.stringify(js);
+  // Only what JSON carries unchanged is cached (.inf or .nan would come back as null).
+  if (isDeepStrictEqual(JSON.parse(json), js)) {
+    try {
+      mkdirSync(cacheDir, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, json);
+      renameSync(tmp, file);
+    } catch {
+      // a read-only or foreign store: the next run parses again, nothing else is lost
+    }
+  }
+  return js;
+}
+
+function parseChecked(text: string | Buffer, source: string): Record<string, unknown> {
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   const doc = parseDocument(text.toString(), { uniqueKeys: false, lineCounter: lc, prettyErrors: false });
   const at = (offset: number | undefined) => (offset === undefined ? '' : `:${lc.linePos(offset).line}`);
@@ -38,6 +69,7 @@ export function parseGadgetYaml(text: string | Buffer, source = 'gadget.yaml'): 
 }
 
 function checkUniqueKeys(root: Node | null, dup: (key: string, offset: number | undefined) => never): void {
+  const { isMap, isScalar, isSeq } = yaml();
   const stack: unknown[] = [root];
   while (stack.length) {
     const n = stack.pop();

@@ -1,7 +1,9 @@
 // Assemble one run: resolve the image, read its metadata, hand each layer to the image operator registered for
 // its media type, then instantiate the data operators. The caller then sets params and calls ctx.run().
 // image-load.js, not a facade: a run needs no build, registry or credentials code up front.
+import { join } from 'node:path';
 import { getGadgetImage, type GetImageOptions } from '../oci/image-load.js';
+import { defaultStorePath } from '../oci/store.js';
 import { GadgetContext, GadgetError, type ImageLayer } from '../gadget/context.js';
 import { parseMetadata } from '../gadget/metadata.js';
 import { Logger } from '../gadget/logger.js';
@@ -21,7 +23,7 @@ export interface PrepareOptions {
 
 export async function prepareGadget(ref: string, opts: PrepareOptions): Promise<GadgetContext> {
   const img = await getGadgetImage(ref, opts.image);
-  const md = parseMetadata(img.metadata, `${img.reference}: gadget.yaml`);
+  const md = parseMetadata(img.metadata, `${img.reference}: gadget.yaml`, join(opts.image?.store ?? defaultStorePath(), 'cache', 'gadget-yaml'));
   if (opts.annotate?.length) applyAnnotations(md, opts.annotate);
   const ctx = new GadgetContext(img, md, opts.log ?? new Logger());
   await ctx.instantiate(await instantiateImageOperators(ctx, img.reference, img.layers), opts.operators);

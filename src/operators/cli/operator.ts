@@ -1,6 +1,6 @@
 // cli (priority 10000): renders every data source on stdout as columns, json, jsonpretty, yaml or none.
 import { writeSync } from 'node:fs';
-import { stringify as yamlStringify, parseDocument as yamlParseDocument } from 'yaml';
+import { yaml } from '../../format/yaml-lazy.js';
 import type { DataOperator } from '../../gadget/operator.js';
 import { GadgetError, type GadgetContext } from '../../gadget/context.js';
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
@@ -77,7 +77,7 @@ export const stdoutSink: Sink = {
  * 18446744073709551615 stays exact (JSON.parse would round it to a double).
  */
 function yamlValue(json: string): unknown {
-  return yamlParseDocument(json, { intAsBigInt: true }).toJS();
+  return yaml().parseDocument(json, { intAsBigInt: true }).toJS();
 }
 
 /**
@@ -85,7 +85,7 @@ function yamlValue(json: string): unknown {
  * date or a boolean by 1.1 readers (Go's yaml.v2, PyYAML).
  */
 function yamlText(v: unknown): string {
-  return yamlStringify(v, { version: '1.1' });
+  return yaml().stringify(v, { version: '1.1' });
 }
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';

@@ -151,8 +151,10 @@ export class EbpfOperator implements OperatorInstance {
   async start(ctx: GadgetContext): Promise<void> {
     mountBpfFilesystems();
     this.mapIters.plan();
+    performance.mark('ig:start');
     let obj = openObject(ctx, this.elf);
     this.obj = obj;
+    performance.mark('ig:opened');
     // Snapshot programs run on demand (never attached); BPF iterators are refused here, in one line.
     const onDemand = this.snapshots.onDemand(new Map(obj.programs().map((p) => [p.name, p.section] as const)));
     const configure = (o: BpfObject) => {
@@ -174,6 +176,7 @@ export class EbpfOperator implements OperatorInstance {
       configure(obj);
       loadObject(ctx, obj);
     }
+    performance.mark('ig:loaded');
     // Publish the loaded maps by name (upstream's "map:<name>" vars): a WASM module's getMap reads them.
     for (const m of obj.maps()) if (!m.internal) ctx.offers.publishLoadedMap(m.name, obj.map(m.name));
     const tcPrograms: TcProgram[] = [];
@@ -184,6 +187,7 @@ export class EbpfOperator implements OperatorInstance {
     this.cleanups.push(registerRunningGadget(ctx, obj));
     if (ctx.log.enabled('debug')) this.logLoaded(ctx, obj, onDemand);
     this.followContainerNetns(ctx);
+    performance.mark('ig:attached');
     this.tracers.start(obj);
     this.mapIters.start(obj);
     this.snapshots.start(obj, this.tracers.list.length === 0 && this.mapIters.list.length === 0);
