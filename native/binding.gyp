@@ -15,6 +15,7 @@
       "src/render_plan.c",
       "src/memo_source.c",
       "src/render_buffer.c",
+      "src/render_width.c",
       "src/metrics_agg.c",
       "src/deadline.cc",
       "src/pcap_filter.c",

@@ -15,6 +15,7 @@
  * (off, len) * nranges]; a memo with no ranges is keyed by wall-clock seconds (OP_WALL_STR). */
 #include "render_plan.h"
 #include "memo_source.h"
+#include "render_width.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -911,8 +912,12 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         break;
       case OP_COL_CSTR: {
         size_t n;
-        if (!cstr_cell_text(f, r->size, p->cell, &n)) return IG_RENDER_MISS; /* nothing committed: o->len unchanged */
-        w = fit_cell(w, p->cell, n, r);
+        if (cstr_cell_text(f, r->size, p->cell, &n)) {
+          w = fit_cell(w, p->cell, n, r);
+        } else { /* characters of other widths (render_width.c); a miss commits nothing: o->len unchanged */
+          w = ig_width_cell(w, f, r->size, r->width, r->limit, r->flags & COL_RIGHT, r->flags & COL_LAST, (int)((r->flags >> COL_ELL_SHIFT) & 3));
+          if (!w) return IG_RENDER_MISS;
+        }
         break;
       }
       default: break; /* 0: the line's last literal only */

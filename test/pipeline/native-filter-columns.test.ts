@@ -1,7 +1,7 @@
 // Filters and column rows rendered by the native plan must give exactly what the JS pipeline gives: the same
 // records kept (for --filter rules, -E expressions, and a fuzz of generated expressions), the same row text for
 // every column kind (widths, alignment, ellipses, hex, wide and control characters). A record the plan cannot
-// render (a memo it does not know yet, a character only string-width can measure) is a miss: JS renders it.
+// render (a memo it does not know yet, a character whose width depends on its neighbours) is a miss: JS renders it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -303,7 +303,7 @@ function columns(w: World, variant: number): Column[] {
   return fields.map((f, k) => columnFor(w.ds, f, k === fields.length - 1));
 }
 
-test('native columns: rows equal columns.ts rowLine() byte for byte; non-ASCII strings miss (JS renders them)', () => {
+test('native columns: rows equal columns.ts rowLine() byte for byte, wide characters included', () => {
   const { dir, w } = setup();
   try {
     const r = rng(21);
@@ -314,8 +314,9 @@ test('native columns: rows equal columns.ts rowLine() byte for byte; non-ASCII s
       try {
         const raw = randomBatch(r, 300);
         const { misses } = compare(w, np, undefined, (b, i) => rowLine(cols, b, i), raw, 300, `variant ${variant}`);
-        // Only records with a comm or a path whose characters need string-width (wide, emoji, ...) miss.
-        assert.ok(misses > 0 && misses < 200, `variant ${variant}: ${misses} misses`);
+        // Wide, emoji and combining characters render natively too (native-wide-columns.test.ts); only random comm
+        // bytes that decode to a neighbour-dependent character (a soft hyphen, say) may miss.
+        assert.ok(misses < 15, `variant ${variant}: ${misses} misses`);
       } finally {
         np.dispose();
       }
@@ -325,7 +326,7 @@ test('native columns: rows equal columns.ts rowLine() byte for byte; non-ASCII s
   }
 });
 
-test('native columns: ASCII, control characters and broken UTF-8 render natively (no miss), wide characters miss', () => {
+test('native columns: ASCII, control characters, broken UTF-8 and wide characters render natively (no miss), ZWJ sequences miss', () => {
   const { dir, w } = setup();
   try {
     const cols = columns(w, 1);
@@ -346,9 +347,10 @@ test('native columns: ASCII, control characters and broken UTF-8 render natively
         [Buffer.from('a\tb\x1b\x7f\x01'), Buffer.from('/tmp/\n\r'), true],
         [Buffer.from([0x61, 0xff, 0xc3, 0x62]), Buffer.from([0xe2, 0x82, 0x2f, 0xc2, 0x85]), true], // U+FFFD, C1 control
         [Buffer.from('x\u2028\u202e'), Buffer.from('/ok'), true],
-        [Buffer.from('日本'), Buffer.from('/ok'), false],
-        [Buffer.from('ok'), Buffer.from('/tmp/😀'), false],
-        [Buffer.from('é'), Buffer.from('/ok'), false],
+        [Buffer.from('日本'), Buffer.from('/ok'), true],
+        [Buffer.from('ok'), Buffer.from('/tmp/😀'), true],
+        [Buffer.from('é'), Buffer.from('/ok'), true],
+        [Buffer.from('ok'), Buffer.from('/tmp/👨\u200d👩'), false],
       ];
       for (const [comm, fname, native] of cases) {
         const raw = rec(comm, fname);

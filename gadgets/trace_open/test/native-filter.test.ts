@@ -1,7 +1,7 @@
 // Filters and columns on the reader thread, over a real trace_open run: the native plan (default) and the JS
 // pipeline (IG_NATIVE_RENDER=0) watch the same opens at the same time and must print the same records, the same
-// text. File names include wide characters, controls and a bidi override, which the native columns renderer leaves
-// to JS record by record.
+// text. File names include wide characters, emoji, combining marks, controls and a bidi override (the native
+// columns renderer measures them as string-width does), and a ZWJ emoji sequence, which it leaves to JS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { IgProcess } from '../../../test/harness/ig.js';
 
 const COMM = 'igflt_sh';
-const NAMES = ['keep-1', 'keep-2', 'drop-1', 'keep-日本-3', 'keep-\x1b[1m-4', 'keep-tab\t-5', 'keep-\u202e-6', 'keep-very-long-name-that-goes-on-and-on-and-on-and-on-7', 'drop-2', 'keep-é-8'];
+const NAMES = ['keep-1', 'keep-2', 'drop-1', 'keep-日本-3', 'keep-\x1b[1m-4', 'keep-tab\t-5', 'keep-\u202e-6', 'keep-very-long-name-that-goes-on-and-on-and-on-and-on-7', 'drop-2', 'keep-é-8', 'keep-😀ｶﾞ中文e\u0301-9', 'keep-👨\u200d👩-10'];
 
 /** Run the same args with the native plan and with JS only, side by side, over the same workload. */
 async function sideBySide(args: string[], done: (out: string) => boolean): Promise<{ native: IgProcess; js: IgProcess }> {
@@ -58,7 +58,7 @@ test('-o json with --filter and -E: the reader thread keeps and prints exactly w
   });
   const a = strip(native.stdout);
   const b = strip(js.stdout);
-  assert.equal(a.length, 3 * 9, `every keep-*/zz-end open, 3 rounds:\n${a.join('\n')}`);
+  assert.equal(a.length, 3 * 11, `every keep-*/zz-end open, 3 rounds:\n${a.join('\n')}`);
   assert.deepEqual(a, b);
   assert.ok(a.every((l) => !l.includes('drop-')));
   assert.ok(a.some((l) => l.includes('"error":"ENOENT"')), 'the missing file is kept too');
@@ -74,6 +74,7 @@ test('-o columns (with a filter): rows are byte for byte those of the JS rendere
   assert.match(a[0]!, /^RUNTIME\.CONTAINERNAME +COMM +PID/, 'header first');
   assert.equal(a.filter((l) => l.includes('zz-end')).length, 3);
   assert.deepEqual(a, b);
+  assert.ok(a.some((l) => l.includes('keep-😀ｶﾞ中文e\u0301-9')) && a.some((l) => l.includes('keep-👨\u200d👩-10')));
   assert.ok(a.some((l) => l.includes('keep-日本-3')) && a.some((l) => l.includes('keep-\\e[1m-4')) && a.some((l) => l.includes('keep-\\u202e-6')));
   const m = /open: (\d+) records rendered on the reader thread, (\d+) by JS/.exec(native.stderr);
   assert.ok(m && Number(m[1]) > 0 && Number(m[2]) > 0, `both paths used: ${native.stderr}`);

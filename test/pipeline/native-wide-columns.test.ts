@@ -1,0 +1,148 @@
+// Column cells with characters of other widths (East Asian Wide and Fullwidth, emoji, combining and spacing marks,
+// ambiguous and halfwidth letters, broken UTF-8) are rendered by the native plan (native/src/render_width.c) byte
+// for byte as columns.ts renders them with string-width, at every width, limit, alignment and ellipsis. Characters
+// whose width depends on their neighbours (ZWJ sequences, flags, skin tones, keycaps, variation selectors, Hangul
+// jamo, conjunct linkers, zero-width controls) and non-ASCII white space miss: JS renders those records.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nativeTestHooks } from '../harness/native-test-addon.js';
+import { DataSource, Kind } from '../../src/datasource/index.js';
+import { batchFromRing } from '../../src/operators/ebpf/records.js';
+import { columnFor, rowLine } from '../../src/operators/cli/columns.js';
+import { compileNativeColumns } from '../../src/operators/cli/native-plan.js';
+import { rng } from './fixtures.js';
+
+/** Each rendered alone and with its neighbours: the native widths must agree in every mix. */
+const NATIVE = [
+  'a', 'Z', '7', '-', ' ', '/', // ASCII
+  '中', '日', '本', '語', 'ア', 'ー', '한', '글', '가', '\uac01', // Wide (CJK, kana, Hangul syllables)
+  'Ｆ', '１', '！', '\u3001', // Fullwidth, ideographic comma
+  'ｱ', 'ｶ', 'ﾞ', '\uffe8', // halfwidth (one cell)
+  'é', 'ñ', 'ß', 'Ω', 'Ж', '…', '±', '°', '\u2014', '\u00ab', // ambiguous and narrow letters and signs
+  '\u0301', '\u0308', '\u0327', '\u20dd', '\u1ab0', '\u1dc0', '\ufe20', // combining marks (zero width)
+  '\u093f', '\u0940', '\u0903', 'क', 'ष', // Devanagari letters and spacing marks
+  'ก', '\u0e31', '\u0e48', 'ع', '\u064e', 'א', '\u05b7', // Thai, Arabic and Hebrew marks
+  '😀', '🎉', '✅', '🚀', '\u231a', '\u2615', // emoji presentation (two cells)
+  '\u263a', '\u00a9', '\u2122', '\u2764', // text-presentation emoji as string-width counts them
+  '\ud840\udc0b', '\u{1f9e0}', '\u{2ebf0}', // supplementary planes
+  '\u4e00\u0301', 'e\u0301\u0308', // bases with marks
+];
+const MISSES = [
+  '\u200d', '👨\u200d👩\u200d👧', '🇯🇵', '👍🏽', '1\ufe0f\u20e3', '\u2764\ufe0f', '\u1100', '\u1161', '\u11a8', 'क\u094dष',
+  '\u200b', '\u00ad', '\u2060', '\ufeff', '\u00a0', '\u3000', '\u2009', '\u0600',
+];
+
+const FIELD = 64;
+
+function world() {
+  const ds = new DataSource('ev', 'single');
+  ds.staticSize = 2 * FIELD;
+  const a = ds.addField({ name: 'name', kind: Kind.CString, storage: { type: 'static', offs: 0, size: FIELD } });
+  const b = ds.addField({ name: 'path', kind: Kind.CString, storage: { type: 'static', offs: FIELD, size: FIELD } });
+  return { ds, a, b };
+}
+
+function record(name: Buffer, path: Buffer): Buffer {
+  const raw = Buffer.alloc(8 + 2 * FIELD);
+  raw.writeUInt32LE(2 * FIELD, 0);
+  name.copy(raw, 8, 0, FIELD - 1);
+  path.copy(raw, 8 + FIELD, 0, FIELD - 1);
+  return raw;
+}
+
+const ELLIPSES = ['end', 'start', 'middle', 'none'];
+
+test('native columns: wide, combining and emoji characters render natively, byte for byte as string-width measures them', () => {
+  const r = rng(1606);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  let rendered = 0;
+  let cut = 0;
+  for (let layout = 0; layout < 60; layout++) {
+    const { ds, a, b } = world();
+    a.annotations.set('columns.width', String(1 + Math.floor(r() * 14)));
+    a.annotations.set('columns.ellipsis', pick(ELLIPSES));
+    if (r() < 0.4) a.annotations.set('columns.alignment', 'right');
+    if (r() < 0.5) b.annotations.set('columns.maxwidth', String(1 + Math.floor(r() * 12)));
+    b.annotations.set('columns.ellipsis', pick(ELLIPSES));
+    b.annotations.set('columns.width', String(1 + Math.floor(r() * 6)));
+    if (r() < 0.3) b.annotations.set('columns.alignment', 'right');
+    const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
+    const np = compileNativeColumns(cols);
+    if ('reason' in np) throw new Error(np.reason);
+    try {
+      for (let k = 0; k < 40; k++) {
+        const text = (n: number) => Array.from({ length: n }, () => pick(NATIVE)).join('');
+        const name = Buffer.from(text(Math.floor(r() * 10)), 'utf8');
+        // Sometimes a path cut inside a character (the field's size) or with a broken sequence (U+FFFD).
+        let path = Buffer.from(text(Math.floor(r() * 16)), 'utf8');
+        if (r() < 0.15) path = Buffer.concat([path, Buffer.from([0xe4, 0xb8]), Buffer.from(text(2), 'utf8')]);
+        const raw = record(name, path);
+        const batch = batchFromRing(ds, Buffer.from(raw), 1);
+        const expected = rowLine(cols, batch, 0) + '\n';
+        const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
+        assert.deepEqual(res.missed, [], `no miss for ${JSON.stringify(name.toString())} / ${JSON.stringify(path.toString())}`);
+        assert.equal(res.out.toString('utf8'), expected, `layout ${layout}: ${JSON.stringify(name.toString())} / ${JSON.stringify(path.toString())}`);
+        rendered++;
+        if (expected.includes('…')) cut++;
+      }
+    } finally {
+      np.dispose();
+    }
+  }
+  assert.equal(rendered, 60 * 40);
+  assert.ok(cut > 200, `cuts exercised: ${cut}`);
+});
+
+test('native columns: each character class alone, at every width from 1 to 8 and every ellipsis', () => {
+  for (const ch of NATIVE) {
+    for (const reps of [1, 2, 5]) {
+      for (let width = 1; width <= 8; width++) {
+        for (const ell of ELLIPSES) {
+          const { ds, a, b } = world();
+          a.annotations.set('columns.width', String(width));
+          a.annotations.set('columns.ellipsis', ell);
+          b.annotations.set('columns.maxwidth', String(width));
+          b.annotations.set('columns.ellipsis', ell);
+          const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
+          const np = compileNativeColumns(cols);
+          if ('reason' in np) throw new Error(np.reason);
+          try {
+            const s = Buffer.from(`${ch.repeat(reps)}x${ch}`, 'utf8');
+            const raw = record(s, s);
+            const expected = rowLine(cols, batchFromRing(ds, Buffer.from(raw), 1), 0) + '\n';
+            const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
+            assert.deepEqual(res.missed, [], JSON.stringify(ch));
+            assert.equal(res.out.toString('utf8'), expected, `${JSON.stringify(ch)} x${reps} width ${width} ${ell}`);
+          } finally {
+            np.dispose();
+          }
+        }
+      }
+    }
+  }
+});
+
+test('native columns: characters whose width depends on their neighbours, and non-ASCII spaces, go to JS', () => {
+  const { ds, a, b } = world();
+  const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
+  const np = compileNativeColumns(cols);
+  if ('reason' in np) throw new Error(np.reason);
+  try {
+    for (const m of MISSES) {
+      const raw = record(Buffer.from(`ab${m}中`, 'utf8'), Buffer.from('/x'));
+      assert.deepEqual(nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1).missed, [0], JSON.stringify(m));
+    }
+  } finally {
+    np.dispose();
+  }
+});
+
+test('the width table was generated from the ICU and string-width in use (else: node scripts/gen-width-table.mjs)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { repoRoot } = await import('../harness/ig.js');
+  const h = readFileSync(join(repoRoot(), 'native', 'src', 'render_width_table.h'), 'utf8');
+  const sw = JSON.parse(readFileSync(join(repoRoot(), 'node_modules', 'string-width', 'package.json'), 'utf8')) as { version: string };
+  assert.equal(/IG_WIDTH_ICU "([^"]+)"/.exec(h)?.[1], process.versions.icu, 'ICU changed: regenerate native/src/render_width_table.h');
+  assert.equal(/IG_WIDTH_STRING_WIDTH "([^"]+)"/.exec(h)?.[1], sw.version, 'string-width changed: regenerate native/src/render_width_table.h');
+});
