@@ -39,6 +39,7 @@ enum {
   OP_COL_SINT = 11, /* a: record offset, b: size */
   OP_COL_BOOL = 12, /* a: record offset */
   OP_COL_CSTR = 13, /* a: record offset, b: size */
+  OP_COL_WALL_STR = 14, /* a: record offset of a boot-clock u64, b: memo (as OP_WALL_STR, unquoted); '' for 0 */
   /* Filter (first op of a plan, if any): a = the number of ops of the predicate tree that follows, in prefix
    * order. A record the predicate rejects produces no line. Comparisons: cmp in bits 24..26 of b (CMP_*). */
   OP_FILTER = 19,
@@ -56,7 +57,7 @@ enum {
 enum { CMP_EQ = 0, CMP_NE = 1, CMP_LT = 2, CMP_LE = 3, CMP_GT = 4, CMP_GE = 5 };
 /* strings only: the decoded string starts with, ends with, contains the constant */
 enum { CMP_PREFIX = 6, CMP_SUFFIX = 7, CMP_CONTAINS = 8 };
-enum { COL_RIGHT = 1, COL_LAST = 2, COL_ELL_SHIFT = 2, COL_HEX = 16 };
+enum { COL_RIGHT = 1, COL_LAST = 2, COL_ELL_SHIFT = 2, COL_HEX = 16, COL_WALL = 32 /* u64 cells: boot to wall clock */ };
 enum { ELL_END = 0, ELL_START = 1, ELL_MIDDLE = 2, ELL_NONE = 3 };
 #define COL_TEXT_MAX 4096 /* cells of a native string cell; longer strings are left to JS */
 
@@ -817,7 +818,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
       }
       e = memo_lookup(m, key, n, now_ns, &refresh);
       if (!e && m->src) e = memo_from_source(m, rec, key, n, now_ns);
-    } else { /* OP_WALL_STR */
+    } else { /* OP_WALL_STR, OP_COL_WALL_STR */
       uint64_t boot;
       memcpy(&boot, rec + r->off, 8);
       if (!boot) {
@@ -829,7 +830,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
       e = memo_lookup(m, key, 8, now_ns, &refresh);
       if (!e) e = next_second(m, sec, now_ns);
     }
-    if (!e) {
+    if (!e || (r->kind == OP_COL_WALL_STR && e->frag_len > 150)) { /* a column's text is fitted from a 160-byte scratch */
       return IG_RENDER_MISS;
     }
     p->frags[k] = e;
@@ -899,6 +900,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         uint64_t mag;
         if (r->kind == OP_COL_UINT) {
           mag = rd_uint(f, r->size);
+          if (r->flags & COL_WALL) mag = wall_ns(p, mag);
         } else {
           int64_t v = rd_sint(f, r->size);
           neg = v < 0;
@@ -910,6 +912,14 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
       case OP_COL_BOOL:
         w = f[0] ? fit_cell(w, (const uint8_t *)"true", 4, r) : fit_cell(w, (const uint8_t *)"false", 5, r);
         break;
+      case OP_COL_WALL_STR: {
+        const memo_entry *e = *frag++;
+        uint8_t t[160];
+        uint64_t v;
+        memcpy(&v, f, 8);
+        w = fit_cell(w, t, e ? quoted_digits_frag(t, e, (uint32_t)(wall_ns(p, v) % 1000000000ull)) : 0, r);
+        break;
+      }
       case OP_COL_CSTR: {
         size_t n;
         if (cstr_cell_text(f, r->size, p->cell, &n)) {
@@ -1176,6 +1186,9 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
       case OP_BOOL: end = (size_t)op[1] + 1; break;
       case OP_CSTR: if (op[2] <= 0) bad = "string size"; end = (size_t)op[1] + (size_t)op[2]; break;
       case OP_WALL_U64: end = (size_t)op[1] + 8; break;
+      case OP_COL_WALL_STR:
+        if (op[3] < 0 || (size_t)op[3] + 12 > p->nlits) bad = "column format";
+        __attribute__((fallthrough)); /* the same memo rules */
       case OP_WALL_STR:
         if (op[2] < 0 || (size_t)op[2] >= p->nmemos || p->memos[op[2]].nranges != 0) bad = "timestamp memo";
         else if (memo_used[op[2]]++) bad = "two ops share one memo";
@@ -1218,7 +1231,7 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
       case OP_WALL_U64: cur.off = (uint32_t)op[1]; bound += 20; break;
       case OP_WALL_STR: cur.off = (uint32_t)op[1]; cur.memo = (uint32_t)op[2]; bound += 11; break;
       case OP_MEMO: cur.memo = (uint32_t)op[1]; break;
-      case OP_COL_UINT: case OP_COL_SINT: case OP_COL_BOOL: case OP_COL_CSTR: {
+      case OP_COL_UINT: case OP_COL_SINT: case OP_COL_BOOL: case OP_COL_CSTR: case OP_COL_WALL_STR: {
         uint32_t fmt[3];
         memcpy(fmt, p->lits + op[3], 12);
         cur.off = (uint32_t)op[1];
@@ -1229,11 +1242,16 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
         if (cur.width > 4096) bad = "column width";
         /* text (4 bytes per string byte at most: \xNN), an ellipsis, the padding */
         bound += (op[0] == OP_COL_CSTR ? (size_t)op[2] * 4 : 32) + 3 + cur.width;
+        if (op[0] == OP_COL_WALL_STR) {
+          cur.memo = (uint32_t)op[2];
+          cur.size = 8;
+          bound += 160; /* the timestamp text (next_second() keeps fragments under 128 bytes) */
+        }
         break;
       }
     }
     bound += cur.lit_len;
-    if (cur.kind == OP_MEMO || cur.kind == OP_WALL_STR) p->memo_rops[p->nmemo_rops++] = (uint32_t)p->nrops;
+    if (cur.kind == OP_MEMO || cur.kind == OP_WALL_STR || cur.kind == OP_COL_WALL_STR) p->memo_rops[p->nmemo_rops++] = (uint32_t)p->nrops;
     p->rops[p->nrops++] = cur;
     memset(&cur, 0, sizeof cur);
     have_lit = false;

@@ -12,13 +12,15 @@ import { cellText, fit, type Column } from './columns.js';
 
 const OP = {
   LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8, TRIM_END: 9,
-  COL_UINT: 10, COL_SINT: 11, COL_BOOL: 12, COL_CSTR: 13,
+  COL_UINT: 10, COL_SINT: 11, COL_BOOL: 12, COL_CSTR: 13, COL_WALL_STR: 14,
   FILTER: 19, F_AND: 20, F_OR: 21, F_NOT: 22, F_CONST: 23, F_UINT: 24, F_SINT: 25, F_BOOL: 26, F_STR: 27, F_MEMO: 28,
 } as const;
 const CMP: Record<string, number> = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5, startsWith: 6, endsWith: 7, contains: 8 };
 const COL_RIGHT = 1;
 const COL_LAST = 2;
 const COL_HEX = 16;
+/** A boot-clock u64 printed as wall-clock ns (the JS batch has it rewritten in place; the reader's has not). */
+const COL_WALL = 32;
 const ELLIPSIS: Record<Column['ellipsis'], number> = { end: 0, start: 1, middle: 2, none: 3 };
 /** Longest string member a native column cell renders (render_plan.c COL_TEXT_MAX). */
 const COL_TEXT_MAX = 4096;
@@ -224,14 +226,37 @@ class PlanBuilder {
   cell(c: Column, last: boolean): void {
     const v = c.value;
     const flags = (c.right ? COL_RIGHT : 0) | (last ? COL_LAST : 0) | (ELLIPSIS[c.ellipsis] << 2) | (c.hex ? COL_HEX : 0);
-    const fmt = () => {
+    const fmt = (extra = 0) => {
       const b = Buffer.alloc(12);
       b.writeUInt32LE(c.width, 0);
       b.writeUInt32LE(c.maxCells, 4);
-      b.writeUInt32LE(flags, 8);
+      b.writeUInt32LE(flags | extra, 8);
       return this.blob(b);
     };
     const vd = derivationOf(v);
+    if (vd?.kind === 'wallclock-text') {
+      // The text per wall-clock second from JS (a memo, as for JSON), the nanoseconds written natively.
+      const r = plainStatic(vd.input);
+      if (!r || r.size !== 8) throw new PlanError(`${v.fullName}: timestamp source is not a u64 member`);
+      this.wallOffset(vd.offsetNs);
+      const offs = r.offs;
+      const fragment: Writer = (b, i) => {
+        const s = cellText(c, b, i);
+        const frac = String(Number(b.buf.readBigUInt64LE(b.offs[i]! + offs) % 1000000000n)).padStart(9, '0');
+        const at = s.length - frac.length - (s.endsWith('Z') ? 1 : 6);
+        // printable ASCII only: the cell is fitted as one byte per character
+        return at > 0 && s.slice(at, at + 9) === frac && /^[\x20-\x7e]*$/.test(s) ? `${s.slice(0, at)}\0${s.slice(at + 9)}` : '';
+      };
+      this.op(OP.COL_WALL_STR, r.offs, this.memo({ ranges: [], ttlMs: 0, fragment, wallOffs: offs }), fmt());
+      return;
+    }
+    if (vd?.kind === 'wallclock-ns') {
+      const r = plainStatic(v);
+      if (!r || r.size !== 8 || v.kind !== Kind.Uint64) throw new PlanError(`${v.fullName}: wall-clock field is not a u64 member`);
+      this.wallOffset(vd.offsetNs);
+      this.op(OP.COL_UINT, r.offs, 8, fmt(COL_WALL));
+      return;
+    }
     if (vd?.kind === 'computed') {
       const text: Writer = (b, i) => {
         const cell = fit(cellText(c, b, i), c, last);
