@@ -26,7 +26,7 @@ export const spawnedPids = new Set<number>();
 export interface StartOptions {
   /** 'pipe' to collect stdout lines, or an fd (file) to send it to. */
   stdout: 'pipe' | number | 'ignore';
-  stderr: number | 'ignore' | 'inherit';
+  stderr: number | 'ignore' | 'inherit' | 'pipe';
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
