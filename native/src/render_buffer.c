@@ -138,6 +138,42 @@ static bool put_value(cur *c, uint8_t *slot, int32_t type, uint32_t size) {
   return true;
 }
 
+/* Per-thread scratch kept between calls: the twin record, and the lines of a frame. */
+static __thread uint8_t *t_twin;
+static __thread size_t t_twin_cap;
+static __thread ig_out t_out;
+static __thread bool t_out_init;
+
+/* OUT_KEEP: output capacity kept between frames (a larger one, after an unusually long frame, is given back). */
+#define OUT_KEEP (4u << 20)
+
+static bool twin_room(size_t n) {
+  if (!n) n = 1;
+  if (n <= t_twin_cap) return true;
+  uint8_t *p = realloc(t_twin, n);
+  if (!p) return false;
+  t_twin = p;
+  t_twin_cap = n;
+  return true;
+}
+
+static bool out_ready(void) {
+  if (!t_out_init) {
+    if (!ig_out_init(&t_out, -1, 1u << 20)) return false;
+    t_out_init = true;
+  }
+  t_out.len = 0;
+  return true;
+}
+
+static void out_trim(void) {
+  t_out.len = 0;
+  if (t_out.cap > OUT_KEEP) {
+    ig_out_free(&t_out);
+    t_out_init = false;
+  }
+}
+
 typedef struct {
   uint32_t rec_bytes;  /* record bytes static fields span (codec recordBytes) */
   uint32_t twin_size;  /* record bytes + slots */
@@ -192,13 +228,14 @@ static bool put_record(cur *c, uint8_t *rec, uint32_t rec_bytes, uint64_t span) 
   }
 }
 
-/* renderBatchFrame(plan, layout: Int32Array, frame: Buffer, start, end, state: Int32Array[3]) -> Buffer: the lines
- * of records state[0].. of the batch frame body frame[start, end) (after the 8-byte header). Sets state[1] to the
- * record it stopped at (the count when done; -1 when the frame does not parse: nothing rendered) and state[2] to
- * the record count. */
+/* renderBatchFrame(plan, layout: Int32Array, frame: Buffer, start, end, state: Int32Array[3], out: Buffer)
+ * -> number | Buffer | undefined: the lines of records state[0].. of the batch frame body frame[start, end) (after
+ * the 8-byte header), written to `out` (their byte count returned) or, when longer than `out`, returned as a
+ * Buffer. Sets state[1] to the record it stopped at (the count when done) and state[2] to the record count;
+ * undefined when the frame does not parse (nothing rendered). */
 static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  if (!ig_args(env, info, 6, argv)) return NULL;
+  napi_value argv[7];
+  if (!ig_args(env, info, 7, argv)) return NULL;
   ig_plan *p = ig_plan_arg(env, argv[0]);
   if (!p) return NULL;
   layout l;
@@ -220,6 +257,9 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[5], &st, &slen, &sdata, &sab, &sboff) != napi_ok || st != napi_int32_array || slen < 3)
     return ig_throw_msg(env, "renderBatchFrame: state must be an Int32Array of 3");
   int32_t *state = sdata;
+  void *dst;
+  size_t dst_len;
+  if (!ig_arg_bytes(env, argv[6], "out", &dst, &dst_len)) return NULL;
   int64_t from = state[0];
   state[1] = -1;
   state[2] = 0;
@@ -252,14 +292,15 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     return ig_undefined(env);
   }
 
-  /* Pass 2: each record into the twin layout, then the plan. */
-  uint8_t *rec = calloc(1, l.twin_size ? l.twin_size : 1);
-  ig_out o;
-  if (!rec || !ig_out_init(&o, -1, 1 << 16)) {
+  /* Pass 2: each record into the twin layout, then the plan. The twin record and the output buffer are kept from
+   * call to call (per thread): allocated per frame they were fresh pages every time (page faults, zeroing) for
+   * the ~100 KiB a twin with string slots takes and the line bound the plan reserves. */
+  if (!twin_room(l.twin_size) || !out_ready()) {
     free(col);
-    free(rec);
     return ig_throw_msg(env, "renderBatchFrame: out of memory");
   }
+  uint8_t *rec = t_twin;
+  ig_out *op = &t_out;
   uint64_t now = ig_mono_ns();
   c.pos = rec_at;
   int64_t stop = (int64_t)n;
@@ -280,29 +321,36 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     for (uint32_t j = 0; j < l.nvals; j++) {
       cur vc = {.p = c.p, .pos = col[j], .end = c.end};
       const int32_t *s = l.vals + 3 * j;
-      if (render && ok) {
-        if (!put_value(&vc, rec + s[0], s[1], (uint32_t)s[2])) ok = false;
+      /* put_value leaves the cursor after the value it took; one it refused is skipped from its start */
+      if (!render || !ok || !put_value(&vc, rec + s[0], s[1], (uint32_t)s[2])) {
+        if (render) ok = false;
+        vc.pos = col[j];
+        skip_value(&vc, 0);
       }
-      /* The cursor moves past the value in any case (put_value may stop early on a refused value). */
-      vc.pos = col[j];
-      skip_value(&vc, 0);
       col[j] = vc.pos;
     }
     if (!render) continue;
-    if (!ok || ig_plan_render(p, rec, l.twin_size, now, &o) != IG_RENDER_OK) {
+    if (!ok || ig_plan_render(p, rec, l.twin_size, now, op) != IG_RENDER_OK) {
       stop = (int64_t)k;
       break;
     }
   }
   free(col);
-  free(rec);
-  if (stop < 0) { ig_out_free(&o); return ig_undefined(env); }
+  if (stop < 0) return ig_undefined(env);
   state[1] = (int32_t)stop;
   state[2] = (int32_t)n;
+  /* Into the caller's buffer when the lines fit (no allocation per frame: a fresh Buffer of a few hundred KiB
+   * was new pages every time), else a Buffer of their own. */
   napi_value out;
-  napi_status s = napi_create_buffer_copy(env, o.len, o.p, NULL, &out);
-  ig_out_free(&o);
-  if (s != napi_ok) return ig_napi_fail(env, s, "napi_create_buffer_copy");
+  napi_status s;
+  if (op->len <= dst_len) {
+    memcpy(dst, op->p, op->len);
+    s = napi_create_double(env, (double)op->len, &out);
+  } else {
+    s = napi_create_buffer_copy(env, op->len, op->p, NULL, &out);
+  }
+  out_trim();
+  if (s != napi_ok) return ig_napi_fail(env, s, "renderBatchFrame result");
   return out;
 }
 

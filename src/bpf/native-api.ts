@@ -234,11 +234,12 @@ export interface NativeAddon {
   renderPlanLines(plan: RenderPlanHandle): number;
   /**
    * The lines of a received batch frame (codec.ts; body bytes [start, end)) rendered with a plan compiled for the
-   * twin layout `layout` ([recordBytes, nvalues, (slotOffset, slotType, slotSize)*]), from record state[0] on.
-   * Sets state[1] to the record it stopped at (state[2], the count, when done; -1: the frame does not parse and
-   * nothing was rendered: undefined is returned). See native/src/render_buffer.c.
+   * twin layout `layout` ([recordBytes, nvalues, (slotOffset, slotType, slotSize)*]), from record state[0] on:
+   * written to `out` (the byte count is returned) or, longer than `out`, returned as a Buffer. Sets state[1] to
+   * the record it stopped at (state[2], the count, when done). undefined: the frame does not parse, nothing was
+   * rendered. See native/src/render_buffer.c.
    */
-  renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array): Buffer | undefined;
+  renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer): number | Buffer | undefined;
 
   // Wire batches (native/src/wire_batch.c): spec [dsId, recordBytes, nvals, (kind, ttlMs, off, nranges, (off, len)*)*].
   wireBatchNew(spec: Int32Array): WireBatchHandle;

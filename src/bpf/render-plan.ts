@@ -44,10 +44,11 @@ export class RenderPlan {
 
   /**
    * Render a received batch frame's records (body frame[start, end)) laid out as `layout` says, from record
-   * state[0] on, on this thread (gadgetctl). See native-api.ts renderBatchFrame.
+   * state[0] on, on this thread (gadgetctl): into `out` (byte count returned) or a Buffer of their own when
+   * longer. See native-api.ts renderBatchFrame.
    */
-  renderFrame(layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array): Buffer | undefined {
-    return native.renderBatchFrame(this.#h, layout, frame, start, end, state);
+  renderFrame(layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer): number | Buffer | undefined {
+    return native.renderBatchFrame(this.#h, layout, frame, start, end, state, out);
   }
 
   /** Lines rendered with this plan so far (on reader threads). */

@@ -64,6 +64,8 @@ export function twinOf(ds: DataSource, rl: ReceivedLayout): Twin {
  */
 export class FrameRenderer {
   private readonly state = new Int32Array(3);
+  /** Lines of one frame (a batch of trace_open JSON is ~300 KiB); a longer frame's come in a Buffer of their own. */
+  private readonly out = Buffer.allocUnsafe(1 << 20);
   private headerDone = false;
   /** Records rendered by the plan, and by JS (handed back, or decoded batches). */
   nativeRecords = 0;
@@ -119,13 +121,15 @@ export class FrameRenderer {
     const head = this.head();
     if (head) this.sink.write(head);
     for (;;) {
-      const out = this.plan.renderFrame(this.layout, frame, start, end, st);
-      if (out === undefined) {
+      const res = this.plan.renderFrame(this.layout, frame, start, end, st, this.out);
+      if (res === undefined) {
         // Not parseable here: the JS decoder reads it (and says what is wrong with it, if anything).
         b ??= decode();
         this.writeJs(b, st[0]!);
         return;
       }
+      // (the sink's contract: a Buffer is only valid during write(), so `out` is reused)
+      const out = typeof res === 'number' ? this.out.subarray(0, res) : res;
       if (out.length) this.sink.write(out);
       this.nativeRecords += st[1]! - st[0]!;
       if (st[1] === st[2]) return;
