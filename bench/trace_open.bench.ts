@@ -15,6 +15,7 @@
 //   bpftrace    sys_enter_openat stores the filename pointer, sys_exit_openat prints pid comm ret fname
 //   opensnoop   libbpf-tools opensnoop -p P
 // and, only when named in --setups (investigation): floor-read-256k (reader on the gadget's own 256 KiB ring),
+// ig-ustack / ig-ustack-null (-o json --collect-ustack: a user stack per event, its text a render-plan memo),
 // ig-none (ig -o none), and the WASM operator's cost (issue 12): ig-wasm-none / ig-wasm, the same runs of a
 // trace_open image carrying bench/wasm/storm.c (C SDK: reads two fields, sets one, per event), built at start.
 // Per run: the load generator's opens/s; the consumer's utime+stime over the load window only (sampled just
@@ -61,6 +62,8 @@ const PATHS = {
   'ig-expr-null': { args: ['-o', 'json', '-E', "proc.comm in ['igb_storm', 'cat'] and fname startsWith '/etc/' and error != 'EPERM'"], file: false, js: false, label: 'ig -o json -E "..." > /dev/null' },
   'ig-columns': { args: ['-o', 'columns'], file: true, js: false, label: 'ig -o columns > /dev/shm file' },
   'ig-columns-null': { args: ['-o', 'columns'], file: false, js: false, label: 'ig -o columns > /dev/null' },
+  'ig-ustack': { args: ['-o', 'json', '--collect-ustack'], file: true, js: false, label: 'ig -o json --collect-ustack > /dev/shm file' },
+  'ig-ustack-null': { args: ['-o', 'json', '--collect-ustack'], file: false, js: false, label: 'ig -o json --collect-ustack > /dev/null' },
   'ig-columns-js-null': { args: ['-o', 'columns'], file: false, js: true, label: 'ig -o columns, JS pipeline (IG_NATIVE_RENDER=0) > /dev/null' },
 } as const;
 type PathId = keyof typeof PATHS;
@@ -269,7 +272,7 @@ class Bench {
               break;
             }
             case 'ig-filter': case 'ig-filter-null': case 'ig-filter-js-null': case 'ig-expr': case 'ig-expr-null':
-            case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': {
+            case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': case 'ig-ustack': case 'ig-ustack-null': {
               const path = PATHS[setup];
               const out = path.file ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
