@@ -3,7 +3,8 @@
 // --rootfs`) holding a small dynamically linked C program and a COPY of the host's loader and libc: a file with
 // another inode than the host's libc, so a uprobe on the host's file alone cannot see the program's calls.
 // Two containers share that root: one link serves both (one file), and it goes when the last of them does;
-// the second container starts while ig runs.
+// the second container starts while ig runs. A container without libc (the harness's busybox-static image) is
+// skipped with a warning.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -112,17 +113,22 @@ describe('trace_malloc: uprobes in each container\'s own libc', { skip, timeout:
     }
   });
 
-  test('--host: the host\'s libc and the container\'s, one link each', async () => {
+  test('--host: the host\'s libc and the container\'s, one link each; a container without libc is skipped with a warning', async () => {
     const [a] = names as [string];
     const ca = await h.runRootfs(a, rootfs, ['/bin/mallocer']);
+    const bare = `h11up-bb-${tag}`; // the harness's busybox-static image: no libc at all
+    await h.run(bare, 'sleep 600');
     const ig = new IgProcess(igArgs(['--host', '--comm', 'mallocer']));
     try {
       await ig.waitFor<MallocEvent>((e) => e.operation === 'malloc' && e.size === SIZE && e.runtime?.containerName === a, () => {}, { timeoutMs: 60_000 });
       assert.match(ig.stderr, new RegExp(`uprobe trace_uprobe_malloc: attached to /proc/${ca.pid}/root/\\S+ \\(\\d+:${libcIno}\\) in container ${a}`));
       assert.match(ig.stderr, /uprobe trace_uprobe_malloc: attached to \/\S+libc\S* \(\d+:\d+\) on this host/);
+      assert.match(ig.stderr, new RegExp(`WARN: .*program trace_uprobe_malloc: library libc not found in container ${bare}; uprobe libc:malloc skipped`));
     } finally {
-      await ig.stop();
+      const res = await ig.stop();
       await h.kill(a);
+      await h.kill(bare);
+      assert.equal(res.code, 0, res.stderr);
     }
   });
 });

@@ -3,6 +3,7 @@
 // link per distinct file (device + inode): containers that share a file share its link, which goes when its last
 // user does. Containers that start while the gadget runs get their links then (ctx.mounts announces them).
 // A library or symbol a container (or the host) lacks skips that probe there with a warning.
+import { existsSync } from 'node:fs';
 import type { BpfObject } from '../../bpf/object.js';
 import type { Link } from '../../bpf/link.js';
 import { Errno } from '../../bpf/constants.js';
@@ -56,6 +57,11 @@ export class ContainerUprobes {
    */
   add(key: string, label: string, root: string): void {
     if (this.#byTarget.has(key)) return;
+    if (root && !existsSync(root)) {
+      // the container exited before we looked: nothing of it to probe (and no library to warn about)
+      this.log.debug(`uprobes: container ${label} is gone (${root})`);
+      return;
+    }
     const used: string[] = [];
     this.#byTarget.set(key, used);
     const where = key === HOST ? 'on this host' : `in container ${label}`;
