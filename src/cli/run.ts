@@ -25,6 +25,9 @@ import { parseAnnotations } from '../gadget/annotate.js';
 import { activeConfig } from '../config/config.js';
 import { applyConfigToParams, configValue } from '../config/params.js';
 import { kubeSourcesFromEnv } from '../kube/index.js';
+import { StoreCoreBtf } from '../runtime/core-btf-store.js';
+import { defaultStorePath } from '../oci/store.js';
+import { join } from 'node:path';
 
 /** setTimeout cannot wait longer (2^31-1 ms, about 24.8 days); a longer value fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -156,6 +159,8 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     const timeoutMs = parseTimeout(String(o0.timeout));
     if (!pre.help) requirePrivileges();
     performance.mark('ig:run');
+    // Minimized kernel BTF per object in the store (runtime/core-btf-store.ts); IG_CORE_BTF=0 turns it off.
+    if (!pre.help && process.env.IG_CORE_BTF !== '0') new StoreCoreBtf(join(defaultStorePath(), 'cache', 'core-btf'), log).install();
     await checkGadgetName(pre.image, log);
     ctx = await prepareGadget(pre.image, {
       log,

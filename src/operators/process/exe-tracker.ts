@@ -63,12 +63,26 @@ export class ExeTracker {
 
   /** Load and attach the tracker (throws when a hook is missing or the object cannot be built). */
   static start(): ExeTracker {
-    const obj = BpfObject.open(exeTrackerObjectPath(), 'exe_tracker');
+    // From memory, so that a minimized kernel BTF kept for it (setCoreBtfSource) spares parsing vmlinux's.
+    const elf = readFileSync(exeTrackerObjectPath());
+    let obj = BpfObject.open(elf, 'exe_tracker');
     try {
-      const v = Buffer.alloc(8);
-      v.writeBigUInt64LE(ownMntns());
-      obj.setVar('host_mntns', v);
-      obj.load();
+      const configure = (o: BpfObject) => {
+        const v = Buffer.alloc(8);
+        v.writeBigUInt64LE(ownMntns());
+        o.setVar('host_mntns', v);
+      };
+      configure(obj);
+      try {
+        obj.load();
+      } catch (e) {
+        if (!obj.usesCoreBtfFile) throw e;
+        obj.reportCoreBtfFailure(); // a minimized BTF that lacks something: once more with vmlinux's
+        obj.close();
+        obj = BpfObject.open(elf, 'exe_tracker', { vmlinuxBtf: true });
+        configure(obj);
+        obj.load();
+      }
       for (const p of obj.programs()) obj.attachAuto(p.name);
       const map = obj.map(MAP);
       if (map.valueSize !== SLOT * EXE_SLOTS) throw new Error(`exe tracker: ${MAP} values are ${map.valueSize} bytes, expected ${SLOT * EXE_SLOTS}`);
