@@ -69,6 +69,7 @@ export async function buildProgram(): Promise<Command> {
     .exitOverride()
     .configureOutput({ writeErr: () => undefined });
   program.command('run').description('Run a gadget image (ig run --help lists the flags, ig run IMAGE --help its fields)').allowUnknownOption(true).helpOption(false);
+  program.command('replay').description('Replay a recording (ig run IMAGE --record FILE) through any output, filter or sort; --info summarises it').allowUnknownOption(true).helpOption(false);
   registerVersion(program);
   await loadOptional(program);
   registerCompletion(program);
@@ -104,6 +105,11 @@ export async function main(argv: string[]): Promise<number> {
   const runAt = args.indexOf('run');
   if (runAt >= 0 && args.slice(0, runAt).every((a) => a.startsWith('-'))) {
     return runCommand([...args.slice(0, runAt), ...args.slice(runAt + 1)]);
+  }
+  const replayAt = args.indexOf('replay');
+  if (replayAt >= 0 && args.slice(0, replayAt).every((a) => a.startsWith('-'))) {
+    const { replayCommand } = await import('./replay.js');
+    return replayCommand([...args.slice(0, replayAt), ...args.slice(replayAt + 1)]);
   }
   if (args[0] === '__complete') return complete(await buildProgram(), args.slice(1));
   const program = await buildProgram();

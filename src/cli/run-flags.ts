@@ -33,6 +33,9 @@ export const RUN_FLAGS: KnownFlag[] = [
   { long: 'wasm-memory-limit', value: true, description: "Largest memory the gadget's WASM module may grow to (e.g. 256MiB)" },
   { long: 'wasm-timeout', value: true, description: "Longest one call into the gadget's WASM module may run (e.g. 5s)" },
   { long: 'annotate', value: true, description: 'Add annotations to data sources or fields: ds:annotation=value or ds.field:annotation=value' },
+  { long: 'record', value: true, description: 'Also write the raw records and what interprets them to this file (replay with ig replay FILE)' },
+  { long: 'record-max-size', value: true, description: 'With --record: largest file (e.g. 512MiB) before it moves to FILE.1 and a new FILE begins' },
+  { long: 'record-max-files', value: true, description: 'With --record-max-size: files kept in all, FILE and FILE.1 … (default 5)' },
 ];
 
 /** Flags that operators give most gadgets (the gadget's own params come on top). */

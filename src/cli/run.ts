@@ -2,7 +2,11 @@
 // a pre-scan finds the image and run-level flags (flags may come before or after the image), then a full parse
 // knows every gadget and operator param.
 import { Command, Option, CommanderError } from 'commander';
-import { prepareGadget } from '../runtime/assemble.js';
+import { prepareGadgetFromImage } from '../runtime/assemble.js';
+import { getGadgetImage } from '../oci/image-load.js';
+import { HostFacts } from '../gadget/host-facts.js';
+import { RecordingWriter } from '../record/writer.js';
+import { igVersion } from './version.js';
 import { Logger } from '../gadget/logger.js';
 import type { ParamDesc } from '../gadget/params.js';
 import { parseDuration } from '../gadget/params.js';
@@ -86,6 +90,9 @@ export function runCommandSkeleton(): Command {
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--wasm-memory-limit <size>', 'Largest memory the gadget\'s WASM module may grow to (e.g. 256MiB, 64MiB)', '256MiB')
     .option('--wasm-timeout <duration>', 'Longest one call into the gadget\'s WASM module may run before the run ends (e.g. 5s)', '5s')
+    .option('--record <file>', RUN_FLAGS.find((f) => f.long === 'record')!.description)
+    .option('--record-max-size <size>', RUN_FLAGS.find((f) => f.long === 'record-max-size')!.description)
+    .option('--record-max-files <n>', RUN_FLAGS.find((f) => f.long === 'record-max-files')!.description, '5')
     .helpOption('-h, --help', 'Help for run');
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -140,6 +147,8 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     return 1;
   }
   let ctx: GadgetContext | undefined;
+  let recorder: RecordingWriter | undefined;
+  let endReason = 'done';
   try {
     const skel = runCommandSkeleton();
     // A first lenient parse for the image options (pull policy, keys) before reading the image.
@@ -157,15 +166,13 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     setWasmLimits({ memoryLimitBytes: parseSize(String(o0.wasmMemoryLimit), '--wasm-memory-limit'), timeoutMs: parseWasmTimeout(String(o0.wasmTimeout)) });
     // Impossible values are refused before anything is read or loaded.
     const timeoutMs = parseTimeout(String(o0.timeout));
+    const record = o0.record !== undefined && !pre.help ? recordOptions(o0) : undefined;
     if (!pre.help) requirePrivileges();
     performance.mark('ig:run');
     // Minimized kernel BTF per object in the store (runtime/core-btf-store.ts); IG_CORE_BTF=0 turns it off.
     if (!pre.help && process.env.IG_CORE_BTF !== '0') new StoreCoreBtf(join(defaultStorePath(), 'cache', 'core-btf'), log).install();
     await checkGadgetName(pre.image, log);
-    ctx = await prepareGadget(pre.image, {
-      log,
-      operators: deps.operators ?? defaultDataOperators({ kube: await kubeSourcesFromEnv((m) => log.warn(m)) }),
-      image: {
+    const img = await getGadgetImage(pre.image, {
         pull: pull as 'always' | 'missing' | 'never',
         disallowPulling: String(o0.disallowPulling) === 'true',
         verifyImage: String(o0.verifyImage) !== 'false',
@@ -173,7 +180,17 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
         allowedGadgets: o0.allowedGadgets ? String(o0.allowedGadgets).split(',') : undefined,
         insecureRegistries: o0.insecureRegistries ? String(o0.insecureRegistries).split(',') : undefined,
         authFile: o0.authfile ? String(o0.authfile) : undefined,
-      },
+    });
+    if (record) {
+      // Opened before anything is loaded: a path that cannot be written costs no kernel work.
+      recorder = new RecordingWriter(record.path, { maxFileBytes: record.maxFileBytes, maxFiles: record.maxFiles, onError: (e) => ctx?.fail(e) });
+      recorder.begin(img, igVersion());
+    }
+    ctx = await prepareGadgetFromImage(img, {
+      log,
+      operators: deps.operators ?? defaultDataOperators({ kube: await kubeSourcesFromEnv((m) => log.warn(m)) }),
+      facts: recorder ? HostFacts.record(recorder) : undefined,
+      recording: recorder,
       annotate: parseAnnotations(o0.annotate === undefined ? [] : Array.isArray(o0.annotate) ? o0.annotate.map(String) : [String(o0.annotate)]),
     });
     performance.mark('ig:image');
@@ -217,12 +234,27 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     stopOn('SIGTERM');
     process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') ctx?.done('stdout closed'); });
     performance.mark('ig:prepared');
+    recorder?.params(ctx.params.setValues());
+    ctx.signal.addEventListener('abort', () => { endReason = String(ctx?.signal.reason ?? 'done'); }, { once: true });
     await ctx.run({ timeoutMs });
+    await recorder?.close(endReason);
+    if (recorder) log.debug(`recording ${recorder.path}: ${recorder.stats.batches} batches, ${recorder.stats.records} records, ${recorder.stats.facts} host facts, ${recorder.stats.lost} lost, ${recorder.stats.files} file(s)`);
     return 0;
   } catch (e) {
+    // What was recorded until the failure stays readable (it ends with the reason).
+    await recorder?.close(`error: ${(e as Error).message}`).catch(() => undefined);
     reportError(e, pre.verbose || isDebug());
     return 1;
   }
+}
+
+function recordOptions(o: Record<string, unknown>): { path: string; maxFileBytes: number; maxFiles: number } {
+  const path = String(o.record);
+  if (!path) throw new UsageError('--record needs a file name, e.g. --record /tmp/run.igrec');
+  const maxFileBytes = o.recordMaxSize !== undefined ? parseSize(String(o.recordMaxSize), '--record-max-size') : 0;
+  const files = String(o.recordMaxFiles ?? '5');
+  if (!/^\d+$/.test(files) || Number(files) < 1 || Number(files) > 1000) throw new UsageError(`invalid value "${files}" for --record-max-files: expected a number from 1 to 1000`);
+  return { path, maxFileBytes, maxFiles: Number(files) };
 }
 
 /** The skeleton's image options, with env/config-file values (operator.oci.<flag>) for those not on the command line. */
@@ -247,7 +279,7 @@ export function parseSize(v: string, flag: string): number {
   return n;
 }
 
-function parseWasmTimeout(v: string): number {
+export function parseWasmTimeout(v: string): number {
   let ms: number;
   try { ms = parseDuration(v); } catch { throw new UsageError(`invalid value "${v}" for --wasm-timeout: expected a duration like 5s or 500ms`); }
   if (!(ms >= 1)) throw new UsageError(`invalid value "${v}" for --wasm-timeout: must be at least 1ms`);

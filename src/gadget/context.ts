@@ -10,6 +10,8 @@ import { NetnsTargets } from './netns.js';
 import { MountTargets } from './mounts.js';
 import { RenderConsumers } from './render-consumers.js';
 import { AggregateConsumers } from './aggregate-consumers.js';
+import { HostFacts } from './host-facts.js';
+import type { RecordSink, ReplayFeed } from './recording.js';
 
 export class GadgetError extends Error {
   constructor(message: string, readonly details?: string) { super(message); }
@@ -48,9 +50,18 @@ export class GadgetContext {
   readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
   /** The daemon's instance id and name of this run ('' for a plain `ig run`): bpfstats attributes programs by it. */
   instance: { id: string; name: string } = { id: '', name: '' };
+  /** Answers from the host (clock offset, names, executables, containers); recorded or replayed (host-facts.ts). */
+  facts: HostFacts = HostFacts.live();
+  /** `ig run --record`: where the record-reading operators hand raw batches (recording.ts). */
+  recording: RecordSink | undefined;
+  /** `ig replay`: the record-reading operators emit these recorded batches instead of reading the kernel. */
+  replay: ReplayFeed | undefined;
   /** What the run watches, in words, from the operator that selects containers (for a note after silence). */
   watching: string | undefined;
   private readonly abort = new AbortController();
+  private startedResolve!: () => void;
+  /** Resolves once every operator's start has run (a replay feeds batches only then, as readers would). */
+  readonly whenStarted = new Promise<void>((r) => { this.startedResolve = r; });
   private started: OperatorInstance[] = [];
   private doneReason: string | undefined;
   private failure: Error | undefined;
@@ -127,6 +138,7 @@ export class GadgetContext {
         await inst.preStart?.(this);
       }
       for (const { inst } of this.instances) await inst.start?.(this);
+      this.startedResolve();
       if (opts.timeoutMs && opts.timeoutMs > 0) timer = setTimeout(() => this.done('timeout'), opts.timeoutMs);
       if (!this.signal.aborted) {
         await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -136,6 +148,8 @@ export class GadgetContext {
       failed = true;
       throw e;
     } finally {
+      // A failed start: whoever waits for the start must not wait for ever (they see the run stopping).
+      this.startedResolve();
       if (timer) clearTimeout(timer);
       try {
         await this.stopAll();

@@ -125,6 +125,11 @@ export class ParamSet {
     return this.values.has(fq) ? this.values.get(fq) : p.defaultValue;
   }
 
+  /** The values that were set (fully-qualified key → value), e.g. for a recording. */
+  setValues(): Record<string, string> {
+    return Object.fromEntries(this.values);
+  }
+
   isSet(key: string): boolean {
     const p = this.find(key);
     return !!p && this.values.has((p.prefix ?? '') + p.key);

@@ -4,7 +4,9 @@
 import { join } from 'node:path';
 import { getGadgetImage, type GetImageOptions } from '../oci/image-load.js';
 import { defaultStorePath } from '../oci/store.js';
-import { GadgetContext, GadgetError, type ImageLayer } from '../gadget/context.js';
+import { GadgetContext, GadgetError, type GadgetImageInfo, type ImageLayer } from '../gadget/context.js';
+import type { HostFacts } from '../gadget/host-facts.js';
+import type { RecordSink, ReplayFeed } from '../gadget/recording.js';
 import { parseMetadata } from '../gadget/metadata.js';
 import { Logger } from '../gadget/logger.js';
 import type { DataOperator, OperatorInstance } from '../gadget/operator.js';
@@ -19,13 +21,24 @@ export interface PrepareOptions {
   log?: Logger;
   /** --annotate: merged into the metadata before any data source or field exists. */
   annotate?: Annotation[];
+  /** Set before any operator is instantiated (they may ask the host at once): record/replay (src/record). */
+  facts?: HostFacts;
+  recording?: RecordSink;
+  replay?: ReplayFeed;
 }
 
 export async function prepareGadget(ref: string, opts: PrepareOptions): Promise<GadgetContext> {
-  const img = await getGadgetImage(ref, opts.image);
+  return prepareGadgetFromImage(await getGadgetImage(ref, opts.image), opts);
+}
+
+/** The same with an image already in hand (a replay's recorded image). */
+export async function prepareGadgetFromImage(img: GadgetImageInfo & { metadata: Buffer | null; layers: ImageLayer[] }, opts: PrepareOptions): Promise<GadgetContext> {
   const md = parseMetadata(img.metadata, `${img.reference}: gadget.yaml`, join(opts.image?.store ?? defaultStorePath(), 'cache', 'gadget-yaml'));
   if (opts.annotate?.length) applyAnnotations(md, opts.annotate);
   const ctx = new GadgetContext(img, md, opts.log ?? new Logger());
+  if (opts.facts) ctx.facts = opts.facts;
+  ctx.recording = opts.recording;
+  ctx.replay = opts.replay;
   await ctx.instantiate(await instantiateImageOperators(ctx, img.reference, img.layers), opts.operators);
   if (opts.annotate?.length) checkAnnotationTargets(opts.annotate, ctx.dataSources);
   return ctx;

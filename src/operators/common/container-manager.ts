@@ -42,10 +42,17 @@ export class ContainerManager {
 
   constructor(private readonly ctx: GadgetContext, private readonly name: string, private readonly pods?: PodSource) {
     this.changes.setMaxListeners(0);
+    // Recorded and replayed runs: the container a namespace belongs to is a host fact (ctx.facts), so a replay
+    // shows the recorded run's containers without asking any runtime.
+    const facts = ctx.facts;
+    const byMntns = facts.mode === 'live' ? (m: number | bigint) => this.lookupMntns(m)
+      : (m: number | bigint) => facts.ask<Container | null>('container-mntns', String(m), () => this.lookupMntns(m) ?? null, null) ?? undefined;
+    const byNetns = facts.mode === 'live' ? (n: number) => this.lookupNetns(n)
+      : (n: number) => facts.ask<Container | null>('container-netns', String(n), () => this.lookupNetns(n) ?? null, null) ?? undefined;
     for (const ds of ctx.dataSources.values()) {
       addContainerFields(ds, {
-        byMntns: (m) => this.lookupMntns(m),
-        byNetns: (n) => this.lookupNetns(n),
+        byMntns,
+        byNetns,
         onChange: (cb) => { this.changes.on('change', cb); return () => this.changes.off('change', cb); },
       }, pods !== undefined);
     }
@@ -118,8 +125,17 @@ export class ContainerManager {
   }
 
   async start(ctx: GadgetContext, o: ManagerStartOptions): Promise<void> {
+    // A replay reads containers from the recording; the kernel-side selection happened when it was recorded.
+    if (ctx.facts.mode === 'replay') return;
     this.col = await ContainerCollection.start({ ...o.collection, warn: (m) => ctx.log.warn(m) });
     const col = this.col;
+    if (ctx.facts.mode === 'record') {
+      // The container table and its changes, for `ig replay --info` and whoever reads the recording later.
+      const key = (c: Container) => `${c.runtime}/${c.id}`;
+      for (const c of col.list()) ctx.facts.note('container', key(c), c);
+      col.on('add', (c: Container) => ctx.facts.note('container-add', key(c), c));
+      col.on('remove', (c: Container) => ctx.facts.note('container-remove', key(c), c));
+    }
     // A container that comes or goes changes what a mntns id means: forget cached answers.
     col.on('add', () => this.forget());
     col.on('remove', () => this.forget());

@@ -7,6 +7,7 @@ import type { ParamDesc } from '../../gadget/params.js';
 import { mapFetchPlans, validateCountList, validateIntervalList, type FetchPlan } from './fetch.js';
 import { EBPF_PREFIX } from './params.js';
 import { batchFromDump } from './records.js';
+import { emitBatch } from './record-tap.js';
 
 interface MapIterDs {
   ds: DataSource; map: string; keySize: number; valueSize: number; fetches: number; flushOnStop: boolean;
@@ -47,7 +48,7 @@ export class MapIterators {
 
   private fetch(it: MapIterDs, obj: BpfObject): void {
     const d = obj.map(it.map).dump({ del: true });
-    it.ds.emit(batchFromDump(it.ds, d.keys, d.values, d.count, it.keySize, it.valueSize));
+    emitBatch(this.ctx, it.ds, batchFromDump(it.ds, d.keys, d.values, d.count, it.keySize, it.valueSize), it.keySize + it.valueSize);
     it.fetches++;
   }
 

@@ -29,6 +29,8 @@ import { configurePacketFilters, packetFilterNames, packetFilterParams } from '.
 import { ContainerTc, type TcProgram } from './tcattach.js';
 import { ContainerUprobes, HOST, type UprobeProgram } from './uprobes.js';
 import type { MountTarget } from '../../gadget/mounts.js';
+import { recordedBatch } from './record-tap.js';
+import type { ReplayFeed } from '../../gadget/recording.js';
 
 const LOST_POLL_MS = 1000;
 
@@ -45,6 +47,9 @@ export class EbpfOperator implements OperatorInstance {
   private cleanups: (() => void)[] = [];
   private lostTimer?: NodeJS.Timeout;
   private kernelEnums = new Map<string, EnumInfo | undefined>();
+  /** `ig replay`: the feed delivering recorded batches, until it ends. */
+  private replaying?: Promise<void>;
+  private readonly replayStop = new AbortController();
 
   constructor(private readonly ctx: GadgetContext, private readonly elf: Buffer) {
     try {
@@ -57,7 +62,8 @@ export class EbpfOperator implements OperatorInstance {
     this.snapshots = new Snapshots(ctx);
     this.buildDataSources();
     this.buildParams();
-    this.declareNames();
+    // A replay loads nothing: no operator may offer maps (and create kernel objects) for it.
+    if (!ctx.replay) this.declareNames();
   }
 
   /** Tell the other operators what the program has, so they can offer maps and variables by name (offers.ts). */
@@ -149,6 +155,12 @@ export class EbpfOperator implements OperatorInstance {
   }
 
   async start(ctx: GadgetContext): Promise<void> {
+    if (ctx.replay) { this.startReplay(ctx, ctx.replay); return; }
+    const rec = ctx.recording;
+    if (rec) {
+      const sources = [...this.tracers.list, ...this.mapIters.list, ...this.snapshots.list].map((x) => x.ds);
+      for (const ds of sources) ds.onLost((n, cause) => rec.lost(ds.name, n, cause));
+    }
     mountBpfFilesystems();
     this.mapIters.plan();
     performance.mark('ig:start');
@@ -255,7 +267,35 @@ export class EbpfOperator implements OperatorInstance {
     this.cleanups.push(ctx.netns.onAdd(onAdd), ctx.netns.onRemove(onRemove));
   }
 
+  /** Emit the recorded batches of this gadget's data sources once every operator has started; end the run after. */
+  private startReplay(ctx: GadgetContext, feed: ReplayFeed): void {
+    const sink = {
+      batch: (name: string, raw: Buffer, count: number, layout: number) => {
+        const ds = ctx.dataSources.get(name);
+        if (!ds) return;
+        try {
+          ds.emit(recordedBatch(ds, raw, count, layout));
+        } catch (e) {
+          // As on a live run: a reader of stdout that went away (`| head`) ends the replay quietly.
+          if ((e as NodeJS.ErrnoException).code === 'EPIPE') { ctx.done('stdout closed'); return; }
+          ctx.log.error(`${ds.name}: ${(e as Error).message}`);
+          ctx.done('error');
+        }
+      },
+      lost: (name: string, n: number, cause: string) => ctx.dataSources.get(name)?.reportLost(n, cause),
+    };
+    const stopped = this.replayStop.signal;
+    ctx.signal.addEventListener('abort', () => this.replayStop.abort(), { once: true });
+    this.replaying = ctx.whenStarted
+      .then(() => (stopped.aborted ? undefined : feed.run(sink, stopped)))
+      .then(() => {
+        if (feed.stopped) ctx.log.warn(feed.stopped);
+        ctx.done('end of recording');
+      }, (e: Error) => ctx.fail(e));
+  }
+
   async stop(): Promise<void> {
+    if (this.replaying) { this.replayStop.abort(); await this.replaying; return; }
     if (this.lostTimer) clearInterval(this.lostTimer);
     this.lostTimer = undefined;
     this.mapIters.stopTimers();

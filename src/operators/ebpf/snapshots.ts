@@ -9,6 +9,7 @@ import { GadgetError, type GadgetContext } from '../../gadget/context.js';
 import { batchFromRing } from './records.js';
 import { parseCount, parseInterval } from './fetch.js';
 import { readPerCpuCounter } from './counters.js';
+import { emitBatch } from './record-tap.js';
 
 export const SNAPSHOT_RING = 'gadget_snapshot_buf';
 const ON_DEMAND_SECTIONS = new Set(['raw_tp', 'raw_tracepoint']);
@@ -95,7 +96,7 @@ export class Snapshots {
       try {
         const { batch, dropped } = takeSnapshot(obj, s);
         s.fetches++;
-        s.ds.emit(batch);
+        emitBatch(ctx, s.ds, batch);
         if (dropped > 0) s.ds.reportLost(dropped, 'snapshot larger than the drain limit');
         this.pollLost(s);
         return true;
@@ -148,7 +149,7 @@ export class Snapshots {
     for (const s of this.list) {
       if (!s.fetchOnStop) continue;
       try {
-        s.ds.emit(takeSnapshot(obj, s).batch);
+        emitBatch(this.ctx, s.ds, takeSnapshot(obj, s).batch);
       } catch (e) { this.ctx.log.warn(`${s.ds.name}: final fetch failed: ${(e as Error).message}`); }
     }
   }

@@ -8,6 +8,7 @@ import { Kind, type Batch, type DataSource } from '../../datasource/index.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { readPerCpuCounter } from './counters.js';
 import { batchFromRing } from './records.js';
+import { emitBatch } from './record-tap.js';
 
 const MIN_RING_BYTES = 8 * 1024 * 1024;
 /** Readers hand over batches after this linger (batched wake-ups) and at most this late. */
@@ -54,12 +55,14 @@ export class Tracers {
   }
 
   private open(t: TracerDs, obj: BpfObject): void {
-    const consumer = this.ctx.renderConsumers.for(t.ds);
-    const aggregate = consumer ? undefined : this.ctx.aggregateConsumers.for(t.ds);
+    // A recording needs every batch in JS (to write it): no rendering or counting on the reader thread then.
+    const recording = this.ctx.recording !== undefined;
+    const consumer = recording ? undefined : this.ctx.renderConsumers.for(t.ds);
+    const aggregate = consumer || recording ? undefined : this.ctx.aggregateConsumers.for(t.ds);
     const onBatch = (buf: Buffer, count: number, kind?: number) => {
       try {
         if (kind === BATCH_REFRESH) { consumer?.refresh(batchFromRing(t.ds, buf, count)); return; }
-        t.ds.emit(batchFromRing(t.ds, buf, count));
+        emitBatch(this.ctx, t.ds, batchFromRing(t.ds, buf, count), 0, buf);
       } catch (e) {
         this.ctx.log.error(`${t.ds.name}: ${(e as Error).message}`);
         this.ctx.done('error');

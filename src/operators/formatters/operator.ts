@@ -31,12 +31,12 @@ function addSibling(ds: DataSource, raw: Field, name: string, kind: number, comp
   return f;
 }
 
-function wireTimestamp(ds: DataSource, raw: Field): ((b: Batch) => void) | undefined {
+function wireTimestamp(ds: DataSource, raw: Field, bootOffset: () => bigint): ((b: Batch) => void) | undefined {
   const name = targetName(raw, 'timestamp') ?? (raw.name === 'timestamp' ? undefined : 'timestamp');
   if (raw.storage.type !== 'static' || raw.kind !== Kind.Uint64) return undefined;
   const offs = raw.storage.offs;
   const format = raw.annotation('formatters.timestamp.format');
-  const off = bootToWallOffsetNs();
+  const off = bootOffset();
   raw.derivation = { kind: 'wallclock-ns', offsetNs: off };
   if (name) {
     const tf = new TimestampFormatter();
@@ -87,7 +87,7 @@ function wireJoinedStrings(ds: DataSource, f: Field, sep: string): void {
 }
 
 /** Add the converted fields to `ds`; returns the in-place rewriters to subscribe at priority 0. */
-export function installFormatters(ds: DataSource): ((b: Batch) => void)[] {
+export function installFormatters(ds: DataSource, bootOffset: () => bigint = bootToWallOffsetNs): ((b: Batch) => void)[] {
   const rewriters: ((b: Batch) => void)[] = [];
   for (const raw of [...ds.fields]) {
     if (raw.unreferenced || raw.isEmpty) continue;
@@ -95,7 +95,7 @@ export function installFormatters(ds: DataSource): ((b: Batch) => void)[] {
     if (sep !== undefined) wireJoinedStrings(ds, raw, sep);
     const types = raw.typeNames();
     if (types.includes('gadget_timestamp')) {
-      const w = wireTimestamp(ds, raw);
+      const w = wireTimestamp(ds, raw, bootOffset);
       if (w) rewriters.push(w);
       continue;
     }
@@ -133,7 +133,9 @@ export const formattersOperator: DataOperator = {
     const dss = [...ctx.dataSources.values()];
     if (dss.length === 0) return null;
     // Fields are added now so that --fields, --filter and --sort can name them.
-    const subs = dss.map((ds) => ({ ds, rewriters: installFormatters(ds) }));
+    // A replay rewrites timestamps with the recorded run's offset (the boot clock of another boot, maybe another host).
+    const bootOffset = () => BigInt(ctx.facts.ask('clock', 'boot-to-wall-ns', () => String(bootToWallOffsetNs()), '0'));
+    const subs = dss.map((ds) => ({ ds, rewriters: installFormatters(ds, bootOffset) }));
     return {
       name: 'formatters',
       preStart() {

@@ -14,6 +14,7 @@
 // needed); the tracker is loaded on first use of an `exe` field and declared as the field's kernel source, so
 // the native renderer reads the same map without JS.
 import * as fs from 'node:fs';
+import type { HostFacts } from '../../gadget/host-facts.js';
 import type { DataOperator } from '../../gadget/operator.js';
 import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import { ExeTracker, EXE_COMM_LEN, EXE_PATH_MAX, EXE_SLOTS } from './exe-tracker.js';
@@ -134,7 +135,7 @@ export function processFields(ds: DataSource): Field[] {
 }
 
 /** Add `<proc>.exe` under every process struct that has a `pid` member. Returns how many were added. */
-export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = shared, tracker?: LazyExeTracker): number {
+export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = shared, tracker?: LazyExeTracker, facts?: HostFacts): number {
   let n = 0;
   for (const proc of processFields(ds)) {
     const pidField = ds.getField(`${proc.fullName}.pid`);
@@ -156,10 +157,15 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
           if (b === lastB && i === lastI) return last;
           lastB = b; lastI = i;
           const pid = Number(getPid(b, i));
-          const t = commAt >= 0 ? tracker?.get() : undefined;
-          const o = b.offs[i]! + commAt;
-          const k = t && pid > 0 ? t.exe(pid, b.buf.subarray(o, o + EXE_COMM_LEN)) : undefined;
-          last = k ?? resolver.exe(pid, getComm ? String(getComm(b, i) ?? '') : '');
+          const comm = () => (getComm ? String(getComm(b, i) ?? '') : '');
+          const live = () => {
+            const t = commAt >= 0 ? tracker?.get() : undefined;
+            const o = b.offs[i]! + commAt;
+            const k = t && pid > 0 ? t.exe(pid, b.buf.subarray(o, o + EXE_COMM_LEN)) : undefined;
+            return k ?? resolver.exe(pid, comm());
+          };
+          // Recorded and replayed runs: the executable is a host fact (the recording's processes, not this machine's).
+          last = facts && facts.mode !== 'live' ? facts.ask('exe', `${pid}:${comm()}`, live, '') : live();
           return last;
         },
       },
@@ -180,7 +186,8 @@ export const processEnricherOperator: DataOperator = {
   instantiate(ctx) {
     let n = 0;
     const tracker = new LazyExeTracker((e) => ctx.log.debug(`process: exe tracker not loaded (${e instanceof Error ? e.message : String(e)}); executables come from /proc`));
-    for (const ds of ctx.dataSources.values()) n += installProcessEnricher(ds, shared, tracker);
+    // A replay loads nothing into the kernel: its executables come from the recording only.
+    for (const ds of ctx.dataSources.values()) n += installProcessEnricher(ds, shared, ctx.facts.mode === 'replay' ? undefined : tracker, ctx.facts);
     return n > 0 ? { name: 'ProcessEnricher', postStop() { tracker.close(); } } : null;
   },
 };

@@ -15,7 +15,9 @@ function target(f: Field, fallback: string): string {
   return fallback;
 }
 
-export function installResolver(ds: DataSource, tables = { users, groups }): number {
+type Table = { lookup(id: number): string };
+
+export function installResolver(ds: DataSource, tables: { users: Table; groups: Table } = { users, groups }): number {
   let n = 0;
   for (const f of [...ds.fields]) {
     const types = f.typeNames();
@@ -44,7 +46,13 @@ export const uidGidResolverOperator: DataOperator = {
   priority: 5,
   instantiate(ctx) {
     let n = 0;
-    for (const ds of ctx.dataSources.values()) n += installResolver(ds);
+    // Recorded and replayed runs: the names are host facts (the recording's /etc/passwd, not this machine's).
+    const facts = ctx.facts;
+    const tables = facts.mode === 'live' ? { users, groups } : {
+      users: { lookup: (id: number) => facts.ask('user', String(id), () => users.lookup(id), '') },
+      groups: { lookup: (id: number) => facts.ask('group', String(id), () => groups.lookup(id), '') },
+    };
+    for (const ds of ctx.dataSources.values()) n += installResolver(ds, tables);
     return n > 0 ? { name: 'UidGidResolver' } : null;
   },
 };

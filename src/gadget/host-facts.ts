@@ -1,0 +1,68 @@
+// Host facts: what operators learn from the host rather than from records (the boot-clock offset, user and group
+// names, executables, the container a mount namespace belongs to). A live run asks the host. A recorded run asks
+// the host too and hands every answer that differs from the last one given for that key to the recording, in
+// order with the batches it belongs to. A replay answers from the recording instead, so enrichment reads the
+// recording's world, not the replaying machine's.
+//
+// Operators ask through `ctx.facts.ask(kind, key, live)`; only the ones whose answers depend on the host do.
+
+/** Where a recording run's answers go (src/record's writer). */
+export interface FactLog {
+  fact(kind: string, key: string, value: unknown): void;
+}
+
+export type FactsMode = 'live' | 'record' | 'replay';
+
+export class HostFacts {
+  /** record: the last answer given per kind/key (JSON), so an unchanged answer is not logged again. */
+  private readonly logged = new Map<string, string>();
+  /** replay: the answers of the recording up to where it is replayed. */
+  private readonly known = new Map<string, unknown>();
+  private readonly listeners: ((kind: string, key: string) => void)[] = [];
+
+  private constructor(readonly mode: FactsMode, private readonly log?: FactLog) {}
+
+  static live(): HostFacts { return new HostFacts('live'); }
+  static record(log: FactLog): HostFacts { return new HostFacts('record', log); }
+  static replay(): HostFacts { return new HostFacts('replay'); }
+
+  /**
+   * The answer for (kind, key): from the host (live, record) or from the recording (replay; `missing` when the
+   * recording never gave one, e.g. a field the recorded run did not show).
+   */
+  ask<T>(kind: string, key: string, live: () => T, missing: T): T {
+    if (this.mode === 'live') return live();
+    const id = `${kind}\0${key}`;
+    if (this.mode === 'replay') return (this.known.has(id) ? this.known.get(id) : missing) as T;
+    const v = live();
+    const text = encodeFact(v);
+    if (this.logged.get(id) !== text) {
+      this.logged.set(id, text);
+      this.log!.fact(kind, key, v);
+    }
+    return v;
+  }
+
+  /** record: a fact that is no answer to a question (a container that started), for the recording's table. */
+  note(kind: string, key: string, value: unknown): void {
+    if (this.mode === 'record') this.log!.fact(kind, key, value);
+  }
+
+  /** replay: the recording says this (in stream order). */
+  set(kind: string, key: string, value: unknown): void {
+    this.known.set(`${kind}\0${key}`, value);
+    for (const l of this.listeners) l(kind, key);
+  }
+
+  /** replay: called for every fact the recording states (e.g. to forget caches built on older answers). */
+  onSet(fn: (kind: string, key: string) => void): void { this.listeners.push(fn); }
+}
+
+// Facts hold JSON values plus bigints (mount namespace ids are u64): a bigint is written as {"$bigint":"123"}.
+export function encodeFact(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? { $bigint: x.toString() } : x)) ?? 'null';
+}
+
+export function decodeFact(text: string): unknown {
+  return JSON.parse(text, (_k, x) => (x && typeof x === 'object' && typeof x.$bigint === 'string' && Object.keys(x).length === 1 ? BigInt(x.$bigint) : x));
+}

@@ -1,0 +1,47 @@
+// Record and replay, as the operators that read records see them (the file itself is src/record's business).
+//
+// Recording: the operator that reads the kernel's records (eBPF tracers, map iterators, snapshotters) hands each
+// batch's raw bytes, before any other operator has touched them, to `ctx.recording`. It takes a copy before the
+// batch is emitted and commits it after, so that the host facts the pipeline asked for while handling the batch
+// (host-facts.ts) precede it in the recording.
+//
+// Replay: the same operator is built from the recorded image, but instead of loading anything into the kernel it
+// pulls the recorded batches from a `ReplayFeed` and emits them as if its readers had read them.
+
+/** Record layout of a batch: 0 the native reader's layout ([u32 len][u32 cpu][payload padded to 8]…), else every
+ * record has this many bytes, back to back (map dumps, snapshots). */
+export type RecordLayout = number;
+
+export interface PendingBatch {
+  /** After the batch was emitted: write it (after the facts asked meanwhile). */
+  commit(): void;
+}
+
+export interface RecordSink {
+  /** Copies `count` records of `raw` (layout as above) now; call commit() once the batch has been emitted. */
+  batch(ds: string, raw: Buffer, count: number, layout: RecordLayout): PendingBatch;
+  /** Events the kernel side could not deliver, with their cause. */
+  lost(ds: string, n: number, cause: string): void;
+}
+
+/** What a replay hands the image operator, in recorded order. */
+export interface ReplaySink {
+  batch(ds: string, raw: Buffer, count: number, layout: RecordLayout): void;
+  lost(ds: string, n: number, cause: string): void;
+}
+
+export interface ReplayFeed {
+  /**
+   * Deliver everything recorded (facts go to ctx.facts on the way), then resolve. Stops early when `signal`
+   * aborts. A damaged file ends the feed where the damage starts; `stopped` then says where, in one line.
+   */
+  run(sink: ReplaySink, signal: AbortSignal): Promise<void>;
+  readonly stopped?: string;
+}
+
+/** The used bytes of a native reader batch of `count` records (its buffer may be longer). */
+export function readerBatchBytes(buf: Buffer, count: number): number {
+  let o = 0;
+  for (let k = 0; k < count && o + 8 <= buf.length; k++) o += 8 + ((buf.readUInt32LE(o) + 7) & ~7);
+  return Math.min(o, buf.length);
+}
