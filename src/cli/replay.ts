@@ -11,7 +11,7 @@ import { reportError, UsageError, isDebug } from './errors.js';
 import { addParamOptions, commanderMessage } from './param-flags.js';
 import { parseAnnotations } from '../gadget/annotate.js';
 import { fieldsHelp } from './run-help.js';
-import { parseSize, parseWasmTimeout } from './run.js';
+import { addAbsentCommonFlags, parseSize, parseWasmTimeout } from './run.js';
 import type { GadgetContext } from '../gadget/context.js';
 
 const VALUE_FLAGS = new Set(['--speed', '--annotate', '--wasm-memory-limit', '--wasm-timeout', '-o', '--output', '--fields', '-F', '--filter', '-E', '--filter-expr', '--sort', '--max-entries']);
@@ -81,6 +81,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     const cmd = skeleton();
     cmd.usage(`${pre.file} [flags]`).description(`Replay ${ctx.name} recorded ${new Date(rec.header.startedAt).toISOString()} on ${rec.header.hostname}`);
     const byAttr = addParamOptions(cmd, ctx.params.all(), log);
+    const absent = addAbsentCommonFlags(cmd);
     if (pre.help) cmd.addHelpText('after', fieldsHelp(ctx));
     try {
       cmd.parse(args, { from: 'user' });
@@ -93,6 +94,11 @@ export async function replayCommand(args: string[]): Promise<number> {
     }
     if (cmd.args.length > 1) throw new UsageError(`unexpected argument "${cmd.args[1]}" after the recording (one recording per replay)`);
     const opts = cmd.opts();
+    for (const [attr, f] of absent) {
+      if (cmd.getOptionValueSource(attr) !== 'cli') continue;
+      if (f.harmlessWhenAbsent) continue;
+      throw new UsageError(`--${f.long}: ${(f.absentReason ?? '{g} has no such flag').replace('{g}', ctx.name)}`);
+    }
     for (const [attr, p] of byAttr) {
       if (cmd.getOptionValueSource(attr) !== 'cli') continue;
       ctx.params.set((p.prefix ?? '') + p.key, String(opts[attr]));

@@ -121,7 +121,7 @@ export function runHelpWithoutImage(): string {
  * Flags most gadgets have but this one lacks: hidden options, so that using one is either accepted (--host on a
  * host-wide gadget) or refused with the reason instead of "unknown flag".
  */
-function addAbsentCommonFlags(cmd: Command): Map<string, KnownFlag> {
+export function addAbsentCommonFlags(cmd: Command): Map<string, KnownFlag> {
   const absent = new Map<string, KnownFlag>();
   const taken = new Set(cmd.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]));
   for (const f of COMMON_FLAGS) {

@@ -107,6 +107,8 @@ export class RecordingWriter implements RecordSink, FactLog {
     const head = [headerEntry(this.header), ...this.blobs];
     this.entries.unshift(...head);
     for (const b of head) this.entryBytes += b.length;
+    // The image in a chunk of its own: damage anywhere later still leaves a file that says what it recorded.
+    this.seal();
   }
 
   /** The run's params (full key → value) as they were set. */
