@@ -65,6 +65,9 @@ const PATHS = {
   'ig-ustack': { args: ['-o', 'json', '--collect-ustack'], file: true, js: false, label: 'ig -o json --collect-ustack > /dev/shm file' },
   'ig-ustack-null': { args: ['-o', 'json', '--collect-ustack'], file: false, js: false, label: 'ig -o json --collect-ustack > /dev/null' },
   'ig-columns-js-null': { args: ['-o', 'columns'], file: false, js: true, label: 'ig -o columns, JS pipeline (IG_NATIVE_RENDER=0) > /dev/null' },
+  // Issue 18: recording the storm (bench/record.bench.ts --storm runs these).
+  'ig-record-none': { args: ['-o', 'none', '--record', '/dev/shm/igb_record_none.igrec'], file: false, js: false, label: 'ig -o none --record /dev/shm file' },
+  'ig-record': { args: ['-o', 'json', '--record', '/dev/shm/igb_record.igrec'], file: true, js: false, label: 'ig -o json > /dev/shm file, --record /dev/shm file' },
 } as const;
 type PathId = keyof typeof PATHS;
 const PATH_SETUPS = Object.keys(PATHS) as PathId[];
@@ -272,7 +275,7 @@ class Bench {
               break;
             }
             case 'ig-filter': case 'ig-filter-null': case 'ig-filter-js-null': case 'ig-expr': case 'ig-expr-null':
-            case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': case 'ig-ustack': case 'ig-ustack-null': {
+            case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': case 'ig-ustack': case 'ig-ustack-null': case 'ig-record-none': case 'ig-record': {
               const path = PATHS[setup];
               const out = path.file ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
