@@ -1,7 +1,16 @@
 // Column output: header once, then one aligned row per record; widths, alignment, ellipsis from annotations.
 // Widths are terminal cells (wide CJK characters and emoji take two), control characters are shown escaped,
 // and the last column is never cut unless it declares columns.maxwidth: it is where paths and arguments go.
-import stringWidth from 'string-width';
+import { createRequire } from 'node:module';
+import type stringWidthFn from 'string-width';
+
+// string-width (and its Intl.Segmenter, whose ICU data took ~2.6 MB of resident memory) is loaded on first use:
+// a JSON run, or columns of ASCII text, never needs it.
+let sw: typeof stringWidthFn | undefined;
+function stringWidth(s: string): number {
+  sw ??= (createRequire(import.meta.url)('string-width') as { default: typeof stringWidthFn }).default;
+  return sw(s);
+}
 import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { Kind, baseKind, isNumericKind } from '../../datasource/index.js';
 
@@ -81,11 +90,12 @@ export function cells(s: string): number {
   return PLAIN.test(s) ? s.length : stringWidth(s);
 }
 
-const segmenter = new Intl.Segmenter();
+let segmenter: Intl.Segmenter | undefined;
 
 /** The longest prefix (or suffix) of `s` that fits in `w` cells, never splitting a character. */
 function takeCells(s: string, w: number, fromEnd: boolean): string {
   if (PLAIN.test(s)) return fromEnd ? s.slice(s.length - w) : s.slice(0, w);
+  segmenter ??= new Intl.Segmenter();
   const parts = [...segmenter.segment(s)].map((g) => g.segment);
   if (fromEnd) parts.reverse();
   let used = 0;
