@@ -28,6 +28,11 @@ export interface RecordSink {
 export interface ReplaySink {
   batch(ds: string, raw: Buffer, count: number, layout: RecordLayout): void;
   lost(ds: string, n: number, cause: string): void;
+  /**
+   * While a consumer has paused the data sources (DataSource.pauseProducer: the library's iterator is behind), a
+   * promise the feed waits for before its next entry; undefined otherwise. A replay waits instead of losing.
+   */
+  hold?(): Promise<void> | undefined;
 }
 
 export interface ReplayFeed {

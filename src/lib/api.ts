@@ -66,6 +66,14 @@ export interface RunGadgetOptions {
    */
   remote?: string | { address: string; tls?: { key?: string; cert?: string; serverCa?: string; serverName?: string }; connectTimeoutSec?: number };
   /**
+   * Replay a recording (`ig run IMAGE --record FILE`) instead of running the gadget: the same pipeline (params,
+   * filters, fields) over the recorded events; nothing is loaded into the kernel, no privileges are needed. A
+   * slow consumer pauses the replay: nothing is lost. The image argument names the events' types.
+   */
+  recording?: string;
+  /** Replay speed: 0 (default) as fast as possible, 1 as recorded, 2 twice as fast. */
+  speed?: number;
+  /**
    * Bytes of undelivered events this process holds at most (default 8 MiB). Beyond it the source is paused: the
    * kernel ring fills and the gadget counts what it could not write (reported through `lost` / `onLost`).
    */

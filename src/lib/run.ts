@@ -11,6 +11,7 @@ import { EventQueue } from './event-queue.js';
 import { viewClass, viewFields, type EventView, type ViewClass } from './views.js';
 import { fieldList, fullKey, optionParams, resolveParam } from './options.js';
 import { runRemote } from './remote.js';
+import { replayPrepare } from './replay.js';
 
 const DEFAULT_MAX_BUFFERED = 8 << 20;
 
@@ -65,7 +66,9 @@ class Run implements GadgetRun<EventView> {
       lost: (ds, n, cause) => this.queue.addLost(ds, n, cause),
       log,
     };
-    this.driver = opts.remote !== undefined ? runRemote(image, opts, paused) : localDriver(image, opts);
+    this.driver = opts.remote !== undefined ? runRemote(image, opts, paused)
+      : opts.recording !== undefined ? localDriver(image, opts, replayPrepare(opts.recording, opts.speed))
+        : localDriver(image, opts);
     if (opts.signal?.aborted) {
       // Aborted before it began: nothing is started at all.
       this.aborted = opts.signal.reason;
@@ -133,7 +136,10 @@ export function libraryOperators(...extra: DataOperator[]): DataOperator[] {
 }
 
 /** The pipeline of `ig run` in this process, with a collector where the cli output would be. */
-function localDriver(image: string, opts: RunGadgetOptions): RunDriver {
+/** How a driver gets its context: the image from the store, or a recording (replay.ts). */
+export type Prepare = (operators: DataOperator[], log: Logger) => Promise<GadgetContext>;
+
+function localDriver(image: string, opts: RunGadgetOptions, prepare: Prepare = (operators, log) => prepareGadget(image, { log, operators, image: { pull: opts.pull ?? 'missing' } })): RunDriver {
   let ctx: GadgetContext | undefined;
   let stopReq = false;
   let settle!: (err?: unknown) => void;
@@ -168,7 +174,7 @@ function localDriver(image: string, opts: RunGadgetOptions): RunDriver {
       let runP: Promise<void>;
       try {
         const operators = libraryOperators(collector);
-        ctx = await prepareGadget(image, { log: sink.log, operators, image: { pull: opts.pull ?? 'missing' } });
+        ctx = await prepare(operators, sink.log);
         for (const [name, value] of optionParams(opts)) {
           // --host on a gadget without containers is no error for `ig run` either: it sees the host anyway.
           if (name === 'host' && !ctx.params.all().some((p) => p.key === 'host')) continue;

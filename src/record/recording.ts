@@ -85,6 +85,8 @@ function open(reader: RecordingReader): Recording {
           const name = (id: number) => dsNames.get(id) ?? `#${id}`;
           try {
             for (let e = first; e !== undefined && !signal.aborted; e = next()) {
+              const hold = sink.hold?.();
+              if (hold) { await hold; lastYield = performance.now(); if (signal.aborted) break; }
               if (speed > 0 && 't' in e) {
                 const wait = t0 + e.t / speed - performance.now();
                 if (wait > 1) { await sleep(wait, undefined, { signal }).catch(() => undefined); lastYield = performance.now(); if (signal.aborted) break; }

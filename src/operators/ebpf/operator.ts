@@ -283,8 +283,19 @@ export class EbpfOperator implements OperatorInstance {
         }
       },
       lost: (name: string, n: number, cause: string) => ctx.dataSources.get(name)?.reportLost(n, cause),
+      hold: () => gate?.wait,
     };
+    // A consumer that pauses a data source (the library's iterator) holds the whole feed: entries stay in order.
+    let gate: { wait: Promise<void>; open: () => void } | undefined;
+    const flow = {
+      pause: (p: boolean) => {
+        if (p && !gate) { let open!: () => void; const wait = new Promise<void>((r) => { open = r; }); gate = { wait, open }; }
+        if (!p && gate) { const g = gate; gate = undefined; g.open(); }
+      },
+    };
+    for (const ds of ctx.dataSources.values()) ds.setFlowControl(flow);
     const stopped = this.replayStop.signal;
+    stopped.addEventListener('abort', () => flow.pause(false), { once: true });
     ctx.signal.addEventListener('abort', () => this.replayStop.abort(), { once: true });
     this.replaying = ctx.whenStarted
       .then(() => (stopped.aborted ? undefined : feed.run(sink, stopped)))
