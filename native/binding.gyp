@@ -16,6 +16,7 @@
       "src/memo_source.c",
       "src/render_buffer.c",
       "src/render_width.c",
+      "src/joined_strings.c",
       "src/metrics_agg.c",
       "src/deadline.cc",
       "src/pcap_filter.c",

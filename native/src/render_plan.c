@@ -16,6 +16,7 @@
 #include "render_plan.h"
 #include "memo_source.h"
 #include "render_width.h"
+#include "joined_strings.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ enum {
   OP_F_BOOL = 26,  /* a: record offset, b: cmp << 24 (== or !=), c: 0 or 1 */
   OP_F_STR = 27,   /* a: record offset, b: size | cmp << 24, c: literal offset of [u32 len][UTF-8 bytes] */
   OP_F_MEMO = 28,  /* a: memo whose fragments are "1" or "0" (the leaf's answer, computed in JS) */
+  OP_JOINED = 40,  /* a: record offset, b: array size, c: literal offset of its descriptor (joined_strings.h) */
 };
 
 enum { CMP_EQ = 0, CMP_NE = 1, CMP_LT = 2, CMP_LE = 3, CMP_GT = 4, CMP_GE = 5 };
@@ -316,6 +318,11 @@ static uint8_t *put_cstr(uint8_t *w, const uint8_t *s, size_t max) {
   return w;
 }
 
+uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n) {
+  uint8_t *end = put_cstr(w, s, n);
+  memmove(w, w + 1, (size_t)(end - w) - 2);
+  return end - 2;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Memos
@@ -866,6 +873,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         }
         break;
       case OP_CSTR: w = put_cstr(w, f, r->size); break;
+      case OP_JOINED: w = ig_put_joined(w, rec, size, r->off, r->size, p->lits + r->limit); break;
       case OP_WALL_U64: {
         uint64_t v;
         memcpy(&v, f, 8);
@@ -1186,6 +1194,18 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
       case OP_BOOL: end = (size_t)op[1] + 1; break;
       case OP_CSTR: if (op[2] <= 0) bad = "string size"; end = (size_t)op[1] + (size_t)op[2]; break;
       case OP_WALL_U64: end = (size_t)op[1] + 8; break;
+      case OP_JOINED: /* the array itself may be cut short by the record: only its start must be there */
+        if (op[2] <= 0 || op[3] < 0 || (op[3] & 3) || !ig_joined_desc_size(p->lits + op[3], p->nlits - (size_t)op[3])) bad = "joined strings";
+        else {
+          /* the length and count members must be there too */
+          uint32_t lo, co;
+          memcpy(&lo, p->lits + op[3], 4);
+          memcpy(&co, p->lits + op[3] + 4, 4);
+          end = (size_t)op[1];
+          if (lo != UINT32_MAX && (size_t)lo + 4 > end) end = (size_t)lo + 4;
+          if (co != UINT32_MAX && (size_t)co + 4 > end) end = (size_t)co + 4;
+        }
+        break;
       case OP_COL_WALL_STR:
         if (op[3] < 0 || (size_t)op[3] + 12 > p->nlits) bad = "column format";
         __attribute__((fallthrough)); /* the same memo rules */
@@ -1229,6 +1249,12 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
       case OP_BOOL: cur.off = (uint32_t)op[1]; bound += 5; break;
       case OP_CSTR: cur.off = (uint32_t)op[1]; cur.size = (uint32_t)op[2]; bound += (size_t)op[2] * 6 + 2; break;
       case OP_WALL_U64: cur.off = (uint32_t)op[1]; bound += 20; break;
+      case OP_JOINED:
+        cur.off = (uint32_t)op[1];
+        cur.size = (uint32_t)op[2];
+        cur.limit = (uint32_t)op[3];
+        bound += ig_joined_bound((size_t)op[2], p->lits + op[3]);
+        break;
       case OP_WALL_STR: cur.off = (uint32_t)op[1]; cur.memo = (uint32_t)op[2]; bound += 11; break;
       case OP_MEMO: cur.memo = (uint32_t)op[1]; break;
       case OP_COL_UINT: case OP_COL_SINT: case OP_COL_BOOL: case OP_COL_CSTR: case OP_COL_WALL_STR: {

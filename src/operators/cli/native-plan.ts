@@ -14,6 +14,7 @@ const OP = {
   LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8, TRIM_END: 9,
   COL_UINT: 10, COL_SINT: 11, COL_BOOL: 12, COL_CSTR: 13, COL_WALL_STR: 14,
   FILTER: 19, F_AND: 20, F_OR: 21, F_NOT: 22, F_CONST: 23, F_UINT: 24, F_SINT: 25, F_BOOL: 26, F_STR: 27, F_MEMO: 28,
+  JOINED: 40,
 } as const;
 const CMP: Record<string, number> = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5, startsWith: 6, endsWith: 7, contains: 8 };
 const COL_RIGHT = 1;
@@ -60,9 +61,19 @@ export interface NativePlan {
 export class PlanError extends Error {}
 
 /** A static member read as is: its byte range, or undefined when its value is not its bytes. */
+/**
+ * Annotations of a char array whose NUL-separated parts the gadget's WASM module joins (`strings.joined.*`,
+ * gadget.yaml): the separator, and the fields holding the bytes used and the number of parts. Declared by the
+ * gadget so that the reader thread can render what the module would write (native/src/joined_strings.c).
+ */
+export const JOINED_SEPARATOR = 'strings.joined.separator';
+export const JOINED_LENGTH = 'strings.joined.length';
+export const JOINED_COUNT = 'strings.joined.count';
+
 export function plainStatic(f: Field): { offs: number; size: number } | undefined {
   const s = f.storage;
   if (s.type !== 'static' || s.bitSize || !f.readsStorage) return undefined;
+  if (f.annotation(JOINED_SEPARATOR) !== undefined) return undefined; // shown joined (by a module), not as its bytes
   return { offs: s.offs, size: s.size };
 }
 
@@ -125,6 +136,8 @@ function u64Bytes(v: bigint, signed: boolean): Buffer {
 }
 
 class PlanBuilder {
+  /** the data source's fields by full name (length and count fields of joined strings) */
+  byName = new Map<string, Field>();
   readonly parts: (string | number[])[] = [];
   readonly memos: MemoSpec[] = [];
   wallOffsetNs: bigint | undefined;
@@ -302,7 +315,33 @@ class PlanBuilder {
     this.wallOffsetNs = ns;
   }
 
+  /** A char array shown as its parts joined (the WASM module's declared effect). */
+  private joined(f: Field, sep: string): void {
+    const s = f.storage;
+    if (s.type !== 'static' || s.bitSize || f.derivation || (f.kind !== Kind.CString && f.kind !== Kind.String)) throw new PlanError(`${f.fullName}: joined strings of a member that is not a char array`);
+    const member = (ann: string): number => {
+      const name = f.annotation(ann);
+      if (name === undefined) return 0xffffffff;
+      const m = this.byName.get(name);
+      const ms = m?.storage;
+      if (!m || ms?.type !== 'static' || ms.bitSize || ms.size !== 4 || !isIntegerKind(baseKind(m.kind))) throw new PlanError(`${f.fullName}: ${ann} names ${name}, not a 32-bit member`);
+      return ms.offs;
+    };
+    const raw = Buffer.from(sep, 'utf8');
+    const text = Buffer.from(JSON.stringify(sep).slice(1, -1), 'utf8');
+    const d = Buffer.alloc(20 + text.length);
+    d.writeUInt32LE(member(JOINED_LENGTH), 0);
+    d.writeUInt32LE(member(JOINED_COUNT), 4);
+    d.writeUInt32LE(s.size - 1, 8); // the joined text keeps the array's last byte for its NUL
+    d.writeUInt32LE(raw.length, 12);
+    d.writeUInt32LE(text.length, 16);
+    text.copy(d, 20);
+    this.op(OP.JOINED, s.offs, s.size, this.blob(d));
+  }
+
   leaf(f: Field): void {
+    const sep = f.annotation(JOINED_SEPARATOR);
+    if (sep !== undefined) { this.joined(f, sep); return; }
     const hint: Derivation | undefined = f.derivation;
     if (hint?.kind === 'wallclock-ns') {
       const r = plainStatic(f);
@@ -381,6 +420,7 @@ export interface PlanSpec { ops: Int32Array; literals: Buffer; memos: Int32Array
 /** The plan's arrays for `fields` (what json.ts would print with indent 0). Throws PlanError when a field has no native form. */
 export function planSpec(fields: Field[], preds: Predicate[] = []): PlanSpec {
   const b = new PlanBuilder();
+  b.byName = new Map(fields.map((f) => [f.fullName, f]));
   b.filter(preds);
   b.node(buildTree(fields), 0);
   return finish(b);

@@ -277,6 +277,15 @@ export function checkTargets(spec: string, names: string[], sep: string, flag: s
 /** Seconds of silence on a terminal before ig says what it watches (IG_QUIET_NOTE_MS overrides; 0: never). */
 const quietNoteMs = Number(process.env['IG_QUIET_NOTE_MS'] ?? 5000);
 
+/**
+ * Shown fields whose values a kernel map keeps (Derivation.kernelText, e.g. the process enricher's exe tracker)
+ * start it now, before the gadget attaches, as the native plan does when it compiles: both paths then see the same
+ * processes recorded.
+ */
+function startKernelSources(fields: Field[]): void {
+  for (const f of fields) if (f.derivation?.kind === 'computed') f.derivation.kernelText?.mapFd();
+}
+
 export function cliOperator(sink: Sink = stdoutSink): DataOperator {
   return {
     name: 'cli',
@@ -348,6 +357,7 @@ export function cliOperator(sink: Sink = stdoutSink): DataOperator {
             }
             const r = makeRenderer(ds, mode, fields.get(ds.name), rowsSink);
             if (r) ds.subscribe(r, 10000);
+            if (r) startKernelSources(mode === 'columns' ? selectFields(ds, fields.get(ds.name)) : jsonFields(ds));
             if (r?.begin) begins.push(r.begin);
             if (ds.type === 'single') streams++;
           }

@@ -71,6 +71,7 @@ function rawRange(f: Field): AggKeyRange | undefined {
   const st = f.storage;
   if (!f.readsStorage || st.type !== 'static' || st.bitSize || st.size <= 0) return undefined;
   if (f.derivation?.kind === 'wallclock-ns') return undefined; // rewritten in place to wall-clock time in JS
+  if (f.annotation('strings.joined.separator') !== undefined) return undefined; // joined by the WASM module in JS
   return { offset: st.offs, size: st.size, cstring: isStringKind(f.kind) };
 }
 

@@ -159,6 +159,9 @@ export function dataSourceFunctions(s: HostState) {
  * data handle that points at that record (the same handle every time); an array data source calls it once
  * per batch with an array handle, or, for a data subscription (type 1), once per element with its handle.
  */
+/** Data-source annotation: the module's effect on the records is declared by field annotations. */
+const NATIVE_EQUIVALENT = 'wasm.native-equivalent';
+
 function subscribe(s: HostState, ds: DataSource, dsh: number, type: number, prio: number, cb: bigint): void {
   let active = true;
   s.cleanups.push(() => { active = false; });
@@ -176,11 +179,15 @@ function subscribe(s: HostState, ds: DataSource, dsh: number, type: number, prio
         call(cb, dsh, dh);
       }
     };
+    // A gadget may declare that its module changes these records only as its fields' annotations say
+    // (`wasm.native-equivalent`, e.g. trace_exec's joined arguments: strings.joined.*): an output rendering on
+    // the reader thread from those declarations stands in for the module then (records that reach JS still
+    // go through it).
     ds.subscribe((b) => {
       if (!active) return;
       cursor.batch = b;
       guarded(s, b, loop);
-    }, prio);
+    }, prio, { nativeEquivalent: ds.annotations.get(NATIVE_EQUIVALENT) === 'true' });
     return;
   }
   const arr: ArrayHandle = { t: 'array', ds, batch: Batch.empty(ds, 0), own: false };

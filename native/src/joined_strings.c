@@ -1,0 +1,72 @@
+/* Joined strings on the reader thread.
+ *
+ * trace_exec's eBPF program sends the exec arguments NUL-separated in one char array (`args`, of which `args_size`
+ * bytes are used; `args_count` arguments, maybe one more than captured); its WASM module joins them with U+00A0
+ * and writes the result back. Running the module needs the JS thread, so the gadget declares what the module does
+ * (gadget.yaml annotations `strings.joined.*`, native-plan.ts) and this op does the same on the record bytes:
+ *   - the parts are the NUL-terminated strings in the first min(length field, array size, record) bytes;
+ *   - at most `count` parts (the count field), parts are added while the joined text stays within `cap` bytes
+ *     (the separator counted as its UTF-8 bytes), exactly as the module's loop;
+ *   - each part's bytes are decoded as UTF-8 (U+FFFD for broken sequences) and JSON-escaped.
+ * The test that compares this with the module on real exec events is gadgets/trace_exec/test. */
+#include "joined_strings.h"
+
+#include <string.h>
+
+static uint32_t rd32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+size_t ig_joined_desc_size(const uint8_t *desc, size_t avail) {
+  if (avail < IG_JOINED_DESC_FIXED) return 0;
+  size_t sep_len = rd32(desc + 16);
+  if (sep_len > 64 || IG_JOINED_DESC_FIXED + sep_len > avail) return 0;
+  return IG_JOINED_DESC_FIXED + sep_len;
+}
+
+size_t ig_joined_bound(size_t size, const uint8_t *desc) {
+  size_t sep_len = rd32(desc + 16);
+  /* every byte escaped as \u00XX at worst, a separator per byte at most */
+  return 2 + size * 6 + size * sep_len;
+}
+
+uint8_t *ig_put_joined(uint8_t *w, const uint8_t *rec, size_t rec_size, uint32_t off, uint32_t size, const uint8_t *desc) {
+  uint32_t len_off = rd32(desc), count_off = rd32(desc + 4), cap = rd32(desc + 8), sep_raw = rd32(desc + 12);
+  uint32_t sep_len = rd32(desc + 16);
+  const uint8_t *sep = desc + IG_JOINED_DESC_FIXED;
+  size_t n = rec_size > off ? rec_size - off : 0;
+  if (n > size) n = size;
+  if (len_off != UINT32_MAX) {
+    uint32_t used = rd32(rec + len_off);
+    if (used < n) n = used;
+  }
+  int64_t count = INT64_MAX;
+  if (count_off != UINT32_MAX) {
+    int32_t c;
+    memcpy(&c, rec + count_off, 4);
+    count = c;
+  }
+  const uint8_t *s = rec + off;
+  *w++ = '"';
+  size_t joined = 0, start = 0;
+  int64_t seen = 0;
+  while (start < n && seen < count) {
+    const uint8_t *nul = memchr(s + start, 0, n - start);
+    if (!nul) break; /* an unterminated last part is not an argument */
+    size_t len = (size_t)(nul - (s + start));
+    size_t need = (seen ? sep_raw : 0) + len;
+    if (joined + need > cap) break;
+    if (seen) {
+      memcpy(w, sep, sep_len);
+      w += sep_len;
+    }
+    w = ig_json_escape(w, s + start, len);
+    joined += need;
+    seen++;
+    start += len + 1;
+  }
+  *w++ = '"';
+  return w;
+}
