@@ -5,13 +5,14 @@
 // Replay: a recording of N plausible trace_open records (written with ig's RecordingWriter and the real trace_open
 // image from the local store, batches of 1,024 as the reader delivers them) is replayed by the real command,
 // `ig replay FILE -o json > /dev/null`, and with `-o none` (reading, decompressing and emitting only). Per run:
-// events per second of wall time from spawn to exit (start-up included).
+// events per second of wall time from spawn to exit and per second of the replaying process's CPU (start-up
+// included), with the native render plan and with the JS pipeline (IG_NATIVE_RENDER=0).
 // --storm: also the recording side, through the trace_open benchmark's storm (bench/trace_open.bench.ts) with its
 // setups baseline, floor-produce (the kernel-side floor), ig-record-none (`ig run trace_open -o none --record
 // /dev/shm/…`) and ig-record (`-o json` to a file as well): the workload's rate against the floor, and lost events.
 // Results: a Markdown table on stdout, JSON in bench/results/record-<date>.json.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,7 @@ const total = Number(arg('records', '2000000'));
 const runs = Number(arg('runs', '3'));
 const BATCH = 1024;
 
-/** Plausible records, as the codec benchmark makes them: members set through their fields, the rest zero. */
+/** Plausible records of a storm, as the codec benchmark makes them: members set through their fields, the rest zero. */
 function fill(b: Batch, seed: number): void {
   b.buf.fill(0);
   const statics = b.ds.fields.filter((f) => f.storage.type === 'static' && !f.isEmpty && !f.storage.bitSize);
@@ -51,7 +52,11 @@ function fill(b: Batch, seed: number): void {
       } else if (s.size === 8 && f.name.includes('timestamp')) {
         b.buf.writeBigUInt64LE(5_000_000_000_000n + BigInt(n) * 1000n, o);
       } else if (isIntegerKind(f.kind) && (s.size === 4 || s.size === 8)) {
-        b.buf.writeUInt32LE(f.name.includes('mntns') ? 0 : (n * 7919 + k * 31) % 50000, o);
+        // A storm's shape: a few processes (memo keys repeat), varying fds and return values.
+        const v = f.name.includes('mntns') || f.name.includes('uid') || f.name.includes('gid') ? 0
+          : f.name === 'pid' || f.name === 'tid' ? 4000 + (n % 13)
+            : f.name === 'fd' || f.name.includes('error') ? (n * 7919 + k * 31) % 64 : (k * 31) % 1024;
+        b.buf.writeUInt32LE(v, o);
       }
     }
   }
@@ -77,19 +82,27 @@ async function makeRecording(path: string): Promise<number> {
   return statSync(path).size;
 }
 
-interface Run { wallS: number }
+interface Run { wallS: number; cpuS: number }
 
-/** Spawn ig replay with stdout to /dev/null: wall time from spawn to exit. */
-function replayRun(file: string, output: string): Promise<Run> {
+/** CPU (user + system) of this process's waited-for children so far, seconds: cutime + cstime of /proc/self/stat. */
+function childrenCpuS(): number {
+  const st = readFileSync('/proc/self/stat', 'latin1');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100; // fields 16 and 17, in clock ticks (USER_HZ = 100)
+}
+
+/** Spawn ig replay with stdout to /dev/null: wall time from spawn to exit and the child's CPU. */
+function replayRun(file: string, output: string, env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
+    const c0 = childrenCpuS();
     const t0 = performance.now();
-    const child = spawn(process.execPath, [IG_MAIN, 'replay', file, '-o', output], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [IG_MAIN, 'replay', file, '-o', output], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
     child.on('exit', (code) => {
       const wallS = (performance.now() - t0) / 1000;
       if (code !== 0) { reject(new Error(`ig replay -o ${output} exited ${code}: ${err}`)); return; }
-      resolve({ wallS });
+      resolve({ wallS, cpuS: childrenCpuS() - c0 });
     });
   });
 }
@@ -104,15 +117,16 @@ async function main(): Promise<void> {
     process.stderr.write(`recording: ${total} records, ${bytes} bytes (${fix(bytes / total, 1)} bytes/record) in ${fix((performance.now() - t0) / 1000)}s\n`);
     results['recordingBytes'] = bytes;
     const rows: string[][] = [];
-    for (const output of ['json', 'none']) {
+    for (const [output, env] of [['json', {}], ['json', { IG_NATIVE_RENDER: '0' }], ['none', {}]] as const) {
       const rs: Run[] = [];
-      for (let i = 0; i < runs; i++) rs.push(await replayRun(file, output));
+      for (let i = 0; i < runs; i++) rs.push(await replayRun(file, output, env));
       const wall = median(rs.map((r) => r.wallS));
-      results[`replay-${output}`] = { wallS: rs.map((r) => r.wallS), eventsPerS: total / wall };
-      rows.push([`ig replay FILE -o ${output} > /dev/null`, int(total), fix(wall, 2), int(total / wall)]);
+      const cpu = median(rs.map((r) => r.cpuS));
+      results[`replay-${output}${'IG_NATIVE_RENDER' in env ? '-js' : ''}`] = { wallS: rs.map((r) => r.wallS), cpuS: rs.map((r) => r.cpuS), eventsPerWallS: total / wall, eventsPerCpuS: total / cpu };
+      rows.push([`ig replay FILE -o ${output} > /dev/null${'IG_NATIVE_RENDER' in env ? ' (JS pipeline, IG_NATIVE_RENDER=0)' : ''}`, int(total), fix(wall, 2), int(total / wall), fix(cpu, 2), int(total / cpu)]);
     }
     process.stdout.write(`Replay (${runs} runs, median; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})\n\n`);
-    process.stdout.write(markdownTable(['command', 'events', 'wall s', 'events/s'], rows) + '\n');
+    process.stdout.write(markdownTable(['command', 'events', 'wall s', 'events/s (wall)', 'CPU s', 'events/CPU s'], rows) + '\n');
     if (process.argv.includes('--storm')) {
       const stormRuns = arg('storm-runs', '3');
       process.stdout.write('\nRecording under the trace_open storm (bench/trace_open.bench.ts):\n\n');

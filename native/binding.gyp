@@ -21,7 +21,8 @@
       "src/deadline.cc",
       "src/pcap_filter.c",
       "src/pcap_compile.c",
-      "src/wire_batch.c"
+      "src/wire_batch.c",
+      "src/replay_render.c"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
     "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap"]

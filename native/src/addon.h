@@ -117,6 +117,7 @@ bool ig_prog_stats_register(napi_env env, napi_value exports);       /* prog_sta
 bool ig_deadline_register(napi_env env, napi_value exports);          /* deadline.cc (C++: V8 termination) */
 bool ig_pcap_filter_register(napi_env env, napi_value exports);       /* pcap_filter.c */
 bool ig_wire_register(napi_env env, napi_value exports);              /* wire_batch.c */
+bool ig_replay_render_register(napi_env env, napi_value exports);     /* replay_render.c */
 /* pcap_filter.c: the "classifier/" section handler (once per process) and an object's filters at close */
 void ig_pf_install(void);
 void ig_pf_forget(struct bpf_object *obj);

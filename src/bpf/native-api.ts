@@ -240,6 +240,8 @@ export interface NativeAddon {
    * rendered. See native/src/render_buffer.c.
    */
   renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer): number | Buffer | undefined;
+  /** Replays (native/src/replay_render.c): render a reader-layout batch from `offset` on this thread, lines to `fd`. */
+  renderPlanRenderTo(plan: RenderPlanHandle, batch: Buffer, offset: number, count: number, fd: number): { done: number; offset: number; stop: number; error: number };
 
   // Wire batches (native/src/wire_batch.c): spec [dsId, recordBytes, nvals, (kind, ttlMs, off, nranges, (off, len)*)*].
   wireBatchNew(spec: Int32Array): WireBatchHandle;

@@ -56,6 +56,15 @@ export class RenderPlan {
     return native.renderPlanLines(this.#h);
   }
 
+  /**
+   * Replays: render up to `count` records of a reader-layout batch from byte `offset` on this thread, lines to `fd`.
+   * Stops before a record that misses a memo (stop 1: JS renders it) or after one rendered with a stale fragment
+   * (stop 2: JS refreshes it); `error` is the errno of a failed write.
+   */
+  renderTo(batch: Buffer, offset: number, count: number, fd: number): { done: number; offset: number; stop: number; error: number } {
+    return native.renderPlanRenderTo(this.#h, batch, offset, count, fd);
+  }
+
   /** Forget every memo before the next record (what the fragments depend on changed). Any time, any thread. */
   invalidate(): void {
     native.renderPlanInvalidate(this.#h);

@@ -18,7 +18,7 @@ export class HostFacts {
   private readonly logged = new Map<string, string>();
   /** replay: the answers of the recording up to where it is replayed. */
   private readonly known = new Map<string, unknown>();
-  private readonly listeners: ((kind: string, key: string) => void)[] = [];
+  private readonly listeners: ((kind: string, key: string, changed: boolean) => void)[] = [];
 
   private constructor(readonly mode: FactsMode, private readonly log?: FactLog) {}
 
@@ -50,12 +50,17 @@ export class HostFacts {
 
   /** replay: the recording says this (in stream order). */
   set(kind: string, key: string, value: unknown): void {
-    this.known.set(`${kind}\0${key}`, value);
-    for (const l of this.listeners) l(kind, key);
+    const id = `${kind}\0${key}`;
+    const changed = this.known.has(id) && (this.listeners.length === 0 || encodeFact(this.known.get(id)) !== encodeFact(value));
+    this.known.set(id, value);
+    for (const l of this.listeners) l(kind, key, changed);
   }
 
-  /** replay: called for every fact the recording states (e.g. to forget caches built on older answers). */
-  onSet(fn: (kind: string, key: string) => void): void { this.listeners.push(fn); }
+  /**
+   * replay: called for every fact the recording states; `changed`: it replaces a different earlier answer to the
+   * same question (caches built on that answer are stale).
+   */
+  onSet(fn: (kind: string, key: string, changed: boolean) => void): void { this.listeners.push(fn); }
 }
 
 // Facts hold JSON values plus bigints (mount namespace ids are u64): a bigint is written as {"$bigint":"123"}.

@@ -82,6 +82,19 @@ test('replay --info summarises a recording: image, duration, records, lost event
   assert.match(r.stdout, /^Host facts: .*clock 1/m);
 });
 
+test('a replay renders recorded JSON and columns with the native plan, byte for byte as the JS pipeline does', () => {
+  const file = join(dir, 'trace_open-0.igrec');
+  for (const flags of [['-o', 'json'], ['-o', 'columns'], ['-o', 'json', '--filter', 'fname~marker']]) {
+    const native = replay(file, [...flags, '-v']);
+    assert.equal(native.code, 0, native.stderr);
+    assert.match(native.stderr, /open: recorded records rendered by the native plan/);
+    const js = runIgSync(['replay', file, ...flags], { env: { IG_NATIVE_RENDER: '0' } });
+    assert.equal(js.code, 0, js.stderr);
+    assert.ok(js.stdout.length > 0);
+    assert.equal(native.stdout, js.stdout, `native and JS replays differ (${flags.join(' ')})`);
+  }
+});
+
 test('a replay filters, selects fields and changes the output mode of what was recorded as JSON', () => {
   const file = join(dir, 'trace_open-0.igrec');
   const all = replay(file, ['-o', 'json']);

@@ -29,7 +29,7 @@ import { configurePacketFilters, packetFilterNames, packetFilterParams } from '.
 import { ContainerTc, type TcProgram } from './tcattach.js';
 import { ContainerUprobes, HOST, type UprobeProgram } from './uprobes.js';
 import type { MountTarget } from '../../gadget/mounts.js';
-import { recordedBatch } from './record-tap.js';
+import { replaySink } from './replay.js';
 import type { ReplayFeed } from '../../gadget/recording.js';
 
 const LOST_POLL_MS = 1000;
@@ -269,22 +269,6 @@ export class EbpfOperator implements OperatorInstance {
 
   /** Emit the recorded batches of this gadget's data sources once every operator has started; end the run after. */
   private startReplay(ctx: GadgetContext, feed: ReplayFeed): void {
-    const sink = {
-      batch: (name: string, raw: Buffer, count: number, layout: number) => {
-        const ds = ctx.dataSources.get(name);
-        if (!ds) return;
-        try {
-          ds.emit(recordedBatch(ds, raw, count, layout));
-        } catch (e) {
-          // As on a live run: a reader of stdout that went away (`| head`) ends the replay quietly.
-          if ((e as NodeJS.ErrnoException).code === 'EPIPE') { ctx.done('stdout closed'); return; }
-          ctx.log.error(`${ds.name}: ${(e as Error).message}`);
-          ctx.done('error');
-        }
-      },
-      lost: (name: string, n: number, cause: string) => ctx.dataSources.get(name)?.reportLost(n, cause),
-      hold: () => gate?.wait,
-    };
     // A consumer that pauses a data source (the library's iterator) holds the whole feed: entries stay in order.
     let gate: { wait: Promise<void>; open: () => void } | undefined;
     const flow = {
@@ -294,6 +278,7 @@ export class EbpfOperator implements OperatorInstance {
       },
     };
     for (const ds of ctx.dataSources.values()) ds.setFlowControl(flow);
+    const sink = { ...replaySink(ctx, this.tracers.list.map((t) => t.ds)), hold: () => gate?.wait };
     const stopped = this.replayStop.signal;
     stopped.addEventListener('abort', () => flow.pause(false), { once: true });
     ctx.signal.addEventListener('abort', () => this.replayStop.abort(), { once: true });

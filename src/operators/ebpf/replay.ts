@@ -1,0 +1,75 @@
+// `ig replay`: the recorded batches of this gadget's data sources, emitted as its readers would have. A tracer's
+// data source that an output offered a render consumer for (and that nothing else needs in JS) is rendered by the
+// consumer's plan on this thread, straight from the recorded bytes to its fd (native/src/replay_render.c): JS sees
+// only the records the plan misses on, as with a live reader, and renders them through the normal pipeline.
+import { writeSync } from 'node:fs';
+import type { DataSource } from '../../datasource/index.js';
+import type { GadgetContext } from '../../gadget/context.js';
+import type { DataSourceRenderConsumer } from '../../gadget/render-consumers.js';
+import type { ReplaySink } from '../../gadget/recording.js';
+import { batchFromRing } from './records.js';
+import { recordedBatch } from './record-tap.js';
+
+/** Records handed to JS after a miss (the miss and the rest of a reader's poll, as on a live reader). */
+const MISS_RECORDS = 32;
+
+function writeAll(fd: number, b: Buffer): void {
+  let o = 0;
+  while (o < b.length) o += writeSync(fd, b, o, b.length - o);
+}
+
+/** The byte offset after `n` reader-layout records from `off`. */
+function skip(raw: Buffer, off: number, n: number): number {
+  for (let k = 0; k < n && off + 8 <= raw.length; k++) off += 8 + ((raw.readUInt32LE(off) + 7) & ~7);
+  return Math.min(off, raw.length);
+}
+
+/** Call at start (before the outputs' own start, so that they see the consumers attached). */
+export function replaySink(ctx: GadgetContext, tracerSources: DataSource[]): ReplaySink {
+  const consumers = new Map<DataSource, DataSourceRenderConsumer>();
+  for (const ds of tracerSources) {
+    const c = ctx.renderConsumers.for(ds);
+    if (!c) continue;
+    if (c.preamble) writeAll(c.outFd, c.preamble);
+    c.attached({ write: (bytes) => writeAll(c.outFd, bytes) });
+    consumers.set(ds, c);
+    ctx.log.debug(`${ds.name}: recorded records rendered by the native plan`);
+  }
+  // A recorded answer that changed (an executable, a container) makes every memo fragment built on older answers
+  // stale, as a container event does live.
+  if (consumers.size > 0) ctx.facts.onSet((_kind, _key, changed) => { if (changed) for (const c of consumers.values()) c.plan.invalidate(); });
+  const emit = (ds: DataSource, raw: Buffer, count: number, layout: number) => {
+    const c = layout === 0 ? consumers.get(ds) : undefined;
+    if (!c) { ds.emit(recordedBatch(ds, raw, count, layout)); return; }
+    let off = 0;
+    let i = 0;
+    while (i < count) {
+      const r = c.plan.renderTo(raw, off, count - i, c.outFd);
+      if (r.error) { c.outputFailed(r.error, `write to fd ${c.outFd} failed (errno ${r.error})`); return; }
+      if (r.stop === 2) c.refresh(batchFromRing(ds, raw.subarray(skip(raw, off, r.done - 1), r.offset), 1));
+      i += r.done;
+      off = r.offset;
+      if (r.stop !== 1) { if (r.done === 0) break; continue; }
+      const k = Math.min(MISS_RECORDS, count - i);
+      const end = skip(raw, off, k);
+      ds.emit(batchFromRing(ds, raw.subarray(off, end), k));
+      i += k;
+      off = end;
+    }
+  };
+  return {
+    batch: (name, raw, count, layout) => {
+      const ds = ctx.dataSources.get(name);
+      if (!ds) return;
+      try {
+        emit(ds, raw, count, layout);
+      } catch (e) {
+        // As on a live run: a reader of stdout that went away (`| head`) ends the replay quietly.
+        if ((e as NodeJS.ErrnoException).code === 'EPIPE') { ctx.done('stdout closed'); return; }
+        ctx.log.error(`${ds.name}: ${(e as Error).message}`);
+        ctx.done('error');
+      }
+    },
+    lost: (name, n, cause) => ctx.dataSources.get(name)?.reportLost(n, cause),
+  };
+}
