@@ -28,7 +28,7 @@ enum { VAL_MEMO = 1, VAL_WALL = 2 };
 
 #define WKEY_MAX 64
 #define WRANGES_MAX 8
-#define WMEMO_CAP 4096 /* entries per value; a memo 3/4 full is emptied (keys are few in practice) */
+#define WMEMO_CAP 1024 /* entries per value (112 KiB); a memo 3/4 full is emptied (keys are few in practice) */
 #define FRAME_HEADER 8
 #define MIN_ZERO_RUN 16
 #define TAG_STRING 9
@@ -68,6 +68,7 @@ typedef struct {
   size_t nfrags;
   int32_t *misses;
   size_t nmisses, cap_misses;
+  bool closed; /* wireBatchClose: memos released, encode refused */
 } ig_wire;
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -89,6 +90,7 @@ static uint64_t whash(const uint8_t *k, size_t n) {
 
 static void wval_clear(wval *v) {
   v->last = NULL;
+  if (!v->tab) return;
   for (uint32_t i = 0; i < WMEMO_CAP && v->used; i++) {
     if (v->tab[i].frag) {
       free(v->tab[i].frag);
@@ -140,6 +142,7 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t n) {
 
 /* The entry of record `rec`, NULL for a miss (a new key, or one past its TTL). */
 static const wentry *wlookup(wval *v, const uint8_t *rec, uint64_t now_ns) {
+  if (!v->tab) return NULL;
   uint8_t k[WKEY_MAX];
   size_t n = wkey(v, rec, k);
   wentry *e = v->last;
@@ -156,6 +159,8 @@ static const wentry *wlookup(wval *v, const uint8_t *rec, uint64_t now_ns) {
 static bool wset(wval *v, const uint8_t *rec, const uint8_t *frag, size_t flen, uint32_t aux, uint64_t now_ns) {
   uint8_t k[WKEY_MAX];
   size_t n = wkey(v, rec, k);
+  /* Tables are made on first use: a run has a value per computed field, most of them never used. */
+  if (!v->tab && !(v->tab = calloc(WMEMO_CAP, sizeof *v->tab))) return false;
   if (v->used >= WMEMO_CAP * 3 / 4) wval_clear(v);
   uint64_t h = whash(k, n);
   wentry *e = wfind(v, k, n, h);
@@ -262,17 +267,28 @@ static bool add_miss(ig_wire *w, int32_t v, int32_t k) {
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Handles */
-static void wire_free(ig_wire *w) {
+/* The memos and scratch, now (the handle itself goes with its last JS reference). */
+static void wire_release(ig_wire *w) {
   for (size_t i = 0; i < w->nvals; i++) {
     if (w->vals[i].tab) {
       wval_clear(&w->vals[i]);
       free(w->vals[i].tab);
+      w->vals[i].tab = NULL;
     }
   }
-  free(w->vals);
   free(w->out);
   free(w->frags);
   free(w->misses);
+  w->out = NULL;
+  w->frags = NULL;
+  w->misses = NULL;
+  w->cap = w->nfrags = w->cap_misses = 0;
+  w->closed = true;
+}
+
+static void wire_free(ig_wire *w) {
+  wire_release(w);
+  free(w->vals);
   w->magic = 0;
   free(w);
 }
@@ -328,7 +344,6 @@ static napi_value js_wire_new(napi_env env, napi_callback_info info) {
     } else {
       bad = "unknown value kind";
     }
-    if (!bad && !(v->tab = calloc(WMEMO_CAP, sizeof *v->tab))) bad = "out of memory";
   }
   if (!bad && at != n) bad = "trailing items";
   if (bad) {
@@ -352,12 +367,13 @@ static bool u32_array(napi_env env, napi_value v, const char *what, const uint32
   return true;
 }
 
-/* wireBatchEncode(h, buf, offs, lens, live, n): the batch frame of records live[0..n) as a Buffer, or when some
+/* wireBatchEncode(h, buf, offs, lens, live, n, scratch?): the batch frame of records live[0..n) as a Buffer (its
+ * length when it was written into scratch), or when some
  * value has no memo entry an Int32Array of (value, live position) pairs, or (-1, position) for a record too short
  * for the keys (JS encodes such a batch). */
 static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  if (!ig_args(env, info, 6, argv)) return NULL;
+  napi_value argv[7];
+  if (!ig_args(env, info, 7, argv)) return NULL;
   ig_wire *w = ig_handle(env, argv[0], IG_MAGIC_WIRE, "wire batch");
   if (!w) return NULL;
   void *bufp;
@@ -369,6 +385,7 @@ static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
       !ig_arg_i32(env, argv[5], "n", &n))
     return NULL;
   if (n < 0 || (size_t)n > nlive) return ig_throw_type(env, "wire batch: %d records, %zu live", n, nlive);
+  if (w->closed) return ig_throw_type(env, "wire batch: closed");
   const uint8_t *buf = bufp;
   uint64_t now = ig_mono_ns();
   w->nmisses = 0;
@@ -467,6 +484,17 @@ static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
   }
   uint32_t body = (uint32_t)(w->len - FRAME_HEADER);
   memcpy(w->out + 4, &body, 4);
+  /* Into the caller's scratch when it fits (JS copies it out as its encoder does: small frames from Node's buffer
+   * pool, not one malloc'd backing store per frame, which fragmented the daemon's heap). */
+  if (!ig_is_nullish(env, argv[6])) {
+    void *scratch;
+    size_t slen;
+    if (!ig_arg_bytes(env, argv[6], "scratch", &scratch, &slen)) return NULL;
+    if (w->len <= slen) {
+      memcpy(scratch, w->out, w->len);
+      return ig_num(env, (double)w->len);
+    }
+  }
   napi_value out;
   void *copy;
   if (napi_create_buffer_copy(env, w->len, w->out, &copy, &out) != napi_ok) return ig_napi_fail(env, napi_generic_failure, "napi_create_buffer_copy");
@@ -487,6 +515,7 @@ static napi_value js_wire_fill(napi_env env, napi_callback_info info) {
       !ig_arg_i32(env, argv[5], "aux", &aux))
     return NULL;
   if (v < 0 || (size_t)v >= w->nvals) return ig_throw_type(env, "wire batch: value %d out of range", v);
+  if (w->closed) return ig_throw_type(env, "wire batch: closed");
   wval *val = &w->vals[v];
   if (off < 0 || (size_t)off > blen || val->need > blen - (size_t)off) return ig_throw_type(env, "wire batch: record at %d too short for its key", off);
   if (val->kind == VAL_WALL && (aux < 0 || (size_t)aux + 9 > flen)) return ig_throw_type(env, "wire batch: digits at %d outside the %zu-byte fragment", aux, flen);
@@ -506,7 +535,18 @@ static napi_value js_wire_clear(napi_env env, napi_callback_info info) {
   return ig_undefined(env);
 }
 
+/* wireBatchClose(h): release the memos now (end of the run); later encodes and fills throw. */
+static napi_value js_wire_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  ig_wire *w = ig_handle(env, argv[0], IG_MAGIC_WIRE, "wire batch");
+  if (!w) return NULL;
+  wire_release(w);
+  return ig_undefined(env);
+}
+
 bool ig_wire_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "wireBatchClose", js_wire_close);
   IG_EXPORT(env, exports, "wireBatchNew", js_wire_new);
   IG_EXPORT(env, exports, "wireBatchEncode", js_wire_encode);
   IG_EXPORT(env, exports, "wireBatchFill", js_wire_fill);

@@ -245,12 +245,14 @@ export interface NativeAddon {
 
   // Wire batches (native/src/wire_batch.c): spec [dsId, recordBytes, nvals, (kind, ttlMs, off, nranges, (off, len)*)*].
   wireBatchNew(spec: Int32Array): WireBatchHandle;
-  /** The packet codec's batch frame of live[0..n), or (value, live position) pairs of memo misses. */
-  wireBatchEncode(h: WireBatchHandle, buf: Buffer, offs: Uint32Array, lens: Uint32Array, live: Uint32Array, n: number): Buffer | Int32Array;
+  /** The packet codec's batch frame of live[0..n) (its length when written into scratch), or (value, live position) pairs of memo misses. */
+  wireBatchEncode(h: WireBatchHandle, buf: Buffer, offs: Uint32Array, lens: Uint32Array, live: Uint32Array, n: number, scratch?: Buffer): Buffer | Int32Array | number;
   /** Store a value's tagged bytes for the key of the record at buf[recordOffset]. */
   wireBatchFill(h: WireBatchHandle, value: number, buf: Buffer, recordOffset: number, fragment: Buffer, aux: number): void;
   /** Forget a value's memo (-1: all). */
   wireBatchClear(h: WireBatchHandle, value: number): void;
+  /** Release the memos now; later encodes and fills throw. */
+  wireBatchClose(h: WireBatchHandle): void;
 
   // Metrics aggregators: key ranges are [offset, size, flags]* (flags 1: C string), ops [op, offset, size, n]*.
   metricsAggNew(keyRanges: Int32Array, ops: Int32Array, maxKeys: number): MetricsAggregatorHandle;

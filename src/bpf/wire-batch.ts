@@ -1,6 +1,6 @@
 // A native writer of the packet codec's batch frames (native/src/wire_batch.c): records scanned in C, every
 // computed value from a memo of its tagged bytes keyed by the record bytes it follows from. The addon frees it
-// with its last JS reference, so there is nothing to close.
+// with its last JS reference; close() releases its memos at once.
 import { native } from './native.js';
 import type { WireBatchHandle } from './native-api.js';
 
@@ -20,6 +20,7 @@ export interface WireBatchSpec {
 
 export class WireBatchWriter {
   readonly #h: WireBatchHandle;
+  readonly #scratch = Buffer.allocUnsafeSlow(256 * 1024);
 
   constructor(spec: WireBatchSpec) {
     const s: number[] = [spec.dsId, spec.recordBytes, spec.values.length];
@@ -32,7 +33,10 @@ export class WireBatchWriter {
 
   /** The frame of records live[0..n), or the misses as (value, live position) pairs (value -1: record too short). */
   encode(buf: Buffer, offs: Uint32Array, lens: Uint32Array, live: Uint32Array, n: number): Buffer | Int32Array {
-    return native.wireBatchEncode(this.#h, buf, offs, lens, live, n);
+    const r = native.wireBatchEncode(this.#h, buf, offs, lens, live, n, this.#scratch);
+    // A copy out of the scratch, as the JS encoder makes its result: small frames come from Node's buffer pool
+    // (a malloc'd backing store per frame fragmented a long-running daemon's heap: RSS grew with every batch).
+    return typeof r === 'number' ? Buffer.from(this.#scratch.subarray(0, r)) : r;
   }
 
   /** The tagged bytes of `value` for the key of the record at buf[recordOffset] (wall text: digits at `aux`). */
@@ -42,5 +46,10 @@ export class WireBatchWriter {
 
   clear(value = -1): void {
     native.wireBatchClear(this.#h, value);
+  }
+
+  /** Release the memos now (they are native memory V8 does not see; the handle alone waits for GC). */
+  close(): void {
+    native.wireBatchClose(this.#h);
   }
 }

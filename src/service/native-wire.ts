@@ -89,5 +89,7 @@ export class NativeBatchEncoder {
 
   close(): void {
     for (const off of this.offs.splice(0)) off();
+    this.w.close();
+    this.disabled ??= 'closed';
   }
 }
