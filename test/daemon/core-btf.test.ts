@@ -58,7 +58,8 @@ test('a second run loads with the minimized BTF bpftool made after the first, an
     assert.equal(used, 0);
     for (let t = 0; cache.size === 0; t++) { assert.ok(t < 300, 'bpftool made no file in 30 s'); await new Promise((r) => setTimeout(r, 100)); }
     assert.ok(await catOpens() > 0, 'second run (minimized BTF) traces');
-    assert.equal(used, 1, 'the second load used the minimized BTF');
+    // trace_open's object, and the exe tracker's when process enrichment started it (it opens from memory too)
+    assert.ok(used >= 1 && used <= 2, `the second load used the minimized BTF (${used} lookups answered)`);
   } finally { cache.close(); setCoreBtfSource(undefined); }
 });
 
