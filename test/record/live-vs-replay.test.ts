@@ -111,6 +111,17 @@ test('a replay filters, selects fields and changes the output mode of what was r
   assert.match(yaml.stdout, /^---\n/);
 });
 
+test('a run recorded with -o none (nothing shown live) replays with names: the host users and groups are recorded at start', async () => {
+  const file = join(dir, 'none.igrec');
+  const live = await liveRun(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '--record', file], () => true, 1500, 2500);
+  assert.equal(live.stdout, '');
+  const r = replay(file, ['-o', 'json', '--fields', 'proc.comm,proc.creds.user,proc.creds.group,fname']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { proc: { comm: string; creds: { user: string; group: string } }; fname: string });
+  assert.ok(lines.some((l) => l.fname === marker), 'our opens were recorded');
+  assert.ok(lines.every((l) => l.proc.comm === COMM && l.proc.creds.user === 'root' && l.proc.creds.group === 'root'));
+});
+
 test('a recording whose ig was killed (-9) mid-run replays what it wrote, a prefix of what the live run printed', async () => {
   const file = join(dir, 'killed.igrec');
   const ig = new IgProcess(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'json', '--record', file]);

@@ -59,8 +59,12 @@ export class Tracers {
     const recording = this.ctx.recording !== undefined;
     const consumer = recording ? undefined : this.ctx.renderConsumers.for(t.ds);
     const aggregate = consumer || recording ? undefined : this.ctx.aggregateConsumers.for(t.ds);
+    // Recording with nothing that reads the records here (-o none, no metrics): the batch goes to the recording
+    // only, with no Batch made and no subscriber run (the formatters' rewrite would feed nobody).
+    const recordOnly = recording && !this.ctx.renderConsumers.for(t.ds) && t.ds.onlyNativeEquivalentSubscribers();
     const onBatch = (buf: Buffer, count: number, kind?: number) => {
       try {
+        if (recordOnly) { this.ctx.recording!.batch(t.ds.name, buf, count, 0).commit(); return; }
         if (kind === BATCH_REFRESH) { consumer?.refresh(batchFromRing(t.ds, buf, count)); return; }
         emitBatch(this.ctx, t.ds, batchFromRing(t.ds, buf, count), 0, buf);
       } catch (e) {

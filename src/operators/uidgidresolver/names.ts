@@ -23,6 +23,12 @@ export class IdNames {
     return this.names.get(id) ?? '';
   }
 
+  /** Every id with a name, as the file says now (a recording notes them all at start). */
+  ids(): number[] {
+    this.refresh();
+    return [...this.names.keys()];
+  }
+
   private refresh(): void {
     // Called per event: compare against a coarse clock that a timer advances, not Date.now() each time.
     const now = coarseNow();

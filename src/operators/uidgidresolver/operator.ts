@@ -53,6 +53,11 @@ export const uidGidResolverOperator: DataOperator = {
       groups: { lookup: (id: number) => facts.ask('group', String(id), () => groups.lookup(id), '') },
     };
     for (const ds of ctx.dataSources.values()) n += installResolver(ds, tables);
+    if (n > 0 && facts.mode === 'record') {
+      // Every name the host has, at start: a replay shows names even for ids the recorded run never printed.
+      for (const id of users.ids()) tables.users.lookup(id);
+      for (const id of groups.ids()) tables.groups.lookup(id);
+    }
     return n > 0 ? { name: 'UidGidResolver' } : null;
   },
 };
