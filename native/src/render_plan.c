@@ -17,6 +17,7 @@
 #include "memo_source.h"
 #include "render_width.h"
 #include "joined_strings.h"
+#include "bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -233,33 +234,9 @@ static const uint8_t ESC[128] = {
 
 /* One step of the WHATWG UTF-8 decoder (what Buffer#toString('utf8') does): the length of a valid sequence at
  * s (*valid = true), or of the maximal subpart that becomes one U+FFFD (*valid = false). */
-static size_t utf8_step(const uint8_t *s, size_t n, bool *valid) {
-  uint8_t c = s[0], lo = 0x80, hi = 0xBF;
-  size_t need;
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 1;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 2;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 3;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    *valid = false;
-    return 1;
-  }
-  for (size_t i = 1; i <= need; i++) {
-    if (i >= n || s[i] < lo || s[i] > hi) {
-      *valid = false;
-      return i;
-    }
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  *valid = true;
-  return need + 1;
+static inline size_t utf8_step(const uint8_t *s, size_t n, bool *valid) {
+  uint32_t cp;
+  return ig_utf8_next(s, n, &cp, valid);
 }
 
 static const char HEX[] = "0123456789abcdef";
@@ -327,20 +304,7 @@ uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n) {
 /* ---------------------------------------------------------------------------------------------
  * Memos
  * ------------------------------------------------------------------------------------------- */
-static uint64_t hash_key(const uint8_t *k, size_t n) {
-  uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    memcpy(&v, k + i, 8);
-    h = (h ^ v) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-  }
-  uint64_t t = 0;
-  for (size_t j = 0; i < n; i++, j += 8) t |= (uint64_t)k[i] << j;
-  h = (h ^ t) * 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 29);
-}
+static inline uint64_t hash_key(const uint8_t *k, size_t n) { return ig_hash_bytes(k, n); }
 
 static void memo_clear(memo *m) {
   m->last = NULL;

@@ -10,6 +10,7 @@
  * controls) are not handled here: the record goes to JS, which renders it in order. So are the non-ASCII white
  * spaces, because JS trimEnd()s each row and would strip them at its end. */
 #include "render_width.h"
+#include "bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,38 +36,9 @@ int ig_width_class(uint32_t cp, int *width) {
 
 /* One step of the WHATWG UTF-8 decoder (Buffer#toString('utf8')): the length of a valid sequence (*cp set) or of
  * the maximal subpart that becomes one U+FFFD (*cp = 0xFFFD). s[0] is not ASCII. */
-static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
-  uint8_t c = s[0], lo = 0x80, hi = 0xBF;
-  size_t need;
-  uint32_t v;
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 1;
-    v = c & 0x1f;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 2;
-    v = c & 0x0f;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 3;
-    v = c & 0x07;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  for (size_t i = 1; i <= need; i++) {
-    if (i >= n || s[i] < lo || s[i] > hi) {
-      *cp = 0xFFFD;
-      return i;
-    }
-    v = (v << 6) | (s[i] & 0x3f);
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  *cp = v;
-  return need + 1;
+static inline size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
+  bool valid;
+  return ig_utf8_next(s, n, cp, &valid);
 }
 
 /* White space that String#trimEnd() strips beyond ASCII (U+2028/9 are escaped before this). */

@@ -18,6 +18,7 @@
  *     `aux` that get the nanoseconds. A value of 0 is the empty string.
  * Everything runs on the calling (JS) thread: no locks. */
 #include "addon.h"
+#include "bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,20 +74,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Memos */
-static uint64_t whash(const uint8_t *k, size_t n) {
-  uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    memcpy(&v, k + i, 8);
-    h = (h ^ v) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-  }
-  uint64_t t = 0;
-  for (size_t j = 0; i < n; i++, j += 8) t |= (uint64_t)k[i] << j;
-  h = (h ^ t) * 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 29);
-}
+static inline uint64_t whash(const uint8_t *k, size_t n) { return ig_hash_bytes(k, n); }
 
 static void wval_clear(wval *v) {
   v->last = NULL;

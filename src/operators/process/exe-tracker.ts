@@ -7,12 +7,10 @@
 // Only processes in ig's own mount namespace are recorded (there the in-kernel path walk and readlink give the
 // same text), and only when ig sees the host's /proc as its own (no HOST_ROOT). The object is compiled once per
 // source version into .build/bpf/ (scripts/setup.sh does it at install; a run compiles it if missing).
-import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { BpfObject } from '../../bpf/object.js';
+import { helperObjectPath } from '../../bpf/helper-object.js';
 import type { BpfMap } from '../../bpf/map.js';
 
 const MAP = 'ig_exe_by_pid';
@@ -24,30 +22,9 @@ export const EXE_PATH_MAX = 240;
 export const EXE_SLOTS = 2;
 const SLOT = EXE_COMM_LEN + EXE_PATH_MAX;
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, SOURCE))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error(`exe tracker: ${SOURCE} not found above ${fileURLToPath(import.meta.url)}`);
-}
-
 /** The compiled object, built now if this source version has not been built yet. */
 export function exeTrackerObjectPath(): string {
-  const root = repoRoot();
-  const h = createHash('sha256').update(readFileSync(join(root, SOURCE)));
-  for (const f of HEADERS) h.update(readFileSync(join(root, 'include', 'gadget', f)));
-  const dir = join(root, '.build', 'bpf');
-  const out = join(dir, `exe_tracker-${h.digest('hex').slice(0, 16)}.bpf.o`);
-  if (existsSync(out)) return out;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync('clang-16', ['-target', 'bpf', '-g', '-O2', '-D__TARGET_ARCH_x86', `-I${join(root, 'include')}`,
-    `-I${join(root, 'include', 'gadget', 'amd64')}`, '-I/usr/include/x86_64-linux-gnu', '-c', join(root, SOURCE), '-o', tmp],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
-  renameSync(tmp, out); // atomic: concurrent runs may compile at once
-  return out;
+  return helperObjectPath({ label: 'exe tracker', stem: 'exe_tracker', source: SOURCE, headers: HEADERS });
 }
 
 /** ig's own mount namespace id. */

@@ -2,42 +2,18 @@
 // from tracepoints as sockets are bound, connected, accepted or first send, so a socket created a moment ago
 // (a one-shot DNS query) has its process before user space could have scanned /proc. The object is compiled
 // once per source version into .build/bpf/ (scripts/setup.sh does it at install; a run compiles it if missing).
-import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { BpfObject } from '../../bpf/object.js';
+import { helperObjectPath } from '../../bpf/helper-object.js';
 import type { BpfMap } from '../../bpf/map.js';
 
 const MAP = 'gadget_sockets';
 const SOURCE = join('src', 'operators', 'socketenricher', 'bpf', 'socket_tracker.bpf.c');
 const HEADERS = ['types.h', 'sockets-map.h', 'filesystem.h'];
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, SOURCE))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error(`socket tracker: ${SOURCE} not found above ${fileURLToPath(import.meta.url)}`);
-}
-
 /** The compiled object, built now if this source version has not been built yet. */
 export function trackerObjectPath(): string {
-  const root = repoRoot();
-  const h = createHash('sha256').update(readFileSync(join(root, SOURCE)));
-  for (const f of HEADERS) h.update(readFileSync(join(root, 'include', 'gadget', f)));
-  const dir = join(root, '.build', 'bpf');
-  const out = join(dir, `socket_tracker-${h.digest('hex').slice(0, 16)}.bpf.o`);
-  if (existsSync(out)) return out;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync('clang-16', ['-target', 'bpf', '-g', '-O2', '-D__TARGET_ARCH_x86', `-I${join(root, 'include')}`,
-    `-I${join(root, 'include', 'gadget', 'amd64')}`, '-I/usr/include/x86_64-linux-gnu', '-c', join(root, SOURCE), '-o', tmp],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
-  renameSync(tmp, out); // atomic: concurrent runs may compile at once
-  return out;
+  return helperObjectPath({ label: 'socket tracker', stem: 'socket_tracker', source: SOURCE, headers: HEADERS });
 }
 
 /** The loaded tracker writing into `map`; close() detaches and unloads it. */
