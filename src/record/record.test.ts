@@ -1,8 +1,8 @@
 // The recording format end to end without a kernel: a writer's batches, facts and lost counts come back from a
 // reader in order; damage ends the replay where it starts, in one line; rotation leaves files that replay alone.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -28,8 +28,13 @@ function readerBatch(count: number, size: number, seed: number): Buffer {
   return b;
 }
 
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
 function tmp(name: string): string {
-  return join(mkdtempSync(join(tmpdir(), 'ig-rec-unit-')), name);
+  const d = mkdtempSync(join(tmpdir(), 'ig-rec-unit-'));
+  dirs.push(d);
+  return join(d, name);
 }
 
 interface Seen { batches: { ds: string; count: number; raw: Buffer; layout: number }[]; lost: [string, number, string][] }

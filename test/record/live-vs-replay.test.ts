@@ -1,15 +1,16 @@
 // Record a live run of real gadgets (ig run --record), replay it with the same flags (ig replay) and compare what
 // both printed, byte for byte: timestamps, user names, executables and container fields in the replay come from
 // the recording. Also: a recording whose ig was killed (-9) mid-run, and damaged files, replay up to the damage.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IgProcess, runIgSync } from '../harness/ig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-rec-h18rec-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const marker = join(dir, 'marker.txt');
 writeFileSync(marker, 'x\n'.repeat(1000));
 // Our own command name, filtered in the kernel (--comm): the recordings hold our events, not the busy host's.
