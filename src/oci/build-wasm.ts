@@ -57,7 +57,7 @@ async function buildAssemblyScript(src: string, dst: string, progress: Progress)
 
 async function buildRust(src: string, out: string, dst: string, progress: Progress): Promise<Buffer> {
   const crate = statSync(src).isDirectory() ? src : path.basename(src) === 'Cargo.toml' ? path.dirname(src) : findCrate(src);
-  const manifest = path.join(crate, 'Cargo.toml');
+  let manifest = path.join(crate, 'Cargo.toml');
   const toml = await fsp.readFile(manifest, 'utf8').catch(() => { throw new OciError(`${manifest} does not exist`); });
   const pkg = /\[package\][^[]*?\bname\s*=\s*"([^"]+)"/.exec(toml)?.[1];
   if (!pkg) throw new OciError(`cannot find the package name in ${manifest}`);
@@ -67,7 +67,9 @@ async function buildRust(src: string, out: string, dst: string, progress: Progre
   const rustc = existsSync('/usr/bin/rustc') ? '/usr/bin/rustc' : findTool(['rustc']);
   if (!cargo || !rustc) throw new OciError('cargo/rustc not found: install rustc, cargo and libstd-rust-dev-wasm32 (scripts/deps/apt-test.txt; scripts/setup.sh --test installs them)');
   const lock = await fsp.readFile(path.join(crate, 'Cargo.lock'), 'utf8').catch(() => '');
-  if (/^version = 4$/m.test(lock)) throw new OciError(`${path.join(crate, 'Cargo.lock')} is a version 4 lock file, which cargo 1.63 cannot read: delete it`);
+  // Cargo 1.63 cannot read a version 4 lock file (what current cargo writes, e.g. upstream's trace_mount) and has no
+  // option to ignore one: build a copy of the crate without it, so the author's tree stays as it is.
+  if (/^version = 4$/m.test(lock)) manifest = await crateCopyWithoutLock(crate, path.join(out, 'crate-copy'));
   progress(`Building ${pkg} (cargo, wasm32-wasi)`);
   const target = path.join(out, 'cargo-target');
   // 1.63 needs two then-unstable features that upstream's Rust SDK uses (LazyLock, let-else); wasm-ld-16 links
@@ -81,6 +83,20 @@ async function buildRust(src: string, out: string, dst: string, progress: Progre
   if (r.code !== 0) throw new OciError(`building ${pkg} for wasm32-wasi failed: ${firstError(r.out)}`);
   await fsp.copyFile(path.join(target, 'wasm32-wasi', 'release', `${pkg.replace(/-/g, '_')}.wasm`), dst);
   return fsp.readFile(dst);
+}
+
+/**
+ * A copy of `crate` in `dir` without its Cargo.lock (and target/), whose relative `path = "..."` entries (path
+ * dependencies, [lib] path) point back to where they are from the original crate; the copy's manifest path.
+ * Only path dependencies can be resolved here anyway (no crates.io): cargo writes a lock of its own version.
+ */
+async function crateCopyWithoutLock(crate: string, dir: string): Promise<string> {
+  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.cp(crate, dir, { recursive: true, filter: (s) => { const rel = path.relative(crate, s); return rel !== 'Cargo.lock' && rel !== 'target'; } });
+  const toml = await fsp.readFile(path.join(crate, 'Cargo.toml'), 'utf8');
+  const rebased = toml.replace(/(\bpath\s*=\s*")([^"]+)(")/g, (_m, a: string, p: string, b: string) => `${a}${path.isAbsolute(p) ? p : path.resolve(crate, p)}${b}`);
+  await fsp.writeFile(path.join(dir, 'Cargo.toml'), rebased);
+  return path.join(dir, 'Cargo.toml');
 }
 
 /** The crate a .rs file belongs to: the nearest directory above it with a Cargo.toml. */

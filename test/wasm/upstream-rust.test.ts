@@ -1,18 +1,19 @@
 // Upstream's own Rust test modules (pkg/operators/wasm/rusttestdata, with upstream's Rust SDK wasmapi/rust), built
 // from the upstream source mirror unchanged by `ig image build` (Debian's rustc 1.63 with RUSTC_BOOTSTRAP and the
 // once_cell / let_else crate attributes) and run by `ig run`, as upstream's TestWasm does: the modules check the
-// host's answers themselves and fail gadgetInit / gadgetStart when one is wrong. Their Cargo.lock files are left
-// out: they are version 4 (cargo 1.63 reads up to 3) and pin nothing but the local api crate.
+// host's answers themselves and fail gadgetInit / gadgetStart when one is wrong. Their Cargo.lock files are kept:
+// they are version 4, which cargo 1.63 cannot read, so the build works on a copy of the crate without it (and the
+// source tree is left as it was). Upstream's trace_mount gadget (eBPF + Rust WASM) is built and run the same way.
 // Not run here: the modules upstream's test drives from Go operators of its own (fields, dataarray and dataemit
 // need a data source the Go test registers and a subscriber it checks with; filtering needs a mount namespace
 // filter map holding the made-up inode 777, which only the Go test can put in).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runIgSync } from '../harness/ig.js';
+import { IgProcess, runIgSync } from '../harness/ig.js';
 
 const MIRROR = '/work/.mirror/inspektor-gadget+inspektor-gadget/repo';
 const MODULES = ['map', 'mapofmap', 'syscall', 'perf', 'kallsyms', 'baderrptr', 'badguest', 'params', 'config'];
@@ -26,15 +27,16 @@ const built = new Map<string, string>();
 before(() => {
   if (skip) return;
   base = mkdtempSync(join(tmpdir(), 'ig-upstream-rust-'));
-  const tar = execFileSync('git', ['-C', MIRROR, 'archive', 'HEAD', 'wasmapi/rust', 'pkg/operators/wasm/rusttestdata'], { maxBuffer: 64 << 20 });
+  const tar = execFileSync('git', ['-C', MIRROR, 'archive', 'HEAD', 'wasmapi/rust', 'pkg/operators/wasm/rusttestdata', 'gadgets/trace_mount'], { maxBuffer: 64 << 20 });
   execFileSync('tar', ['-x', '-C', base], { input: tar });
   const dir = join(base, 'pkg', 'operators', 'wasm', 'rusttestdata');
-  for (const m of MODULES) rmSync(join(dir, m, 'Cargo.lock'), { force: true });
   env = { IG_OCI_STORE: join(base, 'store') };
   for (const m of MODULES) {
     const r = runIgSync(['image', 'build', join(dir, m), '-t', `upstream_${m}`], { env, timeoutMs: 300000 });
     built.set(m, r.code === 0 ? '' : r.stderr.trim());
   }
+  const r = runIgSync(['image', 'build', join(base, 'gadgets', 'trace_mount'), '-t', 'upstream_trace_mount'], { env, timeoutMs: 300000 });
+  built.set('trace_mount', r.code === 0 ? '' : r.stderr.trim());
 });
 
 after(() => { if (base) rmSync(base, { recursive: true, force: true }); });
@@ -99,4 +101,29 @@ test("upstream's params module reads its param (gadget.yaml params.wasm) given o
 test("upstream's config module sets a config value and runs", { skip, timeout: 300000 }, () => {
   const r = run('config');
   assert.equal(r.code, 0, r.stderr);
+});
+
+test('the version 4 Cargo.lock files of the upstream crates are left in place, unchanged', { skip }, () => {
+  const lock = join(base, 'gadgets', 'trace_mount', 'rust', 'Cargo.lock');
+  const want = execFileSync('git', ['-C', MIRROR, 'show', 'HEAD:gadgets/trace_mount/rust/Cargo.lock']);
+  assert.match(want.toString(), /^version = 4$/m);
+  assert.deepEqual(readFileSync(lock), want);
+  assert.equal(existsSync(join(base, 'gadgets', 'trace_mount', 'rust', 'target')), false);
+});
+
+test("upstream's trace_mount, built unchanged (Rust WASM module), adds its call field to a real mount", { skip, timeout: 300000 }, async () => {
+  assert.equal(built.get('trace_mount'), '', "building upstream's trace_mount");
+  const target = mkdtempSync(join(tmpdir(), 'ig-upstream-mount-'));
+  const source = `igupstream-${process.pid}`;
+  const ig = new IgProcess(['run', 'upstream_trace_mount', '--host', '-o', 'json'], env);
+  try {
+    const e = await ig.waitFor<{ call: string; src: string; proc: { comm: string } }>((ev) => ev.src === source, () => {
+      // A private mount namespace: the tmpfs never shows in the test's own mount table.
+      execFileSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=1m ${source} ${target}`]);
+    });
+    assert.match(e.call, new RegExp(`^mount\\("${source}", "${target.replace(/[/.]/g, '\\$&')}", "tmpfs", [^)]*\\) = 0$`), e.call);
+  } finally {
+    await ig.stop();
+    rmdirSync(target);
+  }
 });
