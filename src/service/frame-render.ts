@@ -49,10 +49,15 @@ export function twinOf(ds: DataSource, rl: ReceivedLayout): Twin {
     }
   }
   for (const f of ds.fields) {
-    const storage = slots.get(f) ?? f.storage;
+    const slot = slots.get(f);
+    const annotations = Object.fromEntries(f.annotations);
+    // strings.joined.* declares what the gadget's WASM module does to a char array (trace_exec's args), for outputs
+    // that render records the module did not see. Received records went through the sender's operators, the
+    // module included: the field holds the final text.
+    for (const k of Object.keys(annotations)) if (k.startsWith('strings.joined.')) delete annotations[k];
     twin.addField({
       name: f.name, fullName: f.fullName, kind: f.kind, flags: f.flags & ~FieldFlag.HasParent, order: f.order,
-      parent: f.parent ? twin.fields[f.parent.index] : undefined, tags: [...f.tags], annotations: Object.fromEntries(f.annotations), storage,
+      parent: f.parent ? twin.fields[f.parent.index] : undefined, tags: [...f.tags], annotations, storage: slot ?? f.storage,
     }, { asIs: true });
   }
   return { ds: twin, layout: Int32Array.from(layout) };

@@ -69,8 +69,14 @@ test('text output: upstream column aliases; --sort -cpuUsage orders the rows; --
   }
   const last = lines.slice(lines.lastIndexOf(header) + 1);
   assert.equal(last.length, 5, last.join('\n'));
-  const cpu = last.map((l) => Number(l.trim().split(/\s+/)[cols.indexOf('%CPU') - (cols[0] === 'RUNTIME.CONTAINERNAME' ? 1 : 0)]));
-  assert.deepEqual(cpu, [...cpu].sort((a, b) => b - a), last.join('\n'));
+  // The order is checked on JSON: a row's text cannot be split into cells by white space, since a command name
+  // may hold spaces (npm's process title "npm exec tsc -p" is one).
+  const sorted = runIgSync(['run', 'top_process', '--host', '--interval', '1s', '--count', '1', '--sort', '-cpuUsage', '--max-entries', '5', '-o', 'json'], { timeoutMs: 30000 });
+  assert.equal(sorted.code, 0, sorted.stderr);
+  const rows = sorted.stdout.trim().split('\n').map((l) => JSON.parse(l) as ProcRec[]).at(-1)!;
+  assert.equal(rows.length, 5, sorted.stdout.slice(0, 500));
+  const cpu = rows.map((p) => p.cpuUsage);
+  assert.deepEqual(cpu, [...cpu].sort((a, b) => b - a), JSON.stringify(rows.map((p) => [p.comm, p.cpuUsage])));
   const one = runIgSync(['run', 'top_process', '--host', '-o', 'json', '--interval', '500ms', '--count', '1', '--filter', `pid==${burner.pid}`], { timeoutMs: 30000 });
   assert.equal(one.code, 0, one.stderr);
   const reps = one.stdout.trim().split('\n').map((l) => JSON.parse(l) as ProcRec[]);
