@@ -41,7 +41,9 @@ test('the busy child: pid, ppid, comm, CPU over the interval, RSS, threads, star
   // machine, so how much the child gets is not fixed)
   const first = reports[0]!.find((p) => p.pid === burner.pid)!;
   const fromTicks = (me.cpuTime - first.cpuTime) / 100 / 1 * 100;
-  assert.ok(me.cpuUsage > 1 && me.cpuUsage <= 100.5, `cpuUsage ${me.cpuUsage}`);
+  // One thread: at most 100 % of a CPU, give or take the clock tick (10 ms of CPU time counted per 1 s interval,
+  // so ±1 % per report; 100.62 was seen on an idle machine, where the busy loop gets a whole CPU).
+  assert.ok(me.cpuUsage > 1 && me.cpuUsage <= 102, `cpuUsage ${me.cpuUsage}`);
   assert.ok(me.cpuUsage > fromTicks * 0.5 && me.cpuUsage < fromTicks * 2, `cpuUsage ${me.cpuUsage}, ${fromTicks} from cpuTime`);
   assert.ok(Math.abs(me.cpuUsageRelative - me.cpuUsage / cpus().length) < 0.01, `relative ${me.cpuUsageRelative}`);
   assert.ok(me.memoryRSS_raw >= 64 * 1024 * 1024, `rss ${me.memoryRSS_raw}`);
