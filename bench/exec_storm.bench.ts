@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
 import { countOutput, sumLost } from './lib/count.js';
-import { clockTicks, processCpuSeconds } from './lib/proc.js';
+import { drainCpu, processCpuSeconds } from './lib/proc.js';
 import { fix, int, markdownTable, mean } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -74,19 +74,6 @@ async function main(): Promise<void> {
   } finally {
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });
-  }
-
-  async function drainCpu(pid: number, cpu0: number): Promise<number> {
-    // Drained when the consumer used at most two ticks of CPU for 500 ms.
-    const tick = 1 / clockTicks();
-    let last = processCpuSeconds(pid) ?? 0;
-    for (let stable = 0; stable < 5;) {
-      await sleep(100);
-      const c = processCpuSeconds(pid) ?? last;
-      stable = c - last > 2 * tick + 1e-9 ? 0 : stable + 1;
-      last = c;
-    }
-    return last - cpu0;
   }
 
   async function oneRun(setup: Setup, run: number): Promise<Result> {

@@ -1,6 +1,7 @@
 // /proc readers for the benchmarks: per-process CPU (utime+stime) and peak RSS, system-wide busy time.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let clkTck: number | undefined;
 
@@ -96,4 +97,20 @@ export function topCpuUsers(before: Map<number, { comm: string; cpu: number }>, 
     } catch { /* gone */ }
   }
   return top;
+}
+
+/**
+ * The CPU seconds `pid` used since it had used `cpu0`, once it has settled: at most two ticks of CPU in 500 ms
+ * (a consumer still draining its ring after the load ended is counted in full).
+ */
+export async function drainCpu(pid: number, cpu0: number): Promise<number> {
+  const tick = 1 / clockTicks();
+  let last = processCpuSeconds(pid) ?? 0;
+  for (let stable = 0; stable < 5;) {
+    await sleep(100);
+    const c = processCpuSeconds(pid) ?? last;
+    stable = c - last > 2 * tick + 1e-9 ? 0 : stable + 1;
+    last = c;
+  }
+  return last - cpu0;
 }
