@@ -1,4 +1,4 @@
-// Start-up and memory of `ig run trace_open` next to bpftrace (issue 16, item 4), in one command:
+// Start-up and memory of `ig run trace_open` next to bpftrace and opensnoop (issue 16, item 4), in one command:
 //   npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH]
 // A ticker (bench/loadgen.c `tick 10`, comm igb_tick, compiled here with gcc) opens a file every 10 ms. Each run
 // spawns the tool with a comm filter and its stdout on a pipe and measures, alternating the tools:
@@ -7,12 +7,16 @@
 // - memory: after `--hold-ms` more of streaming, VmHWM (peak RSS) and how the resident set splits: anonymous
 //   memory (V8 heap, malloc), the node binary's own pages, the ring buffer's pages mapped from the kernel (bpf-map),
 //   and other files (libraries);
-// - for ig, the start-up marks IG_TRACE_STARTUP=1 prints at exit (ms since the process started): main = every
-//   module loaded, image = gadget image and metadata read, start → opened → loaded → attached = the eBPF object.
-// When NODE_EXTRA_CA_CERTS is set (it makes node read and parse a CA bundle before any of ig's code runs), ig is also
-// measured without it. Every child is stopped by PID; nothing else on the machine is touched.
+// - for ig, the start-up marks IG_TRACE_STARTUP=1 prints at exit (ms since the process started): cache-<state> =
+//   the bundle compiled (with V8's code cache when `hit`), main = every module loaded, image = gadget image and
+//   metadata read, start → opened → loaded → attached = the eBPF object.
+// ig is measured as users start it (bin/ig: the launcher, then the code-cached bundle), as that bundle started
+// directly, and as the ESM bundle without a code cache (the previous way, for comparison); when NODE_EXTRA_CA_CERTS
+// is set (it makes node read and parse a CA bundle before any of ig's code runs), the bundle also without it. Each
+// ig variant runs once unmeasured first (it writes its code cache). Every child is stopped by PID; nothing else on
+// the machine is touched.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,10 +29,10 @@ const BPFTRACE = [
   `tracepoint:syscalls:sys_enter_openat /comm == "${TICK}"/ { @fname[tid] = args->filename; }`,
   `tracepoint:syscalls:sys_exit_openat /comm == "${TICK}"/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }`,
 ].join('\n');
-const MARKS = ['main', 'config', 'run', 'image', 'prepared', 'start', 'opened', 'loaded', 'attached'];
+const MARKS = ['cache', 'main', 'config', 'run', 'image', 'prepared', 'start', 'opened', 'loaded', 'attached'];
 
-interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; error?: string }
-interface Tool { name: string; cmd: string; args: string[]; env: NodeJS.ProcessEnv }
+interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; cache?: string; error?: string }
+interface Tool { name: string; cmd: string; args: string[]; env: NodeJS.ProcessEnv; ig?: boolean }
 
 function options(argv: string[]): { runs: number; holdMs: number; json?: string } {
   const o = { runs: 7, holdMs: 1000, json: undefined as string | undefined };
@@ -81,7 +85,11 @@ async function measure(t: Tool, holdMs: number): Promise<Sample> {
     await stop(c, 'SIGINT', 20000);
   }
   const m = /startup: (.*)/.exec(err);
-  if (m) s.marks = Object.fromEntries(m[1]!.split(', ').map((kv) => { const [k, v] = kv.split(' '); return [k!, Number(v)]; }));
+  if (m) {
+    s.marks = Object.fromEntries(m[1]!.split(', ').map((kv) => { const [k, v] = kv.split(' '); return [k!, Number(v)]; }));
+    // cache-<state>: when the bundle was compiled, and whether V8's code cache was used
+    for (const k of Object.keys(s.marks)) if (k.startsWith('cache-')) { s.cache = k.slice(6); s.marks['cache'] = s.marks[k]!; }
+  }
   return s;
 }
 
@@ -90,27 +98,39 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ig-startup-bench-'));
   const loadgen = join(dir, 'loadgen');
   execFileSync('gcc', ['-O2', '-o', loadgen, join(ROOT, 'bench', 'loadgen.c')], { stdio: 'inherit' });
-  const igMain = join(ROOT, 'dist', 'src', 'bundle', 'ig.mjs');
-  const igArgs = [igMain, 'run', 'trace_open', '--host', '-o', 'json', '--comm', TICK];
+  const bundle = join(ROOT, 'dist', 'src', 'bundle');
+  const igArgs = ['run', 'trace_open', '--host', '-o', 'json', '--comm', TICK];
   const env: NodeJS.ProcessEnv = { ...process.env, IG_TRACE_STARTUP: '1' };
-  const tools: Tool[] = [{ name: 'ig', cmd: process.execPath, args: igArgs, env }];
+  const bare = { ...env };
+  delete bare.NODE_EXTRA_CA_CERTS;
+  const tools: Tool[] = [
+    // IG_NO_SETUP=1: a stale build is refused in one line rather than rebuilt inside a measurement
+    { name: 'ig (bin/ig, as users start it)', cmd: join(ROOT, 'bin', 'ig'), args: igArgs, env: { ...env, IG_NO_SETUP: '1' }, ig: true },
+    { name: 'ig bundle + code cache', cmd: process.execPath, args: [join(bundle, 'ig-start.cjs'), ...igArgs], env, ig: true },
+  ];
   if (process.env.NODE_EXTRA_CA_CERTS) {
-    const bare = { ...env };
-    delete bare.NODE_EXTRA_CA_CERTS;
-    tools.push({ name: 'ig, no NODE_EXTRA_CA_CERTS', cmd: process.execPath, args: igArgs, env: bare });
+    tools.push({ name: 'ig bundle + code cache, no NODE_EXTRA_CA_CERTS', cmd: process.execPath, args: [join(bundle, 'ig-start.cjs'), ...igArgs], env: bare, ig: true });
   }
+  tools.push({ name: 'ig ESM bundle, no code cache (before)', cmd: process.execPath, args: [join(bundle, 'ig.mjs'), ...igArgs], env, ig: true });
   tools.push({ name: 'node -e (empty script, for scale)', cmd: process.execPath, args: ['-e', `console.log('${TICK}'); setInterval(() => {}, 1000)`], env: process.env });
   tools.push({ name: 'bpftrace', cmd: 'bpftrace', args: ['-e', BPFTRACE], env: { ...process.env, BPFTRACE_STRLEN: '200' } });
+  // libbpf-tools' opensnoop; stdbuf: its stdout is a pipe here, which libc would buffer by 4 KiB
+  const opensnoop = ['/usr/sbin/opensnoop', '/usr/bin/opensnoop'].find((p) => existsSync(p));
+  if (opensnoop) tools.push({ name: 'opensnoop (libbpf-tools)', cmd: 'stdbuf', args: ['-oL', opensnoop, '-n', TICK], env: process.env });
   const ticker = start('ticker', loadgen, ['tick', '10'], { stdout: 'pipe', stderr: 'inherit' });
   const results = new Map<string, Sample[]>(tools.map((t) => [t.name, []]));
   const loadStart = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   try {
     await waitLine(ticker, /^ready/, 10000);
+    for (const t of tools.filter((x) => x.ig)) {
+      const w = await measure(t, 0); // unmeasured: writes this variant's code cache
+      process.stderr.write(`  warm-up ${t.name.padEnd(46)} ${w.error ?? `cache ${w.cache ?? '-'}`}\n`);
+    }
     for (let r = 0; r < o.runs; r++) {
       for (const t of tools) {
         const s = await measure(t, o.holdMs);
         results.get(t.name)!.push(s);
-        process.stderr.write(`  run ${r + 1}/${o.runs} ${t.name.padEnd(34)} ${s.error ?? `first ${fix(s.firstMs, 0)} ms, cpu ${fix(s.cpuMs, 0)} ms, hwm ${fix((s.hwmKb ?? 0) / 1024, 1)} MiB`}\n`);
+        process.stderr.write(`  run ${r + 1}/${o.runs} ${t.name.padEnd(46)} ${s.error ?? `first ${fix(s.firstMs, 0)} ms, cpu ${fix(s.cpuMs, 0)} ms, hwm ${fix((s.hwmKb ?? 0) / 1024, 1)} MiB${s.cache ? `, cache ${s.cache}` : ''}`}\n`);
         await sleep(300);
       }
     }
@@ -130,11 +150,18 @@ async function main(): Promise<void> {
   });
   let text = `Load average at start ${loadStart}, at end ${loadEnd} (2 CPUs; above ~1 the wall-clock figures are inflated, the CPU ones much less).\n\n`;
   text += markdownTable(['tool', 'runs', 'first event ms (median)', 'min-max', 'CPU ms to first event', 'peak RSS MiB', 'anon MiB', 'node binary MiB', 'ring MiB', 'other files MiB'], rows);
-  const markRows = tools.filter((t) => t.name.startsWith('ig')).map((t) => {
+  const markRows = tools.filter((t) => t.ig).map((t) => {
     const xs = ok(results.get(t.name)!);
-    return [t.name, ...MARKS.map((k) => fix(med(xs, (s) => s.marks?.[k]), 0))];
+    const states = [...new Set(xs.map((s) => s.cache ?? 'none'))].join('/');
+    return [t.name, states, ...MARKS.map((k) => fix(med(xs, (s) => s.marks?.[k]), 0))];
   });
-  text += `\n\nig's start-up marks, median ms since the process started (IG_TRACE_STARTUP=1):\n\n${markdownTable(['run', ...MARKS], markRows)}`;
+  text += `\n\nig's start-up marks, median ms since the process started (IG_TRACE_STARTUP=1; cache = when the bundle was compiled):\n\n${markdownTable(['run', 'code cache', ...MARKS], markRows)}`;
+  // Ratios within this run (the machine's load moves every absolute figure; these move much less).
+  const first = (name: string) => med(ok(results.get(name) ?? []), (s) => s.firstMs);
+  const cpu = (name: string) => med(ok(results.get(name) ?? []), (s) => s.cpuMs);
+  const peers = tools.filter((t) => !t.ig).map((t) => t.name);
+  const ratioRows = tools.filter((t) => t.ig).map((t) => [t.name, ...peers.flatMap((p) => [fix((first(t.name) ?? NaN) / (first(p) ?? NaN), 2), fix((cpu(t.name) ?? NaN) / (cpu(p) ?? NaN), 2)])]);
+  text += `\n\nRatios of medians, same run (first event wall / CPU to it):\n\n${markdownTable(['ig', ...peers.flatMap((p) => [`÷ ${p} wall`, `÷ ${p} CPU`])], ratioRows)}`;
   process.stdout.write(`${text}\n`);
   const json = o.json ?? join(ROOT, 'bench', 'results', `startup-${new Date().toISOString().replace(/[:.]/g, '')}.json`);
   try {

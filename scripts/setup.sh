@@ -104,8 +104,8 @@ if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src test gadgets bench tsconfig
   touch .build/tsc.stamp
   echo "$sources" > .build/tsc.sources
 fi
-# The commands as one split bundle (scripts/bundle.mjs): fewer files to load at start.
-if [ ! -f dist/src/bundle/ig.mjs ]; then
+# The commands bundled (scripts/bundle.mjs): fewer files to load at start, ig's with V8's code cache.
+if [ ! -f dist/src/bundle/ig-start.cjs ] || [ ! -f dist/src/bundle/gadgetctl.mjs ]; then
   log "bundling the commands"
   node scripts/bundle.mjs
 fi

@@ -78,12 +78,17 @@ export async function buildProgram(): Promise<Command> {
   return program;
 }
 
-/** IG_TRACE_STARTUP=1: at exit, print the start-up marks (ms since the process started) on stderr. */
+/**
+ * IG_TRACE_STARTUP=1: at exit, print the start-up marks (ms since the process started) on stderr, and the CPU time
+ * (user + system ms) the process had used when main started: what loading node and ig's modules cost.
+ */
 function traceStartup(): void {
   if (!process.env.IG_TRACE_STARTUP) return;
+  const c = process.cpuUsage();
+  const cpuAtMain = (c.user + c.system) / 1000;
   process.on('exit', () => {
     const marks = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('ig:'));
-    process.stderr.write(`startup: ${marks.map((m) => `${m.name.slice(3)} ${m.startTime.toFixed(1)}`).join(', ')}\n`);
+    process.stderr.write(`startup: ${marks.map((m) => `${m.name.slice(3)} ${m.startTime.toFixed(1)}`).join(', ')}, cpu-main ${cpuAtMain.toFixed(1)}\n`);
   });
 }
 

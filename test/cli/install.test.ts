@@ -76,7 +76,7 @@ test('./ig runs the bundle when setup made one, else the compiled modules', () =
   const ig = () => spawnSync(join(d, 'bin', 'ig'), ['version'], { encoding: 'utf8', env: { ...process.env, IG_NO_SETUP: '1' } });
   assert.equal(ig().stdout, 'MAIN version\n');
   mkdirSync(join(d, 'dist', 'src', 'bundle'), { recursive: true });
-  writeFileSync(join(d, 'dist', 'src', 'bundle', 'ig.mjs'), 'console.log("BUNDLE", process.argv.slice(2).join(" "));\n');
+  writeFileSync(join(d, 'dist', 'src', 'bundle', 'ig-start.cjs'), 'console.log("BUNDLE", process.argv.slice(2).join(" "));\n');
   const r = ig();
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'BUNDLE version\n');

@@ -18,7 +18,7 @@ const shipped = (bundle: string, ...compiled: string[]) => {
   const c = join(repoRoot(), 'dist', 'src', 'cli', ...compiled);
   return existsSync(b) && statSync(b).mtimeMs >= statSync(c).mtimeMs ? b : c;
 };
-export const IG_MAIN = shipped('ig.mjs', 'main.js');
+export const IG_MAIN = shipped('ig-start.cjs', 'main.js');
 /** The compiled, unbundled modules: for tests that look at which of our modules a run loads. */
 export const IG_MAIN_MODULES = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 export const GADGETCTL_MAIN = shipped('gadgetctl.mjs', 'gadgetctl', 'main.js');

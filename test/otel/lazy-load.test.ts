@@ -13,13 +13,23 @@ import { IG_MAIN, IG_MAIN_MODULES } from '../harness/ig.js';
 const dir = mkdtempSync(join(tmpdir(), 'ig-lazyotel-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-// Hooks run on Node's loader thread; they append each resolved URL to the file named by the environment.
+// Hooks run on Node's loader thread; they append each resolved URL to the file named by the environment. The
+// bundle bin/ig runs is CommonJS (src/launcher/): its require()s are logged by a second hook on node's CJS resolver.
 writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
 export async function resolve(specifier, context, next) {
   const r = await next(specifier, context);
   appendFileSync(process.env.IG_TEST_MODULE_LOG, r.url + '\\n');
   return r;
 }
+`);
+writeFileSync(join(dir, 'require-hook.cjs'), `const Module = require('node:module');
+const { appendFileSync } = require('node:fs');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (...args) {
+  const r = resolve.apply(this, args);
+  appendFileSync(process.env.IG_TEST_MODULE_LOG, r + '\\n');
+  return r;
+};
 `);
 writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';
 register('./hooks.mjs', import.meta.url);
@@ -30,7 +40,7 @@ let n = 0;
 function resolvedModules(args: string[], main = IG_MAIN_MODULES): { code: number | null; stderr: string; modules: string[] } {
   const log = join(dir, `modules-${n++}.txt`);
   writeFileSync(log, '');
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, main, ...args], {
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--require', join(dir, 'require-hook.cjs'), main, ...args], {
     encoding: 'utf8', timeout: 60000, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, HOME: dir, IG_TEST_MODULE_LOG: log },
   });
   return { code: r.status, stderr: r.stderr, modules: readFileSync(log, 'utf8').split('\n').filter(Boolean) };

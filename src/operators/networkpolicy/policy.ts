@@ -1,6 +1,6 @@
 // Network policies from observed connections (upstream's generate_networkpolicy): one policy per local workload,
 // one rule per (peer, port, protocol) and direction, as Kubernetes NetworkPolicy or CiliumNetworkPolicy YAML.
-import { stringify } from 'yaml';
+import { yaml } from '../../format/yaml-lazy.js';
 
 export type PeerKind = 'pod' | 'svc' | 'raw';
 
@@ -69,7 +69,7 @@ function sortRules<T extends { ports: { port: number; protocol: string }[] }>(ru
     const pa = a.ports[0]!; const pb = b.ports[0]!;
     if (pa.protocol !== pb.protocol) return pa.protocol < pb.protocol ? -1 : 1;
     if (pa.port !== pb.port) return pa.port - pb.port;
-    const ya = stringify(a, { sortMapEntries: true }); const yb = stringify(b, { sortMapEntries: true });
+    const ya = yaml().stringify(a, { sortMapEntries: true }); const yb = yaml().stringify(b, { sortMapEntries: true });
     return ya < yb ? -1 : ya > yb ? 1 : 0;
   });
 }
@@ -80,7 +80,7 @@ function uniqueByPeerPort(conns: Connection[]): Connection[] {
   return [...seen.values()];
 }
 
-const toYaml = (docs: unknown[]) => docs.map((d) => stringify(d, { sortMapEntries: true, indentSeq: false, lineWidth: 0 })).join('---\n');
+const toYaml = (docs: unknown[]) => docs.map((d) => yaml().stringify(d, { sortMapEntries: true, indentSeq: false, lineWidth: 0 })).join('---\n');
 
 /** Kubernetes `networking.k8s.io/v1` NetworkPolicy documents, sorted by name, separated by `---`. */
 export function k8sPolicies(conns: Connection[]): string {
@@ -123,7 +123,7 @@ export function ciliumPolicies(conns: Connection[]): string {
           r[egress ? 'toEndpoints' : 'fromEndpoints'] = [{ matchLabels: sel }];
         }
         return r;
-      }).sort((a, b) => { const ya = stringify(a, { sortMapEntries: true }); const yb = stringify(b, { sortMapEntries: true }); return ya < yb ? -1 : ya > yb ? 1 : 0; });
+      }).sort((a, b) => { const ya = yaml().stringify(a, { sortMapEntries: true }); const yb = yaml().stringify(b, { sortMapEntries: true }); return ya < yb ? -1 : ya > yb ? 1 : 0; });
     };
     const spec: Record<string, unknown> = { endpointSelector: { matchLabels: identityLabels(l.labels) } };
     const e = rules(true); const i = rules(false);

@@ -1,0 +1,130 @@
+// Run a CommonJS bundle with V8's code cache (Node 20 has no module.enableCompileCache): the bundle is compiled
+// through vm.Script with the bytecode a previous run left in a cache file, so V8 neither parses nor compiles the
+// functions that run used (ig's ~1 MB bundle: ≈60 % of the time between node's start and `main`).
+//
+// Any doubt about the cache means a normal compile, silently: a missing, unreadable, stale (other bundle, node or
+// flags), truncated or corrupted file, or one V8 rejects. V8 itself only checks the source's length and its own
+// version and flags, and a release build does not checksum the payload, so the file carries its own key and a
+// SHA-1 of the payload. After a run that compiled without a usable cache and exited with 0, the cache is written
+// anew (createCachedData after the run holds every function it compiled; temp file + rename, so concurrent runs
+// never see half a file).
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import vm from 'node:vm';
+
+const MAGIC = 'ig-code-cache 1';
+
+/** What became of the cache in this run: `hit` used it; the others compiled normally (and rewrite it at exit). */
+export type CacheState = 'hit' | 'off' | 'missing' | 'stale' | 'corrupt' | 'rejected';
+
+export interface CodeCacheOptions {
+  /** The CommonJS bundle to run, as a module of its own (require, __filename … relative to it). */
+  file: string;
+  /** Where its code cache lives; undefined: no cache (compile normally, write nothing). */
+  cacheFile?: string;
+}
+
+const CACHED_COMMANDS = new Set(['run', 'replay', 'daemon', 'image']);
+
+/**
+ * The cache file for ig's arguments: `<bundle dir>/code-cache/<command>.bin` (IG_CODE_CACHE_DIR moves it,
+ * IG_CODE_CACHE=0 turns caching off). One file per command kind, since a cache holds what the run that wrote it
+ * compiled, and per set of node flags (`run-<hash>.bin`), since V8 refuses a cache made under other flags: tests
+ * and benchmarks that start node with --require hooks do not evict the plain run's cache.
+ */
+export function cacheFileFor(args: string[], bundleDir: string, env: NodeJS.ProcessEnv, execArgv: string[] = process.execArgv): string | undefined {
+  if (env['IG_CODE_CACHE'] === '0') return undefined;
+  const word = args.find((a) => !a.startsWith('-'));
+  const kind = word !== undefined && CACHED_COMMANDS.has(word) ? word : 'other';
+  const flags = execArgv.length ? `-${sha1(Buffer.from(execArgv.join('\0'))).slice(0, 8)}` : '';
+  return join(env['IG_CODE_CACHE_DIR'] || join(bundleDir, 'code-cache'), `${kind}${flags}.bin`);
+}
+
+/**
+ * The identity a cache belongs to: this bundle file (size, mtime, ctime — which no one can set back —, inode),
+ * this node and its V8 flags. Hashing the bundle's content would cost more than reading the cache saves.
+ */
+function cacheKey(source: Buffer, fd: number): string {
+  const st = fstatSync(fd, { bigint: true });
+  const parts = [process.version, process.arch, process.execArgv.join(' '), String(source.length), String(st.mtimeNs), String(st.ctimeNs), String(st.ino), String(st.dev)];
+  return createHash('sha1').update(parts.join('\0')).digest('hex');
+}
+
+function sha1(b: Uint8Array): string { return createHash('sha1').update(b).digest('hex'); }
+
+/** The payload of a cache file when its header names this key and its checksum holds. */
+export function readCache(cacheFile: string, key: string): { data?: Buffer; state: CacheState } {
+  let raw: Buffer;
+  try { raw = readFileSync(cacheFile); } catch {
+    return { state: 'missing' }; // absent or unreadable: the same to us, compile normally
+  }
+  const nl = raw.indexOf(10);
+  const header = nl > 0 && nl < 200 ? raw.subarray(0, nl).toString('latin1').split(' ') : [];
+  // header: "ig-code-cache" "1" key sha1
+  if (header.length !== 4 || `${header[0]} ${header[1]}` !== MAGIC) return { state: 'corrupt' };
+  if (header[2] !== key) return { state: 'stale' };
+  const data = raw.subarray(nl + 1);
+  if (data.length === 0 || sha1(data) !== header[3]) return { state: 'corrupt' };
+  return { data, state: 'hit' };
+}
+
+export function writeCache(cacheFile: string, key: string, data: Buffer): void {
+  mkdirSync(dirname(cacheFile), { recursive: true });
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  writeFileSync(tmp, Buffer.concat([Buffer.from(`${MAGIC} ${key} ${sha1(data)}\n`, 'latin1'), data]));
+  renameSync(tmp, cacheFile);
+}
+
+/** Compile and run `o.file` as a CommonJS module; returns what became of the cache. */
+export function runWithCodeCache(o: CodeCacheOptions): CacheState {
+  const fd = openSync(o.file, 'r');
+  let source: Buffer;
+  let key: string;
+  try {
+    const size = fstatSync(fd).size;
+    source = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, source, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    source = source.subarray(0, got);
+    key = cacheKey(source, fd);
+  } finally {
+    closeSync(fd);
+  }
+  let text = source.toString('utf8');
+  if (text.startsWith('#!')) text = `//${text.slice(2)}`; // a hashbang is not JavaScript inside the wrapper
+  const cached = o.cacheFile === undefined ? { state: 'off' as CacheState } : readCache(o.cacheFile, key);
+  const script = new vm.Script(Module.wrap(text), {
+    filename: o.file,
+    cachedData: cached.data,
+    // import() of ESM-only packages from inside the bundle goes through node's own loader, as from a file.
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  let state = cached.state;
+  if (state === 'hit' && script.cachedDataRejected) state = 'rejected';
+  performance.mark(`ig:cache-${state}`);
+  if (o.cacheFile !== undefined && state !== 'hit') {
+    const cacheFile = o.cacheFile;
+    process.once('exit', (code) => {
+      if (code !== 0) return; // a failed run compiled little of what the next one needs
+      try {
+        writeCache(cacheFile, key, script.createCachedData());
+      } catch {
+        // a cache we cannot write (read-only install, full disk) only means the next start compiles again
+      }
+    });
+  }
+  const mod = new Module(o.file, undefined);
+  mod.filename = o.file;
+  mod.paths = (Module as unknown as { _nodeModulePaths(d: string): string[] })._nodeModulePaths(dirname(o.file));
+  const req = createRequire(o.file);
+  const fn = script.runInThisContext() as (e: unknown, r: NodeRequire, m: Module, f: string, d: string) => void;
+  fn.call(mod.exports, mod.exports, req, mod, o.file, dirname(o.file));
+  mod.loaded = true;
+  return state;
+}

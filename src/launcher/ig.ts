@@ -1,0 +1,9 @@
+// What bin/ig runs (bundled by scripts/bundle.mjs into dist/src/bundle/ig-start.cjs): the ig bundle (ig.cjs) with
+// V8's code cache (src/launcher/code-cache.ts; where it lives: cacheFileFor).
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cacheFileFor, runWithCodeCache } from './code-cache.js';
+
+// In the bundle import.meta.url is the bundle's own file (scripts/bundle.mjs defines it).
+const dir = dirname(fileURLToPath(import.meta.url));
+runWithCodeCache({ file: join(dir, 'ig.cjs'), cacheFile: cacheFileFor(process.argv.slice(2), dir, process.env) });
