@@ -22,10 +22,12 @@
       "src/pcap_filter.c",
       "src/pcap_compile.c",
       "src/wire_batch.c",
-      "src/replay_render.c"
+      "src/replay_render.c",
+      "src/record_writer.c",
+      "src/record_codec.c"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
-    "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap"]
+    "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap", "-lzstd"]
   },
   "targets": [
     {

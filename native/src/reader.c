@@ -27,6 +27,7 @@
 #include "addon.h"
 #include "render_plan.h"
 #include "metrics_agg.h"
+#include "record_writer.h"
 
 #include <uv.h>
 
@@ -116,6 +117,11 @@ struct ig_reader {
   ig_magg *agg;
   uint64_t aggregated;   /* atomic */
 
+  /* Record mode (opts.record, record_writer.c): every batch goes to the recorder as data source rec_ds when it is
+   * flushed; none reaches JS. */
+  ig_recorder *rec;
+  uint16_t rec_ds;
+
   int stop;                                /* atomic */
   uint64_t records, batches, lost, dropped; /* atomic */
   int error;                               /* errno of a fatal poll error (set by the thread before exit) */
@@ -167,6 +173,15 @@ static void flush(ig_reader *r) {
   }
   /* A batch flushed by the latency timer is often mostly empty: give the rest back before it waits in the
    * queue and lives on as a JS Buffer until the next GC. */
+  if (r->rec) {
+    ig_rec_batch(r->rec, r->rec_ds, b->data, b->len, b->count);
+    __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&r->batches, 1, __ATOMIC_RELAXED);
+    b->len = 0;
+    b->count = 0;
+    r->cur = b; /* the next batch reuses it */
+    return;
+  }
   if (b->len < b->cap / 2) {
     ig_batch *small = realloc(b, sizeof *b + b->len);
     if (small) {
@@ -203,6 +218,10 @@ static void batch_put(ig_batch *b, uint32_t cpu, const void *data, size_t size) 
 static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   size_t need = 8 + ((size + 7) & ~(size_t)7);
   if (r->cur && r->cur->len + need > r->cur->cap) flush(r);
+  if (r->cur && r->cur->len + need > r->cur->cap) { /* record mode reuses a flushed batch: too small for this one */
+    free(r->cur);
+    r->cur = NULL;
+  }
   if (!r->cur) {
     r->cur = batch_new(r->max_batch > need ? r->max_batch : need, BATCH_RECORDS);
     if (!r->cur) {
@@ -635,6 +654,8 @@ static void release_render(ig_reader *r) {
   r->plan = NULL;
   if (r->agg) ig_magg_unref(r->agg);
   r->agg = NULL;
+  if (r->rec) ig_rec_unref(r->rec);
+  r->rec = NULL;
 }
 
 static void reader_unref(ig_reader *r) {
@@ -765,6 +786,21 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
     if (!m) return false;
     ig_magg_ref(m);
     r->agg = m;
+  }
+  napi_value rec;
+  if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "record", &rec) == napi_ok &&
+      !ig_is_nullish(env, rec)) {
+    int64_t ds = 0;
+    if (!ig_opt_i64(env, opts, "recordDs", &ds, NULL)) return false;
+    ig_recorder *x = ig_rec_arg(env, rec);
+    if (!x) return false;
+    if (r->plan || r->agg || ds < 0 || ds > 0xffff) {
+      ig_throw_type(env, "reader: record mode takes no render or aggregate option, and a data source id 0-65535");
+      return false;
+    }
+    ig_rec_ref(x);
+    r->rec = x;
+    r->rec_ds = (uint16_t)ds;
   }
   return true;
 }

@@ -11,6 +11,7 @@ export type RenderPlanHandle = { readonly __brand: 'render_plan' };
 /** A per-key metrics aggregator (native/src/metrics_agg.c; built by src/bpf/metrics-aggregator.ts). */
 export type MetricsAggregatorHandle = { readonly __brand: 'metrics_aggregator' };
 export type WireBatchHandle = { readonly __brand: 'wire_batch' };
+export type RecorderHandle = { readonly __brand: 'recorder' };
 
 /** What a drain of a metrics aggregator returns (see metricsAggDrain). */
 export interface MetricsAggregatorDrain {
@@ -87,6 +88,34 @@ export interface ReaderOptions {
   aggregate?: MetricsAggregatorHandle;
   /** Ring buffers: advance over records without reading them and call no callback (benchmark floor). */
   discard?: boolean;
+  /** Record mode (not with render or aggregate): every batch goes to this recorder as data source `recordDs`; none reaches cb. */
+  record?: RecorderHandle;
+  recordDs?: number;
+}
+
+/** What a recorder has written (recorderStats, recorderClose). */
+export interface RecorderStats {
+  /** Batches and records appended by readers in record mode. */
+  batches: number;
+  records: number;
+  chunks: number;
+  bytes: number;
+  files: number;
+  /** Set once a write failed: the recorder writes nothing more. */
+  errno?: number;
+  error?: string;
+}
+
+export interface RecorderOptions {
+  /** 0 none, 1 raw deflate, 3 zstd (default). */
+  codec?: number;
+  /** zstd level (default 1). */
+  level?: number;
+  chunkBytes?: number;
+  flushMs?: number;
+  /** 0: no limit. */
+  maxFileBytes?: number;
+  maxFiles?: number;
 }
 
 /**
@@ -241,6 +270,16 @@ export interface NativeAddon {
    */
   renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer): number | Buffer | undefined;
   /** Replays (native/src/replay_render.c): render a reader-layout batch from `offset` on this thread, lines to `fd`. */
+  /** Recording writer (native/src/record_writer.c): entries compressed and written in chunks on its own thread. */
+  recorderOpen(path: string, opts: RecorderOptions): RecorderHandle;
+  recorderBegin(rec: RecorderHandle, headerJsonPrefix: string): void;
+  recorderAppend(rec: RecorderHandle, head: Buffer, body: Buffer | null, key: string | null): boolean;
+  recorderSeal(rec: RecorderHandle): void;
+  recorderNow(rec: RecorderHandle): number;
+  recorderStats(rec: RecorderHandle): RecorderStats;
+  recorderClose(rec: RecorderHandle): RecorderStats;
+  zstdDecompress(stored: Buffer, contentLength: number): Buffer;
+  zstdCompress(content: Buffer, level: number): Buffer;
   renderPlanRenderTo(plan: RenderPlanHandle, batch: Buffer, offset: number, count: number, fd: number): { done: number; offset: number; stop: number; error: number };
 
   // Wire batches (native/src/wire_batch.c): spec [dsId, recordBytes, nvals, (kind, ttlMs, off, nranges, (off, len)*)*].

@@ -22,7 +22,15 @@ export interface RecordSink {
   batch(ds: string, raw: Buffer, count: number, layout: RecordLayout): PendingBatch;
   /** Events the kernel side could not deliver, with their cause. */
   lost(ds: string, n: number, cause: string): void;
+  /**
+   * Where a native reader with nothing else to feed (no JS reads the records) may hand `ds`'s batches itself, on
+   * its own thread (the reader options `record` and `recordDs`); undefined: through `batch` in JS.
+   */
+  nativeTarget?(ds: string): NativeRecordTarget | undefined;
 }
+
+/** A native recorder handle and the data source's id in it (src/bpf's reader option `record`). */
+export interface NativeRecordTarget { recorder: unknown; ds: number }
 
 /** What a replay hands the image operator, in recorded order. */
 export interface ReplaySink {

@@ -1,15 +1,20 @@
-// The recording file format, version 1 (docs/recording.md). A file is a 16-byte header and a sequence of chunks;
+// The recording file format, version 2 (docs/recording.md; version 1 files are read as well). A file is a 16-byte header and a sequence of chunks;
 // a chunk is a 24-byte header and a compressed body of entries. Every chunk is complete on its own (compressed
 // alone, with its own checksum), so a file cut anywhere replays up to its last whole chunk.
 //
-//   file header   0-7 magic "IGREC\r\n\x1a", 8 u8 version (1), 9-15 zero
+//   file header   0-7 magic "IGREC\r\n\x1a", 8 u8 version (2; 1 before zstd), 9-15 zero
 //   chunk header  0-3 "CHNK", 4-7 u32 sequence, 8-11 u32 stored length, 12-15 u32 content length,
-//                 16-19 u32 CRC-32 of the stored bytes, 20 u8 codec (0 none, 1 deflate-raw, 2 brotli), 21-23 zero
+//                 16-19 u32 CRC-32 of the stored bytes, 20 u8 codec (0 none, 1 deflate-raw, 2 brotli, 3 zstd since
+//                 version 2), 21-23 zero
 //   entry         u8 type, u32 length, body (types below); integers little-endian
 import { crc32, brotliCompressSync, brotliDecompressSync, constants as zc, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decodeFact, encodeFact } from '../gadget/host-facts.js';
+import { native } from '../bpf/native.js';
 
-export const FORMAT_VERSION = 1;
+/** Written by this ig. Version 2 added codec 3 (zstd); entries are the same as in version 1. */
+export const FORMAT_VERSION = 2;
+/** Read by this ig. */
+export const READ_VERSIONS: readonly number[] = [1, 2];
 export const FILE_MAGIC = Buffer.from('IGREC\r\n\x1a', 'latin1');
 export const FILE_HEADER_BYTES = 16;
 export const CHUNK_MAGIC = Buffer.from('CHNK', 'latin1');
@@ -17,7 +22,7 @@ export const CHUNK_HEADER_BYTES = 24;
 /** Largest chunk body, stored or unpacked: a reader refuses more before allocating. */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
-export enum Codec { None = 0, Deflate = 1, Brotli = 2 }
+export enum Codec { None = 0, Deflate = 1, Brotli = 2, Zstd = 3 }
 
 export enum EntryType {
   /** JSON: the recording's header (format, ig version, start time, host, image reference and digest). */
@@ -73,7 +78,7 @@ export function fileHeader(): Buffer {
 /** Checks a file header; throws a RecordingError saying what the file is not. */
 export function checkFileHeader(b: Buffer, path: string): void {
   if (b.length < FILE_HEADER_BYTES || !b.subarray(0, 8).equals(FILE_MAGIC)) throw new RecordingError(`${path}: not an ig recording (no IGREC header)`);
-  if (b[8] !== FORMAT_VERSION) throw new RecordingError(`${path}: recording format version ${b[8]}, this ig reads version ${FORMAT_VERSION}`);
+  if (!READ_VERSIONS.includes(b[8]!)) throw new RecordingError(`${path}: recording format version ${b[8]}, this ig reads versions ${READ_VERSIONS.join(' and ')}`);
 }
 
 // Entries -----------------------------------------------------------------------------------------------------
@@ -185,6 +190,7 @@ function parseEntry(type: number, body: Buffer, at: number): Entry {
 export function compress(codec: Codec, content: Buffer): Buffer {
   if (codec === Codec.Deflate) return deflateRawSync(content, { level: 1 });
   if (codec === Codec.Brotli) return brotliCompressSync(content, { params: { [zc.BROTLI_PARAM_QUALITY]: 1, [zc.BROTLI_PARAM_SIZE_HINT]: content.length } });
+  if (codec === Codec.Zstd) return native.zstdCompress(content, 1);
   return content;
 }
 
@@ -201,12 +207,12 @@ export function chunkHeader(seq: number, codec: Codec, stored: Buffer, contentLe
 
 export interface ChunkHead { seq: number; stored: number; content: number; crc: number; codec: Codec }
 
-/** A chunk header's fields; throws a RecordingError when it is none. */
-export function parseChunkHeader(h: Buffer): ChunkHead {
+/** A chunk header's fields; throws a RecordingError when it is none. `version`: the file's format version. */
+export function parseChunkHeader(h: Buffer, version = FORMAT_VERSION): ChunkHead {
   if (!h.subarray(0, 4).equals(CHUNK_MAGIC)) throw new RecordingError('no chunk header (bad magic)');
   const head = { seq: h.readUInt32LE(4), stored: h.readUInt32LE(8), content: h.readUInt32LE(12), crc: h.readUInt32LE(16), codec: h[20] as Codec };
   if (head.stored > MAX_CHUNK_BYTES || head.content > MAX_CHUNK_BYTES) throw new RecordingError(`chunk ${head.seq} announces ${Math.max(head.stored, head.content)} bytes, more than the ${MAX_CHUNK_BYTES} limit`);
-  if (![Codec.None, Codec.Deflate, Codec.Brotli].includes(head.codec)) throw new RecordingError(`chunk ${head.seq}: unknown codec ${head.codec}`);
+  if (![Codec.None, Codec.Deflate, Codec.Brotli, ...(version >= 2 ? [Codec.Zstd] : [])].includes(head.codec)) throw new RecordingError(`chunk ${head.seq}: unknown codec ${head.codec}`);
   return head;
 }
 
@@ -215,7 +221,8 @@ export function chunkContent(head: ChunkHead, stored: Buffer): Buffer {
   if (crc32(stored) !== head.crc) throw new RecordingError(`chunk ${head.seq}: checksum mismatch (damaged bytes)`);
   let out: Buffer;
   try {
-    out = head.codec === Codec.Deflate ? inflateRawSync(stored, { maxOutputLength: MAX_CHUNK_BYTES })
+    out = head.codec === Codec.Zstd ? native.zstdDecompress(stored, head.content)
+      : head.codec === Codec.Deflate ? inflateRawSync(stored, { maxOutputLength: MAX_CHUNK_BYTES })
       : head.codec === Codec.Brotli ? brotliDecompressSync(stored, { maxOutputLength: MAX_CHUNK_BYTES }) : stored;
   } catch (e) {
     throw new RecordingError(`chunk ${head.seq}: cannot decompress (${(e as Error).message})`);

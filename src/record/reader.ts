@@ -16,6 +16,8 @@ export class RecordingReader {
   /** The end mark was read: the recording run finished and closed the file. */
   ended = false;
   chunks = 0;
+  /** The file's format version. */
+  version = 0;
 
   /** Opens and checks the file header; a missing or foreign file is a RecordingError. */
   constructor(readonly path: string) {
@@ -28,6 +30,7 @@ export class RecordingReader {
     const n = readSync(this.fd, h, 0, h.length, 0);
     try {
       checkFileHeader(h.subarray(0, n), `recording ${path}`);
+      this.version = h[8]!;
     } catch (e) {
       closeSync(this.fd);
       throw e;
@@ -63,7 +66,7 @@ export class RecordingReader {
       if (hb.length < CHUNK_HEADER_BYTES) { this.stop(at, `truncated chunk header (${hb.length} of ${CHUNK_HEADER_BYTES} bytes)`); return; }
       let content: Buffer;
       try {
-        const head = parseChunkHeader(hb);
+        const head = parseChunkHeader(hb, this.version);
         const stored = this.read(head.stored, at + CHUNK_HEADER_BYTES);
         if (stored.length < head.stored) { this.stop(at, `chunk ${head.seq} is cut short (${stored.length} of ${head.stored} bytes)`); return; }
         content = chunkContent(head, stored);

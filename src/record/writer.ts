@@ -1,21 +1,23 @@
-// Writes a recording (format.ts): the run's raw batches, host facts and lost counts as they come, in chunks
-// compressed on libuv's thread pool and written in order. A chunk is sealed every second (so a crash loses at
-// most the last second) or when it holds 4 MiB. JS touches each batch once (one copy of its bytes), never its
-// records. When chunks pile up faster than they compress (more than 64 MiB waiting) the next ones are compressed
-// on the JS thread: the readers then wait, the ring fills and the kernel side counts what it drops, instead of
-// memory growing.
+// Writes a recording (format.ts): the run's raw batches, host facts and lost counts as they come. The chunk loop
+// is native (native/src/record_writer.c): entries are copied into the current chunk, which is sealed every second
+// (a crash loses at most the last second) or at 4 MiB, then compressed (zstd) and written on the recorder's own
+// thread. An eBPF reader with nothing else to feed hands its batches to the recorder on its own thread
+// (`nativeTarget`: no JS per batch); JS encodes everything else here (header, image, params, data source table,
+// host facts, lost counts, batches it emitted itself, the end mark). While chunks wait to be written (64 MiB), the
+// appenders wait: a reader's ring then fills and the kernel side counts what it drops, instead of memory growing.
 //
 // Size cap: a file that would grow past maxFileBytes is closed and renamed FILE.1 (FILE.1 → FILE.2 …, at most
 // maxFiles files in all); the new FILE starts with everything needed to replay it alone: the header, the image,
-// the params, the data source table and the host facts known so far.
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+// the params, the data source table and the host facts known as of its first chunk (the entries appended with a
+// state key).
 import { hostname, release, arch } from 'node:os';
-import { brotliCompress, constants as zc, deflateRaw } from 'node:zlib';
-import { readerBatchBytes, type PendingBatch, type RecordSink } from '../gadget/recording.js';
+import { native } from '../bpf/native.js';
+import type { RecorderHandle } from '../bpf/native-api.js';
+import { readerBatchBytes, type NativeRecordTarget, type PendingBatch, type RecordSink } from '../gadget/recording.js';
 import type { FactLog } from '../gadget/host-facts.js';
 import {
-  Codec, FORMAT_VERSION, batchEntryHead, blobEntry, chunkHeader, compress, dataSourceEntry, endEntry, factEntry,
-  fileHeader, headerEntry, lostEntry, paramsEntry, RecordingError, type RecordingHeader,
+  Codec, FORMAT_VERSION, batchEntryHead, blobEntry, dataSourceEntry, endEntry, factEntry, lostEntry, paramsEntry,
+  RecordingError, type RecordingHeader,
 } from './format.js';
 
 export interface WriterOptions {
@@ -42,79 +44,88 @@ export interface RecordedImage {
   layers: { mediaType: string; digest: string; data: Buffer }[];
 }
 
-const BACKLOG_BYTES = 64 * 1024 * 1024;
 const MIN_FILE_BYTES = 64 * 1024;
+/** How often a failed write (disk full …) is looked for. */
+const ERROR_POLL_MS = 250;
 
 export class RecordingWriter implements RecordSink, FactLog {
-  private fd: number;
-  private fileBytes = 0;
-  private part = 0;
-  private seq = 0;
-  private dataChunks = 0;
-  private entries: Buffer[] = [];
-  private entryBytes = 0;
-  private facts: [string, string, unknown][] = [];
-  private firstAt = -1;
-  /** Chunks are written in order through this chain. */
-  private chain: Promise<void> = Promise.resolve();
-  private backlog = 0;
+  private readonly h: RecorderHandle;
+  /** Entries appended before begin() (facts asked while the operators were set up): they follow the image. */
+  private pre: [Buffer, string | null][] | null = [];
   private readonly dsIds = new Map<string, number>();
-  /** The facts as of the last chunk written (a rotated file starts with them). */
-  private readonly written = new Map<string, [string, string, unknown]>();
   private header?: RecordingHeader;
-  private blobs: Buffer[] = [];
-  private paramsEntryBuf?: Buffer;
-  private readonly t0 = performance.now();
   private readonly timer: NodeJS.Timeout;
   private failed?: Error;
   private closed = false;
-  private readonly o: Required<Omit<WriterOptions, 'onError'>> & Pick<WriterOptions, 'onError'>;
-  /** Counts for the summary at the end. */
-  readonly stats = { batches: 0, records: 0, lost: 0, facts: 0, files: 1 };
+  private final?: { batches: number; records: number; files: number };
+  private readonly onError?: (e: Error) => void;
+  private readonly js = { batches: 0, records: 0, lost: 0, facts: 0 };
 
   constructor(readonly path: string, opts: WriterOptions = {}) {
-    this.o = { maxFileBytes: 0, maxFiles: 5, codec: Codec.Deflate, flushMs: 1000, chunkBytes: 4 << 20, ...opts };
-    if (this.o.maxFileBytes > 0 && this.o.maxFileBytes < MIN_FILE_BYTES) throw new RecordingError(`recording ${path}: the largest file size must be at least ${MIN_FILE_BYTES} bytes`);
-    this.fd = this.openFile();
-    const tick = Math.max(10, Math.min(250, this.o.flushMs / 4));
-    this.timer = setInterval(() => {
-      if (this.firstAt >= 0 && performance.now() - this.firstAt >= this.o.flushMs) this.seal();
-    }, tick);
+    const o = { maxFileBytes: 0, maxFiles: 5, codec: Codec.Zstd, flushMs: 1000, chunkBytes: 4 << 20, ...opts };
+    if (o.maxFileBytes > 0 && o.maxFileBytes < MIN_FILE_BYTES) throw new RecordingError(`recording ${path}: the largest file size must be at least ${MIN_FILE_BYTES} bytes`);
+    if (o.codec === Codec.Brotli) throw new RecordingError(`recording ${path}: the writer compresses with zstd, raw deflate or nothing`);
+    this.onError = opts.onError;
+    try {
+      this.h = native.recorderOpen(path, { codec: o.codec, chunkBytes: o.chunkBytes, flushMs: o.flushMs, maxFileBytes: o.maxFileBytes, maxFiles: o.maxFiles });
+    } catch (e) {
+      // The native message says it: "cannot create recording FILE: <reason>".
+      throw new RecordingError((e as Error).message);
+    }
+    this.timer = setInterval(() => this.checkError(), ERROR_POLL_MS);
     this.timer.unref();
   }
 
-  private openFile(): number {
-    let fd: number;
-    try { fd = openSync(this.path, 'w', 0o600); } catch (e) { throw new RecordingError(`cannot create recording ${this.path}: ${(e as Error).message}`); }
-    const h = fileHeader();
-    writeSync(fd, h);
-    this.fileBytes = h.length;
-    return fd;
+  /** Counts for the summary at the end (batches and records include those a reader appended natively). */
+  get stats(): { batches: number; records: number; lost: number; facts: number; files: number } {
+    const n = this.final ?? native.recorderStats(this.h);
+    return { batches: this.js.batches + n.batches, records: this.js.records + n.records, lost: this.js.lost, facts: this.js.facts, files: n.files };
   }
 
-  private now(): number { return performance.now() - this.t0; }
+  private now(): number { return native.recorderNow(this.h); }
 
-  /** The recording's header and image: the first entries of the file. */
+  private checkError(): void {
+    if (this.failed || this.closed) return;
+    const st = native.recorderStats(this.h);
+    if (st.error) this.fail(new Error(`write failed: ${st.error}`));
+  }
+
+  private fail(e: Error): void {
+    if (this.failed) return;
+    this.failed = new RecordingError(`recording ${this.path}: ${e.message}`);
+    this.onError?.(this.failed);
+  }
+
+  /** The recording's header and image: the first entries of the file, in a chunk of their own. */
   begin(image: RecordedImage, igVersion = '', startedAt = Date.now()): void {
+    if (this.header || this.closed) return;
     this.header = {
       format: FORMAT_VERSION, ig: igVersion, startedAt, hostname: hostname(), kernel: release(), arch: arch(),
       image: { reference: image.reference, digest: image.digest, manifestDigest: image.manifestDigest, annotations: image.annotations }, part: 0,
     };
-    this.blobs = [];
-    if (image.metadata) this.blobs.push(blobEntry('metadata', '', '', image.metadata));
-    for (const l of image.layers) this.blobs.push(blobEntry('layer', l.mediaType, l.digest, l.data));
-    // Whatever came before (facts asked while the operators were set up) follows the image.
-    const head = [headerEntry(this.header), ...this.blobs];
-    this.entries.unshift(...head);
-    for (const b of head) this.entryBytes += b.length;
+    // The header's JSON up to its part number, which the native side writes (0 here, the file's number after a rotation).
+    const { part: _part, ...rest } = this.header;
+    const json = JSON.stringify(rest);
+    native.recorderBegin(this.h, `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"part":`);
+    let n = 0;
+    if (image.metadata) this.append(blobEntry('metadata', '', '', image.metadata), null, `blob:${n++}`);
+    for (const l of image.layers) this.append(blobEntry('layer', l.mediaType, l.digest, l.data), null, `blob:${n++}`);
     // The image in a chunk of its own: damage anywhere later still leaves a file that says what it recorded.
-    this.seal();
+    native.recorderSeal(this.h);
+    const pre = this.pre ?? [];
+    this.pre = null;
+    for (const [b, key] of pre) this.append(b, null, key);
+  }
+
+  private append(head: Buffer, body: Buffer | null, key: string | null): void {
+    if (this.closed || this.failed) return;
+    if (this.pre) { this.pre.push([body ? Buffer.concat([head, body]) : head, key]); return; }
+    if (!native.recorderAppend(this.h, head, body, key)) this.checkError();
   }
 
   /** The run's params (full key → value) as they were set. */
   params(values: Record<string, string>): void {
-    this.paramsEntryBuf = paramsEntry(values);
-    this.push(this.paramsEntryBuf);
+    this.append(paramsEntry(values), null, 'params');
   }
 
   private dsId(name: string): number {
@@ -122,9 +133,15 @@ export class RecordingWriter implements RecordSink, FactLog {
     if (id === undefined) {
       id = this.dsIds.size;
       this.dsIds.set(name, id);
-      this.push(dataSourceEntry(id, name));
+      this.append(dataSourceEntry(id, name), null, `ds:${id}`);
     }
     return id;
+  }
+
+  /** Where a reader hands `ds`'s batches on its own thread (reader option `record`); undefined before begin(). */
+  nativeTarget(ds: string): NativeRecordTarget | undefined {
+    if (this.closed || this.failed || this.pre) return undefined;
+    return { recorder: this.h, ds: this.dsId(ds) };
   }
 
   batch(ds: string, raw: Buffer, count: number, layout: number): PendingBatch {
@@ -136,119 +153,35 @@ export class RecordingWriter implements RecordSink, FactLog {
       commit: () => {
         if (this.closed || this.failed) return;
         const id = this.dsId(ds);
-        this.push(batchEntryHead(t, id, count, layout, copy.length), copy);
-        this.stats.batches++;
-        this.stats.records += count;
+        this.append(batchEntryHead(t, id, count, layout, copy.length), copy, null);
+        this.js.batches++;
+        this.js.records += count;
       },
     };
   }
 
   lost(ds: string, n: number, cause: string): void {
     if (this.closed || this.failed) return;
-    this.push(lostEntry(this.now(), this.dsId(ds), n, cause));
-    this.stats.lost += n;
+    this.append(lostEntry(this.now(), this.dsId(ds), n, cause), null, null);
+    this.js.lost += n;
   }
 
   fact(kind: string, key: string, value: unknown): void {
     if (this.closed || this.failed) return;
-    this.push(factEntry(this.now(), kind, key, value));
-    this.facts.push([kind, key, value]);
-    this.stats.facts++;
-  }
-
-  private push(...bufs: Buffer[]): void {
-    for (const b of bufs) { this.entries.push(b); this.entryBytes += b.length; }
-    if (this.firstAt < 0) this.firstAt = performance.now();
-    if (this.entryBytes >= this.o.chunkBytes) this.seal();
-  }
-
-  /** Close the current chunk: compress it (thread pool, or here when the backlog is large) and queue its write. */
-  private seal(): void {
-    if (this.entries.length === 0 || !this.header) return;
-    const content = Buffer.concat(this.entries, this.entryBytes);
-    const facts = this.facts;
-    this.entries = [];
-    this.entryBytes = 0;
-    this.facts = [];
-    this.firstAt = -1;
-    const seq = this.seq++;
-    const codec = this.o.codec;
-    let stored: Promise<Buffer>;
-    if (this.backlog > BACKLOG_BYTES || codec === Codec.None) {
-      stored = Promise.resolve(compress(codec, content));
-    } else {
-      this.backlog += content.length;
-      stored = new Promise<Buffer>((resolve, reject) => {
-        const done = (e: Error | null, out: Buffer) => { this.backlog -= content.length; if (e) reject(e); else resolve(out); };
-        if (codec === Codec.Brotli) brotliCompress(content, { params: { [zc.BROTLI_PARAM_QUALITY]: 1 } }, done);
-        else deflateRaw(content, { level: 1 }, done);
-      });
-    }
-    this.chain = this.chain.then(async () => {
-      const s = await stored;
-      if (this.failed) return;
-      this.writeChunk(seq, codec, s, content.length, facts);
-    }).catch((e: Error) => this.fail(e));
-  }
-
-  private writeChunk(seq: number, codec: Codec, stored: Buffer, contentLength: number, facts: [string, string, unknown][]): void {
-    const size = stored.length + 24;
-    if (this.o.maxFileBytes > 0 && this.dataChunks > 0 && this.fileBytes + size > this.o.maxFileBytes) this.rotate();
-    const h = chunkHeader(seq, codec, stored, contentLength);
-    writeAll(this.fd, h);
-    writeAll(this.fd, stored);
-    this.fileBytes += size;
-    this.dataChunks++;
-    for (const f of facts) this.written.set(`${f[0]}\0${f[1]}`, f);
-  }
-
-  /** FILE → FILE.1 (and older ones one further); a new FILE that replays on its own. */
-  private rotate(): void {
-    closeSync(this.fd);
-    const name = (i: number) => (i === 0 ? this.path : `${this.path}.${i}`);
-    const keep = Math.max(1, this.o.maxFiles);
-    if (existsSync(name(keep - 1)) && keep > 1) rmSync(name(keep - 1), { force: true });
-    for (let i = keep - 2; i >= 0; i--) if (existsSync(name(i))) renameSync(name(i), name(i + 1));
-    if (keep === 1) rmSync(this.path, { force: true });
-    this.fd = this.openFile();
-    this.part++;
-    this.stats.files++;
-    this.dataChunks = 0;
-    const t = this.now();
-    const pre: Buffer[] = [headerEntry({ ...this.header!, part: this.part }), ...this.blobs];
-    if (this.paramsEntryBuf) pre.push(this.paramsEntryBuf);
-    for (const [name2, id] of this.dsIds) pre.push(dataSourceEntry(id, name2));
-    for (const [kind, key, value] of this.written.values()) pre.push(factEntry(t, kind, key, value));
-    const content = Buffer.concat(pre);
-    const stored = compress(this.o.codec, content);
-    const h = chunkHeader(this.seq++, this.o.codec, stored, content.length);
-    writeAll(this.fd, h);
-    writeAll(this.fd, stored);
-    this.fileBytes += h.length + stored.length;
-  }
-
-  private fail(e: Error): void {
-    if (this.failed) return;
-    this.failed = new RecordingError(`recording ${this.path}: ${e.message}`);
-    this.o.onError?.(this.failed);
+    this.append(factEntry(this.now(), kind, key, value), null, `fact:${kind}\0${key}`);
+    this.js.facts++;
   }
 
   /** Ends the recording: an end mark, the last chunk, then the file is synced and closed. */
   async close(reason: string): Promise<void> {
     if (this.closed) return;
     if (!this.header) this.begin({ reference: '', digest: '', annotations: {}, metadata: null, layers: [] });
-    this.push(endEntry(this.now(), reason));
-    this.seal();
+    this.append(endEntry(this.now(), reason), null, null);
     this.closed = true;
     clearInterval(this.timer);
-    await this.chain;
-    try { fsyncSync(this.fd); } catch { /* a pipe or a file system without fsync: the bytes are written anyway */ }
-    closeSync(this.fd);
+    const st = native.recorderClose(this.h);
+    this.final = st;
+    if (st.error && !this.failed) this.fail(new Error(`write failed: ${st.error}`));
     if (this.failed) throw this.failed;
   }
-}
-
-function writeAll(fd: number, b: Buffer): void {
-  let o = 0;
-  while (o < b.length) o += writeSync(fd, b, o, b.length - o);
 }

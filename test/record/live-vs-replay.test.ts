@@ -114,8 +114,10 @@ test('a replay filters, selects fields and changes the output mode of what was r
 
 test('a run recorded with -o none (nothing shown live) replays with names: the host users and groups are recorded at start', async () => {
   const file = join(dir, 'none.igrec');
-  const live = await liveRun(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '--record', file], () => true, 1500, 2500);
+  const live = await liveRun(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '-v', '--record', file], () => true, 1500, 2500);
   assert.equal(live.stdout, '');
+  // Nothing reads the records in JS: the reader thread hands them to the native recorder itself.
+  assert.match(live.stderr, /open: records recorded on the reader thread/);
   const r = replay(file, ['-o', 'json', '--fields', 'proc.comm,proc.creds.user,proc.creds.group,fname']);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { proc: { comm: string; creds: { user: string; group: string } }; fname: string });
@@ -138,6 +140,21 @@ test('a recording whose ig was killed (-9) mid-run replays what it wrote, a pref
   const warn = r.stderr.trim().split('\n');
   assert.equal(warn.length, 1, r.stderr);
   assert.match(warn[0]!, /^WARN: recording .*killed\.igrec: ends at byte \d+ without an end mark/);
+});
+
+test('-o none: a recording written by the reader thread whose ig was killed (-9) replays what it wrote', async () => {
+  const file = join(dir, 'killed-none.igrec');
+  const ig = new IgProcess(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '--record', file]);
+  // No output to wait for: poke for 3 s (a chunk is sealed at most a second after its first entry).
+  for (let i = 0; i < 15; i++) { poke(); await new Promise((r) => setTimeout(r, 200)); }
+  const live = await ig.stop('SIGKILL');
+  assert.equal(live.signal, 'SIGKILL');
+  const r = replay(file, ['-o', 'json', '--fields', 'proc.comm,fname']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { proc: { comm: string }; fname: string });
+  assert.ok(lines.some((l) => l.fname === marker), 'the replay shows the events recorded before the kill');
+  assert.ok(lines.every((l) => l.proc.comm === COMM));
+  assert.match(r.stderr.trim(), /^WARN: recording .*killed-none\.igrec: ends at byte \d+ without an end mark[^\n]*$/);
 });
 
 test('a truncated or corrupted recording replays up to the damage and says where it stopped, in one line', () => {

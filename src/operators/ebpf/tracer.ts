@@ -4,6 +4,7 @@
 import type { BpfObject } from '../../bpf/object.js';
 import { MapType } from '../../bpf/constants.js';
 import { BATCH_REFRESH, type AnyReader, type ReaderOptions } from '../../bpf/reader.js';
+import type { RecorderHandle } from '../../bpf/native-api.js';
 import { Kind, type Batch, type DataSource } from '../../datasource/index.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import { readPerCpuCounter } from './counters.js';
@@ -13,6 +14,8 @@ import { emitBatch } from './record-tap.js';
 const MIN_RING_BYTES = 8 * 1024 * 1024;
 /** Readers hand over batches after this linger (batched wake-ups) and at most this late. */
 const READER_OPTIONS: ReaderOptions = { maxLatencyMs: 1, lingerUs: 1000 };
+/** A reader that only records: batches of up to 20 ms, 4 ms between polls (as a rendering reader's). */
+const RECORD_READER_OPTIONS: ReaderOptions = { maxLatencyMs: 20, lingerUs: 4000 };
 
 /** The ring size floor: a power of two of at least a page, as the kernel requires; 0 keeps the declared size. */
 export function ringFloor(annotation: string | undefined): number {
@@ -72,7 +75,14 @@ export class Tracers {
         this.ctx.done('error');
       }
     };
-    t.reader = obj.openReader(t.map, onBatch, { ...READER_OPTIONS, consumer, aggregate });
+    // Record only: the reader thread hands its batches to the native recorder itself (no JS per batch), lingering
+    // as long as a rendering reader (fewer wake-ups; a chunk is sealed within a second anyway).
+    const target = recordOnly ? this.ctx.recording!.nativeTarget?.(t.ds.name) : undefined;
+    const opts: ReaderOptions = target
+      ? { ...READER_OPTIONS, ...RECORD_READER_OPTIONS, record: target.recorder as RecorderHandle, recordDs: target.ds }
+      : { ...READER_OPTIONS, consumer, aggregate };
+    t.reader = obj.openReader(t.map, onBatch, opts);
+    if (target) this.ctx.log.debug(`${t.ds.name}: records recorded on the reader thread`);
     // A slow consumer of the batches (the library's iterator) pauses the reader: the ring fills and the BPF side
     // counts the losses, reported by pollLost.
     if (!consumer && !aggregate) { const r = t.reader; t.ds.setFlowControl({ pause: (p) => r.pause(p) }); }

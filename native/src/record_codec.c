@@ -1,0 +1,79 @@
+/* zstd for recording chunks read in JS (src/record/format.ts): Node 20's zlib has no zstd. The writer compresses
+ * on its own thread (record_writer.c). */
+#include "record_writer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+static void free_cb(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* zstdDecompress(stored, contentLength): the content, exactly contentLength bytes; throws (one line) when the
+ * bytes are no zstd frame or decompress to another length. */
+static napi_value js_decompress(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!ig_args(env, info, 2, argv)) return NULL;
+  void *src;
+  size_t n;
+  int64_t want;
+  if (!ig_arg_bytes(env, argv[0], "stored", &src, &n) || !ig_arg_i64(env, argv[1], "contentLength", &want)) return NULL;
+  if (want < 0 || want > (1ll << 30)) return ig_throw_type(env, "contentLength out of range");
+  void *out = malloc(want ? (size_t)want : 1);
+  if (!out) return ig_throw_errno(env, ENOMEM, false, "zstdDecompress");
+  size_t got = ZSTD_decompress(out, (size_t)want, src, n);
+  if (ZSTD_isError(got)) {
+    free(out);
+    return ig_throw_msg(env, "zstd: %s", ZSTD_getErrorName(got));
+  }
+  if (got != (size_t)want) {
+    free(out);
+    return ig_throw_msg(env, "zstd: %zu bytes, %lld expected", got, (long long)want);
+  }
+  napi_value b;
+  if (napi_create_external_buffer(env, got, out, free_cb, NULL, &b) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+    }
+    napi_status st = napi_create_buffer_copy(env, got, out, NULL, &b);
+    free(out);
+    if (st != napi_ok) return ig_napi_fail(env, st, "zstdDecompress");
+  }
+  return b;
+}
+
+/* zstdCompress(content, level): one zstd frame (tests and JS-side writers; `ig run --record` compresses natively). */
+static napi_value js_compress(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!ig_args(env, info, 2, argv)) return NULL;
+  void *src;
+  size_t n;
+  int32_t level;
+  if (!ig_arg_bytes(env, argv[0], "content", &src, &n) || !ig_arg_i32(env, argv[1], "level", &level)) return NULL;
+  size_t cap = ZSTD_compressBound(n);
+  void *out = malloc(cap);
+  if (!out) return ig_throw_errno(env, ENOMEM, false, "zstdCompress");
+  size_t got = ZSTD_compress(out, cap, src, n, level);
+  if (ZSTD_isError(got)) {
+    free(out);
+    return ig_throw_msg(env, "zstd: %s", ZSTD_getErrorName(got));
+  }
+  napi_value b;
+  napi_status st = napi_create_buffer_copy(env, got, out, NULL, &b);
+  free(out);
+  if (st != napi_ok) return ig_napi_fail(env, st, "zstdCompress");
+  return b;
+}
+
+bool ig_record_codec_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "zstdDecompress", js_decompress);
+  IG_EXPORT(env, exports, "zstdCompress", js_compress);
+  return true;
+}
