@@ -228,10 +228,27 @@ static bool put_record(cur *c, uint8_t *rec, uint32_t rec_bytes, uint64_t span) 
   }
 }
 
-/* renderBatchFrame(plan, layout: Int32Array, frame: Buffer, start, end, state: Int32Array[3], out: Buffer)
+/* Whether a record's segments add up (pass 1: a frame is checked whole before any of its lines is written). */
+static bool check_record(const uint8_t *p, size_t pos, size_t end, uint64_t span) {
+  cur c = {.p = p, .pos = pos, .end = end};
+  uint64_t at = 0;
+  for (;;) {
+    uint64_t lit = uvar(&c);
+    if (c.bad || lit > span - at || lit > c.end - c.pos) return false;
+    c.pos += lit;
+    at += lit;
+    uint64_t zeros = uvar(&c);
+    if (c.bad) return false;
+    if (zeros == 0) return c.pos == end;
+    if (zeros > span - at) return false;
+    at += zeros;
+  }
+}
+
+/* renderBatchFrame(plan, layout: Int32Array, frame: Buffer, start, end, state: Int32Array[3], out: Buffer | fd)
  * -> number | Buffer | undefined: the lines of records state[0].. of the batch frame body frame[start, end) (after
  * the 8-byte header), written to `out` (their byte count returned) or, when longer than `out`, returned as a
- * Buffer. Sets state[1] to the record it stopped at (the count when done) and state[2] to the record count;
+ * Buffer; with an fd, written to it (0 returned, or -errno of a failed write: the lines after it are dropped). Sets state[1] to the record it stopped at (the count when done) and state[2] to the record count;
  * undefined when the frame does not parse (nothing rendered). */
 static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
   napi_value argv[7];
@@ -257,9 +274,19 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[5], &st, &slen, &sdata, &sab, &sboff) != napi_ok || st != napi_int32_array || slen < 3)
     return ig_throw_msg(env, "renderBatchFrame: state must be an Int32Array of 3");
   int32_t *state = sdata;
-  void *dst;
-  size_t dst_len;
-  if (!ig_arg_bytes(env, argv[6], "out", &dst, &dst_len)) return NULL;
+  /* `out`: a Buffer to copy the lines into, or a file descriptor to write them to as they are rendered (gadgetctl's
+   * stdout: no copy into JS, no Buffer of their own for a frame's lines longer than the Buffer). */
+  void *dst = NULL;
+  size_t dst_len = 0;
+  int32_t fd = -1;
+  napi_valuetype ot;
+  NAPI_TRY(env, napi_typeof(env, argv[6], &ot));
+  if (ot == napi_number) {
+    if (!ig_arg_i32(env, argv[6], "fd", &fd)) return NULL;
+    if (fd < 0) return ig_throw_msg(env, "renderBatchFrame: fd %d", fd);
+  } else if (!ig_arg_bytes(env, argv[6], "out", &dst, &dst_len)) {
+    return NULL;
+  }
   int64_t from = state[0];
   state[1] = -1;
   state[2] = 0;
@@ -277,9 +304,11 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     uint32_t enc;
     memcpy(&enc, c.p + c.pos, 4);
     c.pos += 4;
+    size_t rstart = c.pos;
     skip(&c, enc);
-    total += rl > l.rec_bytes ? rl : l.rec_bytes;
-    if (c.bad || total > MAX_RECORD_BYTES) return ig_undefined(env);
+    uint64_t span = rl > l.rec_bytes ? rl : l.rec_bytes;
+    total += span;
+    if (c.bad || total > MAX_RECORD_BYTES || !check_record(c.p, rstart, c.pos, span)) return ig_undefined(env);
   }
   size_t *col = malloc(sizeof *col * (l.nvals ? l.nvals : 1));
   if (!col) return ig_throw_msg(env, "renderBatchFrame: out of memory");
@@ -301,6 +330,8 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
   }
   uint8_t *rec = t_twin;
   ig_out *op = &t_out;
+  op->fd = fd; /* -1: kept in the buffer until the end */
+  atomic_store(&op->error, 0);
   uint64_t now = ig_mono_ns();
   c.pos = rec_at;
   int64_t stop = (int64_t)n;
@@ -336,6 +367,19 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     }
   }
   free(col);
+  if (fd >= 0) {
+    /* Written so far stays written (lines are whole); a frame that stops parsing midway renders its start. */
+    ig_out_flush(op);
+    int err = ig_out_error(op);
+    op->fd = -1;
+    out_trim();
+    if (stop < 0) return ig_undefined(env);
+    state[1] = (int32_t)stop;
+    state[2] = (int32_t)n;
+    napi_value res;
+    NAPI_TRY(env, napi_create_int32(env, err ? -err : 0, &res));
+    return res;
+  }
   if (stop < 0) return ig_undefined(env);
   state[1] = (int32_t)stop;
   state[2] = (int32_t)n;

@@ -266,9 +266,10 @@ export interface NativeAddon {
    * twin layout `layout` ([recordBytes, nvalues, (slotOffset, slotType, slotSize)*]), from record state[0] on:
    * written to `out` (the byte count is returned) or, longer than `out`, returned as a Buffer. Sets state[1] to
    * the record it stopped at (state[2], the count, when done). undefined: the frame does not parse, nothing was
-   * rendered. See native/src/render_buffer.c.
+   * rendered. `out` a file descriptor: the lines are written to it as they are rendered, and 0 (or -errno of a
+   * failed write) is returned. See native/src/render_buffer.c.
    */
-  renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer): number | Buffer | undefined;
+  renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer | number): number | Buffer | undefined;
   /** Replays (native/src/replay_render.c): render a reader-layout batch from `offset` on this thread, lines to `fd`. */
   /** Recording writer (native/src/record_writer.c): entries compressed and written in chunks on its own thread. */
   recorderOpen(path: string, opts: RecorderOptions): RecorderHandle;

@@ -45,9 +45,9 @@ export class RenderPlan {
   /**
    * Render a received batch frame's records (body frame[start, end)) laid out as `layout` says, from record
    * state[0] on, on this thread (gadgetctl): into `out` (byte count returned) or a Buffer of their own when
-   * longer. See native-api.ts renderBatchFrame.
+   * longer, or straight to the file descriptor `out` (0 or -errno returned). See native-api.ts renderBatchFrame.
    */
-  renderFrame(layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer): number | Buffer | undefined {
+  renderFrame(layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer | number): number | Buffer | undefined {
     return native.renderBatchFrame(this.#h, layout, frame, start, end, state, out);
   }
 

@@ -5,6 +5,7 @@
 // with the value-carried fields (derived values the daemon materialised: strings, numbers, booleans) moved into
 // slots after the record bytes. The native side decodes each record and its values into that layout and renders
 // it; a value that fits no slot hands that one record to the JS renderer, which prints the same bytes.
+import { getSystemErrorName } from 'node:util';
 import { RenderPlan } from '../bpf/render-plan.js';
 import { DataSource, FieldFlag, Kind, baseKind, isArrayKind, isIntegerKind, isSignedKind, scalarSize, type Batch, type Field, type Storage } from '../datasource/index.js';
 import type { ReceivedLayout } from '../datasource/codec.js';
@@ -76,6 +77,12 @@ export class FrameRenderer {
   nativeRecords = 0;
   jsRecords = 0;
 
+  /**
+   * The file descriptor `sink` writes to, when the lines may go there directly (-1: not now, e.g. while the sink
+   * still holds earlier output): set by the owner of a sink that writes to an fd in order (gadgetctl's stdout).
+   */
+  directFd: (() => number) | undefined;
+
   private constructor(
     private readonly plan: RenderPlan, private readonly layout: Int32Array, private readonly line: (b: Batch, i: number) => string,
     private readonly sink: Sink, private readonly header: string | undefined,
@@ -126,16 +133,23 @@ export class FrameRenderer {
     const head = this.head();
     if (head) this.sink.write(head);
     for (;;) {
-      const res = this.plan.renderFrame(this.layout, frame, start, end, st, this.out);
+      // Straight to the fd when the sink has nothing pending (its writes and these stay in order).
+      const fd = this.directFd?.() ?? -1;
+      const res = this.plan.renderFrame(this.layout, frame, start, end, st, fd >= 0 ? fd : this.out);
       if (res === undefined) {
         // Not parseable here: the JS decoder reads it (and says what is wrong with it, if anything).
         b ??= decode();
         this.writeJs(b, st[0]!);
         return;
       }
-      // (the sink's contract: a Buffer is only valid during write(), so `out` is reused)
-      const out = typeof res === 'number' ? this.out.subarray(0, res) : res;
-      if (out.length) this.sink.write(out);
+      if (fd >= 0) {
+        // The error a synchronous write of these lines would have thrown (EPIPE once the reader is gone).
+        if (typeof res === 'number' && res < 0) throw Object.assign(new Error(`${getSystemErrorName(res)}: write failed`), { code: getSystemErrorName(res), errno: res, syscall: 'write' });
+      } else {
+        // (the sink's contract: a Buffer is only valid during write(), so `out` is reused)
+        const out = typeof res === 'number' ? this.out.subarray(0, res) : res;
+        if (out.length) this.sink.write(out);
+      }
       this.nativeRecords += st[1]! - st[0]!;
       if (st[1] === st[2]) return;
       b ??= decode();

@@ -5,7 +5,7 @@
 // backslashes, control characters, non-ASCII, wide characters) and failing opens (error values).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -70,13 +70,19 @@ function capture(): { sink: Sink; bytes: () => Buffer } {
   return { sink: { write: (s) => { parts.push(Buffer.from(s)); }, isTTY: false }, bytes: () => Buffer.concat(parts) };
 }
 
-async function bothWays(server: Record<string, string>, client: Record<string, string>): Promise<{ native: string; js: string; stats: { native: number; js: number } }> {
+let fileSeq = 0;
+
+async function bothWays(server: Record<string, string>, client: Record<string, string>): Promise<{ native: string; direct: string; js: string; stats: { native: number; js: number } }> {
   const values = new Map(Object.entries(client));
   const log = new Logger('warn');
   const nat = capture();
   const js = capture();
   const rNat = new RemoteRenderer(values, log, nat.sink);
   const rJs = new RemoteRenderer(values, log, js.sink, false);
+  // As gadgetctl writes to stdout: native lines written to the fd by the native side, JS lines by the sink.
+  const file = join(work, `direct-${fileSeq++}.out`);
+  const fd = openSync(file, 'w');
+  const rDirect = new RemoteRenderer(values, log, { write: (s) => { writeSync(fd, typeof s === 'string' ? Buffer.from(s) : s); }, isTTY: false }, true, () => fd);
   const c = new GadgetClient({ address: d.address });
   let info: ApiGadgetInfo | undefined;
   let pending: Promise<void> = Promise.resolve();
@@ -90,13 +96,18 @@ async function bothWays(server: Record<string, string>, client: Record<string, s
     onDataSources: (dss) => {
       ready = false;
       for (const ds of dss) if (!clones.has(ds)) clones.set(ds, cloneDs(ds));
-      pending = pending.then(async () => { await rNat.setup(info!, dss); await rJs.setup(info!, dss.map((ds) => clones.get(ds)!)); ready = true; });
+      pending = pending.then(async () => { await rNat.setup(info!, dss); await rDirect.setup(info!, dss); await rJs.setup(info!, dss.map((ds) => clones.get(ds)!)); ready = true; });
     },
-    onBatchFrame: (ds, frame, start, end, decode) => { tookFrame.push(ready && queued === 0 && rNat.onFrame(ds, frame, start, end, decode)); return false; },
+    onBatchFrame: (ds, frame, start, end, decode) => {
+      const took = ready && queued === 0 && rNat.onFrame(ds, frame, start, end, decode);
+      if (took) rDirect.onFrame(ds, frame, start, end, decode);
+      tookFrame.push(took);
+      return false;
+    },
     // As gadgetctl does: batches that came before the output was set up are rendered first, in order.
     onBatch: (ds, b) => {
       const took = tookFrame.shift();
-      const render = () => { const c = clones.get(ds)!; rJs.onBatch(c, cloneBatch(c, b)); if (!took) rNat.onBatch(ds, b); };
+      const render = () => { const c = clones.get(ds)!; rJs.onBatch(c, cloneBatch(c, b)); if (!took) { rNat.onBatch(ds, b); rDirect.onBatch(ds, b); } };
       if (ready && queued === 0) { render(); return; }
       queued++;
       pending = pending.then(() => { queued--; render(); });
@@ -119,19 +130,24 @@ async function bothWays(server: Record<string, string>, client: Record<string, s
     c.close();
   }
   const stats = rNat.frameStats;
+  assert.equal(rDirect.frameStats.native, stats.native, 'the direct renderer rendered what the buffered one did');
   await rNat.stop();
+  await rDirect.stop();
   await rJs.stop();
-  return { native: nat.bytes().toString('utf8'), js: js.bytes().toString('utf8'), stats };
+  closeSync(fd);
+  return { native: nat.bytes().toString('utf8'), direct: readFileSync(file, 'utf8'), js: js.bytes().toString('utf8'), stats };
 }
 
-function sameBytes(r: { native: string; js: string; stats: { native: number; js: number } }): void {
+function sameBytes(r: { native: string; direct: string; js: string; stats: { native: number; js: number } }): void {
   assert.ok(r.stats.native > 0, `records rendered natively (${JSON.stringify(r.stats)})`);
   assert.ok(r.js.includes('/nonexistent-h14c-8'), 'the workload was seen');
-  if (r.native !== r.js) {
-    const a = r.native.split('\n');
-    const b = r.js.split('\n');
-    const k = a.findIndex((l, i) => l !== b[i]);
-    assert.fail(`line ${k} differs:\nnative: ${JSON.stringify(a[k])}\njs:     ${JSON.stringify(b[k])}`);
+  for (const [what, text] of [['native', r.native], ['native to the fd', r.direct]] as const) {
+    if (text !== r.js) {
+      const a = text.split('\n');
+      const b = r.js.split('\n');
+      const k = a.findIndex((l, i) => l !== b[i]);
+      assert.fail(`${what}: line ${k} differs:\n${what}: ${JSON.stringify(a[k])}\njs:     ${JSON.stringify(b[k])}`);
+    }
   }
 }
 

@@ -16,6 +16,9 @@ import { perDataSource } from '../../operators/perds.js';
 /** stdout through the JS renderers (the reader-thread JSON path needs a local ring buffer). */
 const clientSink: Sink = { write: (s) => stdoutSink.write(s), get isTTY() { return stdoutSink.isTTY; } };
 
+/** gadgetctl's stdout for natively rendered lines: fd 1 whenever nothing written before is still pending there. */
+function stdoutFd(): number { return process.stdout.writableLength === 0 ? 1 : -1; }
+
 function fromApiParam(p: ApiParam): ParamDesc {
   return {
     key: p.key, description: p.description || undefined, defaultValue: p.defaultValue || undefined,
@@ -69,8 +72,13 @@ export class RemoteRenderer {
   /** Data sources rendered from their frames' bytes (FrameRenderer) instead of through the cli's subscribers. */
   private frames = new Map<DataSource, FrameRenderer>();
 
-  /** `native`: render -o json / -o columns from the batch frames' bytes when it can (false: always through JS). */
-  constructor(private readonly values: Map<string, string>, private readonly log: Logger, private readonly sink: Sink = clientSink, private readonly native = true) {}
+  /**
+   * `native`: render -o json / -o columns from the batch frames' bytes when it can (false: always through JS).
+   * `directFd`: the fd `sink` writes to, when natively rendered lines may be written to it directly (-1: not now);
+   * gadgetctl's stdout by default.
+   */
+  constructor(private readonly values: Map<string, string>, private readonly log: Logger, private readonly sink: Sink = clientSink, private readonly native = true,
+    private readonly directFd: (() => number) | undefined = sink === clientSink ? stdoutFd : undefined) {}
 
   /** Records rendered natively and in JS so far, for data sources with a frame renderer. */
   get frameStats(): { native: number; js: number } {
@@ -93,6 +101,7 @@ export class RemoteRenderer {
     if (t && rl) {
       const fr = FrameRenderer.create(t.ds, rl, t.mode, t.fields, this.sink);
       if (fr instanceof FrameRenderer) {
+        fr.directFd = this.directFd;
         this.frames.set(t.ds, fr);
         this.log.debug(`${t.ds.name}: ${t.mode} rendered from the received batches by the native render plan`);
       }
