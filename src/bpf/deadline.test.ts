@@ -36,3 +36,24 @@ test('a stopped call throws IG_WASM_DEADLINE; the slot and the process keep work
   assert.equal(r.status, 0, String(r.stderr));
   assert.equal(String(r.stdout).trim(), 'IG_WASM_DEADLINE 42');
 });
+
+test('after a second with nothing armed the watchdog parks (no wake-ups) and the next call still has its deadline', () => {
+  const r = runChild(`
+    import { readFileSync, readdirSync } from 'node:fs';
+    const s = DeadlineSlot.open('m', 'cb', 100);
+    s.call(() => 1);
+    // the watchdog is the thread whose voluntary switches rise by ~100 a second while it ticks
+    const switches = () => new Map(readdirSync('/proc/self/task').map((t) => [t, Number(/voluntary_ctxt_switches:\\s+(\\d+)/.exec(readFileSync('/proc/self/task/' + t + '/status', 'utf8'))[1])]));
+    const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    sleep(1500); // parks after 1 s idle
+    const a = switches(); sleep(1000); const b = switches();
+    const busiest = Math.max(...[...b].map(([t, n]) => n - (a.get(t) ?? n)));
+    let code;
+    try { s.call(() => { for (;;) {} }); } catch (e) { code = e.code; }
+    s.release();
+    console.log(code, busiest);`);
+  assert.equal(r.status, 0, String(r.stderr));
+  const [code, busiest] = String(r.stdout).trim().split(' ');
+  assert.equal(code, 'IG_WASM_DEADLINE', 'a call after the watchdog parked is stopped at its deadline');
+  assert.ok(Number(busiest) < 20, `no thread of an idle process woke ~100 times a second (busiest: ${busiest} in 1 s)`);
+});
