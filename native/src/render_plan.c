@@ -86,7 +86,8 @@ typedef struct {
   uint32_t used;
   memo_entry *tab;  /* MEMO_CAP slots, open addressing */
   memo_entry *last; /* the last entry found */
-  ig_memo_source *src; /* NULL, or a kernel map that answers misses (memo_source.c) */
+  ig_memo_source *src; /* NULL, or a kernel map that answers first (memo_source.c) */
+  memo_entry *src_hit; /* the source's last answer (not in the table: nothing is stored per key) */
 } memo;
 
 /* A value to print, with the literal text that precedes it. */
@@ -728,21 +729,17 @@ static void apply_pending(ig_plan *p, uint64_t now_ns) {
   }
 }
 
-/* A miss of a memo with a kernel source: its text, JSON-quoted as the JS encoder quotes a string, becomes the
- * key's fragment (NULL: the source has no answer either). */
-static memo_entry *memo_from_source(memo *m, const uint8_t *rec, const uint8_t *key, size_t n, uint64_t now_ns) {
+/* A memo with a kernel source: the source's text for this record, JSON-quoted as the JS encoder quotes a string,
+ * in the memo's one answer entry (NULL: no answer, the memo's table is asked). Read from the mapped map for every
+ * record: as cheap as a table lookup, always current, and a new key per record (an exec storm) stores nothing. */
+static memo_entry *memo_from_source(memo *m, const uint8_t *rec) {
   size_t max;
   const uint8_t *text = ig_memo_source_text(m->src, rec, &max);
   if (!text) return NULL;
-  uint8_t *frag = malloc(max * 6 + 2);
-  if (!frag) return NULL;
-  size_t flen = (size_t)(put_cstr(frag, text, max) - frag);
-  bool ok = memo_set(m, key, n, frag, flen, now_ns);
-  free(frag);
-  if (!ok) return NULL;
-  memo_entry *e = memo_find(m, key, n, hash_key(key, n));
-  m->last = e;
-  return e->frag ? e : NULL;
+  memo_entry *e = m->src_hit;
+  e->frag_len = (uint32_t)(put_cstr(e->frag, text, max) - e->frag);
+  e->aux = e->frag_len;
+  return e;
 }
 
 const char *ig_plan_memo_ranges(const ig_plan *p, uint32_t idx, uint32_t ranges[2][2]) {
@@ -754,7 +751,19 @@ const char *ig_plan_memo_ranges(const ig_plan *p, uint32_t idx, uint32_t ranges[
   return NULL;
 }
 
-void ig_plan_set_memo_source(ig_plan *p, uint32_t idx, ig_memo_source *s) { p->memos[idx].src = s; }
+bool ig_plan_set_memo_source(ig_plan *p, uint32_t idx, ig_memo_source *s, size_t text_size) {
+  memo_entry *e = calloc(1, sizeof *e);
+  uint8_t *frag = malloc(text_size * 6 + 2); /* put_cstr's worst case: \u00XX per byte, and the quotes */
+  if (!e || !frag) {
+    free(e);
+    free(frag);
+    return false;
+  }
+  e->frag = frag;
+  p->memos[idx].src = s;
+  p->memos[idx].src_hit = e;
+  return true;
+}
 
 void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec) {
   for (size_t i = 0; i < p->nlines; i++) __builtin_prefetch(rec + p->lines[i]);
@@ -787,8 +796,8 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         copy_small(key + n, rec + m->ranges[j][0], m->ranges[j][1]);
         n += m->ranges[j][1];
       }
-      e = memo_lookup(m, key, n, now_ns, &refresh);
-      if (!e && m->src) e = memo_from_source(m, rec, key, n, now_ns);
+      e = m->src ? memo_from_source(m, rec) : NULL;
+      if (!e) e = memo_lookup(m, key, n, now_ns, &refresh);
     } else { /* OP_WALL_STR, OP_COL_WALL_STR */
       uint64_t boot;
       memcpy(&boot, rec + r->off, 8);
@@ -926,6 +935,8 @@ static void plan_free(ig_plan *p) {
       memo_clear(&p->memos[m]);
       free(p->memos[m].tab);
       ig_memo_source_free(p->memos[m].src);
+      if (p->memos[m].src_hit) free(p->memos[m].src_hit->frag);
+      free(p->memos[m].src_hit);
     }
   }
   free(p->memos);

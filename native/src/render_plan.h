@@ -25,10 +25,11 @@ void ig_plan_ref(ig_plan *p);
 void ig_plan_unref(ig_plan *p);
 
 /* Memo sources (memo_source.c): the memo's first two key ranges [offset, length] (NULL) or why it cannot have a
- * source; give the memo its source (the plan owns it from then on; only before a reader renders with the plan). */
+ * source; give the memo its source (the plan owns it from then on; only before a reader renders with the plan;
+ * false: out of memory, the caller still owns it). */
 struct ig_memo_source;
 const char *ig_plan_memo_ranges(const ig_plan *p, uint32_t memo, uint32_t ranges[2][2]);
-void ig_plan_set_memo_source(ig_plan *p, uint32_t memo, struct ig_memo_source *s);
+bool ig_plan_set_memo_source(ig_plan *p, uint32_t memo, struct ig_memo_source *s, size_t text_size);
 
 bool ig_render_register(napi_env env, napi_value exports);
 /* render_buffer.c: renderBatchFrame (a received batch frame rendered with a plan, gadgetctl) */

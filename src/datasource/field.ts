@@ -116,11 +116,12 @@ export type Invalidation = (onChange: () => void) => () => void;
 
 /**
  * A kernel map that holds a computed string's value for most keys, so that a reader thread can answer without JS
- * (the operator's getter reads the same map first, so both give the same text). The map is keyed by the bytes of
- * the derivation's first input; a value is `slots` slots of [`matchSize` bytes][`textSize`-byte C string], and the
- * slot whose first part equals the second input's bytes (both compared as C strings) holds the text. No entry, no
- * such slot or an empty text: no answer (the getter computes the value its own way). `mapFd` starts the source
- * on first use; undefined: not available.
+ * (the operator's getter reads the same map first, so both give the same text). The map is a mappable array
+ * (BPF_F_MMAPABLE) of 2^n entries, the reader thread reads it without a syscall: the entry for the derivation's
+ * first input k (4 bytes) is at k % 2^n and is [u64 seq, odd while written][u32 k][u32 pad] then `slots` slots of
+ * [`matchSize` bytes][`textSize`-byte C string]; the slot whose first part equals the second input's bytes (both
+ * compared as C strings) holds the text. Another key's entry, no such slot or an empty text: no answer (the
+ * getter computes the value its own way). `mapFd` starts the source on first use; undefined: not available.
  */
 export interface KernelTextSource { mapFd: () => number | undefined; slots: number; matchSize: number; textSize: number }
 

@@ -16,10 +16,14 @@ import type { BpfMap } from '../../bpf/map.js';
 const MAP = 'ig_exe_by_pid';
 const SOURCE = join('src', 'operators', 'process', 'bpf', 'exe_tracker.bpf.c');
 const HEADERS = ['types.h', 'filesystem.h'];
-/** Layout of a map value (exe_tracker.bpf.c): two slots of [comm 16][exe path 240, NUL-terminated]. */
+/**
+ * Layout of the map (exe_tracker.bpf.c): a mappable array of 4096 entries, a process's at tgid % 4096, each
+ * [u64 seq (odd while written)][u32 tgid][u32 pad] then two slots of [comm 16][exe path 240, NUL-terminated].
+ */
 export const EXE_COMM_LEN = 16;
 export const EXE_PATH_MAX = 240;
 export const EXE_SLOTS = 2;
+export const EXE_ENTRY_HEADER = 16;
 const SLOT = EXE_COMM_LEN + EXE_PATH_MAX;
 
 /** The compiled object, built now if this source version has not been built yet. */
@@ -62,7 +66,7 @@ export class ExeTracker {
       }
       for (const p of obj.programs()) obj.attachAuto(p.name);
       const map = obj.map(MAP);
-      if (map.valueSize !== SLOT * EXE_SLOTS) throw new Error(`exe tracker: ${MAP} values are ${map.valueSize} bytes, expected ${SLOT * EXE_SLOTS}`);
+      if (map.valueSize !== EXE_ENTRY_HEADER + SLOT * EXE_SLOTS) throw new Error(`exe tracker: ${MAP} values are ${map.valueSize} bytes, expected ${EXE_ENTRY_HEADER + SLOT * EXE_SLOTS}`);
       return new ExeTracker(obj, map);
     } catch (e) {
       obj.close();
@@ -80,11 +84,14 @@ export class ExeTracker {
    * recorded for that name (or the path did not fit): ask /proc. Same slot choice as the native reader.
    */
   exe(pid: number, comm: Uint8Array): string | undefined {
-    this.key.writeUInt32LE(pid >>> 0);
+    this.key.writeUInt32LE((pid >>> 0) % this.map.maxEntries);
     const v = this.map.lookup(this.key);
-    if (!v) return undefined;
+    // another process's entry, or one being written (then /proc answers, as for a process older than ig)
+    if (!v || v.readUInt32LE(8) !== pid >>> 0 || (v[0]! & 1) !== 0) return undefined;
+    const again = this.map.lookup(this.key);
+    if (!again || again.readBigUInt64LE(0) !== v.readBigUInt64LE(0)) return undefined;
     for (let s = 0; s < EXE_SLOTS; s++) {
-      const at = s * SLOT;
+      const at = EXE_ENTRY_HEADER + s * SLOT;
       if (!commEqual(v, at, comm)) continue;
       const end = v.indexOf(0, at + EXE_COMM_LEN);
       const stop = end < 0 || end > at + SLOT ? at + SLOT : end;

@@ -21,30 +21,43 @@
 /* A slot's path; longer paths are stored empty (the reader asks /proc then). Keep in sync with exe-tracker.ts. */
 #define IG_EXE_MAX 240
 #define IG_COMM_LEN 16
+/* Entries of the table, a power of two: a process's entry is at tgid % IG_EXE_ENTRIES (pids are handed out in
+ * order, so 4096 processes started in a row never share one; an older process whose entry was taken over is
+ * left to /proc, as a process older than ig is). */
+#define IG_EXE_ENTRIES 4096
 
 struct ig_exe_slot {
 	char comm[IG_COMM_LEN];
 	char exe[IG_EXE_MAX];
 };
 
+/*
+ * An array the reader thread maps (BPF_F_MMAPABLE) and reads without a syscall: an exec storm's every event is
+ * a new process, and a bpf(MAP_LOOKUP_ELEM) per event was ~12% of ig's CPU there. `seq` is odd while a program
+ * writes the entry; a writer takes the entry by compare-and-swap (a writer that finds it taken gives up: that
+ * process is left to /proc), so one writer at a time, and a reader that sees `seq` change retries.
+ */
 struct ig_exe_entry {
+	__u64 seq;  /* 64 bits: BPF's compare-and-swap */
+	__u32 tgid; /* whose entry this is (0: nobody's) */
+	__u32 pad;
 	struct ig_exe_slot slot[2]; /* [0]: now, [1]: before the last exec */
 };
 
-/* 4096 processes (2 MiB): entries are read within milliseconds of the events that need them. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, IG_EXE_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct ig_exe_entry);
 } ig_exe_by_pid SEC(".maps");
 
-/* the entry is larger than the BPF stack allows */
+/* the parent's slot, copied before the child's entry is taken (they may be the same entry) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ig_exe_entry);
+	__type(value, struct ig_exe_slot);
 } ig_exe_scratch SEC(".maps");
 
 /* ig's mount namespace (set before load). */
@@ -55,8 +68,30 @@ static __always_inline bool in_host_mntns(struct task_struct *task)
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == host_mntns;
 }
 
-/* slot <- (comm of task, path of its mm's exe_file); false when the path is unknown or too long */
-static __always_inline bool fill_slot(struct ig_exe_slot *s, struct task_struct *task)
+/* The entry for tgid, taken for writing (seq made odd); NULL when another program is writing it. */
+static __always_inline struct ig_exe_entry *take_entry(__u32 tgid)
+{
+	__u32 idx = tgid & (IG_EXE_ENTRIES - 1);
+	struct ig_exe_entry *e = bpf_map_lookup_elem(&ig_exe_by_pid, &idx);
+	__u64 seq;
+
+	if (!e)
+		return NULL;
+	seq = *(volatile __u64 *)&e->seq;
+	if (seq & 1)
+		return NULL;
+	if (__sync_val_compare_and_swap(&e->seq, seq, seq + 1) != seq)
+		return NULL;
+	return e;
+}
+
+static __always_inline void give_entry(struct ig_exe_entry *e)
+{
+	__sync_fetch_and_add(&e->seq, 1);
+}
+
+/* slot <- (comm of task, path of its mm's exe_file); an empty path when unknown or too long */
+static __always_inline void fill_slot(struct ig_exe_slot *s, struct task_struct *task)
 {
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	long n;
@@ -64,14 +99,10 @@ static __always_inline bool fill_slot(struct ig_exe_slot *s, struct task_struct 
 	BPF_CORE_READ_STR_INTO(&s->comm, task, comm);
 	s->exe[0] = '\0';
 	if (!exe)
-		return false;
+		return;
 	n = gadget_read_file_path(exe, s->exe, sizeof(s->exe));
-	if (n <= 0 || n >= IG_EXE_MAX) {
-		/* truncated or unreadable: empty tells the reader to ask /proc */
-		s->exe[0] = '\0';
-		return false;
-	}
-	return true;
+	if (n <= 0 || n >= IG_EXE_MAX)
+		s->exe[0] = '\0'; /* truncated or unreadable: empty tells the reader to ask /proc */
 }
 
 /* (struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
@@ -79,26 +110,27 @@ SEC("raw_tracepoint/sched_process_exec")
 int ig_exe_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
-	struct ig_exe_entry *e, *old;
-	__u32 zero = 0, tgid;
+	struct ig_exe_entry *e;
+	__u32 tgid;
 
 	tgid = BPF_CORE_READ(task, tgid);
+	e = take_entry(tgid);
+	if (!e)
+		return 0;
 	if (!in_host_mntns(task)) {
 		/* moved to another mount namespace (unshare -m, a container's init): what it runs now is
 		 * /proc's to say, not the entry its fork left */
-		bpf_map_delete_elem(&ig_exe_by_pid, &tgid);
-		return 0;
+		if (e->tgid == tgid)
+			e->tgid = 0;
+	} else {
+		if (e->tgid == tgid)
+			__builtin_memcpy(&e->slot[1], &e->slot[0], sizeof(e->slot[1]));
+		else
+			__builtin_memset(&e->slot[1], 0, sizeof(e->slot[1]));
+		e->tgid = tgid;
+		fill_slot(&e->slot[0], task);
 	}
-	e = bpf_map_lookup_elem(&ig_exe_scratch, &zero);
-	if (!e)
-		return 0;
-	old = bpf_map_lookup_elem(&ig_exe_by_pid, &tgid);
-	if (old)
-		__builtin_memcpy(&e->slot[1], &old->slot[0], sizeof(e->slot[1]));
-	else
-		__builtin_memset(&e->slot[1], 0, sizeof(e->slot[1]));
-	fill_slot(&e->slot[0], task);
-	bpf_map_update_elem(&ig_exe_by_pid, &tgid, e, BPF_ANY);
+	give_entry(e);
 	return 0;
 }
 
@@ -109,25 +141,37 @@ int ig_exe_fork(u64 *ctx)
 	struct task_struct *parent = (struct task_struct *)ctx[0];
 	struct task_struct *child = (struct task_struct *)ctx[1];
 	struct ig_exe_entry *e, *pe;
-	__u32 zero = 0, ptgid, ctgid;
+	struct ig_exe_slot *s;
+	__u32 zero = 0, ptgid, ctgid, pidx;
+	bool have = false;
 
 	ptgid = BPF_CORE_READ(parent, tgid);
 	ctgid = BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid || !in_host_mntns(child))
 		return 0;
-	e = bpf_map_lookup_elem(&ig_exe_scratch, &zero);
+	s = bpf_map_lookup_elem(&ig_exe_scratch, &zero);
+	if (!s)
+		return 0;
+	pidx = ptgid & (IG_EXE_ENTRIES - 1);
+	pe = bpf_map_lookup_elem(&ig_exe_by_pid, &pidx);
+	if (pe && pe->tgid == ptgid && !(*(volatile __u64 *)&pe->seq & 1)) {
+		/* a copy made while the parent's entry changes is at worst a path the parent had (it forks
+		 * itself, so it is not exec'ing) */
+		__builtin_memcpy(s, &pe->slot[0], sizeof(*s));
+		have = s->exe[0] != '\0';
+	}
+	e = take_entry(ctgid);
 	if (!e)
 		return 0;
-	pe = bpf_map_lookup_elem(&ig_exe_by_pid, &ptgid);
-	if (pe) {
-		__builtin_memcpy(&e->slot[0], &pe->slot[0], sizeof(e->slot[0]));
-		/* the child's command name is the forking thread's */
-		BPF_CORE_READ_STR_INTO(&e->slot[0].comm, child, comm);
-	} else if (!fill_slot(&e->slot[0], child)) {
-		return 0;
-	}
+	if (have)
+		__builtin_memcpy(&e->slot[0], s, sizeof(e->slot[0]));
+	else
+		fill_slot(&e->slot[0], child);
+	/* the child's command name is the forking thread's */
+	BPF_CORE_READ_STR_INTO(&e->slot[0].comm, child, comm);
 	__builtin_memset(&e->slot[1], 0, sizeof(e->slot[1]));
-	bpf_map_update_elem(&ig_exe_by_pid, &ctgid, e, BPF_ANY);
+	e->tgid = ctgid;
+	give_entry(e);
 	return 0;
 }
 
