@@ -8,10 +8,10 @@ import { prepareReplay } from '../runtime/replay.js';
 import { openRecording, recordingInfo, type RecordingInfo } from '../record/recording.js';
 import { setWasmLimits } from '../operators/wasm/limits.js';
 import { reportError, UsageError, isDebug } from './errors.js';
-import { addParamOptions, commanderMessage } from './param-flags.js';
+import { commanderMessage } from './param-flags.js';
 import { parseAnnotations } from '../gadget/annotate.js';
-import { fieldsHelp } from './run-help.js';
-import { addAbsentCommonFlags, parseSize, parseWasmTimeout } from './run.js';
+import { parseSize, parseWasmTimeout } from './run.js';
+import { parseGadgetCommand } from './gadget-command.js';
 import type { GadgetContext } from '../gadget/context.js';
 
 const VALUE_FLAGS = new Set(['--speed', '--annotate', '--wasm-memory-limit', '--wasm-timeout', '-o', '--output', '--fields', '-F', '--filter', '-E', '--filter-expr', '--sort', '--max-entries']);
@@ -78,31 +78,13 @@ export async function replayCommand(args: string[]): Promise<number> {
       log, speed, operators: defaultDataOperators(),
       annotate: parseAnnotations(o0.annotate === undefined ? [] : (o0.annotate as string[]).map(String)),
     });
-    const cmd = skeleton();
-    cmd.usage(`${pre.file} [flags]`).description(`Replay ${ctx.name} recorded ${new Date(rec.header.startedAt).toISOString()} on ${rec.header.hostname}`);
-    const byAttr = addParamOptions(cmd, ctx.params.all(), log);
-    const absent = addAbsentCommonFlags(cmd);
-    if (pre.help) cmd.addHelpText('after', fieldsHelp(ctx));
-    try {
-      cmd.parse(args, { from: 'user' });
-    } catch (e) {
-      if (e instanceof CommanderError) {
-        if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return 0;
-        throw new UsageError(commanderMessage(e, cmd).replace('(see ig run IMAGE --help)', `(see ig replay ${pre.file} --help)`));
-      }
-      throw e;
-    }
-    if (cmd.args.length > 1) throw new UsageError(`unexpected argument "${cmd.args[1]}" after the recording (one recording per replay)`);
-    const opts = cmd.opts();
-    for (const [attr, f] of absent) {
-      if (cmd.getOptionValueSource(attr) !== 'cli') continue;
-      if (f.harmlessWhenAbsent) continue;
-      throw new UsageError(`--${f.long}: ${(f.absentReason ?? '{g} has no such flag').replace('{g}', ctx.name)}`);
-    }
-    for (const [attr, p] of byAttr) {
-      if (cmd.getOptionValueSource(attr) !== 'cli') continue;
-      ctx.params.set((p.prefix ?? '') + p.key, String(opts[attr]));
-    }
+    const parsed = parseGadgetCommand(ctx, args, {
+      skeleton, usage: `${pre.file} [flags]`,
+      description: `Replay ${ctx.name} recorded ${new Date(rec.header.startedAt).toISOString()} on ${rec.header.hostname}`,
+      help: pre.help, log, gadget: ctx.name, helpCommand: `ig replay ${pre.file} --help`,
+      what: 'recording (one recording per replay)',
+    });
+    if (!parsed) return 0;
     const c = ctx;
     let count = 0;
     const stop = () => { if (++count > 1) process.exit(130); c.done('signal'); };

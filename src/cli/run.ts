@@ -17,9 +17,9 @@ import { setWasmLimits } from '../operators/wasm/limits.js';
 import { reportError, UsageError, isDebug } from './errors.js';
 import { runSpecFile, wantsSpecFile } from './run-specs.js';
 import { didYouMean } from '../gadget/suggest.js';
-import { RUN_FLAGS, COMMON_FLAGS, ALL_KNOWN, knownFlag, type KnownFlag } from './run-flags.js';
-import { fieldsHelp } from './run-help.js';
+import { RUN_FLAGS, COMMON_FLAGS, ALL_KNOWN, knownFlag } from './run-flags.js';
 import { addParamOptions, commanderMessage } from './param-flags.js';
+import { parseGadgetCommand } from './gadget-command.js';
 
 // Kept importable from here (gadgetctl and kubectl-gadget import the light module directly).
 export { addParamOptions, commanderMessage };
@@ -29,6 +29,7 @@ import { parseAnnotations } from '../gadget/annotate.js';
 import { activeConfig } from '../config/config.js';
 import { applyConfigToParams, configValue } from '../config/params.js';
 import { kubeSourcesFromEnv } from '../kube/index.js';
+import { recordKubeSources } from '../operators/common/kube-facts.js';
 import { StoreCoreBtf } from '../runtime/core-btf-store.js';
 import { defaultStorePath } from '../oci/store.js';
 import { join } from 'node:path';
@@ -117,23 +118,7 @@ export function runHelpWithoutImage(): string {
   ].join('\n');
 }
 
-/**
- * Flags most gadgets have but this one lacks: hidden options, so that using one is either accepted (--host on a
- * host-wide gadget) or refused with the reason instead of "unknown flag".
- */
-export function addAbsentCommonFlags(cmd: Command): Map<string, KnownFlag> {
-  const absent = new Map<string, KnownFlag>();
-  const taken = new Set(cmd.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]));
-  for (const f of COMMON_FLAGS) {
-    if (taken.has(`--${f.long}`)) continue;
-    const short = f.short && !taken.has(`-${f.short}`) ? `-${f.short}, ` : '';
-    const o = new Option(`${short}--${f.long} ${f.value ? '<value>' : '[bool]'}`).hideHelp();
-    if (!f.value) o.preset('true');
-    cmd.addOption(o);
-    absent.set(o.attributeName(), f);
-  }
-  return absent;
-}
+export { addAbsentCommonFlags } from './gadget-command.js';
 
 export interface RunDeps { operators?: DataOperator[] }
 
@@ -186,42 +171,25 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
       recorder = new RecordingWriter(record.path, { maxFileBytes: record.maxFileBytes, maxFiles: record.maxFiles, onError: (e) => ctx?.fail(e) });
       recorder.begin(img, igVersion());
     }
+    const facts = recorder ? HostFacts.record(recorder) : undefined;
+    const kube = deps.operators ? undefined : await kubeSourcesFromEnv((m) => log.warn(m));
     ctx = await prepareGadgetFromImage(img, {
       log,
-      operators: deps.operators ?? defaultDataOperators({ kube: await kubeSourcesFromEnv((m) => log.warn(m)) }),
-      facts: recorder ? HostFacts.record(recorder) : undefined,
+      // A recording run logs what the API server answered (operators/common/kube-facts.ts).
+      operators: deps.operators ?? defaultDataOperators({ kube: kube && facts ? recordKubeSources(kube, facts) : kube }),
+      facts,
       recording: recorder,
       annotate: parseAnnotations(o0.annotate === undefined ? [] : Array.isArray(o0.annotate) ? o0.annotate.map(String) : [String(o0.annotate)]),
     });
     performance.mark('ig:image');
-    const cmd = runCommandSkeleton();
-    cmd.usage(`${pre.image} [flags]`).description(`Run ${ctx.name}${ctx.metadata.description ? `: ${ctx.metadata.description}` : ''}`);
-    const byAttr = addParamOptions(cmd, ctx.params.all(), log);
-    const absent = addAbsentCommonFlags(cmd);
-    if (pre.help) cmd.addHelpText('after', fieldsHelp(ctx));
-    try {
-      cmd.parse(args, { from: 'user' });
-    } catch (e) {
-      if (e instanceof CommanderError) {
-        if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return 0;
-        throw new UsageError(commanderMessage(e, cmd));
-      }
-      throw e;
-    }
-    if (cmd.args.length > 1) throw new UsageError(`unexpected argument "${cmd.args[1]}" after the image (one gadget per run; a flag value with spaces needs quotes)`);
-    const opts = cmd.opts();
-    const gadget = pre.image;
-    for (const [attr, f] of absent) {
-      if (cmd.getOptionValueSource(attr) !== 'cli') continue;
-      if (f.harmlessWhenAbsent) { log.debug(f.harmlessWhenAbsent.replace('{g}', gadget)); continue; }
-      throw new UsageError(`--${f.long}: ${(f.absentReason ?? '{g} has no such flag').replace('{g}', gadget)}`);
-    }
-    const fromCli = new Set<string>();
-    for (const [attr, p] of byAttr) {
-      if (cmd.getOptionValueSource(attr) !== 'cli') continue;
-      ctx.params.set((p.prefix ?? '') + p.key, String(opts[attr]));
-      fromCli.add((p.prefix ?? '') + p.key);
-    }
+    const parsed = parseGadgetCommand(ctx, args, {
+      skeleton: runCommandSkeleton, usage: `${pre.image} [flags]`,
+      description: `Run ${ctx.name}${ctx.metadata.description ? `: ${ctx.metadata.description}` : ''}`,
+      help: pre.help, log, gadget: pre.image, helpCommand: `ig run ${pre.image} --help`,
+      what: 'image (one gadget per run; a flag value with spaces needs quotes)',
+    });
+    if (!parsed) return 0;
+    const { fromCli } = parsed;
     applyConfigToParams(activeConfig(), ctx.params, fromCli);
     const stopOn = (sig: NodeJS.Signals) => {
       let count = 0;

@@ -23,6 +23,11 @@ import type { KubeSources } from '../operators/common/pod-source.js';
  */
 export function defaultDataOperators(opts: { sink?: Sink; extra?: DataOperator[]; kube?: KubeSources } = {}): DataOperator[] {
   const kube = opts.kube;
-  const managers = kube ? [kubeManagerOperator(kube), kubeIpResolverOperator(kube.inventory), kubeNameResolverOperator(kube.inventory)] : [localManagerOperator];
+  const managers = kube ? kubeDataOperators(kube) : [localManagerOperator];
   return [...managers, formattersOperator, uidGidResolverOperator, processEnricherOperator, socketEnricherOperator, filterOperator, networkPolicyOperator, sortOperator, limiterOperator, otelMetricsOperator, otelLogsOperator, cliOperator(opts.sink), ...(opts.extra ?? [])];
+}
+
+/** What takes LocalManager's place on a node of a cluster. */
+export function kubeDataOperators(kube: KubeSources): DataOperator[] {
+  return [kubeManagerOperator(kube), kubeIpResolverOperator(kube.inventory), kubeNameResolverOperator(kube.inventory)];
 }

@@ -8,6 +8,8 @@ import type { DataOperator } from '../gadget/operator.js';
 import type { Annotation } from '../gadget/annotate.js';
 import type { FeedOptions, Recording } from '../record/recording.js';
 import { prepareGadgetFromImage } from './assemble.js';
+import { recordedKubeNode, replayKubeSources } from '../operators/common/kube-facts.js';
+import { kubeDataOperators } from './operators.js';
 
 export interface ReplayOptions extends FeedOptions {
   operators: DataOperator[];
@@ -26,9 +28,20 @@ export function inheritedParam(key: string): boolean {
   return !OUTPUT_PARAMS.some((p) => key.startsWith(p));
 }
 
+/**
+ * A recording made on a node of a cluster replays with KubeManager and the Kubernetes resolvers in LocalManager's
+ * place (as `ig run` chose them there), answering from the recorded API-server answers.
+ */
+export function replayOperators(rec: Recording, operators: DataOperator[]): DataOperator[] {
+  const node = recordedKubeNode(rec.facts);
+  if (!node || !operators.some((o) => o.name === 'LocalManager')) return operators;
+  const kube = replayKubeSources(rec.facts, node);
+  return operators.flatMap((o) => (o.name === 'LocalManager' ? kubeDataOperators(kube) : [o]));
+}
+
 export async function prepareReplay(rec: Recording, opts: ReplayOptions): Promise<GadgetContext> {
   const ctx = await prepareGadgetFromImage(rec.image, {
-    operators: opts.operators, log: opts.log, annotate: opts.annotate,
+    operators: replayOperators(rec, opts.operators), log: opts.log, annotate: opts.annotate,
     facts: rec.facts, replay: rec.feed({ speed: opts.speed }),
   });
   for (const [k, v] of Object.entries(rec.params)) {

@@ -125,6 +125,7 @@ export class EbpfOperator implements OperatorInstance {
     const stackEnv = {
       map: (name: string) => this.obj?.findMap(name),
       warn: (msg: string) => this.ctx.log.warn(msg),
+      facts: this.ctx.facts,
     };
     for (const ds of this.ctx.dataSources.values()) {
       addStackFields(ds, stackEnv);

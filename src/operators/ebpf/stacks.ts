@@ -5,7 +5,10 @@
 //   string field (`ebpf.formatter.ustack`, else the member name minus `_raw`) with the user stack symbolised
 //   through the process' mappings and the ELF symbols of the mapped files.
 // The stack maps are read when an output asks for the value (derived fields), while the object is loaded.
+// Recorded and replayed runs: a stack's text is a host fact (`kstack` by stack id, `ustack` by pid and stack id),
+// so a replay, which has no stack maps and may run on another machine, prints the recorded machine's symbols.
 import type { BpfMap } from '../../bpf/map.js';
+import type { HostFacts } from '../../gadget/host-facts.js';
 import { Kind, type Batch, type DataSource, type Derivation, type Field } from '../../datasource/index.js';
 import { KernelSymbols } from '../../symbols/kallsyms.js';
 import { UserSymbolizer } from '../../symbols/user.js';
@@ -19,6 +22,14 @@ export interface StackEnv {
   /** A map of the loaded object, or undefined when it is not loaded (any more). */
   map(name: string): BpfMap | undefined;
   warn(msg: string): void;
+  /** Record: texts are logged as they are resolved; replay: they come from the recording. */
+  facts?: HostFacts;
+}
+
+/** `resolve()` live, or through the run's host facts when it records or replays. */
+function asked<T>(env: StackEnv, kind: string, key: string, resolve: () => T, missing: T): T {
+  const f = env.facts;
+  return f && f.mode !== 'live' ? f.ask(kind, key, resolve, missing) : resolve();
 }
 
 type WithStruct = Field & { structName?: string };
@@ -75,16 +86,20 @@ function addKernelStack(ds: DataSource, raw: Field, env: StackEnv): void {
     if (id === NO_STACK) return '';
     const hit = cache.get(id);
     if (hit !== undefined) return hit;
-    if (syms === undefined) {
-      try { syms = KernelSymbols.host(); } catch (e) { syms = null; env.warn(`cannot read /proc/kallsyms: ${(e as Error).message}`); }
-    }
-    const addrs = readStack(env, KSTACK_MAP, id);
-    if (!addrs) return '';
-    let s = '';
-    for (let k = 0; k < addrs.length; k++) {
-      const a = addrs[k] as bigint;
-      s += `[${k}]${syms?.lookup(a) ?? '0x' + a.toString(16)}; `;
-    }
+    const s = asked(env, 'kstack', String(id), () => {
+      if (syms === undefined) {
+        try { syms = KernelSymbols.host(); } catch (e) { syms = null; env.warn(`cannot read /proc/kallsyms: ${(e as Error).message}`); }
+      }
+      const addrs = readStack(env, KSTACK_MAP, id);
+      if (!addrs) return undefined;
+      let t = '';
+      for (let k = 0; k < addrs.length; k++) {
+        const a = addrs[k] as bigint;
+        t += `[${k}]${syms?.lookup(a) ?? '0x' + a.toString(16)}; `;
+      }
+      return t;
+    }, undefined);
+    if (s == null) return ''; // no stack (null: a recorded miss)
     cache.set(id, s); // stack ids are stable: entries are never deleted while the gadget runs
     return s;
   };
@@ -122,10 +137,11 @@ function addUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
     const key = `${pid}:${id}`;
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
-    const addrs = readStack(env, USTACK_MAP, id);
-    if (!addrs) return '';
-    const nums = Array.from(addrs as BigUint64Array, (a) => Number(a));
-    const s = symbolizer.format(pid, nums);
+    const s = asked(env, 'ustack', key, () => {
+      const addrs = readStack(env, USTACK_MAP, id);
+      return addrs ? symbolizer.format(pid, Array.from(addrs as BigUint64Array, (a) => Number(a))) : undefined;
+    }, undefined);
+    if (s == null) return ''; // no stack (null: a recorded miss)
     cache.set(key, s);
     return s;
   };
@@ -166,19 +182,22 @@ function addUpstreamUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
     const key = `${pid}:${id}`;
     const hit = cache.get(key);
     if (hit) return hit;
-    const addrs = readStack(env, USTACK_MAP, id);
-    if (!addrs) return empty;
-    let addresses = '';
-    let symbols = '';
-    for (let k = 0; k < addrs.length; k++) {
-      const a = Number(addrs[k]);
-      if (a === 0) break;
-      const hex = `0x${a.toString(16)}`;
-      addresses += `${hex}; `;
-      // return addresses point after the call: look up the byte before, except for the innermost frame
-      symbols += `${symbolizer.symbol(pid, k === 0 ? a : a - 1) ?? hex}; `;
-    }
-    const r = { addresses, symbols };
+    const r = asked(env, 'ustack', key, () => {
+      const addrs = readStack(env, USTACK_MAP, id);
+      if (!addrs) return undefined;
+      let addresses = '';
+      let symbols = '';
+      for (let k = 0; k < addrs.length; k++) {
+        const a = Number(addrs[k]);
+        if (a === 0) break;
+        const hex = `0x${a.toString(16)}`;
+        addresses += `${hex}; `;
+        // return addresses point after the call: look up the byte before, except for the innermost frame
+        symbols += `${symbolizer.symbol(pid, k === 0 ? a : a - 1) ?? hex}; `;
+      }
+      return { addresses, symbols };
+    }, undefined);
+    if (!r) return empty;
     cache.set(key, r);
     return r;
   };

@@ -22,6 +22,7 @@
 //     that caused the event. The local endpoint is the one named `src`, else the first l4 endpoint.
 import type { DataOperator, OperatorInstance } from '../../gadget/operator.js';
 import type { GadgetContext } from '../../gadget/context.js';
+import type { HostFacts } from '../../gadget/host-facts.js';
 import { FieldFlag, Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import type { LayoutField } from '../../bpf/btf/model.js';
 import { BpfMap } from '../../bpf/map.js';
@@ -79,29 +80,41 @@ export class SocketResolver {
   }
 }
 
-/** Add socket.pid/comm/uid to a target data source. */
-export function addSocketFields(t: Target, resolver: SocketResolver): boolean {
+/** What the socket.* fields show of a socket's entry (also the recorded answer, host fact `socket`). */
+interface SocketAnswer { pid: number; comm: string; uid: number }
+
+const answerOf = (e: SocketEntry | undefined): SocketAnswer | null => (e ? { pid: e.owner?.pid ?? 0, comm: e.owner?.comm ?? '', uid: e.uid } : null);
+
+/**
+ * Add socket.pid/comm/uid to a target data source. With `facts` recording or replaying, each answer is a host
+ * fact (`socket`, key netns/proto/port/version): a replay shows the recorded machine's sockets at that moment.
+ */
+export function addSocketFields(t: Target, resolver: SocketResolver, facts?: HostFacts): boolean {
   const { ds } = t;
   if (ds.getField('socket')) return false;
   const gNetns = t.netns.get;
   const gPort = t.port.get;
   const gProto = t.proto?.get;
   const gVersion = t.version?.get;
-  let lastB: Batch | undefined; let lastI = -1; let last: SocketEntry | undefined;
-  const entry = (b: Batch, i: number): SocketEntry | undefined => {
+  const viaFacts = facts && facts.mode !== 'live' ? facts : undefined;
+  let lastB: Batch | undefined; let lastI = -1; let last: SocketAnswer | null = null;
+  const entry = (b: Batch, i: number): SocketAnswer | null => {
     if (b === lastB && i === lastI) return last;
     lastB = b; lastI = i;
-    last = resolver.lookup(Number(gNetns(b, i)), gProto ? Number(gProto(b, i)) : 6, Number(gPort(b, i)), gVersion ? Number(gVersion(b, i)) : 0);
+    const netns = Number(gNetns(b, i)); const proto = gProto ? Number(gProto(b, i)) : 6;
+    const port = Number(gPort(b, i)); const version = gVersion ? Number(gVersion(b, i)) : 0;
+    const live = () => answerOf(resolver.lookup(netns, proto, port, version));
+    last = viaFacts ? viaFacts.ask('socket', `${netns}/${proto}/${port}/${version}`, live, null) : live();
     return last;
   };
   const parent = ds.addField({ name: 'socket', kind: Kind.Invalid, flags: FieldFlag.Empty, annotations: { 'columns.hidden': 'true' }, tags: ['src:socketenricher'] });
-  const sub = (name: string, kind: number, description: string, pick: (e: SocketEntry) => string | number) => {
+  const sub = (name: string, kind: number, description: string, pick: (e: SocketAnswer) => string | number) => {
     const empty = kind === Kind.String ? '' : 0;
     ds.addField({ name, parent, kind, tags: ['src:socketenricher'], annotations: { 'columns.hidden': 'true', description },
       storage: { type: 'derived', compute: (b, i) => { const e = entry(b, i); return e ? pick(e) : empty; } } });
   };
-  sub('pid', Kind.Uint32, 'PID of the process owning the socket (from /proc)', (e) => e.owner?.pid ?? 0);
-  sub('comm', Kind.String, 'Command of the process owning the socket (from /proc)', (e) => e.owner?.comm ?? '');
+  sub('pid', Kind.Uint32, 'PID of the process owning the socket (from /proc)', (e) => e.pid);
+  sub('comm', Kind.String, 'Command of the process owning the socket (from /proc)', (e) => e.comm);
   sub('uid', Kind.Uint32, 'Owner uid of the socket as the kernel records it', (e) => e.uid);
   return true;
 }
@@ -170,9 +183,14 @@ class SocketEnricherInstance implements OperatorInstance {
   /** keys the tracker added that the last /proc scan did not find (removed when the next one does not either) */
   private unseen = new Set<string>();
 
+  private readonly replay: boolean;
+
   constructor(ctx: GadgetContext, targets: Target[]) {
-    for (const t of targets) addSocketFields(t, this.resolver);
-    const declared = ctx.offers.declaredMap(SOCKETS_MAP);
+    for (const t of targets) addSocketFields(t, this.resolver, ctx.facts);
+    // A replay asks no host: socket answers come from the recording, and the gadget's own lookups in
+    // gadget_sockets happened in the kernel while recording (their results are in the records).
+    this.replay = ctx.facts.mode === 'replay';
+    const declared = this.replay ? undefined : ctx.offers.declaredMap(SOCKETS_MAP);
     if (declared) {
       this.layout = mapLayout(declared);
       if (!this.layout) ctx.log.warn('socket enricher: the gadget declares gadget_sockets without BTF key/value types; its socket lookups will find nothing');
@@ -198,6 +216,7 @@ class SocketEnricherInstance implements OperatorInstance {
   }
 
   start(ctx: GadgetContext): void {
+    if (this.replay) return;
     this.timer = setInterval(() => {
       try { this.refresh(); } catch (e) { ctx.log.debug(`socket enricher: ${(e as Error).message}`); }
     }, REFRESH_MS);
