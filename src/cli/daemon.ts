@@ -1,5 +1,6 @@
 // `ig daemon`: serve the gadget-service gRPC API (gadgetctl and upstream's clients talk to it).
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { GadgetDaemon } from '../service/server.js';
 import { parseAddress } from '../service/address.js';
@@ -23,7 +24,7 @@ export function resolveGroup(group: string): number {
 
 interface DaemonFlags {
   host: string; group?: string; eventsBufferLength: string; tlsKeyFile?: string; tlsCertFile?: string; tlsCaFile?: string;
-  tlsClientCaFile?: string; tlsInsecure?: boolean; instancesDir: string; verbose?: boolean;
+  tlsClientCaFile?: string; tlsInsecure?: boolean; instancesDir: string; recordingsDir?: string; verbose?: boolean;
 }
 
 export function registerDaemon(program: Command): void {
@@ -38,6 +39,7 @@ export function registerDaemon(program: Command): void {
     .option('--tls-client-ca-file <file>', 'Same as --tls-ca-file (upstream\'s name)')
     .option('--tls-insecure', 'Allow plain TCP without TLS')
     .option('--instances-dir <dir>', 'Where headless gadget instances are stored', DEFAULT_INSTANCES_DIR)
+    .option('--recordings-dir <dir>', 'Serve the recordings (ig run --record) in this directory: clients run replay:NAME, e.g. gadgetctl run replay:incident.igrec')
     .option('-v, --verbose', 'Print debug information')
     .action(async (o: DaemonFlags, cmd: Command) => {
       // `ig daemon -v`: ig's own -v takes the flag before this command sees it.
@@ -52,6 +54,8 @@ export function registerDaemon(program: Command): void {
         if (ca && !o.tlsKeyFile) throw new UsageError('--tls-ca-file needs --tls-key-file and --tls-cert-file');
         for (const f of [o.tlsKeyFile, o.tlsCertFile, ca]) if (f && !fs.existsSync(f)) throw new UsageError(`TLS file ${f} does not exist`);
         const log = new Logger(verbose ? 'debug' : 'info');
+        const recordingsDir = o.recordingsDir ? path.resolve(o.recordingsDir) : undefined;
+        if (recordingsDir && !fs.statSync(recordingsDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--recordings-dir ${o.recordingsDir}: no such directory`);
         // On a cluster node (NODE_NAME set, as the DaemonSet does): every run gets KubeManager and the resolvers.
         const kube = await kubeSourcesFromEnv((m) => log.warn(m));
         if (kube) log.info(`Kubernetes node ${kube.node}: pods and owners from the API server enrich events`);
@@ -64,7 +68,7 @@ export function registerDaemon(program: Command): void {
           instancesDir: o.instancesDir,
           serverVersion: igVersion(),
           log,
-          ...(kube ? { run: { kube } } : {}),
+          run: { ...(kube ? { kube } : {}), ...(recordingsDir ? { recordingsDir } : {}) },
         });
         if (address.type === 'tcp' && !o.tlsKeyFile && o.tlsInsecure) log.warn('no TLS configuration: traffic between daemon and clients is not encrypted');
         await daemon.start();

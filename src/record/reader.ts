@@ -8,7 +8,7 @@ import {
 } from './format.js';
 
 export class RecordingReader {
-  private readonly fd: number;
+  private fd: number;
   private readonly size: number;
   private pos = FILE_HEADER_BYTES;
   /** Why and where reading stopped before the file's end mark (damage, a file cut short); undefined otherwise. */
@@ -90,7 +90,10 @@ export class RecordingReader {
     }
   }
 
+  /** Idempotent: a second close must not close a descriptor number the process has reused since. */
   close(): void {
+    if (this.fd < 0) return;
     try { closeSync(this.fd); } catch { /* already closed: nothing left to release */ }
+    this.fd = -1;
   }
 }

@@ -28,9 +28,14 @@ export class ClientStream {
   lostTotal = 0;
   sentTotal = 0;
 
-  constructor(private readonly out: EventWriter, private readonly capacity: number, readonly form: WireForm = 'batch') {}
+  /** Called after each write the transport completed (a recording's feed waits for it: gadget-run.ts). */
+  onWritten: (() => void) | undefined;
+
+  constructor(private readonly out: EventWriter, readonly capacity: number, readonly form: WireForm = 'batch') {}
 
   get isClosed(): boolean { return this.closed; }
+  /** Records written whose write has not completed yet. */
+  get backlog(): number { return this.inFlight; }
 
   /** A batch of `records` records of data source `dsId`; dropped (and counted) when the client is behind. */
   sendBatch(dsId: number, payload: Buffer, records: number): void {
@@ -48,6 +53,7 @@ export class ClientStream {
       this.inFlight -= records;
       // The client caught up: tell it now what it missed, not only with the next batch (there may be none).
       if (this.lost > 0 && !this.closed) this.flushLost();
+      this.onWritten?.();
     });
   }
 
@@ -61,7 +67,7 @@ export class ClientStream {
     }
     this.inFlight += records;
     this.sentTotal += records;
-    this.out.write({ type: EventType.GadgetPayload, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight -= records; });
+    this.out.write({ type: EventType.GadgetPayload, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight -= records; this.onWritten?.(); });
   }
 
   private flushLost(): void {

@@ -20,6 +20,8 @@ import { EventType, LogLevel } from './consts.js';
 import { encodeMessage, type ApiGadgetInfo, type ApiParam } from './proto.js';
 import type { ParamDesc } from '../gadget/params.js';
 import type { Batch } from '../datasource/index.js';
+import { isReplayName, prepareRecordingRun } from './recording-run.js';
+import type { Recording } from '../record/recording.js';
 
 export const FORWARDER_PRIORITY = 1000000;
 
@@ -33,6 +35,8 @@ export interface RunOptions {
   daemonLog?: Logger;
   /** This daemon is a node of a Kubernetes cluster: KubeManager and the Kubernetes resolvers run (src/kube). */
   kube?: KubeSources;
+  /** `ig daemon --recordings-dir`: where `replay:NAME` image names are looked up (recording-run.ts). */
+  recordingsDir?: string;
 }
 
 function loggerLevel(level: number): LoggerLevel {
@@ -75,6 +79,10 @@ export class GadgetRun {
   readonly nativeDataSources: string[] = [];
 
   private daemonKeys = new Set<string>();
+  /** A run of a recording (`replay:NAME`): its file, closed when the run is discarded unused. */
+  recording?: Recording;
+  /** A recording's feed waits while a client is this far behind (records in flight), instead of dropping. */
+  private replayHeld = false;
   /** When the request for this run arrived (performance.now()), for the debug log's start-up times. */
   startedAt: number | undefined;
   private firstBatchSeen = false;
@@ -95,8 +103,16 @@ export class GadgetRun {
       priority: FORWARDER_PRIORITY,
       instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll(), start: () => run!.timing('started (programs loaded and attached)'), postStop: () => run!.closeEncoders() }),
     };
-    const ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder], opts.kube), image: opts.image });
+    let recording: Recording | undefined;
+    let ctx: GadgetContext;
+    if (isReplayName(imageName)) {
+      // A recording served as a run: its recorded image and pipeline, fed from the file (never the kernel).
+      ({ ctx, recording } = await prepareRecordingRun(imageName, opts.recordingsDir, { log, operators: daemonOperators([forwarder]) }));
+    } else {
+      ctx = await prepareGadget(imageName, { log, operators: daemonOperators([forwarder], opts.kube), image: opts.image });
+    }
     run = new GadgetRun(ctx, opts.daemonLog, opts.logLevel ?? LogLevel.Warn);
+    run.recording = recording;
     for (const [k, v] of Object.entries(opts.daemonParams ?? {})) if (ctx.params.find(k)) ctx.params.set(k, v);
     run.daemonKeys = new Set(Object.keys(opts.daemonParams ?? {}));
     run.setParams(paramValues);
@@ -163,6 +179,7 @@ export class GadgetRun {
           const per = ds.type === 'array' ? records : 1;
           for (const c of this.clients) if (c.form === 'upstream') for (const p of packets) c.sendPacket(dsId, p, per);
         }
+        if (this.recording) this.holdReplay();
       }, FORWARDER_PRIORITY);
       ds.onLost((n, cause) => this.ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
     });
@@ -170,6 +187,33 @@ export class GadgetRun {
     this.info = { ...this.info, dataSources: dss.map((ds, i) => describeDataSource(ds, i)) };
     this.infoPayload = encodeMessage('GadgetInfo', this.info);
     for (const c of this.clients) this.greet(c);
+  }
+
+  /**
+   * A recording has no kernel to lose events in: rather than drop what a slow client cannot take, the feed waits
+   * (DataSource.pauseProducer) while any client has more than half its queue in flight, and goes on once every
+   * client is below a quarter.
+   */
+  private holdReplay(): void {
+    const behind = [...this.clients].some((c) => c.backlog * 2 > c.capacity);
+    if (!behind || this.replayHeld) return;
+    const first = this.ctx.dataSources.values().next().value;
+    if (!first?.pauseProducer(true)) return;
+    this.replayHeld = true;
+    const check = () => {
+      if (!this.replayHeld || [...this.clients].some((c) => !c.isClosed && c.backlog * 4 > c.capacity)) return;
+      this.replayHeld = false;
+      for (const c of this.clients) c.onWritten = undefined;
+      first.pauseProducer(false);
+    };
+    for (const c of this.clients) c.onWritten = check;
+    this.ctx.signal.addEventListener('abort', () => { this.replayHeld = false; first.pauseProducer(false); }, { once: true });
+  }
+
+  /** An assembly that will not run (GetGadgetInfo's of a recording): release what it holds. */
+  discard(): void {
+    this.recording?.close();
+    this.recording = undefined;
   }
 
   /** -v: a start-up step, in ms since the request arrived. */
@@ -215,7 +259,8 @@ export class GadgetRun {
 
   /** Run until done, stopped or timed out; kernel objects are released when this resolves. */
   run(timeoutMs: number): Promise<void> {
-    return this.ctx.run({ timeoutMs });
+    // A recording stopped before its feed began still holds its file.
+    return this.recording ? this.ctx.run({ timeoutMs }).finally(() => this.discard()) : this.ctx.run({ timeoutMs });
   }
 
   stop(reason = 'stopped'): void {

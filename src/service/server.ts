@@ -69,7 +69,9 @@ export class GadgetDaemon {
         const run = await GadgetRun.prepare(req.imageName, params, runOpts);
         this.log.debug(`GetGadgetInfo ${req.imageName}: assembled in ${Math.round(performance.now() - t0)} ms`);
         // A client asks for the info right before it runs the image (gadgetctl does): keep this assembly for that run.
-        if (Object.keys(params).length === 0) this.warm.put(req.imageName, run);
+        // A recording's assembly holds its file and is not kept (its feed runs once): the run assembles anew.
+        if (run.recording) run.discard();
+        else if (Object.keys(params).length === 0) this.warm.put(req.imageName, run);
         return { gadgetInfo: run.info };
       }),
       RunGadget: (call: grpc.ServerDuplexStream<ApiControlRequest, ApiGadgetEvent>) => this.runGadget(call, runOpts),

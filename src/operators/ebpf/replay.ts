@@ -13,9 +13,20 @@ import { recordedBatch } from './record-tap.js';
 /** Records handed to JS after a miss (the miss and the rest of a reader's poll, as on a live reader). */
 const MISS_RECORDS = 32;
 
+/** Sleeps of 1 ms on the JS thread (Atomics.wait on a cell nobody notifies). */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 function writeAll(fd: number, b: Buffer): void {
   let o = 0;
-  while (o < b.length) o += writeSync(fd, b, o, b.length - o);
+  while (o < b.length) {
+    try {
+      o += writeSync(fd, b, o, b.length - o);
+    } catch (e) {
+      // stdout is non-blocking when Node made it a pipe: wait for its reader to drain it (as line_output.c polls)
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
 }
 
 /** The byte offset after `n` reader-layout records from `off`. */
