@@ -11,7 +11,7 @@ import { MountTargets } from './mounts.js';
 import { RenderConsumers } from './render-consumers.js';
 import { AggregateConsumers } from './aggregate-consumers.js';
 import { HostFacts } from './host-facts.js';
-import type { RecordSink, ReplayFeed } from './recording.js';
+import type { RecordedRows, RecordSink, ReplayFeed } from './recording.js';
 
 export class GadgetError extends Error {
   constructor(message: string, readonly details?: string) { super(message); }
@@ -56,6 +56,15 @@ export class GadgetContext {
   recording: RecordSink | undefined;
   /** `ig replay`: the record-reading operators emit these recorded batches instead of reading the kernel. */
   replay: ReplayFeed | undefined;
+  private replayClaimed = false;
+  /** replay: operators that build batches in JS (statistics) get their recorded rows here, by data source name. */
+  readonly replayRows = new Map<string, (rows: RecordedRows) => void>();
+  /** replay: the feed, handed once to the operator that drives it (the eBPF operator, else a statistics operator). */
+  claimReplay(): ReplayFeed | undefined {
+    if (!this.replay || this.replayClaimed) return undefined;
+    this.replayClaimed = true;
+    return this.replay;
+  }
   /** What the run watches, in words, from the operator that selects containers (for a note after silence). */
   watching: string | undefined;
   private readonly abort = new AbortController();

@@ -17,6 +17,9 @@ export interface PendingBatch {
   commit(): void;
 }
 
+/** A batch as values, for batches an operator builds in JS (statistics): `rows[i][k]` is field `fields[k]` of record i. */
+export interface RecordedRows { fields: string[]; rows: unknown[][] }
+
 export interface RecordSink {
   /** Copies `count` records of `raw` (layout as above) now; call commit() once the batch has been emitted. */
   batch(ds: string, raw: Buffer, count: number, layout: RecordLayout): PendingBatch;
@@ -27,6 +30,8 @@ export interface RecordSink {
    * its own thread (the reader options `record` and `recordDs`); undefined: through `batch` in JS.
    */
   nativeTarget?(ds: string): NativeRecordTarget | undefined;
+  /** A batch built in JS (statistics operators), as values. */
+  rows?(ds: string, table: RecordedRows): void;
 }
 
 /** A native recorder handle and the data source's id in it (src/bpf's reader option `record`). */
@@ -36,6 +41,8 @@ export interface NativeRecordTarget { recorder: unknown; ds: number }
 export interface ReplaySink {
   batch(ds: string, raw: Buffer, count: number, layout: RecordLayout): void;
   lost(ds: string, n: number, cause: string): void;
+  /** A recorded batch of values (RecordSink.rows). */
+  rows?(ds: string, table: RecordedRows): void;
   /**
    * While a consumer has paused the data sources (DataSource.pauseProducer: the library's iterator is behind), a
    * promise the feed waits for before its next entry; undefined otherwise. A replay waits instead of losing.

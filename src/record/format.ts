@@ -9,6 +9,7 @@
 //   entry         u8 type, u32 length, body (types below); integers little-endian
 import { crc32, brotliCompressSync, brotliDecompressSync, constants as zc, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decodeFact, encodeFact } from '../gadget/host-facts.js';
+import type { RecordedRows } from '../gadget/recording.js';
 import { native } from '../bpf/native.js';
 
 /** Written by this ig. Version 2 added codec 3 (zstd); entries are the same as in version 1. */
@@ -41,7 +42,14 @@ export enum EntryType {
   Lost = 7,
   /** f64 ms, JSON {reason}: the run ended and the file is complete. */
   End = 8,
+  /**
+   * f64 ms, u16 data source id, JSON {fields, rows} (bigints as {"$bigint": "…"}): one batch that an operator
+   * built in JS rather than read from the kernel (statistics operators: top_process, top_cpu_throttle, bpfstats).
+   */
+  Rows = 9,
 }
+
+export type { RecordedRows };
 
 export interface RecordingHeader {
   format: number;
@@ -64,7 +72,8 @@ export type Entry =
   | { type: EntryType.Batch; t: number; ds: number; count: number; layout: number; raw: Buffer }
   | { type: EntryType.Fact; t: number; kind: string; key: string; value: unknown }
   | { type: EntryType.Lost; t: number; ds: number; n: number; cause: string }
-  | { type: EntryType.End; t: number; reason: string };
+  | { type: EntryType.End; t: number; reason: string }
+  | { type: EntryType.Rows; t: number; ds: number; table: RecordedRows };
 
 export class RecordingError extends Error {}
 
@@ -127,6 +136,11 @@ export function factEntry(t: number, kind: string, key: string, value: unknown):
   return entry(EntryType.Fact, Buffer.concat([b, Buffer.from(encodeFact([kind, key, value]), 'utf8')]));
 }
 
+export function rowsEntry(t: number, ds: number, table: RecordedRows): Buffer {
+  const b = Buffer.allocUnsafe(10); b.writeDoubleLE(t, 0); b.writeUInt16LE(ds, 8);
+  return entry(EntryType.Rows, Buffer.concat([b, Buffer.from(encodeFact(table), 'utf8')]));
+}
+
 export function lostEntry(t: number, ds: number, n: number, cause: string): Buffer {
   const b = Buffer.allocUnsafe(14);
   b.writeDoubleLE(t, 0); b.writeUInt16LE(ds, 8); b.writeUInt32LE(Math.min(n, 0xffffffff), 10);
@@ -180,6 +194,14 @@ function parseEntry(type: number, body: Buffer, at: number): Entry {
     case EntryType.Lost:
       need(14, 'lost');
       return { type, t: body.readDoubleLE(0), ds: body.readUInt16LE(8), n: body.readUInt32LE(10), cause: body.toString('utf8', 14) };
+    case EntryType.Rows: {
+      need(10, 'rows');
+      let v: unknown;
+      try { v = decodeFact(body.toString('utf8', 10)); } catch { throw new RecordingError(`rows entry at byte ${at} of the chunk: not JSON`); }
+      const table = v as RecordedRows;
+      if (!table || !Array.isArray(table.fields) || !Array.isArray(table.rows)) throw new RecordingError(`rows entry at byte ${at} of the chunk: not {fields, rows}`);
+      return { type, t: body.readDoubleLE(0), ds: body.readUInt16LE(8), table };
+    }
     case EntryType.End: need(8, 'end'); return { type, t: body.readDoubleLE(0), reason: String((parseJson(body.subarray(8), 'end') as { reason?: string }).reason ?? '') };
     default: throw new RecordingError(`entry at byte ${at} of the chunk: unknown type ${type}`);
   }

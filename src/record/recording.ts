@@ -99,6 +99,7 @@ function open(reader: RecordingReader): Recording {
                 case EntryType.Batch: sink.batch(name(e.ds), e.raw, e.count, e.layout); break;
                 case EntryType.Fact: facts.set(e.kind, e.key, e.value); break;
                 case EntryType.Lost: sink.lost(name(e.ds), e.n, e.cause); break;
+                case EntryType.Rows: sink.rows?.(name(e.ds), e.table); break;
                 case EntryType.DataSource: dsNames.set(e.id, e.name); break;
                 default: break;
               }
@@ -156,6 +157,7 @@ export function recordingInfo(path: string): RecordingInfo {
         case EntryType.Params: params = e.params; break;
         case EntryType.DataSource: names.set(e.id, e.name); break;
         case EntryType.Batch: { const x = ds(e.ds); x.batches++; x.records += e.count; break; }
+        case EntryType.Rows: { const x = ds(e.ds); x.batches++; x.records += e.table.rows.length; break; }
         case EntryType.Lost: ds(e.ds).lost += e.n; break;
         case EntryType.End: end = e.reason; break;
         case EntryType.Fact: {

@@ -16,7 +16,7 @@ import type { RecorderHandle } from '../bpf/native-api.js';
 import { readerBatchBytes, type NativeRecordTarget, type PendingBatch, type RecordSink } from '../gadget/recording.js';
 import type { FactLog } from '../gadget/host-facts.js';
 import {
-  Codec, FORMAT_VERSION, batchEntryHead, blobEntry, dataSourceEntry, endEntry, factEntry, lostEntry, paramsEntry,
+  Codec, FORMAT_VERSION, batchEntryHead, blobEntry, dataSourceEntry, endEntry, factEntry, lostEntry, paramsEntry, rowsEntry, type RecordedRows,
   RecordingError, type RecordingHeader,
 } from './format.js';
 
@@ -164,6 +164,14 @@ export class RecordingWriter implements RecordSink, FactLog {
     if (this.closed || this.failed) return;
     this.append(lostEntry(this.now(), this.dsId(ds), n, cause), null, null);
     this.js.lost += n;
+  }
+
+  /** A batch an operator built in JS (statistics operators), as values. */
+  rows(ds: string, table: RecordedRows): void {
+    if (this.closed || this.failed) return;
+    this.append(rowsEntry(this.now(), this.dsId(ds), table), null, null);
+    this.js.batches++;
+    this.js.records += table.rows.length;
   }
 
   fact(kind: string, key: string, value: unknown): void {

@@ -9,6 +9,7 @@ import type { OperatorInstance } from '../../gadget/operator.js';
 import { Batch, Kind, type DataSource } from '../../datasource/index.js';
 import { humanDuration } from '../../format/index.js';
 import { runSchedule, scheduleOf } from '../stats-schedule.js';
+import { replayStats, statsEmitter } from '../stats-record.js';
 
 const hostRoot = process.env['HOST_ROOT'] ?? '';
 const hostProc = `${hostRoot}/proc`;
@@ -118,6 +119,8 @@ export function cgroupStatsOperator(ctx: GadgetContext, config: () => Record<str
   const mounts = cgroupMounts();
   let prev = new Map<string, CpuStat>();
   let stop: (() => void) | undefined;
+  let stopReplay: (() => Promise<void>) | undefined;
+  const emitBatch = statsEmitter(ctx, ds, Object.values(f));
   const sample = (emit: boolean) => {
     const cgs = discoverCgroups(mounts);
     const before = prev;
@@ -148,15 +151,17 @@ export function cgroupStatsOperator(ctx: GadgetContext, config: () => Record<str
       f.psi60.set(b, i, c.psi60);
       f.mntns.set(b, i, c.mntns);
     });
-    ds.emit(b);
+    emitBatch(b);
   };
   return {
     name: 'cgroup',
     start: () => {
       const s = scheduleOf(config(), 'operator.cgroup', 60_000);
       ds.annotations.set('fetch-interval', `${s.intervalMs}ms`);
-      stop = runSchedule(ctx, s, sample);
+      // A replay emits the recorded reports (stats-record.ts) instead of reading this machine's cgroups.
+      if (ctx.replay) stopReplay = replayStats(ctx, ds);
+      else stop = runSchedule(ctx, s, sample);
     },
-    stop: () => { stop?.(); },
+    stop: async () => { stop?.(); await stopReplay?.(); },
   };
 }

@@ -30,7 +30,7 @@ import { ContainerTc, type TcProgram } from './tcattach.js';
 import { ContainerUprobes, HOST, type UprobeProgram } from './uprobes.js';
 import type { MountTarget } from '../../gadget/mounts.js';
 import { replaySink } from './replay.js';
-import type { ReplayFeed } from '../../gadget/recording.js';
+import type { RecordedRows, ReplayFeed } from '../../gadget/recording.js';
 
 const LOST_POLL_MS = 1000;
 
@@ -156,7 +156,7 @@ export class EbpfOperator implements OperatorInstance {
   }
 
   async start(ctx: GadgetContext): Promise<void> {
-    if (ctx.replay) { this.startReplay(ctx, ctx.replay); return; }
+    if (ctx.replay) { const feed = ctx.claimReplay(); if (feed) this.startReplay(ctx, feed); return; }
     const rec = ctx.recording;
     if (rec) {
       const sources = [...this.tracers.list, ...this.mapIters.list, ...this.snapshots.list].map((x) => x.ds);
@@ -279,7 +279,7 @@ export class EbpfOperator implements OperatorInstance {
       },
     };
     for (const ds of ctx.dataSources.values()) ds.setFlowControl(flow);
-    const sink = { ...replaySink(ctx, this.tracers.list.map((t) => t.ds)), hold: () => gate?.wait };
+    const sink = { ...replaySink(ctx, this.tracers.list.map((t) => t.ds)), hold: () => gate?.wait, rows: (ds: string, t: RecordedRows) => ctx.replayRows.get(ds)?.(t) };
     const stopped = this.replayStop.signal;
     stopped.addEventListener('abort', () => flow.pause(false), { once: true });
     ctx.signal.addEventListener('abort', () => this.replayStop.abort(), { once: true });

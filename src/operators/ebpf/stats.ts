@@ -8,9 +8,10 @@ import * as os from 'node:os';
 import { listPrograms, mapMemlock, progTypeName, RunTimeStats, type ProgramStats } from '../../bpf/prog-stats.js';
 import type { GadgetContext } from '../../gadget/context.js';
 import type { OperatorInstance } from '../../gadget/operator.js';
-import { Batch, Kind } from '../../datasource/index.js';
+import { Batch, Kind, type Field } from '../../datasource/index.js';
 import { humanDuration } from '../../format/index.js';
 import { runSchedule } from '../stats-schedule.js';
+import { replayStats, statsEmitter } from '../stats-record.js';
 import { parseInterval } from './fetch.js';
 import { runningGadgets } from './running.js';
 
@@ -75,6 +76,7 @@ export function ebpfStatsOperator(ctx: GadgetContext): OperatorInstance {
   };
   let stats: RunTimeStats | undefined;
   let stop: (() => void) | undefined;
+  let stopReplay: (() => Promise<void>) | undefined;
   let old = new Map<number, { runtime: number; runcount: number }>();
 
   const collect = (intervalNs: number, gadgetsOnly: boolean): Row[] => {
@@ -129,6 +131,9 @@ export function ebpfStatsOperator(ctx: GadgetContext): OperatorInstance {
       if (intervalMs < 10) throw new Error(`--statistics-interval ${ctx.params.get(`${P}statistics-interval`)}: at least 10ms`);
       const gadgetsOnly = ctx.params.get(`${P}gadgets-only`) === 'true';
       ds.annotations.set('fetch-interval', `${intervalMs}ms`);
+      // A replay emits the recorded reports (stats-record.ts): no kernel statistics to switch on or read.
+      if (ctx.replay) { stopReplay = replayStats(ctx, ds); return; }
+      const emitBatch = statsEmitter(ctx, ds, Object.values(f).filter((x): x is Field => x !== undefined));
       stats = RunTimeStats.enable();
       const cpus = os.cpus().length || 1;
       // No first-interval: the first report comes after one interval, its deltas from the silent first sample.
@@ -155,9 +160,9 @@ export function ebpfStatsOperator(ctx: GadgetContext): OperatorInstance {
           f.comms.set(b, i, r.comms);
           f.pids.set(b, i, r.pids);
         });
-        ds.emit(b);
+        emitBatch(b);
       });
     },
-    stop: () => { stop?.(); stats?.close(); stats = undefined; },
+    stop: async () => { stop?.(); stats?.close(); stats = undefined; await stopReplay?.(); },
   };
 }

@@ -10,6 +10,7 @@ import type { GadgetContext } from '../../gadget/context.js';
 import type { OperatorInstance } from '../../gadget/operator.js';
 import { Batch, Kind, type DataSource, type Field } from '../../datasource/index.js';
 import { runSchedule, scheduleOf } from '../stats-schedule.js';
+import { replayStats, statsEmitter } from '../stats-record.js';
 
 const hostProc = `${process.env['HOST_ROOT'] ?? ''}/proc`;
 /** USER_HZ: /proc/<pid>/stat counts CPU time in these ticks; 100 on every Linux ABI ig runs on. */
@@ -105,7 +106,9 @@ export function processStatsOperator(ctx: GadgetContext, config: () => Record<st
   let last = new Map<number, number>();
   let lastAt = 0;
   let stop: (() => void) | undefined;
+  let stopReplay: (() => Promise<void>) | undefined;
   const boot = bootTimeMs();
+  const emitBatch = statsEmitter(ctx, ds, Object.values(f).filter((x): x is Field => x !== undefined));
 
   const sample = (emit: boolean) => {
     const now = performance.now();
@@ -150,7 +153,7 @@ export function processStatsOperator(ctx: GadgetContext, config: () => Record<st
       f.startStr?.set(b, i, rfc3339(boot + (p.startTicks * 1000) / TICKS_PER_SECOND));
       f.mntns.set(b, i, p.mntns);
     });
-    ds.emit(b);
+    emitBatch(b);
   };
 
   return {
@@ -158,8 +161,10 @@ export function processStatsOperator(ctx: GadgetContext, config: () => Record<st
     start: () => {
       const s = scheduleOf(config(), 'operator.process', 60_000);
       ds.annotations.set('fetch-interval', `${s.intervalMs}ms`);
-      stop = runSchedule(ctx, s, sample);
+      // A replay emits the recorded reports (stats-record.ts) instead of reading this machine's /proc.
+      if (ctx.replay) stopReplay = replayStats(ctx, ds);
+      else stop = runSchedule(ctx, s, sample);
     },
-    stop: () => { stop?.(); },
+    stop: async () => { stop?.(); await stopReplay?.(); },
   };
 }
