@@ -83,6 +83,8 @@ export class GadgetRun {
   recording?: Recording;
   /** A recording's feed waits while a client is this far behind (records in flight), instead of dropping. */
   private replayHeld = false;
+  /** A recording's feed waits for the first client (holdForFirstClient). */
+  private heldForClient = false;
   /** When the request for this run arrived (performance.now()), for the debug log's start-up times. */
   startedAt: number | undefined;
   private firstBatchSeen = false;
@@ -101,7 +103,7 @@ export class GadgetRun {
     const forwarder: DataOperator = {
       name: 'grpc-forwarder',
       priority: FORWARDER_PRIORITY,
-      instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll(), start: () => run!.timing('started (programs loaded and attached)'), postStop: () => run!.closeEncoders() }),
+      instantiate: () => ({ name: 'grpc-forwarder', preStart: () => run!.subscribeAll(), start: () => { run!.timing('started (programs loaded and attached)'); run!.holdForFirstClient(); }, postStop: () => run!.closeEncoders() }),
     };
     let recording: Recording | undefined;
     let ctx: GadgetContext;
@@ -210,6 +212,16 @@ export class GadgetRun {
     this.ctx.signal.addEventListener('abort', () => { this.replayHeld = false; first.pauseProducer(false); }, { once: true });
   }
 
+  /**
+   * A recording run without a client (a detached instance, `gadgetctl run replay:NAME --detach`) waits for its first
+   * client before its feed starts: at full speed it would otherwise be over before anyone could attach.
+   */
+  holdForFirstClient(): void {
+    if (!this.recording || this.clients.size > 0) return;
+    const first = this.ctx.dataSources.values().next().value;
+    if (first?.pauseProducer(true)) this.heldForClient = true;
+  }
+
   /** An assembly that will not run (GetGadgetInfo's of a recording): release what it holds. */
   discard(): void {
     this.recording?.close();
@@ -249,6 +261,10 @@ export class GadgetRun {
     if (c.form === 'batch') this.batchClients++; else this.upstreamClients++;
     for (const m of this.early) c.log(m.level, m.msg);
     if (this.infoPayload) this.greet(c);
+    if (this.heldForClient) {
+      this.heldForClient = false;
+      this.ctx.dataSources.values().next().value?.pauseProducer(false);
+    }
   }
 
   detach(c: ClientStream): void {

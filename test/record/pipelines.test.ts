@@ -102,6 +102,15 @@ test('remote output: ig daemon --recordings-dir serves replay:NAME, gadgetctl re
       assert.equal(remote.stdout, local.stdout, `gadgetctl differs from ig replay (${flags.join(' ')})`);
     }
     assert.equal(d.ctl(['run', 'replay:open.igrec', '-o', 'json']).stdout, live.stdout, 'and both print what the live run printed');
+    // A detached instance of a recording waits for its first client (at full speed it would be over before anyone
+    // attached); gadgetctl attach then gets the whole replay.
+    const det = d.ctl(['run', 'replay:open.igrec', '--detach', '--name', 'h18feat-inc']);
+    assert.equal(det.code, 0, det.stderr);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.match(d.ctl(['list']).stdout, /h18feat-inc +replay:open\.igrec +Running/);
+    const att = d.ctl(['attach', 'h18feat-inc', '-o', 'json']);
+    assert.equal(att.code, 0, att.stderr);
+    assert.equal(att.stdout, live.stdout, 'gadgetctl attach to a recording instance');
     // Only recordings under the directory, each error in one line.
     const outside = d.ctl(['run', 'replay:../metrics.igrec']);
     assert.notEqual(outside.code, 0);

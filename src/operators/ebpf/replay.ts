@@ -77,8 +77,8 @@ export function replaySink(ctx: GadgetContext, tracerSources: DataSource[]): Rep
       } catch (e) {
         // As on a live run: a reader of stdout that went away (`| head`) ends the replay quietly.
         if ((e as NodeJS.ErrnoException).code === 'EPIPE') { ctx.done('stdout closed'); return; }
-        ctx.log.error(`${ds.name}: ${(e as Error).message}`);
-        ctx.done('error');
+        // Ends the replay with this error (one line, exit status 1), as a failing live reader does.
+        ctx.fail(new Error(`${ds.name}: ${(e as Error).message}`));
       }
     },
     lost: (name, n, cause) => ctx.dataSources.get(name)?.reportLost(n, cause),
