@@ -7,7 +7,7 @@
 // - ig.mjs, gadgetctl.mjs: one ESM module graph split into chunks (gadgetctl's launcher; ig.mjs is the same
 //   ig without the code cache, kept for the start-up benchmark's comparison).
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const outdir = 'dist/src/bundle';
 rmSync(outdir, { recursive: true, force: true }); // also drops code caches of the previous bundle
@@ -38,4 +38,11 @@ const cjs = {
   logLevel: 'warning',
 };
 await build({ ...cjs, entryPoints: { ig: 'src/cli/main.ts' }, external: deps.filter((d) => d !== 'commander').flatMap((d) => [d, `${d}/*`]) });
+// Node 20 loses a vm.Script's dynamic-import loader when the script comes from a code cache ("A dynamic import
+// callback was not specified": every WASM gadget, OTel and Kubernetes run failed from the second run on), so the
+// bundle's import() calls go through the launcher's own import() (ig-start.cjs: a file node loaded itself).
+const igCjs = `${outdir}/ig.cjs`;
+const text = readFileSync(igCjs, 'utf8');
+const rewritten = text.replace(/(?<![\w$.])import\((?=["'])/g, '__ig_import(');
+writeFileSync(igCjs, rewritten.replace('var __ig_import_meta_url', 'var __ig_import = globalThis.__igImport || ((s) => import(s)); var __ig_import_meta_url'));
 await build({ ...cjs, entryPoints: { 'ig-start': 'src/launcher/ig.ts' }, packages: 'external' });

@@ -6,4 +6,7 @@ import { cacheFileFor, runWithCodeCache } from './code-cache.js';
 
 // In the bundle import.meta.url is the bundle's own file (scripts/bundle.mjs defines it).
 const dir = dirname(fileURLToPath(import.meta.url));
+// The bundle's import() calls land here (scripts/bundle.mjs): a vm.Script from a code cache has no working loader
+// of its own on Node 20. Resolved from this directory, as the bundle's own imports would be.
+(globalThis as { __igImport?: (s: string) => Promise<unknown> }).__igImport = (s) => import(s);
 runWithCodeCache({ file: join(dir, 'ig.cjs'), cacheFile: cacheFileFor(process.argv.slice(2), dir, process.env) });

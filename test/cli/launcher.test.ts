@@ -41,3 +41,15 @@ test('ig-start.cjs: first start writes the command\'s cache, the next uses it; a
   const off = ig(['version'], { IG_CODE_CACHE_DIR: join(tmp, 'off'), IG_CODE_CACHE: '0' });
   assert.deepEqual([off.code, off.cache, off.stdout, existsSync(join(tmp, 'off'))], [0, 'off', first.stdout, false]);
 });
+
+test('ig-start.cjs: import() inside the bundle works from a code cache too (a WASM gadget loads node:wasi lazily)', { skip: !existsSync(START) && 'no bundle (scripts/bundle.mjs)' }, () => {
+  // Node 20 drops a cached vm.Script's dynamic-import loader: the bundle's import() goes through the launcher's
+  const env = { IG_CODE_CACHE_DIR: join(tmp, 'wasm') };
+  const args = ['run', 'trace_exec', '--host', '--timeout', '1', '-o', 'json'];
+  const first = ig(args, env);
+  assert.equal(first.code, 0, first.stderr);
+  const second = ig(args, env);
+  assert.equal(second.cache, 'hit');
+  assert.equal(second.code, 0, second.stderr);
+  assert.doesNotMatch(second.stderr, /dynamic import/);
+});
