@@ -39,6 +39,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -409,6 +410,10 @@ static bool linger(ig_reader *r) {
 static void *reader_main(void *arg) {
   ig_reader *r = arg;
   struct epoll_event ev[4];
+  bool lingered = false;
+  /* Let the kernel end the linger with a timer interrupt it takes anyway (the 4 ms tick, another timer) within a
+   * quarter of the linger: a sleep of its own costs a timer interrupt and, in a VM, exits to program it. */
+  if (r->linger_ns >= 1000000) prctl(PR_SET_TIMERSLACK, (unsigned long)(r->linger_ns / 4), 0, 0, 0);
   while (!stopping(r)) {
     int timeout = -1;
     if (r->cur && r->cur->count) {
@@ -422,7 +427,13 @@ static void *reader_main(void *arg) {
     }
     /* A wake-up lost to a race in the ring protocol costs at most this long. */
     if (r->kind == READER_RING && (timeout < 0 || timeout > 100)) timeout = 100;
-    int n = epoll_wait(r->epfd, ev, 4, timeout);
+    /* Right after a linger the ring most likely holds records: take them without asking epoll first (the check
+     * below sees them; one syscall fewer per poll). */
+    int n = lingered && r->kind == READER_RING && r->prod_pos &&
+                    __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE) != *r->cons_pos
+                ? 0
+                : epoll_wait(r->epfd, ev, 4, timeout);
+    lingered = false;
     if (n < 0) {
       if (errno == EINTR) continue;
       r->error = errno;
@@ -449,7 +460,10 @@ static void *reader_main(void *arg) {
       break;
     }
     if (r->plan) render_settle(r);
-    if (r->appended && r->linger_ns && linger(r)) break;
+    if (r->appended && r->linger_ns) {
+      if (linger(r)) break;
+      lingered = true;
+    }
   }
   /* Deliver what the kernel already holds, then what we hold. */
   r->drain_bytes = 0;
