@@ -5,7 +5,13 @@
 #include "addon.h"
 #include "render_plan.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* The output buffer, kept between calls (a replay calls once per recorded batch: a fresh 1 MiB buffer each time
+ * is an mmap and 256 page faults per call). Per thread: a worker's addon instance calls on its own thread. */
+static __thread uint8_t *kept;
+static __thread size_t kept_cap;
 
 /* renderPlanRenderTo(plan, batch: Buffer, offset, count, fd) -> { done, offset, stop, error }:
  * renders up to `count` records of a reader-layout batch ([u32 len][u32 cpu][payload padded to 8]…) starting at
@@ -24,7 +30,16 @@ static napi_value js_render_to(napi_env env, napi_callback_info info) {
     return NULL;
   if (off32 < 0 || (size_t)off32 > len || count < 0) return ig_throw_msg(env, "renderPlanRenderTo: offset or count out of range");
   ig_out o;
-  if (!ig_out_init(&o, fd, 1 << 20)) return ig_throw_msg(env, "renderPlanRenderTo: out of memory");
+  if (!kept) {
+    if (!ig_out_init(&o, fd, 1 << 20)) return ig_throw_msg(env, "renderPlanRenderTo: out of memory");
+  } else {
+    memset(&o, 0, sizeof o);
+    atomic_init(&o.error, 0);
+    o.fd = fd;
+    o.p = kept;
+    o.cap = kept_cap;
+  }
+  kept = NULL; /* owned by o until the call ends */
   const uint8_t *d = data;
   size_t off = (size_t)off32;
   int32_t done = 0, stop = 0;
@@ -42,7 +57,8 @@ static napi_value js_render_to(napi_env env, napi_callback_info info) {
   }
   ig_out_flush(&o);
   int err = ig_out_error(&o);
-  ig_out_free(&o);
+  kept = o.p;
+  kept_cap = o.cap;
   napi_value res;
   NAPI_TRY(env, napi_create_object(env, &res));
   if (!ig_set_num(env, res, "done", done) || !ig_set_num(env, res, "offset", (double)off) || !ig_set_num(env, res, "stop", stop) ||

@@ -39,6 +39,15 @@ async function liveRun(args: string[], done: (stdout: string) => boolean, minMs 
   return r;
 }
 
+/** -o none shows nothing: wait for -v's line saying the reader records (the programs are attached before). */
+async function readerRecording(ig: IgProcess): Promise<void> {
+  const t0 = Date.now();
+  while (!/open: records recorded on the reader thread/.test(ig.stderr)) {
+    assert.ok(ig.child.exitCode === null && Date.now() - t0 < 30000, `ig did not start recording: ${ig.stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function replay(file: string, flags: string[]): { stdout: string; stderr: string; code: number | null } {
   const r = runIgSync(['replay', file, ...flags], { timeoutMs: 60000 });
   return r;
@@ -114,10 +123,13 @@ test('a replay filters, selects fields and changes the output mode of what was r
 
 test('a run recorded with -o none (nothing shown live) replays with names: the host users and groups are recorded at start', async () => {
   const file = join(dir, 'none.igrec');
-  const live = await liveRun(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '-v', '--record', file], () => true, 1500, 2500);
-  assert.equal(live.stdout, '');
+  const ig = new IgProcess(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '-v', '--record', file]);
   // Nothing reads the records in JS: the reader thread hands them to the native recorder itself.
-  assert.match(live.stderr, /open: records recorded on the reader thread/);
+  await readerRecording(ig);
+  for (let i = 0; i < 8; i++) { poke(); await new Promise((r) => setTimeout(r, 200)); }
+  const live = await ig.stop();
+  assert.equal(live.code, 0, live.stderr);
+  assert.equal(live.stdout, '');
   const r = replay(file, ['-o', 'json', '--fields', 'proc.comm,proc.creds.user,proc.creds.group,fname']);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { proc: { comm: string; creds: { user: string; group: string } }; fname: string });
@@ -144,7 +156,8 @@ test('a recording whose ig was killed (-9) mid-run replays what it wrote, a pref
 
 test('-o none: a recording written by the reader thread whose ig was killed (-9) replays what it wrote', async () => {
   const file = join(dir, 'killed-none.igrec');
-  const ig = new IgProcess(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '--record', file]);
+  const ig = new IgProcess(['run', 'trace_open', '--host', '--comm', COMM, '-o', 'none', '-v', '--record', file]);
+  await readerRecording(ig);
   // No output to wait for: poke for 3 s (a chunk is sealed at most a second after its first entry).
   for (let i = 0; i < 15; i++) { poke(); await new Promise((r) => setTimeout(r, 200)); }
   const live = await ig.stop('SIGKILL');
