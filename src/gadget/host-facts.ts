@@ -56,6 +56,14 @@ export class HostFacts {
     for (const l of this.listeners) l(kind, key, changed);
   }
 
+  /** replay: every answer of `kind` known so far, as [key, value]. */
+  knownOf(kind: string): [string, unknown][] {
+    const prefix = `${kind}\0`;
+    const out: [string, unknown][] = [];
+    for (const [id, v] of this.known) if (id.startsWith(prefix)) out.push([id.slice(prefix.length), v]);
+    return out;
+  }
+
   /**
    * replay: called for every fact the recording states; `changed`: it replaces a different earlier answer to the
    * same question (caches built on that answer are stale).

@@ -69,9 +69,11 @@ describe('record on a cluster node, replay without the cluster', { skip, timeout
       ['run', 'trace_open', '-p', 'web-5d8-xyz12', '-o', 'json'],
       ['run', 'trace_tcp', '-p', 'client-0'],
       ['run', 'trace_tcp', '-p', 'client-0', '-o', 'json'],
+      ['run', 'trace_open', '-p', 'web-5d8-xyz12', '-o', 'none'],
     ].entries()) {
       const file = join(dir, `${k}.igrec`);
-      const done = args[1] === 'trace_open'
+      const t0 = Date.now();
+      const done = args.includes('none') ? () => Date.now() - t0 > 3000 : args[1] === 'trace_open'
         ? (o: string) => o.split('\n').filter((l) => l.includes('web-5d8-xyz12')).length >= 3
         : (o: string) => /s\/shop\/web-svc:80|"name":"web-svc"/.test(o) && /p\/backend\/api-0:8080|"name":"api-0"/.test(o);
       files.push({ args, file, live: await record(args, file, done) });
@@ -81,16 +83,25 @@ describe('record on a cluster node, replay without the cluster', { skip, timeout
   });
 
   test('the replays, without a cluster, print exactly what the live runs printed', async () => {
-    assert.equal(files.length, 4);
+    assert.equal(files.length, 5);
     await fake!.stop();
     fake = undefined;
-    for (const f of files) {
+    for (const f of files.filter((x) => !x.args.includes('none'))) {
       // No NODE_NAME, no KUBECONFIG, no API server: only the recording says this was a cluster node.
       const r = runIgSync(['replay', f.file, ...f.args.slice(2)], { env: { NODE_NAME: '', KUBECONFIG: '' } });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stderr, '');
       assert.equal(r.stdout, f.live, `replay differs from the live run (${f.args.join(' ')})`);
     }
+    // Recorded with -o none (no field shown, so no container question asked): the replay answers from the recorded
+    // container table, joined to the pods as they were when the recording started.
+    const none = files.find((f) => f.args.includes('none'))!;
+    assert.equal(none.live, '');
+    const r = runIgSync(['replay', none.file, '-o', 'json'], { env: { NODE_NAME: '', KUBECONFIG: '' } });
+    assert.equal(r.code, 0, r.stderr);
+    const evs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { runtime: { containerId: string }; k8s: { podName: string; podLabels: string; owner: { kind: string } } });
+    assert.ok(evs.length > 0);
+    assert.ok(evs.every((e) => e.runtime.containerId === 'h18r-web' && e.k8s.podName === 'web-5d8-xyz12' && e.k8s.podLabels === 'app=web,tier=front' && e.k8s.owner.kind === 'Deployment'), r.stdout.slice(0, 1500));
     const info = runIgSync(['replay', '--info', files[2]!.file]);
     assert.match(info.stdout, /^Host facts: .*kube 1/m);
     assert.match(info.stdout, /^Host facts: .*k8s-svc-ip \d+/m);

@@ -45,10 +45,19 @@ export class ContainerManager {
     // Recorded and replayed runs: the container a namespace belongs to is a host fact (ctx.facts), so a replay
     // shows the recorded run's containers without asking any runtime.
     const facts = ctx.facts;
+    // A question the recorded run never asked (a field it did not show, e.g. recorded with -o none) is answered
+    // from the recorded container table instead (recordedTable below).
+    const table = facts.mode === 'replay' ? recordedTable(ctx, () => this.changes.emit('change')) : undefined;
     const byMntns = facts.mode === 'live' ? (m: number | bigint) => this.lookupMntns(m)
-      : (m: number | bigint) => facts.ask<Container | null>('container-mntns', String(m), () => this.lookupMntns(m) ?? null, null) ?? undefined;
+      : (m: number | bigint) => {
+        const v = facts.ask<Container | null | undefined>('container-mntns', String(m), () => this.lookupMntns(m) ?? null, undefined);
+        return v === undefined ? table?.byMntns(BigInt(m)) : v ?? undefined;
+      };
     const byNetns = facts.mode === 'live' ? (n: number) => this.lookupNetns(n)
-      : (n: number) => facts.ask<Container | null>('container-netns', String(n), () => this.lookupNetns(n) ?? null, null) ?? undefined;
+      : (n: number) => {
+        const v = facts.ask<Container | null | undefined>('container-netns', String(n), () => this.lookupNetns(n) ?? null, undefined);
+        return v === undefined ? table?.byNetns(n) : v ?? undefined;
+      };
     for (const ds of ctx.dataSources.values()) {
       addContainerFields(ds, {
         byMntns,
@@ -132,8 +141,9 @@ export class ContainerManager {
     if (ctx.facts.mode === 'record') {
       // The container table and its changes, for `ig replay --info` and whoever reads the recording later.
       const key = (c: Container) => `${c.runtime}/${c.id}`;
-      for (const c of col.list()) ctx.facts.note('container', key(c), c);
-      col.on('add', (c: Container) => ctx.facts.note('container-add', key(c), c));
+      // As the fields see them (with a pod source: joined to their pods), so that a replay can answer from the table.
+      for (const c of col.list()) ctx.facts.note('container', key(c), this.view(c));
+      col.on('add', (c: Container) => ctx.facts.note('container-add', key(c), this.view(c)));
       col.on('remove', (c: Container) => ctx.facts.note('container-remove', key(c), c));
     }
     // A container that comes or goes changes what a mntns id means: forget cached answers.
@@ -237,4 +247,34 @@ const traced = (c: Container): boolean => c.pid > 0 && c.mntns !== 0n;
 function describeWatch(sel: ContainerSelector, host: boolean, matching: number, flags: ManagerStartOptions['selectorFlags']): string {
   const what = hasSelector(sel) ? `containers selected by ${selectorText(sel, flags)} (${matching} running now)` : `all containers (${matching} running now)`;
   return host ? `the host and ${what}` : what;
+}
+
+/**
+ * replay: the recorded container table (the `container` facts noted at start, then `container-add` as they come),
+ * for questions the recorded run did not ask; `changed` runs when a container is added (answers cached from the
+ * table, e.g. render-plan memos, are stale then). A removed container keeps answering, as the live collection
+ * answers late events of a container that just went away.
+ */
+function recordedTable(ctx: GadgetContext, changed: () => void): { byMntns(m: bigint): Container | undefined; byNetns(n: number): Container | undefined } {
+  const byM = new Map<string, Container>();
+  const byN = new Map<number, Container[]>();
+  const put = (v: unknown) => {
+    if (!v || typeof v !== 'object') return;
+    const c = v as Container;
+    if (BigInt(c.mntns) !== 0n) byM.set(String(c.mntns), c);
+    const same = (byN.get(c.netns) ?? []).filter((x) => x.runtime !== c.runtime || x.id !== c.id);
+    byN.set(c.netns, [...same, c]);
+  };
+  for (const [, v] of ctx.facts.knownOf('container')) put(v);
+  for (const [, v] of ctx.facts.knownOf('container-add')) put(v);
+  ctx.facts.onSet((kind, key) => {
+    if (kind !== 'container' && kind !== 'container-add') return;
+    put(ctx.facts.ask<unknown>(kind, key, () => null, null));
+    changed();
+  });
+  return {
+    byMntns: (m) => byM.get(String(m)),
+    // Only an unambiguous answer (one container in the namespace), as the live rule's first case.
+    byNetns: (n) => { const cs = byN.get(n); return cs?.length === 1 ? cs[0] : undefined; },
+  };
 }
