@@ -4,6 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheFileFor, runWithCodeCache } from './code-cache.js';
 
+// bin/ig kept NODE_EXTRA_CA_CERTS from node's start (IG_DEFERRED_EXTRA_CA_CERTS, src/tls/extra-ca.ts: ig's TLS
+// clients add those CAs themselves); the processes ig starts get the variable back. A literal name: importing
+// src/tls here would load node:tls before the bundle.
+const deferredCas = process.env['IG_DEFERRED_EXTRA_CA_CERTS'];
+if (deferredCas) process.env['NODE_EXTRA_CA_CERTS'] = deferredCas;
+
 // In the bundle import.meta.url is the bundle's own file (scripts/bundle.mjs defines it).
 const dir = dirname(fileURLToPath(import.meta.url));
 // The bundle's import() calls land here (scripts/bundle.mjs): a vm.Script from a code cache has no working loader

@@ -3,7 +3,7 @@
 
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as tls from 'node:tls';
+import { trustedCas } from '../tls/extra-ca.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { OciError } from './errors.js';
@@ -122,7 +122,10 @@ function once(method: string, url: URL, headers: Record<string, string>, body: R
       headers: h,
       timeout: req.timeoutMs ?? 60_000,
     };
-    if (isHttps && req.ca?.length) options.ca = [...tls.rootCertificates, ...req.ca.map((c) => c.toString('utf8'))];
+    if (isHttps) {
+      const ca = trustedCas(req.ca ?? []);
+      if (ca) options.ca = ca;
+    }
     if (isHttps) options.servername = /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname;
     const r = (isHttps ? https : http).request(options, (res) => {
       resolve({ status: res.statusCode ?? 0, headers: res.headers, stream: res, url: url.toString() });

@@ -1,9 +1,10 @@
-// The launcher's code cache on the real ig bundle (src/launcher/, what bin/ig runs): the second start of a command
-// uses the cache the first one wrote; a damaged cache gives the same output through a normal compile.
+// The launcher (bin/ig, src/launcher/): the code cache on the real ig bundle (the second start of a command uses the
+// cache the first one wrote; a damaged cache gives the same output through a normal compile), and which commands
+// start node without NODE_EXTRA_CA_CERTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/ig.js';
@@ -52,4 +53,43 @@ test('ig-start.cjs: import() inside the bundle works from a code cache too (a WA
   assert.equal(second.cache, 'hit');
   assert.equal(second.code, 0, second.stderr);
   assert.doesNotMatch(second.stderr, /dynamic import/);
+});
+
+/** A tree with the real bin/ig and ig-start.cjs, and an ig.cjs that reports the environment node started with. */
+function launcherTree(): string {
+  const d = join(tmp, `tree-${Math.random().toString(36).slice(2)}`);
+  for (const sub of ['bin', 'scripts', 'src', 'dist/src/cli', 'dist/src/bundle', '.build']) mkdirSync(join(d, sub), { recursive: true });
+  copyFileSync(join(repoRoot(), 'bin', 'ig'), join(d, 'bin', 'ig'));
+  chmodSync(join(d, 'bin', 'ig'), 0o755);
+  copyFileSync(START, join(d, 'dist', 'src', 'bundle', 'ig-start.cjs'));
+  writeFileSync(join(d, 'dist', 'src', 'cli', 'main.js'), '');
+  writeFileSync(join(d, 'dist', 'src', 'bundle', 'ig.cjs'), [
+    'const initial = require("node:fs").readFileSync("/proc/self/environ", "utf8").split("\\0");',
+    'const child = require("node:child_process").execFileSync("sh", ["-c", "echo $NODE_EXTRA_CA_CERTS"], { encoding: "utf8" }).trim();',
+    'console.log(JSON.stringify({ nodeStartedWith: initial.find((e) => e.startsWith("NODE_EXTRA_CA_CERTS=")) ?? null, deferred: process.env.IG_DEFERRED_EXTRA_CA_CERTS ?? null, child }));',
+  ].join('\n'));
+  writeFileSync(join(d, 'package.json'), '{}');
+  writeFileSync(join(d, 'scripts', 'setup.sh'), '#!/bin/sh\necho SETUP-RAN\n');
+  const old = new Date(Date.now() - 3600_000);
+  for (const f of ['scripts/setup.sh', 'package.json']) utimesSync(join(d, f), old, old);
+  writeFileSync(join(d, '.build', 'setup.stamp'), '');
+  return d;
+}
+
+test('bin/ig: run and replay start node without NODE_EXTRA_CA_CERTS (handed over, back for child processes); other commands and NODE_NAME keep it', { skip: !existsSync(START) && 'no bundle' }, () => {
+  const d = launcherTree();
+  const ig = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = spawnSync(join(d, 'bin', 'ig'), args, { encoding: 'utf8', env: { ...process.env, IG_NO_SETUP: '1', NODE_EXTRA_CA_CERTS: '/h16/cas.pem', NODE_NAME: '', ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { nodeStartedWith: string | null; deferred: string | null; child: string };
+  };
+  const deferred = { nodeStartedWith: null, deferred: '/h16/cas.pem', child: '/h16/cas.pem' };
+  const kept = { nodeStartedWith: 'NODE_EXTRA_CA_CERTS=/h16/cas.pem', deferred: null, child: '/h16/cas.pem' };
+  assert.deepEqual(ig(['run', 'trace_open']), deferred);
+  assert.deepEqual(ig(['-v', 'replay', 'x.rec']), deferred);
+  assert.deepEqual(ig(['--config', 'run', 'run', 'trace_open']), deferred, 'the value of --config is not the command');
+  assert.deepEqual(ig(['--config', 'run', 'image', 'list']), kept);
+  assert.deepEqual(ig(['image', 'pull', 'x']), kept);
+  assert.deepEqual(ig(['run', 'trace_open'], { NODE_NAME: 'node-1' }), kept);
+  assert.deepEqual(ig(['run', 'trace_open'], { NODE_EXTRA_CA_CERTS: '' }), { nodeStartedWith: 'NODE_EXTRA_CA_CERTS=', deferred: null, child: '' });
 });

@@ -15,6 +15,7 @@ import type { GadgetContext } from '../../gadget/context.js';
 import { FieldFlag, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import { ExporterError, otlpExporterConfig, otlpUrl } from '../../otel/config.js';
 import { parseNameMappings } from '../perds.js';
+import { trustedCasPem } from '../../tls/extra-ca.js';
 
 const P = 'operator.otel-logs.';
 const SECTION = 'operator.otel-logs.exporters';
@@ -38,7 +39,8 @@ async function loggerProvider(name: string, cfg: LogsExporterConfig): Promise<Lo
     import('@opentelemetry/sdk-logs'), import('@opentelemetry/exporter-logs-otlp-grpc'), import('@grpc/grpc-js'), import('../../otel/common.js')]);
   const exporter = new OTLPLogExporter({
     url: otlpUrl(cfg.endpoint, cfg.insecure),
-    credentials: cfg.insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(),
+    // trustedCasPem: the NODE_EXTRA_CA_CERTS CAs bin/ig kept from node's start (src/tls/extra-ca.ts)
+    credentials: cfg.insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(trustedCasPem()),
     ...(cfg.compression === 'gzip' ? { compression: 'gzip' as never } : {}),
     timeoutMillis: 5000,
   });

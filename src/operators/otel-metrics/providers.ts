@@ -6,6 +6,7 @@ import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, t
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { ExporterError, igResource, otlpUrl } from '../../otel/common.js';
 import { parseListenAddress, type MetricsExporterConfig } from './config.js';
+import { trustedCasPem } from '../../tls/extra-ca.js';
 
 export { ExporterError, metricsExporterConfig, parseListenAddress, type MetricsExporterConfig } from './config.js';
 
@@ -69,7 +70,8 @@ export class OtlpMetricsProvider {
     const grpc = await import('@grpc/grpc-js');
     const exporter = new OTLPMetricExporter({
       url: otlpUrl(config.endpoint, config.insecure),
-      credentials: config.insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(),
+      // trustedCasPem: the NODE_EXTRA_CA_CERTS CAs bin/ig kept from node's start (src/tls/extra-ca.ts)
+      credentials: config.insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(trustedCasPem()),
       temporalityPreference: config.temporality === 'delta' ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE,
       // An unreachable collector must not hold an export (or the exit) for the SDK's 10 s default.
       timeoutMillis: Math.min(10000, Math.max(1000, config.intervalMs)),
