@@ -24,6 +24,11 @@ export interface CodeCacheOptions {
   file: string;
   /** Where its code cache lives; undefined: no cache (compile normally, write nothing). */
   cacheFile?: string;
+  /**
+   * Called after the compile, before the bundle runs (work that overlaps the compile waits here); true: the bundle
+   * file was rebuilt meanwhile, read and compile it again.
+   */
+  beforeRun?: () => boolean;
 }
 
 const CACHED_COMMANDS = new Set(['run', 'replay', 'daemon', 'image']);
@@ -105,6 +110,7 @@ export function runWithCodeCache(o: CodeCacheOptions): CacheState {
     // import() of ESM-only packages from inside the bundle goes through node's own loader, as from a file.
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
+  if (o.beforeRun?.()) return runWithCodeCache({ file: o.file, cacheFile: o.cacheFile });
   let state = cached.state;
   if (state === 'hit' && script.cachedDataRejected) state = 'rejected';
   performance.mark(`ig:cache-${state}`);

@@ -73,6 +73,8 @@ function launcherTree(): string {
   const old = new Date(Date.now() - 3600_000);
   for (const f of ['scripts/setup.sh', 'package.json']) utimesSync(join(d, f), old, old);
   writeFileSync(join(d, '.build', 'setup.stamp'), '');
+  const stamped = new Date(Date.now() - 1800_000); // older than anything a test writes now, newer than the tree
+  utimesSync(join(d, '.build', 'setup.stamp'), stamped, stamped);
   return d;
 }
 
@@ -92,4 +94,39 @@ test('bin/ig: run and replay start node without NODE_EXTRA_CA_CERTS (handed over
   assert.deepEqual(ig(['image', 'pull', 'x']), kept);
   assert.deepEqual(ig(['run', 'trace_open'], { NODE_NAME: 'node-1' }), kept);
   assert.deepEqual(ig(['run', 'trace_open'], { NODE_EXTRA_CA_CERTS: '' }), { nodeStartedWith: 'NODE_EXTRA_CA_CERTS=', deferred: null, child: '' });
+});
+
+test('bin/ig checks the sources beside node\'s start: a changed source is announced and rebuilt before the bundle runs; IG_NO_SETUP=1 refuses', { skip: !existsSync(START) && 'no bundle' }, () => {
+  const d = launcherTree();
+  mkdirSync(join(d, 'src', 'x'), { recursive: true });
+  writeFileSync(join(d, 'src', 'x', 'a.ts'), '');
+  const old = new Date(Date.now() - 3600_000);
+  utimesSync(join(d, 'src', 'x', 'a.ts'), old, old);
+  // setup stand-in: says it ran, rebuilds the bundle (a new ig.cjs) and stamps the build
+  const bundle = join(d, 'dist', 'src', 'bundle', 'ig.cjs');
+  writeFileSync(join(d, 'scripts', 'setup.sh'), `#!/bin/sh\necho SETUP-RAN\necho 'console.log("REBUILT", process.argv.slice(2).join(" "))' > '${bundle}'\n[ -n "$FAIL_SETUP" ] && exit 3\ntouch '${join(d, '.build', 'setup.stamp')}'\n`);
+  utimesSync(join(d, 'scripts', 'setup.sh'), old, old);
+  const quiet = spawnSync(join(d, 'bin', 'ig'), ['version'], { encoding: 'utf8', env: { ...process.env, IG_NO_SETUP: '' } });
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.equal(quiet.stderr, '', 'nothing to say when nothing changed');
+  assert.match(quiet.stdout, /nodeStartedWith/, 'the bundle ran');
+  writeFileSync(join(d, 'src', 'x', 'b.ts'), 'changed');
+  const notExecutable = spawnSync(join(d, 'bin', 'ig'), ['version'], { encoding: 'utf8', env: { ...process.env, IG_NO_SETUP: '' } });
+  assert.deepEqual([notExecutable.status, notExecutable.stdout], [1, '']);
+  assert.match(notExecutable.stderr, /^ig: cannot run .*scripts\/setup\.sh: EACCES$/m);
+  chmodSync(join(d, 'scripts', 'setup.sh'), 0o755);
+  const ig = (env: NodeJS.ProcessEnv = {}) => spawnSync(join(d, 'bin', 'ig'), ['version'], { encoding: 'utf8', env: { ...process.env, IG_NO_SETUP: '', ...env } });
+  const refused = ig({ IG_NO_SETUP: '1' });
+  assert.equal(refused.status, 1);
+  assert.equal(refused.stdout, '', 'nothing ran');
+  assert.match(refused.stderr, /^ig: the build is out of date \(src\/x\/b\.ts changed since the last build\) and IG_NO_SETUP=1 forbids rebuilding/);
+  const failed = ig({ FAIL_SETUP: '1' });
+  assert.deepEqual([failed.status, failed.stdout], [3, ''], `a failed setup ends the command with its status: ${failed.stderr}`);
+  const rebuilt = ig();
+  assert.equal(rebuilt.status, 0, rebuilt.stderr);
+  assert.match(rebuilt.stderr, /^ig: src\/x\/b\.ts changed since the last build: running scripts\/setup.sh first/);
+  assert.match(rebuilt.stderr, /SETUP-RAN/, 'setup output goes to stderr, after the announcement');
+  assert.equal(rebuilt.stdout, 'REBUILT version\n', 'the rebuilt bundle runs');
+  const after = ig();
+  assert.deepEqual([after.status, after.stderr, after.stdout], [0, '', 'REBUILT version\n']);
 });
