@@ -102,6 +102,16 @@ export class DataSource {
   }
 
   /**
+   * Drop every subscriber and lost-event handler: for the owner of a data source received from elsewhere that
+   * rebuilds all of its consumers (gadgetctl's output when a later field table arrives), so that the consumers
+   * of the earlier build do not print its batches a second time.
+   */
+  clearSubscribers(): void {
+    this.subs.length = 0;
+    this.lostHandlers.length = 0;
+  }
+
+  /**
    * True when a native render plan can stand in for every subscriber (nothing else needs the records in JS);
    * `except`: a subscriber whose work a native consumer does instead (a metrics aggregator); `withPredicates`:
    * the consumer also evaluates every predicate of predicates(), so filter subscribers count too.

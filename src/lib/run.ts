@@ -12,24 +12,11 @@ import { viewClass, viewFields, type EventView, type ViewClass } from './views.j
 import { fieldList, fullKey, optionParams, resolveParam } from './options.js';
 import { runRemote } from './remote.js';
 import { replayPrepare } from './replay.js';
+import { DriverBase, type RunDriver, type RunSink } from './driver.js';
+
+export type { RunDriver, RunSink } from './driver.js';
 
 const DEFAULT_MAX_BUFFERED = 8 << 20;
-
-/** Where a run's batches come from: a local pipeline or a daemon; started once, stopped at most once. */
-export interface RunDriver {
-  /** Resolves once events flow (kernel objects attached), rejects when the start failed. */
-  start(sink: RunSink): Promise<void>;
-  /** Resolves when the run has ended and everything is released. */
-  readonly ended: Promise<void>;
-  stop(): void;
-}
-
-export interface RunSink {
-  views(ds: DataSource): ViewClass;
-  push(b: Batch, View: ViewClass): void;
-  lost(dataSource: string, count: number, cause: string): void;
-  log: Logger;
-}
 
 class Run implements GadgetRun<EventView> {
   readonly finished: Promise<void>;
@@ -135,62 +122,64 @@ export function libraryOperators(...extra: DataOperator[]): DataOperator[] {
   return [...defaultDataOperators().filter((o) => o.name !== 'cli'), ...extra];
 }
 
-/** The pipeline of `ig run` in this process, with a collector where the cli output would be. */
 /** How a driver gets its context: the image from the store, or a recording (replay.ts). */
 export type Prepare = (operators: DataOperator[], log: Logger) => Promise<GadgetContext>;
 
-function localDriver(image: string, opts: RunGadgetOptions, prepare: Prepare = (operators, log) => prepareGadget(image, { log, operators, image: { pull: opts.pull ?? 'missing' } })): RunDriver {
-  let ctx: GadgetContext | undefined;
-  let stopReq = false;
-  let settle!: (err?: unknown) => void;
-  const ended = new Promise<void>((resolve, reject) => { settle = (err) => (err === undefined ? resolve() : reject(err)); });
-  ended.catch(() => undefined); // also reported through start() or `finished`
-  return {
-    ended,
-    stop() {
-      stopReq = true;
-      ctx?.done('stopped');
-    },
-    async start(sink) {
-      let started = false;
-      let onStarted!: () => void;
-      const startedP = new Promise<void>((resolve) => { onStarted = resolve; });
-      const collector: DataOperator = {
+/** The pipeline of `ig run` (or of a recording) in this process, with a collector where the cli output would be. */
+class LocalDriver extends DriverBase {
+  private ctx: GadgetContext | undefined;
+
+  constructor(image: string, private readonly opts: RunGadgetOptions, private readonly prepare: Prepare) {
+    super(image);
+  }
+
+  protected halt(): void {
+    this.ctx?.done('stopped');
+  }
+
+  async start(sink: RunSink): Promise<void> {
+    const { image, opts } = this;
+    let started = false;
+    let onStarted!: () => void;
+    const startedP = new Promise<void>((resolve) => { onStarted = resolve; });
+    const collector: DataOperator = {
+      name: 'library',
+      priority: 10000,
+      instantiate: (c) => ({
         name: 'library',
-        priority: 10000,
-        instantiate: (c) => ({
-          name: 'library',
-          preStart() {
-            for (const ds of c.dataSources.values()) {
-              if (!ds.referenced) continue;
-              const View = sink.views(ds);
-              ds.subscribe((b) => sink.push(b, View), 10000);
-              ds.onLost((n, cause) => sink.lost(ds.name, n, cause));
-            }
-          },
-          start() { started = true; onStarted(); },
-        }),
-      };
-      let runP: Promise<void>;
-      try {
-        const operators = libraryOperators(collector);
-        ctx = await prepare(operators, sink.log);
-        for (const [name, value] of optionParams(opts)) {
-          // --host on a gadget without containers is no error for `ig run` either: it sees the host anyway.
-          if (name === 'host' && !ctx.params.all().some((p) => p.key === 'host')) continue;
-          ctx.params.set(fullKey(resolveParam(ctx.params.all(), name, image)), value);
-        }
-        if (stopReq) throw new Error(`${image}: stopped before it started`);
-        runP = ctx.run({ timeoutMs: opts.timeoutMs });
-      } catch (e) {
-        settle(e);
-        throw e;
+        preStart() {
+          for (const ds of c.dataSources.values()) {
+            if (!ds.referenced) continue;
+            const View = sink.views(ds);
+            ds.subscribe((b) => sink.push(b, View), 10000);
+            ds.onLost((n, cause) => sink.lost(ds.name, n, cause));
+          }
+        },
+        start() { started = true; onStarted(); },
+      }),
+    };
+    let runP: Promise<void>;
+    try {
+      const operators = libraryOperators(collector);
+      const ctx = (this.ctx = await this.prepare(operators, sink.log));
+      for (const [name, value] of optionParams(opts)) {
+        // --host on a gadget without containers is no error for `ig run` either: it sees the host anyway.
+        if (name === 'host' && !ctx.params.all().some((p) => p.key === 'host')) continue;
+        ctx.params.set(fullKey(resolveParam(ctx.params.all(), name, image)), value);
       }
-      runP.then(() => settle(), (e) => settle(e ?? new Error('run failed')));
-      // Either every operator started, or the run failed (or was stopped) while starting.
-      await Promise.race([startedP, runP.then(() => { if (!started) throw new Error(`${image}: the run ended before it started`); })]);
-    },
-  };
+      this.throwIfStopped();
+      runP = ctx.run({ timeoutMs: opts.timeoutMs });
+    } catch (e) {
+      this.failed(e);
+    }
+    this.follow(runP);
+    // Either every operator started, or the run failed (or was stopped) while starting.
+    await Promise.race([startedP, runP.then(() => { if (!started) throw new Error(`${image}: the run ended before it started`); })]);
+  }
+}
+
+function localDriver(image: string, opts: RunGadgetOptions, prepare: Prepare = (operators, log) => prepareGadget(image, { log, operators, image: { pull: opts.pull ?? 'missing' } })): RunDriver {
+  return new LocalDriver(image, opts, prepare);
 }
 
 export const runGadget: RunGadget = ((image: string, options: RunGadgetOptions = {}) => new Run(image, options)) as unknown as RunGadget;

@@ -41,6 +41,17 @@ test('--timeout ends the run and gadgetctl exits 0', () => {
   assert.ok(Date.now() - t0 < 20000);
 });
 
+test('gadgetctl -v says how the output is rendered: natively from the received frames, or in JS and why', () => {
+  const json = d.ctl(['run', 'trace_open', '--host', '-o', 'json', '--timeout', '1', '-v']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.match(json.stderr, /\bopen: JSON rendered natively from the received batch frames, straight to stdout/);
+  // the cli operator's own reason ("output is not stdout") is about its subscribers, not what happens here
+  assert.doesNotMatch(json.stderr, /rendered in JS/);
+  const off = d.ctl(['run', 'trace_open', '--host', '-o', 'json', '--timeout', '1', '-v'], { env: { ...process.env, IG_NATIVE_RENDER: '0' } });
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stderr, /\bopen: JSON rendered in JS \(IG_NATIVE_RENDER=0\)/);
+});
+
 test('version shows client and server', () => {
   const r = d.ctl(['version']);
   assert.equal(r.code, 0, r.stderr);

@@ -40,9 +40,9 @@ export class DaemonHarness {
   }
 
   /** gadgetctl with --remote-address of this daemon, to completion. */
-  ctl(args: string[], opts: { timeoutMs?: number; address?: string; uid?: number; gid?: number; input?: string } = {}): IgResult {
+  ctl(args: string[], opts: { timeoutMs?: number; address?: string; uid?: number; gid?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): IgResult {
     const r = spawnSync(process.execPath, [GADGETCTL_MAIN, ...args, '--remote-address', opts.address ?? this.address], {
-      encoding: 'utf8', timeout: opts.timeoutMs ?? 60000, maxBuffer: 256 * 1024 * 1024, uid: opts.uid, gid: opts.gid, input: opts.input,
+      encoding: 'utf8', timeout: opts.timeoutMs ?? 60000, maxBuffer: 256 * 1024 * 1024, uid: opts.uid, gid: opts.gid, input: opts.input, env: opts.env,
     });
     return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
   }

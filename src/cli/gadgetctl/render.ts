@@ -42,26 +42,35 @@ export async function remoteParams(info: ApiGadgetInfo, log: Logger): Promise<{ 
   return { server: info.params.map(fromApiParam), client: ctx.params.all() };
 }
 
-/**
- * The one data source the cli prints as JSON lines or columns, when exactly one is printed (the cli's own rule for
- * its native renderer: several would need their lines interleaved by batch), with its --fields selection.
- */
-function nativeTarget(ctx: GadgetContext): { ds: DataSource; mode: 'json' | 'columns'; fields?: string } | undefined {
-  if (process.env['IG_NATIVE_RENDER'] === '0') return undefined;
+interface Shown { ds: DataSource; mode: string }
+
+/** The data sources the cli prints (as it decides: -o per data source, else each one's default mode). */
+function shownOutputs(ctx: GadgetContext): { shown: Shown[]; fields: Map<string, string> } {
   const dss = [...ctx.dataSources.values()];
   const names = dss.map((d) => d.name);
   const outputs = perDataSource(ctx.params.isSet('operator.cli.output') ? ctx.params.get('operator.cli.output') ?? '' : '', names, ',');
   const fields = perDataSource(ctx.params.get('operator.cli.fields') ?? '', names, ';');
-  const shown: { ds: DataSource; mode: string }[] = [];
+  const shown: Shown[] = [];
   for (const ds of dss) {
     if (!ds.referenced) continue;
     const mode = outputs.get(ds.name) ?? ds.annotations.get('cli.default-output-mode') ?? 'columns';
     if (mode !== 'none') shown.push({ ds, mode });
   }
-  const only = shown.length === 1 ? shown[0]! : undefined;
-  if (!only || only.ds.type !== 'single' || (only.mode !== 'json' && only.mode !== 'columns')) return undefined;
-  const supported = only.ds.annotations.get('cli.supported-output-modes');
-  if (supported && !supported.split(',').includes(only.mode) && only.mode !== 'json' && only.mode !== 'columns') return undefined;
+  return { shown, fields };
+}
+
+/**
+ * The one data source the cli prints as JSON lines or columns, when exactly one is printed (the cli's own rule for
+ * its native renderer: several would need their lines interleaved by batch), with its --fields selection; or why
+ * there is none.
+ */
+function nativeTarget(shown: Shown[], fields: Map<string, string>, native: boolean): { ds: DataSource; mode: 'json' | 'columns'; fields?: string } | { reason: string } {
+  if (!native) return { reason: 'native rendering is off for this renderer' };
+  if (process.env['IG_NATIVE_RENDER'] === '0') return { reason: 'IG_NATIVE_RENDER=0' };
+  if (shown.length !== 1) return { reason: 'several data sources are printed' };
+  const only = shown[0]!;
+  if (only.ds.type !== 'single') return { reason: 'an array data source' };
+  if (only.mode !== 'json' && only.mode !== 'columns') return { reason: `${only.mode} output` };
   return { ds: only.ds, mode: only.mode, fields: fields.get(only.ds.name) };
 }
 
@@ -87,26 +96,56 @@ export class RemoteRenderer {
     return { native, js };
   }
 
-  /** (Re)build the output for these data sources (all that the run has announced so far). */
+  /**
+   * (Re)build the output for these data sources (all that the run has announced so far). The consumers of an
+   * earlier build are dropped from the data sources first: this renderer owns their consumers.
+   */
   async setup(info: ApiGadgetInfo, dataSources: DataSource[]): Promise<void> {
     await this.stop();
-    const { ctx, cli } = await clientContext(info, dataSources, this.log, this.sink);
+    for (const ds of dataSources) ds.clearSubscribers();
+    // The cli's log lines of its setup are held: its reason for rendering JSON or columns in JS ("output is not
+    // stdout") is not what happens here, where received frames are rendered natively; what does is said below.
+    let held: string[] | undefined = [];
+    const log = new Logger(this.log.level, (line) => { if (held) held.push(line); else this.relay(line); });
+    const { ctx, cli } = await clientContext(info, dataSources, log, this.sink);
     for (const [k, v] of this.values) ctx.params.set(k, v);
-    await cli?.preStart?.(ctx);
+    try {
+      await cli?.preStart?.(ctx);
+    } finally {
+      for (const line of held) if (!/ rendered in JS \(output is not stdout\)\n?$/.test(line)) this.relay(line);
+      held = undefined;
+    }
     this.ctx = ctx;
     this.cli = cli;
     this.frames = new Map();
-    const t = this.native ? nativeTarget(ctx) : undefined;
-    const rl = t && receivedLayout(t.ds);
-    if (t && rl) {
-      const fr = FrameRenderer.create(t.ds, rl, t.mode, t.fields, this.sink);
+    const { shown, fields } = shownOutputs(ctx);
+    const t = nativeTarget(shown, fields, this.native);
+    let why = 'reason' in t ? t.reason : '';
+    if (!('reason' in t)) {
+      const rl = receivedLayout(t.ds);
+      const fr = rl ? FrameRenderer.create(t.ds, rl, t.mode, t.fields, this.sink) : { reason: 'not a received data source' };
       if (fr instanceof FrameRenderer) {
         fr.directFd = this.directFd;
         this.frames.set(t.ds, fr);
-        this.log.debug(`${t.ds.name}: ${t.mode} rendered from the received batches by the native render plan`);
+      } else {
+        why = fr.reason;
       }
-      else this.log.debug(`${t.ds.name}: ${t.mode} rendered in JS (${fr.reason})`);
     }
+    for (const { ds, mode } of shown) {
+      if (mode !== 'json' && mode !== 'columns') continue;
+      const what = mode === 'json' ? 'JSON' : mode;
+      const fr = this.frames.get(ds);
+      if (fr) this.log.debug(`${ds.name}: ${what} rendered natively from the received batch frames${fr.directFd ? ', straight to stdout' : ''}`);
+      else this.log.debug(`${ds.name}: ${what} rendered in JS (${why})`);
+    }
+  }
+
+  /** A line the client context logged, to this renderer's logger at its level. */
+  private relay(line: string): void {
+    const m = /^(ERROR|WARN|INFO|DEBUG): ([\s\S]*?)\n?$/.exec(line);
+    if (!m) { this.log.info(line.replace(/\n$/, '')); return; }
+    const level = m[1]!.toLowerCase() as 'error' | 'warn' | 'info' | 'debug';
+    this.log[level](m[2]!);
   }
 
   onBatch(ds: DataSource, b: Batch): void {

@@ -1,0 +1,54 @@
+// gadgetctl's output when the field tables of a run arrive one after the other (a data source announced after the
+// first batches): the output is rebuilt for all data sources, and every received record is printed once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataSource, Kind, type Batch } from '../../datasource/index.js';
+import { PacketDecoder, PacketEncoder } from '../../datasource/codec.js';
+import { Logger } from '../../gadget/logger.js';
+import type { ApiGadgetInfo } from '../../service/proto.js';
+import type { Sink } from '../../operators/cli/operator.js';
+import { RemoteRenderer } from './render.js';
+
+/** struct { u32 pid; u32 seq; } */
+function makeDs(name: string): DataSource {
+  const ds = new DataSource(name, 'single');
+  ds.staticSize = 8;
+  ds.addField({ name: 'pid', kind: Kind.Uint32, storage: { type: 'static', offs: 0, size: 4 } });
+  ds.addField({ name: 'seq', kind: Kind.Uint32, storage: { type: 'static', offs: 4, size: 4 } });
+  return ds;
+}
+
+function batchOf(ds: DataSource, pids: number[]): Batch {
+  const b = ds.newBatch(pids.length);
+  pids.forEach((p, i) => { b.buf.writeUInt32LE(p, b.offs[i]!); b.buf.writeUInt32LE(i, b.offs[i]! + 4); });
+  return b;
+}
+
+const INFO: ApiGadgetInfo = { name: 'two-tables', imageName: 'two-tables', dataSources: [], annotations: {}, metadata: Buffer.alloc(0), params: [], id: '', extraInfo: null };
+
+for (const native of [true, false]) {
+  test(`a field table that arrives later does not print earlier data sources' records twice (native ${native})`, async () => {
+    const lines: string[] = [];
+    const sink: Sink = { write: (s) => { lines.push(...String(s).split('\n').filter(Boolean)); }, isTTY: false };
+    const r = new RemoteRenderer(new Map([['operator.cli.output', 'json']]), new Logger('warn'), sink, native);
+    const enc = new PacketEncoder();
+    const a = makeDs('a');
+    const b = makeDs('b');
+    const received = new Map<string, DataSource>();
+    let fresh = false;
+    const dec = new PacketDecoder({ onDataSource: (ds) => { received.set(ds.name, ds); fresh = true; } });
+    // As gadgetctl's stream: a new table rebuilds the output for every data source announced so far, then the batches.
+    const deliver = async (payload: Buffer) => {
+      const out = dec.decode(payload, (ds, frame, start, end, decode) => !fresh && r.onFrame(ds, frame, start, end, decode));
+      if (fresh) { fresh = false; await r.setup(INFO, [...received.values()]); }
+      for (const d of out) r.onBatch(d.ds, d.batch);
+    };
+    await deliver(enc.encode(batchOf(a, [1, 2])));
+    await deliver(enc.encode(batchOf(b, [10])));
+    await deliver(enc.encode(batchOf(a, [3])));
+    await deliver(enc.encode(batchOf(b, [11])));
+    await r.stop();
+    const pids = lines.map((l) => (JSON.parse(l) as { pid: number }).pid);
+    assert.deepEqual(pids, [1, 2, 10, 3, 11]);
+  });
+}
