@@ -8,6 +8,7 @@
       "src/attach.c",
       "src/maps.c",
       "src/reader.c",
+      "src/batch_pool.c",
       "src/ring_drain.c",
       "src/prog_stats.c",
       "src/raw_socket_filter.c",

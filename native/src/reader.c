@@ -28,6 +28,7 @@
 #include "render_plan.h"
 #include "metrics_agg.h"
 #include "record_writer.h"
+#include "batch_pool.h"
 
 #include <uv.h>
 
@@ -53,7 +54,8 @@ typedef struct ig_batch {
   size_t len, cap;
   uint32_t count;
   uint32_t kind;  /* BATCH_RECORDS, or BATCH_REFRESH: records whose stale memo fragments JS should recompute */
-  uint8_t data[]; /* 8-aligned: header is 32 bytes */
+  ig_batch_pool *pool; /* the pool this full-size batch goes back to (batch_pool.c), or NULL: malloc'd */
+  uint8_t data[]; /* 8-aligned: header is 40 bytes */
 } ig_batch;
 
 struct ig_reader {
@@ -98,6 +100,7 @@ struct ig_reader {
   uint64_t drain_bytes, drain_limit;
 
   size_t max_batch;
+  ig_batch_pool *pool; /* blocks of max_batch records, reused (NULL when out of memory: plain malloc) */
   uint64_t max_latency_ns, linger_ns;
 
   /* Render mode (opts.render): records become JSON lines on this thread, written to out.fd. A record the plan
@@ -135,6 +138,15 @@ struct ig_reader {
 
 static bool stopping(ig_reader *r) { return __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE) != 0; }
 
+/* Every batch ends here: back to its pool, or freed. */
+static void batch_release(ig_batch *b) {
+  if (!b) return;
+  if (b->pool)
+    ig_batch_pool_give(b->pool, b);
+  else
+    free(b);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Poll thread side
  * ------------------------------------------------------------------------------------------- */
@@ -169,11 +181,11 @@ static void flush(ig_reader *r) {
   r->cur = NULL;
   if (!b) return;
   if (!b->count) {
-    free(b);
+    batch_release(b);
     return;
   }
   /* A batch flushed by the latency timer is often mostly empty: give the rest back before it waits in the
-   * queue and lives on as a JS Buffer until the next GC. */
+   * queue and lives on as a JS Buffer until the next GC. A pooled one is copied out and goes back to its pool. */
   if (r->rec) {
     ig_rec_batch(r->rec, r->rec_ds, b->data, b->len, b->count);
     __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
@@ -183,7 +195,16 @@ static void flush(ig_reader *r) {
     r->cur = b; /* the next batch reuses it */
     return;
   }
-  if (b->len < b->cap / 2) {
+  if (b->len < b->cap / 2 && b->pool) {
+    ig_batch *small = malloc(sizeof *b + b->len);
+    if (small) {
+      memcpy(small, b, sizeof *b + b->len);
+      small->cap = small->len;
+      small->pool = NULL;
+      batch_release(b);
+      b = small;
+    }
+  } else if (b->len < b->cap / 2) {
     ig_batch *small = realloc(b, sizeof *b + b->len);
     if (small) {
       b = small;
@@ -201,6 +222,21 @@ static ig_batch *batch_new(size_t cap, uint32_t kind) {
   b->cap = cap;
   b->count = 0;
   b->kind = kind;
+  b->pool = NULL;
+  return b;
+}
+
+/* A batch of max_batch bytes for records, from the reader's pool when it has one. */
+static ig_batch *batch_full(ig_reader *r) {
+  if (!r->pool) return batch_new(r->max_batch, BATCH_RECORDS);
+  ig_batch *b = ig_batch_pool_take(r->pool);
+  if (!b) return NULL;
+  b->next = NULL;
+  b->len = 0;
+  b->cap = r->max_batch;
+  b->count = 0;
+  b->kind = BATCH_RECORDS;
+  b->pool = r->pool;
   return b;
 }
 
@@ -220,11 +256,11 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   size_t need = 8 + ((size + 7) & ~(size_t)7);
   if (r->cur && r->cur->len + need > r->cur->cap) flush(r);
   if (r->cur && r->cur->len + need > r->cur->cap) { /* record mode reuses a flushed batch: too small for this one */
-    free(r->cur);
+    batch_release(r->cur);
     r->cur = NULL;
   }
   if (!r->cur) {
-    r->cur = batch_new(r->max_batch > need ? r->max_batch : need, BATCH_RECORDS);
+    r->cur = r->max_batch >= need ? batch_full(r) : batch_new(need, BATCH_RECORDS);
     if (!r->cur) {
       __atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
       return 0;
@@ -482,7 +518,7 @@ static void batch_free_cb(napi_env env, void *data, void *hint) {
   /* V8 was told about this memory when the Buffer was made; tell it it is gone. */
   int64_t unused;
   napi_adjust_external_memory(env, -(int64_t)(sizeof *b + b->cap), &unused);
-  free(b);
+  batch_release(b);
 }
 
 static ig_batch *pop(ig_reader *r) {
@@ -514,7 +550,7 @@ static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
   napi_value argv[3], undef, res;
   if (napi_create_uint32(env, count, &argv[1]) != napi_ok || napi_create_uint32(env, b->kind, &argv[2]) != napi_ok ||
       napi_get_undefined(env, &undef) != napi_ok) {
-    free(b);
+    batch_release(b);
     return false;
   }
   napi_status st = napi_create_external_buffer(env, b->len, b->data, batch_free_cb, b, &argv[0]);
@@ -523,6 +559,8 @@ static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
      * them pile up waiting for finalisation (RSS in the hundreds of MiB under a storm). */
     int64_t unused;
     napi_adjust_external_memory(env, (int64_t)(sizeof *b + b->cap), &unused);
+    /* batchRelease may hand it back early; a failed tag only means it waits for the finaliser. */
+    (void)ig_batch_tag(env, argv[0]);
   } else {
     /* Runtimes that forbid external buffers: copy. */
     bool pending = false;
@@ -532,7 +570,7 @@ static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
       napi_get_and_clear_last_exception(env, &ex);
     }
     st = napi_create_buffer_copy(env, b->len, b->data, NULL, &argv[0]);
-    free(b);
+    batch_release(b);
     if (st != napi_ok) return false;
   }
   return napi_call_function(env, undef, cb, 3, argv, &res) == napi_ok;
@@ -610,12 +648,12 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
 static void free_queue(ig_reader *r) {
   ig_batch *b;
   while ((b = pop(r))) {
-    free(b);
+    batch_release(b);
     delivered(r);
   }
-  free(r->cur);
+  batch_release(r->cur);
   r->cur = NULL;
-  free(r->refresh);
+  batch_release(r->refresh);
   r->refresh = NULL;
 }
 
@@ -675,6 +713,8 @@ static void release_render(ig_reader *r) {
 static void reader_unref(ig_reader *r) {
   if (--r->refs > 0) return;
   release_render(r);
+  ig_batch_pool_unref(r->pool); /* batches still held by JS keep it until they come back */
+  r->pool = NULL;
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   r->magic = 0;
@@ -735,6 +775,7 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
     }
   }
   if (r->agg) ig_set_num(env, o, "aggregated", (double)__atomic_load_n(&r->aggregated, __ATOMIC_RELAXED));
+  if (r->pool) ig_set_num(env, o, "batchBlocks", (double)ig_batch_pool_allocated(r->pool));
   ig_set_num(env, o, "lost",
              (double)(__atomic_load_n(&r->lost, __ATOMIC_RELAXED) + __atomic_load_n(&r->dropped, __ATOMIC_RELAXED)));
   if (r->stopped && r->error) {
@@ -822,6 +863,7 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
 static void reader_destroy_unstarted(ig_reader *r) {
   release_kernel_side(r);
   release_render(r);
+  ig_batch_pool_unref(r->pool);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   free(r);
@@ -853,6 +895,9 @@ static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pa
     reader_destroy_unstarted(r);
     return NULL;
   }
+  /* In steady state one batch fills while one or two wait or are read: four free ones cover that (4 MiB at the
+   * default size); more come back only in a burst after a GC, and go back to the system. */
+  r->pool = ig_batch_pool_new(sizeof(ig_batch) + r->max_batch, 4); /* NULL: batches are plain malloc */
   int ncpu = libbpf_num_possible_cpus();
   r->drain_limit = kind == READER_RING ? (uint64_t)mi.max_entries + 4096
                                        : (uint64_t)pages * 4096ull * (uint64_t)(ncpu > 0 ? ncpu : 1);
@@ -998,9 +1043,9 @@ static napi_value js_reader_stop(napi_env env, napi_callback_info info) {
   r->head = r->tail = NULL;
   r->qlen = 0;
   pthread_mutex_unlock(&r->mu);
-  free(r->cur);
+  batch_release(r->cur);
   r->cur = NULL;
-  free(r->refresh);
+  batch_release(r->refresh);
   r->refresh = NULL;
   if (!r->tsfn_released) {
     r->tsfn_released = true;
@@ -1016,7 +1061,7 @@ static napi_value js_reader_stop(napi_env env, napi_callback_info info) {
     if (ok && cb)
       ok = deliver_one(env, cb, b);
     else
-      free(b);
+      batch_release(b);
   }
   if (r->cb_ref) napi_delete_reference(env, r->cb_ref);
   if (r->self_ref) napi_delete_reference(env, r->self_ref);
@@ -1079,5 +1124,6 @@ bool ig_reader_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "readerStop", js_reader_stop);
   IG_EXPORT(env, exports, "readerStats", js_reader_stats);
   IG_EXPORT(env, exports, "readerPause", js_reader_pause);
+  IG_EXPORT(env, exports, "batchRelease", ig_js_batch_release);
   return true;
 }

@@ -68,6 +68,7 @@ export interface ReaderStats {
   outputError?: string;  // render mode: the output fd failed (e.g. EPIPE); output is discarded from then on
   outputErrno?: number;  // its errno
   aggregated?: number;   // aggregate mode: records counted by the metrics aggregator on the poll thread
+  batchBlocks?: number;  // full-size batch buffers the reader obtained from the system (the rest were reused)
 }
 
 export interface ReaderOptions {
@@ -249,6 +250,12 @@ export interface NativeAddon {
   readerStats(r: ReaderHandle): ReaderStats;
   /** While paused no batch reaches the callback: the queue stays full, the poll thread waits, the ring fills. */
   readerPause(r: ReaderHandle, paused: boolean): void;
+  /**
+   * JS is done with a batch Buffer a reader handed it: its memory goes back to the reader now (not after the next
+   * GC). The Buffer, and every view of its memory, reads as empty from then on. False (nothing done) for a Buffer
+   * that is not a reader batch.
+   */
+  batchRelease(buf: Buffer): boolean;
   /** Render mode: write bytes (lines JS rendered) to the reader's output fd, in order with the thread's lines. */
   readerWriteOut(r: ReaderHandle, bytes: Buffer): void;
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { MapType } from './map.js';
 import { native } from './native.js';
 import { BpfObject } from './object.js';
-import { forEachRecord, RingReader, type RenderConsumer } from './reader.js';
+import { forEachRecord, releaseBatch, RingReader, type RenderConsumer } from './reader.js';
 import { RenderPlan } from './render-plan.js';
 import { constants as fsConstants } from 'node:fs';
 import {
@@ -348,6 +348,57 @@ describe('readers', { skip: skipReason }, () => {
       assert.ok(big >= 0 && big <= 1, `batches after the block: ${afterBlock.join(',')}`);
     } finally {
       child.kill();
+      obj.close();
+    }
+  });
+
+  it('batch memory is reused only once JS releases it: held batches stay intact, released ones read as empty', async () => {
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).setMapMaxEntries('events', 1 << 20).load();
+      obj.attachAuto('igt_rb_getppid');
+      // Full batches only (85 records of 48 bytes in 4 KiB; no latency flush): every batch is a pooled block.
+      const held: { buf: Buffer; copy: Buffer }[] = [];
+      const released: Buffer[] = [];
+      let batches = 0;
+      let records = 0;
+      let lastTs = 0n;
+      const r = obj.openRingReader('events', (buf, count) => {
+        batches++;
+        records += count;
+        // Records arrive in order, each batch with its own bytes: boot timestamps only grow.
+        forEachRecord(buf, count, (off) => {
+          const ts = buf.readBigUInt64LE(off + 8);
+          assert.ok(ts > lastTs, `timestamp went back in batch ${batches}`);
+          lastTs = ts;
+        });
+        if (batches % 3 === 0) {
+          held.push({ buf, copy: Buffer.from(buf) });
+        } else {
+          assert.equal(releaseBatch(buf), true);
+          assert.equal(buf.length, 0, 'a released batch reads as empty');
+          assert.equal(releaseBatch(buf), true, 'releasing twice is harmless');
+          released.push(buf);
+        }
+      }, { maxBatchBytes: 4096, maxLatencyMs: 60_000, lingerUs: 0, queue: 2 });
+      for (let k = 0; k < 60; k++) {
+        getppidLoop(200);
+        await new Promise((res) => setTimeout(res, 2));
+      }
+      const submitted = () => Number(obj.map('counts').lookup(u32(0))!.readBigUInt64LE(0));
+      await waitFor(() => records + 85 > submitted(), 5000);
+      const st = r.stop();
+      assert.equal(records, submitted(), 'every record delivered');
+      assert.equal(Number(obj.map('counts').lookup(u32(1))!.readBigUInt64LE(0)), 0, 'no drops');
+      assert.ok(batches >= 120, `${batches} batches`);
+      // Many batches went by while these were held: none of them was written over.
+      for (const [i, h] of held.entries()) assert.ok(h.buf.equals(h.copy), `held batch ${i} changed`);
+      assert.ok(released.every((b) => b.length === 0));
+      // Released blocks were reused: the reader obtained about one block per held batch plus a few in flight.
+      assert.ok(st.batchBlocks! <= held.length + 8, `${st.batchBlocks} blocks for ${batches} batches, ${held.length} held`);
+      assert.equal(releaseBatch(Buffer.alloc(16)), false, 'a Buffer that is not a batch is left alone');
+      assert.equal(releaseBatch(Buffer.from('x')), false);
+    } finally {
       obj.close();
     }
   });

@@ -48,6 +48,15 @@ const OUTPUT_CHECK_MS = 1000;
 export const RECORD_HEADER_BYTES = 8;
 
 /**
+ * Hand a batch Buffer back to its reader once nothing reads it any more (its memory is reused for the next
+ * batches instead of waiting for a GC). The Buffer and every view of it read as empty afterwards. Returns false
+ * for a Buffer that is not a reader batch.
+ */
+export function releaseBatch(buf: Buffer): boolean {
+  return native.batchRelease(buf);
+}
+
+/**
  * Walk the records of a batch: fn(offset of the payload in buf, payload length, cpu).
  * Allocation-free; read the payload with buf.readUInt32LE(offset + x) etc.
  */
