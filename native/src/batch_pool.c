@@ -19,6 +19,7 @@ struct ig_batch_pool {
   int refs;    /* owner + blocks out; guarded by mu */
   bool orphan; /* the owner dropped its reference: nobody takes blocks any more */
   uint64_t allocated;
+  int prompt; /* atomic */
 };
 
 ig_batch_pool *ig_batch_pool_new(size_t block, unsigned keep) {
@@ -86,27 +87,29 @@ uint64_t ig_batch_pool_allocated(ig_batch_pool *p) {
   return n;
 }
 
+void ig_batch_pool_mark_prompt(ig_batch_pool *p) { __atomic_store_n(&p->prompt, 1, __ATOMIC_RELAXED); }
+
+bool ig_batch_pool_prompt(ig_batch_pool *p) { return __atomic_load_n(&p->prompt, __ATOMIC_RELAXED) != 0; }
+
 static const napi_type_tag BATCH_TAG = {0x6967626174636821ull, 0x7265616465726275ull};
 
 napi_status ig_batch_tag(napi_env env, napi_value buf) { return napi_type_tag_object(env, buf, &BATCH_TAG); }
 
-napi_value ig_js_batch_release(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], res;
-  NAPI_TRY(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  bool ours = false, typed = false;
-  if (argc >= 1 && napi_is_typedarray(env, argv[0], &typed) == napi_ok && typed &&
-      napi_check_object_type_tag(env, argv[0], &BATCH_TAG, &ours) != napi_ok)
-    ours = false;
-  if (ours) {
-    napi_value ab;
-    bool detached = false;
-    NAPI_TRY(env, napi_get_typedarray_info(env, argv[0], NULL, NULL, NULL, &ab, NULL));
-    NAPI_TRY(env, napi_is_detached_arraybuffer(env, ab, &detached));
-    /* Detaching drops the ArrayBuffer's hold on the memory: the Buffer's finaliser (batch_free_cb in reader.c)
-     * runs on this thread shortly after and gives the block back to its pool. */
-    if (!detached) NAPI_TRY(env, napi_detach_arraybuffer(env, ab));
-  }
-  NAPI_TRY(env, napi_get_boolean(env, ours, &res));
-  return res;
+void *ig_batch_tagged_data(napi_env env, napi_value v) {
+  bool typed = false, ours = false, detached = false;
+  if (napi_is_typedarray(env, v, &typed) != napi_ok || !typed) return NULL;
+  if (napi_check_object_type_tag(env, v, &BATCH_TAG, &ours) != napi_ok || !ours) return NULL;
+  napi_value ab;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, NULL, NULL, &data, &ab, NULL) != napi_ok) return NULL;
+  if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) return NULL;
+  return data;
+}
+
+napi_status ig_batch_detach(napi_env env, napi_value buf) {
+  napi_value ab;
+  napi_status st = napi_get_typedarray_info(env, buf, NULL, NULL, NULL, &ab, NULL);
+  /* Detaching drops the ArrayBuffer's hold on the memory: the Buffer's finaliser (batch_free_cb in reader.c) runs
+   * on this thread shortly after and gives the block back to its pool. */
+  return st == napi_ok ? napi_detach_arraybuffer(env, ab) : st;
 }

@@ -19,12 +19,16 @@ void ig_batch_pool_give(ig_batch_pool *p, void *block);
 void ig_batch_pool_unref(ig_batch_pool *p);
 /* Blocks obtained from the system so far (a pool that is reused stays small). */
 uint64_t ig_batch_pool_allocated(ig_batch_pool *p);
+/* JS hands this pool's batches back as soon as it is done with them (batchRelease): a partly filled batch may then
+ * keep its block instead of being copied into a smaller one. */
+void ig_batch_pool_mark_prompt(ig_batch_pool *p);
+bool ig_batch_pool_prompt(ig_batch_pool *p);
 
 /* Mark `buf` (an external Buffer over a batch) as a batch that batchRelease may detach. */
 napi_status ig_batch_tag(napi_env env, napi_value buf);
-/* batchRelease(buf): JS is done with a batch it was handed: detach its memory (every view of it reads as empty
- * from now on) so the finaliser gives it back to its reader now rather than after the next GC. Returns false
- * for a Buffer that is not a reader batch (nothing done). */
-napi_value ig_js_batch_release(napi_env env, napi_callback_info info);
+/* If `v` is a tagged batch Buffer not yet detached: its data pointer; else NULL (nothing pending). */
+void *ig_batch_tagged_data(napi_env env, napi_value v);
+/* Detach a tagged batch Buffer: every view of it reads as empty from now on, and its finaliser runs soon. */
+napi_status ig_batch_detach(napi_env env, napi_value buf);
 
 #endif

@@ -185,7 +185,8 @@ static void flush(ig_reader *r) {
     return;
   }
   /* A batch flushed by the latency timer is often mostly empty: give the rest back before it waits in the
-   * queue and lives on as a JS Buffer until the next GC. A pooled one is copied out and goes back to its pool. */
+   * queue and lives on as a JS Buffer until the next GC. A pooled one is copied out and goes back to its pool,
+   * unless JS hands batches back as soon as it has read them (batchRelease): then it keeps its block. */
   if (r->rec) {
     ig_rec_batch(r->rec, r->rec_ds, b->data, b->len, b->count);
     __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
@@ -195,7 +196,7 @@ static void flush(ig_reader *r) {
     r->cur = b; /* the next batch reuses it */
     return;
   }
-  if (b->len < b->cap / 2 && b->pool) {
+  if (b->len < b->cap / 2 && b->pool && !ig_batch_pool_prompt(b->pool)) {
     ig_batch *small = malloc(sizeof *b + b->len);
     if (small) {
       memcpy(small, b, sizeof *b + b->len);
@@ -204,7 +205,7 @@ static void flush(ig_reader *r) {
       batch_release(b);
       b = small;
     }
-  } else if (b->len < b->cap / 2) {
+  } else if (b->len < b->cap / 2 && !b->pool) {
     ig_batch *small = realloc(b, sizeof *b + b->len);
     if (small) {
       b = small;
@@ -1117,6 +1118,35 @@ static napi_value js_reader_write_out(napi_env env, napi_callback_info info) {
   return ig_undefined(env);
 }
 
+/* batchRelease(buf): JS is done with a batch it was handed: detach its memory (every view of it reads as empty from
+ * now on) so the finaliser gives it back to its reader now rather than after the next GC. False for a Buffer that
+ * is not a reader batch (nothing done); true again for one already released. */
+static napi_value js_batch_release(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], res;
+  NAPI_TRY(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool ours = false;
+  if (argc >= 1) {
+    bool typed = false;
+    void *data = ig_batch_tagged_data(env, argv[0]);
+    if (data) {
+      ig_batch *b = (ig_batch *)((uint8_t *)data - offsetof(ig_batch, data));
+      if (b->pool) ig_batch_pool_mark_prompt(b->pool);
+      NAPI_TRY(env, ig_batch_detach(env, argv[0]));
+      ours = true;
+    } else if (napi_is_typedarray(env, argv[0], &typed) == napi_ok && typed) {
+      /* Released before (detached), or not a batch at all. */
+      napi_value ab;
+      bool detached = false;
+      NAPI_TRY(env, napi_get_typedarray_info(env, argv[0], NULL, NULL, NULL, &ab, NULL));
+      NAPI_TRY(env, napi_is_detached_arraybuffer(env, ab, &detached));
+      ours = detached;
+    }
+  }
+  NAPI_TRY(env, napi_get_boolean(env, ours, &res));
+  return res;
+}
+
 bool ig_reader_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "readerWriteOut", js_reader_write_out);
   IG_EXPORT(env, exports, "ringOpen", js_ring_open);
@@ -1124,6 +1154,6 @@ bool ig_reader_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "readerStop", js_reader_stop);
   IG_EXPORT(env, exports, "readerStats", js_reader_stats);
   IG_EXPORT(env, exports, "readerPause", js_reader_pause);
-  IG_EXPORT(env, exports, "batchRelease", ig_js_batch_release);
+  IG_EXPORT(env, exports, "batchRelease", js_batch_release);
   return true;
 }

@@ -67,3 +67,14 @@ test('writing a short string into a static member zero-pads it', () => {
   assert.equal(b.buf[2 * 48 + 12 + 5], 0);
   assert.throws(() => comm.set(b, 2, 'x'.repeat(17)), /longer than 16 bytes/);
 });
+
+test('batches may be reused after emit only when every subscriber lets go of them', () => {
+  const ds = makeDs();
+  assert.equal(ds.releasesBatches(), true, 'nobody subscribed: nobody holds a batch');
+  ds.subscribe(() => {}, 0, { releasesBatch: true });
+  ds.subscribe(() => {}, 5, { nativeEquivalent: true, releasesBatch: true });
+  assert.equal(ds.releasesBatches(), true);
+  const kept: unknown[] = [];
+  ds.subscribe((b) => kept.push(b), 10); // says nothing: assumed to keep its batches
+  assert.equal(ds.releasesBatches(), false);
+});

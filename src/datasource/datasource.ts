@@ -22,6 +22,12 @@ export interface SubscribeOptions {
    * the data source's predicates (predicates()) stands in for it.
    */
   predicate?: Predicate;
+  /**
+   * The subscriber keeps no reference to the batch, its buffer or a view of it once it returns: when every
+   * subscriber says so, the producer may reuse the batch's memory right after emit() (a native reader's batch goes
+   * back to its pool instead of waiting for a GC). A subscriber that says nothing is assumed to keep batches.
+   */
+  releasesBatch?: boolean;
 }
 
 export interface FieldConfig {
@@ -41,7 +47,7 @@ export class DataSource {
   /** Size of the static struct at the start of every record. */
   staticSize = 0;
   private columnCount = 0;
-  private readonly subs: { prio: number; seq: number; fn: Subscriber; nativeEquivalent: boolean; predicate?: Predicate }[] = [];
+  private readonly subs: { prio: number; seq: number; fn: Subscriber; nativeEquivalent: boolean; predicate?: Predicate; releasesBatch: boolean }[] = [];
   private seq = 0;
   private lostHandlers: ((n: number, cause: string) => void)[] = [];
   private flow?: FlowControl;
@@ -97,7 +103,7 @@ export class DataSource {
   }
 
   subscribe(fn: Subscriber, prio: number, opts: SubscribeOptions = {}): void {
-    this.subs.push({ prio, seq: this.seq++, fn, nativeEquivalent: opts.nativeEquivalent === true, predicate: opts.predicate });
+    this.subs.push({ prio, seq: this.seq++, fn, nativeEquivalent: opts.nativeEquivalent === true, predicate: opts.predicate, releasesBatch: opts.releasesBatch === true });
     this.subs.sort((a, b) => a.prio - b.prio || a.seq - b.seq);
   }
 
@@ -118,6 +124,11 @@ export class DataSource {
    */
   onlyNativeEquivalentSubscribers(except?: Subscriber, withPredicates = false): boolean {
     return this.subs.every((s) => s.nativeEquivalent || (except !== undefined && s.fn === except) || (withPredicates && s.predicate !== undefined));
+  }
+
+  /** True when no subscriber keeps a batch once emit() has returned (SubscribeOptions.releasesBatch). */
+  releasesBatches(): boolean {
+    return this.subs.every((s) => s.releasesBatch);
   }
 
   /** The predicates of filtering subscribers, in the order they run. */

@@ -40,7 +40,7 @@ export const filterOperator: DataOperator = {
           if (parts.length === 0) continue;
           const pred: Predicate = parts.length === 1 ? parts[0]! : { kind: 'and', args: parts };
           const keep = evalPredicate(pred);
-          ds.subscribe((b) => b.retain((i) => keep(b, i)), 9000, { predicate: pred });
+          ds.subscribe((b) => b.retain((i) => keep(b, i)), 9000, { predicate: pred, releasesBatch: true });
         }
       },
     };

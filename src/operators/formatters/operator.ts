@@ -140,7 +140,7 @@ export const formattersOperator: DataOperator = {
       name: 'formatters',
       preStart() {
         // A native render plan adds the clock offset itself (Derivation wallclock-*).
-        for (const { ds, rewriters } of subs) for (const r of rewriters) ds.subscribe(r, 0, { nativeEquivalent: true });
+        for (const { ds, rewriters } of subs) for (const r of rewriters) ds.subscribe(r, 0, { nativeEquivalent: true, releasesBatch: true });
       },
     };
   },

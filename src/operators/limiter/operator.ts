@@ -20,7 +20,7 @@ export const limiterOperator: DataOperator = {
         const per = perDataSource(ctx.params.get('operator.limiter.max-entries') ?? '-1', arrays.map((d) => d.name), ',');
         for (const ds of arrays) {
           const n = Number(per.get(ds.name) ?? -1);
-          if (n >= 0) ds.subscribe((b) => { if (b.liveCount > n) b.liveCount = n; }, 9600);
+          if (n >= 0) ds.subscribe((b) => { if (b.liveCount > n) b.liveCount = n; }, 9600, { releasesBatch: true });
         }
       },
     };

@@ -166,7 +166,8 @@ function subscribe(s: HostState, ds: DataSource, dsh: number, type: number, prio
   let active = true;
   s.cleanups.push(() => { active = false; });
   if (ds.type === 'single') {
-    const cursor: DataHandle = { t: 'data', batch: Batch.empty(ds, 0), index: 0 };
+    const idle = Batch.empty(ds, 0);
+    const cursor: DataHandle = { t: 'data', batch: idle, index: 0 };
     const dh = s.handles.add(cursor);
     if (dh === 0) throw new GadgetError(`${s.who}: too many open handles`);
     const call = s.dsCallback!;
@@ -183,11 +184,18 @@ function subscribe(s: HostState, ds: DataSource, dsh: number, type: number, prio
     // (`wasm.native-equivalent`, e.g. trace_exec's joined arguments: strings.joined.*): an output rendering on
     // the reader thread from those declarations stands in for the module then (records that reach JS still
     // go through it).
+    // The handle lets go of the batch when the callbacks are done (a data handle is only valid inside them), so
+    // the reader may reuse the batch's memory at once.
     ds.subscribe((b) => {
       if (!active) return;
       cursor.batch = b;
-      guarded(s, b, loop);
-    }, prio, { nativeEquivalent: ds.annotations.get(NATIVE_EQUIVALENT) === 'true' });
+      try {
+        guarded(s, b, loop);
+      } finally {
+        cursor.batch = idle;
+        cursor.index = 0;
+      }
+    }, prio, { nativeEquivalent: ds.annotations.get(NATIVE_EQUIVALENT) === 'true', releasesBatch: true });
     return;
   }
   const arr: ArrayHandle = { t: 'array', ds, batch: Batch.empty(ds, 0), own: false };
