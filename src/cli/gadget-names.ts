@@ -5,11 +5,11 @@ import { closest } from '../gadget/suggest.js';
 import type { Logger } from '../gadget/logger.js';
 import { UsageError } from './errors.js';
 
-/** Names as a user types them: "trace_open", "trace_open:v1", "localhost:5000/x/y:tag". */
-export async function localGadgetNames(): Promise<{ name: string; reference: string }[]> {
+/** Names as a user types them: "trace_open", "trace_open:v1", "localhost:5000/x/y:tag"; `sorted: false`: unordered. */
+export async function localGadgetNames(sorted = true): Promise<{ name: string; reference: string }[]> {
   let images;
   try {
-    images = await listImages();
+    images = await listImages({ sorted });
   } catch {
     // No store yet (or not readable): there is nothing local to suggest or complete.
     return [];
@@ -26,7 +26,8 @@ export async function checkGadgetName(ref: string, log: Logger): Promise<void> {
   if (ref.includes('/') || ref.includes('@')) return;
   let norm: string;
   try { norm = normalizeReference(ref); } catch { return; /* the resolver reports a malformed reference */ }
-  const local = await localGadgetNames();
+  // Every `ig run` of a local gadget comes here: no ordering (and no ICU collation data) needed to find it.
+  const local = await localGadgetNames(false);
   if (local.some((l) => l.reference === norm)) return;
   const near = closest(ref, local.map((l) => l.name));
   if (near.length === 0) {

@@ -12,6 +12,7 @@ import { RenderConsumers } from './render-consumers.js';
 import { AggregateConsumers } from './aggregate-consumers.js';
 import { HostFacts } from './host-facts.js';
 import type { RecordedRows, RecordSink, ReplayFeed } from './recording.js';
+import { compareNames } from '../format/compare.js';
 
 export class GadgetError extends Error {
   constructor(message: string, readonly details?: string) { super(message); }
@@ -109,7 +110,7 @@ export class GadgetContext {
       this.instances.push({ op: inst.name, priority: -1000, inst });
       this.addParams(inst.params?.() ?? []);
     }
-    const sorted = [...ops].sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+    const sorted = [...ops].sort((a, b) => a.priority - b.priority || compareNames(a.name, b.name));
     for (const op of sorted) {
       this.addParams(op.globalParams?.() ?? []);
       const inst = await op.instantiate(this);
