@@ -1,6 +1,6 @@
 // trace_open benchmark (issue 2 item 10): what does tracing open() cost, with ig and with its peers?
 //
-//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot]
+//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"]
 //
 // One process drives the same open() storm (bench/loadgen.c, compiled here with gcc into a temp dir) under
 // several setups, runs interleaved (setup A run 1, setup B run 1, ..., setup A run 2, ...):
@@ -21,6 +21,9 @@
 // Per run: the load generator's opens/s; the consumer's utime+stime over the load window only (sampled just
 // before the go-file is created and after the output has drained); events captured (lines with the generator's
 // comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
+// --memory: the consumer's resident set by mapping at its largest sample of the load window (/proc/PID/smaps,
+// bench/lib/smaps.ts) and ig's own heap figures at its largest resident set (IG_TRACE_MEMORY=1), in one more table.
+// --node-flags: node/V8 flags for every ig consumer (what bin/ig's node_flags pass; the bench starts ig's modules directly).
 // Then the start-up latency: with a ticker (open every 10 ms, comm igb_tick) running, the time from spawning
 // the tracer to the first event line on its stdout pipe.
 // Results: Markdown tables on stdout, JSON in bench/results/trace_open-<date>.json.
@@ -34,6 +37,7 @@ import { attachedTracepoints, foreignTracers, loadedPrograms, programOwners, pro
 import { countOutput, lostInFile } from './lib/count.js';
 import { allProcessCpu, clockTicks, onlineCpuCount, processCpuSeconds, statusKb, systemCpu, topCpuUsers } from './lib/proc.js';
 import { fix, int, markdownTable, mean, median } from './lib/table.js';
+import { PeakRssSampler, type RssSplit } from './lib/smaps.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // Relative to an ig tree (the repository, or the bench's private snapshot of its build).
@@ -105,10 +109,10 @@ const BPFTRACE_TICK_SCRIPT = [
   `tracepoint:syscalls:sys_exit_openat /comm == "${TICK_COMM}"/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }`,
 ].join('\n');
 
-interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; snapshot: boolean; settleMs: number }
+interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; snapshot: boolean; settleMs: number; memory: boolean; nodeFlags: string[] }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, snapshot: true, settleMs: 500 };
+  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, snapshot: true, settleMs: 500, memory: false, nodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -127,8 +131,10 @@ function parseArgs(argv: string[]): Options {
       case '--settle-ms': o.settleMs = posInt(val()); break;
       case '--fail-fast': o.failFast = true; break;
       case '--no-snapshot': o.snapshot = false; break;
+      case '--memory': o.memory = true; break;
+      case '--node-flags': o.nodeFlags = val().split(/\s+/).filter(Boolean); break;
       case '-h': case '--help':
-        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot]\n`);
+        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"]\n`);
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${a} (try --help)`);
@@ -169,6 +175,10 @@ interface RunResult {
   notes: string[];
   /** WASM setups: compile + instantiate + gadgetInit, as the operator reports it. */
   wasmStartMs?: number;
+  /** --memory: the consumer's resident set by mapping at its largest sample (attach to the end of the drain). */
+  rssPeak?: RssSplit;
+  /** --memory, ig setups: ig's own figures at its largest resident set (IG_TRACE_MEMORY), MiB. */
+  igMemory?: Record<string, unknown>;
 }
 
 interface LatencyResult { tool: string; ms: number[]; errors: string[] }
@@ -268,7 +278,7 @@ class Bench {
               const e = errFd();
               const wasm = WASM_SETUPS.includes(setup);
               // -v for the WASM runs: the operator reports its module start time at debug level.
-              consumer = start(setup, process.execPath, [this.igMain, 'run', wasm ? WASM_IMAGE : 'trace_open', '--host', '-o', setup === 'ig-none' || setup === 'ig-wasm-none' ? 'none' : 'json', '--pid', pid, ...(wasm ? ['-v'] : [])],
+              consumer = start(setup, process.execPath, [...o.nodeFlags, this.igMain, 'run', wasm ? WASM_IMAGE : 'trace_open', '--host', '-o', setup === 'ig-none' || setup === 'ig-wasm-none' ? 'none' : 'json', '--pid', pid, ...(wasm ? ['-v'] : [])],
                 { stdout: out, stderr: e, env: wasm ? this.wasmEnv : process.env });
               closeSync(out); closeSync(e);
               await waitAttached(consumer, OPEN_TPS, 60000);
@@ -279,7 +289,7 @@ class Bench {
               const path = PATHS[setup];
               const out = path.file ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
-              consumer = start(setup, process.execPath, [this.igMain, 'run', 'trace_open', '--host', ...path.args, '--pid', pid, '-v'],
+              consumer = start(setup, process.execPath, [...o.nodeFlags, this.igMain, 'run', 'trace_open', '--host', ...path.args, '--pid', pid, '-v'],
                 { stdout: out, stderr: e, env: path.js ? { ...process.env, IG_NATIVE_RENDER: '0' } : process.env });
               closeSync(out); closeSync(e);
               await waitAttached(consumer, OPEN_TPS, 60000);
@@ -311,6 +321,7 @@ class Bench {
           await sleep(1000);
         }
       }
+      const sampler = consumer && o.memory ? new PeakRssSampler(consumer.pid) : undefined;
       if (consumer) await sleep(o.settleMs);
       if (consumer?.exit) throw new Error(`${setup} exited early: ${readFileSync(errFile, 'latin1').slice(0, 2000)}`);
 
@@ -358,6 +369,7 @@ class Bench {
         sys1 = systemCpu();
         hwmKb = statusKb(consumer.pid, 'VmHWM') ?? undefined;
       }
+      const rssPeak = sampler?.stop();
       const windowS = ((consumer ? performance.now() : tGen) - t0) / 1000;
       // Who else used the CPUs during the window (other users of the machine, kernel threads)?
       const exclude = new Set<number>([process.pid, gen.pid, ...(consumer ? [consumer.pid] : [])]);
@@ -368,6 +380,7 @@ class Bench {
         setup, run, generated: Number(kv.opens), opensPerS: Number(kv.opens_per_s), genSeconds: Number(kv.seconds),
         genCpuS: Number(kv.utime_s) + Number(kv.stime_s), windowS, drainS, hwmKb,
         sysBusyS: sys1.busy - sys0.busy, otherCpuS: 0, loadAvg1: loadavg()[0] ?? 0, foreignTracers: foreign, otherProcesses: others, notes,
+        rssPeak,
       };
       if (foreign.length) notes.push(`other processes traced openat during this run (noise): ${foreign.map((f) => `${f.pid} ${f.comm}`).join(', ')}`);
       if (consumer) {
@@ -421,7 +434,9 @@ class Bench {
           if (m) res.wasmStartMs = Number(m[1]);
         }
         const errText = existsSync(errFile) ? readFileSync(errFile, 'latin1') : '';
-        const interesting = errText.split('\n').filter((l) => l.trim() && !/RLIMIT_MEMLOCK|Attaching \d+ probe|lost \d+ events|^DEBUG: /i.test(l));
+        const mem = /^memory: (\{.*\})$/m.exec(errText);
+        if (mem) res.igMemory = (JSON.parse(mem[1]!) as { peakMiB: Record<string, unknown> }).peakMiB;
+        const interesting = errText.split('\n').filter((l) => l.trim() && !/RLIMIT_MEMLOCK|Attaching \d+ probe|lost \d+ events|^DEBUG: |^memory: /i.test(l));
         if (interesting.length > 0) notes.push(`stderr: ${interesting.slice(0, 3).join(' | ').slice(0, 300)}`);
       }
       res.otherCpuS = res.sysBusyS - res.genCpuS - (res.consumerCpuS ?? 0);
@@ -753,6 +768,8 @@ function machine(): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  // ig prints its own memory figures at exit (src/cli/trace-memory.ts); every ig child inherits this.
+  if (o.memory) process.env.IG_TRACE_MEMORY = '1';
   for (const f of [join(ROOT, IG_MAIN_REL), join(ROOT, FLOOR_JS_REL)]) if (!existsSync(f)) throw new Error(`${f} is missing: build first (npx tsc -p tsconfig.json)`);
   // The gadget must be in the local store (ig run would otherwise try to pull it).
   const { getGadgetImage } = await import('../src/oci/index.js');
@@ -816,7 +833,7 @@ async function main(): Promise<void> {
   const sum = summarize(results, setups);
   const tg = [...targets(sum, lat), ...pathTargets(sum), ...wasmTargets(sum, results)];
   const ratios = peerRatios(sum, lat);
-  const text = report(o, sum, results, lat, tg, ratios);
+  const text = report(o, sum, results, lat, tg, ratios) + (o.memory ? `\n\n${memoryReport(results, setups)}` : '');
   const stamp = started.toISOString().replace(/:/g, '').replace(/\..*$/, '');
   const jsonPath = o.json ?? join(RESULTS_DIR, `trace_open-${stamp}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
@@ -832,6 +849,42 @@ async function main(): Promise<void> {
   if (leftovers.length || suspicious.length) process.stdout.write(`WARNING: BPF programs left loaded: ${JSON.stringify({ leftovers, suspicious })}\n`);
   else process.stdout.write('cleanup: no BPF program of this benchmark is still loaded; /dev/shm scratch removed\n');
   process.stdout.write(`results: ${jsonPath}\n`);
+}
+
+/**
+ * --memory: per setup, the run with the largest VmHWM, its resident set by mapping at the largest sample of the
+ * load window, and ig's own figures (V8 heap by space, external memory) at its largest resident set.
+ */
+function memoryReport(results: RunResult[], setups: SetupId[]): string {
+  const groups = new Set<string>();
+  const rows: { s: SetupId; r: RunResult }[] = [];
+  for (const s of setups) {
+    const rs = results.filter((r) => r.setup === s && r.hwmKb !== undefined);
+    if (!rs.length) continue;
+    const r = rs.reduce((a, b) => ((b.hwmKb ?? 0) > (a.hwmKb ?? 0) ? b : a));
+    rows.push({ s, r });
+    for (const g of Object.keys(r.rssPeak?.groups ?? {})) groups.add(g);
+  }
+  const cols = [...groups].sort();
+  const mib = (kb: number | undefined) => (kb === undefined ? '-' : fix(kb / 1024, 1));
+  const lines = [
+    'Resident set at its largest sample under load, MiB (the run with the largest VmHWM of each setup):',
+    '',
+    `| setup | VmHWM | largest sample | ${cols.join(' | ')} |`,
+    `|---|---|---|${cols.map(() => '---').join('|')}|`,
+    ...rows.map(({ s, r }) => `| ${LABEL[s]} | ${mib(r.hwmKb)} | ${mib(r.rssPeak?.rssKb)} | ${cols.map((c) => mib(r.rssPeak?.groups[c])).join(' | ')} |`),
+  ];
+  const own = rows.filter(({ r }) => r.igMemory);
+  if (own.length) {
+    lines.push('', "ig's own figures at its largest resident set (IG_TRACE_MEMORY), MiB:", '');
+    for (const { s, r } of own) lines.push(`- ${LABEL[s]}: ${JSON.stringify(r.igMemory)}`);
+  }
+  const anon = rows.filter(({ r }) => r.rssPeak?.topAnon.length);
+  if (anon.length) {
+    lines.push('', 'Largest anonymous mappings at that sample (size/resident MiB):', '');
+    for (const { s, r } of anon) lines.push(`- ${LABEL[s]}: ${r.rssPeak!.topAnon.map((a) => `${mib(a.sizeKb)}/${mib(a.rssKb)}`).join(', ')}`);
+  }
+  return lines.join('\n');
 }
 
 function runOne(bench: Bench, s: SetupId, run: number): Promise<RunResult> {

@@ -7,6 +7,7 @@ import { exitCodeOf, isDebug, reportError, runMain, UsageError } from './errors.
 import { didYouMean } from '../gadget/suggest.js';
 import { registerCompletion, complete } from './completion.js';
 import { Config, setActiveConfig } from '../config/config.js';
+import { traceMemory } from './trace-memory.js';
 
 async function loadOptional(program: Command): Promise<void> {
   // Command groups owned by other modules; each registers itself on the root command. Literal import()s, so the
@@ -95,6 +96,7 @@ function traceStartup(): void {
 export async function main(argv: string[]): Promise<number> {
   performance.mark('ig:main');
   traceStartup();
+  traceMemory();
   const cfgFlag = takeConfigFlag(argv.slice(2));
   let args = cfgFlag.rest;
   // `ig help run ...` is `ig run ... --help`.
