@@ -1,6 +1,6 @@
 // trace_open benchmark (issue 2 item 10): what does tracing open() cost, with ig and with its peers?
 //
-//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"]
+//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"] [--bundle]
 //
 // One process drives the same open() storm (bench/loadgen.c, compiled here with gcc into a temp dir) under
 // several setups, runs interleaved (setup A run 1, setup B run 1, ..., setup A run 2, ...):
@@ -23,7 +23,8 @@
 // comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
 // --memory: the consumer's resident set by mapping at its largest sample of the load window (/proc/PID/smaps,
 // bench/lib/smaps.ts) and ig's own heap figures at its largest resident set (IG_TRACE_MEMORY=1), in one more table.
-// --node-flags: node/V8 flags for every ig consumer (what bin/ig's node_flags pass; the bench starts ig's modules directly).
+// --node-flags: node/V8 flags for every ig consumer (what bin/ig's node_flags pass; the bench starts node itself).
+// --bundle: start ig as bin/ig does (dist/src/bundle/ig-start.cjs, the code-cached bundle) instead of its compiled modules.
 // Then the start-up latency: with a ticker (open every 10 ms, comm igb_tick) running, the time from spawning
 // the tracer to the first event line on its stdout pipe.
 // Results: Markdown tables on stdout, JSON in bench/results/trace_open-<date>.json.
@@ -42,6 +43,7 @@ import { PeakRssSampler, type RssSplit } from './lib/smaps.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // Relative to an ig tree (the repository, or the bench's private snapshot of its build).
 const IG_MAIN_REL = join('dist', 'src', 'cli', 'main.js');
+const IG_BUNDLE_REL = join('dist', 'src', 'bundle', 'ig-start.cjs');
 const FLOOR_JS_REL = join('dist', 'bench', 'lib', 'floor.js');
 const LOADGEN_C = join(ROOT, 'bench', 'loadgen.c');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -109,10 +111,10 @@ const BPFTRACE_TICK_SCRIPT = [
   `tracepoint:syscalls:sys_exit_openat /comm == "${TICK_COMM}"/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }`,
 ].join('\n');
 
-interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; snapshot: boolean; settleMs: number; memory: boolean; nodeFlags: string[] }
+interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; snapshot: boolean; settleMs: number; memory: boolean; nodeFlags: string[]; bundle: boolean }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, snapshot: true, settleMs: 500, memory: false, nodeFlags: [] };
+  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, snapshot: true, settleMs: 500, memory: false, nodeFlags: [], bundle: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -132,9 +134,10 @@ function parseArgs(argv: string[]): Options {
       case '--fail-fast': o.failFast = true; break;
       case '--no-snapshot': o.snapshot = false; break;
       case '--memory': o.memory = true; break;
+      case '--bundle': o.bundle = true; break;
       case '--node-flags': o.nodeFlags = val().split(/\s+/).filter(Boolean); break;
       case '-h': case '--help':
-        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"]\n`);
+        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"] [--bundle]\n`);
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${a} (try --help)`);
@@ -198,7 +201,7 @@ class Bench {
     this.tmp = mkdtempSync(join(tmpdir(), 'igbench-'));
     // Others may rebuild dist/ while the bench runs; a private copy of the build keeps every run on the same code.
     this.igRoot = o.snapshot ? snapshotBuild(join(this.tmp, 'ig')) : ROOT;
-    this.igMain = join(this.igRoot, IG_MAIN_REL);
+    this.igMain = join(this.igRoot, o.bundle ? IG_BUNDLE_REL : IG_MAIN_REL);
     this.floorJs = join(this.igRoot, FLOOR_JS_REL);
     this.loadgen = join(this.tmp, 'loadgen');
     execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', this.loadgen, LOADGEN_C], { stdio: 'inherit' });
