@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync, utimesSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,20 @@ test('a corrupted, truncated or foreign cache falls back to a normal compile and
   const rejected = run(b.file, b.cache);
   assert.deepEqual([rejected.state, rejected.out, rejected.code], ['rejected', expected('two'), 0]);
   assert.equal(run(b.file, b.cache).state, 'hit');
+});
+
+test('a cache file another user owns, or others could have written, is never used', () => {
+  const b = bundle('mine');
+  run(b.file, b.cache);
+  assert.equal(run(b.file, b.cache).state, 'hit');
+  chmodSync(b.cache, 0o666);
+  assert.deepEqual(Object.values(run(b.file, b.cache)), ['untrusted', expected('mine'), 0]);
+  chmodSync(b.cache, 0o644);
+  assert.equal(run(b.file, b.cache).state, 'hit');
+  if (process.getuid?.() === 0) {
+    chownSync(b.cache, 65534, 65534); // nobody
+    assert.deepEqual(Object.values(run(b.file, b.cache)), ['untrusted', expected('mine'), 0]);
+  }
 });
 
 test('another bundle of the same length, other node flags: the cache is stale, never used', () => {

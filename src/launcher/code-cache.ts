@@ -3,7 +3,7 @@
 // functions that run used (ig's ~1 MB bundle: ≈60 % of the time between node's start and `main`).
 //
 // Any doubt about the cache means a normal compile, silently: a missing, unreadable, stale (other bundle, node or
-// flags), truncated or corrupted file, or one V8 rejects. V8 itself only checks the source's length and its own
+// flags), truncated or corrupted file, one V8 rejects, or one another user owns or could have written. V8 itself only checks the source's length and its own
 // version and flags, and a release build does not checksum the payload, so the file carries its own key and a
 // SHA-1 of the payload. After a run that compiled without a usable cache and exited with 0, the cache is written
 // anew (createCachedData after the run holds every function it compiled; temp file + rename, so concurrent runs
@@ -17,7 +17,7 @@ import vm from 'node:vm';
 const MAGIC = 'ig-code-cache 1';
 
 /** What became of the cache in this run: `hit` used it; the others compiled normally (and rewrite it at exit). */
-export type CacheState = 'hit' | 'off' | 'missing' | 'stale' | 'corrupt' | 'rejected';
+export type CacheState = 'hit' | 'off' | 'missing' | 'untrusted' | 'stale' | 'corrupt' | 'rejected';
 
 export interface CodeCacheOptions {
   /** The CommonJS bundle to run, as a module of its own (require, __filename … relative to it). */
@@ -62,8 +62,20 @@ function sha1(b: Uint8Array): string { return createHash('sha1').update(b).diges
 /** The payload of a cache file when its header names this key and its checksum holds. */
 export function readCache(cacheFile: string, key: string): { data?: Buffer; state: CacheState } {
   let raw: Buffer;
-  try { raw = readFileSync(cacheFile); } catch {
+  let fd: number;
+  try { fd = openSync(cacheFile, 'r'); } catch {
     return { state: 'missing' }; // absent or unreadable: the same to us, compile normally
+  }
+  try {
+    // The cache is code that runs as this user (root, for ig): a file someone else owns or could have written
+    // (IG_CODE_CACHE_DIR in a shared directory) is never used.
+    const st = fstatSync(fd);
+    if (st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return { state: 'untrusted' };
+    raw = readFileSync(fd);
+  } catch {
+    return { state: 'missing' }; // unreadable after all: compile normally
+  } finally {
+    closeSync(fd);
   }
   const nl = raw.indexOf(10);
   const header = nl > 0 && nl < 200 ? raw.subarray(0, nl).toString('latin1').split(' ') : [];
@@ -78,7 +90,8 @@ export function readCache(cacheFile: string, key: string): { data?: Buffer; stat
 export function writeCache(cacheFile: string, key: string, data: Buffer): void {
   mkdirSync(dirname(cacheFile), { recursive: true });
   const tmp = `${cacheFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, Buffer.concat([Buffer.from(`${MAGIC} ${key} ${sha1(data)}\n`, 'latin1'), data]));
+  // 0644 whatever the umask: a group- or world-writable cache is refused when read (readCache)
+  writeFileSync(tmp, Buffer.concat([Buffer.from(`${MAGIC} ${key} ${sha1(data)}\n`, 'latin1'), data]), { mode: 0o644 });
   renameSync(tmp, cacheFile);
 }
 
