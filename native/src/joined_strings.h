@@ -18,6 +18,11 @@ size_t ig_joined_bound(size_t size, const uint8_t *desc);
 /* Write the JSON string of the field at rec+off (size bytes, of which the record holds rec_size - off). */
 uint8_t *ig_put_joined(uint8_t *w, const uint8_t *rec, size_t rec_size, uint32_t off, uint32_t size, const uint8_t *desc);
 
+/* The parts joined with the descriptor's separator bytes as they are (a columns cell: the descriptor's separator is
+ * its raw UTF-8 then), NUL-terminated, into out (room for `size` bytes: the joined text keeps within the array's
+ * size - 1). Returns the text's length. */
+size_t ig_joined_raw(uint8_t *out, const uint8_t *rec, size_t rec_size, uint32_t off, uint32_t size, const uint8_t *desc);
+
 /* JSON text of bytes [s, s + n) without NUL: JSON.stringify of their UTF-8 decoding minus the quotes
  * (render_plan.c). */
 uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n);

@@ -55,6 +55,8 @@ enum {
   OP_F_STR = 27,   /* a: record offset, b: size | cmp << 24, c: literal offset of [u32 len][UTF-8 bytes] */
   OP_F_MEMO = 28,  /* a: memo whose fragments are "1" or "0" (the leaf's answer, computed in JS) */
   OP_JOINED = 40,  /* a: record offset, b: array size, c: literal offset of its descriptor (joined_strings.h) */
+  OP_COL_JOINED = 41, /* a: record offset, b: array size, c: literal offset of the column format, then the
+                       * descriptor (its separator: raw bytes) */
 };
 
 enum { CMP_EQ = 0, CMP_NE = 1, CMP_LT = 2, CMP_LE = 3, CMP_GT = 4, CMP_GE = 5 };
@@ -63,6 +65,7 @@ enum { CMP_PREFIX = 6, CMP_SUFFIX = 7, CMP_CONTAINS = 8 };
 enum { COL_RIGHT = 1, COL_LAST = 2, COL_ELL_SHIFT = 2, COL_HEX = 16, COL_WALL = 32 /* u64 cells: boot to wall clock */ };
 enum { ELL_END = 0, ELL_START = 1, ELL_MIDDLE = 2, ELL_NONE = 3 };
 #define COL_TEXT_MAX 4096 /* cells of a native string cell; longer strings are left to JS */
+#define COL_JOINED_MAX 65536 /* joined-strings cells: only the used part of the array is measured */
 
 #define MEMO_KEY_MAX 64
 #define MEMO_RANGES_MAX 8
@@ -133,6 +136,7 @@ struct ig_plan {
   int32_t *filter;          /* the predicate's ops (quadruples), NULL: none */
   size_t nfilter;
   uint8_t *cell;            /* per-render scratch of a string cell's text (columns) */
+  uint8_t *joined;          /* per-render scratch of a joined-strings cell's raw text (columns) */
   uint8_t *scratch;         /* per-render scratch of a decoded string (filters) */
   size_t scratch_len;
   uint64_t lines_out; /* lines rendered (written by the render side only, read by JS: renderPlanLines) */
@@ -872,7 +876,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         break;
       }
       case OP_TRIM_END:
-        while (w > w0 && w[-1] == ' ') w--;
+        w = ig_trim_js_end(w0, w);
         break;
       case OP_COL_UINT:
       case OP_COL_SINT: {
@@ -907,6 +911,16 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
           w = fit_cell(w, p->cell, n, r);
         } else { /* characters of other widths (render_width.c); a miss commits nothing: o->len unchanged */
           w = ig_width_cell(w, f, r->size, r->width, r->limit, r->flags & COL_RIGHT, r->flags & COL_LAST, (int)((r->flags >> COL_ELL_SHIFT) & 3));
+          if (!w) return IG_RENDER_MISS;
+        }
+        break;
+      }
+      case OP_COL_JOINED: {
+        size_t n = ig_joined_raw(p->joined, rec, size, r->off, r->size, p->lits + r->memo);
+        if (cstr_cell_text(p->joined, n + 1, p->cell, &n)) {
+          w = fit_cell(w, p->cell, n, r);
+        } else {
+          w = ig_width_cell(w, p->joined, n + 1, r->width, r->limit, r->flags & COL_RIGHT, r->flags & COL_LAST, (int)((r->flags >> COL_ELL_SHIFT) & 3));
           if (!w) return IG_RENDER_MISS;
         }
         break;
@@ -946,6 +960,7 @@ static void plan_free(ig_plan *p) {
   free(p->memo_rops);
   free(p->filter);
   free(p->cell);
+  free(p->joined);
   free(p->scratch);
   p->magic = 0;
   free(p);
@@ -1145,12 +1160,29 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
       nops -= 1 + nf;
     }
   }
-  size_t cell_max = 0;
+  size_t cell_max = 0, joined_max = 0;
   for (size_t i = 0; !bad && i < nops; i++) {
     const int32_t *op = render_ops + i * 4;
     size_t end = 0;
     switch (op[0]) {
       case OP_TRIM_END: break;
+      case OP_COL_JOINED:
+        /* the array itself may be cut short by the record: only its start must be there */
+        if (op[2] <= 0 || op[2] > COL_JOINED_MAX || op[3] < 0 || (op[3] & 3) || (size_t)op[3] + 12 > p->nlits ||
+            !ig_joined_desc_size(p->lits + op[3] + 12, p->nlits - (size_t)op[3] - 12))
+          bad = "joined strings column";
+        else {
+          /* the length and count members must be there too */
+          uint32_t lo, co;
+          memcpy(&lo, p->lits + op[3] + 12, 4);
+          memcpy(&co, p->lits + op[3] + 16, 4);
+          end = (size_t)op[1];
+          if (lo != UINT32_MAX && (size_t)lo + 4 > end) end = (size_t)lo + 4;
+          if (co != UINT32_MAX && (size_t)co + 4 > end) end = (size_t)co + 4;
+          if ((size_t)op[2] * 4 > cell_max) cell_max = (size_t)op[2] * 4;
+          if ((size_t)op[2] > joined_max) joined_max = (size_t)op[2];
+        }
+        break;
       case OP_COL_UINT: case OP_COL_SINT: case OP_COL_BOOL: case OP_COL_CSTR:
         if (op[3] < 0 || (size_t)op[3] + 12 > p->nlits) bad = "column format";
         else if (op[0] == OP_COL_BOOL) end = (size_t)op[1] + 1;
@@ -1201,6 +1233,7 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
   }
   free(memo_used);
   if (!bad && !(p->cell = malloc(cell_max + 16))) bad = "out of memory";
+  if (!bad && joined_max && !(p->joined = malloc(joined_max + 1))) bad = "out of memory";
   if (!bad && !(p->scratch = malloc(p->scratch_len + 16))) bad = "out of memory";
   /* rops: each value with the literal before it */
   rop cur = {0};
@@ -1232,6 +1265,19 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
         break;
       case OP_WALL_STR: cur.off = (uint32_t)op[1]; cur.memo = (uint32_t)op[2]; bound += 11; break;
       case OP_MEMO: cur.memo = (uint32_t)op[1]; break;
+      case OP_COL_JOINED: {
+        uint32_t fmt[3];
+        memcpy(fmt, p->lits + op[3], 12);
+        cur.off = (uint32_t)op[1];
+        cur.size = (uint32_t)op[2];
+        cur.memo = (uint32_t)op[3] + 12; /* the descriptor */
+        cur.width = fmt[0];
+        cur.limit = fmt[1];
+        cur.flags = fmt[2];
+        if (cur.width > 4096) bad = "column width";
+        bound += (size_t)op[2] * 4 + 3 + cur.width;
+        break;
+      }
       case OP_COL_UINT: case OP_COL_SINT: case OP_COL_BOOL: case OP_COL_CSTR: case OP_COL_WALL_STR: {
         uint32_t fmt[3];
         memcpy(fmt, p->lits + op[3], 12);

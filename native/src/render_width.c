@@ -7,8 +7,8 @@
  * code point, that width and whether the code point always continues the grapheme before it (Extend,
  * SpacingMark). Code points whose grouping or width depends on their neighbours (Hangul jamo, regional
  * indicators, ZWJ, variation selectors, emoji modifiers, keycaps, Indic conjunct linkers, Prepend, grapheme
- * controls) are not handled here: the record goes to JS, which renders it in order. So are the non-ASCII white
- * spaces, because JS trimEnd()s each row and would strip them at its end. */
+ * controls) are not handled here: the record goes to JS, which renders it in order. JS trimEnd()s each row,
+ * which strips non-ASCII white space too: the row's trim does the same (ig_trim_js_end). */
 #include "render_width.h"
 #include "bytes.h"
 
@@ -44,6 +44,23 @@ static inline size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
 /* White space that String#trimEnd() strips beyond ASCII (U+2028/9 are escaped before this). */
 static bool js_space(uint32_t cp) {
   return cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+}
+
+uint8_t *ig_trim_js_end(uint8_t *start, uint8_t *end) {
+  while (end > start) {
+    if (end[-1] == ' ') {
+      end--;
+      continue;
+    }
+    /* UTF-8 is self-synchronising: a lead byte found k bytes back with k-1 continuations is that character */
+    size_t k = end - start >= 3 && (end[-3] & 0xf0) == 0xe0 ? 3 : end - start >= 2 && (end[-2] & 0xe0) == 0xc0 ? 2 : 0;
+    if (!k) break;
+    uint32_t cp = 0;
+    bool valid;
+    if (ig_utf8_next(end - k, k, &cp, &valid) != k || !valid || !js_space(cp)) break;
+    end -= k;
+  }
+  return end;
 }
 
 typedef struct {
@@ -156,7 +173,8 @@ uint8_t *ig_width_cell(uint8_t *w, const uint8_t *s, size_t max, size_t width, s
     } else {
       int cw;
       int cls = ig_width_class(cp, &cw);
-      if (cls == CLS_MISS || js_space(cp)) return NULL;
+      /* non-ASCII white space is a character of its own (the row's trim, ig_trim_js_end, strips it at the end) */
+      if (cls == CLS_MISS) return NULL;
       if (cp == 0xFFFD) add(t, &tn, g, &ng, (const uint8_t *)"\xEF\xBF\xBD", 3, (uint32_t)cw, cls == CLS_JOIN);
       else add(t, &tn, g, &ng, s + i, k, (uint32_t)cw, cls == CLS_JOIN);
     }

@@ -29,8 +29,10 @@ const NATIVE = [
 ];
 const MISSES = [
   '\u200d', '👨\u200d👩\u200d👧', '🇯🇵', '👍🏽', '1\ufe0f\u20e3', '\u2764\ufe0f', '\u1100', '\u1161', '\u11a8', 'क\u094dष',
-  '\u200b', '\u00ad', '\u2060', '\ufeff', '\u00a0', '\u3000', '\u2009', '\u0600',
+  '\u200b', '\u00ad', '\u2060', '\ufeff', '\u0600',
 ];
+/** Non-ASCII white space (String#trimEnd() strips it at a row's end): native, the row's trim strips it too. */
+const SPACES = ['\u00a0', '\u3000', '\u2009', '\u2000', '\u205f', '\u1680', '\u202f'];
 
 const FIELD = 64;
 
@@ -122,7 +124,37 @@ test('native columns: each character class alone, at every width from 1 to 8 and
   }
 });
 
-test('native columns: characters whose width depends on their neighbours, and non-ASCII spaces, go to JS', () => {
+test('native columns: non-ASCII white space inside, before and at the end of cells and rows, byte for byte', () => {
+  for (const sp of SPACES) {
+    for (const t of [`${sp}a`, `a${sp}b`, `ab${sp}`, `${sp}${sp}`, `a${sp} ${sp}`]) {
+      for (const width of [1, 2, 3, 6]) {
+        for (const ell of ELLIPSES) {
+          const { ds, a, b } = world();
+          a.annotations.set('columns.width', String(width));
+          a.annotations.set('columns.ellipsis', ell);
+          b.annotations.set('columns.maxwidth', String(width));
+          b.annotations.set('columns.ellipsis', ell);
+          const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
+          const np = compileNativeColumns(cols);
+          if ('reason' in np) throw new Error(np.reason);
+          try {
+            for (const [x, y] of [[t, t], [t, ''], ['', t]] as const) {
+              const raw = record(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8'));
+              const expected = rowLine(cols, batchFromRing(ds, Buffer.from(raw), 1), 0) + '\n';
+              const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
+              assert.deepEqual(res.missed, [], JSON.stringify([x, y]));
+              assert.equal(res.out.toString('utf8'), expected, `${JSON.stringify([x, y])} width ${width} ${ell}`);
+            }
+          } finally {
+            np.dispose();
+          }
+        }
+      }
+    }
+  }
+});
+
+test('native columns: characters whose width depends on their neighbours go to JS', () => {
   const { ds, a, b } = world();
   const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
   const np = compileNativeColumns(cols);

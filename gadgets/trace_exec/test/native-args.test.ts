@@ -77,3 +77,59 @@ test('trace_exec -o json on the reader thread prints what its WASM module joins,
     assert.doesNotMatch(rj.stderr, /rendered on the reader thread/);
   }
 });
+
+test('trace_exec -o columns on the reader thread: the joined arguments cell (widths, ellipsis, U+00A0, trimmed row ends) is the JS renderer\'s, byte for byte', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-exec-native-col-'));
+  const prog = join(dir, 'igjoin_true');
+  copyFileSync('/bin/true', prog);
+  const sh = join(dir, 'igjoin_sh');
+  copyFileSync('/bin/bash', sh);
+  const runs: [string, string[]][] = [
+    // args last (unpadded, never cut), and args between two columns with a width and an ellipsis in the middle
+    ['last', ['--fields', 'proc.comm,proc.pid,args']],
+    ['cut', ['--fields', 'proc.comm,args,proc.pid', '--annotate', 'exec.args:columns.width=24,exec.args:columns.ellipsis=middle']],
+  ];
+  const procs = runs.flatMap(([, extra]) => {
+    const args = ['run', 'trace_exec', '--host', '--comm', 'igjoin_sh', '-o', 'columns', '-v', ...extra];
+    return [new IgProcess(args), new IgProcess(args, { IG_NATIVE_RENDER: '0' })];
+  });
+  let res: Awaited<ReturnType<IgProcess['stop']>>[] = [];
+  try {
+    const probe = () => { spawnSync(sh, ['-c', `${prog} probe`], { stdio: 'ignore' }); };
+    for (const p of procs) {
+      for (let t = 0; t < 120 && !p.stdout.includes('probe'); t++) { probe(); await new Promise((r) => setTimeout(r, 250)); }
+      assert.ok(p.stdout.includes('probe'), `attached: ${p.stderr}`);
+    }
+    const script = [
+      `${prog} 'with space' '' x '' y ''`,
+      `${prog} é 日本 $'a\\xffb' $'\\xc3' $'\\t\\n\\x01"\\\\'`,
+      `${prog} ${Array.from({ length: 25 }, (_, k) => `m${k}`).join(' ')}`,
+      `${prog} ${'L'.repeat(200)} after`,
+      `${prog}`,
+      `for i in $(seq 1 50); do ${prog} storm $i; done`,
+      `${prog} last`,
+    ].join('\n');
+    assert.equal(spawnSync(sh, ['-c', script], { stdio: 'ignore' }).status, 0);
+    const done = (out: string) => /\blast\b/.test(out.split('\n').filter((l) => !l.includes('probe')).join('\n'));
+    for (let t = 0; t < 240 && !procs.every((p) => done(p.stdout)); t++) await new Promise((r) => setTimeout(r, 250));
+  } finally {
+    res = await Promise.all(procs.map((p) => p.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (let k = 0; k < runs.length; k++) {
+    const [name] = runs[k]!;
+    const [rn, rj] = [res[2 * k]!, res[2 * k + 1]!];
+    assert.equal(rn.code, 0, rn.stderr);
+    assert.equal(rj.code, 0, rj.stderr);
+    // the script's rows (the probes' depend on when each run attached)
+    const rows = (out: string) => out.split('\n').slice(1).filter((l) => l !== '' && !l.includes('probe'));
+    const a = rows(rn.stdout);
+    const b = rows(rj.stdout);
+    assert.equal(a.length, 57, `${name}: ${a.length} rows (56 of the program, 1 of seq)`);
+    for (let i = 0; i < a.length; i++) assert.equal(a[i], b[i], `${name} row ${i}`);
+    const m = /exec: (\d+) records rendered on the reader thread, (\d+) by JS/.exec(rn.stderr);
+    assert.ok(m && Number(m[1]) >= 57, `${name}: rendered on the reader thread: ${m?.[1]}, by JS ${m?.[2]}`);
+  }
+  // the trimmed end: the first script exec's last argument is empty, its row ends with y (JS trimEnd()s the U+00A0)
+  assert.match(res[0]!.stdout, /with space\u00a0\u00a0x\u00a0\u00a0y\n/);
+});

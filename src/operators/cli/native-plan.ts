@@ -14,7 +14,7 @@ const OP = {
   LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8, TRIM_END: 9,
   COL_UINT: 10, COL_SINT: 11, COL_BOOL: 12, COL_CSTR: 13, COL_WALL_STR: 14,
   FILTER: 19, F_AND: 20, F_OR: 21, F_NOT: 22, F_CONST: 23, F_UINT: 24, F_SINT: 25, F_BOOL: 26, F_STR: 27, F_MEMO: 28,
-  JOINED: 40,
+  JOINED: 40, COL_JOINED: 41,
 } as const;
 const CMP: Record<string, number> = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5, startsWith: 6, endsWith: 7, contains: 8 };
 const COL_RIGHT = 1;
@@ -25,6 +25,8 @@ const COL_WALL = 32;
 const ELLIPSIS: Record<Column['ellipsis'], number> = { end: 0, start: 1, middle: 2, none: 3 };
 /** Longest string member a native column cell renders (render_plan.c COL_TEXT_MAX). */
 const COL_TEXT_MAX = 4096;
+/** Largest char array a native joined-strings cell renders (render_plan.c COL_JOINED_MAX). */
+const COL_JOINED_MAX = 65536;
 const MEMO_KEY_MAX = 64;
 
 /** A fragment's text; null: none can be kept for this key (the record is always left to JS). */
@@ -246,6 +248,18 @@ class PlanBuilder {
       b.writeUInt32LE(flags | extra, 8);
       return this.blob(b);
     };
+    const sep = v.annotation(JOINED_SEPARATOR);
+    if (sep !== undefined) {
+      // the parts joined with the separator's own bytes, then fitted as a string cell
+      const st = v.storage as { offs: number; size: number };
+      if (st.size > COL_JOINED_MAX) throw new PlanError(`${v.fullName}: joined strings longer than ${COL_JOINED_MAX} bytes are rendered in JS`);
+      const f = Buffer.alloc(12);
+      f.writeUInt32LE(c.width, 0);
+      f.writeUInt32LE(c.maxCells, 4);
+      f.writeUInt32LE(flags, 8);
+      this.op(OP.COL_JOINED, st.offs, st.size, this.blob(Buffer.concat([f, this.joinedDescriptor(v, sep, Buffer.from(sep, 'utf8'))])));
+      return;
+    }
     const vd = derivationOf(v);
     if (vd?.kind === 'wallclock-text') {
       // The text per wall-clock second from JS (a memo, as for JSON), the nanoseconds written natively.
@@ -317,6 +331,13 @@ class PlanBuilder {
 
   /** A char array shown as its parts joined (the WASM module's declared effect). */
   private joined(f: Field, sep: string): void {
+    const s = f.storage as { offs: number; size: number };
+    const text = Buffer.from(JSON.stringify(sep).slice(1, -1), 'utf8');
+    this.op(OP.JOINED, s.offs, s.size, this.blob(this.joinedDescriptor(f, sep, text)));
+  }
+
+  /** joined_strings.h's descriptor of a joined char array; `text`: the separator as written between the parts. */
+  private joinedDescriptor(f: Field, sep: string, text: Buffer): Buffer {
     const s = f.storage;
     if (s.type !== 'static' || s.bitSize || f.derivation || (f.kind !== Kind.CString && f.kind !== Kind.String)) throw new PlanError(`${f.fullName}: joined strings of a member that is not a char array`);
     const member = (ann: string): number => {
@@ -328,7 +349,6 @@ class PlanBuilder {
       return ms.offs;
     };
     const raw = Buffer.from(sep, 'utf8');
-    const text = Buffer.from(JSON.stringify(sep).slice(1, -1), 'utf8');
     const d = Buffer.alloc(20 + text.length);
     d.writeUInt32LE(member(JOINED_LENGTH), 0);
     d.writeUInt32LE(member(JOINED_COUNT), 4);
@@ -336,7 +356,7 @@ class PlanBuilder {
     d.writeUInt32LE(raw.length, 12);
     d.writeUInt32LE(text.length, 16);
     text.copy(d, 20);
-    this.op(OP.JOINED, s.offs, s.size, this.blob(d));
+    return d;
   }
 
   leaf(f: Field): void {
@@ -427,8 +447,10 @@ export function planSpec(fields: Field[], preds: Predicate[] = []): PlanSpec {
 }
 
 /** The plan's arrays for a columns row (what columns.ts rowLine() prints). Throws PlanError when a cell has no native form. */
-export function columnsPlanSpec(cols: Column[], preds: Predicate[] = []): PlanSpec {
+export function columnsPlanSpec(cols: Column[], preds: Predicate[] = [], all: Field[] = []): PlanSpec {
   const b = new PlanBuilder();
+  // members that cells refer to by name (a joined string's length and count) need not be shown
+  b.byName = new Map([...all, ...cols.map((c) => c.value)].map((f) => [f.fullName, f]));
   b.filter(preds);
   cols.forEach((c, k) => {
     if (k) b.lit(' ');
@@ -471,8 +493,8 @@ export function compileNativePlan(fields: Field[], preds: Predicate[] = []): Nat
 }
 
 /** Compile a columns row (and the filter predicates) into a native plan, or say why it stays on the JS path. */
-export function compileNativeColumns(cols: Column[], preds: Predicate[] = []): NativePlan | { reason: string } {
-  return compileSpec(() => columnsPlanSpec(cols, preds));
+export function compileNativeColumns(cols: Column[], preds: Predicate[] = [], all: Field[] = []): NativePlan | { reason: string } {
+  return compileSpec(() => columnsPlanSpec(cols, preds, all));
 }
 
 function compileSpec(make: () => PlanSpec): NativePlan | { reason: string } {

@@ -175,7 +175,7 @@ function nativeRenderer(ctx: GadgetContext, ds: DataSource, mode: string, fields
   if (selected.length === 1 && isText(selected[0]!)) return { reason: 'a text/plain column' };
   const cols: Column[] = selected.map((f, k) => columnFor(ds, f, k === selected.length - 1));
   fitColumnsToWidth(cols, sink.isTTY ? sink.width : undefined);
-  const np = compileNativeColumns(cols, preds);
+  const np = compileNativeColumns(cols, preds, ds.fields);
   if ('reason' in np) return np;
   return { np, render: nativeLineRenderer(ctx, ds, (b, i) => rowLine(cols, b, i), sink, np, onStdoutClosed, headerLine(cols)) };
 }
