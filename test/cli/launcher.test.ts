@@ -66,6 +66,7 @@ function launcherTree(): string {
   writeFileSync(join(d, 'dist', 'src', 'bundle', 'ig.cjs'), [
     'const initial = require("node:fs").readFileSync("/proc/self/environ", "utf8").split("\\0");',
     'const child = require("node:child_process").execFileSync("sh", ["-c", "echo $NODE_EXTRA_CA_CERTS"], { encoding: "utf8" }).trim();',
+    'if (process.env.H16_SHOW_FLAGS) { console.log(JSON.stringify(process.execArgv)); return; }',
     'console.log(JSON.stringify({ nodeStartedWith: initial.find((e) => e.startsWith("NODE_EXTRA_CA_CERTS=")) ?? null, deferred: process.env.IG_DEFERRED_EXTRA_CA_CERTS ?? null, child }));',
   ].join('\n'));
   writeFileSync(join(d, 'package.json'), '{}');
@@ -129,4 +130,19 @@ test('bin/ig checks the sources beside node\'s start: a changed source is announ
   assert.equal(rebuilt.stdout, 'REBUILT version\n', 'the rebuilt bundle runs');
   const after = ig();
   assert.deepEqual([after.status, after.stderr, after.stdout], [0, '', 'REBUILT version\n']);
+});
+
+test('bin/ig: node_flags reach every command, run_node_flags only `ig run`', { skip: !existsSync(START) && 'no bundle' }, () => {
+  const d = launcherTree();
+  const launcher = join(d, 'bin', 'ig');
+  writeFileSync(launcher, readFileSync(launcher, 'utf8').replace('node_flags=()', 'node_flags=(--no-warnings)').replace('run_node_flags=()', 'run_node_flags=(--max-semi-space-size=1)'));
+  const flags = (args: string[]) => {
+    const r = spawnSync(launcher, args, { encoding: 'utf8', env: { ...process.env, IG_NO_SETUP: '1', H16_SHOW_FLAGS: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as string[];
+  };
+  assert.deepEqual(flags(['run', 'trace_open']), ['--no-warnings', '--max-semi-space-size=1']);
+  assert.deepEqual(flags(['-v', 'run', 'trace_open']), ['--no-warnings', '--max-semi-space-size=1']);
+  assert.deepEqual(flags(['image', 'list']), ['--no-warnings']);
+  assert.deepEqual(flags(['version']), ['--no-warnings']);
 });
