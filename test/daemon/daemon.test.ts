@@ -1,9 +1,11 @@
 // ig daemon + gadgetctl end to end, with a real daemon on a temp unix socket (stopped by PID).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readdirSync, statSync } from 'node:fs';
+import { writeFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DaemonHarness, ownedProgIds, poke, until } from '../harness/daemon.js';
+import { GADGETCTL_MAIN } from '../harness/ig.js';
 
 const d = new DaemonHarness('daemon-e2e');
 before(async () => { await d.start(); });
@@ -50,6 +52,21 @@ test('gadgetctl -v says how the output is rendered: natively from the received f
   const off = d.ctl(['run', 'trace_open', '--host', '-o', 'json', '--timeout', '1', '-v'], { env: { ...process.env, IG_NATIVE_RENDER: '0' } });
   assert.equal(off.code, 0, off.stderr);
   assert.match(off.stderr, /\bopen: JSON rendered in JS \(IG_NATIVE_RENDER=0\)/);
+});
+
+test('gadgetctl ... | head -2 ends quietly with exit 0 once the reader went away (native JSON lines, JS yaml)', async () => {
+  for (const mode of ['json', 'yaml']) {
+    // cat runs meanwhile so that lines come; the pipe's reader (head) exits after two lines
+    const ticker = spawn('sh', ['-c', 'while :; do cat /etc/hostname >/dev/null; sleep 0.02; done'], { stdio: 'ignore' });
+    try {
+      const r = spawnSync('bash', ['-c', `"$0" "$1" run trace_open --host -o ${mode} --remote-address "$2" 2>"$3" | head -2 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+        process.execPath, GADGETCTL_MAIN, d.address, join(d.dir, `head-${mode}.err`)], { encoding: 'utf8', timeout: 60000 });
+      const stderr = readFileSync(join(d.dir, `head-${mode}.err`), 'utf8');
+      assert.equal(r.stdout.trim(), '0', `-o ${mode}: gadgetctl's exit code (stderr: ${stderr})`);
+      assert.doesNotMatch(stderr, /EPIPE|Error/, `-o ${mode}`);
+    } finally { ticker.kill(); }
+  }
+  await until('daemon to release its programs', () => ownedProgIds(d.proc!.pid).length === 0);
 });
 
 test('version shows client and server', () => {

@@ -107,6 +107,18 @@ async function stream(client: GadgetClient, req: Parameters<GadgetClient['run']>
   let ready = false;
   /** Batches waiting in `pending` (rendered once the output is set up): later ones queue behind them. */
   let queued = 0;
+  // Once the reader of stdout went away (`| head`) the run ends quietly, as `ig run`'s does: the write that found
+  // out (EPIPE, thrown by a synchronous write or the native lines' write) stops it, and nothing more is rendered.
+  let outputClosed = false;
+  const guarded = <T>(what: () => T, otherwise: T): T => {
+    if (outputClosed) return otherwise;
+    try { return what(); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+      outputClosed = true;
+      handle?.stop();
+      return otherwise;
+    }
+  };
   handle = client.run(req, {
     onInfo: (i) => { info = i; },
     onDataSources: (dss) => {
@@ -115,20 +127,21 @@ async function stream(client: GadgetClient, req: Parameters<GadgetClient['run']>
     },
     // Batches that arrive while the output is being set up wait for it, in order.
     onBatch: (ds, b) => {
-      if (ready && queued === 0) { r.onBatch(ds, b); return; }
+      if (ready && queued === 0) { guarded(() => r.onBatch(ds, b), undefined); return; }
       queued++;
-      pending = pending.then(() => { queued--; r.onBatch(ds, b); });
+      pending = pending.then(() => { queued--; guarded(() => r.onBatch(ds, b), undefined); });
     },
     // Once the output is set up and what waited for it is out, batch frames of a natively rendered data source
     // skip the JS decoder.
-    onBatchFrame: (ds, frame, start, end, decode) => ready && queued === 0 && r.onFrame(ds, frame, start, end, decode),
-    onLog: (level, msg) => { if (level <= LogLevel.Warn || log.enabled(level >= LogLevel.Debug ? 'debug' : 'info')) process.stderr.write(`${LEVEL_NAMES[level] ?? 'INFO'}: ${msg}\n`); },
-    onLost: (n) => { lostTotal += n; process.stderr.write(`WARN: lost ${n} events (this client read too slowly; ${lostTotal} in total)\n`); },
+    onBatchFrame: (ds, frame, start, end, decode) => outputClosed || (ready && queued === 0 && guarded(() => r.onFrame(ds, frame, start, end, decode), true)),
+    // (after `| head` went away, what was dropped meanwhile concerns nobody: only errors are still printed)
+    onLog: (level, msg) => { if (outputClosed && level > LogLevel.Error) return; if (level <= LogLevel.Warn || log.enabled(level >= LogLevel.Debug ? 'debug' : 'info')) process.stderr.write(`${LEVEL_NAMES[level] ?? 'INFO'}: ${msg}\n`); },
+    onLost: (n) => { if (outputClosed) return; lostTotal += n; process.stderr.write(`WARN: lost ${n} events (this client read too slowly; ${lostTotal} in total)\n`); },
   });
   const stop = () => handle?.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') stop(); });
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') { outputClosed = true; stop(); } });
   try {
     await handle.done;
     await pending;
