@@ -1,14 +1,15 @@
 // ig daemon benchmark (issue 14 item 5): the trace_open storm traced through `ig daemon` and
 // `gadgetctl run trace_open --host -o json --pid P > /dev/null` over a unix socket.
 //
-//   node dist/bench/daemon.bench.js [--opens N] [--runs R] [--latency-runs L] [--compare] [--json PATH]
+//   node dist/bench/daemon.bench.js [--opens N] [--runs R] [--latency-runs L] [--compare [--base-env K=V,...]] [--json PATH]
 //
 // Setups, interleaved per run: `floor-produce` (trace_open's programs attached through the addon, every event
 // produced into an 8 MiB ring a native thread advances without reading: the kernel-side floor, as in
 // bench/trace_open.bench.ts), `daemon-null` (the issue's setup: output to /dev/null; events lost are the
 // "lost N events" notices of client and daemon) and `daemon-file` (output to a /dev/shm file, lines counted).
-// With --compare a second daemon runs beside the first with the JS batch encoder and vmlinux BTF at every load
-// (IG_WIRE_NATIVE=0 IG_CORE_BTF=0: the build before native wire batches) and `daemon-null-js` joins the rotation.
+// With --compare a second daemon runs beside the first with the environment of --base-env (default
+// IG_WIRE_READER=0: frames written on the JS thread, the build before reader-thread frames; IG_WIRE_NATIVE=0
+// IG_CORE_BTF=0 is the build before native frames) and `daemon-null-base` joins the rotation.
 // CPU per event = utime+stime over the load window (until both are idle) / opens (and / events that reached the
 // client), for the daemon and for gadgetctl separately. First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning
 // gadgetctl (the bundle bin/gadgetctl runs) to its first line on stdout, each daemon in turn.
@@ -32,7 +33,7 @@ const LOADGEN_C = join(ROOT, 'bench', 'loadgen.c');
 const OPEN_TPS = ['sys_enter_openat', 'sys_exit_openat'];
 const GEN_COMM = 'igb_storm';
 
-type Setup = 'floor-produce' | 'daemon-null' | 'daemon-null-js' | 'daemon-file';
+type Setup = 'floor-produce' | 'daemon-null' | 'daemon-null-base' | 'daemon-file';
 
 interface Result { setup: Setup; run: number; opensPerS: number; opens: number; events?: number; lost: number; daemonCpuS?: number; clientCpuS?: number }
 
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const loadgen = join(tmp, 'loadgen');
   execFileSync('gcc', ['-O2', '-o', loadgen, LOADGEN_C], { stdio: 'inherit' });
   const compare = process.argv.includes('--compare');
-  const SETUPS: Setup[] = compare ? ['floor-produce', 'daemon-null', 'daemon-null-js', 'daemon-file'] : ['floor-produce', 'daemon-null', 'daemon-file'];
+  const SETUPS: Setup[] = compare ? ['floor-produce', 'daemon-null', 'daemon-null-base', 'daemon-file'] : ['floor-produce', 'daemon-null', 'daemon-file'];
   const startDaemon = async (name: string, env: Record<string, string>): Promise<{ proc: Child; address: string }> => {
     const sock = join(tmp, `${name}.sock`);
     const err = openSync(join(tmp, `${name}.err`), 'w');
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
     return { proc, address: `unix://${sock}` };
   };
   const native = await startDaemon('native', {});
-  const js = compare ? await startDaemon('js', { IG_WIRE_NATIVE: '0', IG_CORE_BTF: '0' }) : undefined;
+  const baseEnv = Object.fromEntries(arg('base-env', 'IG_WIRE_READER=0').split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+  const js = compare ? await startDaemon('js', baseEnv) : undefined;
   const results: Result[] = [];
   try {
     for (let run = 1; run <= runs; run++) {
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     const latencies: Record<string, number[]> = { native: [] };
     if (js) latencies.js = [];
     await firstEvent(latencyRuns, latencies);
-    report(results, latencies, opens, runs, SETUPS);
+    report(results, latencies, opens, runs, SETUPS, compare ? arg('base-env', 'IG_WIRE_READER=0') : undefined);
   } finally {
     await stop(native.proc, 'SIGTERM');
     if (js) await stop(js.proc, 'SIGTERM');
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
   }
 
   async function runOne(setup: Setup, run: number): Promise<Result> {
-    const daemon = setup === 'daemon-null-js' ? js! : native;
+    const daemon = setup === 'daemon-null-base' ? js! : native;
     const go = join(tmp, `go-${setup}-${run}`);
     const out = join('/dev/shm', `ig-bench-daemon-${process.pid}.out`);
     const err = join(tmp, `${setup}-${run}.err`);
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
   }
 }
 
-function report(results: Result[], latencies: Record<string, number[]>, opens: number, runs: number, setups: Setup[]): void {
+function report(results: Result[], latencies: Record<string, number[]>, opens: number, runs: number, setups: Setup[], baseEnv?: string): void {
   const by = (s: Setup) => results.filter((r) => r.setup === s);
   const floor = mean(by('floor-produce').map((r) => r.opensPerS));
   const perEvent = (rs: Result[], k: 'daemonCpuS' | 'clientCpuS') => (rs.every((r) => r[k] !== undefined) ? mean(rs.map((r) => (r[k]! * 1e6) / r.opens)) : undefined);
@@ -175,7 +177,7 @@ function report(results: Result[], latencies: Record<string, number[]>, opens: n
       d === undefined ? '-' : fix(d, 3), c === undefined ? '-' : fix(c, 3), d === undefined || c === undefined ? '-' : fix(d + c, 3), perDelivered(rs) === undefined ? '-' : fix(perDelivered(rs)!, 3)];
   });
   const table = markdownTable(['setup', 'traced workload opens/s', 'vs floor', 'events captured', 'lost', 'daemon CPU µs/open', 'client CPU µs/open', 'daemon+client µs/open', 'daemon+client µs/delivered event'], rows);
-  const lat = Object.entries(latencies).map(([name, ms]) => `${name === 'js' ? 'JS-encoder daemon' : 'daemon'}: ${ms.map((x) => fix(x, 0)).join(', ')} (median ${fix(median(ms), 0)})`).join('; ');
+  const lat = Object.entries(latencies).map(([name, ms]) => `${name === 'js' ? `base daemon (${baseEnv})` : 'daemon'}: ${ms.map((x) => fix(x, 0)).join(', ')} (median ${fix(median(ms), 0)})`).join('; ');
   const text = `${table}\n\nFirst event with a warm daemon (ms): ${lat}\n`
     + `${int(opens)} opens x ${runs} runs; ${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
   process.stdout.write(text);

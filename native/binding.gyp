@@ -23,6 +23,7 @@
       "src/pcap_filter.c",
       "src/pcap_compile.c",
       "src/wire_batch.c",
+      "src/wire_stream.c",
       "src/replay_render.c",
       "src/record_writer.c",
       "src/record_codec.c"

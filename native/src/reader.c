@@ -29,6 +29,7 @@
 #include "metrics_agg.h"
 #include "record_writer.h"
 #include "batch_pool.h"
+#include "wire_batch.h"
 
 #include <uv.h>
 
@@ -46,16 +47,20 @@
 
 enum { READER_RING = 1, READER_PERF = 2 };
 enum { TAG_STOP = 1, TAG_DATA = 2 };
-enum { BATCH_RECORDS = 0, BATCH_REFRESH = 1 };
+enum { BATCH_RECORDS = 0, BATCH_REFRESH = 1, BATCH_FRAME = 2 };
 #define REFRESH_BATCH_BYTES (64u * 1024u)
+#define IG_MAGIC_BATCH 0x1b0ba7c4u
 
 typedef struct ig_batch {
   struct ig_batch *next;
   size_t len, cap;
   uint32_t count;
-  uint32_t kind;  /* BATCH_RECORDS, or BATCH_REFRESH: records whose stale memo fragments JS should recompute */
+  uint32_t kind;  /* BATCH_RECORDS, BATCH_REFRESH: records whose stale memo fragments JS should recompute, or
+                   * BATCH_FRAME: one batch frame of the packet codec (wire mode), count records */
+  uint32_t magic; /* IG_MAGIC_BATCH: readerFrameKept finds the batch of a frame Buffer */
+  uint32_t reported; /* its size was reported to V8 as external memory */
   ig_batch_pool *pool; /* the pool this full-size batch goes back to (batch_pool.c), or NULL: malloc'd */
-  uint8_t data[]; /* 8-aligned: header is 40 bytes */
+  uint8_t data[]; /* 8-aligned: header is 48 bytes */
 } ig_batch;
 
 struct ig_reader {
@@ -126,6 +131,12 @@ struct ig_reader {
   ig_recorder *rec;
   uint16_t rec_ds;
 
+  /* Wire mode (opts.wire, wire_stream.c): records become batch frames of the packet codec on this thread; JS gets
+   * one ready frame per batch. A memo miss hands the record (and the rest of that consume) to JS as in render
+   * mode, after the frame so far, and the thread waits until JS has encoded them (and filled the memos). */
+  ig_wire_stream *wire;
+  uint64_t wire_first_ns;
+
   int stop;                                /* atomic */
   uint64_t records, batches, lost, dropped; /* atomic */
   int error;                               /* errno of a fatal poll error (set by the thread before exit) */
@@ -160,7 +171,7 @@ static void queue_batch(ig_reader *r, ig_batch *b) {
     r->head = b;
   r->tail = b;
   r->qlen++;
-  if (b->kind == BATCH_RECORDS) {
+  if (b->kind == BATCH_RECORDS || b->kind == BATCH_FRAME) {
     __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
     __atomic_add_fetch(&r->batches, 1, __ATOMIC_RELAXED);
   }
@@ -223,6 +234,8 @@ static ig_batch *batch_new(size_t cap, uint32_t kind) {
   b->cap = cap;
   b->count = 0;
   b->kind = kind;
+  b->magic = IG_MAGIC_BATCH;
+  b->reported = 0;
   b->pool = NULL;
   return b;
 }
@@ -237,6 +250,8 @@ static ig_batch *batch_full(ig_reader *r) {
   b->cap = r->max_batch;
   b->count = 0;
   b->kind = BATCH_RECORDS;
+  b->magic = IG_MAGIC_BATCH;
+  b->reported = 0;
   b->pool = r->pool;
   return b;
 }
@@ -273,6 +288,22 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   return 0;
 }
 
+/* Wire mode: queue the frame of the records so far. */
+static void wire_flush(ig_reader *r) {
+  uint32_t n = ig_wire_stream_count(r->wire);
+  if (!n) return;
+  size_t len = ig_wire_stream_size(r->wire);
+  ig_batch *b = batch_new(len, BATCH_FRAME);
+  ig_wire_stream_take(r->wire, b ? b->data : NULL);
+  if (!b) {
+    __atomic_add_fetch(&r->dropped, n, __ATOMIC_RELAXED);
+    return;
+  }
+  b->len = len;
+  b->count = n;
+  queue_batch(r, b);
+}
+
 /* Records handed to JS after a memo miss before the consume ends and JS renders them. */
 #define FALLBACK_RECORDS_MAX 32
 /* More fallbacks than this per second, and more than one per two records rendered, and rendering is left to JS
@@ -298,6 +329,18 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     __atomic_add_fetch(&r->aggregated, 1, __ATOMIC_RELAXED);
     return 0;
   }
+  if (r->wire && !r->fallback) {
+    if (!ig_wire_stream_count(r->wire)) r->wire_first_ns = r->now_ns;
+    if (ig_wire_stream_add(r->wire, data, size, r->now_ns) == IG_WSTREAM_OK) {
+      r->appended++;
+      if (ig_wire_stream_size(r->wire) >= r->max_batch) wire_flush(r);
+      return 0;
+    }
+    /* The frame so far goes first, then the records JS encodes. */
+    wire_flush(r);
+    r->fallback = true;
+    r->fallback_records = 0;
+  }
   if (r->plan && !r->fallback) {
     int rc = ig_plan_render(r->plan, data, size, r->now_ns, &r->out);
     if (rc != IG_RENDER_MISS) {
@@ -313,7 +356,7 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     r->fallback_records = 0;
   }
   int err = append(r, cpu, data, size);
-  if (r->plan && !r->render_off && ++r->fallback_records >= FALLBACK_RECORDS_MAX) return -ECANCELED;
+  if ((r->plan || r->wire) && !r->render_off && ++r->fallback_records >= FALLBACK_RECORDS_MAX) return -ECANCELED;
   return err;
 }
 
@@ -329,7 +372,7 @@ static void render_settle(ig_reader *r) {
     queue_batch(r, b); /* not waited for: the stale fragments serve until JS has fresh ones */
   }
   if (!r->fallback) {
-    ig_out_flush(&r->out);
+    if (r->plan) ig_out_flush(&r->out);
     return;
   }
   flush(r);
@@ -417,7 +460,7 @@ out:
 }
 
 static int consume(ig_reader *r) {
-  if (r->plan) r->now_ns = ig_mono_ns();
+  if (r->plan || r->wire) r->now_ns = ig_mono_ns();
   int err = r->kind == READER_RING ? ring_consume(r) : perf_buffer__consume(r->pb);
   return err < 0 ? err : 0;
 }
@@ -428,7 +471,7 @@ static int consume(ig_reader *r) {
  * queue holds 8 full batches instead of 8 one-millisecond slices, so the kernel ring drains while JS works.
  * Not in render mode (its fallback batches are waited for). */
 static bool js_behind(ig_reader *r) {
-  if (r->plan || r->cur->len + r->cur->len / 4 >= r->cur->cap) return false;
+  if (r->plan || r->wire || r->cur->len + r->cur->len / 4 >= r->cur->cap) return false;
   pthread_mutex_lock(&r->mu);
   bool behind = r->qlen > 0;
   pthread_mutex_unlock(&r->mu);
@@ -461,6 +504,15 @@ static void *reader_main(void *arg) {
       }
       /* JS behind: look again in 1 ms, keep filling meanwhile. */
       timeout = now >= deadline ? 1 : (int)((deadline - now + 999999ull) / 1000000ull);
+    }
+    if (r->wire && ig_wire_stream_count(r->wire)) {
+      uint64_t now = ig_mono_ns(), deadline = r->wire_first_ns + r->max_latency_ns;
+      if (now >= deadline) {
+        wire_flush(r);
+        continue;
+      }
+      int t = (int)((deadline - now + 999999ull) / 1000000ull);
+      if (timeout < 0 || t < timeout) timeout = t;
     }
     /* A wake-up lost to a race in the ring protocol costs at most this long. */
     if (r->kind == READER_RING && (timeout < 0 || timeout > 100)) timeout = 100;
@@ -496,7 +548,7 @@ static void *reader_main(void *arg) {
       r->error = -err;
       break;
     }
-    if (r->plan) render_settle(r);
+    if (r->plan || r->wire) render_settle(r);
     if (r->appended && r->linger_ns) {
       if (linger(r)) break;
       lingered = true;
@@ -506,6 +558,7 @@ static void *reader_main(void *arg) {
   r->drain_bytes = 0;
   consume(r);
   if (r->plan) ig_out_flush(&r->out);
+  if (r->wire) wire_flush(r);
   flush(r);
   return NULL;
 }
@@ -516,9 +569,10 @@ static void *reader_main(void *arg) {
 static void batch_free_cb(napi_env env, void *data, void *hint) {
   (void)data;
   ig_batch *b = hint;
-  /* V8 was told about this memory when the Buffer was made; tell it it is gone. */
+  /* V8 was told about this memory when the Buffer was made (or kept); tell it it is gone. */
   int64_t unused;
-  napi_adjust_external_memory(env, -(int64_t)(sizeof *b + b->cap), &unused);
+  if (b->reported) napi_adjust_external_memory(env, -(int64_t)(sizeof *b + b->cap), &unused);
+  b->magic = 0;
   batch_release(b);
 }
 
@@ -558,8 +612,15 @@ static bool deliver_one(napi_env env, napi_value cb, ig_batch *b) {
   if (st == napi_ok) {
     /* Batches are malloc'd outside V8's heap: without this, GC runs as if they cost nothing and hundreds of
      * them pile up waiting for finalisation (RSS in the hundreds of MiB under a storm). */
-    int64_t unused;
-    napi_adjust_external_memory(env, (int64_t)(sizeof *b + b->cap), &unused);
+    /* Not frames (wire mode): the daemon copies each into gRPC messages at once, whose own buffers V8 counts, so
+     * the frame's Buffer dies young and goes with the next scavenge; counted too, they made V8 run a full
+     * mark-compact every ~0.5 s under a storm (22 instead of 2 in 300,000 events; peak RSS the same). A frame
+     * JS keeps (no client took it, an instance's event buffer) is counted then: readerFrameKept. */
+    if (b->kind != BATCH_FRAME) {
+      int64_t unused;
+      napi_adjust_external_memory(env, (int64_t)(sizeof *b + b->cap), &unused);
+      b->reported = 1;
+    }
     /* batchRelease may hand it back early; a failed tag only means it waits for the finaliser. */
     (void)ig_batch_tag(env, argv[0]);
   } else {
@@ -709,6 +770,8 @@ static void release_render(ig_reader *r) {
   r->agg = NULL;
   if (r->rec) ig_rec_unref(r->rec);
   r->rec = NULL;
+  ig_wire_stream_free(r->wire);
+  r->wire = NULL;
 }
 
 static void reader_unref(ig_reader *r) {
@@ -857,6 +920,30 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
     ig_rec_ref(x);
     r->rec = x;
     r->rec_ds = (uint16_t)ds;
+  }
+  napi_value wire;
+  if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "wire", &wire) == napi_ok &&
+      !ig_is_nullish(env, wire)) {
+    if (r->plan || r->agg || r->rec) {
+      ig_throw_type(env, "reader: wire frames, render, aggregate and record are exclusive");
+      return false;
+    }
+    ig_wire *w = ig_wire_arg(env, wire);
+    if (!w) return false;
+    void *clock = NULL;
+    size_t clock_len = 0;
+    napi_value cv;
+    if (napi_get_named_property(env, opts, "wireClock", &cv) == napi_ok && !ig_is_nullish(env, cv) &&
+        !ig_arg_bytes(env, cv, "wireClock", &clock, &clock_len))
+      return false;
+    if (clock_len % 16) {
+      ig_throw_type(env, "reader: wireClock holds 16-byte entries (got %zu bytes)", clock_len);
+      return false;
+    }
+    if (!(r->wire = ig_wire_stream_new(w, clock, clock_len))) {
+      ig_throw_msg(env, "reader: out of memory");
+      return false;
+    }
   }
   return true;
 }
@@ -1147,7 +1234,29 @@ static napi_value js_batch_release(napi_env env, napi_callback_info info) {
   return res;
 }
 
+/* readerFrameKept(frame): a frame Buffer of a wire-mode reader that JS keeps (or that no gRPC message copied):
+ * count its memory as V8 external memory from now on, so that GC sees it. */
+static napi_value js_reader_frame_kept(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t len;
+  bool is;
+  if (napi_is_buffer(env, argv[0], &is) != napi_ok || !is || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok)
+    return ig_throw_type(env, "frame must be a Buffer");
+  if (!data || (uintptr_t)data % 8 || len == 0) return ig_throw_type(env, "not a reader frame");
+  ig_batch *b = (ig_batch *)((uint8_t *)data - offsetof(ig_batch, data));
+  if (b->magic != IG_MAGIC_BATCH || b->kind != BATCH_FRAME || b->len != len) return ig_throw_type(env, "not a reader frame");
+  if (!b->reported) {
+    int64_t unused;
+    napi_adjust_external_memory(env, (int64_t)(sizeof *b + b->cap), &unused);
+    b->reported = 1;
+  }
+  return ig_undefined(env);
+}
+
 bool ig_reader_register(napi_env env, napi_value exports) {
+  IG_EXPORT(env, exports, "readerFrameKept", js_reader_frame_kept);
   IG_EXPORT(env, exports, "readerWriteOut", js_reader_write_out);
   IG_EXPORT(env, exports, "ringOpen", js_ring_open);
   IG_EXPORT(env, exports, "perfOpen", js_perf_open);

@@ -16,8 +16,9 @@
  *   VAL_WALL: RFC 3339 text of the wall-clock u64 at `off` (rewritten in place by the formatters before the
  *     forwarder sees it): keyed by its second; the fragment is the tagged string with 9 placeholder digits at
  *     `aux` that get the nanoseconds. A value of 0 is the empty string.
- * Everything runs on the calling (JS) thread: no locks. */
-#include "addon.h"
+ * The memos are shared with frames written on a reader's poll thread (wire_stream.c): every use holds the handle's
+ * mutex, and a reader keeps the handle alive (refs) until it stops. */
+#include "wire_batch.h"
 #include "bytes.h"
 
 #include <stdlib.h>
@@ -25,52 +26,17 @@
 
 #define IG_MAGIC_WIRE 0x1b0b3171u
 
-enum { VAL_MEMO = 1, VAL_WALL = 2 };
-
-#define WKEY_MAX 64
-#define WRANGES_MAX 8
+#define WKEY_MAX IG_WKEY_MAX
+#define WRANGES_MAX IG_WRANGES_MAX
 #define WMEMO_CAP 1024 /* entries per value (112 KiB); a memo 3/4 full is emptied (keys are few in practice) */
-#define FRAME_HEADER 8
+#define FRAME_HEADER IG_WFRAME_HEADER
 #define MIN_ZERO_RUN 16
-#define TAG_STRING 9
+#define TAG_STRING IG_WTAG_STRING
+#define VAL_MEMO IG_WVAL_MEMO
+#define VAL_WALL IG_WVAL_WALL
 
-typedef struct {
-  uint64_t hash;
-  uint64_t expires_ns; /* 0: never */
-  uint8_t *frag;       /* NULL: free slot */
-  uint32_t frag_len, aux;
-  uint16_t key_len;
-  uint8_t key[WKEY_MAX];
-} wentry;
-
-typedef struct {
-  uint32_t kind;
-  uint64_t ttl_ns;
-  uint32_t off; /* VAL_WALL: the u64's offset in the record */
-  uint32_t nranges;
-  uint32_t ranges[WRANGES_MAX][2];
-  uint32_t need; /* bytes of the record the key reads */
-  uint32_t used;
-  wentry *tab;
-  wentry *last;
-  /* per call: the key of the last miss (a run of records with one new key is reported once) */
-  uint16_t miss_len;
-  uint8_t miss_key[WKEY_MAX];
-} wval;
-
-typedef struct {
-  uint32_t magic;
-  uint32_t ds_id, record_bytes;
-  wval *vals;
-  size_t nvals;
-  uint8_t *out; /* the frame being written (reused between calls) */
-  size_t cap, len;
-  const wentry **frags; /* per call: the entry of each (value, record) */
-  size_t nfrags;
-  int32_t *misses;
-  size_t nmisses, cap_misses;
-  bool closed; /* wireBatchClose: memos released, encode refused */
-} ig_wire;
+typedef ig_wentry wentry;
+typedef ig_wval wval;
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Memos */
@@ -129,7 +95,7 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t n) {
 }
 
 /* The entry of record `rec`, NULL for a miss (a new key, or one past its TTL). */
-static const wentry *wlookup(wval *v, const uint8_t *rec, uint64_t now_ns) {
+const ig_wentry *ig_wlookup(ig_wval *v, const uint8_t *rec, uint64_t now_ns) {
   if (!v->tab) return NULL;
   uint8_t k[WKEY_MAX];
   size_t n = wkey(v, rec, k);
@@ -172,26 +138,18 @@ static bool wset(wval *v, const uint8_t *rec, const uint8_t *frag, size_t flen, 
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Writing (mirrors codec.ts Writer / trimZeros / writeSegments) */
-static bool wroom(ig_wire *w, size_t n) {
-  if (w->len + n <= w->cap) return true;
-  size_t nc = w->cap * 2 > w->len + n ? w->cap * 2 : w->len + n;
-  uint8_t *np = realloc(w->out, nc);
+bool ig_wroom(ig_wbuf *b, size_t n) {
+  if (b->len + n <= b->cap) return true;
+  size_t nc = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n;
+  uint8_t *np = realloc(b->p, nc);
   if (!np) return false;
-  w->out = np;
-  w->cap = nc;
+  b->p = np;
+  b->cap = nc;
   return true;
 }
 
-/* Unsigned LEB128; the caller made room for 10 bytes. */
-static inline void put_uvar(ig_wire *w, uint64_t v) {
-  uint8_t *p = w->out + w->len;
-  while (v >= 0x80) {
-    *p++ = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = (uint8_t)v;
-  w->len = (size_t)(p - w->out);
-}
+#define wroom(w, n) ig_wroom(&(w)->out, (n))
+#define put_uvar(w, v) ig_wput_uvar(&(w)->out, (v))
 
 static inline uint32_t rd32(const uint8_t *p) {
   uint32_t v;
@@ -213,7 +171,7 @@ static size_t trim_zeros(const uint8_t *buf, size_t start, size_t end) {
 
 /* buf[start, end) as segments: (uvar literal length, literal bytes, uvar zero-run length), the last with a
  * zero run of 0. A run starts at a 4-byte step from start and is at least 16 bytes, as in codec.ts. */
-static bool put_segments(ig_wire *w, const uint8_t *buf, size_t start, size_t end) {
+static bool put_segments(ig_wbuf *w, const uint8_t *buf, size_t start, size_t end) {
   size_t lit = start, p = start;
   while (p + MIN_ZERO_RUN <= end) {
     uint64_t a, b;
@@ -225,18 +183,52 @@ static bool put_segments(ig_wire *w, const uint8_t *buf, size_t start, size_t en
     }
     size_t q = p + MIN_ZERO_RUN;
     while (q + 4 <= end && rd32(buf + q) == 0) q += 4;
-    if (!wroom(w, 20 + (p - lit))) return false;
-    put_uvar(w, p - lit);
-    memcpy(w->out + w->len, buf + lit, p - lit);
+    if (!ig_wroom(w, 20 + (p - lit))) return false;
+    ig_wput_uvar(w, p - lit);
+    memcpy(w->p + w->len, buf + lit, p - lit);
     w->len += p - lit;
-    put_uvar(w, q - p);
+    ig_wput_uvar(w, q - p);
     lit = p = q;
   }
-  if (!wroom(w, 20 + (end - lit))) return false;
-  put_uvar(w, end - lit);
-  memcpy(w->out + w->len, buf + lit, end - lit);
+  if (!ig_wroom(w, 20 + (end - lit))) return false;
+  ig_wput_uvar(w, end - lit);
+  memcpy(w->p + w->len, buf + lit, end - lit);
   w->len += end - lit;
-  put_uvar(w, 0);
+  ig_wput_uvar(w, 0);
+  return true;
+}
+
+bool ig_wput_record(ig_wbuf *b, const uint8_t *buf, size_t start, size_t len, size_t span) {
+  if (!ig_wroom(b, 14)) return false;
+  ig_wput_uvar(b, len);
+  size_t len_at = b->len;
+  b->len += 4;
+  if (!put_segments(b, buf, start, trim_zeros(buf, start, start + span))) return false;
+  uint32_t enc = (uint32_t)(b->len - len_at - 4);
+  memcpy(b->p + len_at, &enc, 4);
+  return true;
+}
+
+bool ig_wput_value(ig_wbuf *b, const ig_wval *val, const ig_wentry *e, const uint8_t *rec) {
+  if (!e) { /* a wall-clock value of 0: the empty string */
+    if (!ig_wroom(b, 2)) return false;
+    b->p[b->len++] = TAG_STRING;
+    b->p[b->len++] = 0;
+    return true;
+  }
+  if (!ig_wroom(b, e->frag_len)) return false;
+  uint8_t *d = b->p + b->len;
+  memcpy(d, e->frag, e->frag_len);
+  if (val->kind == VAL_WALL) {
+    uint64_t ns;
+    memcpy(&ns, rec + val->off, 8);
+    uint32_t frac = (uint32_t)(ns % 1000000000ull);
+    for (int dgt = 8; dgt >= 0; dgt--) {
+      d[e->aux + (uint32_t)dgt] = (uint8_t)('0' + frac % 10);
+      frac /= 10;
+    }
+  }
+  b->len += e->frag_len;
   return true;
 }
 
@@ -264,27 +256,36 @@ static void wire_release(ig_wire *w) {
       w->vals[i].tab = NULL;
     }
   }
-  free(w->out);
+  free(w->out.p);
   free(w->frags);
   free(w->misses);
-  w->out = NULL;
+  w->out.p = NULL;
   w->frags = NULL;
   w->misses = NULL;
-  w->cap = w->nfrags = w->cap_misses = 0;
+  w->out.cap = w->out.len = w->nfrags = w->cap_misses = 0;
   w->closed = true;
 }
 
 static void wire_free(ig_wire *w) {
   wire_release(w);
   free(w->vals);
+  pthread_mutex_destroy(&w->mu);
   w->magic = 0;
   free(w);
 }
 
+void ig_wire_ref(ig_wire *w) { __atomic_add_fetch(&w->refs, 1, __ATOMIC_ACQ_REL); }
+
+void ig_wire_unref(ig_wire *w) {
+  if (__atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0) wire_free(w);
+}
+
+ig_wire *ig_wire_arg(napi_env env, napi_value v) { return ig_handle(env, v, IG_MAGIC_WIRE, "wire batch"); }
+
 static void wire_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  wire_free(data);
+  ig_wire_unref(data);
 }
 
 /* wireBatchNew(spec: Int32Array): a handle (see the top of this file for the spec). */
@@ -300,6 +301,8 @@ static napi_value js_wire_new(napi_env env, napi_callback_info info) {
   ig_wire *w = calloc(1, sizeof *w);
   if (!w) return ig_throw_msg(env, "wire batch: out of memory");
   w->magic = IG_MAGIC_WIRE;
+  w->refs = 1;
+  pthread_mutex_init(&w->mu, NULL);
   w->ds_id = (uint32_t)s[0];
   w->record_bytes = (uint32_t)s[1];
   w->nvals = (size_t)s[2];
@@ -355,24 +358,9 @@ static bool u32_array(napi_env env, napi_value v, const char *what, const uint32
   return true;
 }
 
-/* wireBatchEncode(h, buf, offs, lens, live, n, scratch?): the batch frame of records live[0..n) as a Buffer (its
- * length when it was written into scratch), or when some
- * value has no memo entry an Int32Array of (value, live position) pairs, or (-1, position) for a record too short
- * for the keys (JS encodes such a batch). */
-static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  if (!ig_args(env, info, 7, argv)) return NULL;
-  ig_wire *w = ig_handle(env, argv[0], IG_MAGIC_WIRE, "wire batch");
-  if (!w) return NULL;
-  void *bufp;
-  size_t blen, noffs, nlens, nlive;
-  const uint32_t *offs, *lens, *live;
-  int32_t n;
-  if (!ig_arg_bytes(env, argv[1], "buf", &bufp, &blen) || !u32_array(env, argv[2], "offs", &offs, &noffs) ||
-      !u32_array(env, argv[3], "lens", &lens, &nlens) || !u32_array(env, argv[4], "live", &live, &nlive) ||
-      !ig_arg_i32(env, argv[5], "n", &n))
-    return NULL;
-  if (n < 0 || (size_t)n > nlive) return ig_throw_type(env, "wire batch: %d records, %zu live", n, nlive);
+/* The body of wireBatchEncode, with w->mu held (a reader's poll thread may use the memos too). */
+static napi_value encode_locked(napi_env env, ig_wire *w, napi_value scratch_arg, void *bufp, size_t blen, const uint32_t *offs,
+                                size_t noffs, const uint32_t *lens, size_t nlens, const uint32_t *live, int32_t n) {
   if (w->closed) return ig_throw_type(env, "wire batch: closed");
   const uint8_t *buf = bufp;
   uint64_t now = ig_mono_ns();
@@ -402,7 +390,7 @@ static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
         memcpy(&ns, rec + val->off, 8);
         if (ns == 0) { w->frags[v * (size_t)n + (size_t)k] = NULL; continue; }
       }
-      const wentry *e = wlookup(val, rec, now);
+      const wentry *e = ig_wlookup(val, rec, now);
       if (!e) {
         uint8_t key[WKEY_MAX];
         size_t kn = wkey(val, rec, key);
@@ -424,10 +412,10 @@ static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
     return arr;
   }
   /* Header, data source number, record count. */
-  w->len = 0;
+  w->out.len = 0;
   if (!wroom(w, FRAME_HEADER + 20)) return ig_throw_msg(env, "wire batch: out of memory");
-  memcpy(w->out, "ig\x01\x02\0\0\0\0", FRAME_HEADER);
-  w->len = FRAME_HEADER;
+  memcpy(w->out.p, "ig\x01\x02\0\0\0\0", FRAME_HEADER);
+  w->out.len = FRAME_HEADER;
   put_uvar(w, w->ds_id);
   put_uvar(w, (uint64_t)n);
   /* Records: (length, encoded length, segments), as codec.ts writeBatch. */
@@ -436,57 +424,56 @@ static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
     size_t start = offs[i], len = lens[i];
     size_t span = len > w->record_bytes ? len : w->record_bytes;
     if (span > blen - start) span = blen - start;
-    if (!wroom(w, 14)) return ig_throw_msg(env, "wire batch: out of memory");
-    put_uvar(w, len);
-    size_t len_at = w->len;
-    w->len += 4;
-    if (!put_segments(w, buf, start, trim_zeros(buf, start, start + span))) return ig_throw_msg(env, "wire batch: out of memory");
-    uint32_t enc = (uint32_t)(w->len - len_at - 4);
-    memcpy(w->out + len_at, &enc, 4);
+    if (!ig_wput_record(&w->out, buf, start, len, span)) return ig_throw_msg(env, "wire batch: out of memory");
   }
   /* Values, field by field. */
   for (size_t v = 0; v < w->nvals; v++) {
     const wval *val = &w->vals[v];
-    for (int32_t k = 0; k < n; k++) {
-      const wentry *e = w->frags[v * (size_t)n + (size_t)k];
-      if (!e) { /* a wall-clock value of 0: the empty string */
-        if (!wroom(w, 2)) return ig_throw_msg(env, "wire batch: out of memory");
-        w->out[w->len++] = TAG_STRING;
-        w->out[w->len++] = 0;
-        continue;
-      }
-      if (!wroom(w, e->frag_len)) return ig_throw_msg(env, "wire batch: out of memory");
-      uint8_t *d = w->out + w->len;
-      memcpy(d, e->frag, e->frag_len);
-      if (val->kind == VAL_WALL) {
-        uint64_t ns;
-        memcpy(&ns, buf + offs[live[k]] + val->off, 8);
-        uint32_t frac = (uint32_t)(ns % 1000000000ull);
-        for (int dgt = 8; dgt >= 0; dgt--) {
-          d[e->aux + (uint32_t)dgt] = (uint8_t)('0' + frac % 10);
-          frac /= 10;
-        }
-      }
-      w->len += e->frag_len;
-    }
+    for (int32_t k = 0; k < n; k++)
+      if (!ig_wput_value(&w->out, val, w->frags[v * (size_t)n + (size_t)k], buf + offs[live[k]]))
+        return ig_throw_msg(env, "wire batch: out of memory");
   }
-  uint32_t body = (uint32_t)(w->len - FRAME_HEADER);
-  memcpy(w->out + 4, &body, 4);
+  uint32_t body = (uint32_t)(w->out.len - FRAME_HEADER);
+  memcpy(w->out.p + 4, &body, 4);
   /* Into the caller's scratch when it fits (JS copies it out as its encoder does: small frames from Node's buffer
    * pool, not one malloc'd backing store per frame, which fragmented the daemon's heap). */
-  if (!ig_is_nullish(env, argv[6])) {
+  if (!ig_is_nullish(env, scratch_arg)) {
     void *scratch;
     size_t slen;
-    if (!ig_arg_bytes(env, argv[6], "scratch", &scratch, &slen)) return NULL;
-    if (w->len <= slen) {
-      memcpy(scratch, w->out, w->len);
-      return ig_num(env, (double)w->len);
+    if (!ig_arg_bytes(env, scratch_arg, "scratch", &scratch, &slen)) return NULL;
+    if (w->out.len <= slen) {
+      memcpy(scratch, w->out.p, w->out.len);
+      return ig_num(env, (double)w->out.len);
     }
   }
   napi_value out;
   void *copy;
-  if (napi_create_buffer_copy(env, w->len, w->out, &copy, &out) != napi_ok) return ig_napi_fail(env, napi_generic_failure, "napi_create_buffer_copy");
+  if (napi_create_buffer_copy(env, w->out.len, w->out.p, &copy, &out) != napi_ok) return ig_napi_fail(env, napi_generic_failure, "napi_create_buffer_copy");
   return out;
+}
+
+/* wireBatchEncode(h, buf, offs, lens, live, n, scratch?): the batch frame of records live[0..n) as a Buffer (its
+ * length when it was written into scratch), or when some
+ * value has no memo entry an Int32Array of (value, live position) pairs, or (-1, position) for a record too short
+ * for the keys (JS encodes such a batch). */
+static napi_value js_wire_encode(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!ig_args(env, info, 7, argv)) return NULL;
+  ig_wire *w = ig_handle(env, argv[0], IG_MAGIC_WIRE, "wire batch");
+  if (!w) return NULL;
+  void *bufp;
+  size_t blen, noffs, nlens, nlive;
+  const uint32_t *offs, *lens, *live;
+  int32_t n;
+  if (!ig_arg_bytes(env, argv[1], "buf", &bufp, &blen) || !u32_array(env, argv[2], "offs", &offs, &noffs) ||
+      !u32_array(env, argv[3], "lens", &lens, &nlens) || !u32_array(env, argv[4], "live", &live, &nlive) ||
+      !ig_arg_i32(env, argv[5], "n", &n))
+    return NULL;
+  if (n < 0 || (size_t)n > nlive) return ig_throw_type(env, "wire batch: %d records, %zu live", n, nlive);
+  pthread_mutex_lock(&w->mu);
+  napi_value r = encode_locked(env, w, argv[6], bufp, blen, offs, noffs, lens, nlens, live, n);
+  pthread_mutex_unlock(&w->mu);
+  return r;
 }
 
 /* wireBatchFill(h, value, buf, recordOffset, fragment, aux): the value's bytes for the key of the record at
@@ -503,11 +490,15 @@ static napi_value js_wire_fill(napi_env env, napi_callback_info info) {
       !ig_arg_i32(env, argv[5], "aux", &aux))
     return NULL;
   if (v < 0 || (size_t)v >= w->nvals) return ig_throw_type(env, "wire batch: value %d out of range", v);
-  if (w->closed) return ig_throw_type(env, "wire batch: closed");
   wval *val = &w->vals[v];
   if (off < 0 || (size_t)off > blen || val->need > blen - (size_t)off) return ig_throw_type(env, "wire batch: record at %d too short for its key", off);
   if (val->kind == VAL_WALL && (aux < 0 || (size_t)aux + 9 > flen)) return ig_throw_type(env, "wire batch: digits at %d outside the %zu-byte fragment", aux, flen);
-  if (!wset(val, (const uint8_t *)bufp + off, frag, flen, (uint32_t)aux, ig_mono_ns())) return ig_throw_msg(env, "wire batch: out of memory");
+  pthread_mutex_lock(&w->mu);
+  bool closed = w->closed;
+  bool ok = closed || wset(val, (const uint8_t *)bufp + off, frag, flen, (uint32_t)aux, ig_mono_ns());
+  pthread_mutex_unlock(&w->mu);
+  if (closed) return ig_throw_type(env, "wire batch: closed");
+  if (!ok) return ig_throw_msg(env, "wire batch: out of memory");
   return ig_undefined(env);
 }
 
@@ -518,8 +509,10 @@ static napi_value js_wire_clear(napi_env env, napi_callback_info info) {
   ig_wire *w = ig_handle(env, argv[0], IG_MAGIC_WIRE, "wire batch");
   int32_t v;
   if (!w || !ig_arg_i32(env, argv[1], "value", &v)) return NULL;
+  pthread_mutex_lock(&w->mu);
   for (size_t i = 0; i < w->nvals; i++)
     if (v < 0 || (size_t)v == i) wval_clear(&w->vals[i]);
+  pthread_mutex_unlock(&w->mu);
   return ig_undefined(env);
 }
 
@@ -529,7 +522,9 @@ static napi_value js_wire_close(napi_env env, napi_callback_info info) {
   if (!ig_args(env, info, 1, argv)) return NULL;
   ig_wire *w = ig_handle(env, argv[0], IG_MAGIC_WIRE, "wire batch");
   if (!w) return NULL;
+  pthread_mutex_lock(&w->mu);
   wire_release(w);
+  pthread_mutex_unlock(&w->mu);
   return ig_undefined(env);
 }
 

@@ -87,6 +87,15 @@ export interface ReaderOptions {
   preamble?: Buffer;
   /** Aggregate mode (exclusive with render): every record is counted per key by this aggregator; none reaches cb. */
   aggregate?: MetricsAggregatorHandle;
+  /**
+   * Wire mode (exclusive with render and aggregate): the poll thread writes the records as batch frames of the
+   * packet codec with this writer's memos and hands `cb` one frame per batch (kind BATCH_FRAME). A record with a
+   * memo miss and the rest of that poll go to `cb` as records (kind 0), after the frame so far, and the thread waits
+   * until the callback has returned (it fills the memos).
+   */
+  wire?: WireBatchHandle;
+  /** Wire mode: (u32 record offset, u32 0, u64 addend) entries: boot-clock u64s rewritten to wall clock (0 stays). */
+  wireClock?: Buffer;
   /** Ring buffers: advance over records without reading them and call no callback (benchmark floor). */
   discard?: boolean;
   /** Record mode (not with render or aggregate): every batch goes to this recorder as data source `recordDs`; none reaches cb. */
@@ -125,9 +134,13 @@ export interface RecorderOptions {
  */
 export type BatchCallback = (buf: Buffer, count: number, kind: BatchKind) => void;
 
-/** 0: records to process. 1 (render mode): records only for their stale memo fragments, already printed. */
-export type BatchKind = 0 | 1;
+/**
+ * 0: records to process. 1 (render mode): records only for their stale memo fragments, already printed. 2 (wire
+ * mode): `buf` is one batch frame of the packet codec holding `count` records.
+ */
+export type BatchKind = 0 | 1 | 2;
 export const BATCH_REFRESH = 1;
+export const BATCH_FRAME = 2;
 
 export interface NativeAddon {
   libbpfVersion(): string;
@@ -246,6 +259,8 @@ export interface NativeAddon {
   perfDrain(h: PerfDrainHandle, timeoutMs: number, maxBytes: number): { buf: Buffer; count: number; dropped: number; lost: number };
   perfDrainClose(h: PerfDrainHandle): void;
   /** Stop the thread, deliver what is pending (cb runs synchronously, before this returns), release. Idempotent. */
+  /** Wire mode: JS keeps this frame (or no gRPC message copied it): V8 counts its memory from now on. */
+  readerFrameKept(frame: Buffer): void;
   readerStop(r: ReaderHandle): ReaderStats;
   readerStats(r: ReaderHandle): ReaderStats;
   /** While paused no batch reaches the callback: the queue stays full, the poll thread waits, the ring fills. */

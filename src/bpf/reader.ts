@@ -6,9 +6,10 @@ import type { BatchCallback, PerfDrainHandle, ReaderHandle, ReaderOptions as Nat
 import type { RenderPlan } from './render-plan.js';
 import type { AggregateConsumer } from './metrics-aggregator.js';
 import type { BpfMap } from './map.js';
+import type { WireBatchWriter } from './wire-batch.js';
 
 export type { BatchCallback, BatchKind, ReaderStats } from './native-api.js';
-export { BATCH_REFRESH } from './native-api.js';
+export { BATCH_REFRESH, BATCH_FRAME } from './native-api.js';
 
 /** Where a rendering reader's JS-rendered lines go: through the reader, in order with the thread's own. */
 export interface ReaderOutput {
@@ -34,15 +35,38 @@ export interface RenderConsumer {
   outputFailed(errno: number, message: string): void;
 }
 
-export interface ReaderOptions extends Omit<NativeReaderOptions, 'render' | 'outFd' | 'aggregate'> {
+/**
+ * A consumer of batch frames written on the reader's poll thread (wire mode: the gRPC daemon's forwarder). Its
+ * writer's memos give the values; `clock` lists the boot-clock members rewritten to wall clock first.
+ */
+export interface FrameConsumer {
+  readonly writer: WireBatchWriter;
+  /** (u32 record offset, u32 0, u64 addend) entries, little-endian. */
+  readonly clock: Buffer;
+  readonly lingerUs?: number;
+  readonly maxLatencyMs?: number;
+  readonly maxBatchBytes?: number;
+}
+
+export interface ReaderOptions extends Omit<NativeReaderOptions, 'render' | 'outFd' | 'aggregate' | 'wire' | 'wireClock'> {
   /** Render mode: the consumer's plan renders every record on the poll thread. */
   consumer?: RenderConsumer;
   /** Aggregate mode (not with a render consumer): the consumer's aggregator counts every record on the poll thread. */
   aggregate?: AggregateConsumer;
+  /** Wire mode (alone): batch frames written on the poll thread. */
+  frames?: FrameConsumer;
 }
 
 /** How often a rendering reader looks for a failed output (one stats call). */
 const OUTPUT_CHECK_MS = 1000;
+
+/**
+ * A frame a wire-mode reader handed over is not counted as V8 external memory (it is copied into gRPC messages at
+ * once and dies young); one that JS keeps, or that nothing copied, is counted from this call on.
+ */
+export function keepReaderFrame(frame: Buffer): void {
+  native.readerFrameKept(frame);
+}
 
 /** Record header size in a batch. */
 export const RECORD_HEADER_BYTES = 8;
@@ -82,11 +106,13 @@ abstract class Reader {
   protected readonly nativeOpts: NativeReaderOptions;
 
   protected constructor(readonly mapFd: number, protected readonly cb: BatchCallback, readonly opts: ReaderOptions) {
-    const { consumer, aggregate, ...rest } = opts;
-    if (consumer && aggregate) throw new Error('a reader renders or aggregates, not both');
+    const { consumer, aggregate, frames, ...rest } = opts;
+    if ([consumer, aggregate, frames].filter(Boolean).length > 1) throw new Error('a reader renders, aggregates or writes frames: one of them');
     this.nativeOpts = consumer
       ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, preamble: consumer.preamble, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
-      : aggregate ? { ...rest, aggregate: aggregate.aggregator.handle } : rest;
+      : aggregate ? { ...rest, aggregate: aggregate.aggregator.handle }
+        : frames ? { ...rest, wire: frames.writer.handle, wireClock: frames.clock, lingerUs: frames.lingerUs ?? rest.lingerUs, maxLatencyMs: frames.maxLatencyMs ?? rest.maxLatencyMs, maxBatchBytes: frames.maxBatchBytes ?? rest.maxBatchBytes }
+          : rest;
   }
 
   protected abstract open(): ReaderHandle;

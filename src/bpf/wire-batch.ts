@@ -31,6 +31,9 @@ export class WireBatchWriter {
     this.#h = native.wireBatchNew(Int32Array.from(s));
   }
 
+  /** The native handle (a reader writing frames on its thread shares the memos: reader.ts FrameConsumer). */
+  get handle(): WireBatchHandle { return this.#h; }
+
   /** The frame of records live[0..n), or the misses as (value, live position) pairs (value -1: record too short). */
   encode(buf: Buffer, offs: Uint32Array, lens: Uint32Array, live: Uint32Array, n: number): Buffer | Int32Array {
     const r = native.wireBatchEncode(this.#h, buf, offs, lens, live, n, this.#scratch);

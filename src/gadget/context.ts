@@ -9,6 +9,7 @@ import { OfferedNames } from './offers.js';
 import { NetnsTargets } from './netns.js';
 import { MountTargets } from './mounts.js';
 import { RenderConsumers } from './render-consumers.js';
+import { FrameConsumers } from './frame-consumers.js';
 import { AggregateConsumers } from './aggregate-consumers.js';
 import { HostFacts } from './host-facts.js';
 import type { RecordedRows, RecordSink, ReplayFeed } from './recording.js';
@@ -48,6 +49,8 @@ export class GadgetContext {
   readonly renderConsumers = new RenderConsumers();
   /** Per-key aggregators that may count a data source's records on its reader's thread (aggregate-consumers.ts). */
   readonly aggregateConsumers = new AggregateConsumers();
+  /** Batch-frame writers that may encode a data source's records on its reader's thread (frame-consumers.ts). */
+  readonly frameConsumers = new FrameConsumers();
   readonly instances: { op: string; priority: number; inst: OperatorInstance }[] = [];
   /** The daemon's instance id and name of this run ('' for a plain `ig run`): bpfstats attributes programs by it. */
   instance: { id: string; name: string } = { id: '', name: '' };

@@ -37,14 +37,14 @@ export class ClientStream {
   /** Records written whose write has not completed yet. */
   get backlog(): number { return this.inFlight; }
 
-  /** A batch of `records` records of data source `dsId`; dropped (and counted) when the client is behind. */
-  sendBatch(dsId: number, payload: Buffer, records: number): void {
-    if (this.closed) return;
+  /** A batch of `records` records of data source `dsId`; dropped (and counted) when the client is behind. Written? */
+  sendBatch(dsId: number, payload: Buffer, records: number): boolean {
+    if (this.closed) return false;
     this.seq++;
     if (this.inFlight + records > this.capacity && this.inFlight > 0) {
       this.lost += records;
       this.lostTotal += records;
-      return;
+      return false;
     }
     if (this.lost > 0) this.flushLost();
     this.inFlight += records;
@@ -55,6 +55,7 @@ export class ClientStream {
       if (this.lost > 0 && !this.closed) this.flushLost();
       this.onWritten?.();
     });
+    return true;
   }
 
   /** One upstream packet (GadgetData or GadgetDataArray) of `records` events; dropped when the client is behind. */

@@ -11,19 +11,28 @@ import { Logger, type LogLevel as LoggerLevel } from '../gadget/logger.js';
 import type { DataOperator } from '../gadget/operator.js';
 import type { GetImageOptions } from '../oci/images.js';
 import { describeDataSource } from './wire.js';
-import { PacketEncoder, FrameType, frameLength } from '../datasource/codec.js';
+import { PacketDecoder, PacketEncoder, FrameType, frameLength } from '../datasource/codec.js';
 import { ClientStream, levelOfLine } from './client-stream.js';
 import { UpstreamEncoder } from './upstream-wire.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { NativeBatchEncoder } from './native-wire.js';
+import { NativeBatchEncoder, clockRewrites } from './native-wire.js';
+import { keepReaderFrame } from '../bpf/reader.js';
 import { EventType, LogLevel } from './consts.js';
 import { encodeMessage, type ApiGadgetInfo, type ApiParam } from './proto.js';
 import type { ParamDesc } from '../gadget/params.js';
-import type { Batch } from '../datasource/index.js';
+import type { Batch, Subscriber } from '../datasource/index.js';
 import { isReplayName, prepareRecordingRun } from './recording-run.js';
 import type { Recording } from '../record/recording.js';
 
 export const FORWARDER_PRIORITY = 1000000;
+/**
+ * Frames written on a reader's thread: it lingers 4 ms after a poll (as the cli's reader-thread renderer) and a
+ * frame goes out 10 ms after its first record or at 1 MiB. Under a storm that makes frames of ~1,000 events: one
+ * gRPC message each, instead of one per millisecond (per-message costs dominated both ends at 30-70 events).
+ */
+const FRAME_LINGER_US = 4000;
+const FRAME_LATENCY_MS = 10;
+const FRAME_MAX_BYTES = 1 << 20;
 
 export interface RunOptions {
   image?: GetImageOptions;
@@ -77,6 +86,9 @@ export class GadgetRun {
   private natives: NativeBatchEncoder[] = [];
   /** Names of the data sources whose frames are written natively (tests, -v). */
   readonly nativeDataSources: string[] = [];
+  /** Frames a reader's thread wrote, and their records (tests, -v). */
+  readerFrames = 0;
+  readerFrameRecords = 0;
 
   private daemonKeys = new Set<string>();
   /** A run of a recording (`replay:NAME`): its file, closed when the run is discarded unused. */
@@ -88,6 +100,8 @@ export class GadgetRun {
   /** When the request for this run arrived (performance.now()), for the debug log's start-up times. */
   startedAt: number | undefined;
   private firstBatchSeen = false;
+  /** Decodes frames written on a reader's thread for upstream-form clients (made on first use). */
+  private frameDecoder: PacketDecoder | undefined;
 
   private constructor(readonly ctx: GadgetContext, private readonly daemonLog?: Logger, /** Protocol log level the run was assembled with. */ readonly logLevel: number = LogLevel.Warn) {}
 
@@ -161,28 +175,37 @@ export class GadgetRun {
     this.tablesPayload = Buffer.concat(tables);
     this.dataSourceCount = dss.length;
     this.upstream = dss.map((ds) => new UpstreamEncoder(ds));
+    // Every field travels, so values a kernel map keeps (Derivation.kernelText: the process enricher's exe tracker)
+    // start now, before the gadget attaches, as `ig run`'s cli does for the fields it shows: a process that lives
+    // a millisecond still has its executable (the getter, asked at the first batch, would find it gone).
+    for (const ds of dss) for (const f of ds.fields) if (f.derivation?.kind === 'computed') f.derivation.kernelText?.mapFd();
     dss.forEach((ds, dsId) => {
       const up = this.upstream[dsId]!;
       const nat = process.env.IG_WIRE_NATIVE === '0' ? { reason: 'IG_WIRE_NATIVE=0' } : NativeBatchEncoder.create(enc, ds);
       if (nat instanceof NativeBatchEncoder) { this.natives.push(nat); this.nativeDataSources.push(ds.name); }
       else this.daemonLog?.debug(`${this.ctx.name}: ${ds.name}: batches encoded in JS (${nat.reason})`);
       const encode = nat instanceof NativeBatchEncoder ? (b: Batch) => nat.encode(b) : (b: Batch) => enc.encode(b);
-      ds.subscribe((b) => {
+      const forward: Subscriber = (b) => {
         if (b.liveCount === 0 && ds.type === 'single') return;
-        if (!this.firstBatchSeen) { this.firstBatchSeen = true; this.timing(`first batch of ${ds.name}`); }
         const records = Math.max(b.liveCount, 1);
-        if (this.batchClients > 0 || this.replay) {
-          const payload = encode(b);
-          this.replay?.push(dsId, payload, records);
-          if (this.batchClients > 0) for (const c of this.clients) if (c.form === 'batch') c.sendBatch(dsId, payload, records);
-        }
-        if (this.upstreamClients > 0) {
-          const packets = up.packets(b);
-          const per = ds.type === 'array' ? records : 1;
-          for (const c of this.clients) if (c.form === 'upstream') for (const p of packets) c.sendPacket(dsId, p, per);
-        }
+        this.forward(dsId, up, records, () => encode(b), () => b);
         if (this.recording) this.holdReplay();
-      }, FORWARDER_PRIORITY);
+      };
+      ds.subscribe(forward, FORWARDER_PRIORITY);
+      // Frames written on the reader's thread (a tracer takes this when nothing else needs the records in JS):
+      // the records the memos miss on still come through `forward`, in order.
+      if (nat instanceof NativeBatchEncoder && process.env.IG_WIRE_READER !== '0') {
+        this.ctx.frameConsumers.offer(ds, {
+          writer: nat.writer, clock: clockRewrites(ds), standsInFor: forward,
+          lingerUs: FRAME_LINGER_US, maxLatencyMs: FRAME_LATENCY_MS, maxBatchBytes: FRAME_MAX_BYTES,
+          frame: (buf, count) => {
+            this.readerFrames++;
+            this.readerFrameRecords += count;
+            // Not copied into any client's message, or kept for attaching clients: V8 must count it (reader.ts).
+            if (!this.forward(dsId, up, count, () => buf, () => this.decodeFrame(buf)) || this.replay) keepReaderFrame(buf);
+          },
+        });
+      }
       ds.onLost((n, cause) => this.ctx.log.warn(`${ds.name}: lost ${n} events (${cause})`));
     });
     // The descriptions as they are now (operators added their fields in instantiate and preStart).
@@ -228,12 +251,41 @@ export class GadgetRun {
     this.recording = undefined;
   }
 
+  /**
+   * One batch of data source `dsId` to every client: its frame (encoded once) and, for upstream clients, packets.
+   * Whether a batch-form client's stream took the frame.
+   */
+  private forward(dsId: number, up: UpstreamEncoder, records: number, frame: () => Buffer, batch: () => Batch | undefined): boolean {
+    if (!this.firstBatchSeen) { this.firstBatchSeen = true; this.timing(`first batch of ${up.ds.name}`); }
+    let sent = false;
+    if (this.batchClients > 0 || this.replay) {
+      const payload = frame();
+      this.replay?.push(dsId, payload, records);
+      if (this.batchClients > 0) for (const c of this.clients) if (c.form === 'batch' && c.sendBatch(dsId, payload, records)) sent = true;
+    }
+    if (this.upstreamClients > 0) {
+      const b = batch();
+      if (!b) return sent;
+      const packets = up.packets(b);
+      const per = up.ds.type === 'array' ? records : 1;
+      for (const c of this.clients) if (c.form === 'upstream') for (const p of packets) c.sendPacket(dsId, p, per);
+    }
+    return sent;
+  }
+
+  /** A frame written on a reader's thread as a batch (upstream clients need the values per record). */
+  private decodeFrame(frame: Buffer): Batch | undefined {
+    if (!this.frameDecoder) { this.frameDecoder = new PacketDecoder(); this.frameDecoder.decode(this.tablesPayload!); }
+    return this.frameDecoder.decode(frame)[0]?.batch;
+  }
+
   /** -v: a start-up step, in ms since the request arrived. */
   timing(what: string): void {
     if (this.startedAt !== undefined) this.daemonLog?.debug(`${this.ctx.name}: ${what} at ${Math.round(performance.now() - this.startedAt)} ms`);
   }
 
   closeEncoders(): void {
+    if (this.readerFrames > 0) this.daemonLog?.debug(`${this.ctx.name}: ${this.readerFrameRecords} records in ${this.readerFrames} frames written on the reader thread`);
     for (const n of this.natives.splice(0)) n.close();
   }
 

@@ -46,6 +46,9 @@ export class NativeBatchEncoder {
     return n;
   }
 
+  /** Its writer: a reader can write this data source's frames on its own thread with the same memos. */
+  get writer(): WireBatchWriter { return this.w; }
+
   /** Why this encoder handed its data source back to the JS encoder, if it did. */
   get disabledBecause(): string | undefined { return this.disabled; }
 
@@ -92,4 +95,19 @@ export class NativeBatchEncoder {
     this.w.close();
     this.disabled ??= 'closed';
   }
+}
+
+/**
+ * The boot-clock members of `ds` the formatters rewrite to wall clock in place (derivation wallclock-ns), as a
+ * reader's frame writer takes them: (u32 offset, u32 0, u64 addend) entries.
+ */
+export function clockRewrites(ds: DataSource): Buffer {
+  const fields = ds.fields.filter((f) => f.derivation?.kind === 'wallclock-ns' && f.storage.type === 'static');
+  const out = Buffer.alloc(16 * fields.length);
+  fields.forEach((f, k) => {
+    const d = f.derivation as { kind: 'wallclock-ns'; offsetNs: bigint };
+    out.writeUInt32LE((f.storage as { offs: number }).offs, 16 * k);
+    out.writeBigUInt64LE(BigInt.asUintN(64, d.offsetNs), 16 * k + 8);
+  });
+  return out;
 }

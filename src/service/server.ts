@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { serviceOf, type ApiControlRequest, type ApiCreateInstanceRequest, type ApiGadgetEvent, type ApiGadgetInstance } from './proto.js';
 import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, GADGET_INFO_FLAG_USE_INSTANCE, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, DEFAULT_EVENT_BUFFER_LENGTH } from './consts.js';
+import { serializeGadgetEvent } from './event-serialize.js';
 import { GadgetRun, type RunOptions } from './gadget-run.js';
 import { ClientStream } from './client-stream.js';
 import { WarmRuns } from './warm-runs.js';
@@ -60,7 +61,10 @@ export class GadgetDaemon {
     this.server.addService(serviceOf('BuiltInGadgetManager').service, {
       GetInfo: unary(() => ({ version: opts.serverVersion, experimental: false, serverVersion: opts.serverVersion })),
     });
-    this.server.addService(serviceOf('GadgetManager').service, {
+    // RunGadget's events (a batch each) are written by hand into a reused scratch (event-serialize.ts).
+    const manager = serviceOf('GadgetManager').service;
+    const managerDef = { ...manager, RunGadget: { ...manager['RunGadget']!, responseSerialize: serializeGadgetEvent } };
+    this.server.addService(managerDef, {
       GetGadgetInfo: unary(async (req: { imageName: string; paramValues: Record<string, string>; version: number; flags: number }) => {
         if (req.version !== VERSION_GADGET_INFO) throw new ServiceError(grpc.status.FAILED_PRECONDITION, `unsupported GadgetInfo version ${req.version}: this daemon speaks version ${VERSION_GADGET_INFO}`);
         if (req.flags & GADGET_INFO_FLAG_USE_INSTANCE) return { gadgetInfo: { ...this.instances.runOf(req.imageName).info, id: req.imageName } };

@@ -8,6 +8,7 @@ import { ClientStream, type EventWriter } from '../../src/service/client-stream.
 import { EventType } from '../../src/service/consts.js';
 import type { ApiGadgetEvent } from '../../src/service/proto.js';
 import { PacketDecoder, PacketEncoder } from '../../src/datasource/codec.js';
+import { Batch } from '../../src/datasource/index.js';
 
 /** A client's gRPC stream as the run sees it: every write completes at once (a fast client). */
 class Collector implements EventWriter {
@@ -150,4 +151,99 @@ test('trace_exec --host (joined arguments, user names): native batch frames are 
   const ttl = ttlFieldsOf(run);
   assert.ok(ttl.has('proc.exe'), 'proc.exe is a TTL field');
   assertSameFrames(a.batches, js, 'client a', a.tables, ttl);
+});
+
+/** An upstream-form client's stream: counts its per-event payloads. */
+class UpstreamCollector implements EventWriter {
+  payloads = 0;
+  write(ev: ApiGadgetEvent, cb?: () => void): boolean {
+    if (ev.type === EventType.GadgetPayload) this.payloads++;
+    if (cb) setImmediate(cb);
+    return true;
+  }
+  end(): void { /* nothing to flush */ }
+  emit(): void { /* errors are asserted through the run's outcome */ }
+}
+
+// With nothing but the forwarder reading the records in JS, the tracer's reader writes the frames on its own thread
+// (reader.c wire mode, wire_stream.c): the boot-to-wall clock rewrite, the records' segments and the memos' values.
+// The reference is the JS packet encoder over the very records each frame carries, with the run's own data source
+// (its field getters compute every value again): equal byte for byte but for the TTL fields (proc.exe of a cat
+// that has exited by the time the getter runs reads '').
+test('trace_open --host --comm cat: frames written on the reader thread are the JS encoder\'s for the same records; upstream clients get every record', async () => {
+  const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': 'cat' });
+  const a = new Collector();
+  const b = new Collector();
+  const u = new UpstreamCollector();
+  run.attach(new ClientStream(a, 1 << 30));
+  run.attach(new ClientStream(b, 1 << 30));
+  run.attach(new ClientStream(u, 1 << 30, 'upstream'));
+  const stopLoad = opens();
+  try { await run.run(3000); } finally { stopLoad(); }
+  assert.deepEqual(run.nativeDataSources, ['open']);
+  assert.ok(run.readerFrames > 0, 'frames came from the reader thread');
+  assert.ok(a.batches.length > 0, 'the run produced batches');
+  for (let k = 0; k < a.batches.length; k++) assert.ok(a.batches[k] === b.batches[k], `batch ${k} is shared`);
+  const dec = new PacketDecoder();
+  dec.decode(a.tables!);
+  const ds = run.ctx.dataSources.get('open')!;
+  const enc = new PacketEncoder();
+  enc.encode(ds.newBatch(0));
+  const ttl = ttlFieldsOf(run);
+  let records = 0;
+  let cats = 0;
+  for (const frame of a.batches) {
+    const [d] = dec.decode(frame);
+    assert.ok(d, 'the frame decodes');
+    const n = d.batch.liveCount;
+    records += n;
+    const same = new Batch(ds, d.batch.buf, d.batch.offs, d.batch.lens, d.batch.count);
+    same.live = d.batch.live;
+    same.liveCount = n;
+    assertSameFrames([frame], [enc.encode(same)], `frame of ${n} records`, a.tables, ttl);
+    const comm = d.ds.getField('proc.comm')!;
+    const ts = d.ds.getField('timestamp')!;
+    for (let k = 0; k < n; k++) {
+      const i = d.batch.live[k]!;
+      if (comm.get(d.batch, i) !== 'cat') continue;
+      cats++;
+      // Wall clock, not boot clock: within a day of now.
+      assert.ok(Math.abs(Date.parse(String(ts.get(d.batch, i))) - Date.now()) < 86400000, `timestamp ${String(ts.get(d.batch, i))} is wall-clock time`);
+    }
+  }
+  assert.ok(cats > 0, 'the cat opens arrived');
+  assert.equal(u.payloads, records, 'the upstream-form client got one payload per record');
+});
+
+// Every field travels to the client, proc.exe too: the daemon starts the exe tracker before the gadget attaches
+// (as `ig run` does for the fields it shows), so a process that lives a millisecond has its executable. Without it
+// the first getter call (at the first batch) would load the tracker too late and read /proc of a process gone.
+test('trace_open --comm cat through the daemon: short-lived processes have their proc.exe', async () => {
+  const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': 'cat' });
+  const a = new Collector();
+  run.attach(new ClientStream(a, 1 << 30));
+  const done = run.run(4000);
+  await run.ctx.whenStarted;
+  const pids = new Set<number>(); // other sessions' cats are on the host too
+  for (let k = 0; k < 3; k++) {
+    await new Promise<void>((resolve) => { const c = spawn('cat', ['/etc/hostname'], { stdio: 'ignore' }); pids.add(c.pid!); c.on('exit', () => resolve()); });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await done;
+  const dec = new PacketDecoder();
+  dec.decode(a.tables!);
+  const exes: string[] = [];
+  for (const f of a.batches) {
+    for (const d of dec.decode(f)) {
+      const fname = d.ds.getField('fname')!;
+      const exe = d.ds.getField('proc.exe')!;
+      const pid = d.ds.getField('proc.pid')!;
+      for (let k = 0; k < d.batch.liveCount; k++) {
+        const i = d.batch.live[k]!;
+        if (fname.get(d.batch, i) === '/etc/hostname' && pids.has(Number(pid.get(d.batch, i)))) exes.push(String(exe.get(d.batch, i)));
+      }
+    }
+  }
+  assert.equal(exes.length, 3, 'one open of /etc/hostname per cat');
+  for (const e of exes) assert.match(e, /\/cat$/, 'proc.exe of a cat that has exited');
 });

@@ -3,7 +3,7 @@
 // records in JS, a reader that renders on its own thread with that consumer's plan.
 import type { BpfObject } from '../../bpf/object.js';
 import { MapType } from '../../bpf/constants.js';
-import { BATCH_REFRESH, releaseBatch, type AnyReader, type ReaderOptions } from '../../bpf/reader.js';
+import { BATCH_FRAME, BATCH_REFRESH, releaseBatch, type AnyReader, type ReaderOptions } from '../../bpf/reader.js';
 import type { RecorderHandle } from '../../bpf/native-api.js';
 import { Kind, type Batch, type DataSource } from '../../datasource/index.js';
 import type { GadgetContext } from '../../gadget/context.js';
@@ -62,6 +62,8 @@ export class Tracers {
     const recording = this.ctx.recording !== undefined;
     const consumer = recording ? undefined : this.ctx.renderConsumers.for(t.ds);
     const aggregate = consumer || recording ? undefined : this.ctx.aggregateConsumers.for(t.ds);
+    // The daemon's forwarder: batch frames written on the reader thread, the records never reach JS.
+    const frames = consumer || aggregate || recording ? undefined : this.ctx.frameConsumers.for(t.ds);
     // Recording with nothing that reads the records here (-o none, no metrics): the batch goes to the recording
     // only, with no Batch made and no subscriber run (the formatters' rewrite would feed nobody).
     const recordOnly = recording && !this.ctx.renderConsumers.for(t.ds) && t.ds.onlyNativeEquivalentSubscribers();
@@ -69,6 +71,7 @@ export class Tracers {
       try {
         if (recordOnly) { this.ctx.recording!.batch(t.ds.name, buf, count, 0).commit(); return; }
         if (kind === BATCH_REFRESH) { consumer?.refresh(batchFromRing(t.ds, buf, count)); return; }
+        if (kind === BATCH_FRAME) { frames!.frame(buf, count); return; }
         emitBatch(this.ctx, t.ds, batchFromRing(t.ds, buf, count), 0, buf);
         // Nobody holds the batch any more: its memory goes back to the reader now rather than after a GC (which
         // under a storm came only at V8's 64 MiB external-memory mark: -o none peaked at 113 MiB).
@@ -83,7 +86,7 @@ export class Tracers {
     const target = recordOnly ? this.ctx.recording!.nativeTarget?.(t.ds.name) : undefined;
     const opts: ReaderOptions = target
       ? { ...READER_OPTIONS, ...RECORD_READER_OPTIONS, record: target.recorder as RecorderHandle, recordDs: target.ds }
-      : { ...READER_OPTIONS, consumer, aggregate };
+      : { ...READER_OPTIONS, consumer, aggregate, frames };
     t.reader = obj.openReader(t.map, onBatch, opts);
     if (target) this.ctx.log.debug(`${t.ds.name}: records recorded on the reader thread`);
     // A slow consumer of the batches (the library's iterator) pauses the reader: the ring fills and the BPF side
@@ -91,6 +94,7 @@ export class Tracers {
     if (!consumer && !aggregate) { const r = t.reader; t.ds.setFlowControl({ pause: (p) => r.pause(p) }); }
     if (consumer) this.ctx.log.debug(`${t.ds.name}: records rendered on the reader thread`);
     if (aggregate) this.ctx.log.debug(`${t.ds.name}: records counted per key on the reader thread`);
+    if (frames) this.ctx.log.debug(`${t.ds.name}: batch frames written on the reader thread`);
   }
 
   /** Report what the BPF side could not reserve since the last look (every second, and once at stop). */

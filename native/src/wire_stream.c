@@ -1,0 +1,179 @@
+/* Batch frames written on a reader's poll thread (reader.c's wire mode, for the gRPC daemon): the records of a
+ * consume become one frame of the packet codec (docs/packet-format.md) without ever reaching JS, byte for byte
+ * what the JS pipeline would send (the formatters' boot-to-wall-clock rewrite, then wire_batch.c's encoding).
+ *
+ * Why: with frames written on the JS thread the daemon still paid ~5 µs per event under an open() storm: a 1 MiB
+ * batch buffer per delivery (fresh pages, V8 external memory driving major GCs), a Batch and the operators'
+ * per-batch work, then the encode call. Here a record costs a copy into a scratch record, the rewrite, one memo
+ * lookup per value (the last answer first: a storm has a few keys) and its segments.
+ *
+ * The frame is columnar (all records, then each value for every record), so records and each value go to their
+ * own growing buffer and are joined when the frame is taken. A record whose value has no memo entry is a miss: it
+ * goes to JS with the ordinary batch path (the JS encoder fills the memo), and reader.c keeps the order. The memos
+ * belong to the wire handle; every lookup holds its mutex (JS fills and clears them from the other thread). */
+#include "wire_batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  uint32_t off;
+  uint64_t add;
+} clock_fix;
+
+struct ig_wire_stream {
+  ig_wire *w;
+  clock_fix *clock;
+  size_t nclock;
+  uint32_t min_size; /* records shorter than this go to JS (keys, clocks and the record span must fit) */
+  ig_wbuf recs;
+  ig_wbuf *vals;     /* per value: its bytes for every record of the frame */
+  uint32_t count;
+  uint8_t *rec;      /* the record being added, rewritten */
+  size_t rec_cap;
+  const ig_wentry **hits; /* per value: the entry of the record being added */
+};
+
+ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t clock_len) {
+  ig_wire_stream *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->nclock = clock_len / 16;
+  s->clock = calloc(s->nclock ? s->nclock : 1, sizeof *s->clock);
+  s->vals = calloc(w->nvals ? w->nvals : 1, sizeof *s->vals);
+  s->hits = calloc(w->nvals ? w->nvals : 1, sizeof *s->hits);
+  if (!s->clock || !s->vals || !s->hits) {
+    free(s->clock);
+    free(s->vals);
+    free(s->hits);
+    free(s);
+    return NULL;
+  }
+  /* A record travels as max(length, record_bytes) bytes: shorter ones read past their end in JS (the batch's next
+   * bytes), which only JS can mirror. */
+  s->min_size = w->record_bytes;
+  for (size_t i = 0; i < s->nclock; i++) {
+    uint32_t off;
+    memcpy(&off, clock + 16 * i, 4);
+    memcpy(&s->clock[i].add, clock + 16 * i + 8, 8);
+    s->clock[i].off = off;
+    if (off + 8 > s->min_size) s->min_size = off + 8;
+  }
+  for (size_t v = 0; v < w->nvals; v++)
+    if (w->vals[v].need > s->min_size) s->min_size = w->vals[v].need;
+  ig_wire_ref(w);
+  s->w = w;
+  return s;
+}
+
+void ig_wire_stream_free(ig_wire_stream *s) {
+  if (!s) return;
+  for (size_t v = 0; v < s->w->nvals; v++) free(s->vals[v].p);
+  free(s->recs.p);
+  free(s->vals);
+  free(s->hits);
+  free(s->clock);
+  free(s->rec);
+  ig_wire_unref(s->w);
+  free(s);
+}
+
+int ig_wire_stream_add(ig_wire_stream *s, const uint8_t *data, size_t size, uint64_t now_ns) {
+  ig_wire *w = s->w;
+  if (size < s->min_size) return IG_WSTREAM_MISS;
+  /* The formatters rewrite timestamps in place before anything reads them; the ring is read-only. */
+  const uint8_t *rec = data;
+  if (s->nclock) {
+    if (s->rec_cap < size) {
+      uint8_t *nr = realloc(s->rec, size);
+      if (!nr) return IG_WSTREAM_MISS;
+      s->rec = nr;
+      s->rec_cap = size;
+    }
+    memcpy(s->rec, data, size);
+    for (size_t i = 0; i < s->nclock; i++) {
+      uint64_t ns;
+      memcpy(&ns, s->rec + s->clock[i].off, 8);
+      if (!ns) continue;
+      ns += s->clock[i].add;
+      memcpy(s->rec + s->clock[i].off, &ns, 8);
+    }
+    rec = s->rec;
+  }
+  pthread_mutex_lock(&w->mu);
+  bool hit = !w->closed;
+  for (size_t v = 0; hit && v < w->nvals; v++) {
+    ig_wval *val = &w->vals[v];
+    if (val->kind == IG_WVAL_WALL) {
+      uint64_t ns;
+      memcpy(&ns, rec + val->off, 8);
+      if (!ns) {
+        s->hits[v] = NULL;
+        continue;
+      }
+    }
+    s->hits[v] = ig_wlookup(val, rec, now_ns);
+    hit = s->hits[v] != NULL;
+  }
+  if (hit) {
+    size_t mark = s->recs.len;
+    bool ok = ig_wput_record(&s->recs, rec, 0, size, size);
+    size_t v = 0;
+    for (; ok && v < w->nvals; v++) {
+      size_t vmark = s->vals[v].len;
+      ok = ig_wput_value(&s->vals[v], &w->vals[v], s->hits[v], rec);
+      if (!ok) s->vals[v].len = vmark;
+    }
+    if (!ok) { /* out of memory: undo this record's bytes and let JS have it */
+      s->recs.len = mark;
+      for (size_t u = 0; u + 1 < v; u++) s->vals[u].len -= s->hits[u] ? s->hits[u]->frag_len : 2;
+      hit = false;
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  if (!hit) return IG_WSTREAM_MISS;
+  s->count++;
+  return IG_WSTREAM_OK;
+}
+
+uint32_t ig_wire_stream_count(const ig_wire_stream *s) { return s->count; }
+
+static size_t uvar_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+size_t ig_wire_stream_size(const ig_wire_stream *s) {
+  size_t n = IG_WFRAME_HEADER + uvar_len(s->w->ds_id) + uvar_len(s->count) + s->recs.len;
+  for (size_t v = 0; v < s->w->nvals; v++) n += s->vals[v].len;
+  return n;
+}
+
+void ig_wire_stream_take(ig_wire_stream *s, uint8_t *dst) {
+  if (!dst) { /* dropped (no memory for the frame) */
+    s->recs.len = 0;
+    for (size_t v = 0; v < s->w->nvals; v++) s->vals[v].len = 0;
+    s->count = 0;
+    return;
+  }
+  size_t total = ig_wire_stream_size(s);
+  ig_wbuf h = {dst, 0, total};
+  memcpy(dst, "ig\x01\x02", 4);
+  uint32_t body = (uint32_t)(total - IG_WFRAME_HEADER);
+  memcpy(dst + 4, &body, 4);
+  h.len = IG_WFRAME_HEADER;
+  ig_wput_uvar(&h, s->w->ds_id);
+  ig_wput_uvar(&h, s->count);
+  memcpy(dst + h.len, s->recs.p, s->recs.len);
+  h.len += s->recs.len;
+  s->recs.len = 0;
+  for (size_t v = 0; v < s->w->nvals; v++) {
+    if (s->vals[v].len) memcpy(dst + h.len, s->vals[v].p, s->vals[v].len);
+    h.len += s->vals[v].len;
+    s->vals[v].len = 0;
+  }
+  s->count = 0;
+}
