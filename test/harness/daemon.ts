@@ -1,5 +1,5 @@
 // A real `ig daemon` on a socket in a temp dir owned by the test, and gadgetctl runs against it. Stopped by PID.
-import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, copyFileSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -19,10 +19,13 @@ export class DaemonHarness {
 
   get address(): string { return `unix://${this.socket}`; }
 
-  /** Start `ig daemon` and wait until it answers; extra flags replace -H when they give one. */
-  async start(extra: string[] = [], opts: { address?: string } = {}): Promise<IgProcess> {
+  /**
+   * Start `ig daemon` and wait until it answers; extra flags replace -H when they give one. `opts.nodeArgs` go to
+   * node (e.g. `--inspect=127.0.0.1:0` for test/harness/inspector.ts).
+   */
+  async start(extra: string[] = [], opts: { address?: string; nodeArgs?: string[] } = {}): Promise<IgProcess> {
     const host = extra.includes('-H') || extra.includes('--host') ? [] : ['-H', this.address];
-    this.proc = new IgProcess(['daemon', ...host, '--instances-dir', this.instancesDir, ...extra]);
+    this.proc = new IgProcess(['daemon', ...host, '--instances-dir', this.instancesDir, ...extra], undefined, { nodeArgs: opts.nodeArgs });
     const deadline = Date.now() + 20000;
     for (;;) {
       if (this.proc.child.exitCode !== null) throw new Error(`ig daemon exited: ${this.proc.stderr}`);
@@ -93,4 +96,34 @@ export async function until<T>(what: string, fn: () => T | undefined | false, ti
 /** Make open() calls from a process named cat. */
 export function poke(): void {
   spawnSync('cat', ['/etc/hostname'], { stdio: 'ignore' });
+}
+
+/**
+ * A cat the test owns: a copy of /bin/cat under a name of its own (`comm`, at most 15 characters) that opens a file
+ * of its own. With the gadget filtering on `comm`, the machine's other cats (other tests, other ig users) neither
+ * crowd the stream nor match: an event counts only if its pid is one this object spawned and it opened `file`.
+ */
+export class OwnCat {
+  readonly bin: string;
+  readonly file: string;
+  readonly pids = new Set<number>();
+
+  constructor(dir: string, readonly comm: string) {
+    if (comm.length > 15) throw new Error(`comm ${comm} is longer than the kernel's 15 characters`);
+    this.bin = join(dir, comm);
+    copyFileSync('/bin/cat', this.bin);
+    chmodSync(this.bin, 0o755);
+    this.file = join(dir, `${comm}.opened`);
+    writeFileSync(this.file, 'x');
+  }
+
+  poke(): void {
+    const r = spawnSync(this.bin, [this.file], { stdio: 'ignore' });
+    if (r.pid) this.pids.add(r.pid);
+  }
+
+  /** Whether an event with this pid and fname is one of this cat's opens of its file. */
+  owns(pid: unknown, fname: unknown): boolean {
+    return typeof pid === 'number' && this.pids.has(pid) && fname === this.file;
+  }
 }

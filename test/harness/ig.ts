@@ -40,10 +40,10 @@ export class IgProcess {
 
   /**
    * `opts.prefix` runs ig through a command that execs it, e.g. ['nsenter', '--net=/run/netns/x'];
-   * `opts.main` runs another entry point (GADGETCTL_MAIN).
+   * `opts.main` runs another entry point (GADGETCTL_MAIN); `opts.nodeArgs` go to node itself (e.g. --inspect).
    */
-  constructor(args: string[], env?: NodeJS.ProcessEnv, opts: { prefix?: string[]; main?: string } = {}) {
-    const argv = [...(opts.prefix ?? []), process.execPath, opts.main ?? IG_MAIN, ...args];
+  constructor(args: string[], env?: NodeJS.ProcessEnv, opts: { prefix?: string[]; main?: string; nodeArgs?: string[] } = {}) {
+    const argv = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeArgs ?? []), opts.main ?? IG_MAIN, ...args];
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
