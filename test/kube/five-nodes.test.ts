@@ -6,8 +6,8 @@
 //   - `attach` to a headless instance picks a node up again when its daemon is back (and resumes the instance).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IgProcess, repoRoot } from '../harness/ig.js';
@@ -133,17 +133,33 @@ test('run trace_exec merges the five nodes; a node killed mid-run is reported on
 });
 
 test('an array gadget: one round of all five nodes, sorted and cut to --max-entries over the merged total', async () => {
-  const r = await kgDone(['run', 'snapshot_process', '--host', '--sort', '-pid', '--max-entries', '3', '-o', 'json']);
-  assert.equal(r.code, 0, r.stderr);
-  const rounds = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { pid: number; k8s: { node: string } }[]);
-  assert.equal(rounds.length, 1, r.stdout.slice(0, 400));
-  const rows = rounds[0]!;
-  // Per node, --max-entries 3 would give 15 rows; over the cluster: 3. Every node sees the same processes (one
-  // kernel), so the 3 largest pids of the union are the largest pid as three nodes report it.
-  assert.equal(rows.length, 3);
-  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1]!.pid >= rows[i]!.pid, 'sorted by -pid');
-  assert.equal(new Set(rows.map((x) => x.k8s.node)).size, 3, JSON.stringify(rows.map((x) => [x.pid, x.k8s.node])));
-  for (const x of rows) assert.ok(nodes.includes(x.k8s.node));
+  // Processes of our own that live through the whole snapshot, selected in the kernel by their name: the five nodes'
+  // snapshots (taken one after another) then hold the same rows, whatever else starts and ends on a busy machine.
+  const SNAP = join(dir, 'h15dsnap');
+  copyFileSync('/bin/sleep', SNAP);
+  const mine = Array.from({ length: 4 }, () => spawn(SNAP, ['600'], { stdio: 'ignore' }));
+  try {
+    // Each has exec'd (its comm is no longer node's) before the snapshot.
+    const named = (pid: number) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'h15dsnap'; } catch { return false; } }; // not yet in /proc: not yet
+    for (const deadline = Date.now() + 10000; !mine.every((k) => named(k.pid!));) {
+      if (Date.now() > deadline) throw new Error('our h15dsnap processes did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await kgDone(['run', 'snapshot_process', '--host', '--comm', 'h15dsnap', '--sort', '-pid', '--max-entries', '3', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rounds = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { pid: number; comm: string; k8s: { node: string } }[]);
+    assert.equal(rounds.length, 1, r.stdout.slice(0, 400));
+    const rows = rounds[0]!;
+    // Per node, --max-entries 3 would give 15 rows (each node sees our 4); over the cluster: 3. Every node sees the
+    // same processes (one kernel), so the 3 largest pids of the union are our largest pid as three nodes report it.
+    const largest = Math.max(...mine.map((k) => k.pid!));
+    assert.equal(rows.length, 3, JSON.stringify(rows));
+    assert.deepEqual(rows.map((x) => [x.pid, x.comm]), [[largest, 'h15dsnap'], [largest, 'h15dsnap'], [largest, 'h15dsnap']]);
+    assert.equal(new Set(rows.map((x) => x.k8s.node)).size, 3, JSON.stringify(rows.map((x) => [x.pid, x.k8s.node])));
+    for (const x of rows) assert.ok(nodes.includes(x.k8s.node));
+  } finally {
+    for (const k of mine) k.kill('SIGKILL');
+  }
 });
 
 test('attach: a node whose daemon comes back is attached again (the instance resumed there)', async () => {

@@ -6,11 +6,11 @@ import { makeDs, makeBatch, RECS } from '../../../test/pipeline/fixtures.js';
 import { Kind, type Batch, type DataSource } from '../../datasource/index.js';
 import { StreamMerger } from './merge.js';
 
-function collect(opts: { sort?: string; maxEntries?: string; live?: string[] } = {}) {
+function collect(opts: { sort?: string; maxEntries?: string; live?: string[]; firstLingerMs?: number } = {}) {
   const out: { ds: DataSource; b: Batch }[] = [];
   const warnings: string[] = [];
   const live = new Set(opts.live ?? ['node-a', 'node-b']);
-  const m = new StreamMerger({ sort: opts.sort, maxEntries: opts.maxEntries, liveNodes: () => live, lingerMs: 50, emit: (ds, b) => out.push({ ds, b }), warn: (w) => warnings.push(w) });
+  const m = new StreamMerger({ sort: opts.sort, maxEntries: opts.maxEntries, liveNodes: () => live, lingerMs: 50, firstLingerMs: opts.firstLingerMs ?? 50, emit: (ds, b) => out.push({ ds, b }), warn: (w) => warnings.push(w) });
   return { m, out, warnings, live };
 }
 
@@ -82,6 +82,24 @@ test('arrays: a round does not wait past the linger for a node that sends nothin
   await new Promise((r) => setTimeout(r, 120));
   assert.equal(out.length, 1);
   assert.deepEqual(rows(a, out[0]!.b, ['pid']), [[7], [42], [1234]]);
+});
+
+test('arrays: the first round waits longer for a node that starts late; later rounds wait the usual linger', async () => {
+  const { m, out } = collect({ sort: 'pid', firstLingerMs: 400 });
+  const a = makeDs('array');
+  const b = makeDs('array');
+  m.announce('node-a', [a]);
+  m.announce('node-b', [b]);
+  m.push('node-a', a, makeBatch(a, RECS.slice(0, 1)));
+  await new Promise((r) => setTimeout(r, 150)); // past lingerMs (50), within firstLingerMs (400)
+  assert.equal(out.length, 0, 'the first round still waits for node-b');
+  m.push('node-b', b, makeBatch(b, RECS.slice(1)));
+  assert.equal(out.length, 1, 'complete: out at once');
+  assert.deepEqual(rows(a, out[0]!.b, ['pid', 'k8s.node']), [[7, 'node-b'], [42, 'node-a'], [1234, 'node-b']]);
+  m.push('node-a', a, makeBatch(a, RECS.slice(0, 1)));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(out.length, 2, 'the second round went out after lingerMs without node-b');
+  assert.deepEqual(rows(a, out[1]!.b, ['pid', 'k8s.node']), [[42, 'node-a']]);
 });
 
 test('a node whose data source has another layout is left out, said once', () => {

@@ -24,6 +24,8 @@ interface Merged {
   limit: number;
   /** Arrays: the latest batch of each node in the current round. */
   round: Map<string, Batch>;
+  /** Arrays: rounds emitted so far (the first one waits longer: firstLingerMs). */
+  emitted: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -37,6 +39,12 @@ export interface MergeOptions {
    * is complete, and goes out at once, when every live node has sent its batch or ended.
    */
   lingerMs?: number;
+  /**
+   * The same for a data source's first round (default 10 s): nodes start their gadgets at their own speed (a busy
+   * node took over 2 s longer than the others to load snapshot_process on a machine at load 30), and rounds are in
+   * step only after that. Still complete at once when every live node has sent or ended.
+   */
+  firstLingerMs?: number;
   /** The nodes a round of array batches waits for (those whose stream is alive). */
   liveNodes: () => Set<string>;
   emit: (ds: DataSource, b: Batch) => void;
@@ -92,7 +100,7 @@ export class StreamMerger {
     // As upstream's kubectl-gadget: the k8s columns are shown (on a single host ig hides them when empty).
     k8s.setHidden(false);
     f.setHidden(false);
-    const m: Merged = { ds, nodeOf, seats: new Map(), limit: -1, round: new Map() };
+    const m: Merged = { ds, nodeOf, seats: new Map(), limit: -1, round: new Map(), emitted: 0 };
     if (ds.type === 'array') {
       const spec = perDataSource(this.o.sort ?? '', [ds.name]).get(ds.name) || ds.annotations.get('sort') || '';
       if (spec) m.sort = compileSort(ds, spec);
@@ -141,7 +149,7 @@ export class StreamMerger {
     }
     m.round.set(node, nb);
     if (this.complete(m)) this.flush(m);
-    else if (!m.timer) m.timer = setTimeout(() => this.flush(m), this.o.lingerMs ?? 2000);
+    else if (!m.timer) m.timer = setTimeout(() => this.flush(m), m.emitted === 0 ? this.o.firstLingerMs ?? 10_000 : this.o.lingerMs ?? 2000);
   }
 
   private complete(m: Merged): boolean {
@@ -183,6 +191,7 @@ export class StreamMerger {
     m.nodeOf.set(out, nodes);
     if (m.sort) m.sort(out);
     if (m.limit >= 0 && out.liveCount > m.limit) out.liveCount = m.limit;
+    m.emitted++;
     this.o.emit(m.ds, out);
   }
 
