@@ -33,8 +33,8 @@ type AnyReader = RingReader | PerfReader;
 
 /**
  * Where the CO-RE relocations of an in-memory object read kernel types from instead of all of
- * /sys/kernel/btf/vmlinux: a file with only the types that object needs, or undefined (vmlinux). Set by a
- * long-lived process that keeps such files (the daemon, src/service/core-btf.ts): libbpf's parsing of vmlinux's
+ * /sys/kernel/btf/vmlinux: a file with only the types that object needs, or undefined (vmlinux). Set by `ig run`
+ * and the daemon (the store's cache, src/runtime/core-btf-store.ts): libbpf's parsing of vmlinux's
  * BTF was most of a load's time (~200 of 250 ms for trace_open on a loaded machine).
  */
 export interface CoreBtfSource {

@@ -30,9 +30,7 @@ import { activeConfig } from '../config/config.js';
 import { applyConfigToParams, configValue } from '../config/params.js';
 import { kubeSourcesFromEnv } from '../kube/index.js';
 import { recordKubeSources } from '../operators/common/kube-facts.js';
-import { StoreCoreBtf } from '../runtime/core-btf-store.js';
-import { defaultStorePath } from '../oci/store.js';
-import { join } from 'node:path';
+import { installStoreCoreBtf } from '../runtime/core-btf-store.js';
 
 /** setTimeout cannot wait longer (2^31-1 ms, about 24.8 days); a longer value fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -155,7 +153,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     if (!pre.help) requirePrivileges();
     performance.mark('ig:run');
     // Minimized kernel BTF per object in the store (runtime/core-btf-store.ts); IG_CORE_BTF=0 turns it off.
-    if (!pre.help && process.env.IG_CORE_BTF !== '0') new StoreCoreBtf(join(defaultStorePath(), 'cache', 'core-btf'), log).install();
+    if (!pre.help) installStoreCoreBtf(log);
     await checkGadgetName(pre.image, log);
     const img = await getGadgetImage(pre.image, {
         pull: pull as 'always' | 'missing' | 'never',

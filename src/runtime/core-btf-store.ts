@@ -1,11 +1,13 @@
-// Minimized kernel BTF per eBPF object for `ig run`, kept in the image store between runs: libbpf reads the types
-// CO-RE relocations need from a file of a few KiB instead of parsing all of /sys/kernel/btf/vmlinux at every
-// load (the daemon keeps such files in memory for its lifetime: src/service/core-btf.ts). A run whose object has no
-// file yet loads from vmlinux as before and has `bpftool gen min_core_btf` make one beside it; the next run of the
-// same object on the same kernel uses it. Files are named by the SHA-256 of the object and of the kernel's identity
+// Minimized kernel BTF per eBPF object, kept in the image store between runs, for `ig run` and the daemon alike:
+// libbpf reads the types CO-RE relocations need from a file of a few KiB (`bpftool gen min_core_btf`, upstream's
+// btfgen) instead of parsing all of /sys/kernel/btf/vmlinux at every load (≈200 of 250 ms of a warm trace_open
+// start on a loaded machine). A load whose object has no file yet reads vmlinux as before and has bpftool make one
+// beside it in the background; the next load of the same object on the same kernel uses it, in this process or a
+// later one (a restarted daemon too). Files are named by the SHA-256 of the object and of the kernel's identity
 // (release, version, size of its BTF), so another kernel or object never picks up a wrong one. A load that fails
-// with a file is retried with vmlinux's BTF and the file is removed (made again by a later run: the failure may have
-// had another cause); an object bpftool cannot minimize is marked and not tried again.
+// with a file is retried with vmlinux's BTF and the file is removed (made again by a later process: the failure may
+// have had another cause, but not again by this one); an object bpftool cannot minimize is marked and not tried
+// again.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -13,12 +15,24 @@ import { release, version } from 'node:os';
 import { join } from 'node:path';
 import { setCoreBtfSource, type CoreBtfSource } from '../bpf/object.js';
 import type { Logger } from '../gadget/logger.js';
+import { defaultStorePath } from '../oci/store.js';
 
 const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+
+/**
+ * The store's cache (`<store>/cache/core-btf`), installed for every object this process opens from memory; none
+ * with IG_CORE_BTF=0 (benchmarks that measure loads from vmlinux).
+ */
+export function installStoreCoreBtf(log?: Logger, store = defaultStorePath()): StoreCoreBtf | undefined {
+  if (process.env.IG_CORE_BTF === '0') return undefined;
+  return new StoreCoreBtf(join(store, 'cache', 'core-btf'), log).install();
+}
 
 export class StoreCoreBtf implements CoreBtfSource {
   private readonly kernel: string | undefined;
   private readonly making = new Map<string, { child: ChildProcess; tmp: string[] }>();
+  /** Objects a load failed with in this process: not made again by it (a long-lived daemon would loop). */
+  private readonly failedHere = new Set<string>();
   private readonly onExit = () => this.abandon();
 
   constructor(private readonly dir: string, private readonly log?: Logger, private readonly bpftool = 'bpftool') {
@@ -42,13 +56,18 @@ export class StoreCoreBtf implements CoreBtfSource {
     if (!this.kernel) return undefined;
     const key = this.key(elf);
     const path = join(this.dir, `${key}.btf`);
-    if (existsSync(path)) return path;
+    if (this.failedHere.has(key)) return undefined;
+    if (existsSync(path)) {
+      this.log?.debug(`minimized kernel BTF: loading with ${path}`);
+      return path;
+    }
     if (!existsSync(join(this.dir, `${key}.bad`))) this.make(key, elf);
     return undefined;
   }
 
   failed(elf: Buffer): void {
     const key = this.key(elf);
+    this.failedHere.add(key);
     this.log?.debug(`minimized kernel BTF ${key}: a load with it failed; removed`);
     try {
       rmSync(join(this.dir, `${key}.btf`), { force: true });

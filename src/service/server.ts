@@ -10,7 +10,7 @@ import { serializeGadgetEvent } from './event-serialize.js';
 import { GadgetRun, type RunOptions } from './gadget-run.js';
 import { ClientStream } from './client-stream.js';
 import { WarmRuns } from './warm-runs.js';
-import { CoreBtfCache } from './core-btf.js';
+import { installStoreCoreBtf, type StoreCoreBtf } from '../runtime/core-btf-store.js';
 import { InstanceManager, timeoutMsOf } from './instances.js';
 import { InstanceStore } from './instance-store.js';
 import { ServiceError, statusOf } from './errors.js';
@@ -50,8 +50,8 @@ export class GadgetDaemon {
   private readonly bufferLength: number;
   /** Assemblies made for GetGadgetInfo, reused by the RunGadget that usually follows (first-event latency). */
   private readonly warm = new WarmRuns();
-  /** Minimized kernel BTF per object between runs (core-btf.ts); IG_CORE_BTF=0 turns it off (benchmarks). */
-  private btf: CoreBtfCache | undefined;
+  /** Minimized kernel BTF per object, in the store as for `ig run` (runtime/core-btf-store.ts); IG_CORE_BTF=0: none. */
+  private btf: StoreCoreBtf | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log ?? new Logger('info');
@@ -160,7 +160,7 @@ export class GadgetDaemon {
       if (a.type === 'tcp' && !this.opts.insecure) throw new ServiceError(grpc.status.FAILED_PRECONDITION, `no TLS configuration for ${a.target}: give --tls-key-file and --tls-cert-file, or --tls-insecure to allow plain TCP`);
       creds = grpc.ServerCredentials.createInsecure();
     }
-    if (process.env.IG_CORE_BTF !== '0') this.btf = new CoreBtfCache(this.log).install();
+    this.btf = installStoreCoreBtf(this.log);
     await this.instances.resume();
     if (a.type === 'unix') {
       fs.mkdirSync(path.dirname(a.path), { recursive: true, mode: 0o755 });

@@ -1,16 +1,19 @@
-// The daemon's minimized kernel BTF per eBPF object (src/service/core-btf.ts): made by bpftool after a first
-// load, used by the next loads of that object, and a file libbpf cannot use costs a retry with vmlinux's BTF,
-// never a failed run.
+// The daemon's minimized kernel BTF per eBPF object, the store's cache that `ig run` uses too
+// (src/runtime/core-btf-store.ts): made by bpftool after a first load, used by the next loads of that object (the
+// daemon's runs, in process and through a real daemon), and a file libbpf cannot use costs a retry with vmlinux's
+// BTF, never a failed run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GadgetRun } from '../../src/service/gadget-run.js';
 import { ClientStream, type EventWriter } from '../../src/service/client-stream.js';
 import { EventType } from '../../src/service/consts.js';
-import { CoreBtfCache } from '../../src/service/core-btf.js';
+import { StoreCoreBtf } from '../../src/runtime/core-btf-store.js';
+import { defaultStorePath } from '../../src/oci/store.js';
+import { DaemonHarness, until } from '../harness/daemon.js';
 import { setCoreBtfSource, type CoreBtfSource } from '../../src/bpf/object.js';
 import { PacketDecoder } from '../../src/datasource/codec.js';
 import type { ApiGadgetEvent } from '../../src/service/proto.js';
@@ -50,17 +53,20 @@ async function catOpens(): Promise<number> {
 }
 
 test('a second run loads with the minimized BTF bpftool made after the first, and traces as before', async () => {
-  const cache = new CoreBtfCache();
+  const dir = mkdtempSync(join(tmpdir(), 'ig-hclean-btf-'));
+  const cache = new StoreCoreBtf(dir);
   let used = 0;
   setCoreBtfSource({ lookup: (elf) => { const p = cache.lookup(elf); if (p) used++; return p; }, failed: (elf) => cache.failed(elf) });
   try {
     assert.ok(await catOpens() > 0, 'first run (vmlinux BTF) traces');
     assert.equal(used, 0);
-    for (let t = 0; cache.size === 0; t++) { assert.ok(t < 300, 'bpftool made no file in 30 s'); await new Promise((r) => setTimeout(r, 100)); }
+    await until('bpftool to make a file', () => readdirSync(dir).some((f) => f.endsWith('.btf')), 30000);
+    // The exe tracker's object may still be in the making: wait for every bpftool this cache started.
+    await until('bpftool to finish', () => readdirSync(dir).every((f) => f.endsWith('.btf') || f.endsWith('.bad')), 30000);
     assert.ok(await catOpens() > 0, 'second run (minimized BTF) traces');
     // trace_open's object, and the exe tracker's when process enrichment started it (it opens from memory too)
     assert.ok(used >= 1 && used <= 2, `the second load used the minimized BTF (${used} lookups answered)`);
-  } finally { cache.close(); setCoreBtfSource(undefined); }
+  } finally { cache.close(); setCoreBtfSource(undefined); rmSync(dir, { recursive: true, force: true }); }
 });
 
 test('a BTF file libbpf cannot use: the load is retried with the kernel\'s BTF and the file is dropped', async () => {
@@ -74,4 +80,25 @@ test('a BTF file libbpf cannot use: the load is retried with the kernel\'s BTF a
     assert.ok(await catOpens() > 0, 'the run traces');
     assert.equal(failed, 1, 'the file was reported unusable');
   } finally { setCoreBtfSource(undefined); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a real daemon loads with the store\'s file, the one `ig run` makes and uses', async () => {
+  const store = join(defaultStorePath(), 'cache', 'core-btf');
+  const d = new DaemonHarness('daemon-btf-hclean');
+  try {
+    await d.start(['-v']);
+    // The first run may be the one that has bpftool make the file (nobody ran trace_open on this store before);
+    // a later one loads with it.
+    let line: string | undefined;
+    for (let k = 0; k < 5 && !line; k++) {
+      const r = d.ctl(['run', 'trace_open', '--host', '--comm', 'hcleannone', '--timeout', '1']);
+      assert.equal(r.code, 0, r.stderr);
+      line = d.proc!.stderr.split('\n').find((l) => l.includes('minimized kernel BTF: loading with '));
+      if (!line) await new Promise((res) => setTimeout(res, 2000));
+    }
+    assert.ok(line, `the daemon never loaded with a minimized BTF: ${d.proc!.stderr.slice(-800)}`);
+    const path = line.slice(line.indexOf('loading with ') + 'loading with '.length).trim();
+    assert.equal(join(path, '..'), store, 'the file is in the store\'s cache');
+    assert.ok(existsSync(path), 'and stays there for the next process');
+  } finally { await d.cleanup(); }
 });
