@@ -1,9 +1,10 @@
 // Faults: killed clients, a SIGKILLed daemon, many short clients, bad requests, users without access.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { DaemonHarness, ownedProgIds, poke, stillLoaded, until } from '../harness/daemon.js';
+import { DaemonHarness, OwnCat, ownedProgIds, poke, stillLoaded, until } from '../harness/daemon.js';
+import { Inspector } from '../harness/inspector.js';
 import { serviceOf, type ApiGadgetEvent } from '../../src/service/proto.js';
 import { EventType } from '../../src/service/consts.js';
 
@@ -13,8 +14,12 @@ after(async () => { await d.cleanup(); });
 
 type Raw = grpc.Client & Record<string, (...a: unknown[]) => unknown>;
 function raw(service: 'GadgetManager' | 'GadgetInstanceManager' | 'BuiltInGadgetManager'): Raw {
+  return rawAt(d.address, service);
+}
+
+function rawAt(address: string, service: 'GadgetManager' | 'GadgetInstanceManager' | 'BuiltInGadgetManager'): Raw {
   const Ctor = serviceOf(service);
-  return new Ctor(d.address, grpc.credentials.createInsecure()) as unknown as Raw;
+  return new Ctor(address, grpc.credentials.createInsecure()) as unknown as Raw;
 }
 
 function unary(c: Raw, method: string, req: unknown): Promise<{ err: grpc.ServiceError | null; res: unknown }> {
@@ -31,6 +36,25 @@ function runStatus(first: unknown): Promise<grpc.StatusObject> {
     call.on('status', (s: grpc.StatusObject) => { c.close(); resolve(s); });
     call.write(first);
   });
+}
+
+/** How much a series rises from its first to its last sample along its least-squares line. */
+function trendGrowth(ys: number[]): number {
+  const n = ys.length;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, y) => a + y, 0) / n;
+  let sxy = 0, sxx = 0;
+  ys.forEach((y, x) => { sxy += (x - mx) * (y - my); sxx += (x - mx) ** 2; });
+  return (sxy / sxx) * (n - 1);
+}
+
+/** Sockets process `pid` has open: the daemon's listeners and its clients' connections. */
+function socketCount(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try { if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++; } catch { /* closed meanwhile */ }
+  }
+  return n;
 }
 
 function rssKiB(pid: number): number {
@@ -100,17 +124,28 @@ test('bad requests get one clear gRPC status', async () => {
   await until('no programs', () => ownedProgIds(d.proc!.pid).length === 0);
 });
 
-test('100 clients connecting and disconnecting leave the daemon\'s RSS flat', async () => {
-  // A one-event buffer: what the instance keeps for attaching clients is bounded by design and filled by other
-  // processes' cats here; this test is about what each client leaves behind.
-  const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'cat', '--detach', '--name', 'churn', '--event-buffer-length', '1']);
+test('100 clients connecting and disconnecting leave the daemon\'s memory flat', async (t) => {
+  // A daemon of this test's own with its V8 inspector on a loopback port of its own: memory is read after a full
+  // GC, so what is measured is what each round of clients left reachable, not where V8's collector happened to be.
+  const m = new DaemonHarness('daemon-churn');
+  await m.start([], { nodeArgs: ['--inspect=127.0.0.1:0'] });
+  const insp = await Inspector.connect(() => m.proc!.stderr);
+  // A one-event buffer, filled by a cat of ours: every client gets that event replayed. Only our cat's opens are
+  // traced, so the daemon's memory does not follow what the machine's other cats do (at load 30-40, an instance
+  // tracing every cat on the machine grew its external memory by up to 5 MiB a round: batches, not clients).
+  const cat = new OwnCat(m.dir, 'hcleanchurn');
+  const c = m.ctl(['run', 'trace_open', '--host', '--comm', cat.comm, '--detach', '--name', 'churn', '--event-buffer-length', '1']);
   assert.equal(c.code, 0, c.stderr);
   const id = c.stdout.trim();
+  const witness = d.ctlProcess(['attach', 'churn', '-o', 'json'], m.address);
+  try {
+    await witness.waitFor<{ fname?: string }>((e) => e.fname === cat.file, () => cat.poke(), { timeoutMs: 30000 });
+  } finally { await witness.stop('SIGINT'); }
   const client = async (): Promise<void> => {
-    const b = raw('BuiltInGadgetManager');
+    const b = rawAt(m.address, 'BuiltInGadgetManager');
     await unary(b, 'GetInfo', { version: '1' });
     b.close();
-    const gm = raw('GadgetManager');
+    const gm = rawAt(m.address, 'GadgetManager');
     const call = (gm['RunGadget'] as () => grpc.ClientDuplexStream<unknown, ApiGadgetEvent>).call(gm);
     await new Promise<void>((resolve) => {
       call.on('data', (ev: ApiGadgetEvent) => { if (ev.type === EventType.GadgetInfo) { call.cancel(); resolve(); } });
@@ -120,16 +155,36 @@ test('100 clients connecting and disconnecting leave the daemon\'s RSS flat', as
     gm.close();
   };
   try {
-    // Round 1 warms up (JIT, pools, V8 growing its heap to a working size); rounds 2 and 3 must not keep growing.
+    // Rounds of 100 clients; after each, a full GC, then live memory (V8 heap + external buffers) and RSS. The first
+    // WARM rounds fill JIT code, inline caches and pools: seen on the loaded machine, live memory grew 0.5–0.8 MiB
+    // over the first rounds, then stayed within ±0.3 MiB for 2,000 more clients, and RSS after GC within ±0.5 MiB.
+    // Memory is read once the daemon has closed the clients' connections: its sockets back to those before them.
+    // On a machine at load 30–40 the daemon was seen to close them seconds after the clients went, and each open
+    // HTTP/2 session holds 30–50 KiB (live memory +3–5 MiB for a round read too early).
+    const WARM = 3, MEASURED = 5;
+    const sockets0 = socketCount(m.proc!.pid);
+    const live: number[] = [];
     const rss: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < WARM + MEASURED; round++) {
       for (let i = 0; i < 100; i++) await client();
-      await new Promise((r) => setTimeout(r, 500));
-      rss.push(rssKiB(d.proc!.pid));
+      await until(`the daemon to close the clients' connections (${sockets0} sockets before them)`, () => socketCount(m.proc!.pid) <= sockets0, 60000);
+      const mem = await insp.memoryAfterGc();
+      if (round < WARM) continue;
+      live.push(mem.heapUsed + mem.external);
+      rss.push(rssKiB(m.proc!.pid) * 1024);
     }
-    assert.ok(rss[2]! - rss[1]! < 6 * 1024, `RSS after each 100 clients: ${rss.join(', ')} KiB`);
+    // Growth over the measured rounds (400 clients) along a least-squares line, so no single sample decides. Bounds:
+    // 1.5 MiB of live memory is under 4 KiB a client (a leaked client stream and its call keep more than that), five
+    // times the noise; 4 MiB of RSS is 10 KiB a client, for what V8 does not see (native memory).
+    const MiB = 1048576;
+    const show = `after each 100 clients (MiB): live ${live.map((b) => (b / MiB).toFixed(2)).join(', ')}; rss ${rss.map((b) => (b / MiB).toFixed(2)).join(', ')}`;
+    t.diagnostic(show);
+    assert.ok(trendGrowth(live) < 1.5 * MiB, `live memory grows: ${show}`);
+    assert.ok(trendGrowth(rss) < 4 * MiB, `RSS grows: ${show}`);
   } finally {
-    assert.equal(d.ctl(['delete', 'churn']).code, 0);
+    insp.close();
+    assert.equal(m.ctl(['delete', 'churn']).code, 0);
+    await m.cleanup();
   }
 });
 
