@@ -11,6 +11,9 @@ import { compileC, tempDir } from '../harness/workload.js';
 
 const tmp = tempDir('ig-h18lib-');
 after(() => tmp.cleanup());
+// The storms are filtered by command name in the kernel: a name of this process's own (comm keeps 15 bytes), so a
+// concurrent run of this file elsewhere on the machine adds nothing to the counts compared below.
+const STORM_COMM = `iglib${process.pid.toString(36)}`.slice(0, 15);
 
 interface OpenEvent { proc: { comm: string; pid: number }; fname: string; error_raw: number; $ds: string }
 
@@ -95,7 +98,7 @@ int main(int argc, char **argv) {
 
 test('a slow consumer on a storm: the kernel counts what it loses, memory stays bounded', async (t) => {
   // Static: no dynamic loader opening libraries, so the storm's opens are all of /etc/hostname.
-  const bin = compileC(tmp.dir, 'iglibstorm', STORM_C, ['-O2', '-static']);
+  const bin = compileC(tmp.dir, STORM_COMM, STORM_C, ['-O2', '-static']);
   const N = 300000;
   const losses: LostEvents[] = [];
   let delivered = 0;
@@ -106,7 +109,7 @@ test('a slow consumer on a storm: the kernel counts what it loses, memory stays 
   // second), so that nothing is still queued when it stops. The timeout only guards against a hang.
   const settled = () => { if (stormExited && delivered + lostSum() >= N) void run.stop(); };
   // Filtered by command in the kernel (gadget/filter.h), so only the storm's events reach the ring.
-  const run = runGadget('trace_open', { host: true, params: { comm: 'iglibstorm' }, maxBufferedBytes: 256 << 10, timeoutMs: 90000, onLost: (l) => { losses.push(l); settled(); } });
+  const run = runGadget('trace_open', { host: true, params: { comm: STORM_COMM }, maxBufferedBytes: 256 << 10, timeoutMs: 90000, onLost: (l) => { losses.push(l); settled(); } });
   await run.started;
   const base = process.memoryUsage();
   let peakHeap = 0;
@@ -164,7 +167,7 @@ test('remote: the same iterator over a run on a real ig daemon', async () => {
 });
 
 test('remote: a slow consumer pauses the stream; the daemon drops and counts, memory stays bounded', async (t) => {
-  const bin = compileC(tmp.dir, 'iglibstorm', STORM_C, ['-O2', '-static']);
+  const bin = compileC(tmp.dir, STORM_COMM, STORM_C, ['-O2', '-static']);
   const d = new DaemonHarness('h18lib-remote-slow');
   await d.start(['--events-buffer-length', '4096']);
   try {
@@ -172,7 +175,7 @@ test('remote: a slow consumer pauses the stream; the daemon drops and counts, me
     const losses: LostEvents[] = [];
     let delivered = 0;
     let stormExited = false;
-    const run = runGadget('trace_open', { remote: d.address, host: true, params: { comm: 'iglibstorm' }, maxBufferedBytes: 256 << 10, timeoutMs: 90000, onLost: (l) => losses.push(l) });
+    const run = runGadget('trace_open', { remote: d.address, host: true, params: { comm: STORM_COMM }, maxBufferedBytes: 256 << 10, timeoutMs: 90000, onLost: (l) => losses.push(l) });
     await run.started;
     await new Promise((r) => setTimeout(r, 500)); // the daemon attaches after it answered
     const base = process.memoryUsage();
