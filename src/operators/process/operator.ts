@@ -172,7 +172,9 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
     });
     // Same identity and freshness as the resolver's cache: (pid, comm), re-checked after a second.
     exe.derivation = { kind: 'computed', inputs: commField ? [pidField, commField] : [pidField], ttlMs: 1000 };
-    if (tracker && commAt >= 0) {
+    // Not while recording: a text the native renderer reads from the tracker's map never reaches facts.ask, so the
+    // recording would lack that executable and its replay would print it empty.
+    if (tracker && commAt >= 0 && facts?.mode !== 'record') {
       exe.derivation.kernelText = { mapFd: () => tracker.get()?.map.fd, slots: EXE_SLOTS, matchSize: EXE_COMM_LEN, textSize: EXE_PATH_MAX };
     }
     n++;
