@@ -45,7 +45,8 @@ function cpuSeconds(pid: number): number {
 async function profile(extra: string[], seconds: number, busy?: { pid: number; cpu: number }): Promise<{ samples: Sample[]; stdout: string; busyCpu: number }> {
   const since = lastProgramId();
   const ig = new IgProcess(['run', 'profile_cpu', '--host', ...extra]);
-  await waitForProgram('ig_prof_cpu', since);
+  // A run that never attaches must not outlive the test (seen at load 30: the file then hung for an hour).
+  try { await waitForProgram('ig_prof_cpu', since, 60000); } catch (e) { await ig.stop('SIGKILL'); throw e; }
   for (const id of ownedProgIds(ig.pid)) held.add(id);
   const cpu0 = busy ? cpuSeconds(busy.pid) : 0;
   await new Promise((r) => setTimeout(r, seconds * 1000));
