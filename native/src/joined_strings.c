@@ -91,41 +91,20 @@ size_t ig_joined_raw(uint8_t *out, const uint8_t *rec, size_t rec_size, uint32_t
   return (size_t)(c.w - out);
 }
 
+static void json_part(void *ctx, const uint8_t *part, size_t len, bool first) {
+  raw_ctx *c = ctx;
+  if (!first) {
+    memcpy(c->w, c->sep, c->sep_len);
+    c->w += c->sep_len;
+  }
+  c->w = ig_json_escape(c->w, part, len);
+}
+
+/* The same walk as ig_joined_raw, each part JSON-escaped (each_part and its callback are static: -O2 inlines both). */
 uint8_t *ig_put_joined(uint8_t *w, const uint8_t *rec, size_t rec_size, uint32_t off, uint32_t size, const uint8_t *desc) {
-  uint32_t len_off = rd32(desc), count_off = rd32(desc + 4), cap = rd32(desc + 8), sep_raw = rd32(desc + 12);
-  uint32_t sep_len = rd32(desc + 16);
-  const uint8_t *sep = desc + IG_JOINED_DESC_FIXED;
-  size_t n = rec_size > off ? rec_size - off : 0;
-  if (n > size) n = size;
-  if (len_off != UINT32_MAX) {
-    uint32_t used = rd32(rec + len_off);
-    if (used < n) n = used;
-  }
-  int64_t count = INT64_MAX;
-  if (count_off != UINT32_MAX) {
-    int32_t c;
-    memcpy(&c, rec + count_off, 4);
-    count = c;
-  }
-  const uint8_t *s = rec + off;
-  *w++ = '"';
-  size_t joined = 0, start = 0;
-  int64_t seen = 0;
-  while (start < n && seen < count) {
-    const uint8_t *nul = memchr(s + start, 0, n - start);
-    if (!nul) break; /* an unterminated last part is not an argument */
-    size_t len = (size_t)(nul - (s + start));
-    size_t need = (seen ? sep_raw : 0) + len;
-    if (joined + need > cap) break;
-    if (seen) {
-      memcpy(w, sep, sep_len);
-      w += sep_len;
-    }
-    w = ig_json_escape(w, s + start, len);
-    joined += need;
-    seen++;
-    start += len + 1;
-  }
-  *w++ = '"';
-  return w;
+  raw_ctx c = {w, desc + IG_JOINED_DESC_FIXED, rd32(desc + 16)};
+  *c.w++ = '"';
+  each_part(rec, rec_size, off, size, desc, json_part, &c);
+  *c.w++ = '"';
+  return c.w;
 }
