@@ -10,7 +10,7 @@
 import { crc32, brotliCompressSync, brotliDecompressSync, constants as zc, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decodeFact, encodeFact } from '../gadget/host-facts.js';
 import type { RecordedRows } from '../gadget/recording.js';
-import { native } from '../bpf/native.js';
+import { zstdCompress, zstdDecompress } from '../bpf/recorder.js';
 
 /** Written by this ig. Version 2 added codec 3 (zstd); entries are the same as in version 1. */
 export const FORMAT_VERSION = 2;
@@ -212,7 +212,7 @@ function parseEntry(type: number, body: Buffer, at: number): Entry {
 export function compress(codec: Codec, content: Buffer): Buffer {
   if (codec === Codec.Deflate) return deflateRawSync(content, { level: 1 });
   if (codec === Codec.Brotli) return brotliCompressSync(content, { params: { [zc.BROTLI_PARAM_QUALITY]: 1, [zc.BROTLI_PARAM_SIZE_HINT]: content.length } });
-  if (codec === Codec.Zstd) return native.zstdCompress(content, 1);
+  if (codec === Codec.Zstd) return zstdCompress(content, 1);
   return content;
 }
 
@@ -243,7 +243,7 @@ export function chunkContent(head: ChunkHead, stored: Buffer): Buffer {
   if (crc32(stored) !== head.crc) throw new RecordingError(`chunk ${head.seq}: checksum mismatch (damaged bytes)`);
   let out: Buffer;
   try {
-    out = head.codec === Codec.Zstd ? native.zstdDecompress(stored, head.content)
+    out = head.codec === Codec.Zstd ? zstdDecompress(stored, head.content)
       : head.codec === Codec.Deflate ? inflateRawSync(stored, { maxOutputLength: MAX_CHUNK_BYTES })
       : head.codec === Codec.Brotli ? brotliDecompressSync(stored, { maxOutputLength: MAX_CHUNK_BYTES }) : stored;
   } catch (e) {

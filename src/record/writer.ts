@@ -11,8 +11,7 @@
 // the params, the data source table and the host facts known as of its first chunk (the entries appended with a
 // state key).
 import { hostname, release, arch } from 'node:os';
-import { native } from '../bpf/native.js';
-import type { RecorderHandle } from '../bpf/native-api.js';
+import { NativeRecorder } from '../bpf/recorder.js';
 import { readerBatchBytes, type NativeRecordTarget, type PendingBatch, type RecordSink } from '../gadget/recording.js';
 import type { FactLog } from '../gadget/host-facts.js';
 import {
@@ -49,7 +48,7 @@ const MIN_FILE_BYTES = 64 * 1024;
 const ERROR_POLL_MS = 250;
 
 export class RecordingWriter implements RecordSink, FactLog {
-  private readonly h: RecorderHandle;
+  private readonly h: NativeRecorder;
   /** Entries appended before begin() (facts asked while the operators were set up): they follow the image. */
   private pre: [Buffer, string | null][] | null = [];
   private readonly dsIds = new Map<string, number>();
@@ -67,7 +66,7 @@ export class RecordingWriter implements RecordSink, FactLog {
     if (o.codec === Codec.Brotli) throw new RecordingError(`recording ${path}: the writer compresses with zstd, raw deflate or nothing`);
     this.onError = opts.onError;
     try {
-      this.h = native.recorderOpen(path, { codec: o.codec, chunkBytes: o.chunkBytes, flushMs: o.flushMs, maxFileBytes: o.maxFileBytes, maxFiles: o.maxFiles });
+      this.h = new NativeRecorder(path, { codec: o.codec, chunkBytes: o.chunkBytes, flushMs: o.flushMs, maxFileBytes: o.maxFileBytes, maxFiles: o.maxFiles });
     } catch (e) {
       // The native message says it: "cannot create recording FILE: <reason>".
       throw new RecordingError((e as Error).message);
@@ -78,15 +77,15 @@ export class RecordingWriter implements RecordSink, FactLog {
 
   /** Counts for the summary at the end (batches and records include those a reader appended natively). */
   get stats(): { batches: number; records: number; lost: number; facts: number; files: number } {
-    const n = this.final ?? native.recorderStats(this.h);
+    const n = this.final ?? this.h.stats();
     return { batches: this.js.batches + n.batches, records: this.js.records + n.records, lost: this.js.lost, facts: this.js.facts, files: n.files };
   }
 
-  private now(): number { return native.recorderNow(this.h); }
+  private now(): number { return this.h.now(); }
 
   private checkError(): void {
     if (this.failed || this.closed) return;
-    const st = native.recorderStats(this.h);
+    const st = this.h.stats();
     if (st.error) this.fail(new Error(`write failed: ${st.error}`));
   }
 
@@ -106,12 +105,12 @@ export class RecordingWriter implements RecordSink, FactLog {
     // The header's JSON up to its part number, which the native side writes (0 here, the file's number after a rotation).
     const { part: _part, ...rest } = this.header;
     const json = JSON.stringify(rest);
-    native.recorderBegin(this.h, `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"part":`);
+    this.h.begin(`${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"part":`);
     let n = 0;
     if (image.metadata) this.append(blobEntry('metadata', '', '', image.metadata), null, `blob:${n++}`);
     for (const l of image.layers) this.append(blobEntry('layer', l.mediaType, l.digest, l.data), null, `blob:${n++}`);
     // The image in a chunk of its own: damage anywhere later still leaves a file that says what it recorded.
-    native.recorderSeal(this.h);
+    this.h.seal();
     const pre = this.pre ?? [];
     this.pre = null;
     for (const [b, key] of pre) this.append(b, null, key);
@@ -120,7 +119,7 @@ export class RecordingWriter implements RecordSink, FactLog {
   private append(head: Buffer, body: Buffer | null, key: string | null): void {
     if (this.closed || this.failed) return;
     if (this.pre) { this.pre.push([body ? Buffer.concat([head, body]) : head, key]); return; }
-    if (!native.recorderAppend(this.h, head, body, key)) this.checkError();
+    if (!this.h.append(head, body, key)) this.checkError();
   }
 
   /** The run's params (full key → value) as they were set. */
@@ -141,7 +140,7 @@ export class RecordingWriter implements RecordSink, FactLog {
   /** Where a reader hands `ds`'s batches on its own thread (reader option `record`); undefined before begin(). */
   nativeTarget(ds: string): NativeRecordTarget | undefined {
     if (this.closed || this.failed || this.pre) return undefined;
-    return { recorder: this.h, ds: this.dsId(ds) };
+    return { recorder: this.h.handle, ds: this.dsId(ds) };
   }
 
   batch(ds: string, raw: Buffer, count: number, layout: number): PendingBatch {
@@ -187,7 +186,7 @@ export class RecordingWriter implements RecordSink, FactLog {
     this.append(endEntry(this.now(), reason), null, null);
     this.closed = true;
     clearInterval(this.timer);
-    const st = native.recorderClose(this.h);
+    const st = this.h.close();
     this.final = st;
     if (st.error && !this.failed) this.fail(new Error(`write failed: ${st.error}`));
     if (this.failed) throw this.failed;
