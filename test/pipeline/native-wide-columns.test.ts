@@ -54,13 +54,42 @@ function record(name: Buffer, path: Buffer): Buffer {
 
 const ELLIPSES = ['end', 'start', 'middle', 'none'];
 
+type World = ReturnType<typeof world>;
+
+/** The two columns of a world compiled to a native plan; render() gives what JS prints for a record beside what the
+ * plan does with it. */
+function plan({ ds, a, b }: World) {
+  const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
+  const np = compileNativeColumns(cols);
+  if ('reason' in np) throw new Error(np.reason);
+  return {
+    render(raw: Buffer) {
+      const expected = rowLine(cols, batchFromRing(ds, Buffer.from(raw), 1), 0) + '\n';
+      const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
+      return { expected, out: res.out.toString('utf8'), missed: res.missed };
+    },
+    dispose: () => np.dispose(),
+  };
+}
+
+/** The name column `width` wide, the path column at most `width`, both cut with `ell`. */
+function widthPlan(width: number, ell: string) {
+  const w = world();
+  w.a.annotations.set('columns.width', String(width));
+  w.a.annotations.set('columns.ellipsis', ell);
+  w.b.annotations.set('columns.maxwidth', String(width));
+  w.b.annotations.set('columns.ellipsis', ell);
+  return plan(w);
+}
+
 test('native columns: wide, combining and emoji characters render natively, byte for byte as string-width measures them', () => {
   const r = rng(1606);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   let rendered = 0;
   let cut = 0;
   for (let layout = 0; layout < 60; layout++) {
-    const { ds, a, b } = world();
+    const w = world();
+    const { a, b } = w;
     a.annotations.set('columns.width', String(1 + Math.floor(r() * 14)));
     a.annotations.set('columns.ellipsis', pick(ELLIPSES));
     if (r() < 0.4) a.annotations.set('columns.alignment', 'right');
@@ -68,9 +97,7 @@ test('native columns: wide, combining and emoji characters render natively, byte
     b.annotations.set('columns.ellipsis', pick(ELLIPSES));
     b.annotations.set('columns.width', String(1 + Math.floor(r() * 6)));
     if (r() < 0.3) b.annotations.set('columns.alignment', 'right');
-    const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
-    const np = compileNativeColumns(cols);
-    if ('reason' in np) throw new Error(np.reason);
+    const np = plan(w);
     try {
       for (let k = 0; k < 40; k++) {
         const text = (n: number) => Array.from({ length: n }, () => pick(NATIVE)).join('');
@@ -78,12 +105,9 @@ test('native columns: wide, combining and emoji characters render natively, byte
         // Sometimes a path cut inside a character (the field's size) or with a broken sequence (U+FFFD).
         let path = Buffer.from(text(Math.floor(r() * 16)), 'utf8');
         if (r() < 0.15) path = Buffer.concat([path, Buffer.from([0xe4, 0xb8]), Buffer.from(text(2), 'utf8')]);
-        const raw = record(name, path);
-        const batch = batchFromRing(ds, Buffer.from(raw), 1);
-        const expected = rowLine(cols, batch, 0) + '\n';
-        const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
-        assert.deepEqual(res.missed, [], `no miss for ${JSON.stringify(name.toString())} / ${JSON.stringify(path.toString())}`);
-        assert.equal(res.out.toString('utf8'), expected, `layout ${layout}: ${JSON.stringify(name.toString())} / ${JSON.stringify(path.toString())}`);
+        const { expected, out, missed } = np.render(record(name, path));
+        assert.deepEqual(missed, [], `no miss for ${JSON.stringify(name.toString())} / ${JSON.stringify(path.toString())}`);
+        assert.equal(out, expected, `layout ${layout}: ${JSON.stringify(name.toString())} / ${JSON.stringify(path.toString())}`);
         rendered++;
         if (expected.includes('…')) cut++;
       }
@@ -100,21 +124,12 @@ test('native columns: each character class alone, at every width from 1 to 8 and
     for (const reps of [1, 2, 5]) {
       for (let width = 1; width <= 8; width++) {
         for (const ell of ELLIPSES) {
-          const { ds, a, b } = world();
-          a.annotations.set('columns.width', String(width));
-          a.annotations.set('columns.ellipsis', ell);
-          b.annotations.set('columns.maxwidth', String(width));
-          b.annotations.set('columns.ellipsis', ell);
-          const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
-          const np = compileNativeColumns(cols);
-          if ('reason' in np) throw new Error(np.reason);
+          const np = widthPlan(width, ell);
           try {
             const s = Buffer.from(`${ch.repeat(reps)}x${ch}`, 'utf8');
-            const raw = record(s, s);
-            const expected = rowLine(cols, batchFromRing(ds, Buffer.from(raw), 1), 0) + '\n';
-            const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
-            assert.deepEqual(res.missed, [], JSON.stringify(ch));
-            assert.equal(res.out.toString('utf8'), expected, `${JSON.stringify(ch)} x${reps} width ${width} ${ell}`);
+            const { expected, out, missed } = np.render(record(s, s));
+            assert.deepEqual(missed, [], JSON.stringify(ch));
+            assert.equal(out, expected, `${JSON.stringify(ch)} x${reps} width ${width} ${ell}`);
           } finally {
             np.dispose();
           }
@@ -129,21 +144,12 @@ test('native columns: non-ASCII white space inside, before and at the end of cel
     for (const t of [`${sp}a`, `a${sp}b`, `ab${sp}`, `${sp}${sp}`, `a${sp} ${sp}`]) {
       for (const width of [1, 2, 3, 6]) {
         for (const ell of ELLIPSES) {
-          const { ds, a, b } = world();
-          a.annotations.set('columns.width', String(width));
-          a.annotations.set('columns.ellipsis', ell);
-          b.annotations.set('columns.maxwidth', String(width));
-          b.annotations.set('columns.ellipsis', ell);
-          const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
-          const np = compileNativeColumns(cols);
-          if ('reason' in np) throw new Error(np.reason);
+          const np = widthPlan(width, ell);
           try {
             for (const [x, y] of [[t, t], [t, ''], ['', t]] as const) {
-              const raw = record(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8'));
-              const expected = rowLine(cols, batchFromRing(ds, Buffer.from(raw), 1), 0) + '\n';
-              const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
-              assert.deepEqual(res.missed, [], JSON.stringify([x, y]));
-              assert.equal(res.out.toString('utf8'), expected, `${JSON.stringify([x, y])} width ${width} ${ell}`);
+              const { expected, out, missed } = np.render(record(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8')));
+              assert.deepEqual(missed, [], JSON.stringify([x, y]));
+              assert.equal(out, expected, `${JSON.stringify([x, y])} width ${width} ${ell}`);
             }
           } finally {
             np.dispose();
@@ -155,14 +161,10 @@ test('native columns: non-ASCII white space inside, before and at the end of cel
 });
 
 test('native columns: characters whose width depends on their neighbours go to JS', () => {
-  const { ds, a, b } = world();
-  const cols = [columnFor(ds, a, false), columnFor(ds, b, true)];
-  const np = compileNativeColumns(cols);
-  if ('reason' in np) throw new Error(np.reason);
+  const np = plan(world());
   try {
     for (const m of MISSES) {
-      const raw = record(Buffer.from(`ab${m}中`, 'utf8'), Buffer.from('/x'));
-      assert.deepEqual(nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1).missed, [0], JSON.stringify(m));
+      assert.deepEqual(np.render(record(Buffer.from(`ab${m}中`, 'utf8'), Buffer.from('/x'))).missed, [0], JSON.stringify(m));
     }
   } finally {
     np.dispose();
