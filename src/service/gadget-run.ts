@@ -8,6 +8,7 @@ import { defaultDataOperators } from '../runtime/operators.js';
 import type { KubeSources } from '../operators/common/pod-source.js';
 import { GadgetContext } from '../gadget/context.js';
 import { Logger, type LogLevel as LoggerLevel } from '../gadget/logger.js';
+import { EarlyLog } from './early-log.js';
 import type { DataOperator } from '../gadget/operator.js';
 import type { GetImageOptions } from '../oci/images.js';
 import { describeDataSource } from './wire.js';
@@ -74,8 +75,8 @@ export class GadgetRun {
   private infoPayload: Buffer | undefined;
   /** Every data source's field-table frame: a client gets them all before its first batch. */
   private tablesPayload: Buffer | undefined;
-  /** Messages before any client could hear them (start-up): replayed to clients that attach later. */
-  private readonly early: { level: number; msg: string }[] = [];
+  /** Messages no client could hear (start-up, headless): replayed to clients that attach later; bounded (early-log.ts). */
+  private readonly early = new EarlyLog();
   private batchClients = 0;
   private upstreamClients = 0;
   private dataSourceCount = 0;
@@ -311,7 +312,7 @@ export class GadgetRun {
   attach(c: ClientStream): void {
     this.clients.add(c);
     if (c.form === 'batch') this.batchClients++; else this.upstreamClients++;
-    for (const m of this.early) c.log(m.level, m.msg);
+    for (const m of this.early.messages()) c.log(m.level, m.msg);
     if (this.infoPayload) this.greet(c);
     if (this.heldForClient) {
       this.heldForClient = false;
