@@ -5,6 +5,7 @@
       "src/libbpf_log.c",
       "src/napi_helpers.c",
       "src/object.c",
+      "src/signals_held.c",
       "src/attach.c",
       "src/maps.c",
       "src/reader.c",

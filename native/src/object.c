@@ -1,5 +1,6 @@
 /* bpf_object lifecycle: open, pre-load configuration, load, introspection, close. */
 #include "addon.h"
+#include "signals_held.h"
 
 #include <bpf/btf.h>
 #include <errno.h>
@@ -489,7 +490,10 @@ static napi_value js_load(napi_env env, napi_callback_info info) {
   if (!o || !require_not_loaded(env, o, "load")) return NULL;
   if (o->log_buf) o->log_buf[0] = 0;
   ig_log_reset();
+  sigset_t held; /* a signal arriving while the verifier runs fails the load with EAGAIN (signals_held.c) */
+  ig_signals_hold(&held);
   int err = bpf_object__load(o->obj);
+  ig_signals_release(&held);
   o->loaded = true; /* libbpf refuses a second load attempt either way */
   if (err) {
     napi_value e;

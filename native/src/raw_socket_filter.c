@@ -3,6 +3,7 @@
  * filter dispatcher is a handful of instructions built in TypeScript), and attach a program fd to a socket.
  */
 #include "addon.h"
+#include "signals_held.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@ static napi_value js_prog_load_raw(napi_env env, napi_callback_info info) {
   }
   char *log = calloc(1, IG_RAW_LOG_SIZE);
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = log ? IG_RAW_LOG_SIZE : 0, .log_level = 0);
+  sigset_t held; /* a signal arriving while the verifier runs fails the load with EAGAIN (signals_held.c) */
+  ig_signals_hold(&held);
   int fd = bpf_prog_load((enum bpf_prog_type)type, name, license, insns, len / sizeof(struct bpf_insn), &opts);
   if (fd < 0 && log) {
     /* Retry with a verbose log so the caller can show why. */
@@ -42,6 +45,7 @@ static napi_value js_prog_load_raw(napi_env env, napi_callback_info info) {
     int fd2 = bpf_prog_load((enum bpf_prog_type)type, name, license, insns, len / sizeof(struct bpf_insn), &opts);
     if (fd2 >= 0) fd = fd2;
   }
+  ig_signals_release(&held);
   napi_value r = NULL;
   if (fd < 0) {
     int err = -fd;
