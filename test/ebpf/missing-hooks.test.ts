@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runIgSync, repoRoot } from '../harness/ig.js';
-import { waitNoPrograms } from '../harness/workload.js';
+import { ProgTap, waitUnloaded } from '../harness/owned-progs.js';
 
 const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
 const env = { IG_OCI_STORE: store };
@@ -19,9 +19,12 @@ test('a BPF LSM program on a kernel without BPF LSM: one line naming the LSM hoo
   writeFileSync(join(dir, 'gadget.yaml'), 'name: lsm-test\ndatasources:\n  lsm_events:\n    fields:\n      pid: {annotations: {description: pid}}\n');
   const b = runIgSync(['image', 'build', dir, '-t', 'lsm-test'], { env });
   assert.equal(b.code, 0, b.stderr);
-  const r = runIgSync(['run', 'lsm-test', '--host'], { env, timeoutMs: 30000 });
+  const tap = new ProgTap();
+  const r = runIgSync(['run', 'lsm-test', '--host'], { env: { ...env, ...tap.env }, timeoutMs: 30000 });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^Error: gadget lsm-test: program ig_lsm_open: LSM hook file_open \(BPF LSM\) is not supported: this kernel has no BPF LSM/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.deepEqual(await waitNoPrograms('ig_lsm_open'), []);
+  // Whatever this run loaded before the attach failed (maybe nothing) is unloaded.
+  assert.deepEqual(await waitUnloaded(tap.ids()), []);
+  tap.cleanup();
 });

@@ -28,9 +28,9 @@ function shellQuote(s: string): string {
 }
 
 /** Run ig with stdout on a pseudo terminal (script from util-linux); returns what the terminal showed. */
-export function runIgInPty(args: string[], opts: { timeoutMs?: number } = {}): { code: number | null; output: string } {
+export function runIgInPty(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): { code: number | null; output: string } {
   const cmd = [process.execPath, IG_MAIN, ...args].map(shellQuote).join(' ');
-  const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60000 });
+  const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60000, env: { ...process.env, ...opts.env } });
   if (r.error) throw new Error(`script: ${r.error.message}`);
   return { code: r.status, output: r.stdout };
 }

@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IgProcess, runIgSync } from '../harness/ig.js';
-import { lastProgramId, waitForProgram } from '../harness/workload.js';
+import { waitOwnProgram } from '../harness/owned-progs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-rec-stats-h18feat-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,9 +27,8 @@ for (const [k, c] of cases.entries()) {
     copyFileSync('/bin/sh', busy);
     let tracer: IgProcess | undefined;
     if (c.tracer) {
-      const after0 = lastProgramId();
       tracer = new IgProcess(['run', 'trace_open', '--host', '-o', 'none']);
-      await waitForProgram('ig_openat_e', after0);
+      await waitOwnProgram(tracer.pid, 'ig_openat_e');
     }
     const child = spawn(busy, ['-c', 'while :; do :; done'], { stdio: 'ignore' });
     const file = join(dir, `${c.gadget}-${k}.igrec`);

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSync, closeSync, readlinkSync, readdirSync } from 'node:fs';
 import { IgProcess } from '../../../test/harness/ig.js';
-import { lastProgramId, waitForProgram } from '../../../test/harness/workload.js';
+import { waitOwnProgram } from '../../../test/harness/owned-progs.js';
 import { prepareGadget } from '../../../src/runtime/assemble.js';
 import { Logger } from '../../../src/gadget/logger.js';
 import type { Batch } from '../../../src/datasource/index.js';
@@ -28,9 +28,8 @@ function holdsStatsFd(): boolean {
 }
 
 test('every program: trace_open\'s in another process, with runs, type, maps and the holder', async () => {
-  const after0 = lastProgramId();
   tracer = new IgProcess(['run', 'trace_open', '--host', '-o', 'json']);
-  await waitForProgram('ig_openat_e', after0);
+  const held = await waitOwnProgram(tracer.pid, 'ig_openat_e');
   const stats = new IgProcess(['run', 'bpfstats', '-o', 'json', '--statistics-interval', '500ms', '--timeout', '3']);
   // opens keep coming while bpfstats measures
   const t = setInterval(opens, 20);
@@ -39,7 +38,7 @@ test('every program: trace_open\'s in another process, with runs, type, maps and
   assert.equal(r.code, 0, r.stderr);
   const reports = stats.events<StatRec[]>();
   assert.ok(reports.length >= 3, `${reports.length} reports`);
-  const rows = reports.slice(1).flat().filter((s) => s.progName === 'ig_openat_e' && s.progID > after0);
+  const rows = reports.slice(1).flat().filter((s) => s.progName === 'ig_openat_e' && held.includes(s.progID));
   assert.ok(rows.length > 0, JSON.stringify(reports.at(-1)).slice(0, 500));
   const busy = rows.find((s) => s.runcount > 0)!;
   assert.ok(busy, 'the program ran during an interval');
@@ -57,7 +56,6 @@ test('every program: trace_open\'s in another process, with runs, type, maps and
 test('--gadgets-only: one row per gadget of this process, its programs summed; the stats fd is closed at stop', async () => {
   const log = new Logger('error', () => undefined);
   const image = { pull: 'never' as const, verifyImage: false };
-  const after0 = lastProgramId();
   const open = await prepareGadget('trace_open', { operators: [], log, image });
   open.instance = { id: 'a624bdbf27f0', name: 'mytraceopen' };
   const openRun = open.run();
@@ -71,7 +69,7 @@ test('--gadgets-only: one row per gadget of this process, its programs summed; t
     rows.push(Array.from({ length: b.count }, (_, i) => rec(i)));
   }, 0);
   try {
-    await waitForProgram('ig_openat_e', after0);
+    await waitOwnProgram(process.pid, 'ig_openat_e');
     const statsRun = stats.run({ timeoutMs: 1500 });
     const t = setInterval(opens, 20);
     await sleep(500);

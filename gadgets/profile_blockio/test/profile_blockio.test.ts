@@ -4,21 +4,22 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { IgProcess } from '../../../test/harness/ig.js';
-import { lastProgramId, makeLoopDevice, tempDir, waitForProgram, waitNoPrograms, type LoopDevice } from '../../../test/harness/workload.js';
+import { makeLoopDevice, tempDir, type LoopDevice } from '../../../test/harness/workload.js';
+import { ProgTap, waitOwnProgram, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 interface Hist { unit?: string; intervals: { count: number; start: number; end: number }[] }
 
 const tmp = tempDir('ig-profile-blockio-');
 let loop: LoopDevice;
 before(() => { loop = makeLoopDevice(tmp.dir, 32); });
-after(() => { loop?.detach(); tmp.cleanup(); });
+const tap = new ProgTap();
+after(() => { loop?.detach(); tmp.cleanup(); tap.cleanup(); });
 
 const dev = () => String((loop.major << 20) | loop.minor);
 
 async function profile(extra: string[], requests: number): Promise<{ stdout: string; stderr: string }> {
-  const since = lastProgramId();
-  const ig = new IgProcess(['run', 'profile_blockio', '--dev', dev(), ...extra]);
-  await waitForProgram('ig_profio_done', since);
+  const ig = new IgProcess(['run', 'profile_blockio', '--dev', dev(), ...extra], tap.env);
+  await waitOwnProgram(ig.pid, 'ig_profio_done');
   const r = spawnSync('dd', ['if=/dev/zero', `of=${loop.path}`, 'bs=64k', `count=${requests}`, 'oflag=direct', 'status=none']);
   assert.equal(r.status, 0, String(r.stderr));
   await new Promise((res) => setTimeout(res, 300));
@@ -72,5 +73,7 @@ test('--per-disk labels the histogram with the device', async () => {
 });
 
 test('nothing stays loaded', async () => {
-  assert.deepEqual(await waitNoPrograms('ig_profio'), []);
+  const held = tap.ids();
+  assert.ok(held.length > 0, 'the runs of this file loaded programs');
+  assert.deepEqual(await waitUnloaded(held), [], 'every program our ig runs loaded is unloaded');
 });

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { IgProcess } from '../../../test/harness/ig.js';
-import { compileC, lastProgramId, tempDir, waitForProgram } from '../../../test/harness/workload.js';
+import { compileC, tempDir } from '../../../test/harness/workload.js';
+import { waitOwnProgram } from '../../../test/harness/owned-progs.js';
 import { ownedProgIds, stillLoaded, until } from '../../../test/harness/daemon.js';
 
 interface Sample {
@@ -43,10 +44,9 @@ function cpuSeconds(pid: number): number {
  * samples it gets are proportional to that share. Returns the CPU time `busy` had while the gadget ran.
  */
 async function profile(extra: string[], seconds: number, busy?: { pid: number; cpu: number }): Promise<{ samples: Sample[]; stdout: string; busyCpu: number }> {
-  const since = lastProgramId();
   const ig = new IgProcess(['run', 'profile_cpu', '--host', ...extra]);
   // A run that never attaches must not outlive the test (seen at load 30: the file then hung for an hour).
-  try { await waitForProgram('ig_prof_cpu', since, 60000); } catch (e) { await ig.stop('SIGKILL'); throw e; }
+  try { await waitOwnProgram(ig.pid, 'ig_prof_cpu', 60000); } catch (e) { await ig.stop('SIGKILL'); throw e; }
   for (const id of ownedProgIds(ig.pid)) held.add(id);
   const cpu0 = busy ? cpuSeconds(busy.pid) : 0;
   await new Promise((r) => setTimeout(r, seconds * 1000));

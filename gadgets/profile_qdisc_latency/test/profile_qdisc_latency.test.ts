@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { IgProcess } from '../../../test/harness/ig.js';
 import { run, TestNetns } from '../../../test/harness/activity.js';
-import { lastProgramId, waitForProgram, waitNoPrograms } from '../../../test/harness/workload.js';
+import { ProgTap, waitOwnProgram, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 interface Hist { unit?: string; intervals: { count: number; start: number; end: number }[] }
 
@@ -27,7 +27,8 @@ before(() => {
   a.exec('tc', ['qdisc', 'add', 'dev', `${veth}a`, 'root', 'tbf', 'rate', '1mbit', 'burst', '4kb', 'latency', '2s']);
   ifindex = Number(/^(\d+):/.exec(a.exec('ip', ['-o', 'link', 'show', `${veth}a`]))![1]);
 });
-after(() => { a?.del(); b?.del(); });
+const tap = new ProgTap();
+after(() => { a?.del(); b?.del(); tap.cleanup(); });
 
 function burst(): void {
   const js = `const s=require('dgram').createSocket('udp4');let n=100;const go=()=>{if(n--<=0)return s.close();s.send(Buffer.alloc(1000),9,'10.213.7.2',go)};go();`;
@@ -36,9 +37,8 @@ function burst(): void {
 }
 
 async function profile(extra: string[]): Promise<string> {
-  const since = lastProgramId();
-  const ig = new IgProcess(['run', 'profile_qdisc_latency', ...extra]);
-  await waitForProgram('ig_qdisc_deq', since);
+  const ig = new IgProcess(['run', 'profile_qdisc_latency', ...extra], tap.env);
+  await waitOwnProgram(ig.pid, 'ig_qdisc_deq');
   burst();
   await new Promise((r) => setTimeout(r, 1500)); // the queue drains at 1 Mbit/s
   const r = await ig.stop('SIGINT');
@@ -73,5 +73,7 @@ test('JSON and --ms: structured histogram in milliseconds; another interface ind
 });
 
 test('nothing stays loaded', async () => {
-  assert.deepEqual(await waitNoPrograms('ig_qdisc_deq'), []);
+  const held = tap.ids();
+  assert.ok(held.length > 0, 'the runs of this file loaded programs');
+  assert.deepEqual(await waitUnloaded(held), [], 'every program our ig runs loaded is unloaded');
 });

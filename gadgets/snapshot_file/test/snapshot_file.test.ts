@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { runIgSync } from '../../../test/harness/ig.js';
 import { LineChild } from '../../../test/harness/activity.js';
-import { tempDir, waitNoPrograms } from '../../../test/harness/workload.js';
+import { tempDir } from '../../../test/harness/workload.js';
+import { ProgTap, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 interface FileRec {
   mntns_id: number; comm: string; pid: number; tid: number; fd: number; type: string; type_raw: number;
@@ -33,10 +34,11 @@ before(async () => {
   fileFd = Number(f);
   dirFd = Number(d);
 });
-after(async () => { await holder?.kill(); tmp.cleanup(); });
+const tap = new ProgTap();
+after(async () => { await holder?.kill(); tmp.cleanup(); tap.cleanup(); });
 
 function snapshot(args: string[]): FileRec[] {
-  const r = runIgSync(['run', 'snapshot_file', '--host', '-o', 'json', '--pid', String(holder.pid), ...args], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'snapshot_file', '--host', '-o', 'json', '--pid', String(holder.pid), ...args], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   const arrays = r.stdout.trim().split('\n');
   assert.equal(arrays.length, 1, 'one snapshot, then the gadget ends by itself');
@@ -73,5 +75,7 @@ test('--paths gives full paths; --type-mask 511 adds sockets, pipes and the rest
 });
 
 test('nothing stays loaded', async () => {
-  assert.deepEqual(await waitNoPrograms('ig_snap_file'), []);
+  const held = tap.ids();
+  assert.ok(held.length > 0, 'the runs of this file loaded programs');
+  assert.deepEqual(await waitUnloaded(held), [], 'every program our ig runs loaded is unloaded');
 });

@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { runIgSync } from '../../../test/harness/ig.js';
-import { waitNoPrograms } from '../../../test/harness/workload.js';
+import { ProgTap, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 // upstream's record: struct gadget_process (comm, pid, tid, mntns_id, creds.{uid,gid}, parent.{comm,pid,tid})
 interface Proc { comm: string; pid: number; tid: number; creds: { uid: number; gid: number }; parent: { comm: string; pid: number; tid: number }; mntns_id: number }
 
 const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
-after(() => { sleeper.kill('SIGKILL'); });
+const tap = new ProgTap();
+after(() => { sleeper.kill('SIGKILL'); tap.cleanup(); });
 
 function ps(): Set<number> {
   const r = spawnSync('ps', ['-e', '-o', 'pid='], { encoding: 'utf8' });
@@ -20,7 +21,7 @@ function ps(): Set<number> {
 }
 
 function snapshot(args: string[]): Proc[] {
-  const r = runIgSync(['run', 'snapshot_process', '--host', '-o', 'json', ...args], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'snapshot_process', '--host', '-o', 'json', ...args], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   const arrays = r.stdout.trim().split('\n');
   assert.equal(arrays.length, 1, 'one snapshot, then the gadget ends by itself');
@@ -64,7 +65,7 @@ test('--threads lists the threads of each process', () => {
 });
 
 test('columns: one table with upstream\'s columns, and the run ends by itself', () => {
-  const r = runIgSync(['run', 'snapshot_process', '--host', '--fields', 'comm,pid,tid,creds.uid,creds.gid,parent.pid'], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'snapshot_process', '--host', '--fields', 'comm,pid,tid,creds.uid,creds.gid,parent.pid'], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   // members of the process struct are shown by their own names (creds.uid as UID, parent.pid as PID)
@@ -81,5 +82,7 @@ test('upstream\'s filter params: --pid and --comm select in the kernel', () => {
 });
 
 test('nothing stays loaded', async () => {
-  assert.deepEqual(await waitNoPrograms('ig_snap_proc'), []);
+  const held = tap.ids();
+  assert.ok(held.length > 0, 'the runs of this file loaded programs');
+  assert.deepEqual(await waitUnloaded(held), [], 'every program our ig runs loaded is unloaded');
 });

@@ -4,7 +4,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runIgSync } from '../../../test/harness/ig.js';
 import { LineChild } from '../../../test/harness/activity.js';
-import { ownNetns, waitNoPrograms } from '../../../test/harness/workload.js';
+import { ownNetns } from '../../../test/harness/workload.js';
+import { ProgTap, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 interface Ep { addr: string; port: number; proto: string; version: number }
 interface Sock { src: Ep; dst: Ep; state: string; state_raw: number; ino: number; netns_id: number }
@@ -21,7 +22,8 @@ srv.listen(0, '127.0.0.1', () => {
 });
 `;
 const holder = new LineChild(process.execPath, ['-e', HOLDER]);
-after(() => holder.kill());
+const tap = new ProgTap();
+after(() => { holder.kill(); tap.cleanup(); });
 
 async function ports(): Promise<{ listen: number; client: number; udp: number }> {
   const [, l, c, u] = (await holder.waitLine(/^ports /)).split(' ').map(Number);
@@ -30,7 +32,7 @@ async function ports(): Promise<{ listen: number; client: number; udp: number }>
 
 test('the listener, both ends of the connection and the UDP socket, with state and netns', async () => {
   const p = await ports();
-  const r = runIgSync(['run', 'snapshot_socket', '-o', 'json'], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'snapshot_socket', '-o', 'json'], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'one snapshot, then the gadget ends');
@@ -59,7 +61,7 @@ test('the listener, both ends of the connection and the UDP socket, with state a
 
 test('columns show protocol, endpoints and state', async () => {
   const p = await ports();
-  const r = runIgSync(['run', 'snapshot_socket', '--fields', 'src.proto,src,dst,state'], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'snapshot_socket', '--fields', 'src.proto,src,dst,state'], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.match(lines[0]!, /^PROTO\s+SRC\s+DST\s+STATE$/);
@@ -68,5 +70,7 @@ test('columns show protocol, endpoints and state', async () => {
 });
 
 test('nothing stays loaded', async () => {
-  assert.deepEqual(await waitNoPrograms('ig_snap_'), []);
+  const held = tap.ids();
+  assert.ok(held.length > 0, 'the runs of this file loaded programs');
+  assert.deepEqual(await waitUnloaded(held), [], 'every program our ig runs loaded is unloaded');
 });

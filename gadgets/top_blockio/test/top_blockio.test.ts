@@ -4,7 +4,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { IgProcess, runIgSync } from '../../../test/harness/ig.js';
-import { lastProgramId, makeLoopDevice, runIgInPty, tempDir, waitForProgram, type LoopDevice } from '../../../test/harness/workload.js';
+import { makeLoopDevice, runIgInPty, tempDir, type LoopDevice } from '../../../test/harness/workload.js';
+import { waitOwnProgram } from '../../../test/harness/owned-progs.js';
 
 // upstream's key: struct gadget_process proc, rw_raw, major, minor
 interface BlockStat { proc: { pid: number; tid: number; comm: string; creds: { uid: number; gid: number }; parent: { pid: number } }; rw: string; major: number; minor: number; bytes: number; us: number; io: number }
@@ -23,9 +24,8 @@ function dd(args: string[]): Promise<number> {
 }
 
 test('JSON: writes and reads of dd on the loop device, exact bytes and requests, per direction', async () => {
-  const since = lastProgramId();
   const ig = new IgProcess(['run', 'top_blockio', '--host', '--comm', 'dd', '-o', 'json', '--map-fetch-interval', '300ms']);
-  await waitForProgram('ig_topio_done', since);
+  await waitOwnProgram(ig.pid, 'ig_topio_done');
   const wpid = await dd(['if=/dev/zero', `of=${loop.path}`, 'bs=64k', 'count=64', 'oflag=direct']);
   const rpid = await dd([`if=${loop.path}`, 'of=/dev/null', 'bs=64k', 'count=32', 'iflag=direct']);
   await new Promise((r) => setTimeout(r, 800)); // at least one more fetch

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { runIgSync } from '../../../test/harness/ig.js';
-import { runIgInPty, tempDir, waitNoPrograms } from '../../../test/harness/workload.js';
+import { runIgInPty, tempDir } from '../../../test/harness/workload.js';
+import { ProgTap, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 interface FileStat {
   proc: { comm: string; pid: number; tid: number };
@@ -22,7 +23,8 @@ const buf = Buffer.alloc(1000, 1);
 setInterval(() => { fs.writeSync(fd, buf, 0, 1000, 0); fs.readSync(fd, buf, 0, 1000, 0); }, 20);
 `;
 const worker: ChildProcess = spawn(process.execPath, ['-e', WORKER], { stdio: 'ignore' });
-after(() => { worker.kill('SIGKILL'); tmp.cleanup(); });
+const tap = new ProgTap();
+after(() => { worker.kill('SIGKILL'); tmp.cleanup(); tap.cleanup(); });
 
 const base = ['run', 'top_file', '--host', '--pid', String(worker.pid), '--map-fetch-interval', '400ms', '--map-fetch-count', '3'];
 
@@ -31,7 +33,7 @@ function arrays(stdout: string): FileStat[][] {
 }
 
 test('piped -o json: one array per interval with the file, the process and per-interval counts', () => {
-  const r = runIgSync([...base, '-o', 'json'], { timeoutMs: 30000 });
+  const r = runIgSync([...base, '-o', 'json'], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   assert.ok(!r.stdout.includes('\x1b['), 'no terminal control sequences when piped');
   const batches = arrays(r.stdout);
@@ -59,7 +61,7 @@ test('piped -o json: one array per interval with the file, the process and per-i
 });
 
 test('piped columns: one table (header and rows) per interval', () => {
-  const r = runIgSync([...base, '--fields', 'proc.comm,proc.pid,reads,rbytes,writes,wbytes,file,t'], { timeoutMs: 30000 });
+  const r = runIgSync([...base, '--fields', 'proc.comm,proc.pid,reads,rbytes,writes,wbytes,file,t'], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   const headers = lines.filter((l) => /^COMM\s+PID\s+READS\s+RBYTES\s+WRITES\s+WBYTES\s+FILE\s+T$/.test(l));
@@ -73,7 +75,7 @@ test('piped columns: one table (header and rows) per interval', () => {
 });
 
 test('on a terminal the screen is cleared and redrawn every interval', () => {
-  const r = runIgInPty([...base, '--fields', 'proc.comm,proc.pid,reads,writes,file'], { timeoutMs: 30000 });
+  const r = runIgInPty([...base, '--fields', 'proc.comm,proc.pid,reads,writes,file'], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.output);
   const frames = r.output.split('\x1b[H\x1b[2J');
   assert.equal(frames.length - 1, 3, `one clear per interval: ${JSON.stringify(r.output.slice(0, 200))}`);
@@ -81,7 +83,7 @@ test('on a terminal the screen is cleared and redrawn every interval', () => {
 });
 
 test('the default sort can be overridden and --max-entries limits each table', () => {
-  const r = runIgSync(['run', 'top_file', '--host', '-o', 'json', '--map-fetch-interval', '300ms', '--map-fetch-count', '2', '--sort', '-wbytes_raw', '--max-entries', '2'], { timeoutMs: 30000 });
+  const r = runIgSync(['run', 'top_file', '--host', '-o', 'json', '--map-fetch-interval', '300ms', '--map-fetch-count', '2', '--sort', '-wbytes_raw', '--max-entries', '2'], { timeoutMs: 30000, env: tap.env });
   assert.equal(r.code, 0, r.stderr);
   const batches = arrays(r.stdout);
   assert.equal(batches.length, 2);
@@ -92,5 +94,7 @@ test('the default sort can be overridden and --max-entries limits each table', (
 });
 
 test('nothing stays loaded after the run', async () => {
-  assert.deepEqual(await waitNoPrograms('ig_topfile'), [], 'top_file programs are detached');
+  const held = tap.ids();
+  assert.ok(held.length > 0, 'the runs of this file loaded programs');
+  assert.deepEqual(await waitUnloaded(held), [], 'every program our ig runs loaded is unloaded');
 });

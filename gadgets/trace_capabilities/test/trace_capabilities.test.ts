@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { IgProcess } from '../../../test/harness/ig.js';
 import { columnsOf } from '../../../test/harness/activity.js';
-import { lastProgramId, waitForProgram } from '../../../test/harness/workload.js';
+import { waitOwnProgram } from '../../../test/harness/owned-progs.js';
 
 interface CapEvent {
   timestamp: string;
@@ -108,11 +108,10 @@ test('--collect-ustack fills ustack.addresses/.symbols (upstream layout); --coll
 });
 
 test('--audit-only: the tracepoint cannot tell audited checks, so nothing is reported', async () => {
-  const since = lastProgramId();
   const ig = new IgProcess(['run', 'trace_capabilities', '--host', '-o', 'json', '--comm', 'chroot', '--audit-only']);
   const pids = new Set<number>();
   try {
-    await waitForProgram('ig_trace_cap', since);
+    await waitOwnProgram(ig.pid, 'ig_trace_cap');
     for (let i = 0; i < 3; i++) chroot(pids, false);
     await new Promise((r) => setTimeout(r, 1000));
     await ig.stop();

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { IgProcess } from '../../../test/harness/ig.js';
 
+/** Whether the exec's arguments (joined with U+00A0) have this one whole: a marker ending in our pid is a prefix of others'. */
+const hasArg = (e: { args: string }, arg: string) => e.args.split('\u00a0').includes(arg);
+
 interface ExecEvent {
   timestamp: string;
   proc: { comm: string; pid: number; tid: number; creds: { uid: number }; parent: { comm: string; pid: number } };
@@ -14,7 +17,7 @@ test('ig run trace_exec reports an exec with its arguments, pid and parent', asy
   const marker = `ig-exec-test-${process.pid}`;
   const ig = new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '--filter', 'proc.comm==echo']);
   const pids = new Set<number>();
-  const ev = await ig.waitFor<ExecEvent>((e) => e.args.includes(marker) && pids.has(e.proc.pid), () => {
+  const ev = await ig.waitFor<ExecEvent>((e) => hasArg(e, marker) && pids.has(e.proc.pid), () => {
     const c = spawn('/bin/echo', ['hello', marker], { stdio: 'ignore' });
     pids.add(c.pid!);
   });
@@ -34,7 +37,7 @@ test("the WASM module joins the arguments as upstream's: U+00A0 between them, sp
   const marker = `ig-exec-join-${process.pid}`;
   const ig = new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '--filter', 'proc.comm==echo']);
   const argv = ['with space', '', marker, 'x'.repeat(100)];
-  const ev = await ig.waitFor<ExecEvent>((e) => e.args.includes(marker), () => { spawn('/bin/echo', argv, { stdio: 'ignore' }); });
+  const ev = await ig.waitFor<ExecEvent>((e) => hasArg(e, marker), () => { spawn('/bin/echo', argv, { stdio: 'ignore' }); });
   await ig.stop();
   assert.equal(ev.args, ['/bin/echo', ...argv].join('\u00a0'));
   assert.equal(ev.args_count, 5);
@@ -42,21 +45,27 @@ test("the WASM module joins the arguments as upstream's: U+00A0 between them, sp
 
 test('columns show COMM PID TID UID GID PCOMM PPID ERROR ARGS', async () => {
   const ig = new IgProcess(['run', 'trace_exec', '--host', '--filter', 'proc.comm==true']);
+  // the machine's other `true`s show up too: ours is the row with this argument, and this process as parent
+  const marker = `--ig-arg-${process.pid}`;
+  const ours = (l: string) => l.endsWith(`true\u00a0${marker}`);
   const deadline = Date.now() + 20000;
-  while (!/true\s/.test(ig.stdout.split('\n').slice(1).join('\n')) && Date.now() < deadline) {
-    spawn('true', ['--ig-arg'], { stdio: 'ignore' });
+  while (!ig.stdout.split('\n').some(ours) && Date.now() < deadline) {
+    spawn('true', [marker], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 250));
   }
   await ig.stop();
-  const [header, row] = ig.stdout.split('\n');
+  const [header, ...rows] = ig.stdout.split('\n');
   assert.match(header!, /COMM\s+PID\s+TID\s+UID\s+GID\s+PCOMM\s+PPID\s+ERROR\s+ARGS/);
-  assert.ok(row && row.includes('true\u00a0--ig-arg'), ig.stdout);
+  const row = rows.find(ours);
+  assert.ok(row, ig.stdout);
+  assert.match(row, new RegExp(`^\\s*true\\s+(\\d+)\\s+\\1\\s+\\d+\\s+\\d+\\s+\\S+\\s+${process.pid}\\s+\\S*true\u00a0${marker}$`));
 });
 
 test('failed execs are hidden by default and shown with --ignore-failed=false', async () => {
   const ig = new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '--ignore-failed=false', '--filter', 'error==ENOENT']);
-  const ev = await ig.waitFor<ExecEvent>((e) => e.args.includes('/nonexistent/ig-exec'), () => {
-    spawn('/nonexistent/ig-exec', [], { stdio: 'ignore' }).on('error', () => undefined);
+  const missing = `/nonexistent/ig-exec-${process.pid}`;
+  const ev = await ig.waitFor<ExecEvent>((e) => e.args.split('\u00a0')[0] === missing, () => {
+    spawn(missing, [], { stdio: 'ignore' }).on('error', () => undefined);
   });
   await ig.stop();
   assert.equal(ev.error, 'ENOENT');
@@ -73,7 +82,7 @@ test("upstream's full field set: file identity, change times, rootfs, terminal a
   };
   try {
     // `script` gives the exec a controlling terminal (a pseudo-terminal, major 136..143)
-    const ev = await ig.waitFor<Full>((e) => e.args.includes(marker), () => {
+    const ev = await ig.waitFor<Full>((e) => hasArg(e, marker), () => {
       spawn('script', ['-qec', `/bin/echo ${marker}`, '/dev/null'], { stdio: 'ignore' });
     });
     const st = statSync('/bin/echo', { bigint: true });

@@ -7,7 +7,8 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { IgProcess, runIgSync } from '../../../test/harness/ig.js';
-import { lastProgramId, tempDir, waitForProgram, waitNoPrograms } from '../../../test/harness/workload.js';
+import { tempDir } from '../../../test/harness/workload.js';
+import { ProgTap, waitOwnProgram, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 interface Rec {
   mntns_id: number; timestamp: string; timestamp_raw: number; cpu: number; pid: number; tid: number; comm: string;
@@ -18,12 +19,12 @@ const tmp = tempDir('ig-traceloop-');
 const COMM = 'igtloopcat';
 const cat = join(tmp.dir, COMM);
 copyFileSync('/bin/cat', cat);
-after(() => tmp.cleanup());
+const tap = new ProgTap();
+after(() => { tmp.cleanup(); tap.cleanup(); });
 
 async function record(extra: string[], workload: () => void): Promise<IgProcess> {
-  const since = lastProgramId();
-  const ig = new IgProcess(['run', 'traceloop', '--host', '--comm', COMM, ...extra]);
-  await waitForProgram('ig_traceloop_x', since);
+  const ig = new IgProcess(['run', 'traceloop', '--host', '--comm', COMM, ...extra], tap.env);
+  await waitOwnProgram(ig.pid, 'ig_traceloop_x');
   workload();
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(ig.stdout.split('\n').filter((l) => l.trim() && !/^RUNTIME/.test(l)).length, 0, 'nothing is printed while recording');
@@ -126,5 +127,7 @@ test('a fetch interval beyond what timers can wait, or a count with interval 0, 
 });
 
 test('nothing stays loaded', async () => {
-  assert.deepEqual(await waitNoPrograms('ig_traceloop'), []);
+  const held = tap.ids();
+  assert.ok(held.length > 0, 'the runs of this file loaded programs');
+  assert.deepEqual(await waitUnloaded(held), [], 'every program our ig runs loaded is unloaded');
 });
