@@ -91,10 +91,3 @@ export class IgProcess {
 
   wait(): Promise<IgResult> { return this.exited; }
 }
-
-/** Names of loaded BPF programs (bpftool), to check that nothing is left behind. */
-export function loadedProgramNames(): string[] {
-  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
-  if (r.status !== 0) return [];
-  return (JSON.parse(r.stdout) as { name?: string }[]).map((p) => p.name ?? '');
-}

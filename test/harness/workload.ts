@@ -1,5 +1,5 @@
 // Helpers the topper/profiler/snapshot/traceloop tests use to make kernel activity and to watch ig: C programs built at test time, a pseudo
-// terminal (script(1)) for TTY output, loop devices for block I/O, and waiting until ig's programs are attached.
+// terminal (script(1)) for TTY output, loop devices for block I/O.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,50 +35,7 @@ export function runIgInPty(args: string[], opts: { timeoutMs?: number; env?: Nod
   return { code: r.status, output: r.stdout };
 }
 
-interface ProgShow { id: number; name?: string }
-
-function progs(): ProgShow[] {
-  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
-  return r.status === 0 ? (JSON.parse(r.stdout) as ProgShow[]) : [];
-}
-
-/** Highest BPF program id now: programs loaded later have higher ids. */
-export function lastProgramId(): number {
-  return progs().reduce((m, p) => Math.max(m, p.id), 0);
-}
-
-function linkedProgIds(): Set<number> {
-  const r = spawnSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' });
-  return new Set(r.status === 0 ? (JSON.parse(r.stdout) as { prog_id?: number }[]).map((l) => l.prog_id ?? 0) : []);
-}
-
-/**
- * Wait until a BPF program with this name (as bpftool shows it, up to 15 characters) is loaded with an id above
- * `after` (so one of an earlier run that the kernel has not freed yet does not count) and attached (has a link).
- */
-export async function waitForProgram(name: string, after = 0, timeoutMs = 20000): Promise<void> {
-  const want = name.slice(0, 15);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ids = progs().filter((p) => p.name === want && p.id > after).map((p) => p.id);
-    if (ids.length > 0) {
-      const linked = linkedProgIds();
-      if (ids.some((id) => linked.has(id))) return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`program ${want} was not attached within ${timeoutMs} ms`);
-}
-
-/** Wait until no program whose name starts with `prefix` is loaded (the kernel frees them shortly after close). */
-export async function waitNoPrograms(prefix: string, timeoutMs = 5000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left = progs().map((p) => p.name ?? '').filter((n) => n.startsWith(prefix));
-    if (left.length === 0 || Date.now() > deadline) return left;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// Programs: see owned-progs.ts (by the ids our own ig holds, never by names machine-wide).
 
 export interface LoopDevice { path: string; major: number; minor: number; detach: () => void }
 
