@@ -4,10 +4,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DaemonHarness, ownedProgIds, poke, until } from '../harness/daemon.js';
+import { DaemonHarness, OwnCat, ownedProgIds, until } from '../harness/daemon.js';
 import { GADGETCTL_MAIN } from '../harness/ig.js';
 
 const d = new DaemonHarness('daemon-e2e');
+// The cat whose opens and execs the tests wait for: the machine's other cats neither match nor crowd the stream.
+const cat = new OwnCat(d.dir, 'hdaemone2ecat');
+const poke = () => cat.poke();
+type Ev = { proc?: { comm: string; pid: number }; fname?: string };
+const ours = (e: Ev) => cat.owns(e.proc?.pid, e.fname);
 before(async () => { await d.start(); });
 after(async () => { await d.cleanup(); });
 
@@ -18,7 +23,7 @@ test('the unix socket is 0600 (root only) without --group', () => {
 test('gadgetctl run trace_open --host -o json prints the cat event', async () => {
   const p = d.ctlProcess(['run', 'trace_open', '--host', '-o', 'json']);
   try {
-    const ev = await p.waitFor<{ proc: { comm: string }; fname: string; timestamp: string }>((e) => e.proc?.comm === 'cat' && e.fname === '/etc/hostname', poke, { timeoutMs: 30000 });
+    const ev = await p.waitFor<Ev & { timestamp: string }>(ours, poke, { timeoutMs: 30000 });
     assert.match(ev.timestamp, /^\d{4}-\d\d-\d\dT/);
   } finally {
     const r = await p.stop('SIGINT');
@@ -29,9 +34,9 @@ test('gadgetctl run trace_open --host -o json prints the cat event', async () =>
 });
 
 test('columns output and --fields are rendered by the client', async () => {
-  const p = d.ctlProcess(['run', 'trace_open', '--host', '--fields', 'proc.comm,fname', '--comm', 'cat']);
+  const p = d.ctlProcess(['run', 'trace_open', '--host', '--fields', 'proc.comm,fname', '--comm', cat.comm]);
   try {
-    await until('a cat row', () => { poke(); return /^cat\s+\/etc\/hostname$/m.test(p.stdout); }, 30000);
+    await until('a row of our cat', () => { poke(); return p.stdout.split('\n').some((l) => l.trim().split(/\s+/).join(' ') === `${cat.comm} ${cat.file}`); }, 30000);
     assert.match(p.stdout.split('\n')[0]!, /^COMM\s+FNAME/);
   } finally { await p.stop('SIGINT'); }
 });
@@ -86,8 +91,8 @@ test('image inspect shows params and data sources of the daemon\'s image', () =>
 });
 
 test('detached instances: --detach --name --tags, list, show, attach, delete', async () => {
-  // --comm cat: other tests and benchmarks may be opening files on this host by the million.
-  const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'cat', '--detach', '--name', 'opens', '--tags', 'a,b']);
+  // --comm: other tests and benchmarks may be opening files on this host by the million.
+  const c = d.ctl(['run', 'trace_open', '--host', '--comm', cat.comm, '--detach', '--name', 'opens', '--tags', 'a,b']);
   assert.equal(c.code, 0, c.stderr);
   const id = c.stdout.trim();
   assert.match(id, /^[a-f0-9]{32}$/);
@@ -107,12 +112,12 @@ test('detached instances: --detach --name --tags, list, show, attach, delete', a
   // Attach by name: events flow; leaving does not stop the instance.
   const a = d.ctlProcess(['attach', 'opens', '-o', 'json']);
   try {
-    await a.waitFor<{ proc: { comm: string } }>((e) => e.proc?.comm === 'cat', poke, { timeoutMs: 30000 });
+    await a.waitFor<Ev>(ours, poke, { timeoutMs: 30000 });
   } finally { await a.stop('SIGINT'); }
   assert.ok(ownedProgIds(d.proc!.pid).length > 0, 'the instance keeps its programs after the client leaves');
   // Attach by ID prefix too.
   const b = d.ctlProcess(['attach', id.slice(0, 8), '-o', 'json']);
-  try { await b.waitFor<{ proc: { comm: string } }>((e) => e.proc?.comm === 'cat', poke, { timeoutMs: 30000 }); } finally { await b.stop('SIGINT'); }
+  try { await b.waitFor<Ev>(ours, poke, { timeoutMs: 30000 }); } finally { await b.stop('SIGINT'); }
   const del = d.ctl(['delete', 'opens']);
   assert.equal(del.code, 0, del.stderr);
   assert.equal(del.stdout.trim(), id);
@@ -124,7 +129,7 @@ test('detached instances: --detach --name --tags, list, show, attach, delete', a
 test('detached instances are resumed after a daemon restart; several gadgets at once', async () => {
   const ids: string[] = [];
   for (const [img, name] of [['trace_open', 'o1'], ['trace_exec', 'e1']] as const) {
-    const c = d.ctl(['run', img, '--host', '--comm', 'cat', '--detach', '--name', name]);
+    const c = d.ctl(['run', img, '--host', '--comm', cat.comm, '--detach', '--name', name]);
     assert.equal(c.code, 0, c.stderr);
     ids.push(c.stdout.trim());
   }
@@ -137,7 +142,7 @@ test('detached instances are resumed after a daemon restart; several gadgets at 
   assert.deepEqual(list.map((i) => [i.name, i.status]).sort(), [['e1', 'Running'], ['o1', 'Running']]);
   await until('resumed programs', () => ownedProgIds(d.proc!.pid).length >= 2);
   const a = d.ctlProcess(['attach', 'o1', '-o', 'json']);
-  try { await a.waitFor<{ proc: { comm: string } }>((e) => e.proc?.comm === 'cat', poke, { timeoutMs: 30000 }); } finally { await a.stop('SIGINT'); }
+  try { await a.waitFor<Ev>(ours, poke, { timeoutMs: 30000 }); } finally { await a.stop('SIGINT'); }
   const del = d.ctl(['delete', 'o1', 'e1']);
   assert.equal(del.code, 0, del.stderr);
   assert.deepEqual(readdirSync(d.instancesDir).filter((f) => f.endsWith('.gadget')), []);
@@ -146,7 +151,7 @@ test('detached instances are resumed after a daemon restart; several gadgets at 
 test('gadgetctl run -f FILE: several instance specs, detached or run side by side', async () => {
   const file = join(d.dir, 'specs.yaml');
   writeFileSync(file, [
-    'apiVersion: 1', 'kind: instance-spec', 'image: trace_open', 'name: spec-open', 'tags: [x]', 'paramValues:', '  operator.LocalManager.host: "true"', '  operator.oci.ebpf.comm: cat',
+    'apiVersion: 1', 'kind: instance-spec', 'image: trace_open', 'name: spec-open', 'tags: [x]', 'paramValues:', '  operator.LocalManager.host: "true"', `  operator.oci.ebpf.comm: ${cat.comm}`,
     '---',
     'apiVersion: 1', 'kind: instance-spec', 'image: trace_exec', 'name: spec-exec', 'paramValues:', '  operator.LocalManager.host: "true"', '',
   ].join('\n'));
@@ -159,8 +164,9 @@ test('gadgetctl run -f FILE: several instance specs, detached or run side by sid
   // Without --detach both run now, in this client; their events interleave on stdout.
   const p = d.ctlProcess(['run', '-f', file, '-o', 'json']);
   try {
-    await p.waitFor<{ proc: { comm: string }; fname?: string }>((e) => e.proc?.comm === 'cat' && e.fname !== undefined, poke, { timeoutMs: 30000 });
-    await p.waitFor<{ proc: { comm: string }; args?: string; fname?: string }>((e) => e.proc?.comm === 'cat' && !("fname" in e), poke, { timeoutMs: 30000 });
+    await p.waitFor<Ev>(ours, poke, { timeoutMs: 30000 });
+    // spec-exec has no comm filter: only an exec of our cat (by pid) counts
+    await p.waitFor<Ev>((e) => !('fname' in e) && cat.pids.has(e.proc?.pid ?? -1) && e.proc?.comm === cat.comm, poke, { timeoutMs: 30000 });
   } finally { await p.stop('SIGINT'); }
   // A bad manifest is one line naming the entry.
   writeFileSync(file, 'apiVersion: 1\nkind: nope\nimage: x\n');

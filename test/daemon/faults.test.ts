@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { DaemonHarness, OwnCat, ownedProgIds, poke, stillLoaded, until } from '../harness/daemon.js';
+import { DaemonHarness, OwnCat, ownedProgIds, stillLoaded, until } from '../harness/daemon.js';
 import { Inspector } from '../harness/inspector.js';
 import { serviceOf, type ApiGadgetEvent } from '../../src/service/proto.js';
 import { EventType } from '../../src/service/consts.js';
@@ -62,8 +62,9 @@ function rssKiB(pid: number): number {
 }
 
 test('a client killed mid-stream stops its gadget and the daemon releases its programs', async () => {
-  const p = d.ctlProcess(['run', 'trace_open', '--host', '--comm', 'cat', '-o', 'json']);
-  await p.waitFor<{ proc: { comm: string } }>((e) => e.proc?.comm === 'cat', poke, { timeoutMs: 30000 });
+  const cat = new OwnCat(d.dir, 'hkilledclient');
+  const p = d.ctlProcess(['run', 'trace_open', '--host', '--comm', cat.comm, '-o', 'json']);
+  await p.waitFor<{ proc?: { pid: number }; fname?: string }>((e) => cat.owns(e.proc?.pid, e.fname), () => cat.poke(), { timeoutMs: 30000 });
   const held = ownedProgIds(d.proc!.pid);
   assert.ok(held.length > 0);
   await p.stop('SIGKILL');
@@ -189,9 +190,10 @@ test('100 clients connecting and disconnecting leave the daemon\'s memory flat',
 });
 
 test('SIGKILLed daemon: restarted, it leaves no program of the old one and resumes its instances', async () => {
-  const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'cat', '--detach', '--name', 'survivor']);
+  // a comm no other process has: the gadgets stay quiet (only their programs matter here)
+  const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'hsurvivornone', '--detach', '--name', 'survivor']);
   assert.equal(c.code, 0, c.stderr);
-  const p = d.ctlProcess(['run', 'trace_exec', '--host', '--comm', 'cat', '-o', 'json']);
+  const p = d.ctlProcess(['run', 'trace_exec', '--host', '--comm', 'hsurvivornone', '-o', 'json']);
   await until('both gadgets loaded', () => ownedProgIds(d.proc!.pid).length >= 2, 30000);
   const held = ownedProgIds(d.proc!.pid);
   await d.stop('SIGKILL');

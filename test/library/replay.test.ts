@@ -5,19 +5,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { runGadget, type GadgetEvent } from '../../src/lib/index.js';
 import { IgProcess, runIgSync } from '../harness/ig.js';
-import { ownedProgIds, poke, until } from '../harness/daemon.js';
+import { OwnCat, ownedProgIds, until } from '../harness/daemon.js';
 import { tempDir } from '../harness/workload.js';
 
 const tmp = tempDir('ig-h18lib-replay-');
 const file = join(tmp.dir, 'open.igrec');
 after(() => tmp.cleanup());
+// A cat of this file's own: the machine's other cats are not recorded.
+const cat = new OwnCat(tmp.dir, `hrepcat${process.pid.toString(36)}`.slice(0, 15));
+const byComm = `proc.comm==${cat.comm}`;
 
 before(async () => {
-  // A real recording: trace_open on the host while cat runs a few times.
-  const p = new IgProcess(['run', 'trace_open', '--host', '--record', file, '-o', 'json', '--filter', 'proc.comm==cat']);
+  // A real recording: trace_open on the host while our cat runs a few times.
+  const p = new IgProcess(['run', 'trace_open', '--host', '--record', file, '-o', 'json', '--filter', byComm]);
   try {
-    await until('the recording run to see a cat', () => { poke(); return p.stdout.includes('"/etc/hostname"'); }, 30000);
-    for (let i = 0; i < 20; i++) poke();
+    await until('the recording run to see our cat', () => { cat.poke(); return p.stdout.includes(JSON.stringify(cat.file)); }, 30000);
+    for (let i = 0; i < 20; i++) cat.poke();
   } finally {
     const r = await p.stop('SIGINT');
     assert.equal(r.code, 0, r.stderr);
@@ -27,11 +30,11 @@ before(async () => {
 interface OpenEvent { proc: { comm: string; pid: number }; fname: string }
 
 test('the events of a recording, as ig replay -o json prints them, with nothing loaded', async () => {
-  const ref = runIgSync(['replay', file, '-o', 'json', '--filter', 'proc.comm==cat']);
+  const ref = runIgSync(['replay', file, '-o', 'json', '--filter', byComm]);
   assert.equal(ref.code, 0, ref.stderr);
   const want = ref.stdout.trim().split('\n').map((l) => JSON.parse(l) as OpenEvent).map((e) => `${e.proc.pid} ${e.fname}`);
   assert.ok(want.length >= 20, `${want.length} cat opens recorded`);
-  const run = runGadget('trace_open', { recording: file, filter: 'proc.comm==cat' });
+  const run = runGadget('trace_open', { recording: file, filter: byComm });
   const got: string[] = [];
   for await (const e of run as AsyncIterable<GadgetEvent>) {
     const ev = e as unknown as OpenEvent;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { runGadget } from '../../src/lib/index.js';
 import type { GadgetEvent, LostEvents } from '../../src/lib/index.js';
-import { ownedProgIds, stillLoaded, poke, until, DaemonHarness } from '../harness/daemon.js';
+import { ownedProgIds, stillLoaded, until, DaemonHarness, OwnCat } from '../harness/daemon.js';
 import { compileC, tempDir } from '../harness/workload.js';
 
 const tmp = tempDir('ig-h18lib-');
@@ -14,11 +14,14 @@ after(() => tmp.cleanup());
 // The storms are filtered by command name in the kernel: a name of this process's own (comm keeps 15 bytes), so a
 // concurrent run of this file elsewhere on the machine adds nothing to the counts compared below.
 const STORM_COMM = `iglib${process.pid.toString(36)}`.slice(0, 15);
+// The cat the tests trigger: a name of this process's own too, its events told apart by pid and file (OwnCat).
+const cat = new OwnCat(tmp.dir, `hlibcat${process.pid.toString(36)}`.slice(0, 15));
+const poke = () => cat.poke();
 
 interface OpenEvent { proc: { comm: string; pid: number }; fname: string; error_raw: number; $ds: string }
 
-test('trace_open --host --filter proc.comm==cat: the event of a cat, then break detaches every program', async () => {
-  const run = runGadget('trace_open', { host: true, filter: 'proc.comm==cat', timeoutMs: 60000 });
+test('trace_open --host --filter proc.comm==NAME: the event of our cat, then break detaches every program', async () => {
+  const run = runGadget('trace_open', { host: true, filter: `proc.comm==${cat.comm}`, timeoutMs: 60000 });
   await run.started;
   const held = ownedProgIds(process.pid);
   assert.ok(held.length > 0, 'the run holds its programs while it runs');
@@ -29,14 +32,14 @@ test('trace_open --host --filter proc.comm==cat: the event of a cat, then break 
   try {
     for await (const e of run as AsyncIterable<GadgetEvent>) {
       const ev = e as unknown as OpenEvent;
-      if (ev.proc.comm !== 'cat') other++;
-      if (ev.fname === '/etc/hostname') { seen = ev; break; }
+      if (ev.proc.comm !== cat.comm) other++;
+      if (cat.owns(ev.proc.pid, ev.fname)) { seen = ev; break; }
     }
   } finally { clearInterval(timer); }
-  assert.ok(seen, 'saw the cat open /etc/hostname');
+  assert.ok(seen, 'saw our cat open its file');
   assert.equal(seen.$ds, 'open');
   assert.equal(typeof seen.proc.pid, 'number');
-  assert.equal(other, 0, 'the filter let only cat through');
+  assert.equal(other, 0, 'the filter let only our cat through');
   // The loop statement has completed: everything is detached already, no waiting.
   assert.deepEqual(ownedProgIds(process.pid), []);
   assert.deepEqual(stillLoaded(held), []);
@@ -62,17 +65,17 @@ test('AbortSignal: the iteration throws the abort reason after everything is det
 });
 
 test('timeout ends the iteration; filterExpr (-E) selects; fields restrict what events expose', async () => {
-  const run = runGadget('trace_open', { host: true, filterExpr: "proc.comm == 'cat' and fname == '/etc/hostname'", fields: 'proc.comm,fname', timeoutMs: 1500 });
+  const run = runGadget('trace_open', { host: true, filterExpr: `proc.comm == '${cat.comm}' and fname == '${cat.file}'`, fields: 'proc.comm,fname', timeoutMs: 1500 });
   await run.started;
   poke();
   const keys = new Set<string>();
   let n = 0;
   for await (const e of run) {
     n++;
-    assert.deepEqual((e as GadgetEvent).toJSON(), { proc: { comm: 'cat' }, fname: '/etc/hostname' });
+    assert.deepEqual((e as GadgetEvent).toJSON(), { proc: { comm: cat.comm }, fname: cat.file });
     for (const k of Object.keys((e as GadgetEvent).toJSON())) keys.add(k);
   }
-  assert.ok(n >= 1, 'the cat was seen before the timeout');
+  assert.ok(n >= 1, 'our cat was seen before the timeout');
   assert.deepEqual([...keys].sort(), ['fname', 'proc']);
   assert.deepEqual(ownedProgIds(process.pid), []);
 });
@@ -145,15 +148,15 @@ test('remote: the same iterator over a run on a real ig daemon', async () => {
   const d = new DaemonHarness('h18lib-remote');
   await d.start();
   try {
-    const run = runGadget('trace_open', { remote: d.address, host: true, filter: 'proc.comm==cat', timeoutMs: 60000 });
+    const run = runGadget('trace_open', { remote: d.address, host: true, filter: `proc.comm==${cat.comm}`, timeoutMs: 60000 });
     await run.started;
     const timer = setInterval(poke, 200);
     let seen: OpenEvent | undefined;
     try {
       for await (const e of run) {
         const ev = e as unknown as OpenEvent;
-        assert.equal(ev.proc.comm, 'cat');
-        if (ev.fname === '/etc/hostname') { seen = ev; break; }
+        assert.equal(ev.proc.comm, cat.comm);
+        if (cat.owns(ev.proc.pid, ev.fname)) { seen = ev; break; }
       }
     } finally { clearInterval(timer); }
     assert.ok(seen);
