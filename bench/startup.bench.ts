@@ -1,5 +1,5 @@
 // Start-up and memory of `ig run trace_open` next to bpftrace and opensnoop (issue 16, item 4), in one command:
-//   npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH]
+//   npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH] [--only REGEX (tool names)]
 // A ticker (bench/loadgen.c `tick 10`, comm igb_tick, compiled here with gcc) opens a file every 10 ms. Each run
 // spawns the tool with a comm filter and its stdout on a pipe and measures, alternating the tools:
 // - first event: spawn → the first stdout line naming igb_tick (wall clock), and the process's CPU time by then
@@ -34,15 +34,16 @@ const MARKS = ['cache', 'main', 'config', 'run', 'image', 'prepared', 'start', '
 interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; cache?: string; error?: string }
 interface Tool { name: string; cmd: string; args: string[]; env: NodeJS.ProcessEnv; ig?: boolean }
 
-function options(argv: string[]): { runs: number; holdMs: number; json?: string } {
-  const o = { runs: 7, holdMs: 1000, json: undefined as string | undefined };
+function options(argv: string[]): { runs: number; holdMs: number; json?: string; only?: RegExp } {
+  const o = { runs: 7, holdMs: 1000, json: undefined as string | undefined, only: undefined as RegExp | undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
     if (a === '--runs') o.runs = Number(val());
     else if (a === '--hold-ms') o.holdMs = Number(val());
     else if (a === '--json') o.json = val();
-    else throw new Error(`unknown option ${a} (usage: npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH])`);
+    else if (a === '--only') o.only = new RegExp(val(), 'i');
+    else throw new Error(`unknown option ${a} (usage: npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH] [--only REGEX])`);
   }
   if (!(o.runs >= 1) || !(o.holdMs >= 0)) throw new Error('--runs must be >= 1 and --hold-ms >= 0');
   return o;
@@ -117,6 +118,8 @@ async function main(): Promise<void> {
   // libbpf-tools' opensnoop; stdbuf: its stdout is a pipe here, which libc would buffer by 4 KiB
   const opensnoop = ['/usr/sbin/opensnoop', '/usr/bin/opensnoop'].find((p) => existsSync(p));
   if (opensnoop) tools.push({ name: 'opensnoop (libbpf-tools)', cmd: 'stdbuf', args: ['-oL', opensnoop, '-n', TICK], env: process.env });
+  // --only REGEX: the tools whose names match (a quick look at a few; the published figures run them all)
+  if (o.only) { const only = o.only; tools.splice(0, tools.length, ...tools.filter((t) => only.test(t.name))); }
   const ticker = start('ticker', loadgen, ['tick', '10'], { stdout: 'pipe', stderr: 'inherit' });
   const results = new Map<string, Sample[]>(tools.map((t) => [t.name, []]));
   const loadStart = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

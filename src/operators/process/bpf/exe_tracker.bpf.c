@@ -134,12 +134,17 @@ int ig_exe_exec(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* A new process runs its parent's executable until it execs. Threads share their process's entry. */
-SEC("tp_btf/sched_process_fork")
-int ig_exe_fork(u64 *ctx)
+/*
+ * A new process runs its parent's executable until it execs. Threads share their process's entry.
+ * (struct task_struct *parent, struct task_struct *child). A raw tracepoint, not tp_btf: a tp_btf program makes
+ * libbpf parse the kernel's whole BTF for its attach point at every load (12 of the tracker's 17 ms of load CPU,
+ * before ig's first event); every read here goes through BPF_CORE_READ anyway.
+ */
+SEC("raw_tracepoint/sched_process_fork")
+int ig_exe_fork(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *parent = (struct task_struct *)ctx[0];
-	struct task_struct *child = (struct task_struct *)ctx[1];
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
 	struct ig_exe_entry *e, *pe;
 	struct ig_exe_slot *s;
 	__u32 zero = 0, ptgid, ctgid, pidx;
