@@ -31,7 +31,7 @@ const BPFTRACE = [
 ].join('\n');
 const MARKS = ['cache', 'main', 'config', 'run', 'image', 'prepared', 'start', 'opened', 'loaded', 'attached'];
 
-interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; cache?: string; error?: string }
+interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; cpuMarks?: Record<string, number>; cache?: string; error?: string }
 interface Tool { name: string; cmd: string; args: string[]; env: NodeJS.ProcessEnv; ig?: boolean }
 
 function options(argv: string[]): { runs: number; holdMs: number; json?: string; only?: RegExp } {
@@ -91,6 +91,9 @@ async function measure(t: Tool, holdMs: number): Promise<Sample> {
     // cache-<state>: when the bundle was compiled, and whether V8's code cache was used
     for (const k of Object.keys(s.marks)) if (k.startsWith('cache-')) { s.cache = k.slice(6); s.marks['cache'] = s.marks[k]!; }
   }
+  // the process's CPU time at main and at each later mark
+  const cm = /startup-cpu: (.*)/.exec(err);
+  if (cm) s.cpuMarks = Object.fromEntries(cm[1]!.split(', ').map((kv) => { const [k, v] = kv.split(' '); return [k!, Number(v)]; }));
   return s;
 }
 
@@ -159,6 +162,9 @@ async function main(): Promise<void> {
     return [t.name, states, ...MARKS.map((k) => fix(med(xs, (s) => s.marks?.[k]), 0))];
   });
   text += `\n\nig's start-up marks, median ms since the process started (IG_TRACE_STARTUP=1; cache = when the bundle was compiled):\n\n${markdownTable(['run', 'code cache', ...MARKS], markRows)}`;
+  const cpuMarks = MARKS.filter((k) => k !== 'cache');
+  const cpuRows = tools.filter((t) => t.ig).map((t) => [t.name, ...cpuMarks.map((k) => fix(med(ok(results.get(t.name)!), (s) => s.cpuMarks?.[k]), 0)), fix(med(ok(results.get(t.name)!), (s) => s.cpuMs), 0)]);
+  text += `\n\nCPU time the process had used at each mark, median ms (the wall clock between marks is mostly waiting for a core on a busy machine):\n\n${markdownTable(['run', ...cpuMarks, 'first event'], cpuRows)}`;
   // Ratios within this run (the machine's load moves every absolute figure; these move much less).
   const first = (name: string) => med(ok(results.get(name) ?? []), (s) => s.firstMs);
   const cpu = (name: string) => med(ok(results.get(name) ?? []), (s) => s.cpuMs);
