@@ -26,6 +26,7 @@
       "src/wire_batch.c",
       "src/wire_stream.c",
       "src/replay_render.c",
+      "src/replay_loop.c",
       "src/record_writer.c",
       "src/record_codec.c"
     ],

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool ig_replay_loop_register(napi_env env, napi_value exports); /* replay_loop.c */
+
 /* The output buffer, kept between calls (a replay calls once per recorded batch: a fresh 1 MiB buffer each time
  * is an mmap and 256 page faults per call). Per thread: a worker's addon instance calls on its own thread. */
 static __thread uint8_t *kept;
@@ -69,5 +71,5 @@ static napi_value js_render_to(napi_env env, napi_callback_info info) {
 
 bool ig_replay_render_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "renderPlanRenderTo", js_render_to);
-  return true;
+  return ig_replay_loop_register(env, exports);
 }

@@ -12,6 +12,8 @@ export type RenderPlanHandle = { readonly __brand: 'render_plan' };
 export type MetricsAggregatorHandle = { readonly __brand: 'metrics_aggregator' };
 export type WireBatchHandle = { readonly __brand: 'wire_batch' };
 export type RecorderHandle = { readonly __brand: 'recorder' };
+/** A replay loop (native/src/replay_loop.c; owned by src/bpf/replay-loop.ts). */
+export type ReplayLoopHandle = { readonly __brand: 'replay_loop' };
 
 /** What a drain of a metrics aggregator returns (see metricsAggDrain). */
 export interface MetricsAggregatorDrain {
@@ -302,6 +304,10 @@ export interface NativeAddon {
   recorderStats(rec: RecorderHandle): RecorderStats;
   recorderClose(rec: RecorderHandle): RecorderStats;
   zstdDecompress(stored: Buffer, contentLength: number): Buffer;
+  replayLoopOpen(fd: number, position: number, size: number, version: number, chunks: number, state: Float64Array): ReplayLoopHandle;
+  replayLoopRoute(loop: ReplayLoopHandle, dsId: number, plan: RenderPlanHandle, fd: number): void;
+  replayLoopStep(loop: ReplayLoopHandle, budgetMs: number): Buffer | undefined;
+  replayLoopClose(loop: ReplayLoopHandle): void;
   zstdCompress(content: Buffer, level: number): Buffer;
   renderPlanRenderTo(plan: RenderPlanHandle, batch: Buffer, offset: number, count: number, fd: number): { done: number; offset: number; stop: number; error: number };
 

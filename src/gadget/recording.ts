@@ -8,6 +8,8 @@
 // Replay: the same operator is built from the recorded image, but instead of loading anything into the kernel it
 // pulls the recorded batches from a `ReplayFeed` and emits them as if its readers had read them.
 
+import type { RenderPlan } from '../bpf/render-plan.js';
+
 /** Record layout of a batch: 0 the native reader's layout ([u32 len][u32 cpu][payload padded to 8]…), else every
  * record has this many bytes, back to back (map dumps, snapshots). */
 export type RecordLayout = number;
@@ -48,6 +50,23 @@ export interface ReplaySink {
    * promise the feed waits for before its next entry; undefined otherwise. A replay waits instead of losing.
    */
   hold?(): Promise<void> | undefined;
+  /**
+   * Data sources whose reader-layout batches the feed may render natively, straight to an fd with a render plan
+   * (src/bpf/replay-loop.ts), calling JS only for what the plan cannot do; undefined: every batch through `batch`.
+   */
+  native?: NativeReplayRoutes;
+}
+
+/** A replay sink's native rendering (see ReplaySink.native). */
+export interface NativeReplayRoutes {
+  /** The plan and fd that render `ds`'s records, if any. */
+  route(ds: string): { plan: RenderPlan; fd: number } | undefined;
+  /** Records the plan missed on (the miss and up to 31 more, reader layout): through the pipeline, which renders them. */
+  miss(ds: string, raw: Buffer, count: number): void;
+  /** A record rendered with a stale memo fragment: for JS to refresh it. */
+  refresh(ds: string, raw: Buffer): void;
+  /** Writing the rendered lines failed with `errno`; the feed ends. */
+  failed(ds: string, errno: number): void;
 }
 
 export interface ReplayFeed {

@@ -147,6 +147,10 @@ export function lostEntry(t: number, ds: number, n: number, cause: string): Buff
   return entry(EntryType.Lost, Buffer.concat([b, Buffer.from(cause, 'utf8')]));
 }
 
+/** What a malformed entry frame is (also for a native loop's findings). */
+export const entryCut = (o: number) => `entry at byte ${o} of the chunk: truncated header`;
+export const entryOverrun = (o: number, len: number, left: number) => `entry at byte ${o} of the chunk: ${len} bytes announced, ${left} left`;
+
 /**
  * The entries of one chunk's content. A malformed entry throws a RecordingError naming its offset in the chunk.
  * Batch records are views into `content` (no copy).
@@ -154,18 +158,19 @@ export function lostEntry(t: number, ds: number, n: number, cause: string): Buff
 export function* parseEntries(content: Buffer): Generator<Entry> {
   let o = 0;
   while (o < content.length) {
-    if (o + 5 > content.length) throw new RecordingError(`entry at byte ${o} of the chunk: truncated header`);
+    if (o + 5 > content.length) throw new RecordingError(entryCut(o));
     const type = content[o]!;
     const len = content.readUInt32LE(o + 1);
     const start = o + 5;
-    if (len > content.length - start) throw new RecordingError(`entry at byte ${o} of the chunk: ${len} bytes announced, ${content.length - start} left`);
+    if (len > content.length - start) throw new RecordingError(entryOverrun(o, len, content.length - start));
     const body = content.subarray(start, start + len);
     yield parseEntry(type, body, o);
     o = start + len;
   }
 }
 
-function parseEntry(type: number, body: Buffer, at: number): Entry {
+/** One entry from its type and body; `at`: its offset in the chunk, for the messages (a native loop framed it). */
+export function parseEntry(type: number, body: Buffer, at: number): Entry {
   const need = (n: number, what: string) => { if (body.length < n) throw new RecordingError(`${what} entry at byte ${at} of the chunk: ${body.length} bytes, at least ${n} needed`); };
   const parseJson = (b: Buffer, what: string): unknown => {
     try { return JSON.parse(b.toString('utf8')); } catch { throw new RecordingError(`${what} entry at byte ${at} of the chunk: not JSON`); }

@@ -18,6 +18,8 @@ export class RecordingReader {
   chunks = 0;
   /** The file's format version. */
   version = 0;
+  /** Set: entries() returns at the next chunk boundary, so that a native loop reads on from `position`. */
+  pauseAtChunk = false;
 
   /** Opens and checks the file header; a missing or foreign file is a RecordingError. */
   constructor(readonly path: string) {
@@ -38,6 +40,20 @@ export class RecordingReader {
   }
 
   get fileSize(): number { return this.size; }
+  /** The next chunk's byte offset. */
+  get position(): number { return this.pos; }
+  /** The open file (for a native loop, which dups it). */
+  get descriptor(): number { return this.fd; }
+
+  /** Go on from `at`, a chunk boundary up to which a native loop read (`chunks` chunks so far). */
+  resumeAt(at: number, chunks: number): void {
+    this.pos = at;
+    this.chunks = chunks;
+    this.pauseAtChunk = false;
+  }
+
+  /** An entry of the chunk at `chunkAt` (the `index`-th, from 0) is malformed: stop there, in this reader's words. */
+  damaged(chunkAt: number, index: number, message: string): void { this.stop(chunkAt, `chunk ${index}: ${message}`); }
 
   private read(n: number, at: number): Buffer {
     const b = Buffer.allocUnsafe(n);
@@ -56,7 +72,7 @@ export class RecordingReader {
 
   /** Every entry in file order, until the end mark, the end of the file or damage. */
   *entries(): Generator<Entry> {
-    while (!this.ended) {
+    while (!this.ended && !this.pauseAtChunk) {
       const at = this.pos;
       if (at >= this.size) {
         this.stopped = `recording ${this.path}: ends at byte ${at} without an end mark (the recording run did not finish); replayed what was written`;

@@ -5,7 +5,8 @@ import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/pr
 import type { GadgetImageInfo, ImageLayer } from '../gadget/context.js';
 import { HostFacts } from '../gadget/host-facts.js';
 import type { ReplayFeed, ReplaySink } from '../gadget/recording.js';
-import { EntryType, RecordingError, type Entry, type RecordingHeader } from './format.js';
+import { EntryType, RecordingError, entryCut, entryOverrun, parseEntry, type Entry, type RecordingHeader } from './format.js';
+import { NativeReplayLoop, ReplayStep } from '../bpf/replay-loop.js';
 import { RecordingReader } from './reader.js';
 
 const MT_EBPF = 'application/vnd.gadget.ebpf.program.v1+binary';
@@ -43,7 +44,7 @@ export function openRecording(path: string): Recording {
 }
 
 function open(reader: RecordingReader): Recording {
-  const it = reader.entries();
+  let it = reader.entries();
   const facts = HostFacts.replay();
   const dsNames = new Map<number, string>();
   let header: RecordingHeader | undefined;
@@ -83,8 +84,19 @@ function open(reader: RecordingReader): Recording {
           const t0 = performance.now();
           let lastYield = t0;
           const name = (id: number) => dsNames.get(id) ?? `#${id}`;
-          try {
-            for (let e = first; e !== undefined && !signal.aborted; e = next()) {
+          const handle = (e: Entry) => {
+            switch (e.type) {
+              case EntryType.Batch: sink.batch(name(e.ds), e.raw, e.count, e.layout); break;
+              case EntryType.Fact: facts.set(e.kind, e.key, e.value); break;
+              case EntryType.Lost: sink.lost(name(e.ds), e.n, e.cause); break;
+              case EntryType.Rows: sink.rows?.(name(e.ds), e.table); break;
+              case EntryType.DataSource: dsNames.set(e.id, e.name); break;
+              default: break;
+            }
+          };
+          // The entries of JS's reader, from `e` on.
+          const viaJs = async (e: Entry | undefined) => {
+            for (; e !== undefined && !signal.aborted; e = next()) {
               const hold = sink.hold?.();
               if (hold) { await hold; lastYield = performance.now(); if (signal.aborted) break; }
               if (speed > 0 && 't' in e) {
@@ -95,14 +107,58 @@ function open(reader: RecordingReader): Recording {
                 lastYield = performance.now();
                 if (signal.aborted) break;
               }
-              switch (e.type) {
-                case EntryType.Batch: sink.batch(name(e.ds), e.raw, e.count, e.layout); break;
-                case EntryType.Fact: facts.set(e.kind, e.key, e.value); break;
-                case EntryType.Lost: sink.lost(name(e.ds), e.n, e.cause); break;
-                case EntryType.Rows: sink.rows?.(name(e.ds), e.table); break;
-                case EntryType.DataSource: dsNames.set(e.id, e.name); break;
-                default: break;
+              handle(e);
+            }
+          };
+          // As fast as possible into a render plan: the native loop takes over after the chunk JS is in (the
+          // header's), and hands back to JS's reader where it stops (end of file, damage, another codec).
+          // IG_NATIVE_REPLAY=0 keeps every chunk on the JS path (one plan call per batch).
+          const routes = speed === 0 && reader.version >= 2 && process.env['IG_NATIVE_REPLAY'] !== '0' ? sink.native : undefined;
+          const viaNative = async (): Promise<boolean> => {
+            const loop = new NativeReplayLoop(reader.descriptor, reader.position, reader.fileSize, reader.version, reader.chunks);
+            const st = loop.state;
+            const routeDs = (id: number) => { const r = routes!.route(name(id)); if (r) loop.route(id, r.plan, r.fd); };
+            try {
+              for (const id of dsNames.keys()) routeDs(id);
+              while (!signal.aborted) {
+                const hold = sink.hold?.();
+                if (hold) { await hold; lastYield = performance.now(); continue; }
+                const b = loop.step(Math.max(1, YIELD_MS - (performance.now() - lastYield)));
+                switch (st[0] as ReplayStep) {
+                  case ReplayStep.Entry: {
+                    let e: Entry;
+                    try { e = parseEntry(st[1]!, b!, st[2]!); } catch (err) {
+                      if (!(err instanceof RecordingError)) throw err;
+                      reader.damaged(st[3]!, st[4]! - 1, err.message);
+                      return false;
+                    }
+                    handle(e);
+                    if (e.type === EntryType.DataSource) routeDs(e.id);
+                    if (e.type === EntryType.End) { reader.ended = true; return false; }
+                    break;
+                  }
+                  case ReplayStep.Miss: routes!.miss(name(st[1]!), b!, st[2]!); break;
+                  case ReplayStep.Refresh: routes!.refresh(name(st[1]!), b!); break;
+                  case ReplayStep.Failed: routes!.failed(name(st[1]!), st[2]!); return false;
+                  case ReplayStep.Damage:
+                    reader.damaged(st[4]!, st[5]! - 1, st[2]! < 0 ? entryCut(st[1]!) : entryOverrun(st[1]!, st[2]!, st[3]!));
+                    return false;
+                  case ReplayStep.Stop: reader.resumeAt(st[1]!, st[2]!); return true;
+                  default: break; // Yield
+                }
+                if (performance.now() - lastYield > YIELD_MS) { await yieldToLoop(); lastYield = performance.now(); }
               }
+              return false;
+            } finally {
+              loop.close();
+            }
+          };
+          try {
+            if (routes) reader.pauseAtChunk = true;
+            await viaJs(first);
+            if (routes && !signal.aborted && !reader.ended && !reader.stopped && await viaNative() && !signal.aborted) {
+              it = reader.entries();
+              await viaJs(next());
             }
           } finally {
             feed.stopped = reader.stopped;

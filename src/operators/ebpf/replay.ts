@@ -68,19 +68,33 @@ export function replaySink(ctx: GadgetContext, tracerSources: DataSource[]): Rep
       off = end;
     }
   };
+  // Runs `f` for data source `name` as a batch is handled: a reader of stdout that went away ends the replay
+  // quietly, as on a live run; any other error ends it with that error (one line, exit status 1).
+  const guarded = (name: string, f: (ds: DataSource) => void) => {
+    const ds = ctx.dataSources.get(name);
+    if (!ds) return;
+    try {
+      f(ds);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') { ctx.done('stdout closed'); return; }
+      ctx.fail(new Error(`${ds.name}: ${(e as Error).message}`));
+    }
+  };
+  const consumerOf = (name: string) => { const ds = ctx.dataSources.get(name); return ds ? consumers.get(ds) : undefined; };
   return {
-    batch: (name, raw, count, layout) => {
-      const ds = ctx.dataSources.get(name);
-      if (!ds) return;
-      try {
-        emit(ds, raw, count, layout);
-      } catch (e) {
-        // As on a live run: a reader of stdout that went away (`| head`) ends the replay quietly.
-        if ((e as NodeJS.ErrnoException).code === 'EPIPE') { ctx.done('stdout closed'); return; }
-        // Ends the replay with this error (one line, exit status 1), as a failing live reader does.
-        ctx.fail(new Error(`${ds.name}: ${(e as Error).message}`));
-      }
-    },
+    batch: (name, raw, count, layout) => guarded(name, (ds) => emit(ds, raw, count, layout)),
     lost: (name, n, cause) => ctx.dataSources.get(name)?.reportLost(n, cause),
+    // The recording's batches of these data sources render in the feed's native loop (src/bpf/replay-loop.ts),
+    // with no JS per batch; JS sees the records the plan misses on, as above.
+    native: consumers.size === 0 ? undefined : {
+      route: (name) => {
+        const c = consumerOf(name);
+        if (c) ctx.log.debug(`${name}: recorded batches rendered by the native replay loop`);
+        return c ? { plan: c.plan, fd: c.outFd } : undefined;
+      },
+      miss: (name, raw, count) => guarded(name, (ds) => ds.emit(batchFromRing(ds, raw, count))),
+      refresh: (name, raw) => guarded(name, (ds) => consumers.get(ds)?.refresh(batchFromRing(ds, raw, 1))),
+      failed: (name, errno) => { const c = consumerOf(name); c?.outputFailed(errno, `write to fd ${c.outFd} failed (errno ${errno})`); },
+    },
   };
 }
