@@ -4,7 +4,8 @@
 //
 // Replay: a recording of N plausible trace_open records (written with ig's RecordingWriter and the real trace_open
 // image from the local store, batches of 1,024 as the reader delivers them) is replayed by the real command,
-// `ig replay FILE -o json > /dev/null`, and with `-o none` (reading, decompressing and emitting only). Per run:
+// `ig replay FILE -o json > /dev/null` (the native replay loop; also with a plan call per batch from JS,
+// IG_NATIVE_REPLAY=0), and with `-o none` (reading, decompressing and emitting only). Per run:
 // events per second of wall time from spawn to exit and per second of the replaying process's CPU (start-up
 // included), with the native render plan and with the JS pipeline (IG_NATIVE_RENDER=0); and the same with the
 // start-up taken off (the medians of a one-batch recording's replays, run interleaved): the replay's steady rate.
@@ -122,7 +123,13 @@ async function main(): Promise<void> {
     process.stderr.write(`recording: ${total} records, ${bytes} bytes (${fix(bytes / total, 1)} bytes/record) in ${fix((performance.now() - t0) / 1000)}s\n`);
     results['recordingBytes'] = bytes;
     const rows: string[][] = [];
-    for (const [output, env] of [['json', {}], ['json', { IG_NATIVE_RENDER: '0' }], ['none', {}]] as const) {
+    const variants: [string, Record<string, string>, string, string][] = [
+      ['json', {}, '', ''],
+      ['json', { IG_NATIVE_REPLAY: '0' }, '-perbatch', ' (a plan call per batch from JS, IG_NATIVE_REPLAY=0)'],
+      ['json', { IG_NATIVE_RENDER: '0' }, '-js', ' (JS pipeline, IG_NATIVE_RENDER=0)'],
+      ['none', {}, '', ''],
+    ];
+    for (const [output, env, key, label] of variants) {
       const rs: Run[] = [];
       const ts: Run[] = [];
       // Interleaved: the full replay and the one-batch replay see the same load.
@@ -133,11 +140,11 @@ async function main(): Promise<void> {
       const cpu0 = median(ts.map((r) => r.cpuS));
       const steadyWall = (total - BATCH) / Math.max(1e-3, wall - wall0);
       const steadyCpu = (total - BATCH) / Math.max(1e-3, cpu - cpu0);
-      results[`replay-${output}${'IG_NATIVE_RENDER' in env ? '-js' : ''}`] = {
+      results[`replay-${output}${key}`] = {
         wallS: rs.map((r) => r.wallS), cpuS: rs.map((r) => r.cpuS), startupWallS: ts.map((r) => r.wallS), startupCpuS: ts.map((r) => r.cpuS),
         eventsPerWallS: total / wall, eventsPerCpuS: total / cpu, steadyEventsPerWallS: steadyWall, steadyEventsPerCpuS: steadyCpu,
       };
-      rows.push([`ig replay FILE -o ${output} > /dev/null${'IG_NATIVE_RENDER' in env ? ' (JS pipeline, IG_NATIVE_RENDER=0)' : ''}`, int(total), fix(wall, 2), int(total / wall), fix(cpu, 2), int(total / cpu), fix(wall0, 2), int(steadyWall), int(steadyCpu)]);
+      rows.push([`ig replay FILE -o ${output} > /dev/null${label}`, int(total), fix(wall, 2), int(total / wall), fix(cpu, 2), int(total / cpu), fix(wall0, 2), int(steadyWall), int(steadyCpu)]);
     }
     process.stdout.write(`Replay (${runs} runs, median; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})\n\n`);
     process.stdout.write(markdownTable(['command', 'events', 'wall s', 'events/s (wall)', 'CPU s', 'events/CPU s', 'start-up wall s (1 batch)', 'events/s (wall, start-up off)', 'events/CPU s (start-up off)'], rows) + '\n');
