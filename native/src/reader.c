@@ -47,7 +47,7 @@
 
 enum { READER_RING = 1, READER_PERF = 2 };
 enum { TAG_STOP = 1, TAG_DATA = 2 };
-enum { BATCH_RECORDS = 0, BATCH_REFRESH = 1, BATCH_FRAME = 2 };
+enum { BATCH_RECORDS = 0, BATCH_REFRESH = 1, BATCH_FRAME = 2, BATCH_MEMO = 3 };
 #define REFRESH_BATCH_BYTES (64u * 1024u)
 #define IG_MAGIC_BATCH 0x1b0ba7c4u
 
@@ -55,8 +55,9 @@ typedef struct ig_batch {
   struct ig_batch *next;
   size_t len, cap;
   uint32_t count;
-  uint32_t kind;  /* BATCH_RECORDS, BATCH_REFRESH: records whose stale memo fragments JS should recompute, or
-                   * BATCH_FRAME: one batch frame of the packet codec (wire mode), count records */
+  uint32_t kind;  /* BATCH_RECORDS, BATCH_REFRESH: records whose stale memo fragments JS should recompute,
+                   * BATCH_FRAME: one batch frame of the packet codec (wire mode), count records, or
+                   * BATCH_MEMO: records the plan missed on: JS fills their memos, the poll thread renders them */
   uint32_t magic; /* IG_MAGIC_BATCH: readerFrameKept finds the batch of a frame Buffer */
   uint32_t reported; /* its size was reported to V8 as external memory */
   ig_batch_pool *pool; /* the pool this full-size batch goes back to (batch_pool.c), or NULL: malloc'd */
@@ -120,6 +121,14 @@ struct ig_reader {
   uint64_t window_start_ns, now_ns;
   uint32_t in_flight;    /* batches popped and being delivered; guarded by mu */
   uint64_t rendered;     /* atomic */
+  /* opts.memoRequests: a memo miss does not leave the thread: the records go to JS as a BATCH_MEMO (JS only fills
+   * the memos), the thread waits, then renders them itself in place, in order; only a record that still misses
+   * goes to JS to be rendered there (render_in_place). */
+  bool memo_requests;
+  bool in_place;         /* poll thread: this consume's fallback began with a memo miss */
+  uint8_t *held;         /* poll thread: the records of the BATCH_MEMO, kept to render them afterwards */
+  size_t held_cap;
+  uint64_t in_place_done; /* atomic: records rendered here after JS filled their memos */
 
   /* Aggregate mode (opts.aggregate): every record is counted per key by a metrics aggregator on this thread and
    * none reaches JS (metrics_agg.c). */
@@ -353,6 +362,7 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     /* What is rendered goes out before JS writes the lines of the records from here on. */
     ig_out_flush(&r->out);
     r->fallback = true;
+    r->in_place = r->memo_requests && !r->render_off && !stopping(r) && ig_plan_miss_is_memo(r->plan);
     r->fallback_records = 0;
   }
   int err = append(r, cpu, data, size);
@@ -363,6 +373,58 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
 static int ring_sample(void *ctx, void *data, size_t size) { return take(ctx, 0, data, size); }
 
 static void perf_sample(void *ctx, int cpu, void *data, __u32 size) { take(ctx, (uint32_t)cpu, data, size); }
+
+/* Render mode: wait until JS has taken every queued batch. False when stop came first. */
+static bool wait_js(ig_reader *r) {
+  pthread_mutex_lock(&r->mu);
+  while ((r->qlen > 0 || r->in_flight > 0) && !stopping(r)) pthread_cond_wait(&r->cv, &r->mu);
+  pthread_mutex_unlock(&r->mu);
+  return !stopping(r);
+}
+
+/* The records since a memo miss (r->cur) go to JS as a BATCH_MEMO; once JS has filled their memos they are rendered
+ * here, in order. True when every one was; otherwise the first that still misses and those after it are in r->cur
+ * (or, on stop, all of them), for JS to render as before. */
+static bool render_in_place(ig_reader *r) {
+  ig_batch *b = r->cur;
+  if (!b || !b->count) return false;
+  if (r->held_cap < b->len) {
+    uint8_t *h = realloc(r->held, b->len);
+    if (!h) return false; /* JS renders them */
+    r->held = h;
+    r->held_cap = b->len;
+  }
+  size_t len = b->len;
+  uint32_t count = b->count;
+  memcpy(r->held, b->data, len);
+  b->kind = BATCH_MEMO;
+  flush(r);
+  bool ok = wait_js(r);
+  uint64_t now = ig_mono_ns();
+  size_t at = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t hdr[2];
+    memcpy(hdr, r->held + at, 8);
+    const uint8_t *data = r->held + at + 8;
+    at += 8 + ((hdr[0] + 7) & ~(size_t)7);
+    if (ok) {
+      int rc = ig_plan_render(r->plan, data, hdr[0], now, &r->out);
+      if (rc != IG_RENDER_MISS) {
+        if (rc == IG_RENDER_REFRESH) append_refresh(r, hdr[1], data, hdr[0]);
+        r->window_rendered++;
+        __atomic_add_fetch(&r->rendered, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&r->in_place_done, 1, __ATOMIC_RELAXED);
+        continue;
+      }
+      ig_out_flush(&r->out);
+      ok = false;
+    }
+    append(r, hdr[1], data, hdr[0]);
+  }
+  if (!ok) return false;
+  ig_out_flush(&r->out);
+  return true;
+}
 
 /* Render mode, after a consume: write the lines, or hand the records JS must render to JS and wait for it. */
 static void render_settle(ig_reader *r) {
@@ -375,12 +437,13 @@ static void render_settle(ig_reader *r) {
     if (r->plan) ig_out_flush(&r->out);
     return;
   }
-  flush(r);
-  if (r->render_off) return;
-  pthread_mutex_lock(&r->mu);
-  while ((r->qlen > 0 || r->in_flight > 0) && !stopping(r)) pthread_cond_wait(&r->cv, &r->mu);
-  pthread_mutex_unlock(&r->mu);
-  if (stopping(r)) return; /* the final drain keeps handing records to JS, in order */
+  bool in_place = r->in_place && !r->render_off && render_in_place(r);
+  r->in_place = false;
+  if (!in_place) {
+    flush(r);
+    if (r->render_off) return;
+    if (!wait_js(r)) return; /* the final drain keeps handing records to JS, in order */
+  }
   r->fallback = false;
   if (r->now_ns - r->window_start_ns > 1000000000ull) {
     r->window_start_ns = r->now_ns;
@@ -764,6 +827,8 @@ static void release_kernel_side(ig_reader *r) {
 
 static void release_render(ig_reader *r) {
   ig_out_free(&r->out);
+  free(r->held);
+  r->held = NULL;
   if (r->plan) ig_plan_unref(r->plan);
   r->plan = NULL;
   if (r->agg) ig_magg_unref(r->agg);
@@ -832,6 +897,7 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
   ig_set_num(env, o, "batches", (double)__atomic_load_n(&r->batches, __ATOMIC_RELAXED));
   if (r->plan) {
     ig_set_num(env, o, "rendered", (double)__atomic_load_n(&r->rendered, __ATOMIC_RELAXED));
+    if (r->memo_requests) ig_set_num(env, o, "renderedInPlace", (double)__atomic_load_n(&r->in_place_done, __ATOMIC_RELAXED));
     int out_err = ig_out_error(&r->out); /* the poll thread may be writing it right now */
     if (out_err) {
       ig_set_str(env, o, "outputError", strerror(out_err));
@@ -885,6 +951,10 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
     ig_plan_ref(p);
     r->plan = p;
     r->out.cancel = &r->stop;
+    napi_value mr;
+    if (napi_get_named_property(env, opts, "memoRequests", &mr) == napi_ok && !ig_is_nullish(env, mr) &&
+        !ig_arg_bool(env, mr, "memoRequests", &r->memo_requests))
+      return false;
     /* A preamble (a columns header) goes out now, before the poll thread exists: no line can precede it. */
     napi_value pre;
     if (napi_get_named_property(env, opts, "preamble", &pre) == napi_ok && !ig_is_nullish(env, pre)) {

@@ -57,7 +57,13 @@ enum {
   OP_JOINED = 40,  /* a: record offset, b: array size, c: literal offset of its descriptor (joined_strings.h) */
   OP_COL_JOINED = 41, /* a: record offset, b: array size, c: literal offset of the column format, then the
                        * descriptor (its separator: raw bytes) */
+  /* A struct whose every value follows from its own bytes alone (record members in [a, a+b), memos without TTL
+   * keyed by those bytes): when the bytes are all zero (trace_open's ustack without --collect-ustack: ~250 bytes of
+   * zeros and empty strings per line), the text of the c value ops that follow is one cached piece, made the first
+   * time from those ops and dropped when a memo changes. */
+  OP_ZERO_SPAN = 42,
 };
+#define ZERO_SPANS_MAX 8
 
 enum { CMP_EQ = 0, CMP_NE = 1, CMP_LT = 2, CMP_LE = 3, CMP_GT = 4, CMP_GE = 5 };
 /* strings only: the decoded string starts with, ends with, contains the constant */
@@ -140,6 +146,14 @@ struct ig_plan {
   uint8_t *scratch;         /* per-render scratch of a decoded string (filters) */
   size_t scratch_len;
   uint64_t lines_out; /* lines rendered (written by the render side only, read by JS: renderPlanLines) */
+  bool miss_memo;     /* render side: the last IG_RENDER_MISS was a memo without a fragment (JS can fill it) */
+  /* OP_ZERO_SPAN: rop j's span is zero_rops[j]; its cached text (NULL: not made yet); per render: bytes all zero */
+  uint32_t zero_rops[ZERO_SPANS_MAX];
+  size_t nzero;
+  uint8_t *zero_text[ZERO_SPANS_MAX];
+  uint32_t zero_len[ZERO_SPANS_MAX];
+  bool zero_now[ZERO_SPANS_MAX];
+  int8_t *memo_span; /* per memo rop: the zero span it is in, or -1 */
 };
 
 /* Room for n more bytes: flush, and grow only for a line longer than the buffer. */
@@ -718,8 +732,28 @@ static memo_entry *next_second(memo *m, uint64_t sec, uint64_t now_ns) {
   return e;
 }
 
+static void zero_spans_clear(ig_plan *p) {
+  for (size_t j = 0; j < p->nzero; j++) {
+    free(p->zero_text[j]);
+    p->zero_text[j] = NULL;
+  }
+}
+
+static bool all_zero(const uint8_t *b, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, b + i, 8);
+    if (v) return false;
+  }
+  for (; i < n; i++)
+    if (b[i]) return false;
+  return true;
+}
+
 /* Store what JS computed since the last record; fragments computed before an invalidation are dropped. */
 static void apply_pending(ig_plan *p, uint64_t now_ns) {
+  zero_spans_clear(p); /* a fragment of a zero span's memo may be new */
   pthread_mutex_lock(&p->mu);
   pending_set *list = p->pending;
   p->pending = p->pending_tail = NULL;
@@ -769,28 +803,45 @@ bool ig_plan_set_memo_source(ig_plan *p, uint32_t idx, ig_memo_source *s, size_t
   return true;
 }
 
+bool ig_plan_miss_is_memo(const ig_plan *p) { return p->miss_memo; }
+
 void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec) {
   for (size_t i = 0; i < p->nlines; i++) __builtin_prefetch(rec + p->lines[i]);
 }
 
 int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o) {
+  p->miss_memo = false;
   if (size < p->min_size) return IG_RENDER_MISS;
   uint32_t gen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
   if (gen != p->seen_gen) {
     for (size_t m = 0; m < p->nmemos; m++) memo_clear(&p->memos[m]);
+    zero_spans_clear(p);
     p->seen_gen = gen;
   }
   if (__atomic_load_n(&p->npending, __ATOMIC_ACQUIRE)) apply_pending(p, now_ns);
   bool refresh = false;
   if (p->filter) {
     int keep = filter_eval(p, p->filter, rec, now_ns, &refresh);
-    if (keep < 0) return IG_RENDER_MISS;
+    if (keep < 0) {
+      p->miss_memo = true;
+      return IG_RENDER_MISS;
+    }
     if (!keep) return refresh ? IG_RENDER_REFRESH : IG_RENDER_OK; /* no line */
   }
   /* Resolve every memo first: a miss must leave the output untouched. */
   size_t bound = p->static_bound;
+  for (size_t j = 0; j < p->nzero; j++) {
+    const rop *z = &p->rops[p->zero_rops[j]];
+    p->zero_now[j] = all_zero(rec + z->off, z->size);
+    if (p->zero_now[j] && p->zero_text[j]) bound += p->zero_len[j];
+  }
   uint8_t key[MEMO_KEY_MAX];
   for (size_t k = 0; k < p->nmemo_rops; k++) {
+    int span = p->memo_span[k];
+    if (span >= 0 && p->zero_now[span] && p->zero_text[span]) { /* the cached piece stands for it */
+      p->frags[k] = NULL;
+      continue;
+    }
     const rop *r = &p->rops[p->memo_rops[k]];
     memo *m = &p->memos[r->memo];
     memo_entry *e;
@@ -815,6 +866,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
       if (!e) e = next_second(m, sec, now_ns);
     }
     if (!e || (r->kind == OP_COL_WALL_STR && e->frag_len > 150)) { /* a column's text is fitted from a 160-byte scratch */
+      p->miss_memo = !e;
       return IG_RENDER_MISS;
     }
     p->frags[k] = e;
@@ -824,12 +876,29 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
   if (!w0) return IG_RENDER_MISS; /* out of memory for an overlong line: let JS have it */
   uint8_t *w = w0;
   const memo_entry *const *frag = p->frags;
+  uint8_t *cap_from = NULL; /* a zero span's text being made: from here to the end of rop cap_end */
+  size_t cap_end = 0, cap_span = 0;
   for (size_t i = 0; i < p->nrops; i++) {
     const rop *r = &p->rops[i];
     copy_small(w, p->lits + r->lit_off, r->lit_len);
     w += r->lit_len;
     const uint8_t *f = rec + r->off;
     switch (r->kind) {
+      case OP_ZERO_SPAN: {
+        size_t j = r->memo;
+        if (!p->zero_now[j]) break; /* its ops render it */
+        if (p->zero_text[j]) {
+          memcpy(w, p->zero_text[j], p->zero_len[j]);
+          w += p->zero_len[j];
+          i += r->limit;    /* the span's value ops */
+          frag += r->width; /* and their memos */
+        } else {
+          cap_from = w;
+          cap_end = i + r->limit;
+          cap_span = j;
+        }
+        break;
+      }
       case OP_UINT:
         if (r->size == 4) {
           uint32_t v;
@@ -927,6 +996,16 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
       }
       default: break; /* 0: the line's last literal only */
     }
+    if (cap_from && i == cap_end) {
+      size_t n = (size_t)(w - cap_from);
+      uint8_t *t = malloc(n ? n : 1);
+      if (t) {
+        memcpy(t, cap_from, n);
+        p->zero_text[cap_span] = t;
+        p->zero_len[cap_span] = (uint32_t)n;
+      }
+      cap_from = NULL;
+    }
   }
   *w++ = '\n';
   o->len += (size_t)(w - w0);
@@ -958,6 +1037,8 @@ static void plan_free(ig_plan *p) {
   free(p->frags);
   free(p->rops);
   free(p->memo_rops);
+  zero_spans_clear(p);
+  free(p->memo_span);
   free(p->filter);
   free(p->cell);
   free(p->joined);
@@ -1221,6 +1302,10 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
         else if (memo_used[op[2]]++) bad = "two ops share one memo";
         end = (size_t)op[1] + 8;
         break;
+      case OP_ZERO_SPAN:
+        if (op[2] <= 0 || op[2] > 65536 || op[3] < 0) bad = "zero span";
+        end = (size_t)op[1] + (size_t)op[2];
+        break;
       case OP_MEMO:
         if (op[1] < 0 || (size_t)op[1] >= p->nmemos) bad = "memo index";
         else if (p->memos[op[1]].nranges == 0) bad = "memo without a key";
@@ -1265,6 +1350,17 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
         break;
       case OP_WALL_STR: cur.off = (uint32_t)op[1]; cur.memo = (uint32_t)op[2]; bound += 11; break;
       case OP_MEMO: cur.memo = (uint32_t)op[1]; break;
+      case OP_ZERO_SPAN:
+        if (p->nzero == ZERO_SPANS_MAX) {
+          bad = "too many zero spans";
+          break;
+        }
+        cur.off = (uint32_t)op[1];
+        cur.size = (uint32_t)op[2];
+        cur.limit = (uint32_t)op[3]; /* value ops in the span */
+        cur.memo = (uint32_t)p->nzero;
+        p->zero_rops[p->nzero++] = (uint32_t)p->nrops;
+        break;
       case OP_COL_JOINED: {
         uint32_t fmt[3];
         memcpy(fmt, p->lits + op[3], 12);
@@ -1302,6 +1398,33 @@ static napi_value js_plan_new(napi_env env, napi_callback_info info) {
     p->rops[p->nrops++] = cur;
     memset(&cur, 0, sizeof cur);
     have_lit = false;
+  }
+  /* zero spans: every value in one follows from the span's bytes alone (else its cached text could be wrong) */
+  if (!bad && !(p->memo_span = malloc(p->nmemo_rops + 1))) bad = "out of memory";
+  for (size_t k = 0; !bad && k < p->nmemo_rops; k++) p->memo_span[k] = -1;
+  for (size_t j = 0; !bad && j < p->nzero; j++) {
+    size_t at = p->zero_rops[j];
+    rop *z = &p->rops[at];
+    uint32_t lo = z->off, hi = z->off + z->size, nmemo = 0;
+    if (at + z->limit >= p->nrops) bad = "zero span past the line";
+    for (size_t i = at + 1; !bad && i <= at + z->limit; i++) {
+      const rop *r = &p->rops[i];
+      if (r->kind == OP_UINT || r->kind == OP_SINT || r->kind == OP_CSTR || r->kind == OP_BOOL) {
+        uint32_t sz = r->kind == OP_BOOL ? 1 : r->size;
+        if (r->off < lo || r->off + sz > hi) bad = "zero span: a value outside its bytes";
+      } else if (r->kind == OP_MEMO) {
+        const memo *m = &p->memos[r->memo];
+        if (m->ttl_ns || !m->nranges || m->src) bad = "zero span: a memo with a TTL or a source";
+        for (uint32_t q = 0; !bad && q < m->nranges; q++)
+          if (m->ranges[q][0] < lo || m->ranges[q][0] + m->ranges[q][1] > hi) bad = "zero span: a memo keyed outside its bytes";
+        for (size_t k = 0; !bad && k < p->nmemo_rops; k++)
+          if (p->memo_rops[k] == i) p->memo_span[k] = (int8_t)j;
+        nmemo++;
+      } else {
+        bad = "zero span: a value that does not follow from its bytes";
+      }
+    }
+    z->width = nmemo;
   }
   /* the cache lines of a record that rendering reads: values, memo keys */
   for (size_t i = 0; !bad && i < p->nrops; i++) {

@@ -16,6 +16,10 @@ enum { IG_RENDER_OK = 0, IG_RENDER_MISS = 1, IG_RENDER_REFRESH = 2 };
  * `now_ns` is CLOCK_MONOTONIC. */
 int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o);
 
+/* After IG_RENDER_MISS: whether a memo had no fragment for the record (JS can compute it, and the record can then
+ * be rendered here), rather than a value only JS renders (a wide column cell, a short record). */
+bool ig_plan_miss_is_memo(const ig_plan *p);
+
 /* Ask the CPU for the cache lines of `rec` that the plan reads (the next record, while this one renders). */
 void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec);
 

@@ -67,6 +67,7 @@ export interface ReaderStats {
   lost: number;          // perf buffer: lost samples reported by the kernel; ring buffer: 0 (counted in BPF)
   error?: string;        // set after stop when the poll thread ended on an error
   rendered?: number;     // render mode: records the poll thread rendered itself
+  renderedInPlace?: number; // memoRequests: of those, records rendered after JS filled their memos (BATCH_MEMO)
   outputError?: string;  // render mode: the output fd failed (e.g. EPIPE); output is discarded from then on
   outputErrno?: number;  // its errno
   aggregated?: number;   // aggregate mode: records counted by the metrics aggregator on the poll thread
@@ -85,6 +86,12 @@ export interface ReaderOptions {
    */
   render?: RenderPlanHandle;
   outFd?: number;
+  /**
+   * Render mode: a record that misses a memo goes to `cb` as kind BATCH_MEMO (with the rest of that poll): the
+   * callback only fills the plan's memos, and the thread then renders those records itself, in order. A record that
+   * still misses then (or one no memo can serve: a wide column cell) goes to `cb` as records, as without this.
+   */
+  memoRequests?: boolean;
   /** Render mode: bytes written to `outFd` before any line (a columns header), before the poll thread starts. */
   preamble?: Buffer;
   /** Aggregate mode (exclusive with render): every record is counted per key by this aggregator; none reaches cb. */
@@ -138,11 +145,13 @@ export type BatchCallback = (buf: Buffer, count: number, kind: BatchKind) => voi
 
 /**
  * 0: records to process. 1 (render mode): records only for their stale memo fragments, already printed. 2 (wire
- * mode): `buf` is one batch frame of the packet codec holding `count` records.
+ * mode): `buf` is one batch frame of the packet codec holding `count` records. 3 (render mode, memoRequests):
+ * records the plan missed on: fill the memos only; the poll thread renders them once the callback has returned.
  */
-export type BatchKind = 0 | 1 | 2;
+export type BatchKind = 0 | 1 | 2 | 3;
 export const BATCH_REFRESH = 1;
 export const BATCH_FRAME = 2;
+export const BATCH_MEMO = 3;
 
 export interface NativeAddon {
   libbpfVersion(): string;

@@ -9,7 +9,7 @@ import type { BpfMap } from './map.js';
 import type { WireBatchWriter } from './wire-batch.js';
 
 export type { BatchCallback, BatchKind, ReaderStats } from './native-api.js';
-export { BATCH_REFRESH, BATCH_FRAME } from './native-api.js';
+export { BATCH_REFRESH, BATCH_FRAME, BATCH_MEMO } from './native-api.js';
 
 /** Where a rendering reader's JS-rendered lines go: through the reader, in order with the thread's own. */
 export interface ReaderOutput {
@@ -29,6 +29,11 @@ export interface RenderConsumer {
   readonly maxLatencyMs?: number;
   /** Written to outFd before the first line (e.g. a header), so that no line can come before it. */
   readonly preamble?: Buffer;
+  /**
+   * Records that miss a memo reach the reader's callback as BATCH_MEMO batches, whose memos the consumer fills;
+   * the poll thread then renders them itself, in place (the line order is kept). Without it they are rendered by JS.
+   */
+  readonly memoRequests?: boolean;
   /** The reader renders with the plan from now on. */
   attached(out: ReaderOutput): void;
   /** The output fd failed (e.g. EPIPE when the pipe's reader went away); the reader discards output from then on. */
@@ -109,7 +114,7 @@ abstract class Reader {
     const { consumer, aggregate, frames, ...rest } = opts;
     if ([consumer, aggregate, frames].filter(Boolean).length > 1) throw new Error('a reader renders, aggregates or writes frames: one of them');
     this.nativeOpts = consumer
-      ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, preamble: consumer.preamble, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
+      ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, preamble: consumer.preamble, memoRequests: consumer.memoRequests, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
       : aggregate ? { ...rest, aggregate: aggregate.aggregator.handle }
         : frames ? { ...rest, wire: frames.writer.handle, wireClock: frames.clock, lingerUs: frames.lingerUs ?? rest.lingerUs, maxLatencyMs: frames.maxLatencyMs ?? rest.maxLatencyMs, maxBatchBytes: frames.maxBatchBytes ?? rest.maxBatchBytes }
           : rest;

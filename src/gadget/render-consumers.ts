@@ -9,6 +9,8 @@ import type { Batch, DataSource } from '../datasource/index.js';
 export interface DataSourceRenderConsumer extends RenderConsumer {
   /** Records already printed with memo fragments past their TTL: recompute those fragments. */
   refresh(b: Batch): void;
+  /** Records the plan missed on (memoRequests): fill the memos they need; the reader renders them afterwards. */
+  missed?(b: Batch): void;
   /** The consumer's plan evaluates every predicate of the data source (ds.predicates()): filters need no JS. */
   readonly filters?: boolean;
 }

@@ -11,7 +11,7 @@ import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { addStackFields, USTACK_MAP } from '../../src/operators/ebpf/stacks.js';
 import type { BpfMap } from '../../src/bpf/map.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
-import { compileNativePlan, type NativePlan } from '../../src/operators/cli/native-plan.js';
+import { compileNativePlan, planSpec, type NativePlan } from '../../src/operators/cli/native-plan.js';
 import { rng } from './fixtures.js';
 
 const SIZE = 96;
@@ -112,6 +112,51 @@ test('native plan: ustack.addresses/.symbols are memos per stack; after JS fille
     other.writeUInt32LE(process.pid + 1, 8 + USTACK + 36);
     other.writeUInt32LE(7, 8 + USTACK + 32);
     assert.deepEqual(nativeTestHooks().renderPlanRender(plan.plan.handle, other, 1).missed, [0]);
+  } finally {
+    plan.dispose();
+  }
+});
+
+test('native plan: an all-zero ustack (no --collect-ustack) is one cached piece, byte-identical to JS across fills and invalidations', () => {
+  const code = codeAddresses();
+  const ds = makeDs(new Map([[7, code.slice(0, 3)]]));
+  // the struct's 72 bytes are one zero span over its 16 values (14 members, the two stack texts)
+  const ops = Array.from(planSpec(jsonFields(ds)).ops);
+  const spans: number[][] = [];
+  for (let k = 0; k < ops.length; k += 4) if (ops[k] === 42) spans.push(ops.slice(k, k + 4));
+  assert.deepEqual(spans, [[42, USTACK, 72, 16]]);
+  const np = compileNativePlan(jsonFields(ds));
+  assert.ok(!('reason' in np), `native plan: ${(np as { reason?: string }).reason}`);
+  const plan = np as NativePlan;
+  const enc = makeJsonEncoder(jsonFields(ds));
+  try {
+    const count = 200;
+    const raw = batch(rng(5), count, [0, 0, 0, 7]);
+    // zero stacks whose other members are not all zero: rendered value by value
+    for (const k of [3, 50, 51]) {
+      const u = k * (8 + SIZE) + 8 + USTACK;
+      raw.fill(0, u, u + 72);
+      raw.writeBigUInt64LE(BigInt(k) * 1000n + 1n, u + 64);
+    }
+    const b = batchFromRing(ds, Buffer.from(raw), count);
+    let text = '';
+    for (let i = 0; i < count; i++) text += enc(b, i) + '\n';
+    assert.match(text, /"ustack":\{"addresses":"","symbols":"","major":0,.*"boot_timestamp":0/);
+    assert.match(text, /"boot_timestamp":50001/);
+    const render = () => nativeTestHooks().renderPlanRender(plan.plan.handle, raw, count);
+    assert.ok(render().missed.length > 0, 'the zero stack\'s texts come from JS first');
+    plan.fill(b);
+    for (let round = 0; round < 3; round++) {
+      const res = render();
+      assert.deepEqual(res.missed, [], `round ${round}`);
+      assert.equal(res.out.toString('utf8'), text, `round ${round}: the cached piece is the ops' text`);
+    }
+    // an invalidation drops the piece with the memos: nothing stale is printed, and it is made again
+    plan.plan.invalidate();
+    assert.equal(render().missed.length, count);
+    plan.fill(b);
+    assert.equal(render().out.toString('utf8'), text);
+    assert.equal(render().out.toString('utf8'), text);
   } finally {
     plan.dispose();
   }

@@ -14,8 +14,10 @@ const OP = {
   LIT: 1, UINT: 2, SINT: 3, BOOL: 4, CSTR: 5, WALL_U64: 6, WALL_STR: 7, MEMO: 8, TRIM_END: 9,
   COL_UINT: 10, COL_SINT: 11, COL_BOOL: 12, COL_CSTR: 13, COL_WALL_STR: 14,
   FILTER: 19, F_AND: 20, F_OR: 21, F_NOT: 22, F_CONST: 23, F_UINT: 24, F_SINT: 25, F_BOOL: 26, F_STR: 27, F_MEMO: 28,
-  JOINED: 40, COL_JOINED: 41,
+  JOINED: 40, COL_JOINED: 41, ZERO_SPAN: 42,
 } as const;
+/** A struct rendered as one cached piece when its bytes are all zero has at least this many values (below, the check costs what it saves). */
+const ZERO_SPAN_MIN_VALUES = 6;
 const CMP: Record<string, number> = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5, startsWith: 6, endsWith: 7, contains: 8 };
 const COL_RIGHT = 1;
 const COL_LAST = 2;
@@ -37,6 +39,7 @@ interface MemoSpec {
   ttlMs: number;
   fragment: Writer;
   wallOffs?: number;            // timestamp memos: where the (already rewritten) wall-clock ns is in JS batches
+  wallOffsetNs?: bigint;        // timestamp memos: what the rewrite adds to the boot-clock ns (0 stays 0)
   onChange?: (cb: () => void) => () => void;
   /** A filter leaf's answer ("1"/"0"): filled from every record JS sees before the filter drops any. */
   filter?: boolean;
@@ -52,6 +55,12 @@ export interface NativePlan {
    * filter's memos are filled from them too.
    */
   fill(b: Batch, refreshOnly?: boolean): void;
+  /**
+   * Fill every memo the plan may need for the records of a raw batch (the reader's BATCH_MEMO: records it missed
+   * on and renders itself afterwards), the timestamps' too: their wall-clock seconds are rewritten in `b` first,
+   * as the formatters would. `b` must not be used for anything else afterwards.
+   */
+  fillMissed(b: Batch): void;
   /** The plan's filter has memos: fill them from a batch before the filter drops records (fillFilter). */
   readonly filterMemos: boolean;
   /** Fill the filter's memos from every live record of `b` (called before the filter runs). */
@@ -137,7 +146,48 @@ function u64Bytes(v: bigint, signed: boolean): Buffer {
   return b;
 }
 
+/**
+ * The bytes [lo, hi) of a struct whose every shown value follows from them alone (plain integer, boolean and string
+ * members, memos keyed by them without a TTL or an invalidation), when it has enough values to be worth rendering
+ * as one cached piece while they are all zero (render_plan.c OP_ZERO_SPAN); undefined otherwise.
+ */
+function zeroSpan(n: Node): [number, number] | undefined {
+  let lo = Infinity, hi = -Infinity, values = 0;
+  const take = (o: number, l: number) => { lo = Math.min(lo, o); hi = Math.max(hi, o + l); };
+  const walk = (x: Node): boolean => {
+    for (const c of x.children) {
+      if (c.children.length > 0) {
+        if (c.field?.subtreeKey || !walk(c)) return false;
+        continue;
+      }
+      const f = c.field;
+      if (!f || f.isEmpty) continue;
+      values++;
+      if (f.annotation(JOINED_SEPARATOR) !== undefined || isArrayKind(f.kind)) return false;
+      const d = derivationOf(f);
+      if (d) {
+        if (d.kind !== 'computed' || d.ttlMs || d.invalidation || d.kernelText) return false;
+        for (const k of d.inputs) {
+          const r = plainStatic(k);
+          if (!r || k.derivation) return false;
+          take(r.offs, r.size);
+        }
+        continue;
+      }
+      const r = plainStatic(f);
+      const kind = baseKind(f.kind);
+      if (!r || !(kind === Kind.Bool || kind === Kind.CString || kind === Kind.String || isIntegerKind(kind))) return false;
+      take(r.offs, r.size);
+    }
+    return true;
+  };
+  if (!walk(n) || values < ZERO_SPAN_MIN_VALUES || !(hi > lo) || hi - lo > 4096) return undefined;
+  return [lo, hi];
+}
+
 class PlanBuilder {
+  /** Compiling a zero span's struct (spans do not nest). */
+  inZeroSpan = false;
   /** the data source's fields by full name (length and count fields of joined strings) */
   byName = new Map<string, Field>();
   readonly parts: (string | number[])[] = [];
@@ -274,7 +324,7 @@ class PlanBuilder {
         // printable ASCII only: the cell is fitted as one byte per character
         return at > 0 && s.slice(at, at + 9) === frac && /^[\x20-\x7e]*$/.test(s) ? `${s.slice(0, at)}\0${s.slice(at + 9)}` : '';
       };
-      this.op(OP.COL_WALL_STR, r.offs, this.memo({ ranges: [], ttlMs: 0, fragment, wallOffs: offs }), fmt());
+      this.op(OP.COL_WALL_STR, r.offs, this.memo({ ranges: [], ttlMs: 0, fragment, wallOffs: offs, wallOffsetNs: vd.offsetNs }), fmt());
       return;
     }
     if (vd?.kind === 'wallclock-ns') {
@@ -384,7 +434,7 @@ class PlanBuilder {
         const at = s.length - 1 - frac.length - (s.endsWith('Z"') ? 1 : 6);
         return s.slice(at, at + 9) === frac ? `${s.slice(0, at)}\0${s.slice(at + 9)}` : '';
       };
-      this.op(OP.WALL_STR, r.offs, this.memo({ ranges: [], ttlMs: 0, fragment, wallOffs: offs }), 0);
+      this.op(OP.WALL_STR, r.offs, this.memo({ ranges: [], ttlMs: 0, fragment, wallOffs: offs, wallOffsetNs: hint.offsetNs }), 0);
       return;
     }
     if (hint?.kind === 'computed') {
@@ -426,7 +476,17 @@ class PlanBuilder {
       if (hasChildren && c.field?.subtreeKey) {
         this.memoOp(c.field.derivation, `${c.field.fullName} (subtree)`, encodeNode(c, depth + 1, 0));
       } else if (hasChildren) {
+        const span = this.inZeroSpan ? undefined : zeroSpan(c);
+        if (!span) { this.node(c, depth + 1); continue; }
+        // [ZERO_SPAN, offset, length, value ops that follow]: the count is known once the struct is compiled
+        const z = [OP.ZERO_SPAN, span[0], span[1] - span[0], 0];
+        this.op(...z);
+        const op = this.parts[this.parts.length - 1] as number[];
+        const from = this.parts.length;
+        this.inZeroSpan = true;
         this.node(c, depth + 1);
+        this.inZeroSpan = false;
+        op[3] = this.parts.slice(from).filter((x) => typeof x !== 'string').length;
       } else {
         this.leaf(c.field!);
       }
@@ -514,13 +574,13 @@ function compileSpec(make: () => PlanSpec): NativePlan | { reason: string } {
   const disposers = memos.filter((m) => m.onChange).map((m) => m.onChange!(() => plan.invalidate()));
   const last: string[] = memos.map(() => '');
   const key = Buffer.alloc(MEMO_KEY_MAX);
-  const fillFrom = (b: Batch, refreshOnly: boolean, which: 'render' | 'filter' | 'all') => {
+  const fillFrom = (b: Batch, refreshOnly: boolean, which: 'render' | 'filter' | 'all' | 'timestamps') => {
       for (let k = 0; k < b.liveCount; k++) {
         const i = b.live[k]!;
         const base = b.offs[i]!;
         for (let m = 0; m < memos.length; m++) {
           const spec = memos[m]!;
-          if (which !== 'all' && (spec.filter === true) !== (which === 'filter')) continue;
+          if (which === 'timestamps' ? spec.ranges.length > 0 : which !== 'all' && (spec.filter === true) !== (which === 'filter')) continue;
           let n = 0;
           if (spec.ranges.length === 0) {
             if (refreshOnly) continue;
@@ -548,6 +608,23 @@ function compileSpec(make: () => PlanSpec): NativePlan | { reason: string } {
     plan,
     filterMemos: memos.some((m) => m.filter),
     fill(b, refreshOnly = false) { fillFrom(b, refreshOnly, refreshOnly ? 'all' : 'render'); },
+    fillMissed(b) {
+      // every other memo from the record bytes as they are (their keys and values are not timestamps) ...
+      fillFrom(b, true, 'all');
+      // ... then the wall-clock texts, from the timestamps rewritten as the formatters rewrite them
+      const rewritten = new Set<number>();
+      for (const m of memos) {
+        if (m.ranges.length > 0 || m.wallOffs === undefined || rewritten.has(m.wallOffs)) continue;
+        rewritten.add(m.wallOffs);
+        const add = m.wallOffsetNs ?? 0n;
+        for (let k = 0; k < b.liveCount; k++) {
+          const at = b.offs[b.live[k]!]! + m.wallOffs;
+          const v = b.buf.readBigUInt64LE(at);
+          if (v !== 0n) b.buf.writeBigUInt64LE(BigInt.asUintN(64, v + add), at);
+        }
+      }
+      if (rewritten.size > 0) fillFrom(b, false, 'timestamps');
+    },
     fillFilter(b) { fillFrom(b, false, 'filter'); },
     dispose() { for (const d of disposers) d(); },
   };

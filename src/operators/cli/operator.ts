@@ -134,6 +134,9 @@ function nativeLineRenderer(ctx: GadgetContext, ds: DataSource, line: (b: Batch,
     preamble: header !== undefined ? Buffer.from(header + '\n', 'utf8') : undefined,
     attached: (o) => { out = o; },
     refresh: (b) => np.fill(b, true),
+    // A memo miss stays on the reader thread: JS only computes the missing fragments, the thread renders the line.
+    memoRequests: true,
+    missed: (b) => np.fillMissed(b),
     outputFailed: (errno, message) => {
       // A reader that went away (`ig run ... | head`) ends the run quietly, as on the JS path.
       if (errno === Errno.EPIPE) { onStdoutClosed(); ctx.done('stdout closed'); return; }

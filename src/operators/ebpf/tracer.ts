@@ -3,7 +3,7 @@
 // records in JS, a reader that renders on its own thread with that consumer's plan.
 import type { BpfObject } from '../../bpf/object.js';
 import { MapType } from '../../bpf/constants.js';
-import { BATCH_FRAME, BATCH_REFRESH, releaseBatch, type AnyReader, type ReaderOptions } from '../../bpf/reader.js';
+import { BATCH_FRAME, BATCH_MEMO, BATCH_REFRESH, releaseBatch, type AnyReader, type ReaderOptions } from '../../bpf/reader.js';
 import type { RecorderHandle } from '../../bpf/native-api.js';
 import { Kind, type Batch, type DataSource } from '../../datasource/index.js';
 import type { GadgetContext } from '../../gadget/context.js';
@@ -71,6 +71,7 @@ export class Tracers {
       try {
         if (recordOnly) { this.ctx.recording!.batch(t.ds.name, buf, count, 0).commit(); return; }
         if (kind === BATCH_REFRESH) { consumer?.refresh(batchFromRing(t.ds, buf, count)); return; }
+        if (kind === BATCH_MEMO) { consumer?.missed?.(batchFromRing(t.ds, buf, count)); return; }
         if (kind === BATCH_FRAME) { frames!.frame(buf, count); return; }
         emitBatch(this.ctx, t.ds, batchFromRing(t.ds, buf, count), 0, buf);
         // Nobody holds the batch any more: its memory goes back to the reader now rather than after a GC (which
@@ -120,7 +121,7 @@ export class Tracers {
       t.ds.setFlowControl(undefined);
       const st = r.stop();
       if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
-      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS`);
+      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS${st.renderedInPlace ? ` (${st.renderedInPlace} rendered there after JS filled their memos)` : ''}`);
       if (st.aggregated !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.aggregated} records counted on the reader thread`);
       if (st.batchBlocks !== undefined && st.batches > 0) this.ctx.log.debug(`${t.ds.name}: ${st.batches} batches handed to JS in ${st.batchBlocks} full-size buffers`);
     }
