@@ -2,7 +2,7 @@
 // (src/runtime/core-btf-store.ts): made by bpftool after a first load, used by the next loads of that object (the
 // daemon's runs, in process and through a real daemon), and a file libbpf cannot use costs a retry with vmlinux's
 // BTF, never a failed run.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { ClientStream, type EventWriter } from '../../src/service/client-stream.
 import { EventType } from '../../src/service/consts.js';
 import { StoreCoreBtf } from '../../src/runtime/core-btf-store.js';
 import { defaultStorePath } from '../../src/oci/store.js';
-import { DaemonHarness, until } from '../harness/daemon.js';
+import { DaemonHarness, OwnCat, until } from '../harness/daemon.js';
 import { setCoreBtfSource, type CoreBtfSource } from '../../src/bpf/object.js';
 import { PacketDecoder } from '../../src/datasource/codec.js';
 import type { ApiGadgetEvent } from '../../src/service/proto.js';
@@ -30,12 +30,17 @@ class Frames implements EventWriter {
   emit(): void { /* the run's outcome is asserted */ }
 }
 
-/** A trace_open run of 2 s while cat opens /etc/hostname; how many of those opens the client got. */
+// Our cat (a name and a file of this file's own): the machine's other cats do not count as ours.
+const catDir = mkdtempSync(join(tmpdir(), 'ig-hclean-cat-'));
+const cat = new OwnCat(catDir, 'hcorebtfcat');
+after(() => rmSync(catDir, { recursive: true, force: true }));
+
+/** A trace_open run of 2 s while our cat opens its file; how many of those opens the client got. */
 async function catOpens(): Promise<number> {
   const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true' });
   const f = new Frames();
   run.attach(new ClientStream(f, 1 << 30));
-  const p = spawn('sh', ['-c', 'while :; do cat /etc/hostname >/dev/null; sleep 0.005; done'], { stdio: 'ignore' });
+  const p = spawn('sh', ['-c', 'while :; do "$0" "$1" >/dev/null; sleep 0.005; done', cat.bin, cat.file], { stdio: 'ignore' });
   try { await run.run(2000); } finally { p.kill('SIGKILL'); }
   const dec = new PacketDecoder();
   let n = 0;
@@ -45,7 +50,7 @@ async function catOpens(): Promise<number> {
       const fname = d.ds.getField('fname')!;
       for (let k = 0; k < d.batch.liveCount; k++) {
         const i = d.batch.live[k]!;
-        if (comm.get(d.batch, i) === 'cat' && fname.get(d.batch, i) === '/etc/hostname') n++;
+        if (comm.get(d.batch, i) === cat.comm && fname.get(d.batch, i) === cat.file) n++;
       }
     }
   }

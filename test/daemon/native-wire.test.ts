@@ -1,8 +1,10 @@
 // The daemon's natively written batch frames (src/service/native-wire.ts) against the JS packet encoder on real
 // runs: byte for byte the same frames, decodable, and one Buffer per batch shared by every client.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { OwnCat } from '../harness/daemon.js';
+import { tempDir } from '../harness/workload.js';
 import { GadgetRun, FORWARDER_PRIORITY } from '../../src/service/gadget-run.js';
 import { ClientStream, type EventWriter } from '../../src/service/client-stream.js';
 import { EventType } from '../../src/service/consts.js';
@@ -95,20 +97,26 @@ function firstDifference(tables: Buffer, a: Buffer, b: Buffer, skip?: Set<string
   return 'same values';
 }
 
-/** `cat /etc/hostname` in a loop (an open per few ms) until stopped. */
+// The cat these runs trace: a copy under a name of this file's own, opening a file of its own (the machine's other
+// cats, of other sessions, neither match the filter nor count as the events asserted).
+const tmp = tempDir('ig-native-wire-');
+after(() => tmp.cleanup());
+const cat = new OwnCat(tmp.dir, 'hnativewirecat');
+
+/** Our cat opening its file in a loop (an open per few ms) until stopped. */
 function opens(): () => void {
-  const p = spawn('sh', ['-c', 'while :; do cat /etc/hostname >/dev/null; sleep 0.005; done'], { stdio: 'ignore' });
+  const p = spawn('sh', ['-c', 'while :; do "$0" "$1" >/dev/null; sleep 0.005; done', cat.bin, cat.file], { stdio: 'ignore' });
   return () => { p.kill('SIGKILL'); };
 }
 
 // Values with a TTL (proc.exe, user names: derivations with ttlMs) are served from the memo for that long, as render
 // plans do, while the JS reference calls the getter every time: on a host where other sessions' processes come and
 // go, a getter may answer '' for a key the memo still knows. The byte-for-byte trace_open run therefore traces this
-// test's own cats (--comm cat); trace_exec sees the whole host, and its frames must be equal but for TTL fields
+// test's own cats (--comm of OwnCat); trace_exec sees the whole host, and its frames must be equal but for TTL fields
 // (a `#!/usr/bin/env` script keeps its pid and comm across its second exec: the memo's proc.exe is env's until the
 // TTL ends, as in a render plan's lines).
-test('trace_open --host --comm cat: native batch frames are the JS encoder\'s, byte for byte; both clients get the same Buffers', async () => {
-  const { a, b, js, run } = await runBoth('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': 'cat' }, 3000, opens);
+test('trace_open --host --comm (our cat): native batch frames are the JS encoder\'s, byte for byte; both clients get the same Buffers', async () => {
+  const { a, b, js, run } = await runBoth('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': cat.comm }, 3000, opens);
   assert.deepEqual(run.nativeDataSources, ['open'], 'trace_open\'s data source is written natively');
   assert.ok(js.length > 0, 'the run produced batches');
   assertSameFrames(a.batches, js, 'client a', a.tables);
@@ -126,7 +134,7 @@ test('trace_open --host --comm cat: native batch frames are the JS encoder\'s, b
       const ts = d.ds.getField('timestamp')!;
       for (let k = 0; k < d.batch.liveCount; k++) {
         const i = d.batch.live[k]!;
-        if (comm.get(d.batch, i) === 'cat' && fname.get(d.batch, i) === '/etc/hostname') {
+        if (comm.get(d.batch, i) === cat.comm && fname.get(d.batch, i) === cat.file) {
           cats++;
           assert.match(String(ts.get(d.batch, i)), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}/);
         }
@@ -170,8 +178,8 @@ class UpstreamCollector implements EventWriter {
 // The reference is the JS packet encoder over the very records each frame carries, with the run's own data source
 // (its field getters compute every value again): equal byte for byte but for the TTL fields (proc.exe of a cat
 // that has exited by the time the getter runs reads '').
-test('trace_open --host --comm cat: frames written on the reader thread are the JS encoder\'s for the same records; upstream clients get every record', async () => {
-  const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': 'cat' });
+test('trace_open --host --comm (our cat): frames written on the reader thread are the JS encoder\'s for the same records; upstream clients get every record', async () => {
+  const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': cat.comm });
   const a = new Collector();
   const b = new Collector();
   const u = new UpstreamCollector();
@@ -205,7 +213,7 @@ test('trace_open --host --comm cat: frames written on the reader thread are the 
     const ts = d.ds.getField('timestamp')!;
     for (let k = 0; k < n; k++) {
       const i = d.batch.live[k]!;
-      if (comm.get(d.batch, i) !== 'cat') continue;
+      if (comm.get(d.batch, i) !== cat.comm) continue;
       cats++;
       // Wall clock, not boot clock: within a day of now.
       assert.ok(Math.abs(Date.parse(String(ts.get(d.batch, i))) - Date.now()) < 86400000, `timestamp ${String(ts.get(d.batch, i))} is wall-clock time`);
@@ -218,15 +226,15 @@ test('trace_open --host --comm cat: frames written on the reader thread are the 
 // Every field travels to the client, proc.exe too: the daemon starts the exe tracker before the gadget attaches
 // (as `ig run` does for the fields it shows), so a process that lives a millisecond has its executable. Without it
 // the first getter call (at the first batch) would load the tracker too late and read /proc of a process gone.
-test('trace_open --comm cat through the daemon: short-lived processes have their proc.exe', async () => {
-  const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': 'cat' });
+test('trace_open --comm (our cat) through the daemon: short-lived processes have their proc.exe', async () => {
+  const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': cat.comm });
   const a = new Collector();
   run.attach(new ClientStream(a, 1 << 30));
   const done = run.run(4000);
   await run.ctx.whenStarted;
   const pids = new Set<number>(); // other sessions' cats are on the host too
   for (let k = 0; k < 3; k++) {
-    await new Promise<void>((resolve) => { const c = spawn('cat', ['/etc/hostname'], { stdio: 'ignore' }); pids.add(c.pid!); c.on('exit', () => resolve()); });
+    await new Promise<void>((resolve) => { const c = spawn(cat.bin, [cat.file], { stdio: 'ignore' }); pids.add(c.pid!); c.on('exit', () => resolve()); });
     await new Promise((r) => setTimeout(r, 200));
   }
   await done;
@@ -240,10 +248,10 @@ test('trace_open --comm cat through the daemon: short-lived processes have their
       const pid = d.ds.getField('proc.pid')!;
       for (let k = 0; k < d.batch.liveCount; k++) {
         const i = d.batch.live[k]!;
-        if (fname.get(d.batch, i) === '/etc/hostname' && pids.has(Number(pid.get(d.batch, i)))) exes.push(String(exe.get(d.batch, i)));
+        if (fname.get(d.batch, i) === cat.file && pids.has(Number(pid.get(d.batch, i)))) exes.push(String(exe.get(d.batch, i)));
       }
     }
   }
-  assert.equal(exes.length, 3, 'one open of /etc/hostname per cat');
-  for (const e of exes) assert.match(e, /\/cat$/, 'proc.exe of a cat that has exited');
+  assert.equal(exes.length, 3, 'one open of its file per cat');
+  for (const e of exes) assert.equal(e, cat.bin, 'proc.exe of a cat that has exited');
 });

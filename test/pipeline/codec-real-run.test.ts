@@ -1,9 +1,10 @@
 // The packet codec on a real run: trace_open loaded into this kernel with every data operator, and a subscriber
 // after all of them (where the gRPC stream sits) that encodes each batch, decodes it, and prints both sides as
 // JSON: enriched, formatted, wall-clock records must come out of the codec exactly as they went in.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { OwnCat } from '../harness/daemon.js';
+import { tempDir } from '../harness/workload.js';
 import { prepareGadget } from '../../src/runtime/assemble.js';
 import { defaultDataOperators } from '../../src/runtime/operators.js';
 import { Logger } from '../../src/gadget/logger.js';
@@ -11,6 +12,11 @@ import type { DataOperator } from '../../src/gadget/operator.js';
 import { PacketDecoder, PacketEncoder, type Batch } from '../../src/datasource/index.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
 import { capture } from './fixtures.js';
+
+// The opens looked for are our cat's (a name and a file of this file's own), not any cat of the machine.
+const tmp = tempDir('ig-codec-real-');
+after(() => tmp.cleanup());
+const cat = new OwnCat(tmp.dir, 'hcodecrealcat');
 
 test('trace_open: every batch of a real run decodes to the same JSON lines', async () => {
   const sent: string[] = [];
@@ -55,7 +61,7 @@ test('trace_open: every batch of a real run decodes to the same JSON lines', asy
   const ctx = await prepareGadget('trace_open', { operators: defaultDataOperators({ sink: capture().sink, extra: [codecCheck] }), log: new Logger(), image: { pull: 'never' } });
   ctx.params.set('operator.LocalManager.host', 'true');
   ctx.params.set('operator.cli.output', 'none');
-  const poke = setInterval(() => spawnSync('cat', ['/etc/hostname'], { stdio: 'ignore' }), 50);
+  const poke = setInterval(() => cat.poke(), 50);
   try {
     await ctx.run({ timeoutMs: 3000 });
   } finally {
@@ -66,10 +72,10 @@ test('trace_open: every batch of a real run decodes to the same JSON lines', asy
   assert.ok(unstable <= sent.length / 10, `${unstable} records changed while encoded, ${sent.length} compared`);
   assert.equal(received.length, sent.length);
   for (let k = 0; k < sent.length; k++) assert.equal(received[k], sent[k], `record ${k}`);
-  const cat = sent.map((l) => JSON.parse(l) as { fname: string; proc: { comm: string }; timestamp: string; runtime: unknown })
-    .find((e) => e.fname === '/etc/hostname' && e.proc.comm === 'cat');
-  assert.ok(cat, 'the cat /etc/hostname opens were traced');
-  assert.match(cat.timestamp, /^\d{4}-\d\d-\d\dT/, 'wall-clock timestamp text');
-  assert.ok(cat.runtime !== undefined, 'enrichment fields travelled');
+  const ours = sent.map((l) => JSON.parse(l) as { fname: string; proc: { comm: string }; timestamp: string; runtime: unknown })
+    .find((e) => e.fname === cat.file && e.proc.comm === cat.comm);
+  assert.ok(ours, 'the opens of our cat were traced');
+  assert.match(ours.timestamp, /^\d{4}-\d\d-\d\dT/, 'wall-clock timestamp text');
+  assert.ok(ours.runtime !== undefined, 'enrichment fields travelled');
   assert.ok(bytes > 0);
 });
