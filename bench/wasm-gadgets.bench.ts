@@ -140,31 +140,43 @@ async function main(): Promise<void> {
     return r;
   }
 
+  /**
+   * trace_dns in the test netns, its JSON lines to `out` (opened for appending with `append`: the file can be emptied
+   * between steps and ig's writes go on at its new end), its stderr to `err`; resolves once it traces.
+   */
+  async function startDnsConsumer(out: string, err: string, append: boolean): Promise<Child> {
+    const o = openSync(out, append ? 'a' : 'w');
+    const e = openSync(err, 'w');
+    const consumer = start('trace_dns', 'ip', ['netns', 'exec', netns, process.execPath, IG_MAIN, 'run', 'trace_dns', '--host', '-o', 'json'], { stdout: o, stderr: e });
+    closeSync(o); closeSync(e);
+    try { await waitDnsReady(out); } catch (x) { await stop(consumer, 'SIGINT', 20000); rmSync(out, { force: true }); throw x; }
+    return consumer;
+  }
+
+  /** `n` DNS queries at `rate`/s (0: as fast as it can) with `marker`, from the go signal to the generator's exit: its report and the consumer's CPU meanwhile. */
+  async function dnsQueries(consumer: Child, n: number, rate: number, go: string, marker: string): Promise<{ kv: Record<string, string>; cpuS: number }> {
+    const g = start('gadgetgen', 'ip', ['netns', 'exec', netns, gen, 'dns', String(n), String(rate), go, marker], { stdout: 'pipe', stderr: 'inherit' });
+    await waitLine(g, /^ready/, 10000);
+    const cpu0 = processCpuSeconds(consumer.pid) ?? 0;
+    writeFileSync(go, '');
+    await waitExit(g, 900000);
+    const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('queries='))!.split(' ').map((p) => p.split('=') as [string, string]));
+    return { kv, cpuS: await drainCpu(consumer.pid, cpu0) };
+  }
+
   /** One trace_dns for every step; a step's events are the output lines with its own marker. */
   async function dnsSearch(): Promise<SearchStep[]> {
     const out = join('/dev/shm', `ig-bench-wasmg-search-${process.pid}.out`);
     const err = join(tmp, 'search.err');
-    // O_APPEND: the file is emptied between steps and ig's writes go on at its new end.
-    const o = openSync(out, 'a');
-    const e = openSync(err, 'w');
-    const consumer = start('trace_dns', 'ip', ['netns', 'exec', netns, process.execPath, IG_MAIN, 'run', 'trace_dns', '--host', '-o', 'json'], { stdout: o, stderr: e });
-    closeSync(o); closeSync(e);
+    const consumer = await startDnsConsumer(out, err, true);
     const steps: SearchStep[] = [];
     try {
-      await waitDnsReady(out);
       for (const [k, rate] of searchRates.entries()) {
         truncateSync(out, 0);
         const n = rate > 0 ? Math.round(rate * searchSeconds) : 100000;
-        const go = join(tmp, `go-search-${k}`);
         const marker = `igbsrch${process.pid}s${k}`;
         const lost0 = sumLost(readFileSync(err, 'utf8'));
-        const g = start('gadgetgen', 'ip', ['netns', 'exec', netns, gen, 'dns', String(n), String(rate), go, marker], { stdout: 'pipe', stderr: 'inherit' });
-        await waitLine(g, /^ready/, 10000);
-        const cpu0 = processCpuSeconds(consumer.pid) ?? 0;
-        writeFileSync(go, '');
-        await waitExit(g, 900000);
-        const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('queries='))!.split(' ').map((p) => p.split('=') as [string, string]));
-        const cpuS = await drainCpu(consumer.pid, cpu0);
+        const { kv, cpuS } = await dnsQueries(consumer, n, rate, join(tmp, `go-search-${k}`), marker);
         await sleep(1200); // ig reports ring losses once a second
         const st: SearchStep = {
           rate, queries: n, queriesPerS: Number(kv.queries_per_s), events: countOutput(out, marker).events, expected: 4 * n,
@@ -182,22 +194,11 @@ async function main(): Promise<void> {
   }
 
   async function dnsRun(rate: number, run: number): Promise<DnsResult> {
-    const go = join(tmp, `go-dns-${rate}-${run}`);
     const out = join('/dev/shm', `ig-bench-wasmg-dns-${process.pid}.out`);
     const err = join(tmp, `dns-${rate}-${run}.err`);
     const marker = `igbdns${process.pid}r${run}x${rate}`;
-    const o = openSync(out, 'w');
-    const e = openSync(err, 'w');
-    const consumer = start('trace_dns', 'ip', ['netns', 'exec', netns, process.execPath, IG_MAIN, 'run', 'trace_dns', '--host', '-o', 'json'], { stdout: o, stderr: e });
-    closeSync(o); closeSync(e);
-    await waitDnsReady(out);
-    const g = start('gadgetgen', 'ip', ['netns', 'exec', netns, gen, 'dns', String(queries), String(rate), go, marker], { stdout: 'pipe', stderr: 'inherit' });
-    await waitLine(g, /^ready/, 10000);
-    const cpu0 = processCpuSeconds(consumer.pid) ?? 0;
-    writeFileSync(go, '');
-    await waitExit(g, 900000);
-    const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('queries='))!.split(' ').map((p) => p.split('=') as [string, string]));
-    const cpuS = await drainCpu(consumer.pid, cpu0);
+    const consumer = await startDnsConsumer(out, err, false);
+    const { kv, cpuS } = await dnsQueries(consumer, queries, rate, join(tmp, `go-dns-${rate}-${run}`), marker);
     await stop(consumer, 'SIGINT', 20000);
     const events = countOutput(out, marker).events;
     rmSync(out, { force: true });
