@@ -1,5 +1,6 @@
 // A small data source shaped like a tracer's record (no kernel needed), for operator unit tests.
 import { Batch, DataSource, FieldFlag, Kind } from '../../src/datasource/index.js';
+import { staticAt } from './reader-batch.js';
 
 export interface Rec { ts: bigint; pid: number; comm: string; err: number; flags: number; mntns: bigint }
 
@@ -7,7 +8,7 @@ export interface Rec { ts: bigint; pid: number; comm: string; err: number; flags
 export function makeDs(type: 'single' | 'array' = 'single', config = {}): DataSource {
   const ds = new DataSource('open', type, config);
   ds.staticSize = 48;
-  const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
+  const st = staticAt;
   ds.addField({ name: 'timestamp_raw', kind: Kind.Uint64, tags: ['type:gadget_timestamp'], annotations: { template: 'timestamp' }, flags: FieldFlag.StaticMember, storage: st(0, 8) });
   ds.addField({ name: 'pid', kind: Kind.Uint32, tags: ['type:gadget_pid'], annotations: { template: 'pid' }, storage: st(8, 4) });
   ds.addField({ name: 'comm', kind: Kind.CString, tags: ['type:gadget_comm'], annotations: { template: 'comm' }, storage: st(12, 16) });

@@ -11,9 +11,9 @@ import { batchFromRing } from '../../src/operators/ebpf/records.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
 import { compileNativePlan, type NativePlan } from '../../src/operators/cli/native-plan.js';
 import { ExeResolver, LazyExeTracker, installProcessEnricher } from '../../src/operators/process/operator.js';
+import { readerBatch, staticAt as st } from './reader-batch.js';
 
 const SIZE = 24;
-const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
 
 function world(tracker?: LazyExeTracker): { ds: DataSource; np: NativePlan } {
   const ds = new DataSource('exec', 'single');
@@ -29,15 +29,11 @@ function world(tracker?: LazyExeTracker): { ds: DataSource; np: NativePlan } {
 }
 
 function batch(recs: { pid: number; comm: string }[]): Buffer {
-  const stride = 8 + SIZE;
-  const buf = Buffer.alloc(stride * recs.length);
-  recs.forEach((r, k) => {
-    buf.writeUInt32LE(SIZE, k * stride);
-    buf.write(r.comm, k * stride + 8, 15, 'latin1');
-    buf.writeUInt32LE(r.pid, k * stride + 8 + 16);
-    buf.writeUInt32LE(k, k * stride + 8 + 20);
+  return readerBatch(SIZE, recs.length, (buf, rec, k) => {
+    buf.write(recs[k]!.comm, rec, 15, 'latin1');
+    buf.writeUInt32LE(recs[k]!.pid, rec + 16);
+    buf.writeUInt32LE(k, rec + 20);
   });
-  return buf;
 }
 
 function jsText(ds: DataSource, raw: Buffer, count: number): string {

@@ -11,6 +11,7 @@ import { nativeTestHooks } from '../harness/native-test-addon.js';
 import { Batch, DataSource, FieldFlag, Kind, evalPredicate, type Predicate } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
 import { enrich, fakeContainer } from './enriched-world.js';
+import { readerBatch, staticAt as st } from './reader-batch.js';
 import { rng } from './fixtures.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
@@ -23,7 +24,6 @@ import { compileExpr } from '../../src/operators/filter/expr.js';
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 const SIZE = 112;
-const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
 const COMMS = ['cat', 'curl', 'wget', 'igb_storm', 'a"b', 'tab\there', 'nl\nx', 'é—😀', '日本語の名前', 'x\u2028y', 'bad\xff', ''];
 const PATHS = ['/etc/hostname', '/tmp/a', '/tmp/日本/ファイル', '/tmp/\x1b[31mred', '/very/long/path/that/goes/on/and/on/and/on', '/c1\u0085', 'ZZ', ''];
 
@@ -57,12 +57,7 @@ const container = fakeContainer;
 const MNTNS = [4026531840n, 4026532001n, 4026532002n];
 
 function randomBatch(r: () => number, count: number): Buffer {
-  const stride = 8 + SIZE;
-  const buf = Buffer.alloc(stride * count);
-  for (let k = 0; k < count; k++) {
-    const o = k * stride;
-    buf.writeUInt32LE(SIZE, o);
-    const rec = o + 8;
+  return readerBatch(SIZE, count, (buf, rec) => {
     buf.writeBigUInt64LE(10n ** 9n * BigInt(1 + Math.floor(r() * 3)) + BigInt(Math.floor(r() * 1e9)), rec);
     const comm = r() < 0.1 ? Buffer.from([Math.floor(r() * 256), Math.floor(r() * 256), 0xc3]) : Buffer.from(pick(r, COMMS), 'utf8');
     comm.copy(buf, rec + 8, 0, 15);
@@ -78,8 +73,7 @@ function randomBatch(r: () => number, count: number): Buffer {
     buf.writeInt32LE(pick(r, [0, -2, -13, 2, 13]), rec + 60);
     buf.writeBigUInt64LE(pick(r, MNTNS), rec + 64);
     Buffer.from(pick(r, PATHS)).copy(buf, rec + 72, 0, 39);
-  }
-  return buf;
+  });
 }
 
 /** One record of a reader batch as its own batch. */

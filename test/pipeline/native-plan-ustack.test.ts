@@ -13,10 +13,10 @@ import type { BpfMap } from '../../src/bpf/map.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
 import { compileNativePlan, planSpec, type NativePlan } from '../../src/operators/cli/native-plan.js';
 import { rng } from './fixtures.js';
+import { readerBatch, staticAt as st } from './reader-batch.js';
 
 const SIZE = 96;
 const USTACK = 16;
-const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
 
 /** Addresses inside this process' own executable mappings, so that the symboliser resolves real names. */
 function codeAddresses(): number[] {
@@ -61,15 +61,10 @@ function makeDs(stacks: Map<number, number[]>): DataSource {
 
 /** Records: no stack (all zero, as without --collect-ustack) or one of the known stacks of this process. */
 function batch(r: () => number, count: number, ids: number[]): Buffer {
-  const stride = 8 + SIZE;
-  const buf = Buffer.alloc(stride * count);
-  for (let k = 0; k < count; k++) {
-    const o = k * stride;
-    buf.writeUInt32LE(SIZE, o);
-    const rec = o + 8;
+  return readerBatch(SIZE, count, (buf, rec) => {
     Buffer.from(`/f/${Math.floor(r() * 100)}`).copy(buf, rec);
     const id = ids[Math.floor(r() * ids.length)]!;
-    if (id === 0) continue;
+    if (id === 0) return;
     const u = rec + USTACK;
     buf.writeUInt32LE(254, u);
     buf.writeBigUInt64LE(1234567n, u + 8);
@@ -78,8 +73,7 @@ function batch(r: () => number, count: number, ids: number[]): Buffer {
     buf.writeUInt32LE(process.pid, u + 36);
     buf.writeUInt32LE(process.pid, u + 40);
     buf.writeBigUInt64LE(BigInt(Math.floor(r() * 1e12)), u + 64); // differs per record, not part of the key
-  }
-  return buf;
+  });
 }
 
 test('native plan: ustack.addresses/.symbols are memos per stack; after JS filled them the lines equal the JS encoder byte for byte', () => {

@@ -10,6 +10,7 @@ import { RenderPlan } from '../../src/bpf/render-plan.js';
 import { Batch, DataSource, FieldFlag, Kind } from '../../src/datasource/index.js';
 import { installFormatters } from '../../src/operators/formatters/operator.js';
 import { enrich, fakeContainer } from './enriched-world.js';
+import { readerBatch, staticAt as st } from './reader-batch.js';
 import { rng } from './fixtures.js';
 import type { Container } from '../../src/containers/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
@@ -19,7 +20,6 @@ import { compileNativePlan, planSpec, type NativePlan } from '../../src/operator
 /** Deterministic pseudo-random numbers (the failures must be reproducible). */
 
 const SIZE = 136;
-const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
 
 interface World { ds: DataSource; changed: () => void; containers: Map<bigint, Container> }
 
@@ -71,12 +71,7 @@ function nastyString(r: () => number, max: number): Buffer {
 
 /** Random records laid out like a reader batch: [u32 len][u32 cpu][record padded to 8]. */
 function randomBatch(r: () => number, count: number, mntnsChoices: bigint[]): Buffer {
-  const stride = 8 + SIZE;
-  const buf = Buffer.alloc(stride * count);
-  for (let k = 0; k < count; k++) {
-    const o = k * stride;
-    buf.writeUInt32LE(SIZE, o);
-    const rec = o + 8;
+  return readerBatch(SIZE, count, (buf, rec) => {
     const ts = r() < 0.1 ? 0n : 10n ** 9n * BigInt(1 + Math.floor(r() * 5)) + BigInt(Math.floor(r() * 1e9));
     buf.writeBigUInt64LE(ts, rec);
     buf.writeUInt8(Math.floor(r() * 256), rec + 8);
@@ -96,8 +91,7 @@ function randomBatch(r: () => number, count: number, mntnsChoices: bigint[]): Bu
     buf.writeUInt32LE([0, 0o644, 0o100755][Math.floor(r() * 3)]!, rec + 76);
     buf.writeBigUInt64LE(mntnsChoices[Math.floor(r() * mntnsChoices.length)]!, rec + 80);
     Buffer.from(`/tmp/${Math.floor(r() * 5)}`).copy(buf, rec + 88);
-  }
-  return buf;
+  });
 }
 
 /** What the JS path prints for a batch (after the formatters' in-place timestamp rewrite). */

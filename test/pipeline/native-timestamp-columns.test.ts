@@ -13,6 +13,7 @@ import { columnFor, rowLine } from '../../src/operators/cli/columns.js';
 import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
 import { compileNativeColumns, compileNativePlan, type NativePlan } from '../../src/operators/cli/native-plan.js';
 import { rng } from './fixtures.js';
+import { readerBatch } from './reader-batch.js';
 
 const SIZE = 16;
 
@@ -27,14 +28,10 @@ function world() {
 
 /** Records at boot-clock times `boots` (what the reader thread sees). */
 function records(boots: bigint[]): Buffer {
-  const stride = 8 + SIZE;
-  const buf = Buffer.alloc(stride * boots.length);
-  boots.forEach((t, k) => {
-    buf.writeUInt32LE(SIZE, k * stride);
-    buf.writeBigUInt64LE(t, k * stride + 8);
-    buf.writeUInt32LE(1000 + k, k * stride + 16);
+  return readerBatch(SIZE, boots.length, (buf, rec, k) => {
+    buf.writeBigUInt64LE(boots[k]!, rec);
+    buf.writeUInt32LE(1000 + k, rec + 8);
   });
-  return buf;
 }
 
 /**
