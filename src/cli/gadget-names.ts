@@ -1,6 +1,7 @@
 // Gadget names from the local store: for "did you mean" on a mistyped gadget and for shell completion.
 import { listImages } from '../oci/image-catalog.js';
 import { normalizeReference } from '../oci/reference.js';
+import { OciStore } from '../oci/store.js';
 import { closest } from '../gadget/suggest.js';
 import type { Logger } from '../gadget/logger.js';
 import { UsageError } from './errors.js';
@@ -26,7 +27,13 @@ export async function checkGadgetName(ref: string, log: Logger): Promise<void> {
   if (ref.includes('/') || ref.includes('@')) return;
   let norm: string;
   try { norm = normalizeReference(ref); } catch { return; /* the resolver reports a malformed reference */ }
-  // Every `ig run` of a local gadget comes here: no ordering (and no ICU collation data) needed to find it.
+  // Every `ig run` of a local gadget comes here, before its first event: the store's own names answer that (no
+  // parse of every reference, no ordering); only a name that is not there needs the list to suggest from.
+  try {
+    if ((await new OciStore().entries()).some((e) => e.ref === norm)) return;
+  } catch {
+    return; // no store yet (or not readable): nothing local to suggest, and the resolver says what is wrong
+  }
   const local = await localGadgetNames(false);
   if (local.some((l) => l.reference === norm)) return;
   const near = closest(ref, local.map((l) => l.name));
