@@ -5,7 +5,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { native } from './native.js';
 import { BpfObject } from './object.js';
-import { compileBpf, loadedProgramNames, removeBuildDir, setupKernel, skipReason, u32, waitFor } from './testutil.js';
+import { compileBpf, orphanedPrograms, removeBuildDir, setupKernel, skipReason, u32, waitFor } from './testutil.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -32,8 +32,8 @@ describe('network attach points', { skip: skipReason }, () => {
   });
   after(async () => {
     removeBuildDir();
-    await waitFor(() => !loadedProgramNames().some((n) => n.startsWith('igt_net_')), 3000, 50);
-    assert.deepEqual(loadedProgramNames().filter((n) => n.startsWith('igt_net_')), []);
+    await waitFor(() => orphanedPrograms(['igt_net_']).length === 0, 3000, 50);
+    assert.deepEqual(orphanedPrograms(['igt_net_']), []);
   });
 
   it('socket filter on a packet socket created inside another netns', () => {

@@ -7,7 +7,7 @@ import { native } from './native.js';
 import { BpfObject } from './object.js';
 import { forEachRecord } from './reader.js';
 import {
-  compileBpf, getppidLoop, loadedProgramNames, removeBuildDir, setupKernel, skipReason, sumPerCpuU64, u32, u64, waitFor,
+  compileBpf, getppidLoop, loadedProgramNames, ownProgramIds, removeBuildDir, setupKernel, skipReason, stillLoadedIds, sumPerCpuU64, u32, u64, waitFor,
 } from './testutil.js';
 
 interface Ev { pid: number; tid: number; ppid: number; kind: number; comm: string }
@@ -286,9 +286,12 @@ describe('bpf object (ring buffer test program)', { skip: skipReason }, () => {
     obj.attachAuto('igt_rb_getppid');
     obj.openRingReader('events', () => {});
     assert.ok(loadedProgramNames().includes('igt_rb_getppid'));
+    // by id: other runs of these tests on the machine load programs of the same names
+    const held = ownProgramIds();
+    assert.ok(held.length > 0, 'the object holds its programs');
     obj.close();
-    const mine = () => loadedProgramNames().filter((n) => n.startsWith('igt_rb_') || n.startsWith('igt_bad_'));
-    await waitFor(() => mine().length === 0, 3000, 50);
-    assert.deepEqual(mine(), []);
+    assert.deepEqual(ownProgramIds(), [], 'no fd of a program is left');
+    await waitFor(() => stillLoadedIds(held).length === 0, 3000, 50);
+    assert.deepEqual(stillLoadedIds(held), []);
   });
 });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { BpfObject, PerfSwConfig, PerfType } from './object.js';
 import {
-  compileBpf, getppidLoop, loadedProgramNames, removeBuildDir, setupKernel, skipReason, sumPerCpuU64, u32, waitFor,
+  compileBpf, getppidLoop, orphanedPrograms, removeBuildDir, setupKernel, skipReason, sumPerCpuU64, u32, waitFor,
 } from './testutil.js';
 
 const LIBC = ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6'].find((p) => existsSync(p));
@@ -25,8 +25,8 @@ describe('probes', { skip: skipReason }, () => {
   });
   after(async () => {
     removeBuildDir();
-    await waitFor(() => !loadedProgramNames().some((n) => n.startsWith('igt_pr_')), 3000, 50);
-    assert.deepEqual(loadedProgramNames().filter((n) => n.startsWith('igt_pr_')), []);
+    await waitFor(() => orphanedPrograms(['igt_pr_']).length === 0, 3000, 50);
+    assert.deepEqual(orphanedPrograms(['igt_pr_']), []);
   });
 
   it('raw tracepoint sys_enter counts our getppid calls', () => {

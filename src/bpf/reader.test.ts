@@ -13,7 +13,7 @@ import { forEachRecord, releaseBatch, RingReader, type RenderConsumer } from './
 import { RenderPlan } from './render-plan.js';
 import { constants as fsConstants } from 'node:fs';
 import {
-  compileBpf, getppidLoop, loadedProgramNames, removeBuildDir, setupKernel, skipReason, u32, waitFor,
+  compileBpf, getppidLoop, orphanedPrograms, removeBuildDir, setupKernel, skipReason, u32, waitFor,
 } from './testutil.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -32,7 +32,7 @@ describe('readers', { skip: skipReason }, () => {
   after(async () => {
     removeBuildDir();
     rmSync(scratch, { recursive: true, force: true });
-    const mine = () => loadedProgramNames().filter((n) => n.startsWith('igt_rb_') || n.startsWith('igt_pb_'));
+    const mine = () => orphanedPrograms(['igt_rb_', 'igt_pb_']);
     await waitFor(() => mine().length === 0, 3000, 50);
     assert.deepEqual(mine(), []);
   });
@@ -176,8 +176,12 @@ describe('readers', { skip: skipReason }, () => {
       const st = r.stop();
       closeSync(fd);
       const lines = readLines(ringOut);
-      assert.equal(lines.length, 4000);
-      assert.equal(st.rendered, 4000);
+      // On a busy machine the reader thread can fall behind and the 16 KiB ring fill: the program counts the records
+      // it could not reserve (counts[1]); every other one is rendered.
+      const dropped = Number(obj.map('counts').lookup(u32(1))!.readBigUInt64LE(0));
+      assert.ok(lines.length >= 2000, `${lines.length} rendered, ${dropped} dropped`);
+      assert.equal(lines.length + dropped, 4000);
+      assert.equal(st.rendered, lines.length);
       assert.equal(jsRecords, 0, 'a plan without memos never needs JS');
       assert.ok(lines.every((l) => l['pid'] === process.pid && l['ppid'] === process.ppid));
       assert.ok(lines.every((l, i) => i === 0 || l['ts']! >= lines[i - 1]!['ts']!), 'in order');

@@ -1,6 +1,6 @@
 // Helpers for the src/bpf tests: compile test BPF programs, find the repo, inspect the kernel.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,9 +73,59 @@ export function setupKernel(): void {
 
 /** Names of every BPF program loaded in the kernel right now. */
 export function loadedProgramNames(): string[] {
+  return loadedPrograms().map((p) => p.name ?? '');
+}
+
+function loadedPrograms(): Array<{ id: number; name?: string }> {
   const out = execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const progs = JSON.parse(out || '[]') as Array<{ name?: string }>;
-  return progs.map((p) => p.name ?? '');
+  return JSON.parse(out || '[]') as Array<{ id: number; name?: string }>;
+}
+
+/** IDs of the programs some live process holds an fd of (program and link fds name prog_id in fdinfo). */
+function heldProgramIds(): Set<number> {
+  const held = new Set<number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fds: string[];
+    try { fds = readdirSync(`/proc/${pid}/fdinfo`); } catch { continue; } // the process is gone
+    for (const fd of fds) {
+      let info: string;
+      try { info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'); } catch { continue; } // the fd closed meanwhile
+      const m = /^prog_id:\s+(\d+)$/m.exec(info);
+      if (m) held.add(Number(m[1]));
+    }
+  }
+  return held;
+}
+
+/** IDs of the programs this process holds (its own fds): exactly what this test loaded. */
+export function ownProgramIds(): number[] {
+  const ids = new Set<number>();
+  for (const fd of readdirSync('/proc/self/fdinfo')) {
+    let info: string;
+    try { info = readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'); } catch { continue; } // the fd closed meanwhile
+    const m = /^prog_id:\s+(\d+)$/m.exec(info);
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids].sort((x, y) => x - y);
+}
+
+/** Which of these program IDs are still loaded. */
+export function stillLoadedIds(ids: number[]): number[] {
+  const loaded = new Set(loadedPrograms().map((p) => p.id));
+  return ids.filter((id) => loaded.has(id));
+}
+
+/**
+ * Names of loaded programs starting with one of `prefixes` that no live process holds: what a test left behind.
+ * Another run of these tests (another session on this machine) loads programs of the same names meanwhile; those
+ * are held by that run's process and are not ours.
+ */
+export function orphanedPrograms(prefixes: string[]): string[] {
+  const named = loadedPrograms().filter((p) => prefixes.some((x) => (p.name ?? '').startsWith(x)));
+  if (!named.length) return [];
+  const held = heldProgramIds();
+  return named.filter((p) => !held.has(p.id)).map((p) => p.name ?? '');
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000, stepMs = 10): Promise<boolean> {
