@@ -49,6 +49,7 @@ enum { READER_RING = 1, READER_PERF = 2 };
 enum { TAG_STOP = 1, TAG_DATA = 2 };
 enum { BATCH_RECORDS = 0, BATCH_REFRESH = 1, BATCH_FRAME = 2, BATCH_MEMO = 3 };
 #define REFRESH_BATCH_BYTES (64u * 1024u)
+#define WIRE_FRAME_SLACK (64u * 1024u)
 #define IG_MAGIC_BATCH 0x1b0ba7c4u
 
 typedef struct ig_batch {
@@ -297,12 +298,25 @@ static int append(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
   return 0;
 }
 
-/* Wire mode: queue the frame of the records so far. */
+/* Wire mode: queue the frame of the records so far. A frame of 128 KiB or more (a storm's) takes a block of the pool,
+ * which the daemon hands back once every client's socket has it (batchRelease): no fresh mapping, page faults and
+ * zeroing per frame (malloc maps sizes from 128 KiB on). A smaller one is malloc'd to its size. */
+#define WIRE_FRAME_POOLED (128u * 1024u)
+static ig_batch *frame_new(ig_reader *r, size_t len) {
+  size_t cap = r->pool ? ig_batch_pool_block(r->pool) - sizeof(ig_batch) : 0;
+  if (len > cap || len < WIRE_FRAME_POOLED) return batch_new(len, BATCH_FRAME);
+  ig_batch *b = batch_full(r);
+  if (!b) return NULL;
+  b->cap = cap;
+  b->kind = BATCH_FRAME;
+  return b;
+}
+
 static void wire_flush(ig_reader *r) {
   uint32_t n = ig_wire_stream_count(r->wire);
   if (!n) return;
   size_t len = ig_wire_stream_size(r->wire);
-  ig_batch *b = batch_new(len, BATCH_FRAME);
+  ig_batch *b = frame_new(r, len);
   ig_wire_stream_take(r->wire, b ? b->data : NULL);
   if (!b) {
     __atomic_add_fetch(&r->dropped, n, __ATOMIC_RELAXED);
@@ -1055,7 +1069,8 @@ static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pa
   }
   /* In steady state one batch fills while one or two wait or are read: four free ones cover that (4 MiB at the
    * default size); more come back only in a burst after a GC, and go back to the system. */
-  r->pool = ig_batch_pool_new(sizeof(ig_batch) + r->max_batch, 4); /* NULL: batches are plain malloc */
+  /* Wire mode: a frame goes out once it holds max_batch bytes, so it may pass that by one record's bytes. */
+  r->pool = ig_batch_pool_new(sizeof(ig_batch) + r->max_batch + (r->wire ? WIRE_FRAME_SLACK : 0), 4); /* NULL: batches are plain malloc */
   int ncpu = libbpf_num_possible_cpus();
   r->drain_limit = kind == READER_RING ? (uint64_t)mi.max_entries + 4096
                                        : (uint64_t)pages * 4096ull * (uint64_t)(ncpu > 0 ? ncpu : 1);

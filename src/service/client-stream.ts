@@ -8,10 +8,17 @@
 // packet shows only as a gap in the sequence numbers, as with upstream's daemon).
 import { EventType, EVENT_LOG_SHIFT, LogLevel } from './consts.js';
 import type { ApiGadgetEvent } from './proto.js';
+import type { WriteOutcome } from './frame-release.js';
 
 /** The part of a gRPC server stream this needs. */
 export interface EventWriter {
-  write(ev: ApiGadgetEvent, cb?: () => void): unknown;
+  write(ev: ApiGadgetEvent, cb?: (err?: Error | null) => void): unknown;
+  /**
+   * True when a payload is no longer read once its write has called back without error (the socket has its bytes):
+   * the run may then hand a reader frame's memory back for reuse (http2-event-writer.ts). grpc-js's own call
+   * copies each message at once too, but writers that keep payloads (tests) must not say so.
+   */
+  readonly releasesPayloads?: boolean;
   end(): unknown;
   emit(event: 'error', err: { code: number; details: string }): unknown;
 }
@@ -37,8 +44,12 @@ export class ClientStream {
   /** Records written whose write has not completed yet. */
   get backlog(): number { return this.inFlight; }
 
-  /** A batch of `records` records of data source `dsId`; dropped (and counted) when the client is behind. Written? */
-  sendBatch(dsId: number, payload: Buffer, records: number): boolean {
+  /**
+   * A batch of `records` records of data source `dsId`; dropped (and counted) when the client is behind. Written?
+   * When written, `done` is called once the write completed: 'done' when the writer no longer reads the payload
+   * (releasesPayloads), 'copied' when it did not say so, 'failed' on an error.
+   */
+  sendBatch(dsId: number, payload: Buffer, records: number, done?: (how: WriteOutcome) => void): boolean {
     if (this.closed) return false;
     this.seq++;
     if (this.inFlight + records > this.capacity && this.inFlight > 0) {
@@ -49,8 +60,9 @@ export class ClientStream {
     if (this.lost > 0) this.flushLost();
     this.inFlight += records;
     this.sentTotal += records;
-    this.out.write({ type: EventType.GadgetBatch, seq: this.seq, payload, dataSourceID: dsId }, () => {
+    this.out.write({ type: EventType.GadgetBatch, seq: this.seq, payload, dataSourceID: dsId }, (err) => {
       this.inFlight -= records;
+      done?.(err ? 'failed' : this.out.releasesPayloads === true ? 'done' : 'copied');
       // The client caught up: tell it now what it missed, not only with the next batch (there may be none).
       if (this.lost > 0 && !this.closed) this.flushLost();
       this.onWritten?.();

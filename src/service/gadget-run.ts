@@ -17,7 +17,8 @@ import { ClientStream, levelOfLine } from './client-stream.js';
 import { UpstreamEncoder } from './upstream-wire.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { NativeBatchEncoder, clockRewrites } from './native-wire.js';
-import { keepReaderFrame } from '../bpf/reader.js';
+import { keepReaderFrame, releaseBatch } from '../bpf/reader.js';
+import { FrameRelease } from './frame-release.js';
 import { EventType, LogLevel } from './consts.js';
 import { encodeMessage, type ApiGadgetInfo, type ApiParam } from './proto.js';
 import type { ParamDesc } from '../gadget/params.js';
@@ -90,6 +91,8 @@ export class GadgetRun {
   /** Frames a reader's thread wrote, and their records (tests, -v). */
   readerFrames = 0;
   readerFrameRecords = 0;
+  /** Reader frames handed back to the reader's pool once every client's write of them was done (tests, -v). */
+  readerFramesReleased = 0;
 
   private daemonKeys = new Set<string>();
   /** A run of a recording (`replay:NAME`): its file, closed when the run is discarded unused. */
@@ -202,8 +205,12 @@ export class GadgetRun {
           frame: (buf, count) => {
             this.readerFrames++;
             this.readerFrameRecords += count;
-            // Not copied into any client's message, or kept for attaching clients: V8 must count it (reader.ts).
-            if (!this.forward(dsId, up, count, () => buf, () => this.decodeFrame(buf)) || this.replay) keepReaderFrame(buf);
+            // Back to the reader's pool once every client's socket has it (frame-release.ts); kept (and counted
+            // by V8: reader.ts) when read again for upstream-form clients. An instance's event buffer keeps a copy.
+            const rel = new FrameRelease(buf, (f) => { if (releaseBatch(f)) this.readerFramesReleased++; }, keepReaderFrame);
+            if (this.upstreamClients > 0) rel.hold();
+            this.forward(dsId, up, count, () => buf, () => this.decodeFrame(buf), rel);
+            rel.forwarded();
           },
         });
       }
@@ -256,13 +263,21 @@ export class GadgetRun {
    * One batch of data source `dsId` to every client: its frame (encoded once) and, for upstream clients, packets.
    * Whether a batch-form client's stream took the frame.
    */
-  private forward(dsId: number, up: UpstreamEncoder, records: number, frame: () => Buffer, batch: () => Batch | undefined): boolean {
+  private forward(dsId: number, up: UpstreamEncoder, records: number, frame: () => Buffer, batch: () => Batch | undefined, rel?: FrameRelease): boolean {
     if (!this.firstBatchSeen) { this.firstBatchSeen = true; this.timing(`first batch of ${up.ds.name}`); }
     let sent = false;
     if (this.batchClients > 0 || this.replay) {
       const payload = frame();
-      this.replay?.push(dsId, payload, records);
-      if (this.batchClients > 0) for (const c of this.clients) if (c.form === 'batch' && c.sendBatch(dsId, payload, records)) sent = true;
+      // A reader frame's memory goes back to its pool after the writes: the buffer keeps its own copy.
+      this.replay?.push(dsId, rel ? Buffer.from(payload) : payload, records);
+      if (this.batchClients > 0) {
+        for (const c of this.clients) {
+          if (c.form !== 'batch') continue;
+          const done = rel?.write();
+          if (c.sendBatch(dsId, payload, records, done)) sent = true;
+          else done?.('done'); // dropped: this client never reads it
+        }
+      }
     }
     if (this.upstreamClients > 0) {
       const b = batch();
@@ -286,7 +301,7 @@ export class GadgetRun {
   }
 
   closeEncoders(): void {
-    if (this.readerFrames > 0) this.daemonLog?.debug(`${this.ctx.name}: ${this.readerFrameRecords} records in ${this.readerFrames} frames written on the reader thread`);
+    if (this.readerFrames > 0) this.daemonLog?.debug(`${this.ctx.name}: ${this.readerFrameRecords} records in ${this.readerFrames} frames written on the reader thread, ${this.readerFramesReleased} handed back after their writes`);
     for (const n of this.natives.splice(0)) n.close();
   }
 

@@ -9,6 +9,7 @@ import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, GADGET_INFO_FLAG_USE_INSTANCE, VER
 import { serializeGadgetEvent } from './event-serialize.js';
 import { GadgetRun, type RunOptions } from './gadget-run.js';
 import { ClientStream } from './client-stream.js';
+import { Http2EventWriter } from './http2-event-writer.js';
 import { WarmRuns } from './warm-runs.js';
 import { installStoreCoreBtf, type StoreCoreBtf } from '../runtime/core-btf-store.js';
 import { InstanceManager, timeoutMsOf } from './instances.js';
@@ -116,7 +117,8 @@ export class GadgetDaemon {
       first = false;
       // ig's own client asks for the batch form in a header; every other client gets upstream's per-event payloads.
       const form = call.metadata.get(WIRE_FORM_METADATA).some((v) => String(v) === WIRE_FORM_BATCH) ? 'batch' : 'upstream';
-      client = new ClientStream(call, this.bufferLength, form);
+      // Events go onto the HTTP/2 stream without grpc-js's copy of each message (http2-event-writer.ts).
+      client = new ClientStream(Http2EventWriter.of(call) ?? call, this.bufferLength, form);
       if (msg.attachRequest) {
         const a = msg.attachRequest;
         if (a.version !== VERSION_GADGET_RUN_PROTOCOL) { client.close({ code: grpc.status.FAILED_PRECONDITION, details: `unsupported run protocol version ${a.version}: this daemon speaks version ${VERSION_GADGET_RUN_PROTOCOL}` }); return; }
