@@ -3,7 +3,11 @@
 // process that sends them as fast as the client reads, grouped into messages of a chosen number of events.
 //
 //   node dist/bench/gadgetctl-stream.bench.js [--events N] [--rounds R] [--sizes 64,1024,8192] [--modes json]
-//                                             [--save FILE | --load FILE] [--cpu-prof DIR] [--json PATH]
+//                                             [--transports raw,grpc-js] [--save FILE | --load FILE]
+//                                             [--cpu-prof DIR] [--json PATH]
+//
+// --transports: the RunGadget stream on gadgetctl's raw HTTP/2 path (src/service/h2-call.ts, the default) and/or
+// through grpc-js (IG_GRPC_RAW=0), each setup run with each.
 //
 // Capture (bench/lib/daemon-capture.ts): an `ig daemon`, `loadgen storm`, the batch frames as the daemon sends
 // them. Replay: the frames repeated until N events, concatenated into GadgetEvent payloads of at least S events each
@@ -80,10 +84,11 @@ function payloadsOf(f: Frames, per: number, total: number): { payloads: Buffer[]
 }
 
 type Mode = 'json' | 'columns' | 'receive';
-interface Setup { size: number; mode: Mode; file: boolean }
+type Transport = 'raw' | 'grpc-js';
+interface Setup { size: number; mode: Mode; file: boolean; transport: Transport }
 interface Result { setup: string; round: number; cpuS: number; events: number; messages: number; wallS: number; lines?: number }
 
-function nameOf(s: Setup): string { return `${s.mode}${s.file ? '-file' : ''} ${s.size}/msg`; }
+function nameOf(s: Setup): string { return `${s.mode}${s.file ? '-file' : ''} ${s.size}/msg ${s.transport}`; }
 
 /** A gadget service that answers GetGadgetInfo with the capture's and streams whatever `feed` gives a run. */
 async function replayServer(sock: string, cap: Capture, feed: (call: grpc.ServerDuplexStream<unknown, ApiGadgetEvent>) => void): Promise<grpc.Server> {
@@ -104,6 +109,8 @@ async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '3'));
   const sizes = arg('sizes', '64,1024,8192').split(',').map(Number);
   const modes = arg('modes', 'json').split(',') as Mode[];
+  const transports = arg('transports', 'raw').split(',') as Transport[];
+  for (const t of transports) if (t !== 'raw' && t !== 'grpc-js') throw new Error(`--transports: "${t}" is neither raw nor grpc-js`);
   const prof = arg('cpu-prof', '');
   const perfOut = arg('perf', '');
   const load = arg('load', '');
@@ -112,8 +119,8 @@ async function main(): Promise<void> {
   if (save) toFile(save, cap);
   const frames = framesOf(cap);
   const setups: Setup[] = [];
-  for (const mode of modes) for (const size of sizes) setups.push({ size, mode, file: false });
-  if (modes[0] !== 'receive') setups.push({ size: Math.max(...sizes), mode: modes[0]!, file: true });
+  for (const mode of modes) for (const size of sizes) for (const transport of transports) setups.push({ size, mode, file: false, transport });
+  if (modes[0] !== 'receive') setups.push({ size: Math.max(...sizes), mode: modes[0]!, file: true, transport: transports[0]! });
   const payloads = new Map<number, { payloads: Buffer[]; events: number }>();
   for (const s of sizes) payloads.set(s, payloadsOf(frames, s, total));
   process.stderr.write(`captured ${int(cap.events)} events in ${frames.batches.length} batch frames; replaying ${int(total)} per setup\n`);
@@ -153,7 +160,7 @@ async function main(): Promise<void> {
     };
     const nodeArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
     const ctlArgs = s.mode === 'receive' ? [...nodeArgs, RECEIVE_ONLY, `unix://${sock}`] : [...nodeArgs, CTL_BUNDLE, 'run', 'trace_open', '-o', s.mode, '--remote-address', `unix://${sock}`];
-    const c = start('gadgetctl', process.execPath, ctlArgs, { stdout: out, stderr: err });
+    const c = start('gadgetctl', process.execPath, ctlArgs, { stdout: out, stderr: err, env: { ...process.env, IG_GRPC_RAW: s.transport === 'raw' ? '1' : '0' } });
     closeSync(out); closeSync(err);
     const call = await Promise.race([attachedP, c.exited.then(() => { throw new Error(`gadgetctl ended before its run: ${readFileSync(errFile, 'utf8')}`); })]);
     let cancelled = false;

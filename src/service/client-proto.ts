@@ -30,6 +30,11 @@ export function decodeClientMessage<T>(name: string, buf: Uint8Array): T {
   return t.toObject(t.decode(buf), CONVERT) as T;
 }
 
+/** A message of the API as bytes (the client's serializer: objects as proto-loader's callers write them). */
+export function encodeClientMessage(name: string, obj: object): Buffer {
+  return serializer(typeOf(name))(obj);
+}
+
 const EMPTY = Buffer.alloc(0);
 
 function fail(what: string): never {

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ApiGadgetEvent, ApiGadgetInfo, ApiGadgetInstance, ApiInfoResponse, ApiControlRequest, ApiRunRequest } from './proto.js';
-import { clientServiceOf, decodeClientMessage } from './client-proto.js';
+import { clientServiceOf, decodeClientMessage, decodeGadgetEvent, encodeClientMessage } from './client-proto.js';
+import { H2Call } from './h2-call.js';
 import { WIRE_FORM_METADATA, WIRE_FORM_BATCH, EventType, EVENT_LOG_SHIFT, VERSION_GADGET_INFO, VERSION_GADGET_RUN_PROTOCOL, GADGET_INFO_FLAG_USE_INSTANCE } from './consts.js';
 import { parseAddress } from './address.js';
 import { PacketDecoder, type RawBatchReader } from '../datasource/codec.js';
@@ -22,6 +23,25 @@ export interface ClientOptions {
    * case: a daemon that does not know the header answers in upstream's form and this client reads that too).
    */
   wireForm?: 'batch' | 'upstream';
+  /**
+   * The RunGadget event stream on a raw HTTP/2 connection of its own (h2-call.ts) rather than through grpc-js:
+   * default on unix sockets and plain TCP (IG_GRPC_RAW=0 turns it off); TLS connections always use grpc-js.
+   */
+  rawStream?: boolean;
+}
+
+/** The part of a RunGadget call `run` drives, whichever transport carries it. */
+interface EventCall {
+  write(req: ApiControlRequest): void;
+  cancel(): void;
+  pause(paused: boolean): void;
+}
+
+interface EventSink {
+  /** One GadgetEvent; true when something may still reference its bytes after the call. */
+  onEvent(ev: ApiGadgetEvent): boolean;
+  /** The end of the call: undefined when OK, else its status. */
+  onEnd(err?: { code: number; details: string; message?: string }): void;
 }
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -87,9 +107,11 @@ export class GadgetClient {
   private readonly channelOpts: grpc.ChannelOptions;
   private readonly clients = new Map<string, AnyClient>();
   private readonly tls: boolean;
+  private readonly address: ReturnType<typeof parseAddress>;
 
   constructor(readonly opts: ClientOptions) {
     const a = parseAddress(opts.address);
+    this.address = a;
     this.target = a.target;
     const t = opts.tls;
     this.tls = Boolean(t && (t.key || t.cert || t.serverCa));
@@ -161,15 +183,48 @@ export class GadgetClient {
     if (r.result !== 0) throw new RemoteError(grpc.status.UNKNOWN, r.message || `removing ${id} failed`);
   }
 
-  /** Run a gadget (or attach to an instance: `attachId`) and stream its events to the handlers. */
-  run(req: { imageName?: string; paramValues?: Record<string, string>; timeoutMs?: number; logLevel?: number; attachId?: string }, h: RunHandlers): RunHandle {
+  /** Whether RunGadget goes over the raw HTTP/2 path (h2-call.ts). */
+  get usesRawStream(): boolean {
+    if (this.tls) return false;
+    return this.opts.rawStream ?? process.env['IG_GRPC_RAW'] !== '0';
+  }
+
+  /** RunGadget through grpc-js (TLS, or the raw path turned off). */
+  private grpcCall(metadata: Record<string, string>, sink: EventSink): EventCall {
     const c = this.client('GadgetManager');
     const md = new grpc.Metadata();
-    if (this.opts.wireForm !== 'upstream') md.set(WIRE_FORM_METADATA, WIRE_FORM_BATCH); // batches, not one event per message
+    for (const [k, v] of Object.entries(metadata)) md.set(k, v);
     const call = (c['RunGadget'] as (md: grpc.Metadata) => grpc.ClientDuplexStream<ApiControlRequest, ApiGadgetEvent>).call(c, md);
+    call.on('data', (ev: ApiGadgetEvent) => { sink.onEvent(ev); });
+    call.on('error', (e: grpc.ServiceError) => sink.onEnd(e));
+    call.on('end', () => sink.onEnd());
+    return { write: (r) => { call.write(r); }, cancel: () => call.cancel(), pause: (p) => { if (p) call.pause(); else call.resume(); } };
+  }
+
+  /** RunGadget on a raw HTTP/2 connection of its own. */
+  private rawCall(metadata: Record<string, string>, sink: EventSink): EventCall {
+    const a = this.address;
+    let sock: { socketPath?: string; host?: string; port?: number };
+    if (a.type === 'unix') sock = { socketPath: a.path };
+    else {
+      const i = a.path.lastIndexOf(':');
+      sock = { host: a.path.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(a.path.slice(i + 1)) };
+    }
+    const call = new H2Call({ ...sock, path: '/api.GadgetManager/RunGadget', authority: a.type === 'unix' ? 'localhost' : a.path, metadata }, {
+      onMessage: (buf, start, end) => sink.onEvent(decodeGadgetEvent(buf.subarray(start, end))),
+      onStatus: (st) => sink.onEnd(st.code === grpc.status.OK ? undefined : { ...st, message: st.details }),
+    });
+    return { write: (r) => call.write(encodeClientMessage('GadgetControlRequest', r)), cancel: () => call.cancel(), pause: (p) => call.pause(p) };
+  }
+
+  /** Run a gadget (or attach to an instance: `attachId`) and stream its events to the handlers. */
+  run(req: { imageName?: string; paramValues?: Record<string, string>; timeoutMs?: number; logLevel?: number; attachId?: string }, h: RunHandlers): RunHandle {
+    const metadata: Record<string, string> = {};
+    if (this.opts.wireForm !== 'upstream') metadata[WIRE_FORM_METADATA] = WIRE_FORM_BATCH; // batches, not one event per message
     let fresh = false;
+    let tables = 0;
     const dss = new Map<string, DataSource>();
-    const decoder = new PacketDecoder({ onDataSource: (ds) => { dss.set(ds.name, ds); fresh = true; } });
+    const decoder = new PacketDecoder({ onDataSource: (ds) => { dss.set(ds.name, ds); fresh = true; tables++; } });
     // Upstream's form: data sources from the latest GadgetInfo, sequence numbers to count what was dropped.
     let lastInfo: ApiGadgetInfo | undefined;
     let upstream: Map<number, UpstreamSource> | undefined;
@@ -177,7 +232,6 @@ export class GadgetClient {
     const first: ApiControlRequest = req.attachId
       ? { attachRequest: { id: req.attachId, version: VERSION_GADGET_RUN_PROTOCOL } }
       : { runRequest: { imageName: req.imageName ?? '', paramValues: req.paramValues ?? {}, args: [], version: VERSION_GADGET_RUN_PROTOCOL, logLevel: req.logLevel ?? 3, timeout: String(BigInt(Math.round(req.timeoutMs ?? 0)) * 1000000n) } };
-    call.write(first);
     // Raw batch frames: the handlers learn of a data source announced in the same payload before its first batch.
     const onFrame = h.onBatchFrame;
     const raw: RawBatchReader | undefined = onFrame && ((ds, frame, start, end, decode) => {
@@ -186,60 +240,79 @@ export class GadgetClient {
     });
     let stopped = false;
     let failed: Error | undefined;
+    let call: EventCall | undefined;
+    /** The event's bytes may be referenced after it was handled (decoded objects, data sources). */
+    const onEvent = (ev: ApiGadgetEvent): boolean => {
+      const type = ev.type >>> 0;
+      if (type === EventType.GadgetBatch) {
+        const tablesBefore = tables;
+        const out = decoder.decode(ev.payload, raw);
+        // Batches decoded here copy their records, and frames taken as bytes are done with; field tables are kept
+        // as data sources (conservatively: their bytes may be referenced).
+        const kept = out.length > 0 || tables !== tablesBefore;
+        if (fresh) { fresh = false; h.onDataSources([...dss.values()]); }
+        for (const d of out) h.onBatch(d.ds, d.batch);
+        return kept;
+      } else if (type === EventType.GadgetPayload) {
+        if (!upstream) {
+          if (!lastInfo) throw new Error('the daemon sent an event before the gadget information');
+          upstream = new Map(lastInfo.dataSources.map((t) => [t.id, new UpstreamSource(t)]));
+          h.onDataSources([...upstream.values()].map((u) => u.ds));
+        }
+        if (ev.seq > expectedSeq) h.onLost(ev.seq - expectedSeq);
+        expectedSeq = ev.seq + 1;
+        const src = upstream.get(ev.dataSourceID);
+        if (!src) throw new Error(`the daemon sent an event of data source ${ev.dataSourceID}, which its gadget information does not list`);
+        const b = src.decode(ev.payload);
+        h.onBatch(src.ds, b);
+      } else if (type === EventType.GadgetInfo) {
+        lastInfo = decodeClientMessage<ApiGadgetInfo>('GadgetInfo', ev.payload);
+        upstream = undefined; // a new description: data sources are built again from it
+        h.onInfo(lastInfo);
+      } else if (type === EventType.GadgetLost) {
+        h.onLost(Number(ev.payload.readBigUInt64LE(0)));
+        return false;
+      } else if (type >= 1 << EVENT_LOG_SHIFT) {
+        h.onLog(type >>> EVENT_LOG_SHIFT, ev.payload.toString());
+        return false;
+      }
+      return true;
+    };
     const done = new Promise<void>((resolve, reject) => {
-      call.on('data', (ev: ApiGadgetEvent) => {
-        try {
-          onEvent(ev);
-        } catch (e) {
-          // A payload this client cannot read (or an output that failed): end the run with that one reason.
-          failed = e as Error;
-          call.cancel();
-        }
-      });
-      const onEvent = (ev: ApiGadgetEvent): void => {
-        const type = ev.type >>> 0;
-        if (type === EventType.GadgetBatch) {
-          const out = decoder.decode(ev.payload, raw);
-          if (fresh) { fresh = false; h.onDataSources([...dss.values()]); }
-          for (const d of out) h.onBatch(d.ds, d.batch);
-        } else if (type === EventType.GadgetPayload) {
-          if (!upstream) {
-            if (!lastInfo) throw new Error('the daemon sent an event before the gadget information');
-            upstream = new Map(lastInfo.dataSources.map((t) => [t.id, new UpstreamSource(t)]));
-            h.onDataSources([...upstream.values()].map((u) => u.ds));
+      let over = false;
+      const sink: EventSink = {
+        onEvent: (ev) => {
+          if (failed) return false;
+          try {
+            return onEvent(ev);
+          } catch (e) {
+            // A payload this client cannot read (or an output that failed): end the run with that one reason.
+            failed = e as Error;
+            call?.cancel();
+            return true;
           }
-          if (ev.seq > expectedSeq) h.onLost(ev.seq - expectedSeq);
-          expectedSeq = ev.seq + 1;
-          const src = upstream.get(ev.dataSourceID);
-          if (!src) throw new Error(`the daemon sent an event of data source ${ev.dataSourceID}, which its gadget information does not list`);
-          const b = src.decode(ev.payload);
-          h.onBatch(src.ds, b);
-        } else if (type === EventType.GadgetInfo) {
-          lastInfo = decodeClientMessage<ApiGadgetInfo>('GadgetInfo', ev.payload);
-          upstream = undefined; // a new description: data sources are built again from it
-          h.onInfo(lastInfo);
-        } else if (type === EventType.GadgetLost) {
-          h.onLost(Number(ev.payload.readBigUInt64LE(0)));
-        } else if (type >= 1 << EVENT_LOG_SHIFT) {
-          h.onLog(type >>> EVENT_LOG_SHIFT, ev.payload.toString());
-        }
+        },
+        onEnd: (e) => {
+          if (over) return;
+          over = true;
+          if (failed) reject(failed);
+          else if (!e) resolve();
+          else if (stopped && e.code === grpc.status.CANCELLED) resolve();
+          else reject(remoteError(e, this.opts.address, this.tls));
+        },
       };
-      call.on('error', (e: grpc.ServiceError) => {
-        if (failed) reject(failed);
-        else if (stopped && e.code === grpc.status.CANCELLED) resolve();
-        else reject(remoteError(e, this.opts.address, this.tls));
-      });
-      call.on('end', () => resolve());
+      call = this.usesRawStream ? this.rawCall(metadata, sink) : this.grpcCall(metadata, sink);
     });
+    call!.write(first);
     return {
       done,
-      pause: (paused) => { if (paused) call.pause(); else call.resume(); },
+      pause: (paused) => call!.pause(paused),
       stop: () => {
         if (stopped) return;
         stopped = true;
         // Ask the daemon to stop (a detached instance keeps running: the daemon only detaches us).
-        call.write({ stopRequest: {} });
-        setTimeout(() => call.cancel(), 2000).unref();
+        call!.write({ stopRequest: {} });
+        setTimeout(() => call!.cancel(), 2000).unref();
       },
     };
   }
