@@ -107,6 +107,9 @@ export class DataSource {
     this.subs.sort((a, b) => a.prio - b.prio || a.seq - b.seq);
   }
 
+  /** Whether anything subscribed (a receiver with none need not decode this data source's batches). */
+  get hasSubscribers(): boolean { return this.subs.length > 0; }
+
   /**
    * Drop every subscriber and lost-event handler: for the owner of a data source received from elsewhere that
    * rebuilds all of its consumers (gadgetctl's output when a later field table arrives), so that the consumers

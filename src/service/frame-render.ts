@@ -72,7 +72,8 @@ export class FrameRenderer {
   private readonly state = new Int32Array(3);
   /** Lines of one frame (a batch of trace_open JSON is ~300 KiB); a longer frame's come in a Buffer of their own. */
   private readonly out = Buffer.allocUnsafe(1 << 20);
-  private headerDone = false;
+  /** The column header was printed (by this renderer, or before it: set by the owner to not print it again). */
+  headerDone = false;
   /** Records rendered by the plan, and by JS (handed back, or decoded batches). */
   nativeRecords = 0;
   jsRecords = 0;

@@ -12,6 +12,8 @@ import { dataSourceFromDescription } from '../../service/wire.js';
 import { receivedLayout } from '../../datasource/codec.js';
 import { FrameRenderer } from '../../service/frame-render.js';
 import { perDataSource } from '../../operators/perds.js';
+import { selectFields } from '../../operators/cli/fields.js';
+import { columnFor, fitColumnsToWidth, headerLine } from '../../operators/cli/columns.js';
 
 /** stdout through the JS renderers (the reader-thread JSON path needs a local ring buffer). */
 const clientSink: Sink = { write: (s) => stdoutSink.write(s), get isTTY() { return stdoutSink.isTTY; } };
@@ -74,12 +76,35 @@ function nativeTarget(shown: Shown[], fields: Map<string, string>, native: boole
   return { ds: only.ds, mode: only.mode, fields: fields.get(only.ds.name) };
 }
 
+/** The header line (and its newline) each data source printed as columns starts with, as the cli prints it. */
+function columnHeaders(shown: Shown[], fields: Map<string, string>, sink: Sink): Map<DataSource, string> {
+  const out = new Map<DataSource, string>();
+  for (const { ds, mode } of shown) {
+    if (mode !== 'columns' || ds.type !== 'single') continue; // an array's table is printed whole each time
+    const selected = selectFields(ds, fields.get(ds.name));
+    if (selected.length === 1 && selected[0]!.annotation('content-type') === 'text/plain') continue;
+    const cols = selected.map((f, k) => columnFor(ds, f, k === selected.length - 1));
+    fitColumnsToWidth(cols, sink.isTTY ? sink.width : undefined);
+    out.set(ds, headerLine(cols) + '\n');
+  }
+  return out;
+}
+
 /** Renders one remote run; values are the client-side params (operator.cli.*) the user set. */
 export class RemoteRenderer {
   private ctx?: GadgetContext;
   private cli?: OperatorInstance;
   /** Data sources rendered from their frames' bytes (FrameRenderer) instead of through the cli's subscribers. */
   private frames = new Map<DataSource, FrameRenderer>();
+  /**
+   * A rebuild (a later field table) makes new column renderers, which would print their header again: the names
+   * of data sources whose header is out, each shown columns data source's header text, and the data source whose
+   * batch the cli's renderers are printing (their writes come through `jsSink`).
+   */
+  private readonly headed = new Set<string>();
+  private headers = new Map<DataSource, string>();
+  private emitting: DataSource | undefined;
+  private readonly jsSink: Sink;
 
   /**
    * `native`: render -o json / -o columns from the batch frames' bytes when it can (false: always through JS).
@@ -87,7 +112,25 @@ export class RemoteRenderer {
    * gadgetctl's stdout by default.
    */
   constructor(private readonly values: Map<string, string>, private readonly log: Logger, private readonly sink: Sink = clientSink, private readonly native = true,
-    private readonly directFd: (() => number) | undefined = sink === clientSink ? stdoutFd : undefined) {}
+    private readonly directFd: (() => number) | undefined = sink === clientSink ? stdoutFd : undefined) {
+    const self = this;
+    this.jsSink = { write: (s) => this.writeJs(s), get isTTY() { return self.sink.isTTY; }, get width() { return self.sink.width; } };
+  }
+
+  /** A write of the cli's JS renderers: a header already printed for the data source being emitted is left out. */
+  private writeJs(s: string | Buffer): void {
+    const ds = this.emitting;
+    const h = ds && typeof s === 'string' ? this.headers.get(ds) : undefined;
+    if (h !== undefined && (s as string).startsWith(h)) {
+      if (this.headed.has(ds!.name)) {
+        s = (s as string).slice(h.length);
+        if (!s) return;
+      } else {
+        this.headed.add(ds!.name);
+      }
+    }
+    this.sink.write(s);
+  }
 
   /** Records rendered natively and in JS so far, for data sources with a frame renderer. */
   get frameStats(): { native: number; js: number } {
@@ -107,7 +150,7 @@ export class RemoteRenderer {
     // stdout") is not what happens here, where received frames are rendered natively; what does is said below.
     let held: string[] | undefined = [];
     const log = new Logger(this.log.level, (line) => { if (held) held.push(line); else this.relay(line); });
-    const { ctx, cli } = await clientContext(info, dataSources, log, this.sink);
+    const { ctx, cli } = await clientContext(info, dataSources, log, this.jsSink);
     for (const [k, v] of this.values) ctx.params.set(k, v);
     try {
       await cli?.preStart?.(ctx);
@@ -119,6 +162,7 @@ export class RemoteRenderer {
     this.cli = cli;
     this.frames = new Map();
     const { shown, fields } = shownOutputs(ctx);
+    this.headers = columnHeaders(shown, fields, this.sink);
     const t = nativeTarget(shown, fields, this.native);
     let why = 'reason' in t ? t.reason : '';
     if (!('reason' in t)) {
@@ -126,6 +170,7 @@ export class RemoteRenderer {
       const fr = rl ? FrameRenderer.create(t.ds, rl, t.mode, t.fields, this.sink) : { reason: 'not a received data source' };
       if (fr instanceof FrameRenderer) {
         fr.directFd = this.directFd;
+        fr.headerDone = this.headed.has(t.ds.name);
         this.frames.set(t.ds, fr);
       } else {
         why = fr.reason;
@@ -150,14 +195,24 @@ export class RemoteRenderer {
 
   onBatch(ds: DataSource, b: Batch): void {
     const fr = this.frames.get(ds);
-    if (fr) fr.renderBatch(b); else ds.emit(b);
+    if (fr) {
+      fr.renderBatch(b);
+      if (fr.headerDone) this.headed.add(ds.name);
+      return;
+    }
+    this.emitting = ds;
+    try { ds.emit(b); } finally { this.emitting = undefined; }
   }
 
-  /** A batch frame as bytes: rendered natively when this data source has a frame renderer (true), else false. */
+  /**
+   * A batch frame as bytes: rendered natively when this data source has a frame renderer, dropped undecoded when
+   * nothing consumes it (-o none, a data source not printed) (true), else false (decode it).
+   */
   onFrame(ds: DataSource, frame: Buffer, start: number, end: number, decode: () => Batch): boolean {
     const fr = this.frames.get(ds);
-    if (!fr) return false;
+    if (!fr) return !ds.hasSubscribers;
     fr.renderFrame(frame, start, end, decode);
+    if (fr.headerDone) this.headed.add(ds.name);
     return true;
   }
 
