@@ -1,7 +1,8 @@
 // trace_open --collect-ustack: upstream's `ustack` field (a hidden struct with `.addresses` and `.symbols`). A C
 // program built with frame pointers opens a file through a known chain of functions; its stack shows their
 // names. The stack text is a memo of the native render plan (keyed by process image and stack id), so the lines
-// stay on the reader thread once a stack is known; without the flag the field is empty and costs nothing.
+// stay on the reader thread once a stack is known; without the flag the field is empty and costs nothing (its map
+// is loaded with one entry).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -58,6 +59,25 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * max_entries of the stack-trace maps (BPF_MAP_TYPE_STACK_TRACE = 7) the ig process holds, from its own fdinfo: the
+ * user stack map is sized down to one entry when nothing is collected into it.
+ */
+function stackMapSizes(pid: number): number[] {
+  const out: number[] = [];
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let info: string;
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf-map') continue;
+      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // a descriptor closed meanwhile is not a map of the run
+    }
+    if (/^map_type:\s+7$/m.test(info)) out.push(Number(/^max_entries:\s+(\d+)$/m.exec(info)?.[1]));
+  }
+  return out;
+}
+
 /** The reader-thread statistics ig prints under -v at the end. */
 function renderCounts(stderr: string): [number, number] {
   const m = /open: (\d+) records rendered on the reader thread, (\d+) by JS/.exec(stderr);
@@ -70,6 +90,8 @@ test('--collect-ustack: ustack.symbols names the functions that opened the file;
   let ev: OpenEvent;
   try {
     ev = await ig.waitFor<OpenEvent>((e) => e.fname === marker && e.ustack.symbols.includes('ig_ustack_outer'), () => {}, { timeoutMs: 30_000 });
+    const sizes = stackMapSizes(ig.pid);
+    assert.ok(sizes.length === 1 && sizes[0]! > 1, `the user stack map keeps its declared size: ${sizes}`);
     // let the loop open the file ~20 more times: the same stack of the same process, a known memo key
     const seen = ig.events<OpenEvent>().length;
     while (ig.events<OpenEvent>().length < seen + 20) await new Promise((r) => setTimeout(r, 100));
@@ -100,6 +122,7 @@ test('without --collect-ustack the stack is empty and the reader thread renders'
   const ig = new IgProcess(['run', 'trace_open', '--host', '-o', 'json', '--comm', COMM, '-v']);
   try {
     await ig.waitFor<OpenEvent>((e) => e.fname === marker, () => {}, { timeoutMs: 30_000 });
+    assert.deepEqual(stackMapSizes(ig.pid), [1], 'nothing is collected: the user stack map has one entry, not 10,000');
     const seen = ig.events<OpenEvent>().length;
     while (ig.events<OpenEvent>().length < seen + 10) await new Promise((r) => setTimeout(r, 100));
   } finally {

@@ -41,6 +41,27 @@ export function configureObject(ctx: GadgetContext, obj: BpfObject, params: Ebpf
     const value = ctx.offers.offeredVariable(name);
     if (value) obj.setVar(name, value);
   }
+  shrinkIdleUstackMap(ctx, obj, params);
+}
+
+/** include/gadget/user_stack_map.h's stack map and the param that turns collecting into it on. */
+const USTACK_MAP = 'ig_ustack';
+const USTACK_PARAM_VAR = 'collect_ustack';
+
+/**
+ * Without --collect-ustack the programs never write the user stack map (user_stack_map.h checks the param first),
+ * yet its 10,000 preallocated entries of 1 KiB cost ≈10 MiB of kernel memory and 1-2 ms of CPU at every load,
+ * before the first event: one entry then (a map that another operator offered is left as it is).
+ */
+function shrinkIdleUstackMap(ctx: GadgetContext, obj: BpfObject, params: EbpfParam[]): void {
+  const map = obj.maps().find((m) => m.name === USTACK_MAP);
+  if (!map || map.maxEntries <= 1 || ctx.offers.offeredMap(USTACK_MAP)) return;
+  const p = params.find((x) => x.varName === USTACK_PARAM_VAR);
+  if (!p) return; // the header declares both: a map of that name without the param is some other map
+  if (ctx.params.isSet(EBPF_PREFIX + p.desc.key) || p.desc.defaultValue) {
+    if (encodeParam(p, ctx.params.get(EBPF_PREFIX + p.desc.key) ?? '').some((b) => b !== 0)) return;
+  }
+  obj.setMapMaxEntries(USTACK_MAP, 1);
 }
 
 export function loadObject(ctx: GadgetContext, obj: BpfObject): void {
