@@ -28,7 +28,8 @@
       "src/replay_render.c",
       "src/replay_loop.c",
       "src/record_writer.c",
-      "src/record_codec.c"
+      "src/record_codec.c",
+      "src/iter_run.c"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
     "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap", "-lzstd"]

@@ -204,6 +204,8 @@ export interface NativeAddon {
 
   // Attach. Every function returns a link handle, or throws Error (message names the program and target, `.errno` set).
   attachAuto(h: ObjectHandle, prog: string): LinkHandle;
+  /** Run an iterator program (SEC("iter/...")) once over what it walks; returns the bytes it wrote (read and dropped). */
+  iterRun(h: ObjectHandle, prog: string): number;
   attachTracepoint(h: ObjectHandle, prog: string, category: string, name: string): LinkHandle;
   attachRawTracepoint(h: ObjectHandle, prog: string, name: string): LinkHandle;
   attachKprobe(h: ObjectHandle, prog: string, func: string, retprobe: boolean): LinkHandle;

@@ -217,6 +217,14 @@ export class BpfObject {
     return [...this.#links];
   }
 
+  /**
+   * Run an iterator program (SEC("iter/task") ...) once, now, over everything it walks: for programs whose work
+   * is what they write into maps. Returns the bytes it printed (read and dropped).
+   */
+  runIterator(prog: string): number {
+    return native.iterRun(this.handle, prog);
+  }
+
   /** Attach as the program's section name says (bpf_program__attach). */
   attachAuto(prog: string): Link {
     return this.#track(native.attachAuto(this.handle, prog), `${prog} (auto)`);

@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nativeTestHooks } from '../harness/native-test-addon.js';
 import { DataSource, FieldFlag, Kind } from '../../src/datasource/index.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
@@ -81,25 +83,47 @@ test('exe tracker: 300 processes that exited long ago are rendered natively from
   }
 });
 
-test('exe tracker: a process already running when the tracker loaded is left to JS (/proc), then served from the memo', () => {
-  const child = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+test('exe tracker: processes running before it loaded are recorded by its start-up sweep in the kernel (no /proc read); deleted executables and other mount namespaces are left to /proc', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-h16render-exe-'));
+  const gone = join(dir, 'igsweep_gone');
+  copyFileSync('/bin/sleep', gone);
+  const old = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+  const deleted = spawn(gone, ['30'], { stdio: 'ignore' });
+  // a mount namespace of its own: its path walk and ig's readlink need not agree, so /proc answers
+  const ns = spawn('unshare', ['-m', '/bin/sleep', '30'], { stdio: 'ignore' });
   const tracker = new LazyExeTracker((e) => { throw e; });
   try {
+    await new Promise((r) => setTimeout(r, 300)); // the children have exec'd
+    rmSync(gone);
     const { ds, np } = world(tracker);
-    assert.ok(tracker.get());
-    const raw = batch([{ pid: child.pid!, comm: 'sleep' }]);
-    let res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
-    assert.deepEqual(res.missed, [0], 'not recorded by the tracker: a miss');
-    const b = batchFromRing(ds, Buffer.from(raw), 1);
-    np.fill(b);
-    res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 1);
+    const t = tracker.get();
+    assert.ok(t, 'tracker loaded');
+    assert.ok(t.swept, 'the start-up sweep ran');
+    const recs = [
+      { pid: old.pid!, comm: 'sleep' },
+      { pid: process.pid, comm: readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim() },
+      { pid: deleted.pid!, comm: 'igsweep_gone' },
+      { pid: ns.pid!, comm: 'sleep' },
+    ];
+    const raw = batch(recs);
+    let res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, recs.length);
+    assert.deepEqual(res.missed, [2, 3], 'the old processes are answered from the map; a deleted executable and another mount namespace miss');
+    const text = jsText(ds, raw, recs.length);
+    const lines = text.split('\n');
+    assert.equal(res.out.toString('utf8'), lines.slice(0, 2).join('\n') + '\n', 'byte-identical to the JS encoder (/proc)');
+    assert.match(lines[0]!, new RegExp(`"exe":${JSON.stringify(realpathSync('/bin/sleep'))}`));
+    assert.match(lines[1]!, new RegExp(`"exe":${JSON.stringify(realpathSync(process.execPath))}`));
+    assert.match(lines[2]!, / \(deleted\)"/, 'readlink marks the deleted executable');
+    // the misses are served from the memo once JS filled it
+    np.fill(batchFromRing(ds, Buffer.from(raw), recs.length));
+    res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, recs.length);
     assert.deepEqual(res.missed, []);
-    assert.equal(res.out.toString('utf8'), jsText(ds, raw, 1));
-    assert.match(res.out.toString('utf8'), new RegExp(`"exe":${JSON.stringify(realpathSync('/bin/sleep'))}`));
+    assert.equal(res.out.toString('utf8'), text);
     np.dispose();
   } finally {
-    child.kill();
+    for (const c of [old, deleted, ns]) c.kill();
     tracker.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -180,4 +180,40 @@ int ig_exe_fork(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/*
+ * The processes that were running before ig: one sweep over every task when the tracker starts (an iterator ig
+ * runs once), recording each process of ig's mount namespace whose entry is free, so that their events need no
+ * /proc read either. A process whose executable was deleted or replaced since it started is left to /proc:
+ * readlink shows that path with " (deleted)", which the path walk does not.
+ */
+SEC("iter/task")
+int ig_exe_sweep(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct ig_exe_entry *e;
+	struct file *exe;
+	__u32 tgid;
+
+	if (!task)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	if (BPF_CORE_READ(task, pid) != tgid || !in_host_mntns(task))
+		return 0; /* threads share their process's entry */
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	if (!exe || !BPF_CORE_READ(exe, f_path.dentry, d_hash.pprev))
+		return 0; /* a kernel thread, or an executable unlinked since (unhashed dentry) */
+	e = take_entry(tgid);
+	if (!e)
+		return 0;
+	/* taken by an exec or fork since the tracker started (it knows better), or by another old process */
+	if (e->tgid == 0) {
+		fill_slot(&e->slot[0], task);
+		__builtin_memset(&e->slot[1], 0, sizeof(e->slot[1]));
+		if (e->slot[0].exe[0])
+			e->tgid = tgid;
+	}
+	give_entry(e);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";
