@@ -1,6 +1,6 @@
 // The BPF programs a test's own ig process loaded, compared by ID: tests must not be disturbed by (or wait for)
 // the programs of other ig processes on the machine, which load the same gadgets with the same program names.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -78,4 +78,36 @@ export async function waitOwnProgram(pid: number, name: string, timeoutMs = 2000
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`process ${pid} did not attach a program ${want} within ${timeoutMs} ms`);
+}
+
+/** IDs of the BPF maps process `pid` holds open (its fds). */
+export function ownedMapIds(pid: number): number[] {
+  const ids = new Set<number>();
+  let fds: string[] = [];
+  try { fds = readdirSync(`/proc/${pid}/fdinfo`); } catch { return []; } // process gone: owns nothing
+  for (const fd of fds) {
+    let info = '';
+    try { info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'); } catch { continue; } // fd closed meanwhile
+    const m = /^map_id:\s*(\d+)/m.exec(info);
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids];
+}
+
+/**
+ * The value at `key` of the map named `name` (bpftool's name, up to 15 characters) that process `pid` holds, or
+ * undefined while it has no such map or no such key. Reads the map of our own ig, not one of the same name of
+ * another ig process.
+ */
+export function ownedMapValue(pid: number, name: string, key: Buffer): Buffer | undefined {
+  const want = name.slice(0, 15);
+  for (const id of ownedMapIds(pid)) {
+    const show = spawnSync('bpftool', ['-j', 'map', 'show', 'id', String(id)], { encoding: 'utf8' });
+    if (show.status !== 0 || (JSON.parse(show.stdout || '{}') as { name?: string }).name !== want) continue;
+    const r = spawnSync('bpftool', ['-j', 'map', 'lookup', 'id', String(id), 'key', ...[...key].map(String)], { encoding: 'utf8' });
+    if (r.status !== 0) return undefined;
+    const v = (JSON.parse(r.stdout || '{}') as { value?: string[] }).value;
+    return v ? Buffer.from(v.map((b) => Number(b))) : undefined;
+  }
+  return undefined;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { IgProcess, runIgSync } from '../../../test/harness/ig.js';
 import { tempDir } from '../../../test/harness/workload.js';
-import { ProgTap, waitOwnProgram, waitUnloaded } from '../../../test/harness/owned-progs.js';
+import { ownedMapValue, ProgTap, waitOwnProgram, waitUnloaded } from '../../../test/harness/owned-progs.js';
 
 interface Rec {
   mntns_id: number; timestamp: string; timestamp_raw: number; cpu: number; pid: number; tid: number; comm: string;
@@ -25,6 +25,15 @@ after(() => { tmp.cleanup(); tap.cleanup(); });
 async function record(extra: string[], workload: () => void): Promise<IgProcess> {
   const ig = new IgProcess(['run', 'traceloop', '--host', '--comm', COMM, ...extra], tap.env);
   await waitOwnProgram(ig.pid, 'ig_traceloop_x');
+  // --syscall-filters takes effect when the WASM module's gadgetStart has filled the maps, after the programs are
+  // attached (as upstream's): until then every syscall is recorded.
+  if (extra.includes('--syscall-filters')) {
+    const deadline = Date.now() + 20000;
+    while (ownedMapValue(ig.pid, 'syscall_enable_filters', Buffer.alloc(4))?.[0] !== 1) {
+      if (Date.now() > deadline) { await ig.stop('SIGKILL'); throw new Error('the syscall filter was not enabled in time'); }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   workload();
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(ig.stdout.split('\n').filter((l) => l.trim() && !/^RUNTIME/.test(l)).length, 0, 'nothing is printed while recording');
