@@ -22,7 +22,7 @@
 // before the go-file is created and after the output has drained); events captured (lines with the generator's
 // comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
 // --memory: the consumer's resident set by mapping at its largest sample of the load window (/proc/PID/smaps,
-// bench/lib/smaps.ts) and ig's own heap figures at its largest resident set (IG_TRACE_MEMORY=1), in one more table.
+// bench/lib/smaps.ts), the peaks of its PSS, USS and anonymous memory over the window (smaps_rollup) and ig's own heap figures at its largest resident set (IG_TRACE_MEMORY=1), in one more table.
 // --node-flags: node/V8 flags for every ig consumer (what bin/ig's node_flags pass; the bench starts node itself).
 // --bundle: start ig as bin/ig does (dist/src/bundle/ig-start.cjs, the code-cached bundle) instead of its compiled modules.
 // Then the start-up latency: with a ticker (open every 10 ms, comm igb_tick) running, the time from spawning
@@ -74,7 +74,10 @@ const PATHS = {
   // Issue 18: recording the storm (bench/record.bench.ts --storm runs these).
   'ig-record-none': { args: ['-o', 'none', '--record', '/dev/shm/igb_record_none.igrec'], file: false, js: false, label: 'ig -o none --record /dev/shm file' },
   'ig-record': { args: ['-o', 'json', '--record', '/dev/shm/igb_record.igrec'], file: true, js: false, label: 'ig -o json > /dev/shm file, --record /dev/shm file' },
-} as const;
+  // Issue 16, memory: ig keeping its start-up pages resident (src/cli/resident-set.ts off), beside ig-null / ig-none.
+  'ig-null-keep': { args: ['-o', 'json'], file: false, js: false, env: { IG_DROP_CLEAN_PAGES: 'off' }, label: 'ig -o json > /dev/null, clean pages kept (IG_DROP_CLEAN_PAGES=off)' },
+  'ig-none-keep': { args: ['-o', 'none'], file: false, js: false, env: { IG_DROP_CLEAN_PAGES: 'off' }, label: 'ig -o none, clean pages kept (IG_DROP_CLEAN_PAGES=off)' },
+} as const satisfies Record<string, { args: readonly string[]; file: boolean; js: boolean; label: string; env?: Record<string, string> }>;
 type PathId = keyof typeof PATHS;
 const PATH_SETUPS = Object.keys(PATHS) as PathId[];
 const isPath = (s: string): s is PathId => s in PATHS;
@@ -178,7 +181,7 @@ interface RunResult {
   notes: string[];
   /** WASM setups: compile + instantiate + gadgetInit, as the operator reports it. */
   wasmStartMs?: number;
-  /** --memory: the consumer's resident set by mapping at its largest sample (attach to the end of the drain). */
+  /** --memory: the consumer's resident set by mapping at its largest sample (after the settle to the end of the drain). */
   rssPeak?: RssSplit;
   /** --memory, ig setups: ig's own figures at its largest resident set (IG_TRACE_MEMORY), MiB. */
   igMemory?: Record<string, unknown>;
@@ -288,12 +291,13 @@ class Bench {
               break;
             }
             case 'ig-filter': case 'ig-filter-null': case 'ig-filter-js-null': case 'ig-expr': case 'ig-expr-null':
-            case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': case 'ig-ustack': case 'ig-ustack-null': case 'ig-record-none': case 'ig-record': {
-              const path = PATHS[setup];
+            case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': case 'ig-ustack': case 'ig-ustack-null': case 'ig-record-none': case 'ig-record':
+            case 'ig-null-keep': case 'ig-none-keep': {
+              const path: { args: readonly string[]; file: boolean; js: boolean; env?: Record<string, string> } = PATHS[setup];
               const out = path.file ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
               consumer = start(setup, process.execPath, [...o.nodeFlags, this.igMain, 'run', 'trace_open', '--host', ...path.args, '--pid', pid, '-v'],
-                { stdout: out, stderr: e, env: path.js ? { ...process.env, IG_NATIVE_RENDER: '0' } : process.env });
+                { stdout: out, stderr: e, env: { ...process.env, ...(path.js ? { IG_NATIVE_RENDER: '0' } : {}), ...path.env } });
               closeSync(out); closeSync(e);
               await waitAttached(consumer, OPEN_TPS, 60000);
               break;
@@ -324,8 +328,9 @@ class Bench {
           await sleep(1000);
         }
       }
-      const sampler = consumer && o.memory ? new PeakRssSampler(consumer.pid) : undefined;
       if (consumer) await sleep(o.settleMs);
+      // Sampled over the load window only (from here to the end of the drain): start-up's resident set is VmHWM's.
+      const sampler = consumer && o.memory ? new PeakRssSampler(consumer.pid) : undefined;
       if (consumer?.exit) throw new Error(`${setup} exited early: ${readFileSync(errFile, 'latin1').slice(0, 2000)}`);
 
       // Load window: from the go-file to the end of the drain.
@@ -876,6 +881,15 @@ function memoryReport(results: RunResult[], setups: SetupId[]): string {
     `| setup | VmHWM | largest sample | ${cols.join(' | ')} |`,
     `|---|---|---|${cols.map(() => '---').join('|')}|`,
     ...rows.map(({ s, r }) => `| ${LABEL[s]} | ${mib(r.hwmKb)} | ${mib(r.rssPeak?.rssKb)} | ${cols.map((c) => mib(r.rssPeak?.groups[c])).join(' | ')} |`),
+    '',
+    // VmHWM covers start-up too; the load window's largest RSS sample is what a streaming run holds. PSS and USS
+    // tell shared page-cache pages (node's binary, also mapped by every other node process) from ig's own.
+    'Under load, MiB (smaps_rollup every 50 ms; USS = Private_Clean + Private_Dirty, the ring counts there; each peak is the',
+    "figure's own largest sample, so they need not add up):",
+    '',
+    '| setup | VmHWM (whole run) | RSS, largest sample under load | PSS peak | USS peak | Anonymous peak | Shared_Clean at the RSS peak |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(({ s, r }) => { const u = r.rssPeak?.rollupPeak; return `| ${LABEL[s]} | ${mib(r.hwmKb)} | ${mib(r.rssPeak?.rssKb)} | ${mib(u?.pssKb)} | ${mib(u?.ussKb)} | ${mib(u?.anonKb)} | ${mib(r.rssPeak?.rollup?.sharedCleanKb)} |`; }),
   ];
   const own = rows.filter(({ r }) => r.igMemory);
   if (own.length) {

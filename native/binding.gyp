@@ -29,7 +29,9 @@
       "src/replay_loop.c",
       "src/record_writer.c",
       "src/record_codec.c",
-      "src/iter_run.c"
+      "src/iter_run.c",
+      "src/clean_pages.c",
+      "src/heap_trim.c"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
     "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap", "-lzstd"]

@@ -10,6 +10,24 @@ export interface RssSplit {
   groups: Record<string, number>;
   /** The largest anonymous mappings (size and resident kB), to tell V8's heap, malloc arenas and stacks apart. */
   topAnon: { sizeKb: number; rssKb: number; name: string }[];
+  /** /proc/PID/smaps_rollup at the same moment, kB: what RSS does not say (shared page-cache pages count in full there). */
+  rollup?: MemoryRollup;
+  /** PeakRssSampler: each figure's largest value over the window. */
+  rollupPeak?: MemoryRollup;
+}
+
+/** PSS (shared pages divided among their users), USS (pages only this process maps), anonymous, shared clean. */
+export interface MemoryRollup { pssKb: number; ussKb: number; anonKb: number; sharedCleanKb: number; privateDirtyKb: number }
+
+export function memoryRollup(pid: number): MemoryRollup | undefined {
+  let t: string;
+  try {
+    t = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  } catch {
+    return undefined; // the process is gone
+  }
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? 0);
+  return { pssKb: kb('Pss'), ussKb: kb('Private_Clean') + kb('Private_Dirty'), anonKb: kb('Anonymous'), sharedCleanKb: kb('Shared_Clean'), privateDirtyKb: kb('Private_Dirty') };
 }
 
 /**
@@ -80,7 +98,7 @@ export function rssSplit(pid: number, nodeExe = process.execPath): RssSplit | un
   }
   flush();
   anon.sort((a, b) => b.rssKb - a.rssKb);
-  return { rssKb: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0), groups, topAnon: anon.slice(0, 8) };
+  return { rssKb: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0), groups, topAnon: anon.slice(0, 8), rollup: memoryRollup(pid) };
 }
 
 /** VmRSS in kB, or undefined when the process is gone. */
@@ -99,6 +117,8 @@ function vmRss(pid: number): number | undefined {
  */
 export class PeakRssSampler {
   peak: RssSplit | undefined;
+  /** The largest value of each smaps_rollup figure over every sample (each may come from a different sample). */
+  rollupPeak: MemoryRollup | undefined;
   samples = 0;
   private timer: NodeJS.Timeout | undefined;
   private maxKb = 0;
@@ -112,6 +132,11 @@ export class PeakRssSampler {
     const kb = vmRss(this.pid);
     if (kb === undefined) return;
     this.samples++;
+    const r = memoryRollup(this.pid);
+    if (r) {
+      const p = (this.rollupPeak ??= { ...r });
+      for (const k of Object.keys(r) as (keyof MemoryRollup)[]) p[k] = Math.max(p[k], r[k]);
+    }
     if (kb <= this.maxKb) return;
     this.maxKb = kb;
     const s = rssSplit(this.pid);
@@ -122,6 +147,7 @@ export class PeakRssSampler {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.sample();
+    if (this.peak) this.peak.rollupPeak = this.rollupPeak;
     return this.peak;
   }
 }

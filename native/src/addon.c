@@ -84,7 +84,8 @@ static napi_value init(napi_env env, napi_value exports) {
       !ig_reader_register(env, exports) || !ig_raw_socket_filter_register(env, exports) || !ig_ring_drain_register(env, exports) || !ig_prog_stats_register(env, exports) ||
       !ig_render_register(env, exports) || !ig_render_buffer_register(env, exports) || !ig_magg_register(env, exports) || !ig_deadline_register(env, exports) ||
       !ig_pcap_filter_register(env, exports) || !ig_wire_register(env, exports) || !ig_replay_render_register(env, exports) ||
-      !ig_record_writer_register(env, exports) || !ig_record_codec_register(env, exports) || !ig_iter_register(env, exports))
+      !ig_record_writer_register(env, exports) || !ig_record_codec_register(env, exports) || !ig_iter_register(env, exports) ||
+      !ig_clean_pages_register(env, exports) || !ig_heap_trim_register(env, exports))
     return NULL;
   IG_EXPORT(env, exports, "libbpfVersion", js_libbpf_version);
   IG_EXPORT(env, exports, "numPossibleCpus", js_num_possible_cpus);

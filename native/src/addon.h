@@ -114,6 +114,8 @@ bool ig_reader_register(napi_env env, napi_value exports);
 bool ig_raw_socket_filter_register(napi_env env, napi_value exports); /* raw_socket_filter.c */
 bool ig_ring_drain_register(napi_env env, napi_value exports);        /* ring_drain.c */
 bool ig_prog_stats_register(napi_env env, napi_value exports);       /* prog_stats.c */
+bool ig_clean_pages_register(napi_env env, napi_value exports);      /* clean_pages.c */
+bool ig_heap_trim_register(napi_env env, napi_value exports);        /* heap_trim.c */
 bool ig_deadline_register(napi_env env, napi_value exports);          /* deadline.cc (C++: V8 termination) */
 bool ig_pcap_filter_register(napi_env env, napi_value exports);       /* pcap_filter.c */
 bool ig_wire_register(napi_env env, napi_value exports);              /* wire_batch.c */

@@ -177,6 +177,12 @@ export interface NativeAddon {
   progTestRun(h: ObjectHandle, prog: string, ctx: Buffer | null): number;
   /** CLOCK_BOOTTIME in ns (what bpf_ktime_get_boot_ns returns). */
   clockBoottimeNs(): bigint;
+  /** madvise(MADV_DONTNEED) on [start, end) inside one clean, file-backed, non-writable mapping; kB it had resident. Throws for any other mapping (clean_pages.c). */
+  dropCleanFilePages(start: number, end: number): number;
+  /** The same for every executable file mapping (and with withReadOnlyData every read-only one) that passes those checks. */
+  dropCleanCodePages(withReadOnlyData: boolean): { mappings: number; residentKb: number };
+  /** malloc_trim(0): the C heap's free pages back to the kernel; 1 when something was released (heap_trim.c). */
+  trimMallocHeap(): number;
   /**
    * A deadline slot (native/src/deadline.cc) for calls that may not return: -1 when all 64 are taken. `line` is
    * written to stderr before the last-resort SIGKILL (a call V8 could not stop within twice the deadline).

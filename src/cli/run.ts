@@ -8,6 +8,7 @@ import { HostFacts } from '../gadget/host-facts.js';
 import { RecordingWriter } from '../record/writer.js';
 import { igVersion } from './version.js';
 import { Logger } from '../gadget/logger.js';
+import { shrinkAfterStart } from './resident-set.js';
 import type { ParamDesc } from '../gadget/params.js';
 import { parseDuration } from '../gadget/params.js';
 import { defaultDataOperators } from '../runtime/operators.js';
@@ -202,6 +203,7 @@ export async function runCommand(args: string[], deps: RunDeps = {}): Promise<nu
     performance.mark('ig:prepared');
     recorder?.params(ctx.params.setValues());
     ctx.signal.addEventListener('abort', () => { endReason = String(ctx?.signal.reason ?? 'done'); }, { once: true });
+    shrinkAfterStart(ctx, log);
     await ctx.run({ timeoutMs });
     await recorder?.close(endReason);
     if (recorder) log.debug(`recording ${recorder.path}: ${recorder.stats.batches} batches, ${recorder.stats.records} records, ${recorder.stats.facts} host facts, ${recorder.stats.lost} lost, ${recorder.stats.files} file(s)`);
