@@ -77,6 +77,9 @@ const PATHS = {
   // Issue 16, memory: ig keeping its start-up pages resident (src/cli/resident-set.ts off), beside ig-null / ig-none.
   'ig-null-keep': { args: ['-o', 'json'], file: false, js: false, env: { IG_DROP_CLEAN_PAGES: 'off' }, label: 'ig -o json > /dev/null, clean pages kept (IG_DROP_CLEAN_PAGES=off)' },
   'ig-none-keep': { args: ['-o', 'none'], file: false, js: false, env: { IG_DROP_CLEAN_PAGES: 'off' }, label: 'ig -o none, clean pages kept (IG_DROP_CLEAN_PAGES=off)' },
+  // V8's young generation at 1 MiB per semi-space (NODE_OPTIONS accepts the flag; a code cache of its own, as bin/ig keeps one per flag set).
+  'ig-null-semi1': { args: ['-o', 'json'], file: false, js: false, env: { NODE_OPTIONS: '--max-semi-space-size=1', IG_CODE_CACHE_DIR: '/tmp/igb-code-cache-semi1' }, label: 'ig -o json > /dev/null, --max-semi-space-size=1' },
+  'ig-none-semi1': { args: ['-o', 'none'], file: false, js: false, env: { NODE_OPTIONS: '--max-semi-space-size=1', IG_CODE_CACHE_DIR: '/tmp/igb-code-cache-semi1' }, label: 'ig -o none, --max-semi-space-size=1' },
 } as const satisfies Record<string, { args: readonly string[]; file: boolean; js: boolean; label: string; env?: Record<string, string> }>;
 type PathId = keyof typeof PATHS;
 const PATH_SETUPS = Object.keys(PATHS) as PathId[];
@@ -292,7 +295,7 @@ class Bench {
             }
             case 'ig-filter': case 'ig-filter-null': case 'ig-filter-js-null': case 'ig-expr': case 'ig-expr-null':
             case 'ig-columns': case 'ig-columns-null': case 'ig-columns-js-null': case 'ig-ustack': case 'ig-ustack-null': case 'ig-record-none': case 'ig-record':
-            case 'ig-null-keep': case 'ig-none-keep': {
+            case 'ig-null-keep': case 'ig-none-keep': case 'ig-null-semi1': case 'ig-none-semi1': {
               const path: { args: readonly string[]; file: boolean; js: boolean; env?: Record<string, string> } = PATHS[setup];
               const out = path.file ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
