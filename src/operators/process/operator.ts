@@ -9,9 +9,9 @@
 // second, not one per event; a process that is gone (and not cached) gets an empty exe, and that answer is
 // cached the same way.
 //
-// Processes that exec or fork while ig runs are answered from the kernel instead (exe-tracker.ts: their
-// executable is recorded at exec, so a process that lived a millisecond still has one, and no /proc read is
-// needed); the tracker is loaded on first use of an `exe` field and declared as the field's kernel source, so
+// Processes that exec or fork while ig runs, and those of ig's mount namespace already running when it starts
+// (one sweep in the kernel), are answered from the kernel instead (exe-tracker.ts: their executable is recorded
+// at exec, so a process that lived a millisecond still has one, and no /proc read is needed); the tracker is loaded on first use of an `exe` field and declared as the field's kernel source, so
 // the native renderer reads the same map without JS.
 import * as fs from 'node:fs';
 import type { HostFacts } from '../../gadget/host-facts.js';
