@@ -89,8 +89,11 @@ bool ig_wput_value(ig_wbuf *b, const ig_wval *v, const ig_wentry *e, const uint8
 /* wire_stream.c: batch frames written on a reader's poll thread (reader.c's wire mode). */
 typedef struct ig_wire_stream ig_wire_stream;
 enum { IG_WSTREAM_OK = 0, IG_WSTREAM_MISS = 1 };
-/* A stream for `w` (referenced until freed); `clock` holds (u32 offset, u32 0, u64 addend) entries: boot-clock
- * u64s the formatters rewrite to wall clock in place (0 stays 0). NULL when out of memory. */
+/* A stream for `w` (referenced until freed); `clock` holds 16-byte entries of fixes to each record before it is
+ * encoded: (u32 offset, u32 0, u64 addend): a boot-clock u64 the formatters rewrite to wall clock in place (0 stays
+ * 0); (u32 offset, u32 IG_WFIX_STRING_TAIL, u64 size): a C string array whose bytes after its first NUL are
+ * cleared (wire_stream.c). NULL when out of memory. */
+#define IG_WFIX_STRING_TAIL 1u
 ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t clock_len);
 void ig_wire_stream_free(ig_wire_stream *s);
 /* Append one record: IG_WSTREAM_MISS when a value has no memo entry, the record is shorter than the frame needs,

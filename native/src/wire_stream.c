@@ -21,10 +21,21 @@ typedef struct {
   uint64_t add;
 } clock_fix;
 
+/* A char array read as a C string (up to its first NUL): the bytes after that NUL are cleared before the record is
+ * encoded. The kernel writes only the string and its NUL into a ring reservation, so under a storm the rest of the
+ * array holds older records' bytes (the ring's memory is reused at shifting offsets), which the zero-run trimming
+ * of the segments cannot leave out: trace_open's fname and fpath made ~600 of its ~850 bytes per event on the wire.
+ * No field reads those bytes (fields.ts readCString; JS lists only arrays no other field, key or clock overlaps). */
+typedef struct {
+  uint32_t off, size;
+} str_tail;
+
 struct ig_wire_stream {
   ig_wire *w;
   clock_fix *clock;
   size_t nclock;
+  str_tail *tails;
+  size_t ntails;
   uint32_t min_size; /* records shorter than this go to JS (keys, clocks and the record span must fit) */
   ig_wbuf recs;
   ig_wbuf *vals;     /* per value: its bytes for every record of the frame */
@@ -37,12 +48,14 @@ struct ig_wire_stream {
 ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t clock_len) {
   ig_wire_stream *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  s->nclock = clock_len / 16;
-  s->clock = calloc(s->nclock ? s->nclock : 1, sizeof *s->clock);
+  size_t nfix = clock_len / 16;
+  s->clock = calloc(nfix ? nfix : 1, sizeof *s->clock);
+  s->tails = calloc(nfix ? nfix : 1, sizeof *s->tails);
   s->vals = calloc(w->nvals ? w->nvals : 1, sizeof *s->vals);
   s->hits = calloc(w->nvals ? w->nvals : 1, sizeof *s->hits);
-  if (!s->clock || !s->vals || !s->hits) {
+  if (!s->clock || !s->tails || !s->vals || !s->hits) {
     free(s->clock);
+    free(s->tails);
     free(s->vals);
     free(s->hits);
     free(s);
@@ -51,11 +64,17 @@ ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t cloc
   /* A record travels as max(length, record_bytes) bytes: shorter ones read past their end in JS (the batch's next
    * bytes), which only JS can mirror. */
   s->min_size = w->record_bytes;
-  for (size_t i = 0; i < s->nclock; i++) {
-    uint32_t off;
+  for (size_t i = 0; i < nfix; i++) {
+    uint32_t off, kind;
+    uint64_t arg;
     memcpy(&off, clock + 16 * i, 4);
-    memcpy(&s->clock[i].add, clock + 16 * i + 8, 8);
-    s->clock[i].off = off;
+    memcpy(&kind, clock + 16 * i + 4, 4);
+    memcpy(&arg, clock + 16 * i + 8, 8);
+    if (kind == IG_WFIX_STRING_TAIL) {
+      if (arg > 1 && arg <= UINT32_MAX) s->tails[s->ntails++] = (str_tail){off, (uint32_t)arg};
+      continue;
+    }
+    s->clock[s->nclock++] = (clock_fix){off, arg};
     if (off + 8 > s->min_size) s->min_size = off + 8;
   }
   for (size_t v = 0; v < w->nvals; v++)
@@ -72,6 +91,7 @@ void ig_wire_stream_free(ig_wire_stream *s) {
   free(s->vals);
   free(s->hits);
   free(s->clock);
+  free(s->tails);
   free(s->rec);
   ig_wire_unref(s->w);
   free(s);
@@ -82,7 +102,7 @@ int ig_wire_stream_add(ig_wire_stream *s, const uint8_t *data, size_t size, uint
   if (size < s->min_size) return IG_WSTREAM_MISS;
   /* The formatters rewrite timestamps in place before anything reads them; the ring is read-only. */
   const uint8_t *rec = data;
-  if (s->nclock) {
+  if (s->nclock || s->ntails) {
     if (s->rec_cap < size) {
       uint8_t *nr = realloc(s->rec, size);
       if (!nr) return IG_WSTREAM_MISS;
@@ -96,6 +116,13 @@ int ig_wire_stream_add(ig_wire_stream *s, const uint8_t *data, size_t size, uint
       if (!ns) continue;
       ns += s->clock[i].add;
       memcpy(s->rec + s->clock[i].off, &ns, 8);
+    }
+    for (size_t i = 0; i < s->ntails; i++) {
+      size_t off = s->tails[i].off;
+      if (off >= size) continue;
+      size_t n = size - off < s->tails[i].size ? size - off : s->tails[i].size;
+      uint8_t *nul = memchr(s->rec + off, 0, n);
+      if (nul) memset(nul + 1, 0, (size_t)(s->rec + off + n - nul - 1));
     }
     rec = s->rec;
   }

@@ -42,11 +42,12 @@ export interface RenderConsumer {
 
 /**
  * A consumer of batch frames written on the reader's poll thread (wire mode: the gRPC daemon's forwarder). Its
- * writer's memos give the values; `clock` lists the boot-clock members rewritten to wall clock first.
+ * writer's memos give the values; `clock` lists the fixes made to each record first: boot-clock members rewritten
+ * to wall clock, C string arrays cleared after their NUL (src/service/native-wire.ts recordFixes).
  */
 export interface FrameConsumer {
   readonly writer: WireBatchWriter;
-  /** (u32 record offset, u32 0, u64 addend) entries, little-endian. */
+  /** (u32 record offset, u32 0, u64 addend) and (u32 record offset, u32 1, u64 array size) entries, little-endian. */
   readonly clock: Buffer;
   readonly lingerUs?: number;
   readonly maxLatencyMs?: number;

@@ -16,7 +16,7 @@ import { PacketDecoder, PacketEncoder, FrameType, frameLength } from '../datasou
 import { ClientStream, levelOfLine } from './client-stream.js';
 import { UpstreamEncoder } from './upstream-wire.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { NativeBatchEncoder, clockRewrites } from './native-wire.js';
+import { NativeBatchEncoder, recordFixes } from './native-wire.js';
 import { keepReaderFrame, releaseBatch } from '../bpf/reader.js';
 import { FrameRelease } from './frame-release.js';
 import { EventType, LogLevel } from './consts.js';
@@ -91,6 +91,7 @@ export class GadgetRun {
   /** Frames a reader's thread wrote, and their records (tests, -v). */
   readerFrames = 0;
   readerFrameRecords = 0;
+  readerFrameBytes = 0;
   /** Reader frames handed back to the reader's pool once every client's write of them was done (tests, -v). */
   readerFramesReleased = 0;
 
@@ -200,11 +201,12 @@ export class GadgetRun {
       // the records the memos miss on still come through `forward`, in order.
       if (nat instanceof NativeBatchEncoder && process.env.IG_WIRE_READER !== '0') {
         this.ctx.frameConsumers.offer(ds, {
-          writer: nat.writer, clock: clockRewrites(ds), standsInFor: forward,
+          writer: nat.writer, clock: recordFixes(ds, nat.keyRanges), standsInFor: forward,
           lingerUs: FRAME_LINGER_US, maxLatencyMs: FRAME_LATENCY_MS, maxBatchBytes: FRAME_MAX_BYTES,
           frame: (buf, count) => {
             this.readerFrames++;
             this.readerFrameRecords += count;
+            this.readerFrameBytes += buf.length;
             // Back to the reader's pool once every client's socket has it (frame-release.ts); kept (and counted
             // by V8: reader.ts) when read again for upstream-form clients. An instance's event buffer keeps a copy.
             const rel = new FrameRelease(buf, (f) => { if (releaseBatch(f)) this.readerFramesReleased++; }, keepReaderFrame);
@@ -301,7 +303,7 @@ export class GadgetRun {
   }
 
   closeEncoders(): void {
-    if (this.readerFrames > 0) this.daemonLog?.debug(`${this.ctx.name}: ${this.readerFrameRecords} records in ${this.readerFrames} frames written on the reader thread, ${this.readerFramesReleased} handed back after their writes`);
+    if (this.readerFrames > 0) this.daemonLog?.debug(`${this.ctx.name}: ${this.readerFrameRecords} records in ${this.readerFrames} frames (${Math.round(this.readerFrameBytes / Math.max(1, this.readerFrameRecords))} bytes per record) written on the reader thread, ${this.readerFramesReleased} handed back after their writes`);
     for (const n of this.natives.splice(0)) n.close();
   }
 

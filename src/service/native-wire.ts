@@ -5,7 +5,7 @@
 // user, second) is computed once by its getter and kept by the native side; until then that batch waits for it.
 import { WireBatchWriter, WireValueKind, type WireValue } from '../bpf/wire-batch.js';
 import { encodeValue, type PacketEncoder } from '../datasource/codec.js';
-import type { Batch, DataSource, Field } from '../datasource/index.js';
+import { Kind, type Batch, type DataSource, type Field } from '../datasource/index.js';
 import { leafKey, plainStatic, PlanError } from '../operators/cli/native-plan.js';
 
 export class NativeBatchEncoder {
@@ -44,6 +44,11 @@ export class NativeBatchEncoder {
     const n = new NativeBatchEncoder(new WireBatchWriter({ dsId: t.id, recordBytes: t.recordBytes, values: kinds }), t.valueFields, kinds, enc);
     for (const [v, on] of invalidations) n.offs.push(on(() => n.w.clear(v)));
     return n;
+  }
+
+  /** The record ranges its memos are keyed by (their bytes must reach the memos as they are). */
+  get keyRanges(): [number, number][] {
+    return this.kinds.flatMap((k) => (k.kind === WireValueKind.Memo ? k.ranges : []));
   }
 
   /** Its writer: a reader can write this data source's frames on its own thread with the same memos. */
@@ -108,6 +113,52 @@ export function clockRewrites(ds: DataSource): Buffer {
     const d = f.derivation as { kind: 'wallclock-ns'; offsetNs: bigint };
     out.writeUInt32LE((f.storage as { offs: number }).offs, 16 * k);
     out.writeBigUInt64LE(BigInt.asUintN(64, d.offsetNs), 16 * k + 8);
+  });
+  return out;
+}
+
+/** Entry kind of a string tail in a reader's record fixes (native/src/wire_batch.h IG_WFIX_STRING_TAIL). */
+const FIX_STRING_TAIL = 1;
+
+/**
+ * The char arrays of `ds` whose bytes after the first NUL a reader's frame writer may clear (wire_stream.c): static
+ * string members read only as C strings (up to that NUL), with no ancestor that reads the record's bytes, no other
+ * static field, memo key (`keyRanges`) or clock member over their bytes. Under a storm the kernel leaves older
+ * records' bytes there, which no field reads but the wire would carry.
+ */
+export function stringTails(ds: DataSource, keyRanges: readonly [number, number][]): [number, number][] {
+  const statics = ds.fields.filter((f) => f.storage.type === 'static');
+  const overlaps = (o: number, n: number, p: number, m: number) => o < p + m && p < o + n;
+  const out: [number, number][] = [];
+  for (const f of statics) {
+    if ((f.kind !== Kind.CString && f.kind !== Kind.String) || !f.readsStorage || f.size < 2) continue;
+    const { offs, size } = f.storage as { offs: number; size: number };
+    let ok = true;
+    for (let p = f.parent; p && ok; p = p.parent) if (p.storage.type !== 'empty') ok = false;
+    for (const g of statics) if (ok && g !== f && !isAncestor(g, f) && overlaps(offs, size, (g.storage as { offs: number }).offs, g.size)) ok = false;
+    for (const [o, n] of keyRanges) if (ok && overlaps(offs, size, o, n)) ok = false;
+    for (const c of ds.fields) if (ok && c.derivation?.kind === 'wallclock-ns' && c.storage.type === 'static' && overlaps(offs, size, c.storage.offs, 8)) ok = false;
+    if (ok) out.push([offs, size]);
+  }
+  return out;
+}
+
+function isAncestor(a: Field, f: Field): boolean {
+  for (let p = f.parent; p; p = p.parent) if (p === a) return true;
+  return false;
+}
+
+/** A reader's record fixes (wireClock): the clock rewrites, then the string tails to clear. */
+export function recordFixes(ds: DataSource, keyRanges: readonly [number, number][]): Buffer {
+  const clock = clockRewrites(ds);
+  const tails = process.env.IG_WIRE_TAILS === '0' ? [] : stringTails(ds, keyRanges);
+  const out = Buffer.alloc(clock.length + 16 * tails.length);
+  clock.copy(out);
+  tails.forEach(([offs, size], k) => {
+    const at = clock.length + 16 * k;
+    out.writeUInt32LE(offs, at);
+    out.writeUInt32LE(FIX_STRING_TAIL, at + 4);
+    out.writeBigUInt64LE(BigInt(size), at + 8);
   });
   return out;
 }
