@@ -137,7 +137,9 @@ struct ig_reader {
   uint64_t aggregated;   /* atomic */
 
   /* Record mode (opts.record, record_writer.c): every batch goes to the recorder as data source rec_ds when it is
-   * flushed; none reaches JS. */
+   * flushed; none reaches JS. With render mode: the records the plan rendered go to the recorder, flushed before a
+   * miss hands records to JS (which records those after the host facts it asked for), so the recording keeps the
+   * order of the lines. */
   ig_recorder *rec;
   uint16_t rec_ds;
 
@@ -208,7 +210,7 @@ static void flush(ig_reader *r) {
   /* A batch flushed by the latency timer is often mostly empty: give the rest back before it waits in the
    * queue and lives on as a JS Buffer until the next GC. A pooled one is copied out and goes back to its pool,
    * unless JS hands batches back as soon as it has read them (batchRelease): then it keeps its block. */
-  if (r->rec) {
+  if (r->rec && !r->fallback) {
     ig_rec_batch(r->rec, r->rec_ds, b->data, b->len, b->count);
     __atomic_add_fetch(&r->records, b->count, __ATOMIC_RELAXED);
     __atomic_add_fetch(&r->batches, 1, __ATOMIC_RELAXED);
@@ -368,6 +370,7 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     int rc = ig_plan_render(r->plan, data, size, r->now_ns, &r->out);
     if (rc != IG_RENDER_MISS) {
       if (rc == IG_RENDER_REFRESH) append_refresh(r, cpu, data, size);
+      if (r->rec) append(r, cpu, data, size); /* for the recorder (flush() while not in fallback) */
       r->appended++;
       r->window_rendered++;
       __atomic_add_fetch(&r->rendered, 1, __ATOMIC_RELAXED);
@@ -375,6 +378,7 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     }
     /* What is rendered goes out before JS writes the lines of the records from here on. */
     ig_out_flush(&r->out);
+    if (r->rec) flush(r); /* ... and is recorded before JS records the records from here on */
     r->fallback = true;
     r->in_place = r->memo_requests && !r->render_off && !stopping(r) && ig_plan_miss_is_memo(r->plan);
     r->fallback_records = 0;
@@ -415,7 +419,8 @@ static bool render_in_place(ig_reader *r) {
   flush(r);
   bool ok = wait_js(r);
   uint64_t now = ig_mono_ns();
-  size_t at = 0;
+  size_t at = 0, rec_bytes = 0; /* recording: the rendered records, a prefix of held */
+  uint32_t rec_n = 0;
   for (uint32_t k = 0; k < count; k++) {
     uint32_t hdr[2];
     memcpy(hdr, r->held + at, 8);
@@ -428,12 +433,20 @@ static bool render_in_place(ig_reader *r) {
         r->window_rendered++;
         __atomic_add_fetch(&r->rendered, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&r->in_place_done, 1, __ATOMIC_RELAXED);
+        rec_bytes = at;
+        rec_n = k + 1;
         continue;
       }
       ig_out_flush(&r->out);
       ok = false;
     }
     append(r, hdr[1], data, hdr[0]);
+  }
+  /* Recording: the records rendered here follow the facts JS asked while filling their memos, and precede the
+   * rest, which JS renders and records. */
+  if (r->rec && rec_n) {
+    ig_rec_batch(r->rec, r->rec_ds, r->held, rec_bytes, rec_n);
+    __atomic_add_fetch(&r->records, rec_n, __ATOMIC_RELAXED);
   }
   if (!ok) return false;
   ig_out_flush(&r->out);
@@ -449,6 +462,7 @@ static void render_settle(ig_reader *r) {
   }
   if (!r->fallback) {
     if (r->plan) ig_out_flush(&r->out);
+    if (r->rec) flush(r);
     return;
   }
   bool in_place = r->in_place && !r->render_off && render_in_place(r);
@@ -997,8 +1011,8 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
     if (!ig_opt_i64(env, opts, "recordDs", &ds, NULL)) return false;
     ig_recorder *x = ig_rec_arg(env, rec);
     if (!x) return false;
-    if (r->plan || r->agg || ds < 0 || ds > 0xffff) {
-      ig_throw_type(env, "reader: record mode takes no render or aggregate option, and a data source id 0-65535");
+    if (r->agg || ds < 0 || ds > 0xffff) {
+      ig_throw_type(env, "reader: record mode takes no aggregate option, and a data source id 0-65535");
       return false;
     }
     ig_rec_ref(x);

@@ -27,7 +27,8 @@ export function ringFloor(annotation: string | undefined): number {
   return size;
 }
 
-interface TracerDs { ds: DataSource; map: string; reader?: AnyReader; lostMap?: string; lostSeen: bigint }
+/** `recording`: its reader records the records it renders (render + record mode). */
+interface TracerDs { ds: DataSource; map: string; reader?: AnyReader; lostMap?: string; lostSeen: bigint; recording?: boolean }
 
 export class Tracers {
   readonly list: TracerDs[] = [];
@@ -58,9 +59,14 @@ export class Tracers {
   }
 
   private open(t: TracerDs, obj: BpfObject): void {
-    // A recording needs every batch in JS (to write it): no rendering or counting on the reader thread then.
+    // A recording needs every batch in JS (to write it), unless the reader thread hands them to the native recorder
+    // itself: with nothing else reading the records (-o none), or while it renders them with a consumer's plan
+    // (-o json/columns on stdout: the rendered records are recorded there, the misses by JS after their facts).
     const recording = this.ctx.recording !== undefined;
-    const consumer = recording ? undefined : this.ctx.renderConsumers.for(t.ds);
+    const offered = this.ctx.renderConsumers.for(t.ds);
+    const recordTarget = recording && offered ? this.ctx.recording!.nativeTarget?.(t.ds.name) : undefined;
+    const consumer = recording && !recordTarget ? undefined : offered;
+    t.recording = recordTarget !== undefined;
     const aggregate = consumer || recording ? undefined : this.ctx.aggregateConsumers.for(t.ds);
     // The daemon's forwarder: batch frames written on the reader thread, the records never reach JS.
     const frames = consumer || aggregate || recording ? undefined : this.ctx.frameConsumers.for(t.ds);
@@ -87,13 +93,15 @@ export class Tracers {
     const target = recordOnly ? this.ctx.recording!.nativeTarget?.(t.ds.name) : undefined;
     const opts: ReaderOptions = target
       ? { ...READER_OPTIONS, ...RECORD_READER_OPTIONS, record: target.recorder as RecorderHandle, recordDs: target.ds }
-      : { ...READER_OPTIONS, consumer, aggregate, frames };
+      : recordTarget
+        ? { ...READER_OPTIONS, consumer, record: recordTarget.recorder as RecorderHandle, recordDs: recordTarget.ds }
+        : { ...READER_OPTIONS, consumer, aggregate, frames };
     t.reader = obj.openReader(t.map, onBatch, opts);
     if (target) this.ctx.log.debug(`${t.ds.name}: records recorded on the reader thread`);
     // A slow consumer of the batches (the library's iterator) pauses the reader: the ring fills and the BPF side
     // counts the losses, reported by pollLost.
     if (!consumer && !aggregate) { const r = t.reader; t.ds.setFlowControl({ pause: (p) => r.pause(p) }); }
-    if (consumer) this.ctx.log.debug(`${t.ds.name}: records rendered on the reader thread`);
+    if (consumer) this.ctx.log.debug(`${t.ds.name}: records rendered on the reader thread${recordTarget ? ' and recorded there' : ''}`);
     if (aggregate) this.ctx.log.debug(`${t.ds.name}: records counted per key on the reader thread`);
     if (frames) this.ctx.log.debug(`${t.ds.name}: batch frames written on the reader thread`);
   }
@@ -121,7 +129,8 @@ export class Tracers {
       t.ds.setFlowControl(undefined);
       const st = r.stop();
       if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
-      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${st.records} by JS${st.renderedInPlace ? ` (${st.renderedInPlace} rendered there after JS filled their memos)` : ''}`);
+      // Recording while rendering: `records` counts the records recorded on the reader thread (the rendered ones) too.
+      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${t.recording ? st.records - st.rendered : st.records} by JS${st.renderedInPlace ? ` (${st.renderedInPlace} rendered there after JS filled their memos)` : ''}`);
       if (st.aggregated !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.aggregated} records counted on the reader thread`);
       if (st.batchBlocks !== undefined && st.batches > 0) this.ctx.log.debug(`${t.ds.name}: ${st.batches} batches handed to JS in ${st.batchBlocks} full-size buffers`);
     }
