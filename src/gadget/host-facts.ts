@@ -13,6 +13,20 @@ export interface FactLog {
 
 export type FactsMode = 'live' | 'record' | 'replay';
 
+/** What the answers of kinds that only the recording machine's kernel maps and files can give are (messages). */
+const ONLY_RECORDED: Record<string, string> = { kstack: 'kernel stack', ustack: 'user stack', socket: 'socket owner' };
+
+/**
+ * A replay needs an answer the recording does not hold and that nothing but the recording machine could give (a
+ * stack's symbols, a socket's owner): the recorded run did not show or filter on that field. Printing it empty
+ * would be wrong, so the replay ends with this one line.
+ */
+export class MissingFactError extends Error {
+  constructor(kind: string, key: string, field: string) {
+    super(`the recording has no ${ONLY_RECORDED[kind] ?? kind} for field ${field} (${kind} ${key}): the recorded run did not show it; replay without ${field} (e.g. --fields), or record a run that shows it`);
+  }
+}
+
 export class HostFacts {
   /** record: the last answer given per kind/key (JSON), so an unchanged answer is not logged again. */
   private readonly logged = new Map<string, string>();
@@ -28,12 +42,18 @@ export class HostFacts {
 
   /**
    * The answer for (kind, key): from the host (live, record) or from the recording (replay; `missing` when the
-   * recording never gave one, e.g. a field the recorded run did not show).
+   * recording never gave one, e.g. a field the recorded run did not show). With `field` (the field that needs it),
+   * a replay throws MissingFactError instead for the kinds only the recording machine can answer.
    */
-  ask<T>(kind: string, key: string, live: () => T, missing: T): T {
+  ask<T>(kind: string, key: string, live: () => T, missing: T, field?: string): T {
     if (this.mode === 'live') return live();
     const id = `${kind}\0${key}`;
-    if (this.mode === 'replay') return (this.known.has(id) ? this.known.get(id) : missing) as T;
+    if (this.mode === 'replay') {
+      if (this.known.has(id)) return this.known.get(id) as T;
+      // Answers only the recording machine had (kstack, ustack, socket): none recorded is an error, not ''.
+      if (field !== undefined && kind in ONLY_RECORDED) throw new MissingFactError(kind, key, field);
+      return missing;
+    }
     const v = live();
     const text = encodeFact(v);
     if (this.logged.get(id) !== text) {

@@ -108,3 +108,32 @@ test('profile_cpu kernel and user stacks: the replay prints the recorded machine
   assert.match(info.stdout, /^Host facts: .*kstack \d+/m);
   assert.match(info.stdout, /^Host facts: .*ustack \d+/m);
 });
+
+// What only the recording machine could answer (stack symbols, socket owners) and the recorded run did not show:
+// a replay that shows the field fails in one line naming it, instead of printing it empty.
+test('a replay that shows a stack or socket field the recorded run did not show fails in one line naming the field', async () => {
+  const busy = spawn('dd', ['if=/dev/urandom', 'of=/dev/null', 'bs=1M', 'status=none'], { stdio: 'ignore' });
+  kids.push(busy);
+  const prof = join(dir, 'prof-none.igrec');
+  const ig = new IgProcess(['run', 'profile_cpu', '--host', '-o', 'none', '--record', prof]);
+  await new Promise((r) => setTimeout(r, 2500));
+  const live = await ig.stop('SIGINT');
+  busy.kill('SIGKILL');
+  assert.equal(live.code, 0, live.stderr);
+  const p = replay(prof, ['-o', 'json']);
+  assert.equal(p.code, 1, p.stdout.slice(0, 500));
+  assert.match(p.stderr.trim(), /^Error: [^\n]*the recording has no kernel stack for field kern_stack \(kstack \d+\): the recorded run did not show it; replay without kern_stack[^\n]*$/);
+  // Without the field the replay has everything it needs.
+  const ok = replay(prof, ['-o', 'json', '--fields', 'proc.comm,proc.pid,samples']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /"comm":"dd"/);
+
+  const sock = join(dir, 'sock-nofields.igrec');
+  const run = spawnSync(netns.prefix[0]!, [...netns.prefix.slice(1), process.execPath, IG_MAIN, 'run', 'snapshot_socket', '-o', 'json', '--fields', 'src.addr,src.port', '--record', sock], { encoding: 'utf8', timeout: 60000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /"port":53/);
+  const s = replay(sock, ['-o', 'json', '--fields', 'src.port,socket.pid,socket.comm']);
+  assert.equal(s.code, 1, s.stdout.slice(0, 500));
+  assert.match(s.stderr.trim(), /^Error: [^\n]*the recording has no socket owner for field socket\.pid\/comm\/uid \(socket [^)]+\): the recorded run did not show it[^\n]*$/);
+  assert.equal(replay(sock, ['-o', 'json', '--fields', 'src.addr,src.port']).stdout, run.stdout);
+});

@@ -29,7 +29,7 @@ const PER_BATCH = 200;
 /** trace_open records: a few processes and users, varying fds and errors; the rest zero. */
 function fill(b: Batch, seed: number): void {
   b.buf.fill(0);
-  const statics = b.ds.fields.filter((f) => f.storage.type === 'static' && !f.isEmpty && !f.storage.bitSize);
+  const statics = b.ds.fields.filter((f) => f.storage.type === 'static' && !f.isEmpty && !f.storage.bitSize && !f.fullName.startsWith('ustack'));
   for (let i = 0; i < b.count; i++) {
     const n = seed + i;
     for (const [k, f] of statics.entries()) {

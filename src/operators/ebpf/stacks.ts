@@ -27,9 +27,10 @@ export interface StackEnv {
 }
 
 /** `resolve()` live, or through the run's host facts when it records or replays. */
-function asked<T>(env: StackEnv, kind: string, key: string, resolve: () => T, missing: T): T {
+function asked<T>(env: StackEnv, kind: string, key: string, resolve: () => T, missing: T, field: string): T {
   const f = env.facts;
-  return f && f.mode !== 'live' ? f.ask(kind, key, resolve, missing) : resolve();
+  // A replay that needs a stack the recording lacks fails naming `field` (MissingFactError): empty would be wrong.
+  return f && f.mode !== 'live' ? f.ask(kind, key, resolve, missing, field) : resolve();
 }
 
 type WithStruct = Field & { structName?: string };
@@ -98,7 +99,7 @@ function addKernelStack(ds: DataSource, raw: Field, env: StackEnv): void {
         t += `[${k}]${syms?.lookup(a) ?? '0x' + a.toString(16)}; `;
       }
       return t;
-    }, undefined);
+    }, undefined, name);
     if (s == null) return ''; // no stack (null: a recorded miss)
     cache.set(id, s); // stack ids are stable: entries are never deleted while the gadget runs
     return s;
@@ -140,7 +141,7 @@ function addUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
     const s = asked(env, 'ustack', key, () => {
       const addrs = readStack(env, USTACK_MAP, id);
       return addrs ? symbolizer.format(pid, Array.from(addrs as BigUint64Array, (a) => Number(a))) : undefined;
-    }, undefined);
+    }, undefined, name);
     if (s == null) return ''; // no stack (null: a recorded miss)
     cache.set(key, s);
     return s;
@@ -196,7 +197,7 @@ function addUpstreamUserStack(ds: DataSource, raw: Field, env: StackEnv): void {
         symbols += `${symbolizer.symbol(pid, k === 0 ? a : a - 1) ?? hex}; `;
       }
       return { addresses, symbols };
-    }, undefined);
+    }, undefined, `${raw.fullName}.symbols`);
     if (!r) return empty;
     cache.set(key, r);
     return r;

@@ -104,7 +104,8 @@ export function addSocketFields(t: Target, resolver: SocketResolver, facts?: Hos
     const netns = Number(gNetns(b, i)); const proto = gProto ? Number(gProto(b, i)) : 6;
     const port = Number(gPort(b, i)); const version = gVersion ? Number(gVersion(b, i)) : 0;
     const live = () => answerOf(resolver.lookup(netns, proto, port, version));
-    last = viaFacts ? viaFacts.ask('socket', `${netns}/${proto}/${port}/${version}`, live, null) : live();
+    // A replay whose recording never answered this socket fails naming the field (MissingFactError), not 0/''.
+    last = viaFacts ? viaFacts.ask('socket', `${netns}/${proto}/${port}/${version}`, live, null, 'socket.pid/comm/uid') : live();
     return last;
   };
   const parent = ds.addField({ name: 'socket', kind: Kind.Invalid, flags: FieldFlag.Empty, annotations: { 'columns.hidden': 'true' }, tags: ['src:socketenricher'] });
