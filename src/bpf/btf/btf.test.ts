@@ -56,6 +56,26 @@ test('kernel BTF parses, is cached and answers lookups', { skip: noKernelBtf }, 
   assert.ok(layout.fields.length > 50);
 });
 
+test('enumByName finds the same enums by scanning enum records (no name index yet) as through the index', { skip: noKernelBtf }, () => {
+  const raw = readFileSync(KERNEL_BTF_PATH);
+  const scanned = Btf.fromRaw(raw);
+  const indexed = Btf.fromRaw(raw);
+  indexed.typesByName('task_struct'); // builds the name index
+  const names: string[] = [];
+  for (let id = 1; id < indexed.nextId; id++) {
+    const t = indexed.type(id);
+    if ((t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) && t.name) names.push(t.name);
+  }
+  assert.ok(names.length > 100);
+  // every 10th name (each scan walks all records) and the edges
+  for (const name of [...names.filter((_, i) => i % 10 === 0), names.at(-1)!, 'no_such_enum_anywhere']) {
+    const a = scanned.enumByName(name);
+    const b = indexed.enumByName(name);
+    assert.equal(a?.name, b?.name, name);
+    assert.deepEqual(a && [...a.values], b && [...b.values], name);
+  }
+});
+
 test('typesByName, resolve and sizeOf on an object', { skip: noClang }, () => {
   const { btf } = gadgetObject();
   const ev = btf.typesByName('event', BtfKind.Struct);

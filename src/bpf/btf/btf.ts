@@ -208,6 +208,20 @@ export class Btf {
 
   /** First ENUM/ENUM64 named `name` (without the "enum " keyword). */
   enumByName(name: string): EnumInfo | undefined {
+    // Without a name index yet, only enum records are looked at, by their name's bytes: indexing every name of the
+    // kernel's BTF (100k+) took ≈100 ms of CPU before the first event of a gadget with a kernel enum (trace_tcp).
+    if (!this.nameIndex) {
+      const fromBase = this.base?.enumByName(name);
+      if (fromBase) return fromBase;
+      const want = Buffer.from(name, 'utf8');
+      for (let i = 0; i < this.kinds.length; i++) {
+        const k = this.kinds[i];
+        if ((k !== BtfKind.Enum && k !== BtfKind.Enum64) || !this.nameIs(this.buf.readUInt32LE(this.offsets[i]!), want, name)) continue;
+        const t = this.type(this.firstId + i);
+        if (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) return enumInfoOf(t);
+      }
+      return undefined;
+    }
     for (const id of this.names().get(name) ?? []) {
       const k = this.kindOf(id);
       if (k === BtfKind.Enum || k === BtfKind.Enum64) {
@@ -266,6 +280,15 @@ export class Btf {
     let end = this.buf.indexOf(0, start);
     if (end < 0 || end > limit) end = limit;
     return this.buf.toString('utf8', start, end);
+  }
+
+  /** Whether the string at `off` is `want` (the bytes of `name`), without decoding it. */
+  private nameIs(off: number, want: Buffer, name: string): boolean {
+    if (off < this.strIdBase) return this.base!.str(off) === name;
+    const start = this.strStart + off - this.strIdBase;
+    const end = start + want.length;
+    if (end >= this.strStart + this.strLen) return false; // no room for the name and its NUL
+    return this.buf[end] === 0 && this.buf.compare(want, 0, want.length, start, end) === 0;
   }
 
   private findStructId(name: string): number | undefined {

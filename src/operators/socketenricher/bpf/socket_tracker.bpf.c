@@ -181,10 +181,13 @@ int se_exit_accept4(struct syscall_trace_exit *ctx)
 	return 0;
 }
 
-SEC("tp_btf/net_dev_queue")
-int BPF_PROG(se_dev_queue, struct sk_buff *skb)
+/* (struct sk_buff *skb). A raw tracepoint, not tp_btf: a tp_btf program makes libbpf parse the kernel's whole BTF
+ * for its attach point at every load (≈12 ms of CPU before a gadget's first event). */
+SEC("raw_tracepoint/net_dev_queue")
+int se_dev_queue(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct sock *sk = skb->sk;
+	struct sk_buff *skb = (struct sk_buff *)ctx->args[0];
+	struct sock *sk = BPF_CORE_READ(skb, sk);
 	struct socket *sock;
 	__u16 proto;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
