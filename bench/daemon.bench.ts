@@ -9,7 +9,8 @@
 // "lost N events" notices of client and daemon) and `daemon-file` (output to a /dev/shm file, lines counted).
 // With --compare a second daemon runs beside the first with the environment of --base-env (default
 // IG_WIRE_READER=0: frames written on the JS thread, the build before reader-thread frames; IG_WIRE_NATIVE=0
-// IG_CORE_BTF=0 is the build before native frames) and `daemon-null-base` joins the rotation.
+// IG_CORE_BTF=0 is the build before native frames) and `daemon-null-base` joins the rotation; its gadgetctl gets
+// the same environment (IG_GRPC_RAW=0: the client's event stream through grpc-js instead of its raw HTTP/2 path).
 // CPU per event = utime+stime over the load window (until both are idle) / opens (and / events that reached the
 // client), for the daemon and for gadgetctl separately. First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning
 // gadgetctl (the bundle bin/gadgetctl runs) to its first line on stdout, each daemon in turn.
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
       await waitLine(consumer, /^ready/, 60000);
     } else {
       const o = openSync(setup === 'daemon-file' ? out : '/dev/null', 'w');
-      consumer = start(setup, process.execPath, [CTL_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--pid', String(gen.pid), '--remote-address', daemon.address], { stdout: o, stderr: e });
+      consumer = start(setup, process.execPath, [CTL_MAIN, 'run', 'trace_open', '--host', '-o', 'json', '--pid', String(gen.pid), '--remote-address', daemon.address], { stdout: o, stderr: e, env: setup === 'daemon-null-base' ? { ...process.env, ...baseEnv } : undefined });
       closeSync(o); closeSync(e);
       await waitAttached(daemon.proc, OPEN_TPS, 60000);
       await sleep(300);
@@ -132,6 +133,10 @@ async function main(): Promise<void> {
     let events: number | undefined;
     if (setup === 'daemon-file') { events = countOutput(out, `"${GEN_COMM}"`).events; rmSync(out, { force: true }); }
     if (setup !== 'floor-produce') await waitDetached(daemon.proc);
+    // Where events were lost (the daemon's per-client queue: "this client read too slowly"; the kernel ring: the
+    // gadget's own notice), first and last notice.
+    const lostLines = errText.split('\n').filter((l) => /lost \d+/.test(l));
+    if (lostLines.length) process.stderr.write(`${setup} run ${run}: ${lostLines.length} lost-event notices, e.g. ${lostLines[0]} ... ${lostLines[lostLines.length - 1]}\n`);
     return { setup, run, opens: Number(kv.opens), opensPerS: Number(kv.opens_per_s), events, lost: sumLost(errText), daemonCpuS, clientCpuS };
   }
 
