@@ -210,7 +210,7 @@ export class GadgetClient {
       const i = a.path.lastIndexOf(':');
       sock = { host: a.path.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(a.path.slice(i + 1)) };
     }
-    const call = new H2Call({ ...sock, path: '/api.GadgetManager/RunGadget', authority: a.type === 'unix' ? 'localhost' : a.path, metadata }, {
+    const call = new H2Call({ ...sock, path: '/api.GadgetManager/RunGadget', authority: a.type === 'unix' ? 'localhost' : a.path, metadata, connectTimeoutMs: (this.opts.connectTimeoutSec ?? 30) * 1000 }, {
       onMessage: (buf, start, end) => sink.onEvent(decodeGadgetEvent(buf.subarray(start, end))),
       onStatus: (st) => sink.onEnd(st.code === grpc.status.OK ? undefined : { ...st, message: st.details }),
     });

@@ -38,6 +38,8 @@ export interface H2CallOptions {
   authority: string;
   /** Extra request headers (gRPC metadata, lower-case names). */
   metadata?: Record<string, string>;
+  /** Give up (UNAVAILABLE) when the connection is not made within this many ms (0: no limit). */
+  connectTimeoutMs?: number;
 }
 
 export interface H2CallHandlers {
@@ -141,6 +143,12 @@ export class H2Call {
       PREFACE, frame(FrameKind.SETTINGS, 0, 0, settings), windowUpdate(0, WINDOW - 65535),
       frame(FrameKind.HEADERS, Flag.END_HEADERS, STREAM, headers),
     ]));
+    if (opts.connectTimeoutMs) {
+      const t = setTimeout(() => this.fail(`connection timed out after ${opts.connectTimeoutMs! / 1000} s`, Status.UNAVAILABLE), opts.connectTimeoutMs);
+      t.unref();
+      this.socket.once('connect', () => clearTimeout(t));
+      this.socket.once('close', () => clearTimeout(t));
+    }
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.finish({ code: Status.UNAVAILABLE, details: this.headersSeen ? `connection lost: ${e.message}` : e.message }));
     this.socket.on('close', () => this.finish({ code: Status.UNAVAILABLE, details: this.headersSeen ? 'the daemon closed the connection before the call ended' : 'connection closed' }));
   }
