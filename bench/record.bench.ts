@@ -10,8 +10,9 @@
 // included), with the native render plan and with the JS pipeline (IG_NATIVE_RENDER=0); and the same with the
 // start-up taken off (the medians of a one-batch recording's replays, run interleaved): the replay's steady rate.
 // --storm: also the recording side, through the trace_open benchmark's storm (bench/trace_open.bench.ts) with its
-// setups baseline, floor-produce (the kernel-side floor), ig-record-none (`ig run trace_open -o none --record
-// /dev/shm/…`) and ig-record (`-o json` to a file as well): the workload's rate against the floor, and lost events.
+// setups baseline, floor-produce (the kernel-side floor), ig (`-o json` to a /dev/shm file), ig-record (the same with
+// `--record /dev/shm/…`: rendered and recorded on the reader thread) and ig-record-none (`-o none --record`): the
+// workload's rate against the floor and against the same output without the recording, and lost events.
 // Results: a Markdown table on stdout, JSON in bench/results/record-<date>.json.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
     if (process.argv.includes('--storm')) {
       const stormRuns = arg('storm-runs', '3');
       process.stdout.write('\nRecording under the trace_open storm (bench/trace_open.bench.ts):\n\n');
-      const out = execFileSync(process.execPath, [join(ROOT, 'dist', 'bench', 'trace_open.bench.js'), '--setups', 'baseline,floor-produce,ig-record-none,ig-record', '--runs', stormRuns, '--latency-runs', '0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+      const out = execFileSync(process.execPath, [join(ROOT, 'dist', 'bench', 'trace_open.bench.js'), '--setups', 'baseline,floor-produce,ig,ig-record,ig-record-none', '--runs', stormRuns, '--latency-runs', '0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
       process.stdout.write(out);
       results['storm'] = out;
       for (const f of ['igb_record_none.igrec', 'igb_record.igrec']) rmSync(join('/dev/shm', f), { force: true });
