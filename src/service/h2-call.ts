@@ -120,6 +120,8 @@ export class H2Call {
   private msg: Buffer = Buffer.allocUnsafe(0);
   private msgLen = -1;
   private msgHave = 0;
+  /** The last message's buffer was left to this side (not kept by the handler): the next may reuse it. */
+  private reusable = true;
   /** Bytes received on the stream and connection not yet granted back. */
   private unacked = 0;
   private headersSeen = false;
@@ -267,7 +269,10 @@ export class H2Call {
         if (len > MAX_MESSAGE) { this.fail(`gRPC: a message of ${len} bytes, more than the ${MAX_MESSAGE} accepted`, Status.RESOURCE_EXHAUSTED); return; }
         this.msgLen = len;
         this.msgHave = 0;
-        if (this.msg.length < len) this.msg = Buffer.allocUnsafe(Math.max(len, 1 << 20));
+        // A kept message's successor likely is kept too (upstream's one event per message): its own exact
+        // buffer then, not a 1 MiB one per message.
+        if (!this.reusable) this.msg = Buffer.allocUnsafe(len);
+        else if (this.msg.length < len) this.msg = Buffer.allocUnsafe(Math.max(len, 1 << 20));
       }
       const take = Math.min(this.msgLen - this.msgHave, end - pos);
       buf.copy(this.msg, this.msgHave, pos, pos + take);
@@ -279,7 +284,7 @@ export class H2Call {
         this.msgLen = -1;
         this.prefixHave = 0;
         // A handler that keeps the bytes gets them to itself: the next message goes to a fresh buffer.
-        if (this.h.onMessage(m, 0, len)) this.msg = Buffer.allocUnsafe(0);
+        this.reusable = !this.h.onMessage(m, 0, len);
       }
     }
   }
