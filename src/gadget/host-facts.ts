@@ -14,7 +14,11 @@ export interface FactLog {
 export type FactsMode = 'live' | 'record' | 'replay';
 
 /** What the answers of kinds that only the recording machine's kernel maps and files can give are (messages). */
-const ONLY_RECORDED: Record<string, string> = { kstack: 'kernel stack', ustack: 'user stack', socket: 'socket owner' };
+const ONLY_RECORDED: Record<string, string> = {
+  kstack: 'kernel stack', ustack: 'user stack', socket: 'socket owner',
+  // the recorded cluster's API server (a recording made on a cluster node): KubeIPResolver's and KubeNameResolver's
+  'k8s-pod-ip': 'pod of an address', 'k8s-svc-ip': 'service of an address', 'k8s-pod-name': 'pod of a name',
+};
 
 /**
  * A replay needs an answer the recording does not hold and that nothing but the recording machine could give (a

@@ -70,6 +70,7 @@ describe('record on a cluster node, replay without the cluster', { skip, timeout
       ['run', 'trace_tcp', '-p', 'client-0'],
       ['run', 'trace_tcp', '-p', 'client-0', '-o', 'json'],
       ['run', 'trace_open', '-p', 'web-5d8-xyz12', '-o', 'none'],
+      ['run', 'trace_tcp', '-p', 'client-0', '-o', 'none'],
     ].entries()) {
       const file = join(dir, `${k}.igrec`);
       const t0 = Date.now();
@@ -83,7 +84,7 @@ describe('record on a cluster node, replay without the cluster', { skip, timeout
   });
 
   test('the replays, without a cluster, print exactly what the live runs printed', async () => {
-    assert.equal(files.length, 5);
+    assert.equal(files.length, 6);
     await fake!.stop();
     fake = undefined;
     for (const f of files.filter((x) => !x.args.includes('none'))) {
@@ -102,6 +103,15 @@ describe('record on a cluster node, replay without the cluster', { skip, timeout
     const evs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { runtime: { containerId: string }; k8s: { podName: string; podLabels: string; owner: { kind: string } } });
     assert.ok(evs.length > 0);
     assert.ok(evs.every((e) => e.runtime.containerId === 'h18r-web' && e.k8s.podName === 'web-5d8-xyz12' && e.k8s.podLabels === 'app=web,tier=front' && e.k8s.owner.kind === 'Deployment'), r.stdout.slice(0, 1500));
+    // trace_tcp recorded with -o none: no address was resolved, so the peers' pod and service are not in the
+    // recording. A replay that shows the endpoints fails in one line naming them, rather than printing r/<ip>.
+    const tcpNone = files[5]!;
+    const t = runIgSync(['replay', tcpNone.file, '-o', 'json'], { env: { NODE_NAME: '', KUBECONFIG: '' } });
+    assert.equal(t.code, 1, t.stdout.slice(0, 1500));
+    assert.match(t.stderr.trim(), /^Error: [^\n]*the recording has no pod of an address for field the endpoints' k8s fields \(\*\.endpoint, \*\.k8s\.\*\) \(k8s-pod-ip [^)]+\): the recorded run did not show it[^\n]*$/);
+    const t2 = runIgSync(['replay', tcpNone.file, '-o', 'json', '--fields', 'proc.comm,k8s.podName'], { env: { NODE_NAME: '', KUBECONFIG: '' } });
+    assert.equal(t2.code, 0, t2.stderr);
+    assert.match(t2.stdout, /"podName":"client-0"/);
     const info = runIgSync(['replay', '--info', files[2]!.file]);
     assert.match(info.stdout, /^Host facts: .*kube 1/m);
     assert.match(info.stdout, /^Host facts: .*k8s-svc-ip \d+/m);

@@ -57,6 +57,8 @@ export function recordedKubeNode(facts: HostFacts): string | undefined {
  * A replay's Kubernetes sources: nothing to start or reach; every answer is the recording's. The pod source
  * knows no pods (KubeManager in a replay asks the recorded container answers, already joined to their pods).
  */
+const ENDPOINT_FIELDS = 'the endpoints\' k8s fields (*.endpoint, *.k8s.*)';
+
 export function replayKubeSources(facts: HostFacts, node: string): KubeSources {
   const podSource: PodSource = {
     node,
@@ -73,9 +75,11 @@ export function replayKubeSources(facts: HostFacts, node: string): KubeSources {
     start: async () => undefined,
     stop: async () => undefined,
     onChange: (cb) => { listeners.add(cb); return () => listeners.delete(cb); },
-    podByIp: (ip) => podOf(facts.ask<PodFact | null>('k8s-pod-ip', ip, () => null, null)),
-    serviceByIp: (ip) => facts.ask<ServiceInfo | null>('k8s-svc-ip', ip, () => null, null) ?? undefined,
-    podByName: (ns, name) => podOf(facts.ask<PodFact | null>('k8s-pod-name', `${ns}/${name}`, () => null, null)),
+    // An address or name the recorded run never resolved (it did not show these fields) fails naming them
+    // (MissingFactError) rather than printing the raw address as if the cluster had no such pod.
+    podByIp: (ip) => podOf(facts.ask<PodFact | null>('k8s-pod-ip', ip, () => null, null, ENDPOINT_FIELDS)),
+    serviceByIp: (ip) => facts.ask<ServiceInfo | null>('k8s-svc-ip', ip, () => null, null, ENDPOINT_FIELDS) ?? undefined,
+    podByName: (ns, name) => podOf(facts.ask<PodFact | null>('k8s-pod-name', `${ns}/${name}`, () => null, null, 'k8s pod name fields')),
   };
   return { node, pods: () => podSource, inventory: () => inventory };
 }
