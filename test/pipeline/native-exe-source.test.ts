@@ -98,7 +98,8 @@ test('exe tracker: processes running before it loaded are recorded by its start-
     const { ds, np } = world(tracker);
     const t = tracker.get();
     assert.ok(t, 'tracker loaded');
-    assert.ok(t.swept, 'the start-up sweep ran');
+    assert.ok(t.sweep(), 'the start-up sweep ran');
+    assert.equal(t.sweep(), true, 'once: a second call answers the first');
     const recs = [
       { pid: old.pid!, comm: 'sleep' },
       { pid: process.pid, comm: readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim() },

@@ -5,8 +5,9 @@
 // a round trip through JS (the memo's kernel source, native-plan.ts).
 //
 // The processes already running when the tracker starts are recorded too, in the kernel, by one sweep over every
-// task (an iterator program run once at start: ~1 ms for a few hundred processes), instead of one /proc read per
-// process when its first event is shown.
+// task (an iterator program run once, from an object of its own loaded right after the start so that its load is
+// not before ig's first event: the sweep itself takes ~1 ms for a few hundred processes), instead of one /proc read
+// per process when its first event is shown.
 //
 // Only processes in ig's own mount namespace are recorded (there the in-kernel path walk and readlink give the
 // same text), and only when ig sees the host's /proc as its own (no HOST_ROOT). The object is compiled once per
@@ -37,6 +38,13 @@ export function exeTrackerObjectPath(): string {
   return helperObjectPath({ label: 'exe tracker', stem: 'exe_tracker', source: SOURCE, headers: HEADERS });
 }
 
+/** The tracker records the processes of ig's own mount namespace only (set before load). */
+function setHostMntns(o: BpfObject): void {
+  const v = Buffer.alloc(8);
+  v.writeBigUInt64LE(ownMntns());
+  o.setVar('host_mntns', v);
+}
+
 /** ig's own mount namespace id. */
 function ownMntns(): bigint {
   return BigInt(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/mnt'))?.[1] ?? '0');
@@ -48,55 +56,72 @@ export class ExeTracker {
 
   /** Whether the start-up sweep ran (a kernel without task iterators: older processes are left to /proc). */
   swept = false;
+  private sweepTried = false;
 
-  private constructor(private readonly obj: BpfObject, readonly map: BpfMap) {}
+  private closed = false;
 
-  /** Load and attach the tracker (throws when a hook is missing or the object cannot be built). */
+  private constructor(private readonly obj: BpfObject, readonly map: BpfMap, private readonly elf: Buffer) {}
+
+  /**
+   * Load and attach the tracker (throws when a hook is missing or the object cannot be built). The start-up sweep
+   * is not part of this load: an iterator program makes libbpf parse all of the kernel's BTF for its attach point
+   * (≈16 ms of CPU, where the hooks alone load in ≈5 ms with their minimized BTF), and this load comes before ig's
+   * first event. sweep() runs it, once, from an object of its own.
+   */
   static start(): ExeTracker {
     // From memory, so that a minimized kernel BTF kept for it (setCoreBtfSource) spares parsing vmlinux's.
     const elf = readFileSync(exeTrackerObjectPath());
-    let obj = BpfObject.open(elf, 'exe_tracker');
+    const open = (vmlinuxBtf: boolean) => {
+      const o = BpfObject.open(elf, 'exe_tracker', vmlinuxBtf ? { vmlinuxBtf } : undefined);
+      setHostMntns(o);
+      o.setAutoload(SWEEP, false);
+      return o;
+    };
+    let obj = open(false);
     try {
-      const configure = (o: BpfObject) => {
-        const v = Buffer.alloc(8);
-        v.writeBigUInt64LE(ownMntns());
-        o.setVar('host_mntns', v);
-      };
-      configure(obj);
-      let sweep = true;
-      const reopen = (vmlinuxBtf: boolean) => {
-        obj.close();
-        obj = BpfObject.open(elf, 'exe_tracker', { vmlinuxBtf });
-        configure(obj);
-        if (!sweep) obj.setAutoload(SWEEP, false);
-      };
       try {
         obj.load();
       } catch (e) {
-        if (obj.usesCoreBtfFile) {
-          obj.reportCoreBtfFailure(); // a minimized BTF that lacks something: once more with vmlinux's
-          reopen(true);
-          try { obj.load(); } catch { sweep = false; reopen(true); obj.load(); } // without the sweep (no task iterators)
-        } else {
-          sweep = false; // a kernel without task iterators: the tracker still records new processes
-          reopen(false);
-          try { obj.load(); } catch { throw e; }
-        }
+        if (!obj.usesCoreBtfFile) throw e;
+        obj.reportCoreBtfFailure(); // a minimized BTF that lacks something: once more with vmlinux's
+        obj.close();
+        obj = open(true);
+        obj.load();
       }
-      // the sweep is run below, not attached
       for (const p of obj.programs()) if (p.name !== SWEEP) obj.attachAuto(p.name);
       const map = obj.map(MAP);
       if (map.valueSize !== EXE_ENTRY_HEADER + SLOT * EXE_SLOTS) throw new Error(`exe tracker: ${MAP} values are ${map.valueSize} bytes, expected ${EXE_ENTRY_HEADER + SLOT * EXE_SLOTS}`);
-      const t = new ExeTracker(obj, map);
-      // After attaching: a process that execs meanwhile is recorded by the exec hook, which the sweep leaves alone.
-      if (sweep) {
-        try { obj.runIterator(SWEEP); t.swept = true; } catch { /* no task iterator link here: older processes are left to /proc */ }
-      }
-      return t;
+      return new ExeTracker(obj, map, elf);
     } catch (e) {
       obj.close();
       throw e;
     }
+  }
+
+  /**
+   * Record the processes older than the tracker (once; later calls return the first answer): the iterator of the
+   * same object file, loaded alone over this tracker's map, run once and unloaded. After the hooks are attached, so
+   * a process that execs meanwhile is recorded by the exec hook, which the sweep leaves alone. False on a kernel
+   * without task iterators: older processes are left to /proc.
+   */
+  sweep(): boolean {
+    if (this.sweepTried || this.closed) return this.swept;
+    this.sweepTried = true;
+    let it: BpfObject | undefined;
+    try {
+      it = BpfObject.open(this.elf, 'exe_sweep');
+      setHostMntns(it);
+      for (const p of it.programs()) if (p.name !== SWEEP) it.setAutoload(p.name, false);
+      it.reuseMap(MAP, this.map);
+      it.load();
+      it.runIterator(SWEEP);
+      this.swept = true;
+    } catch {
+      this.swept = false; // no task iterators here (or no BTF for one): older processes are left to /proc
+    } finally {
+      it?.close();
+    }
+    return this.swept;
   }
 
   /** Whether this process may use the tracker (its paths are the ones readlink would give ig). */
@@ -127,6 +152,7 @@ export class ExeTracker {
   }
 
   close(): void {
+    this.closed = true;
     this.obj.close();
   }
 }

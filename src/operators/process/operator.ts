@@ -115,7 +115,11 @@ export class LazyExeTracker {
     if (this.tracker || this.failed) return this.tracker;
     if (!ExeTracker.usable(hostRoot)) { this.failed = true; return undefined; }
     try {
-      this.tracker = ExeTracker.start();
+      const t = (this.tracker = ExeTracker.start());
+      // The sweep over older processes loads an object of its own (≈16 ms of CPU): after what runs now (the plan's
+      // compile, the gadget's load and attach), so that it is not before the first event. Their first events may
+      // meanwhile ask /proc, as every process did before the sweep existed.
+      setImmediate(() => t.sweep()).unref();
     } catch (e) {
       this.failed = true; // the /proc reads still answer, only later and for live processes
       this.onError(e);
