@@ -6,9 +6,25 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 export interface ExecResult { stdout: string; stderr: string }
+
+/** Root, every one of `bins` on PATH, and a busybox for the test images: what a runtime harness needs to start. */
+export function runtimeUsable(bins: string[]): boolean {
+  const onPath = (b: string) => (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => fs.existsSync(path.join(d, b)));
+  return process.getuid?.() === 0 && bins.every(onPath) && (fs.existsSync('/bin/busybox') || fs.existsSync('/usr/bin/busybox'));
+}
+
+/** Whether a unix socket accepts a connection (the runtime's API is up). */
+export function canConnect(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socket);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
 
 /** Run a command; resolve with its output, reject with an Error carrying stderr on failure. */
 export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {

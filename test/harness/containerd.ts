@@ -23,13 +23,12 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildTestImage, type TestImage } from './rootfs.js';
 import {
-  killCgroupTree, killPid, pidAlive, pidsWithCmdlineContaining, removeCgroupTree, removeTree, run as exec, sleep, waitFor,
+  canConnect, killCgroupTree, killPid, pidAlive, pidsWithCmdlineContaining, removeCgroupTree, removeTree, run as exec, runtimeUsable, sleep, waitFor,
 } from '../containers/proc-util.js';
 
 export interface ContainerdHarness {
@@ -68,17 +67,7 @@ export interface ContainerdHarness {
 }
 
 export function containerdAvailable(): boolean {
-  const inPath = (b: string) => (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => fs.existsSync(path.join(d, b)));
-  return process.getuid?.() === 0 && inPath('containerd') && inPath('ctr') && inPath('runc')
-    && (fs.existsSync('/bin/busybox') || fs.existsSync('/usr/bin/busybox'));
-}
-
-function canConnect(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socket);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
+  return runtimeUsable(['containerd', 'ctr', 'runc']);
 }
 
 export async function startContainerd(opts: { namespace?: string } = {}): Promise<ContainerdHarness> {

@@ -26,12 +26,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildTestImage, type TestImage } from './rootfs.js';
 import {
-  killCgroupTree, killPid, pidsWithCmdlineContaining, removeCgroupTree, removeTree, run as exec, sleep, waitFor,
+  canConnect, killCgroupTree, killPid, pidsWithCmdlineContaining, removeCgroupTree, removeTree, run as exec, runtimeUsable, sleep, waitFor,
 } from '../containers/proc-util.js';
 
 export interface PodmanHarness {
@@ -64,17 +63,7 @@ export interface PodmanHarness {
 }
 
 export function podmanAvailable(): boolean {
-  const inPath = (b: string) => (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => fs.existsSync(path.join(d, b)));
-  return process.getuid?.() === 0 && inPath('podman') && inPath('runc') && inPath('conmon')
-    && (fs.existsSync('/bin/busybox') || fs.existsSync('/usr/bin/busybox'));
-}
-
-function canConnect(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socket);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
+  return runtimeUsable(['podman', 'runc', 'conmon']);
 }
 
 export async function startPodman(): Promise<PodmanHarness> {
