@@ -2,33 +2,25 @@
 // a non-zero exit, and nothing left loaded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runIgSync, repoRoot } from '../harness/ig.js';
+import { runIgSync } from '../harness/ig.js';
+import { TestGadgets } from './test-gadgets.js';
 import { ProgTap, waitUnloaded } from '../harness/owned-progs.js';
 
-const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
-const env = { IG_OCI_STORE: store };
+const gadgets = new TestGadgets();
+const env = gadgets.env;
 // The runs' programs, by id (programs of the same names may be loaded by other runs of this file on the machine).
 const tap = new ProgTap();
 after(() => tap.cleanup());
 const runEnv = { ...env, ...tap.env };
 
 function buildCase(name: string, define: string): void {
-  const dir = mkdtempSync(join(tmpdir(), `ig-${name}-`));
-  const src = join(repoRoot(), 'test', 'ebpf', 'testdata', 'errors.bpf.c');
-  writeFileSync(join(dir, 'program.bpf.c'), `#define ${define} 1\n${readFileSync(src, 'utf8')}`);
-  writeFileSync(join(dir, 'gadget.yaml'), `name: ${name}\ndescription: test gadget\n`);
-  const r = runIgSync(['image', 'build', dir, '-t', name], { env });
-  assert.equal(r.code, 0, `build ${name}: ${r.stderr}`);
+  gadgets.build(name, 'errors.bpf.c', `name: ${name}\ndescription: test gadget\n`, `#define ${define} 1\n`);
 }
 
 before(() => {
   buildCase('verifier_reject', 'CASE_VERIFIER');
   buildCase('missing_tracepoint', 'CASE_NOTRACEPOINT');
   buildCase('needs_kprobe', 'CASE_KPROBE');
-  void copyFileSync;
 });
 
 test('a verifier rejection is one line; --verbose adds the verifier log', async () => {

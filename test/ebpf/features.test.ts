@@ -2,20 +2,16 @@
 // enum and bitfield names, l4 endpoints, the other typed formatters, a map iterator, and lost samples.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { IgProcess, runIgSync, repoRoot } from '../harness/ig.js';
+import { IgProcess, runIgSync } from '../harness/ig.js';
+import { TestGadgets } from './test-gadgets.js';
 
-const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
-const env = { IG_OCI_STORE: store };
+const gadgets = new TestGadgets();
+const env = gadgets.env;
 const PY = (code: string) => spawn('python3', ['-c', code], { stdio: 'ignore' });
 
 before(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-features-'));
-  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'features.bpf.c'), join(dir, 'program.bpf.c'));
-  writeFileSync(join(dir, 'gadget.yaml'), `name: features
+  gadgets.build('features', 'features.bpf.c', `name: features
 description: eBPF operator test gadget
 datasources:
   features:
@@ -29,8 +25,6 @@ params:
   ebpf:
     port: {key: port, description: a port}
 `);
-  const r = runIgSync(['image', 'build', dir, '-t', 'features'], { env });
-  assert.equal(r.code, 0, r.stderr);
 });
 
 interface Ev {

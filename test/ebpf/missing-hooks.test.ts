@@ -3,22 +3,17 @@
 // test/ebpf/snapshots.test.ts; upstream's gadgets that use them are listed in docs/gadget-authoring.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runIgSync, repoRoot } from '../harness/ig.js';
+import { readFileSync } from 'node:fs';
+import { runIgSync } from '../harness/ig.js';
+import { TestGadgets } from './test-gadgets.js';
 import { ProgTap, waitUnloaded } from '../harness/owned-progs.js';
 
-const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
-const env = { IG_OCI_STORE: store };
+const gadgets = new TestGadgets();
+const env = gadgets.env;
 const bpfLsm = ((): boolean => { try { return readFileSync('/sys/kernel/security/lsm', 'utf8').split(',').includes('bpf'); } catch { return false; } })(); // no securityfs: no BPF LSM either
 
 test('a BPF LSM program on a kernel without BPF LSM: one line naming the LSM hook', { skip: bpfLsm && 'this kernel has BPF LSM' }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-lsm-'));
-  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'lsm.bpf.c'), join(dir, 'program.bpf.c'));
-  writeFileSync(join(dir, 'gadget.yaml'), 'name: lsm-test\ndatasources:\n  lsm_events:\n    fields:\n      pid: {annotations: {description: pid}}\n');
-  const b = runIgSync(['image', 'build', dir, '-t', 'lsm-test'], { env });
-  assert.equal(b.code, 0, b.stderr);
+  gadgets.build('lsm-test', 'lsm.bpf.c', 'name: lsm-test\ndatasources:\n  lsm_events:\n    fields:\n      pid: {annotations: {description: pid}}\n');
   const tap = new ProgTap();
   const r = runIgSync(['run', 'lsm-test', '--host'], { env: { ...env, ...tap.env }, timeoutMs: 30000 });
   assert.equal(r.code, 1);

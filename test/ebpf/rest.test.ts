@@ -2,19 +2,15 @@
 // record carries after its struct become a bytes field, cut to the length the named field gives.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { IgProcess, runIgSync, repoRoot } from '../harness/ig.js';
+import { IgProcess } from '../harness/ig.js';
+import { TestGadgets } from './test-gadgets.js';
 
-const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
-const env = { IG_OCI_STORE: store };
+const gadgets = new TestGadgets();
+const env = gadgets.env;
 
 before(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-rest-'));
-  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'rest.bpf.c'), join(dir, 'program.bpf.c'));
-  writeFileSync(join(dir, 'gadget.yaml'), `name: rest
+  gadgets.build('rest', 'rest.bpf.c', `name: rest
 description: record tail test gadget
 datasources:
   rest:
@@ -22,8 +18,6 @@ datasources:
       ebpf.rest.name: data
       ebpf.rest.len: data_len
 `);
-  const r = runIgSync(['image', 'build', dir, '-t', 'rest'], { env });
-  assert.equal(r.code, 0, r.stderr);
 });
 
 test('the tail after the struct is the bytes field ebpf.rest.name, ebpf.rest.len bytes long', async () => {

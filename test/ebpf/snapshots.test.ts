@@ -3,26 +3,18 @@
 // ebpf.iter.fetch-on-stop annotations; real iter/* programs refused in one line.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runIgSync, repoRoot } from '../harness/ig.js';
+import { runIgSync } from '../harness/ig.js';
+import { TestGadgets } from './test-gadgets.js';
 import { ProgTap, waitUnloaded } from '../harness/owned-progs.js';
 
-const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
-const env = { IG_OCI_STORE: store };
+const gadgets = new TestGadgets();
+const env = gadgets.env;
 const tap = new ProgTap();
 after(() => tap.cleanup());
 /** The runs' env: our store, and the tap that learns which programs they loaded. */
 const runEnv = { ...env, ...tap.env };
 
-function build(tag: string, source: string, yaml: string): void {
-  const dir = mkdtempSync(join(tmpdir(), `ig-${tag}-`));
-  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', source), join(dir, 'program.bpf.c'));
-  writeFileSync(join(dir, 'gadget.yaml'), yaml);
-  const r = runIgSync(['image', 'build', dir, '-t', tag], { env });
-  assert.equal(r.code, 0, r.stderr);
-}
+const build = (tag: string, source: string, yaml: string) => gadgets.build(tag, source, yaml);
 
 const FIELDS = `    fields:
       index: {annotations: {description: index in the run}}

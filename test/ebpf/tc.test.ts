@@ -2,21 +2,15 @@
 // known size on loopback is seen on egress and on ingress.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { IgProcess, runIgSync, repoRoot } from '../harness/ig.js';
+import { IgProcess } from '../harness/ig.js';
+import { TestGadgets } from './test-gadgets.js';
 
-const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
-const env = { IG_OCI_STORE: store };
+const gadgets = new TestGadgets();
+const env = gadgets.env;
 
 before(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-tc-'));
-  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'tc.bpf.c'), join(dir, 'program.bpf.c'));
-  writeFileSync(join(dir, 'gadget.yaml'), 'name: tc\ndescription: TC section test gadget\n');
-  const r = runIgSync(['image', 'build', dir, '-t', 'tc'], { env });
-  assert.equal(r.code, 0, r.stderr);
+  gadgets.build('tc', 'tc.bpf.c', 'name: tc\ndescription: TC section test gadget\n');
 });
 
 test('classifier/ingress/<name> and tc/egress programs see a datagram on lo', async () => {

@@ -2,21 +2,15 @@
 // (gadgets probe several TLS libraries; a host has some); the others attach and report.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { IgProcess, runIgSync, repoRoot } from '../harness/ig.js';
+import { IgProcess } from '../harness/ig.js';
+import { TestGadgets } from './test-gadgets.js';
 
-const store = mkdtempSync(join(tmpdir(), 'ig-store-'));
-const env = { IG_OCI_STORE: store };
+const gadgets = new TestGadgets();
+const env = gadgets.env;
 
 before(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-uprobes-'));
-  copyFileSync(join(repoRoot(), 'test', 'ebpf', 'testdata', 'uprobes.bpf.c'), join(dir, 'program.bpf.c'));
-  writeFileSync(join(dir, 'gadget.yaml'), 'name: uprobes\ndescription: uprobe attachment test gadget\n');
-  const r = runIgSync(['image', 'build', dir, '-t', 'uprobes'], { env });
-  assert.equal(r.code, 0, r.stderr);
+  gadgets.build('uprobes', 'uprobes.bpf.c', 'name: uprobes\ndescription: uprobe attachment test gadget\n');
 });
 
 test('a missing library or symbol skips that uprobe with a warning; the others report', async () => {
