@@ -37,8 +37,10 @@ test('ig run trace_open -o json reports cat /etc/hostname with pid, comm, fname 
 
 test('failed opens carry the errno name; --failed keeps only them', async () => {
   const ig = new IgProcess(['run', 'trace_open', '--host', '-o', 'json', '--failed', '--comm', 'cat']);
-  const ev = await ig.waitFor<OpenEvent>((e) => e.fname === '/nonexistent/ig-test', () => {
-    spawn('cat', ['/nonexistent/ig-test'], { stdio: 'ignore' });
+  // a path of this process's own: another run of this test on the machine opens its own
+  const missing = `/nonexistent/ig-test-${process.pid}`;
+  const ev = await ig.waitFor<OpenEvent>((e) => e.fname === missing, () => {
+    spawn('cat', [missing], { stdio: 'ignore' });
     catHostname();
   });
   await ig.stop();
