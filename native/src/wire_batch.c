@@ -44,6 +44,7 @@ static inline uint64_t whash(const uint8_t *k, size_t n) { return ig_hash_bytes(
 
 static void wval_clear(wval *v) {
   v->last = NULL;
+  v->gen++;
   if (!v->tab) return;
   for (uint32_t i = 0; i < WMEMO_CAP && v->used; i++) {
     if (v->tab[i].frag) {
@@ -133,6 +134,7 @@ static bool wset(wval *v, const uint8_t *rec, const uint8_t *frag, size_t flen, 
   memcpy(e->key, k, n);
   e->expires_ns = v->ttl_ns ? now_ns + v->ttl_ns : 0;
   v->last = NULL;
+  v->gen++;
   return true;
 }
 

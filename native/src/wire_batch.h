@@ -39,6 +39,7 @@ typedef struct {
   uint32_t used;
   ig_wentry *tab;
   ig_wentry *last;
+  uint64_t gen; /* changes whenever an entry is added, replaced or freed (entries seen before may be stale) */
   /* per call: the key of the last miss (a run of records with one new key is reported once) */
   uint16_t miss_len;
   uint8_t miss_key[IG_WKEY_MAX];
