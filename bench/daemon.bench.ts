@@ -27,7 +27,7 @@ import { fix, int, markdownTable, mean, median } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IG_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const CTL_BUNDLE = join(ROOT, 'dist', 'src', 'bundle', 'gadgetctl.mjs');
+const CTL_BUNDLE = join(ROOT, 'dist', 'src', 'bundle', 'gadgetctl-start.cjs'); // what bin/gadgetctl runs
 const CTL_MAIN = existsSync(CTL_BUNDLE) ? CTL_BUNDLE : join(ROOT, 'dist', 'src', 'cli', 'gadgetctl', 'main.js');
 const FLOOR_JS = join(ROOT, 'dist', 'bench', 'lib', 'floor.js');
 const LOADGEN_C = join(ROOT, 'bench', 'loadgen.c');

@@ -37,16 +37,19 @@ const cjs = {
   banner: { js: '"use strict"; var __ig_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 };
-await build({ ...cjs, entryPoints: { ig: 'src/cli/main.ts' }, external: deps.filter((d) => d !== 'commander').flatMap((d) => [d, `${d}/*`]) });
+// gadgetctl.cjs + gadgetctl-start.cjs (what bin/gadgetctl runs): gadgetctl the same way, with its own caches.
+await build({ ...cjs, entryPoints: { ig: 'src/cli/main.ts', gadgetctl: 'src/cli/gadgetctl/main.ts' }, external: deps.filter((d) => d !== 'commander').flatMap((d) => [d, `${d}/*`]) });
 // Node 20 loses a vm.Script's dynamic-import loader when the script comes from a code cache ("A dynamic import
 // callback was not specified": every WASM gadget, OTel and Kubernetes run failed from the second run on), so the
 // bundle's import() calls go through the launcher's own import() (ig-start.cjs: a file node loaded itself).
-const igCjs = `${outdir}/ig.cjs`;
-const text = readFileSync(igCjs, 'utf8');
-const rewritten = text.replace(/(?<![\w$.])import\((?=["'])/g, '__ig_import(');
 // ASCII only (the few other characters, in comments and one regular expression, as \u escapes, which mean the same
 // there): the launcher then reads the 1 MB file as latin1, a copy, where decoding UTF-8 took 2.5-6 ms before the
 // first event (src/launcher/code-cache.ts).
 const ascii = (t) => t.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-writeFileSync(igCjs, ascii(rewritten.replace('var __ig_import_meta_url', 'var __ig_import = globalThis.__igImport || ((s) => import(s)); var __ig_import_meta_url')));
-await build({ ...cjs, entryPoints: { 'ig-start': 'src/launcher/ig.ts' }, packages: 'external' });
+for (const name of ['ig', 'gadgetctl']) {
+  const file = `${outdir}/${name}.cjs`;
+  const text = readFileSync(file, 'utf8');
+  const rewritten = text.replace(/(?<![\w$.])import\((?=["'])/g, '__ig_import(');
+  writeFileSync(file, ascii(rewritten.replace('var __ig_import_meta_url', 'var __ig_import = globalThis.__igImport || ((s) => import(s)); var __ig_import_meta_url')));
+}
+await build({ ...cjs, entryPoints: { 'ig-start': 'src/launcher/ig.ts', 'gadgetctl-start': 'src/launcher/gadgetctl.ts' }, packages: 'external' });

@@ -105,7 +105,7 @@ if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src test gadgets bench tsconfig
   echo "$sources" > .build/tsc.sources
 fi
 # The commands bundled (scripts/bundle.mjs): fewer files to load at start, ig's with V8's code cache.
-if [ ! -f dist/src/bundle/ig-start.cjs ] || [ ! -f dist/src/bundle/gadgetctl.mjs ]; then
+if [ ! -f dist/src/bundle/ig-start.cjs ] || [ ! -f dist/src/bundle/gadgetctl.mjs ] || [ ! -f dist/src/bundle/gadgetctl-start.cjs ]; then
   log "bundling the commands"
   node scripts/bundle.mjs
 fi

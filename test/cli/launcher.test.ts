@@ -55,6 +55,27 @@ test('ig-start.cjs: import() inside the bundle works from a code cache too (a WA
   assert.doesNotMatch(second.stderr, /dynamic import/);
 });
 
+const CTL_START = join(repoRoot(), 'dist', 'src', 'bundle', 'gadgetctl-start.cjs');
+
+test('gadgetctl-start.cjs: first start writes its cache (gadgetctl-<command>.bin), the next uses it, same output', { skip: !existsSync(CTL_START) && 'no bundle (scripts/bundle.mjs)' }, () => {
+  const dir = join(tmp, 'ctl-cache');
+  const ctl = (args: string[]) => {
+    const r = spawnSync(process.execPath, [CTL_START, ...args], { encoding: 'utf8', timeout: 60000, env: { ...process.env, IG_TRACE_STARTUP: '1', IG_CODE_CACHE_DIR: dir } });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr, cache: /startup: gadgetctl cache-(\w+)/.exec(r.stderr)?.[1] };
+  };
+  const first = ctl(['--help']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.cache, 'missing');
+  assert.match(first.stdout, /gadgetctl/);
+  assert.ok(existsSync(join(dir, 'gadgetctl-other.bin')));
+  const second = ctl(['--help']);
+  assert.deepEqual([second.code, second.cache, second.stdout], [0, 'hit', first.stdout]);
+  // an error is one line, from a cached compile too (nothing listens there)
+  const bad = ctl(['list', '--remote-address', `unix://${join(tmp, 'no-daemon.sock')}`]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^Error: cannot reach the ig daemon at unix:\/\/.*no-daemon\.sock/m);
+});
+
 /** A tree with the real bin/ig and ig-start.cjs, and an ig.cjs that reports the environment node started with. */
 function launcherTree(): string {
   const d = join(tmp, `tree-${Math.random().toString(36).slice(2)}`);

@@ -21,7 +21,7 @@ const shipped = (bundle: string, ...compiled: string[]) => {
 export const IG_MAIN = shipped('ig-start.cjs', 'main.js');
 /** The compiled, unbundled modules: for tests that look at which of our modules a run loads. */
 export const IG_MAIN_MODULES = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-export const GADGETCTL_MAIN = shipped('gadgetctl.mjs', 'gadgetctl', 'main.js');
+export const GADGETCTL_MAIN = shipped('gadgetctl-start.cjs', 'gadgetctl', 'main.js');
 
 export interface IgResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
