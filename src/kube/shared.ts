@@ -30,58 +30,54 @@ class RefCounted<T extends { start(log: KubeLog): Promise<void>; stop(): Promise
   }
 }
 
-export class SharedPodSourceHandle implements PodSource {
+/** A run's handle on a shared source: it starts and stops its share, and its listeners go when it stops. */
+abstract class SharedHandle<T extends { start(log: KubeLog): Promise<void>; stop(): Promise<void> }> {
   private readonly subs: (() => void)[] = [];
   private log?: KubeLog;
-  constructor(private readonly rc: RefCounted<PodSource>, private readonly onLast: () => void) {}
-  get node(): string { return this.rc.inner.node; }
+  constructor(protected readonly rc: RefCounted<T>, private readonly onLast: () => void) {}
   async start(log: KubeLog): Promise<void> { this.log = log; await this.rc.acquire(log); }
+  /** A listener's unsubscribe, kept to be called at stop. */
+  protected keep(unsubscribe: () => void): () => void { this.subs.push(unsubscribe); return unsubscribe; }
+  async stop(): Promise<void> {
+    for (const u of this.subs.splice(0)) u();
+    const log = this.log;
+    if (!log) return;
+    this.log = undefined;
+    if (await this.rc.release(log)) this.onLast();
+  }
+}
+
+export class SharedPodSourceHandle extends SharedHandle<PodSource> implements PodSource {
+  get node(): string { return this.rc.inner.node; }
   byUid(uid: string): PodInfo | undefined { return this.rc.inner.byUid(uid); }
   byName(ns: string, name: string): PodInfo | undefined { return this.rc.inner.byName(ns, name); }
   list(): PodInfo[] { return this.rc.inner.list(); }
-  onChange(cb: (p: PodInfo, c: PodChange) => void): () => void { const u = this.rc.inner.onChange(cb); this.subs.push(u); return u; }
-  async stop(): Promise<void> {
-    for (const u of this.subs.splice(0)) u();
-    const log = this.log;
-    if (!log) return;
-    this.log = undefined;
-    if (await this.rc.release(log)) this.onLast();
-  }
+  onChange(cb: (p: PodInfo, c: PodChange) => void): () => void { return this.keep(this.rc.inner.onChange(cb)); }
 }
 
-export class SharedInventoryHandle implements KubeInventory {
-  private readonly subs: (() => void)[] = [];
-  private log?: KubeLog;
-  constructor(private readonly rc: RefCounted<KubeInventory>, private readonly onLast: () => void) {}
-  async start(log: KubeLog): Promise<void> { this.log = log; await this.rc.acquire(log); }
+export class SharedInventoryHandle extends SharedHandle<KubeInventory> implements KubeInventory {
   podByIp(ip: string): PodInfo | undefined { return this.rc.inner.podByIp(ip); }
   podByName(ns: string, name: string): PodInfo | undefined { return this.rc.inner.podByName(ns, name); }
   serviceByIp(ip: string): ServiceInfo | undefined { return this.rc.inner.serviceByIp(ip); }
-  onChange(cb: () => void): () => void { const u = this.rc.inner.onChange(cb); this.subs.push(u); return u; }
-  async stop(): Promise<void> {
-    for (const u of this.subs.splice(0)) u();
-    const log = this.log;
-    if (!log) return;
-    this.log = undefined;
-    if (await this.rc.release(log)) this.onLast();
-  }
+  onChange(cb: () => void): () => void { return this.keep(this.rc.inner.onChange(cb)); }
 }
 
 /** A factory of handles on one lazily made source; a new source is made after the last handle stopped. */
-export function sharedPods(make: () => PodSource): () => PodSource {
-  let rc: RefCounted<PodSource> | undefined;
+function shared<T extends { start(log: KubeLog): Promise<void>; stop(): Promise<void> }, H>(
+  make: () => T, handle: new (rc: RefCounted<T>, onLast: () => void) => H,
+): () => H {
+  let rc: RefCounted<T> | undefined;
   return () => {
     rc ??= new RefCounted(make());
     const mine = rc;
-    return new SharedPodSourceHandle(mine, () => { if (rc === mine) rc = undefined; });
+    return new handle(mine, () => { if (rc === mine) rc = undefined; });
   };
 }
 
+export function sharedPods(make: () => PodSource): () => PodSource {
+  return shared(make, SharedPodSourceHandle);
+}
+
 export function sharedInventory(make: () => KubeInventory): () => KubeInventory {
-  let rc: RefCounted<KubeInventory> | undefined;
-  return () => {
-    rc ??= new RefCounted(make());
-    const mine = rc;
-    return new SharedInventoryHandle(mine, () => { if (rc === mine) rc = undefined; });
-  };
+  return shared(make, SharedInventoryHandle);
 }
