@@ -82,7 +82,7 @@ function loadedPrograms(): Array<{ id: number; name?: string }> {
 }
 
 /** IDs of the programs some live process holds an fd of (program and link fds name prog_id in fdinfo). */
-function heldProgramIds(): Set<number> {
+export function heldProgramIds(): Set<number> {
   const held = new Set<number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;

@@ -1,8 +1,9 @@
 // Helpers that make kernel activity for the gadget tests: child processes that talk over lines, network
 // namespaces made (and always deleted) by the test, and reading ig's column output.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { IgProcess } from './ig.js';
+import { heldProgramIds } from '../../src/bpf/testutil.js';
 
 /** A long-lived child driven by lines on stdin; its stdout lines are collected. */
 export class LineChild {
@@ -119,23 +120,6 @@ export function bpfProgIds(names: string[]): Set<number> {
   const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) return new Set();
   return new Set((JSON.parse(r.stdout || '[]') as { id: number; name?: string }[]).filter((p) => names.includes(p.name ?? '')).map((p) => p.id));
-}
-
-/** IDs of BPF programs some live process holds an fd of (/proc/PID/fdinfo: program and link fds name prog_id). */
-function heldProgramIds(): Set<number> {
-  const held = new Set<number>();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    let fds: string[];
-    try { fds = readdirSync(`/proc/${p}/fdinfo`); } catch { continue; } // the process is gone, or not ours to read
-    for (const fd of fds) {
-      let info: string;
-      try { info = readFileSync(`/proc/${p}/fdinfo/${fd}`, 'latin1'); } catch { continue; } // the fd closed meanwhile
-      const m = /^prog_id:\s+(\d+)$/m.exec(info);
-      if (m) held.add(Number(m[1]));
-    }
-  }
-  return held;
 }
 
 /**
