@@ -129,7 +129,9 @@ async function main(): Promise<void> {
   try {
     await waitLine(ticker, /^ready/, 10000);
     for (const t of tools.filter((x) => x.ig)) {
-      const w = await measure(t, 0); // unmeasured: writes this variant's code cache
+      // unmeasured: writes this variant's code cache, and lives 2 s so that bpftool can make the minimized kernel BTF of
+      // an object new to the store (runtime/core-btf-store.ts: a process that exits sooner stops it)
+      const w = await measure(t, 2000);
       process.stderr.write(`  warm-up ${t.name.padEnd(46)} ${w.error ?? `cache ${w.cache ?? '-'}`}\n`);
     }
     for (let r = 0; r < o.runs; r++) {

@@ -105,6 +105,9 @@ export class ExeResolver {
 
 const shared = new ExeResolver();
 
+/** How long after the tracker's start its sweep over older processes runs (see LazyExeTracker.get). */
+const SWEEP_DELAY_MS = 200;
+
 /** The exe tracker of one run, loaded on first use (undefined when it cannot run here: then /proc only). */
 export class LazyExeTracker {
   private tracker: ExeTracker | undefined;
@@ -116,10 +119,11 @@ export class LazyExeTracker {
     if (!ExeTracker.usable(hostRoot)) { this.failed = true; return undefined; }
     try {
       const t = (this.tracker = ExeTracker.start());
-      // The sweep over older processes loads an object of its own (≈16 ms of CPU): after what runs now (the plan's
-      // compile, the gadget's load and attach), so that it is not before the first event. Their first events may
-      // meanwhile ask /proc, as every process did before the sweep existed.
-      setImmediate(() => t.sweep()).unref();
+      // The sweep over older processes loads an object of its own (≈16 ms of CPU, JS blocked meanwhile): not before
+      // the first event, which comes after the plan's compile, the gadget's load and attach and, for a process older
+      // than ig, a memo miss JS answers from /proc. 200 ms later (a few ring reads); older processes shown
+      // meanwhile ask /proc once each, as every process did before the sweep existed.
+      setTimeout(() => t.sweep(), SWEEP_DELAY_MS).unref();
     } catch (e) {
       this.failed = true; // the /proc reads still answer, only later and for live processes
       this.onError(e);
