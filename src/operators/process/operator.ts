@@ -18,6 +18,7 @@ import type { HostFacts } from '../../gadget/host-facts.js';
 import type { DataOperator } from '../../gadget/operator.js';
 import { Kind, type Batch, type DataSource, type Field } from '../../datasource/index.js';
 import { ExeTracker, EXE_COMM_LEN, EXE_PATH_MAX, EXE_SLOTS } from './exe-tracker.js';
+import { trimMallocHeap } from '../../bpf/process-memory.js';
 
 const hostRoot = process.env['HOST_ROOT'] ?? '';
 
@@ -106,7 +107,7 @@ export class ExeResolver {
 const shared = new ExeResolver();
 
 /** How long after the tracker's start its sweep over older processes runs (see LazyExeTracker.get). */
-const SWEEP_DELAY_MS = 200;
+const SWEEP_DELAY_MS = 500;
 
 /** The exe tracker of one run, loaded on first use (undefined when it cannot run here: then /proc only). */
 export class LazyExeTracker {
@@ -119,11 +120,13 @@ export class LazyExeTracker {
     if (!ExeTracker.usable(hostRoot)) { this.failed = true; return undefined; }
     try {
       const t = (this.tracker = ExeTracker.start());
-      // The sweep over older processes loads an object of its own (≈16 ms of CPU, JS blocked meanwhile): not before
-      // the first event, which comes after the plan's compile, the gadget's load and attach and, for a process older
-      // than ig, a memo miss JS answers from /proc. 200 ms later (a few ring reads); older processes shown
-      // meanwhile ask /proc once each, as every process did before the sweep existed.
-      setTimeout(() => t.sweep(), SWEEP_DELAY_MS).unref();
+      // The sweep over older processes loads an object of its own (≈16 ms of CPU, JS blocked meanwhile, and libbpf
+      // holds the kernel's whole BTF for it, ≈11 MiB): not before the first event, which comes after the plan's
+      // compile, the gadget's load and attach and, for a process older than ig, a memo miss JS answers from /proc;
+      // and after ig run has shed its start-up pages (src/cli/resident-set.ts, 200 ms after the start), so that the
+      // BTF does not add to the peak resident set; the C heap it leaves is trimmed. Older processes shown meanwhile
+      // ask /proc once each, as every process did before the sweep existed.
+      setTimeout(() => { t.sweep(); trimMallocHeap(); }, SWEEP_DELAY_MS).unref();
     } catch (e) {
       this.failed = true; // the /proc reads still answer, only later and for live processes
       this.onError(e);
