@@ -83,7 +83,7 @@ test('exe tracker: 300 processes that exited long ago are rendered natively from
   }
 });
 
-test('exe tracker: processes running before it loaded are recorded by its start-up sweep in the kernel (no /proc read); deleted executables and other mount namespaces are left to /proc', async () => {
+test('exe tracker: processes running before it loaded are recorded by its start-up sweep in the kernel (no /proc read); deleted executables and other mount namespaces are left to /proc', async (tc) => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-h16render-exe-'));
   const gone = join(dir, 'igsweep_gone');
   copyFileSync('/bin/sleep', gone);
@@ -98,7 +98,13 @@ test('exe tracker: processes running before it loaded are recorded by its start-
     const { ds, np } = world(tracker);
     const t = tracker.get();
     assert.ok(t, 'tracker loaded');
-    assert.ok(t.sweep(), 'the start-up sweep ran');
+    if (!t.sweep() && /iterator|iter\/task|not supported|EOPNOTSUPP|ENOTSUPP|EINVAL/i.test(t.sweepError ?? '')) {
+      // A kernel that refuses task iterators (this one runs them): the sweep is optional there, older processes
+      // go to /proc as before, and the other tests here cover that path.
+      tc.skip(`this kernel refused the task iterator: ${t.sweepError}`);
+      return;
+    }
+    assert.ok(t.sweep(), `the start-up sweep ran (${t.sweepError ?? ''})`);
     assert.equal(t.sweep(), true, 'once: a second call answers the first');
     const recs = [
       { pid: old.pid!, comm: 'sleep' },

@@ -57,6 +57,8 @@ export class ExeTracker {
   /** Whether the start-up sweep ran (a kernel without task iterators: older processes are left to /proc). */
   swept = false;
   private sweepTried = false;
+  /** Why the sweep did not run, when it did not. */
+  sweepError: string | undefined;
 
   private closed = false;
 
@@ -116,8 +118,10 @@ export class ExeTracker {
       it.load();
       it.runIterator(SWEEP);
       this.swept = true;
-    } catch {
-      this.swept = false; // no task iterators here (or no BTF for one): older processes are left to /proc
+    } catch (e) {
+      // no task iterators here (or no BTF for one): older processes are left to /proc; the reason is kept for -v
+      this.swept = false;
+      this.sweepError = e instanceof Error ? e.message : String(e);
     } finally {
       it?.close();
     }
