@@ -68,6 +68,30 @@ export class BpfObject {
     return o;
   }
 
+  /**
+   * Open with `open(false)` (a minimized kernel BTF, when one is kept for the image) and load; a load that fails
+   * with a minimized BTF reports that BTF and is done once more from `open(true)` (vmlinux's). Returns the loaded
+   * object; one whose load failed is closed.
+   */
+  static openLoaded(open: (vmlinuxBtf: boolean) => BpfObject): BpfObject {
+    let obj = open(false);
+    try {
+      try {
+        obj.load();
+      } catch (e) {
+        if (!obj.usesCoreBtfFile) throw e;
+        obj.reportCoreBtfFailure(); // a minimized BTF that lacks something: once more with vmlinux's
+        obj.close();
+        obj = open(true);
+        obj.load();
+      }
+      return obj;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
   /** The image whose minimized kernel BTF this object was opened with (see setCoreBtfSource). */
   private coreBtfOf: Buffer | undefined;
 

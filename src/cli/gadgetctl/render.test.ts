@@ -26,23 +26,31 @@ function batchOf(ds: DataSource, pids: number[]): Batch {
 
 const INFO: ApiGadgetInfo = { name: 'two-tables', imageName: 'two-tables', dataSources: [], annotations: {}, metadata: Buffer.alloc(0), params: [], id: '', extraInfo: null };
 
+/**
+ * A renderer fed as gadgetctl's stream feeds it: a new field table rebuilds the output for every data source
+ * announced so far, then the batches are rendered. Two data sources, a and b; `lines` collects what was printed.
+ */
+function twoTableStream(output: string, native: boolean) {
+  const lines: string[] = [];
+  const sink: Sink = { write: (s) => { lines.push(...String(s).split('\n').filter(Boolean)); }, isTTY: false };
+  const r = new RemoteRenderer(new Map([['operator.cli.output', output]]), new Logger('warn'), sink, native);
+  const enc = new PacketEncoder();
+  const a = makeDs('a');
+  const b = makeDs('b');
+  const received = new Map<string, DataSource>();
+  let fresh = false;
+  const dec = new PacketDecoder({ onDataSource: (ds) => { received.set(ds.name, ds); fresh = true; } });
+  const deliver = async (payload: Buffer) => {
+    const out = dec.decode(payload, (ds, frame, start, end, decode) => !fresh && r.onFrame(ds, frame, start, end, decode));
+    if (fresh) { fresh = false; await r.setup(INFO, [...received.values()]); }
+    for (const d of out) r.onBatch(d.ds, d.batch);
+  };
+  return { lines, r, enc, a, b, deliver };
+}
+
 for (const native of [true, false]) {
   test(`a field table that arrives later does not print earlier data sources' records twice (native ${native})`, async () => {
-    const lines: string[] = [];
-    const sink: Sink = { write: (s) => { lines.push(...String(s).split('\n').filter(Boolean)); }, isTTY: false };
-    const r = new RemoteRenderer(new Map([['operator.cli.output', 'json']]), new Logger('warn'), sink, native);
-    const enc = new PacketEncoder();
-    const a = makeDs('a');
-    const b = makeDs('b');
-    const received = new Map<string, DataSource>();
-    let fresh = false;
-    const dec = new PacketDecoder({ onDataSource: (ds) => { received.set(ds.name, ds); fresh = true; } });
-    // As gadgetctl's stream: a new table rebuilds the output for every data source announced so far, then the batches.
-    const deliver = async (payload: Buffer) => {
-      const out = dec.decode(payload, (ds, frame, start, end, decode) => !fresh && r.onFrame(ds, frame, start, end, decode));
-      if (fresh) { fresh = false; await r.setup(INFO, [...received.values()]); }
-      for (const d of out) r.onBatch(d.ds, d.batch);
-    };
+    const { lines, r, enc, a, b, deliver } = twoTableStream('json', native);
     await deliver(enc.encode(batchOf(a, [1, 2])));
     await deliver(enc.encode(batchOf(b, [10])));
     await deliver(enc.encode(batchOf(a, [3])));
@@ -55,20 +63,7 @@ for (const native of [true, false]) {
 
 for (const native of [true, false]) {
   test(`columns: a field table that arrives later does not print an earlier data source's header again (native ${native})`, async () => {
-    const lines: string[] = [];
-    const sink: Sink = { write: (s) => { lines.push(...String(s).split('\n').filter(Boolean)); }, isTTY: false };
-    const r = new RemoteRenderer(new Map([['operator.cli.output', 'columns']]), new Logger('warn'), sink, native);
-    const enc = new PacketEncoder();
-    const a = makeDs('a');
-    const b = makeDs('b');
-    const received = new Map<string, DataSource>();
-    let fresh = false;
-    const dec = new PacketDecoder({ onDataSource: (ds) => { received.set(ds.name, ds); fresh = true; } });
-    const deliver = async (payload: Buffer) => {
-      const out = dec.decode(payload, (ds, frame, start, end, decode) => !fresh && r.onFrame(ds, frame, start, end, decode));
-      if (fresh) { fresh = false; await r.setup(INFO, [...received.values()]); }
-      for (const d of out) r.onBatch(d.ds, d.batch);
-    };
+    const { lines, r, enc, a, b, deliver } = twoTableStream('columns', native);
     await deliver(enc.encode(batchOf(a, [1, 2])));
     await deliver(enc.encode(batchOf(a, [3])));
     await deliver(enc.encode(batchOf(b, [10])));

@@ -79,17 +79,8 @@ export class ExeTracker {
       o.setAutoload(SWEEP, false);
       return o;
     };
-    let obj = open(false);
+    const obj = BpfObject.openLoaded(open);
     try {
-      try {
-        obj.load();
-      } catch (e) {
-        if (!obj.usesCoreBtfFile) throw e;
-        obj.reportCoreBtfFailure(); // a minimized BTF that lacks something: once more with vmlinux's
-        obj.close();
-        obj = open(true);
-        obj.load();
-      }
       for (const p of obj.programs()) if (p.name !== SWEEP) obj.attachAuto(p.name);
       const map = obj.map(MAP);
       if (map.valueSize !== EXE_ENTRY_HEADER + SLOT * EXE_SLOTS) throw new Error(`exe tracker: ${MAP} values are ${map.valueSize} bytes, expected ${EXE_ENTRY_HEADER + SLOT * EXE_SLOTS}`);

@@ -29,23 +29,17 @@ export class SocketTracker {
     // From memory, so that a minimized kernel BTF kept for it (setCoreBtfSource) spares parsing vmlinux's: its load
     // took 32 ms of CPU before a network gadget's first event, 8.5 ms with one.
     const elf = readFileSync(trackerObjectPath());
-    let obj = BpfObject.open(elf, 'socket_tracker');
-    try {
-      const own = obj.maps().find((m) => m.name === MAP);
+    const obj = BpfObject.openLoaded((vmlinuxBtf) => {
+      const o = BpfObject.open(elf, 'socket_tracker', vmlinuxBtf ? { vmlinuxBtf } : undefined);
+      const own = o.maps().find((m) => m.name === MAP);
       if (!own || own.keySize !== map.keySize || own.valueSize !== map.valueSize) {
+        o.close();
         throw new Error(`the gadget's ${MAP} entries (${map.keySize}+${map.valueSize} bytes) differ from the tracker's (${own?.keySize}+${own?.valueSize})`);
       }
-      obj.reuseMap(MAP, map);
-      try {
-        obj.load();
-      } catch (e) {
-        if (!obj.usesCoreBtfFile) throw e;
-        obj.reportCoreBtfFailure(); // a minimized BTF that lacks something: once more with vmlinux's
-        obj.close();
-        obj = BpfObject.open(elf, 'socket_tracker', { vmlinuxBtf: true });
-        obj.reuseMap(MAP, map);
-        obj.load();
-      }
+      o.reuseMap(MAP, map);
+      return o;
+    });
+    try {
       for (const p of obj.programs()) obj.attachAuto(p.name);
       return new SocketTracker(obj);
     } catch (e) {
