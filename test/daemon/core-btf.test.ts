@@ -60,17 +60,23 @@ async function catOpens(): Promise<number> {
 test('a second run loads with the minimized BTF bpftool made after the first, and traces as before', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-hclean-btf-'));
   const cache = new StoreCoreBtf(dir);
-  let used = 0;
-  setCoreBtfSource({ lookup: (elf) => { const p = cache.lookup(elf); if (p) used++; return p; }, failed: (elf) => cache.failed(elf) });
+  // The files each run was answered with. The exe tracker's start-up sweep (an object of its own, opened from the
+  // tracker's ELF 500 ms after the tracker's start) may already be answered in the first run, with the file bpftool
+  // made after the tracker's load; trace_open's object never is.
+  let hits: string[] = [];
+  setCoreBtfSource({ lookup: (elf) => { const p = cache.lookup(elf); if (p) hits.push(p); return p; }, failed: (elf) => cache.failed(elf) });
   try {
     assert.ok(await catOpens() > 0, 'first run (vmlinux BTF) traces');
-    assert.equal(used, 0);
+    const first = hits;
+    hits = [];
+    assert.ok(first.length <= 1, `first run: at most the sweep's lookup is answered (${first.join(', ')})`);
     await until('bpftool to make a file', () => readdirSync(dir).some((f) => f.endsWith('.btf')), 30000);
     // The exe tracker's object may still be in the making: wait for every bpftool this cache started.
     await until('bpftool to finish', () => readdirSync(dir).every((f) => f.endsWith('.btf') || f.endsWith('.bad')), 30000);
     assert.ok(await catOpens() > 0, 'second run (minimized BTF) traces');
-    // trace_open's object, and the exe tracker's when process enrichment started it (it opens from memory too)
-    assert.ok(used >= 1 && used <= 2, `the second load used the minimized BTF (${used} lookups answered)`);
+    // trace_open's object: a file the first run was not answered with; besides it, the exe tracker's load and its
+    // sweep (each run starts its own tracker)
+    assert.ok(hits.some((p) => !first.includes(p)) && hits.length <= 3, `the second load used the minimized BTF (answered: ${hits.join(', ')}; first run: ${first.join(', ')})`);
   } finally { cache.close(); setCoreBtfSource(undefined); rmSync(dir, { recursive: true, force: true }); }
 });
 
