@@ -4,6 +4,7 @@
 // consumer is used and nothing but that operator's own subscriber (and native-equivalent ones) needs the records.
 import type { AggregateConsumer } from '../bpf/metrics-aggregator.js';
 import type { DataSource, Subscriber } from '../datasource/index.js';
+import { OfferedPerDataSource } from './offered-consumers.js';
 
 /** An aggregate consumer for one data source, standing in for one JS subscriber of it. */
 export interface DataSourceAggregateConsumer extends AggregateConsumer {
@@ -11,17 +12,12 @@ export interface DataSourceAggregateConsumer extends AggregateConsumer {
   readonly standsInFor: Subscriber;
 }
 
-export class AggregateConsumers {
-  readonly #byDs = new Map<DataSource, DataSourceAggregateConsumer>();
-
-  offer(ds: DataSource, consumer: DataSourceAggregateConsumer): void {
-    if (this.#byDs.has(ds)) throw new Error(`data source ${ds.name} already has an aggregate consumer`);
-    this.#byDs.set(ds, consumer);
-  }
+export class AggregateConsumers extends OfferedPerDataSource<DataSourceAggregateConsumer> {
+  constructor() { super('an aggregate consumer'); }
 
   /** The consumer of `ds`, when one was offered and no other subscriber needs the records in JS. */
   for(ds: DataSource): DataSourceAggregateConsumer | undefined {
-    const c = this.#byDs.get(ds);
+    const c = this.offered(ds);
     return c && ds.onlyNativeEquivalentSubscribers(c.standsInFor) ? c : undefined;
   }
 }

@@ -5,6 +5,7 @@
 // which the frame writer does itself) needs the records in JS.
 import type { FrameConsumer } from '../bpf/reader.js';
 import type { DataSource, Subscriber } from '../datasource/index.js';
+import { OfferedPerDataSource } from './offered-consumers.js';
 
 /** A frame consumer for one data source, standing in for one JS subscriber of it. */
 export interface DataSourceFrameConsumer extends FrameConsumer {
@@ -14,17 +15,12 @@ export interface DataSourceFrameConsumer extends FrameConsumer {
   frame(buf: Buffer, count: number): void;
 }
 
-export class FrameConsumers {
-  readonly #byDs = new Map<DataSource, DataSourceFrameConsumer>();
-
-  offer(ds: DataSource, consumer: DataSourceFrameConsumer): void {
-    if (this.#byDs.has(ds)) throw new Error(`data source ${ds.name} already has a frame consumer`);
-    this.#byDs.set(ds, consumer);
-  }
+export class FrameConsumers extends OfferedPerDataSource<DataSourceFrameConsumer> {
+  constructor() { super('a frame consumer'); }
 
   /** The consumer of `ds`, when one was offered and no other subscriber needs the records in JS. */
   for(ds: DataSource): DataSourceFrameConsumer | undefined {
-    const c = this.#byDs.get(ds);
+    const c = this.offered(ds);
     return c && ds.onlyNativeEquivalentSubscribers(c.standsInFor) ? c : undefined;
   }
 }

@@ -4,6 +4,7 @@
 // linger, what a failed write means); the reader only runs the plan.
 import type { RenderConsumer } from '../bpf/reader.js';
 import type { Batch, DataSource } from '../datasource/index.js';
+import { OfferedPerDataSource } from './offered-consumers.js';
 
 /** A render consumer for one data source. */
 export interface DataSourceRenderConsumer extends RenderConsumer {
@@ -15,17 +16,12 @@ export interface DataSourceRenderConsumer extends RenderConsumer {
   readonly filters?: boolean;
 }
 
-export class RenderConsumers {
-  readonly #byDs = new Map<DataSource, DataSourceRenderConsumer>();
-
-  offer(ds: DataSource, consumer: DataSourceRenderConsumer): void {
-    if (this.#byDs.has(ds)) throw new Error(`data source ${ds.name} already has a render consumer`);
-    this.#byDs.set(ds, consumer);
-  }
+export class RenderConsumers extends OfferedPerDataSource<DataSourceRenderConsumer> {
+  constructor() { super('a render consumer'); }
 
   /** The consumer of `ds`, when one was offered and every subscriber of `ds` is one its plan stands in for. */
   for(ds: DataSource): DataSourceRenderConsumer | undefined {
-    const c = this.#byDs.get(ds);
+    const c = this.offered(ds);
     return c && ds.onlyNativeEquivalentSubscribers(undefined, c.filters === true) ? c : undefined;
   }
 }
