@@ -4,14 +4,10 @@
 // batch of ~300 KiB costs no protobufjs Writer and no allocation of its own. Under a storm those allocations were
 // a third of the daemon's external memory churn, which drives V8's full GCs.
 import type { ApiGadgetEvent } from './proto.js';
+import { putVarint } from './varint.js';
 
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
-function putVarint(out: Buffer, at: number, v: number): number {
-  while (v >= 0x80) { out[at++] = (v & 0x7f) | 0x80; v = Math.floor(v / 128); }
-  out[at++] = v;
-  return at;
-}
 
 /** The message bytes: valid until the next call (the caller copies them). */
 export function serializeGadgetEvent(ev: ApiGadgetEvent): Buffer {

@@ -12,23 +12,14 @@ import type * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { EventWriter } from './client-stream.js';
 import type { ApiGadgetEvent } from './proto.js';
+import { putVarint, varintLength } from './varint.js';
 
 /** Payloads up to this size are copied into the message's own Buffer (one write); larger ones are written as they are. */
 const COPY_MAX = 4096;
 
 type DuplexCall = grpc.ServerDuplexStream<unknown, ApiGadgetEvent>;
 
-function varintLen(v: number): number {
-  let n = 1;
-  while (v >= 0x80) { v = Math.floor(v / 128); n++; }
-  return n;
-}
 
-function putVarint(out: Buffer, at: number, v: number): number {
-  while (v >= 0x80) { out[at++] = (v & 0x7f) | 0x80; v = Math.floor(v / 128); }
-  out[at++] = v;
-  return at;
-}
 
 /**
  * The HTTP/2 stream under a grpc-js server call, when grpc-js is laid out as this was written for (1.10-1.14: the
@@ -53,8 +44,8 @@ export function gadgetEventFraming(ev: ApiGadgetEvent): { head: Buffer; tail: Bu
   const type = ev.type >>> 0;
   const seq = ev.seq >>> 0;
   const ds = ev.dataSourceID >>> 0;
-  const headFields = (type ? 1 + varintLen(type) : 0) + (seq ? 1 + varintLen(seq) : 0) + (n > 0 ? 1 + varintLen(n) : 0);
-  const tailLen = ds ? 1 + varintLen(ds) : 0;
+  const headFields = (type ? 1 + varintLength(type) : 0) + (seq ? 1 + varintLength(seq) : 0) + (n > 0 ? 1 + varintLength(n) : 0);
+  const tailLen = ds ? 1 + varintLength(ds) : 0;
   const head = Buffer.allocUnsafe(5 + headFields);
   head[0] = 0;
   head.writeUInt32BE(headFields + n + tailLen, 1);

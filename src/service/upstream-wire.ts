@@ -10,6 +10,7 @@
 // upstream's fieldAccessor.Get does; payload 0 is zero-padded to every static member's end so no slice runs out.
 import { FieldFlag, type Batch, type DataSource, type Field } from '../datasource/index.js';
 import { Kind, baseKind, isArrayKind, scalarSize } from '../datasource/kinds.js';
+import { putVarint, varintLength } from './varint.js';
 
 export interface FieldLayout { payloadIndex: number; offs: number; size: number; flags: number }
 
@@ -98,17 +99,7 @@ export function valueBytes(kind: number, v: unknown): Buffer {
 
 // --- protobuf (hand-written: two message shapes, one of them per event on the hot path) ------------------------
 
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) { n = Math.floor(n / 128); len++; }
-  return len;
-}
 
-function putVarint(out: Buffer, at: number, n: number): number {
-  while (n >= 0x80) { out[at++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128); }
-  out[at++] = n;
-  return at;
-}
 
 /** Tag of DataElement.payload (field 1, bytes) and of GadgetData.data / GadgetDataArray.dataArray (field 3). */
 const TAG_PAYLOAD = 0x0a;
