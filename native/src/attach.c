@@ -131,6 +131,31 @@ static napi_value js_attach_auto(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* attachIter(h, prog, mapFd): a BPF iterator link (BPF_TRACE_ITER); mapFd >= 0 for iter/bpf_map_elem and the other
+ * map iterators (the map to walk), -1 otherwise. Each read of the iterator goes through iterRead (iter_run.c). */
+static napi_value js_attach_iter(napi_env env, napi_callback_info info) {
+  ATTACH_PROLOGUE(3);
+  int32_t map_fd;
+  if (!ig_arg_i32(env, argv[2], "mapFd", &map_fd)) {
+    free(pname);
+    return NULL;
+  }
+  union bpf_iter_link_info linfo;
+  memset(&linfo, 0, sizeof linfo);
+  LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+  if (map_fd >= 0) {
+    linfo.map.map_fd = (__u32)map_fd;
+    opts.link_info = &linfo;
+    opts.link_info_len = sizeof linfo;
+  }
+  struct bpf_link *bl = bpf_program__attach_iter(prog, &opts);
+  char what[512];
+  snprintf(what, sizeof what, "iterator %s", bpf_program__section_name(prog));
+  napi_value r = finish_attach(env, bl, what, pname);
+  free(pname);
+  return r;
+}
+
 /* attachTracepoint(h, prog, category, name) */
 static napi_value js_attach_tracepoint(napi_env env, napi_callback_info info) {
   ATTACH_PROLOGUE(4);
@@ -458,6 +483,7 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
 
 bool ig_attach_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "attachAuto", js_attach_auto);
+  IG_EXPORT(env, exports, "attachIter", js_attach_iter);
   IG_EXPORT(env, exports, "attachTracepoint", js_attach_tracepoint);
   IG_EXPORT(env, exports, "attachRawTracepoint", js_attach_raw_tracepoint);
   IG_EXPORT(env, exports, "attachKprobe", js_attach_kprobe);

@@ -17,6 +17,16 @@ export class Link {
     return this.#handle === null;
   }
 
+  /**
+   * Everything an iterator link's program writes in one walk (BpfObject.attachIter): a new iterator is opened,
+   * read to EOF (`chunk` bytes per read, 0 = 64 KiB) and closed. `netns`: the network namespace a tcp/udp/unix
+   * iterator walks (a /proc/<pid>/ns/net path; null = ig's own). Throws with `.errno` if the kernel fails a read.
+   */
+  readIterator(netns: string | null = null, chunk = 0): Buffer {
+    if (!this.#handle) throw new Error(`${this.description}: link destroyed`);
+    return native.iterRead(this.#handle, netns, chunk);
+  }
+
   /** Detach. Idempotent. */
   destroy(): void {
     const h = this.#handle;

@@ -212,6 +212,14 @@ export interface NativeAddon {
   attachAuto(h: ObjectHandle, prog: string): LinkHandle;
   /** Run an iterator program (SEC("iter/...")) once over what it walks; returns the bytes it wrote (read and dropped). */
   iterRun(h: ObjectHandle, prog: string): number;
+  /** A BPF iterator link (BPF_TRACE_ITER) of a loaded iter/* program; mapFd >= 0: the map an iter/bpf_map_elem walks. */
+  attachIter(h: ObjectHandle, prog: string, mapFd: number): LinkHandle;
+  /**
+   * Open an iterator of the link (in the network namespace at `netnsPath`, null = ig's own) and read it to EOF,
+   * `chunk` bytes per read() (0 = 64 KiB): everything the program wrote, in order. Throws with `.errno` when the
+   * kernel fails a read (message says after how many bytes).
+   */
+  iterRead(l: LinkHandle, netnsPath: string | null, chunk: number): Buffer;
   attachTracepoint(h: ObjectHandle, prog: string, category: string, name: string): LinkHandle;
   attachRawTracepoint(h: ObjectHandle, prog: string, name: string): LinkHandle;
   attachKprobe(h: ObjectHandle, prog: string, func: string, retprobe: boolean): LinkHandle;

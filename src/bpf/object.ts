@@ -249,6 +249,14 @@ export class BpfObject {
     return native.iterRun(this.handle, prog);
   }
 
+  /**
+   * Attach an iterator program (SEC("iter/<target>")) for reading later with Link.readIterator; `mapFd`: the map
+   * an iter/bpf_map_elem program walks. Throws with the kernel's reason when it refuses the target.
+   */
+  attachIter(prog: string, mapFd = -1): Link {
+    return this.#track(native.attachIter(this.handle, prog, mapFd), `${prog} iterator`);
+  }
+
   /** Attach as the program's section name says (bpf_program__attach). */
   attachAuto(prog: string): Link {
     return this.#track(native.attachAuto(this.handle, prog), `${prog} (auto)`);

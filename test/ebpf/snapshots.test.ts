@@ -1,6 +1,6 @@
-// The snapshot contract without BPF iterators (include/gadget/snapshot.h): on-demand SEC("raw_tp") programs run
-// with BPF_PROG_TEST_RUN at each fetch, their ring drained into one array; fetch-interval / fetch-count /
-// ebpf.iter.fetch-on-stop annotations; real iter/* programs refused in one line.
+// Snapshotters: on-demand SEC("raw_tp") programs (include/gadget/snapshot.h) run with BPF_PROG_TEST_RUN at each
+// fetch, their ring drained into one array; BPF iterators (iter/task) read to EOF at each fetch, alone or beside
+// an on-demand program in one data source; fetch-interval / fetch-count / ebpf.iter.fetch-on-stop annotations.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runIgSync } from '../harness/ig.js';
@@ -29,7 +29,10 @@ before(() => {
   build('snap-once', 'snapshot.bpf.c', `name: snap-once\ndatasources:\n  items:\n${FIELDS}`);
   build('snap-periodic', 'snapshot.bpf.c', `name: snap-periodic\ndatasources:\n  items:\n    annotations: {fetch-interval: 200ms, fetch-count: "3"}\n${FIELDS}`);
   build('snap-onstop', 'snapshot.bpf.c', `name: snap-onstop\ndatasources:\n  items:\n    annotations: {ebpf.iter.fetch-on-stop: "true"}\n${FIELDS}`);
-  build('snap-iter', 'iter.bpf.c', 'name: snap-iter\ndatasources:\n  tasks:\n    fields:\n      pid: {annotations: {description: pid}}\n');
+  const TASKS = '    fields:\n      pid: {annotations: {description: pid}}\n      run: {annotations: {description: walk}}\n      kind: {annotations: {description: program}}\n';
+  build('snap-iter', 'iter.bpf.c', `name: snap-iter\ndatasources:\n  tasks:\n${TASKS}`);
+  build('snap-iter-periodic', 'iter.bpf.c', `name: snap-iter-periodic\ndatasources:\n  tasks:\n    annotations: {fetch-interval: 200ms, fetch-count: "3"}\n${TASKS}`);
+  build('snap-iter-onstop', 'iter.bpf.c', `name: snap-iter-onstop\ndatasources:\n  tasks:\n    annotations: {ebpf.iter.fetch-on-stop: "true"}\n${TASKS}`);
 });
 
 interface Item { index: number; run: number; pid: number }
@@ -65,11 +68,43 @@ test('columns: one table', () => {
   assert.match(r.stdout, /^INDEX\s+RUN\s+PID\n\s*0\s+0\s+\d+\n\s*1\s+0\s+\d+\n$/);
 });
 
-test('a snapshotter on a BPF iterator program is refused in one line', () => {
-  const r = runIgSync(['run', 'snap-iter'], { env: runEnv, timeoutMs: 30000 });
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /^Error: gadget snap-iter: snapshotter tasks: program ig_iter_task is a BPF iterator \(iter\/task\), which this kernel does not support/);
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+interface Task { pid: number; run: number; kind: number }
+const taskArrays = (stdout: string) => stdout.trim().split('\n').filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as Task[]);
+
+/** One fetch: the on-demand program's record (ig's pid) first, then the iterator's, ig among them, of one walk. */
+function checkFetch(a: Task[], run: number): void {
+  assert.equal(a[0]!.kind, 2, 'the on-demand program\'s record comes first');
+  const ig = a[0]!.pid;
+  assert.ok(ig > 1);
+  const walk = a.slice(1);
+  assert.ok(walk.length > 1 && walk.every((t) => t.kind === 1 && t.run === run), `one walk, number ${run}`);
+  assert.ok(walk.some((t) => t.pid === ig), 'ig itself is among the tasks the iterator walked');
+}
+
+test('a BPF iterator snapshotter (iter/task) beside an on-demand program: one array with both, then the gadget ends', () => {
+  const r = runIgSync(['run', 'snap-iter', '-o', 'json'], { env: runEnv, timeoutMs: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  const a = taskArrays(r.stdout);
+  assert.equal(a.length, 1);
+  checkFetch(a[0]!, 0);
+});
+
+test('iterators with fetch-interval and fetch-count: a new walk per fetch', () => {
+  const r = runIgSync(['run', 'snap-iter-periodic', '-o', 'json'], { env: runEnv, timeoutMs: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  const a = taskArrays(r.stdout);
+  assert.equal(a.length, 3);
+  a.forEach((x, k) => checkFetch(x, k));
+});
+
+test('iterators with ebpf.iter.fetch-on-stop: one more walk when the gadget stops (the link is attached again after the detach)', () => {
+  const r = runIgSync(['run', 'snap-iter-onstop', '-o', 'json'], { env: runEnv, timeoutMs: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  const a = taskArrays(r.stdout);
+  assert.equal(a.length, 2);
+  checkFetch(a[0]!, 0);
+  // the stop's walk is the first of a new link: the program's global counter still counts across links
+  checkFetch(a[1]!, 1);
 });
 
 test('nothing stays loaded', async () => {

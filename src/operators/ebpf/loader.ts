@@ -2,6 +2,8 @@
 // replace offered maps, give libbpf's unknown sections their program type, load it (a verifier rejection is one
 // line, the log under --verbose) and attach every program that is not run on demand.
 import { readFileSync } from 'node:fs';
+import { Btf } from '../../bpf/btf/btf.js';
+import { BtfKind } from '../../bpf/btf/types.js';
 import { BpfObject } from '../../bpf/object.js';
 import { ProgType } from '../../bpf/constants.js';
 import { GadgetError, type GadgetContext } from '../../gadget/context.js';
@@ -105,7 +107,18 @@ function missingHook(section: string): string | undefined {
     if (!lsms.split(',').includes('bpf')) return `LSM hook ${target} (BPF LSM) is not supported: this kernel has no BPF LSM (CONFIG_BPF_LSM with "bpf" in lsm=)`;
   }
   if (['fentry', 'fexit', 'fmod_ret', 'fentry.s', 'fexit.s'].includes(kind!)) return `${kind} ${target} (BPF trampolines) is not supported by this kernel`;
+  if (kind === 'iter' || kind === 'iter.s') return missingIterTarget(target);
   return undefined;
+}
+
+/** An iterator target the kernel does not register (no bpf_iter_<target> function in its BTF), with the ones it has. */
+function missingIterTarget(target: string): string | undefined {
+  let k: Btf;
+  try { k = Btf.kernel(); } catch { return undefined; } // no kernel BTF: the kernel's own message says more
+  if (k.typesByName(`bpf_iter_${target}`, BtfKind.Func).length > 0) return undefined;
+  const have = k.funcNamesWithPrefix('bpf_iter_').map((f) => f.slice('bpf_iter_'.length))
+    .filter((t) => k.typesByName(`bpf_iter__${t}`, BtfKind.Struct).length > 0).sort();
+  return `iterator target "${target}" does not exist in this kernel (no bpf_iter_${target} in its BTF; it has ${have.join(', ') || 'none'})`;
 }
 
 function firstLine(s: string): string {

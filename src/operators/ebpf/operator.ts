@@ -3,7 +3,7 @@
 //   loader.ts    open, params and offered names, load, attach
 //   tracer.ts    GADGET_TRACER data sources: ring/perf readers (or a render consumer's reader)
 //   mapiter.ts   GADGET_MAPITER data sources: map fetches
-//   snapshots.ts GADGET_SNAPSHOTTER data sources: programs run on demand
+//   snapshots.ts GADGET_SNAPSHOTTER / GADGET_ITER data sources: BPF iterators, or programs run on demand
 import { readFileSync } from 'node:fs';
 import { Btf } from '../../bpf/btf/btf.js';
 import { ElfFile } from '../../bpf/btf/elf.js';
@@ -114,6 +114,7 @@ export class EbpfOperator implements OperatorInstance {
       addStructFields(ds, valLayout, { base: mb.keySize!, kernelEnum: this.kernelEnum });
       this.mapIters.add(ds, it.map, mb.keySize!, mb.valueSize!);
     }
+    this.snapshots.setTargetMaps(m.iterTargetMaps);
     for (const it of m.iters) {
       // Snapshotters: records of `struct <it.struct>` (see snapshots.ts for how they are produced).
       const ds = this.ctx.addDataSource(it.name, 'array');
@@ -168,7 +169,7 @@ export class EbpfOperator implements OperatorInstance {
     let obj = openObject(ctx, this.elf);
     this.obj = obj;
     performance.mark('ig:opened');
-    // Snapshot programs run on demand (never attached); BPF iterators are refused here, in one line.
+    // Snapshot programs are not attached by attachAll: on-demand ones never, iterators by the snapshotter at start.
     const onDemand = this.snapshots.onDemand(new Map(obj.programs().map((p) => [p.name, p.section] as const)));
     const configure = (o: BpfObject) => {
       configureObject(ctx, o, this.ebpfParams, this.btf.markers().vars);

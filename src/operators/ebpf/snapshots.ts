@@ -1,11 +1,22 @@
-// Snapshots without BPF iterators (include/gadget/snapshot.h): the programs named by GADGET_SNAPSHOTTER /
-// GADGET_ITER are `SEC("raw_tp")` programs that are never attached. Each fetch runs them once with
-// BPF_PROG_TEST_RUN (in ig's own task, so they walk kernel lists from there), then drains the ring buffer
-// `gadget_snapshot_buf` synchronously: every sample is one record, and all of them form one array batch.
+// Snapshotters (GADGET_SNAPSHOTTER / GADGET_ITER): each fetch walks kernel objects and emits what the programs
+// wrote as one array batch of `struct <type>` records. Two kinds of program, freely mixed in one snapshotter:
+// - BPF iterators, `SEC("iter/<target>")`, as upstream: attached once at start (a BPF_TRACE_ITER link); each fetch
+//   opens a new iterator of the link and reads it to EOF; the bytes the program wrote with bpf_seq_write are cut
+//   into records of the struct's size (a remainder is an error, as upstream). Network targets (tcp, udp, unix,
+//   netlink, ipv6_route) walk the namespace the iterator is opened in: they are read once per network namespace
+//   of the run (ig's own on the host, the selected containers'). This kernel (6.18) runs the task, task_file,
+//   task_vma, tcp, udp, unix, netlink, ipv6_route, bpf_map, bpf_prog, bpf_link, ksym and kmem_cache targets
+//   (src/bpf/iter.test.ts probes them; docs/architecture.md lists the facts).
+// - On-demand `SEC("raw_tp")` programs (include/gadget/snapshot.h), for kernels without iterators: never
+//   attached; each fetch runs them once with BPF_PROG_TEST_RUN (in ig's own task) and drains the ring buffer
+//   `gadget_snapshot_buf`, one record per sample.
+import { statSync } from 'node:fs';
+import type { Link } from '../../bpf/link.js';
 import type { BpfObject } from '../../bpf/object.js';
 import { drainRing } from '../../bpf/reader.js';
-import type { DataSource } from '../../datasource/index.js';
+import { Batch, type DataSource } from '../../datasource/index.js';
 import { GadgetError, type GadgetContext } from '../../gadget/context.js';
+import type { NetnsPath } from '../../gadget/netns.js';
 import { batchFromRing } from './records.js';
 import { parseCount, parseInterval } from './fetch.js';
 import { readPerCpuCounter } from './counters.js';
@@ -13,10 +24,29 @@ import { emitBatch } from './record-tap.js';
 
 export const SNAPSHOT_RING = 'gadget_snapshot_buf';
 const ON_DEMAND_SECTIONS = new Set(['raw_tp', 'raw_tracepoint']);
+/** Iterator targets that walk the network namespace of the task opening the iterator (bpf_iter_init_seq_net). */
+const PER_NETNS_TARGETS = new Set(['tcp', 'udp', 'unix', 'netlink', 'ipv6_route']);
+
+/** The target of an iterator program's section (`iter/task` → task, `iter.s/task` → task), else undefined. */
+export function iterTarget(section: string): string | undefined {
+  const m = /^iter(?:\.s)?\/(.+)$/.exec(section);
+  return m?.[1];
+}
+
+export interface SnapshotIter {
+  prog: string;
+  section: string;
+  target: string;
+  /** The map an iter/bpf_map_elem program walks (GADGET_ITER_TARGET_MAP). */
+  targetMap?: string;
+  link?: Link;
+}
 
 export interface SnapshotDs {
   ds: DataSource;
   programs: string[];
+  /** The iterator programs (filled by onDemand from the sections); the others run with BPF_PROG_TEST_RUN. */
+  iters: SnapshotIter[];
   intervalMs: number;
   count: number;
   fetchOnStop: boolean;
@@ -24,34 +54,100 @@ export interface SnapshotDs {
   lostSeen: bigint;
 }
 
-/** Check the programs of a snapshotter: all on-demand raw tracepoints, or a one-line reason why not. */
+/** Check the programs of a snapshotter: BPF iterators or on-demand raw tracepoints, or a one-line reason why not. */
 export function checkSnapshotPrograms(gadget: string, name: string, programs: string[], sections: Map<string, string>): void {
   for (const p of programs) {
     const sec = sections.get(p);
     if (sec === undefined) throw new GadgetError(`gadget ${gadget}: snapshotter ${name}: program ${p} is not in the eBPF object`);
-    if (sec.startsWith('iter/') || sec === 'iter') {
-      throw new GadgetError(`gadget ${gadget}: snapshotter ${name}: program ${p} is a BPF iterator (${sec}), which this kernel does not support; use an on-demand SEC("raw_tp") program (include/gadget/snapshot.h)`);
-    }
-    if (!ON_DEMAND_SECTIONS.has(sec)) {
-      throw new GadgetError(`gadget ${gadget}: snapshotter ${name}: program ${p} has section "${sec}"; snapshot programs must be SEC("raw_tp") (run on demand) or iter/* (BPF iterators)`);
-    }
+    if (iterTarget(sec) !== undefined || ON_DEMAND_SECTIONS.has(sec)) continue;
+    throw new GadgetError(`gadget ${gadget}: snapshotter ${name}: program ${p} has section "${sec}"; snapshot programs must be iter/<target> (BPF iterators) or SEC("raw_tp") (run on demand, include/gadget/snapshot.h)`);
   }
 }
 
-/** Run the snapshot programs and return the records they wrote, as one batch. */
-export function takeSnapshot(obj: BpfObject, s: SnapshotDs): { batch: ReturnType<typeof batchFromRing>; dropped: number } {
-  const ring = obj.map(SNAPSHOT_RING);
-  // Anything left over (a failed earlier run) must not leak into this snapshot.
-  drainRing(ring);
-  for (const p of s.programs) {
+/** Where network iterators are read: one path per network namespace (null: ig's own), deduplicated by inode. */
+export type NetnsList = () => NetnsPath[];
+
+/**
+ * Everything an iterator link wrote in one walk per namespace (null: ig's own), checked to be whole records of
+ * `size` bytes. A namespace that vanished meanwhile (its container exited) is skipped, as upstream does.
+ */
+export function readIterator(ds: DataSource, it: SnapshotIter, link: Link, namespaces: NetnsPath[], size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const ns of namespaces) {
+    let buf: Buffer;
     try {
-      obj.testRun(p);
+      buf = link.readIterator(ns);
     } catch (e) {
-      throw new GadgetError(`snapshot ${s.ds.name}: running program ${p} failed: ${(e as Error).message}`);
+      if (ns !== null && (e as { code?: string }).code === 'ENOENT') continue;
+      throw new GadgetError(`snapshot ${ds.name}: reading iterator ${it.prog} (${it.section})${ns ? ` in ${ns}` : ''} failed: ${(e as Error).message}`);
     }
+    if (buf.length % size !== 0) {
+      throw new GadgetError(`snapshot ${ds.name}: iterator ${it.prog} (${it.section}) wrote ${buf.length} bytes, not a whole number of ${size}-byte records of the data source's struct`);
+    }
+    if (buf.length > 0) out.push(buf);
   }
-  const d = drainRing(ring);
-  return { batch: batchFromRing(s.ds, d.buf, d.count), dropped: d.dropped };
+  return out;
+}
+
+/** One batch: the ring buffer's samples (if any program ran on demand), then the iterators' records in order. */
+export function snapshotBatch(ds: DataSource, ring: { buf: Buffer; count: number } | undefined, fixed: Buffer[], size: number): Batch {
+  const n = fixed.reduce((a, b) => a + b.length, 0) / size;
+  if (!ring || ring.count === 0) return Batch.fixed(ds, fixed.length === 1 ? fixed[0]! : Buffer.concat(fixed), size, n);
+  const r = batchFromRing(ds, ring.buf, ring.count);
+  if (n === 0) return r;
+  let end = 0;
+  for (let k = 0; k < r.count; k++) end = Math.max(end, r.offs[k]! + r.lens[k]!);
+  const buf = Buffer.concat([r.buf.subarray(0, end), ...fixed]);
+  const offs = new Uint32Array(r.count + n);
+  const lens = new Uint32Array(r.count + n);
+  offs.set(r.offs.subarray(0, r.count));
+  lens.set(r.lens.subarray(0, r.count));
+  for (let k = 0; k < n; k++) {
+    offs[r.count + k] = end + k * size;
+    lens[r.count + k] = size;
+  }
+  return new Batch(ds, buf, offs, lens, r.count + n);
+}
+
+/** Attach an iterator program of a snapshotter (once; again after the links were destroyed at stop). */
+function iterLink(obj: BpfObject, gadget: string, s: SnapshotDs, it: SnapshotIter): Link {
+  if (it.link && !it.link.destroyed) return it.link;
+  try {
+    it.link = obj.attachIter(it.prog, it.targetMap ? obj.map(it.targetMap).fd : -1);
+  } catch (e) {
+    throw new GadgetError(`gadget ${gadget}: snapshotter ${s.ds.name}: the kernel refused iterator program ${it.prog} (${it.section}): ${(e as Error).message}`);
+  }
+  return it.link;
+}
+
+/** Run the snapshot programs and return the records they wrote, as one batch. */
+export function takeSnapshot(obj: BpfObject, s: SnapshotDs, netns: NetnsList = () => [null], gadget = ''): { batch: Batch; dropped: number } {
+  const iters = new Set(s.iters.map((i) => i.prog));
+  const runs = s.programs.filter((p) => !iters.has(p));
+  let ring: { buf: Buffer; count: number } | undefined;
+  let dropped = 0;
+  if (runs.length > 0) {
+    const rb = obj.map(SNAPSHOT_RING);
+    // Anything left over (a failed earlier run) must not leak into this snapshot.
+    drainRing(rb);
+    for (const p of runs) {
+      try {
+        obj.testRun(p);
+      } catch (e) {
+        throw new GadgetError(`snapshot ${s.ds.name}: running program ${p} failed: ${(e as Error).message}`);
+      }
+    }
+    const d = drainRing(rb);
+    ring = { buf: d.buf, count: d.count };
+    dropped = d.dropped;
+  }
+  const size = s.ds.staticSize;
+  const fixed: Buffer[] = [];
+  for (const it of s.iters) {
+    const link = iterLink(obj, gadget, s, it);
+    fixed.push(...readIterator(s.ds, it, link, PER_NETNS_TARGETS.has(it.target) ? netns() : [null], size));
+  }
+  return { batch: snapshotBatch(s.ds, ring, fixed, size), dropped };
 }
 
 /** The snapshotter part of the eBPF operator: data sources filled by running programs on demand. */
@@ -60,8 +156,18 @@ export class Snapshots {
   private timers: NodeJS.Timeout[] = [];
   private immediates: NodeJS.Immediate[] = [];
   private obj?: BpfObject;
+  /** Network namespaces network iterators are read in, by inode (null: ig's own), following the run's containers. */
+  private readonly namespaces = new Map<number, NetnsPath>();
+  private unfollow: (() => void)[] = [];
+  /** GADGET_ITER_TARGET_MAP: the map each iter/bpf_map_elem program walks. */
+  private targetMaps = new Map<string, string>();
 
   constructor(private readonly ctx: GadgetContext) {}
+
+  /** The maps iter/bpf_map_elem programs walk (GADGET_ITER_TARGET_MAP markers). */
+  setTargetMaps(pairs: { program: string; map: string }[]): void {
+    for (const { program, map } of pairs) this.targetMaps.set(program, map);
+  }
 
   /** A data source of `GADGET_SNAPSHOTTER` records; fetch-interval / fetch-count come from its annotations. */
   add(ds: DataSource, programs: string[]): void {
@@ -73,17 +179,38 @@ export class Snapshots {
       intervalMs = parseInterval(a('fetch-interval') ?? '0', `${what}: fetch-interval`);
       count = parseCount(a('fetch-count') ?? '1', `${what}: fetch-count`);
     } catch (e) { throw new GadgetError((e as Error).message); }
-    this.list.push({ ds, programs, intervalMs, count, fetchOnStop: a('ebpf.iter.fetch-on-stop') === 'true', fetches: 0, lostSeen: 0n });
+    this.list.push({ ds, programs, iters: [], intervalMs, count, fetchOnStop: a('ebpf.iter.fetch-on-stop') === 'true', fetches: 0, lostSeen: 0n });
   }
 
-  /** Check the programs (before load); returns the ones that run on demand and must not be attached. */
+  /**
+   * Check the programs (before load); returns the ones the loader must not attach: on-demand programs are never
+   * attached, iterators are attached here at start.
+   */
   onDemand(sections: Map<string, string>): Set<string> {
     const out = new Set<string>();
     for (const s of this.list) {
       checkSnapshotPrograms(this.ctx.name, s.ds.name, s.programs, sections);
-      for (const p of s.programs) out.add(p);
+      s.iters = [];
+      for (const p of s.programs) {
+        out.add(p);
+        const section = sections.get(p)!;
+        const target = iterTarget(section);
+        if (target !== undefined) s.iters.push({ prog: p, section, target, targetMap: this.targetMaps.get(p) });
+      }
     }
     return out;
+  }
+
+  private netnsList = (): NetnsPath[] => [...this.namespaces.values()];
+
+  /** Read network iterators in the run's namespaces: ig's own (host) or the selected containers', as they change. */
+  private followNamespaces(): void {
+    const nsIno = (path: NetnsPath): number | undefined => {
+      try { return statSync(path ?? '/proc/self/ns/net').ino; } catch { return undefined; } // gone already: nothing to read there
+    };
+    const add = (path: NetnsPath) => { const ino = nsIno(path); if (ino !== undefined && !this.namespaces.has(ino)) this.namespaces.set(ino, path); };
+    for (const p of this.ctx.netns.paths) add(p);
+    this.unfollow.push(this.ctx.netns.onAdd(add), this.ctx.netns.onRemove((ino) => { if (this.namespaces.get(ino) !== null) this.namespaces.delete(ino); }));
   }
 
   /** Start fetching; `onlySnapshots`: nothing else produces records, so the gadget is done when these are. */
@@ -91,10 +218,13 @@ export class Snapshots {
     if (this.list.length === 0) return;
     this.obj = obj;
     const ctx = this.ctx;
+    // Iterators are attached now, so a target the kernel refuses ends the start in one line.
+    for (const s of this.list) for (const it of s.iters) iterLink(obj, ctx.name, s, it);
+    if (this.list.some((s) => s.iters.some((it) => PER_NETNS_TARGETS.has(it.target)))) this.followNamespaces();
     const finite = this.list.filter((s) => s.count > 0);
     const run = (s: SnapshotDs): boolean => {
       try {
-        const { batch, dropped } = takeSnapshot(obj, s);
+        const { batch, dropped } = takeSnapshot(obj, s, this.netnsList, ctx.name);
         s.fetches++;
         emitBatch(ctx, s.ds, batch);
         if (dropped > 0) s.ds.reportLost(dropped, 'snapshot larger than the drain limit');
@@ -139,6 +269,7 @@ export class Snapshots {
   stopTimers(): void {
     for (const t of this.timers.splice(0)) clearInterval(t);
     for (const t of this.immediates.splice(0)) clearImmediate(t);
+    for (const f of this.unfollow.splice(0)) f();
   }
 
   /** The final fetch of the data sources that ask for one; then forget the object. */
@@ -149,8 +280,10 @@ export class Snapshots {
     for (const s of this.list) {
       if (!s.fetchOnStop) continue;
       try {
-        emitBatch(this.ctx, s.ds, takeSnapshot(obj, s).batch);
+        // The iterator links were destroyed with the others at stop: attached again for this walk.
+        emitBatch(this.ctx, s.ds, takeSnapshot(obj, s, this.netnsList, this.ctx.name).batch);
       } catch (e) { this.ctx.log.warn(`${s.ds.name}: final fetch failed: ${(e as Error).message}`); }
     }
+    for (const s of this.list) for (const it of s.iters) it.link?.destroy();
   }
 }
