@@ -12,10 +12,13 @@ export interface EventView {
 
 export type ViewClass = new (b: Batch, i: number) => EventView;
 
-/** The fields events expose: those `-o json` prints, or the named ones (and their children) with `fields`. */
+/**
+ * The fields events expose: those `-o json` prints, or the named ones (and their children) with `fields`, which may
+ * name json.skip fields too (trace_exec's args_count: left out of JSON, still a value of the event).
+ */
 export function viewFields(ds: DataSource, fields?: string[]): Field[] {
-  const all = jsonFields(ds);
-  if (!fields || fields.length === 0) return all;
+  if (!fields || fields.length === 0) return jsonFields(ds);
+  const all = ds.fields.filter((f) => !f.unreferenced).sort((a, b) => a.order - b.order || a.index - b.index);
   const out = new Set<Field>();
   for (const raw of fields) {
     const name = raw.trim();

@@ -55,11 +55,12 @@ function replay(file: string, flags: string[]): { stdout: string; stderr: string
 
 // done: the live run saw our activity (checked while it runs, to stop early, and after). maxMs: profilers print
 // when they stop, so they run that long.
-const cases: { gadget: string; flags: string[]; done: (s: string) => boolean; maxMs?: number }[] = [
+// absent: what neither prints (trace_exec's json.skip fields).
+const cases: { gadget: string; flags: string[]; done: (s: string) => boolean; maxMs?: number; absent?: RegExp }[] = [
   { gadget: 'trace_open', flags: ['--host', '--comm', COMM, '-o', 'json'], done: (s) => s.includes(marker) },
   { gadget: 'trace_open', flags: ['--host', '--comm', COMM, '--filter', 'fname~marker', '--fields', 'timestamp,proc.comm,proc.pid,proc.exe,proc.creds.user,fname,error'], done: (s) => s.includes(COMM) },
   // trace_exec's kernel filter sees the command name before the exec: filtered after it, in the pipeline.
-  { gadget: 'trace_exec', flags: ['--host', '--filter', `proc.comm==${COMM}`, '-o', 'json'], done: (s) => s.includes(marker) },
+  { gadget: 'trace_exec', flags: ['--host', '--filter', `proc.comm==${COMM}`, '-o', 'json'], done: (s) => s.includes(marker), absent: /"args_(count|size)"/ },
   { gadget: 'trace_exec', flags: ['--host', '--filter', `proc.comm==${COMM}`, '-o', 'columns'], done: (s) => s.includes(COMM) },
   { gadget: 'top_file', flags: ['--host', '--comm', COMM, '-o', 'json', '--map-fetch-interval', '500ms'], done: (s) => s.split('\n').filter((l) => l.includes(COMM)).length >= 3 },
   { gadget: 'top_file', flags: ['--host', '--comm', COMM, '--map-fetch-interval', '500ms', '--sort', '-rbytes', '--max-entries', '5'], done: (s) => s.split('\n').filter((l) => l.includes(COMM)).length >= 6 },
@@ -76,6 +77,7 @@ for (const [k, c] of cases.entries()) {
     const r = replay(file, c.flags);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, live.stdout, `replay differs from the live run (${c.gadget} ${c.flags.join(' ')})`);
+    if (c.absent) assert.doesNotMatch(live.stdout, c.absent);
     assert.equal(r.stderr.includes('replay stopped'), false, r.stderr);
   });
 }

@@ -12,7 +12,7 @@ import { ownedProgIds, stillLoaded, until } from '../../../test/harness/daemon.j
 
 interface Sample {
   proc: { comm: string; pid: number; tid: number };
-  kern_stack: string; kern_stack_raw: number; user_stack: string; user_stack_id: number; samples: number;
+  kern_stack: string; kern_stack_raw: number; user_stack: string; samples: number;
   user_stack_raw: { stack_id: number; tgid_level0: number; inode: number };
 }
 
@@ -56,7 +56,8 @@ async function profile(extra: string[], seconds: number, busy?: { pid: number; c
   const busyCpu = busy ? cpuSeconds(busy.pid) - cpu0 : 0;
   const r = await ig.stop('SIGINT');
   assert.equal(r.code, 0, r.stderr);
-  const arrays = r.stdout.split('\n').filter((l) => l.startsWith('['));
+  // -o json's arrays, one per line (-o jsonpretty and yaml are read by the caller)
+  const arrays = r.stdout.split('\n').filter((l) => l.startsWith('[') && l.endsWith(']'));
   return { samples: arrays.flatMap((l) => JSON.parse(l) as Sample[]), stdout: r.stdout, busyCpu };
 }
 
@@ -103,7 +104,29 @@ test('--kernel-stacks-only and --pid: only the process, no user stack', async ()
   const { samples } = await profile(['-o', 'json', '--kernel-stacks-only', '--pid', String(hot.pid)], 1);
   hot.kill('SIGKILL');
   assert.ok(samples.length > 0);
-  assert.ok(samples.every((s) => s.proc.pid === hot.pid && s.user_stack === '' && s.user_stack_id === 0xffffffff), JSON.stringify(samples[0]));
+  assert.ok(samples.every((s) => s.proc.pid === hot.pid && s.user_stack === '' && s.user_stack_raw.stack_id === 0xffffffff), JSON.stringify(samples[0]));
+  // user_stack_id is json.skip (upstream's gadget.yaml): the aggregation key is not printed, its twin stack_id is
+  assert.ok(samples.every((s) => !('user_stack_id' in s)), JSON.stringify(samples[0]));
+});
+
+test('json.skip: user_stack_id is not in -o jsonpretty or yaml, its column still is with --fields, and --filter and --sort read it', async () => {
+  const hot = spawn(hotPath, [], { stdio: 'ignore' });
+  kids.push(hot);
+  const only = ['--kernel-stacks-only', '--pid', String(hot.pid)];
+  const [pretty, yaml, cols] = await Promise.all([
+    profile(['-o', 'jsonpretty', ...only], 1),
+    profile(['-o', 'yaml', ...only], 1),
+    // no user stacks: every id is (u32)-1, so the filter keeps them all; 0 would keep none
+    profile(['--fields', 'proc.pid,user_stack_id,samples', '--filter', 'user_stack_id==4294967295', '--sort', 'user_stack_id,-samples', ...only], 1),
+  ]);
+  hot.kill('SIGKILL');
+  assert.match(pretty.stdout, /"user_stack_raw": \{/);
+  assert.doesNotMatch(pretty.stdout, /user_stack_id/);
+  assert.match(yaml.stdout, /^ {4}stack_id: 4294967295$/m);
+  assert.doesNotMatch(yaml.stdout, /user_stack_id/);
+  const rows = cols.stdout.trim().split('\n');
+  assert.match(rows[0]!, /^PID\s+USER_STACK_ID\s+SAMPLES$/);
+  assert.ok(rows.slice(1).some((l) => new RegExp(`^\\s*${hot.pid}\\s+4294967295\\s+\\d+$`).test(l)), cols.stdout);
 });
 
 test('columns: one table at the end with the stacks', async () => {

@@ -10,7 +10,7 @@ const hasArg = (e: { args: string }, arg: string) => e.args.split('\u00a0').incl
 interface ExecEvent {
   timestamp: string;
   proc: { comm: string; pid: number; tid: number; creds: { uid: number }; parent: { comm: string; pid: number } };
-  args: string; args_count: number; error: string; exepath: string; file: string; upper_layer: boolean;
+  args: string; error: string; exepath: string; file: string; upper_layer: boolean;
 }
 
 test('ig run trace_exec reports an exec with its arguments, pid and parent', async () => {
@@ -26,7 +26,8 @@ test('ig run trace_exec reports an exec with its arguments, pid and parent', asy
   assert.equal(ev.proc.comm, 'echo');
   // joined by the gadget's WASM module with U+00A0, as upstream's
   assert.equal(ev.args, ['/bin/echo', 'hello', marker].join('\u00a0'));
-  assert.equal(ev.args_count, 3);
+  // args_count and args_size are json.skip (upstream's gadget.yaml): only the joined args are printed
+  assert.ok(!('args_count' in ev) && !('args_size' in ev), JSON.stringify(ev));
   assert.equal(ev.error, '');
   assert.equal(ev.proc.parent.pid, process.pid);
   assert.equal(ev.proc.creds.uid, process.getuid!());
@@ -40,7 +41,52 @@ test("the WASM module joins the arguments as upstream's: U+00A0 between them, sp
   const ev = await ig.waitFor<ExecEvent>((e) => hasArg(e, marker), () => { spawn('/bin/echo', argv, { stdio: 'ignore' }); });
   await ig.stop();
   assert.equal(ev.args, ['/bin/echo', ...argv].join('\u00a0'));
-  assert.equal(ev.args_count, 5);
+});
+
+test('json.skip: args_count and args_size are left out of json, jsonpretty and yaml (native and JS renderers), still shown as columns and read by --filter', async () => {
+  const marker = `ig-exec-skip-${process.pid}`;
+  const sh = '/bin/echo';
+  // --filter on a skipped field: 4 arguments (echo's argv[0] and three), so 2- and 3-argument execs are not shown
+  const filter = ['--filter', 'proc.comm==echo,args_count==4'];
+  const runs = {
+    native: new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', '-v', ...filter]),
+    js: new IgProcess(['run', 'trace_exec', '--host', '-o', 'json', ...filter], { IG_NATIVE_RENDER: '0' }),
+    pretty: new IgProcess(['run', 'trace_exec', '--host', '-o', 'jsonpretty', ...filter]),
+    yaml: new IgProcess(['run', 'trace_exec', '--host', '-o', 'yaml', ...filter]),
+    // a skipped field is still a column when asked for (upstream hides it from JSON only)
+    cols: new IgProcess(['run', 'trace_exec', '--host', '--fields', 'proc.comm,args_count,args_size,args', ...filter]),
+  };
+  const all = Object.values(runs);
+  try {
+    const done = () => all.every((p) => p.stdout.includes(`${marker}-4`));
+    for (let t = 0; t < 120 && !done(); t++) {
+      for (const n of [2, 3, 4]) spawn(sh, Array.from({ length: n - 1 }, (_, k) => (k === n - 2 ? `${marker}-${n}` : `a${k}`)), { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await Promise.all(all.map((p) => p.stop()));
+  }
+  for (const [name, p] of Object.entries(runs)) {
+    assert.ok(p.stdout.includes(`${marker}-4`), `${name}: ${p.stderr}`);
+    assert.ok(!p.stdout.includes(`${marker}-3`) && !p.stdout.includes(`${marker}-2`), `${name}: filter on args_count: ${p.stdout}`);
+  }
+  for (const name of ['native', 'js', 'pretty', 'yaml'] as const) assert.doesNotMatch(runs[name].stdout, /args_count|args_size/, name);
+  // the native renderer kept the fast path with args_size only read, not shown
+  assert.match(runs.native.stderr, /exec: \d+ records rendered on the reader thread/);
+  assert.doesNotMatch(runs.native.stderr, /JSON rendered in JS/);
+  // one exec both runs saw (each attached at its own time), without the wall-clock times each run computes
+  const lines = (p: IgProcess) => p.stdout.split('\n').filter((l) => l.includes(`${marker}-4`));
+  const pidOf = (l: string) => /"pid":(\d+)/.exec(l)![1];
+  const jsLines = new Map(lines(runs.js).map((l) => [pidOf(l), l]));
+  const both = lines(runs.native).find((l) => jsLines.has(pidOf(l)));
+  assert.ok(both, 'an exec seen by both runs');
+  const comparable = (l: string) => l.replace(/"timestamp":"[^"]*"/, '"timestamp":""').replace(/"timestamp_raw":\d+/, '"timestamp_raw":0');
+  assert.equal(comparable(both), comparable(jsLines.get(pidOf(both))!), 'native and JS lines byte-equal');
+  const line = (p: IgProcess) => lines(p)[0]!;
+  assert.match(runs.yaml.stdout, new RegExp(`^args: /bin/echo\u00a0a0\u00a0a1\u00a0${marker}-4$`, 'm'));
+  // args_size: the four NUL-terminated arguments
+  const size = [sh, 'a0', 'a1', `${marker}-4`].reduce((n, a) => n + a.length + 1, 0);
+  assert.match(line(runs.cols), new RegExp(`^echo\\s+4\\s+${size}\\s+/bin/echo\u00a0a0\u00a0a1\u00a0${marker}-4$`));
 });
 
 test('columns show COMM PID TID UID GID PCOMM PPID ERROR ARGS', async () => {

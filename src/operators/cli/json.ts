@@ -44,10 +44,23 @@ export function valueWriter(f: Field): Writer {
 
 export interface Node { name: string; field?: Field; children: Node[] }
 
-/** Fields JSON shows: every referenced value field (hidden ones too) except json.skip. */
+/** The field annotation that keeps a field (and everything under it) out of JSON, as upstream's json formatter. */
+export const JSON_SKIP = 'json.skip';
+
+/**
+ * True when JSON output leaves `f` out: it or one of its parents is annotated `json.skip: "true"` (exactly that
+ * text, as upstream compares it; gadget.yaml's YAML boolean `true` reads as it). Skipped fields stay readable by
+ * everything else (filters, sort, columns, operators, the native plan's joined strings).
+ */
+export function jsonSkipped(f: Field): boolean {
+  for (let x: Field | undefined = f; x; x = x.parent) if (x.annotation(JSON_SKIP) === 'true') return true;
+  return false;
+}
+
+/** Fields JSON shows: every referenced value field (hidden ones too) except json.skip ones. */
 export function jsonFields(ds: DataSource): Field[] {
   // Same order as columns: enrichment first (negative orders), converted fields beside their raw ones.
-  return ds.fields.filter((f) => !f.unreferenced && f.annotation('json.skip') !== 'true')
+  return ds.fields.filter((f) => !f.unreferenced && !jsonSkipped(f))
     .sort((a, b) => a.order - b.order || a.index - b.index);
 }
 

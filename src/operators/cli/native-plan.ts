@@ -497,10 +497,14 @@ class PlanBuilder {
 
 export interface PlanSpec { ops: Int32Array; literals: Buffer; memos: Int32Array; wallOffsetNs: bigint; specs: MemoSpec[] }
 
-/** The plan's arrays for `fields` (what json.ts would print with indent 0). Throws PlanError when a field has no native form. */
-export function planSpec(fields: Field[], preds: Predicate[] = []): PlanSpec {
+/**
+ * The plan's arrays for `fields` (what json.ts would print with indent 0). `all`: the fields ops may read without
+ * showing them (a joined string's length and count, e.g. trace_exec's args_size under json.skip). Throws PlanError
+ * when a field has no native form.
+ */
+export function planSpec(fields: Field[], preds: Predicate[] = [], all: Field[] = []): PlanSpec {
   const b = new PlanBuilder();
-  b.byName = new Map(fields.map((f) => [f.fullName, f]));
+  b.byName = new Map([...all, ...fields].map((f) => [f.fullName, f]));
   b.filter(preds);
   b.node(buildTree(fields), 0);
   return finish(b);
@@ -547,9 +551,12 @@ function finish(b: PlanBuilder): PlanSpec {
   return { ops: Int32Array.from(ops), literals: Buffer.concat(lits), memos: Int32Array.from(memoWords), wallOffsetNs: b.wallOffsetNs ?? 0n, specs: b.memos };
 }
 
-/** Compile `fields` (and the data source's filter predicates) into a native plan, or say why the data source stays on the JS path. */
-export function compileNativePlan(fields: Field[], preds: Predicate[] = []): NativePlan | { reason: string } {
-  return compileSpec(() => planSpec(fields, preds));
+/**
+ * Compile `fields` (and the data source's filter predicates) into a native plan, or say why the data source stays on
+ * the JS path. `all`: fields ops may read without showing them (planSpec).
+ */
+export function compileNativePlan(fields: Field[], preds: Predicate[] = [], all: Field[] = []): NativePlan | { reason: string } {
+  return compileSpec(() => planSpec(fields, preds, all));
 }
 
 /** Compile a columns row (and the filter predicates) into a native plan, or say why it stays on the JS path. */

@@ -7,7 +7,7 @@ import type { Batch, DataSource, Field } from '../../datasource/index.js';
 import { perDataSource } from '../perds.js';
 import type { ReaderOutput } from '../../bpf/reader.js';
 import { Errno } from '../../bpf/constants.js';
-import { makeJsonEncoder, jsonFields } from './json.js';
+import { makeJsonEncoder, jsonFields, jsonSkipped } from './json.js';
 import { compileNativePlan, compileNativeColumns, type NativePlan } from './native-plan.js';
 import { columnFor, fitColumnsToWidth, headerLine, rowLine, type Column } from './columns.js';
 import { selectFields } from './fields.js';
@@ -157,9 +157,12 @@ function nativeLineRenderer(ctx: GadgetContext, ds: DataSource, line: (b: Batch,
   return render;
 }
 
-/** What JSON output shows: the --fields selection, else every referenced field. */
+/**
+ * What JSON output (json, jsonpretty, yaml) shows: the --fields selection, else every referenced field; json.skip
+ * fields never (upstream's formatter checks it before any selection).
+ */
 function jsonFieldList(ds: DataSource, fieldsSpec: string | undefined): Field[] {
-  return fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
+  return fieldsSpec ? selectFields(ds, fieldsSpec).filter((f) => !jsonSkipped(f)) : jsonFields(ds);
 }
 
 /**
@@ -170,7 +173,8 @@ function nativeRenderer(ctx: GadgetContext, ds: DataSource, mode: string, fields
   const preds = ds.predicates();
   if (mode === 'json') {
     const list = jsonFieldList(ds, fieldsSpec);
-    const np = compileNativePlan(list, preds);
+    // every field may be read by an op (a joined string's length and count), shown or not
+    const np = compileNativePlan(list, preds, ds.fields);
     if ('reason' in np) return np;
     return { np, render: nativeLineRenderer(ctx, ds, makeJsonEncoder(list, 0), sink, np, onStdoutClosed) };
   }
