@@ -22,6 +22,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, start, stop, waitLine } from './lib/child.js';
 import { fix, markdownTable, median } from './lib/table.js';
+import { memoryRollup } from './lib/smaps.js';
+import { parseStartupMemory, parseStatus, type ResidentAt } from '../src/cli/startup-memory.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TICK = 'igb_tick';
@@ -31,7 +33,7 @@ const BPFTRACE = [
 ].join('\n');
 const MARKS = ['cache', 'main', 'config', 'run', 'image', 'prepared', 'start', 'opened', 'loaded', 'attached'];
 
-interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; cpuMarks?: Record<string, number>; cache?: string; error?: string }
+interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; cpuMarks?: Record<string, number>; memMarks?: Record<string, ResidentAt>; firstMem?: ResidentAt; firstUssKb?: number; holdMem?: ResidentAt; holdUssKb?: number; cache?: string; error?: string }
 interface Tool { name: string; cmd: string; args: string[]; env: NodeJS.ProcessEnv; ig?: boolean }
 
 function options(argv: string[]): { runs: number; holdMs: number; json?: string; only?: RegExp } {
@@ -77,7 +79,13 @@ async function measure(t: Tool, holdMs: number): Promise<Sample> {
     await waitLine(c, new RegExp(TICK), 30000);
     s.firstMs = performance.now() - t0;
     s.cpuMs = Number(readFileSync(`/proc/${c.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    // the resident set at the first event, and USS (smaps_rollup: private pages; the shared page-cache pages of
+    // node's binary count in RSS, not here)
+    s.firstMem = parseStatus(readFileSync(`/proc/${c.pid}/status`, 'latin1'));
+    s.firstUssKb = memoryRollup(c.pid)?.ussKb;
     await sleep(holdMs);
+    s.holdMem = parseStatus(readFileSync(`/proc/${c.pid}/status`, 'latin1'));
+    s.holdUssKb = memoryRollup(c.pid)?.ussKb;
     s.hwmKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${c.pid}/status`, 'utf8'))?.[1]);
     s.split = residentSplit(c.pid);
   } catch (e) {
@@ -94,6 +102,9 @@ async function measure(t: Tool, holdMs: number): Promise<Sample> {
   // the process's CPU time at main and at each later mark
   const cm = /startup-cpu: (.*)/.exec(err);
   if (cm) s.cpuMarks = Object.fromEntries(cm[1]!.split(', ').map((kv) => { const [k, v] = kv.split(' '); return [k!, Number(v)]; }));
+  // the resident set at each mark (src/cli/startup-memory.ts)
+  const mm = /startup-memory: (.*)/.exec(err);
+  if (mm) s.memMarks = parseStartupMemory(mm[1]!);
   return s;
 }
 
@@ -167,6 +178,19 @@ async function main(): Promise<void> {
   const cpuMarks = MARKS.filter((k) => k !== 'cache');
   const cpuRows = tools.filter((t) => t.ig).map((t) => [t.name, ...cpuMarks.map((k) => fix(med(ok(results.get(t.name)!), (s) => s.cpuMarks?.[k]), 0)), fix(med(ok(results.get(t.name)!), (s) => s.cpuMs), 0)]);
   text += `\n\nCPU time the process had used at each mark, median ms (the wall clock between marks is mostly waiting for a core on a busy machine):\n\n${markdownTable(['run', ...cpuMarks, 'first event'], cpuRows)}`;
+  // Memory per phase: VmRSS (RssAnon + RssFile) at each mark, at the first event and after the hold, median MiB.
+  const MEM_MARKS = ['main', 'image', 'start', 'loaded', 'attached'];
+  const memRows: string[][] = [];
+  for (const t of tools.filter((x) => x.ig)) {
+    const xs = ok(results.get(t.name)!);
+    const cell = (f: (s: Sample) => ResidentAt | undefined) => {
+      const m = (g: (r: ResidentAt) => number) => fix((med(xs, (s) => { const r = f(s); return r ? g(r) : undefined; }) ?? NaN) / 1024, 1);
+      return `${m((r) => r.rssKb)} (${m((r) => r.anonKb)} + ${m((r) => r.fileKb)})`;
+    };
+    memRows.push([t.name, ...MEM_MARKS.map((k) => cell((s) => s.memMarks?.[k])), cell((s) => s.firstMem), fix((med(xs, (s) => s.firstUssKb) ?? NaN) / 1024, 1),
+      cell((s) => s.holdMem), fix((med(xs, (s) => s.holdUssKb) ?? NaN) / 1024, 1), fix((med(xs, (s) => s.hwmKb) ?? NaN) / 1024, 1)]);
+  }
+  text += `\n\nig's resident set per phase, median MiB: VmRSS (RssAnon + RssFile; RssFile holds node's binary, the libraries and the mmapped ring and maps); USS = private pages (smaps_rollup); VmHWM = peak RSS of the whole run:\n\n${markdownTable(['run', ...MEM_MARKS, 'first event', 'USS at first event', `after ${o.holdMs} ms more`, 'USS then', 'VmHWM'], memRows)}`;
   // Ratios within this run (the machine's load moves every absolute figure; these move much less).
   const first = (name: string) => med(ok(results.get(name) ?? []), (s) => s.firstMs);
   const cpu = (name: string) => med(ok(results.get(name) ?? []), (s) => s.cpuMs);

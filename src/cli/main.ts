@@ -8,6 +8,7 @@ import { didYouMean } from '../gadget/suggest.js';
 import { registerCompletion, complete } from './completion.js';
 import { Config, setActiveConfig } from '../config/config.js';
 import { traceMemory } from './trace-memory.js';
+import { formatResident, residentNow } from './startup-memory.js';
 
 async function loadOptional(program: Command): Promise<void> {
   // Command groups owned by other modules; each registers itself on the root command. Literal import()s, so the
@@ -91,15 +92,21 @@ function traceStartup(): void {
   // Each later mark also notes the process's CPU time (a second line): on a busy machine the wall clock between
   // two marks is mostly waiting for a core, the CPU time is what the step costs.
   const cpuAt: string[] = [];
+  const memAt: string[] = [formatResident('main', residentNow())];
   const mark = performance.mark.bind(performance);
   performance.mark = ((name: string, o?: PerformanceMarkOptions) => {
-    if (name.startsWith('ig:')) cpuAt.push(`${name.slice(3)} ${cpuNow().toFixed(1)}`);
+    if (name.startsWith('ig:')) {
+      cpuAt.push(`${name.slice(3)} ${cpuNow().toFixed(1)}`);
+      memAt.push(formatResident(name.slice(3), residentNow()));
+    }
     return mark(name, o);
   }) as typeof performance.mark;
   process.on('exit', () => {
     const marks = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('ig:'));
     process.stderr.write(`startup: ${marks.map((m) => `${m.name.slice(3)} ${m.startTime.toFixed(1)}`).join(', ')}, cpu-main ${cpuAtMain.toFixed(1)}\n`);
     process.stderr.write(`startup-cpu: main ${cpuAtMain.toFixed(1)}${cpuAt.map((m) => `, ${m}`).join('')}\n`);
+    // rss/anon/file/hwm kB at each mark (src/cli/startup-memory.ts)
+    process.stderr.write(`startup-memory: ${memAt.join(', ')}\n`);
   });
 }
 
