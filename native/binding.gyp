@@ -17,6 +17,7 @@
       "src/render_plan.c",
       "src/memo_source.c",
       "src/render_buffer.c",
+      "src/render_pieces.c",
       "src/render_width.c",
       "src/joined_strings.c",
       "src/metrics_agg.c",

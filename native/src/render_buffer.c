@@ -11,7 +11,10 @@
  * batch and calls again for the rest, so the output is the same bytes in the same order. A frame that does not
  * parse renders nothing: JS decodes it and reports the error with its own message. */
 #include "render_plan.h"
+#include "joined_strings.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +95,21 @@ static void skip_value(cur *c, int depth) {
   }
 }
 
+/* skip_value(c, 0) with the common values inline: a tag alone, a one-byte integer, a string shorter than 128 bytes
+ * (a storm's values are nearly all one of these; 24 per trace_open record, walked twice). */
+static inline void next_value(cur *c) {
+  size_t at = c->pos;
+  if (c->end - at >= 2) {
+    uint8_t tag = c->p[at], b = c->p[at + 1];
+    if (tag <= TAG_TRUE) { c->pos = at + 1; return; }
+    if (!(b & 0x80)) {
+      if (tag == TAG_UINT || tag == TAG_NEGINT) { c->pos = at + 2; return; }
+      if ((tag == TAG_STRING || tag == TAG_BYTES) && b <= c->end - at - 2) { c->pos = at + 2 + b; return; }
+    }
+  }
+  skip_value(c, 0);
+}
+
 /* One value into its slot; false when it has no slot form (the record goes to JS). */
 static bool put_value(cur *c, uint8_t *slot, int32_t type, uint32_t size) {
   if (type == SLOT_SKIP) { skip_value(c, 0); return true; }
@@ -136,6 +154,46 @@ static bool put_value(cur *c, uint8_t *slot, int32_t type, uint32_t size) {
   }
   memcpy(slot, &u, size); /* little-endian: the low `size` bytes */
   return true;
+}
+
+/* Scratch of make_piece: one slot's value, and its JSON text (put_cstr's bound for a 4096-byte slot). */
+static __thread uint8_t t_slot[4096 + 8];
+static __thread uint8_t t_text[4096 * 6 + 2];
+
+/* The piece of value `val` (bound with ig_plan_bind_pieces) from the encoded value at c (its bytes [c->pos, end)):
+ * the text the plan's op would render from the slot put_value fills. False: no slot form (the record goes to JS). */
+static bool make_piece(cur *c, size_t end, ig_pieces *pcs, uint32_t val, int32_t type, uint32_t size) {
+  size_t v0 = c->pos;
+  if (size > sizeof t_slot - 8 || !put_value(c, t_slot, type, size)) return false;
+  size_t n;
+  switch (type) {
+    case SLOT_STR: {
+      t_text[0] = '"';
+      uint8_t *e = ig_json_escape(t_text + 1, t_slot, strlen((const char *)t_slot));
+      *e++ = '"';
+      n = (size_t)(e - t_text);
+      break;
+    }
+    case SLOT_UINT: {
+      uint64_t u = 0;
+      memcpy(&u, t_slot, size);
+      n = (size_t)snprintf((char *)t_text, 24, "%" PRIu64, u);
+      break;
+    }
+    case SLOT_SINT: {
+      uint64_t u = 0;
+      memcpy(&u, t_slot, size);
+      if (size < 8 && (u >> (8 * size - 1)) & 1) u |= ~0ull << (8 * size); /* sign-extend */
+      n = (size_t)snprintf((char *)t_text, 24, "%" PRId64, (int64_t)u);
+      break;
+    }
+    case SLOT_BOOL:
+      n = t_slot[0] ? 4 : 5;
+      memcpy(t_text, t_slot[0] ? "true" : "false", n);
+      break;
+    default: return false;
+  }
+  return ig_pieces_set(pcs, val, c->p + v0, end - v0, t_text, n);
 }
 
 /* Per-thread scratch kept between calls: the twin record, and the lines of a frame. */
@@ -310,14 +368,36 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     total += span;
     if (c.bad || total > MAX_RECORD_BYTES || !check_record(c.p, rstart, c.pos, span)) return ig_undefined(env);
   }
+  ig_pieces *pcs = ig_plan_pieces(p);
+  if (pcs && ig_pieces_nvals(pcs) != l.nvals) pcs = NULL; /* bound for another layout: the slots are filled */
+  ig_piece *pv = pcs ? ig_pieces_all(pcs) : NULL;
   size_t *col = malloc(sizeof *col * (l.nvals ? l.nvals : 1));
-  if (!col) return ig_throw_msg(env, "renderBatchFrame: out of memory");
+  /* same[j]: every record of the frame has the same value j (with pieces bound: most of a storm's columns) */
+  uint8_t *same = calloc(l.nvals ? l.nvals : 1, 1);
+  if (!col || !same) {
+    free(col);
+    free(same);
+    return ig_throw_msg(env, "renderBatchFrame: out of memory");
+  }
   for (uint32_t j = 0; j < l.nvals; j++) {
     col[j] = c.pos;
-    for (uint64_t k = 0; k < n && !c.bad; k++) skip_value(&c, 0);
+    uint64_t k = 0;
+    if (pv && n > 1) {
+      /* n copies of the first value are one periodic span: one memcmp checks them all (and their structure) */
+      next_value(&c);
+      k = 1;
+      size_t v0 = col[j], len = c.pos - v0;
+      if (!c.bad && len && len <= (c.end - v0) / n && memcmp(c.p + v0 + len, c.p + v0, (size_t)(n - 1) * len) == 0) {
+        same[j] = 1;
+        c.pos = v0 + (size_t)n * len;
+        continue;
+      }
+    }
+    for (; k < n && !c.bad; k++) next_value(&c);
   }
   if (c.bad || c.pos != c.end) {
     free(col);
+    free(same);
     return ig_undefined(env);
   }
 
@@ -326,10 +406,27 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
    * the ~100 KiB a twin with string slots takes and the line bound the plan reserves. */
   if (!twin_room(l.twin_size) || !out_ready()) {
     free(col);
+    free(same);
     return ig_throw_msg(env, "renderBatchFrame: out of memory");
   }
   uint8_t *rec = t_twin;
   ig_out *op = &t_out;
+  /* a column of one value: its piece made, or its slot filled, once for the frame (one that does not fit is left
+   * to the per-record path, which hands each record to JS) */
+  for (uint32_t j = 0; j < l.nvals; j++) {
+    if (!same[j]) continue;
+    const int32_t *s = l.vals + 3 * j;
+    cur vc = {.p = c.p, .pos = col[j], .end = c.end};
+    if (ig_pieces_has(pv, j)) {
+      next_value(&vc);
+      if (!ig_piece_same(&pv[j], c.p + col[j], vc.pos - col[j])) {
+        cur tc = {.p = c.p, .pos = col[j], .end = vc.pos};
+        if (!make_piece(&tc, vc.pos, pcs, j, s[1], (uint32_t)s[2])) same[j] = 0;
+      }
+    } else if (!put_value(&vc, rec + s[0], s[1], (uint32_t)s[2])) {
+      same[j] = 0;
+    }
+  }
   op->fd = fd; /* -1: kept in the buffer until the end */
   atomic_store(&op->error, 0);
   uint64_t now = ig_mono_ns();
@@ -350,8 +447,19 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     }
     c.pos = next;
     for (uint32_t j = 0; j < l.nvals; j++) {
+      if (same[j]) continue;
       cur vc = {.p = c.p, .pos = col[j], .end = c.end};
       const int32_t *s = l.vals + 3 * j;
+      if (render && ok && pv && ig_pieces_has(pv, j)) {
+        /* its text, made again only when its encoded bytes differ from the last value's */
+        next_value(&vc);
+        if (!ig_piece_same(&pv[j], c.p + col[j], vc.pos - col[j])) {
+          cur tc = {.p = c.p, .pos = col[j], .end = vc.pos};
+          if (!make_piece(&tc, vc.pos, pcs, j, s[1], (uint32_t)s[2])) ok = false;
+        }
+        col[j] = vc.pos;
+        continue;
+      }
       /* put_value leaves the cursor after the value it took; one it refused is skipped from its start */
       if (!render || !ok || !put_value(&vc, rec + s[0], s[1], (uint32_t)s[2])) {
         if (render) ok = false;
@@ -367,6 +475,7 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     }
   }
   free(col);
+  free(same);
   if (fd >= 0) {
     /* Written so far stays written (lines are whole); a frame that stops parsing midway renders its start. */
     ig_out_flush(op);
@@ -398,7 +507,24 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* renderPlanBindPieces(plan, layout: Int32Array) -> number: the values of the twin layout the plan renders from
+ * pieces from now on (ig_plan_bind_pieces; 0 when none, or bound already). */
+static napi_value js_plan_bind_pieces(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!ig_args(env, info, 2, argv)) return NULL;
+  ig_plan *p = ig_plan_arg(env, argv[0]);
+  if (!p) return NULL;
+  layout l;
+  if (!layout_arg(env, argv[1], &l)) return NULL;
+  int n = ig_plan_bind_pieces(p, l.vals, l.nvals);
+  if (n < 0) return ig_throw_msg(env, "renderPlanBindPieces: out of memory");
+  napi_value res;
+  NAPI_TRY(env, napi_create_int32(env, n, &res));
+  return res;
+}
+
 bool ig_render_buffer_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "renderBatchFrame", js_render_batch_frame);
+  IG_EXPORT(env, exports, "renderPlanBindPieces", js_plan_bind_pieces);
   return true;
 }

@@ -18,6 +18,7 @@
 #include "render_width.h"
 #include "joined_strings.h"
 #include "bytes.h"
+#include "render_pieces.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,9 @@ enum {
    * zeros and empty strings per line), the text of the c value ops that follow is one cached piece, made the first
    * time from those ops and dropped when a memo changes. */
   OP_ZERO_SPAN = 42,
+  /* gadgetctl's received values (render_pieces.c, bound by ig_plan_bind_pieces; never compiled from JS): a: run of
+   * pieces (the rop's `memo`), the `limit` rops after it are part of the run */
+  OP_PIECE = 43,
 };
 #define ZERO_SPANS_MAX 8
 
@@ -154,6 +158,7 @@ struct ig_plan {
   uint32_t zero_len[ZERO_SPANS_MAX];
   bool zero_now[ZERO_SPANS_MAX];
   int8_t *memo_span; /* per memo rop: the zero span it is in, or -1 */
+  ig_pieces *pieces; /* OP_PIECE's texts (NULL: none bound) */
 };
 
 /* Room for n more bytes: flush, and grow only for a line longer than the buffer. */
@@ -805,6 +810,101 @@ bool ig_plan_set_memo_source(ig_plan *p, uint32_t idx, ig_memo_source *s, size_t
 
 bool ig_plan_miss_is_memo(const ig_plan *p) { return p->miss_memo; }
 
+/* The record bytes [lo, hi) a rop reads (hi == lo: none). */
+static void rop_bytes(const ig_plan *p, const rop *r, uint32_t *lo, uint32_t *hi) {
+  uint32_t n = 0;
+  switch (r->kind) {
+    case OP_UINT: case OP_SINT: case OP_CSTR: case OP_ZERO_SPAN: case OP_JOINED: case OP_COL_JOINED:
+    case OP_COL_UINT: case OP_COL_SINT: case OP_COL_CSTR: n = r->size; break;
+    case OP_BOOL: case OP_COL_BOOL: n = 1; break;
+    case OP_WALL_U64: case OP_WALL_STR: case OP_COL_WALL_STR: n = 8; break;
+    default: break; /* literals, memos (their ranges are checked apart), OP_TRIM_END */
+  }
+  *lo = r->off;
+  *hi = r->off + n;
+}
+
+int ig_plan_bind_pieces(ig_plan *p, const int32_t *vals, uint32_t nvals) {
+  if (p->pieces || p->filter) return 0;
+  ig_pieces *s = ig_pieces_new(nvals);
+  int32_t *cand = malloc(sizeof *cand * (p->nrops + 1));
+  bool *refused = calloc(nvals + 1, 1);
+  int converted = 0;
+  if (!s || !cand || !refused) {
+    converted = -1;
+    goto out;
+  }
+  /* a plain value op reading exactly one slot (the slot types of render_buffer.c: 1 string, 2/3 integer, 4 bool) */
+  for (size_t i = 0; i < p->nrops; i++) {
+    const rop *r = &p->rops[i];
+    cand[i] = -1;
+    for (uint32_t j = 0; j < nvals; j++) {
+      int32_t off = vals[3 * j], type = vals[3 * j + 1], size = vals[3 * j + 2];
+      if (type == 0 || (int64_t)r->off != off) continue;
+      if ((type == 1 && r->kind == OP_CSTR && (int32_t)r->size == size) || (type == 2 && r->kind == OP_UINT && (int32_t)r->size == size) ||
+          (type == 3 && r->kind == OP_SINT && (int32_t)r->size == size) || (type == 4 && r->kind == OP_BOOL))
+        cand[i] = (int32_t)j;
+      break;
+    }
+  }
+  /* a slot any other op, memo or zero span reads keeps its bytes (and its ops) */
+  for (uint32_t j = 0; j < nvals; j++) {
+    uint32_t lo = (uint32_t)vals[3 * j], hi = lo + (uint32_t)vals[3 * j + 2];
+    if (vals[3 * j + 1] == 0) continue;
+    for (size_t i = 0; i < p->nrops && !refused[j]; i++) {
+      uint32_t a, b;
+      rop_bytes(p, &p->rops[i], &a, &b);
+      if (cand[i] != (int32_t)j && a < hi && lo < b) refused[j] = true;
+      if (p->rops[i].kind == OP_ZERO_SPAN && cand[i] < 0)
+        for (size_t k = i + 1; k <= i + p->rops[i].limit && k < p->nrops; k++)
+          if (cand[k] == (int32_t)j) refused[j] = true;
+    }
+    for (size_t m = 0; m < p->nmemos && !refused[j]; m++)
+      for (uint32_t q = 0; q < p->memos[m].nranges; q++) {
+        uint32_t a = p->memos[m].ranges[q][0], b = a + p->memos[m].ranges[q][1];
+        if (a < hi && lo < b) refused[j] = true;
+      }
+  }
+  /* runs of adjacent value ops: the first becomes OP_PIECE, the others are skipped (rops are changed only once
+   * every run is built: out of memory leaves the plan as it was) */
+  for (size_t i = 0; i < p->nrops;) {
+    if (cand[i] < 0 || refused[cand[i]]) {
+      i++;
+      continue;
+    }
+    size_t e = i + 1;
+    while (e < p->nrops && cand[e] >= 0 && !refused[cand[e]]) e++;
+    int ri = ig_pieces_add_run(s);
+    bool ok = ri >= 0;
+    for (size_t k = i; ok && k < e; k++)
+      ok = ig_pieces_run_part(s, ri, (uint32_t)cand[k], k == i ? NULL : p->lits + p->rops[k].lit_off, k == i ? 0 : p->rops[k].lit_len);
+    if (!ok) {
+      converted = -1;
+      goto out;
+    }
+    cand[i] = -2 - (int32_t)(e - i); /* a run's start: -2 - its length */
+    i = e;
+  }
+  for (size_t i = 0, ri = 0; i < p->nrops; i++) {
+    if (cand[i] > -2) continue;
+    uint32_t len = (uint32_t)(-2 - cand[i]);
+    p->rops[i].kind = OP_PIECE;
+    p->rops[i].memo = (uint32_t)ri++;
+    p->rops[i].limit = len - 1;
+    converted += (int)len;
+  }
+  p->pieces = s;
+  s = NULL;
+out:
+  ig_pieces_free(s);
+  free(cand);
+  free(refused);
+  return converted;
+}
+
+ig_pieces *ig_plan_pieces(const ig_plan *p) { return p->pieces; }
+
+
 void ig_plan_prefetch(const ig_plan *p, const uint8_t *rec) {
   for (size_t i = 0; i < p->nlines; i++) __builtin_prefetch(rec + p->lines[i]);
 }
@@ -884,6 +984,10 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
     w += r->lit_len;
     const uint8_t *f = rec + r->off;
     switch (r->kind) {
+      case OP_PIECE:
+        w = ig_pieces_put(p->pieces, r->memo, w);
+        i += r->limit; /* the run's other values */
+        break;
       case OP_ZERO_SPAN: {
         size_t j = r->memo;
         if (!p->zero_now[j]) break; /* its ops render it */
@@ -1039,6 +1143,7 @@ static void plan_free(ig_plan *p) {
   free(p->memo_rops);
   zero_spans_clear(p);
   free(p->memo_span);
+  ig_pieces_free(p->pieces);
   free(p->filter);
   free(p->cell);
   free(p->joined);

@@ -4,6 +4,7 @@
 #define IG_NATIVE_RENDER_PLAN_H
 
 #include "line_output.h"
+#include "render_pieces.h"
 
 typedef struct ig_plan ig_plan;
 
@@ -34,6 +35,14 @@ void ig_plan_unref(ig_plan *p);
 struct ig_memo_source;
 const char *ig_plan_memo_ranges(const ig_plan *p, uint32_t memo, uint32_t ranges[2][2]);
 bool ig_plan_set_memo_source(ig_plan *p, uint32_t memo, struct ig_memo_source *s, size_t text_size);
+
+/* gadgetctl (render_buffer.c): the plain value ops of a plan compiled for a twin layout (`vals`: (slot offset, slot
+ * type, slot size) per value-carried field) render their value's text from pieces (render_pieces.c) instead of the
+ * slot, when nothing else in the plan reads the slot; adjacent ones as runs. Once per plan, before it renders;
+ * returns the number of values bound (0: none, or bound already; -1: out of memory, nothing bound). */
+int ig_plan_bind_pieces(ig_plan *p, const int32_t *vals, uint32_t nvals);
+/* The pieces bound to the plan (NULL: none). */
+ig_pieces *ig_plan_pieces(const ig_plan *p);
 
 bool ig_render_register(napi_env env, napi_value exports);
 /* render_buffer.c: renderBatchFrame (a received batch frame rendered with a plan, gadgetctl) */

@@ -319,6 +319,12 @@ export interface NativeAddon {
    * failed write) is returned. See native/src/render_buffer.c.
    */
   renderBatchFrame(plan: RenderPlanHandle, layout: Int32Array, frame: Buffer, start: number, end: number, state: Int32Array, out: Buffer | number): number | Buffer | undefined;
+  /**
+   * From now on the plan (compiled for the twin layout `layout`) renders the values it reads from value slots as
+   * pieces: each value's JSON text made once per distinct encoded value, adjacent ones copied as one cached text
+   * (native/src/render_pieces.c). Returns how many values it binds (0: none, or bound already).
+   */
+  renderPlanBindPieces(plan: RenderPlanHandle, layout: Int32Array): number;
   /** Replays (native/src/replay_render.c): render a reader-layout batch from `offset` on this thread, lines to `fd`. */
   /** Recording writer (native/src/record_writer.c): entries compressed and written in chunks on its own thread. */
   recorderOpen(path: string, opts: RecorderOptions): RecorderHandle;

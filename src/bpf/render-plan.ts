@@ -51,6 +51,14 @@ export class RenderPlan {
     return native.renderBatchFrame(this.#h, layout, frame, start, end, state, out);
   }
 
+  /**
+   * gadgetctl: render the values of `layout`'s slots from pieces made once per distinct value (renderFrame with
+   * the same layout; see native-api.ts renderPlanBindPieces). Returns how many values are bound.
+   */
+  bindPieces(layout: Int32Array): number {
+    return native.renderPlanBindPieces(this.#h, layout);
+  }
+
   /** Lines rendered with this plan so far (on reader threads). */
   lines(): number {
     return native.renderPlanLines(this.#h);

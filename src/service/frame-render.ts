@@ -87,6 +87,8 @@ export class FrameRenderer {
   private constructor(
     private readonly plan: RenderPlan, private readonly layout: Int32Array, private readonly line: (b: Batch, i: number) => string,
     private readonly sink: Sink, private readonly header: string | undefined,
+    /** Values rendered from pieces made once per distinct value (render_pieces.c) instead of from slots. */
+    readonly pieces = 0,
   ) {}
 
   /**
@@ -101,7 +103,11 @@ export class FrameRenderer {
         const list = fieldsSpec ? selectFields(ds, fieldsSpec) : jsonFields(ds);
         const spec = planSpec(list.map(twinField));
         if (spec.specs.length > 0) return { reason: 'fields computed on this side' };
-        return new FrameRenderer(RenderPlan.compile(spec), twin.layout, makeJsonEncoder(list, 0), sink, undefined);
+        const plan = RenderPlan.compile(spec);
+        // The values' JSON text made once per distinct value instead of escaped from a slot per record
+        // (IG_CTL_PIECES=0: from the slots, as before; benchmarks compare both).
+        const pieces = process.env['IG_CTL_PIECES'] !== '0' ? plan.bindPieces(twin.layout) : 0;
+        return new FrameRenderer(plan, twin.layout, makeJsonEncoder(list, 0), sink, undefined, pieces);
       }
       const selected = selectFields(ds, fieldsSpec);
       if (selected.length === 1 && selected[0]!.annotation('content-type') === 'text/plain') return { reason: 'a text/plain column' };

@@ -1,0 +1,134 @@
+// gadgetctl's -o json from received batch frames (FrameRenderer): the lines are the JS encoder's bytes, with the
+// values' pieces (render_pieces.c: a value's text made once per distinct value, adjacent ones as one cached run,
+// a column of one value handled once per frame) and without them (IG_CTL_PIECES=0), on hand-made frames whose
+// values repeat, change per record, change between frames, and do not fit a slot (handed back to JS).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataSource, FieldFlag, Kind, type Batch } from '../datasource/index.js';
+import { PacketDecoder, PacketEncoder, receivedLayout } from '../datasource/codec.js';
+import { FrameRenderer } from './frame-render.js';
+import { makeJsonEncoder, jsonFields } from '../operators/cli/json.js';
+
+const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
+
+/** What each record's values are, by record number (set per frame). */
+type Values = (i: number) => Record<string, unknown>;
+let valuesOf: Values = () => ({});
+
+/**
+ * struct { u32 pid; char comm[16]; } plus derived values laid out as trace_open's are: an object of adjacent
+ * strings and integers (k8s-like), a bool, a timestamp-like string, names between record fields.
+ */
+function makeDs(): DataSource {
+  const ds = new DataSource('events', 'single', { annotations: { 'cli.default-output-mode': 'json' } });
+  ds.staticSize = 20;
+  const v = (name: string) => (_b: Batch, i: number) => valuesOf(i)[name] as never;
+  const k8s = ds.addField({ name: 'k8s', kind: Kind.Invalid, flags: FieldFlag.Empty, order: -5 });
+  ds.addField({ name: 'node', parent: k8s, kind: Kind.String, order: -5, storage: { type: 'derived', compute: v('node') } });
+  ds.addField({ name: 'pod', parent: k8s, kind: Kind.String, order: -5, storage: { type: 'derived', compute: v('pod') } });
+  ds.addField({ name: 'hostnet', parent: k8s, kind: Kind.Bool, order: -5, storage: { type: 'derived', compute: v('hostnet') } });
+  ds.addField({ name: 'cpid', parent: k8s, kind: Kind.Uint32, order: -5, storage: { type: 'derived', compute: v('cpid') } });
+  ds.addField({ name: 'small', parent: k8s, kind: Kind.Uint8, order: -5, storage: { type: 'derived', compute: v('small') } });
+  ds.addField({ name: 'pid', kind: Kind.Uint32, storage: st(0, 4) });
+  ds.addField({ name: 'ts', kind: Kind.String, storage: { type: 'derived', compute: v('ts') } });
+  ds.addField({ name: 'comm', kind: Kind.CString, storage: st(4, 16) });
+  ds.addField({ name: 'delta', kind: Kind.Int16, storage: { type: 'derived', compute: v('delta') } });
+  ds.addField({ name: 'big', kind: Kind.Uint64, storage: { type: 'derived', compute: v('big') } });
+  ds.addField({ name: 'neg', kind: Kind.Int64, storage: { type: 'derived', compute: v('neg') } });
+  ds.addField({ name: 'user', kind: Kind.String, storage: { type: 'derived', compute: v('user') } });
+  return ds;
+}
+
+const BASE = { node: '', pod: '', hostnet: false, cpid: 0, small: 7, ts: '2026-12-06T19:30:35.000000001Z', delta: -3, big: 17, neg: -1, user: 'root' };
+
+/** One frame of n records, values from `vals`. */
+function frame(enc: PacketEncoder, ds: DataSource, n: number, vals: Values): Buffer {
+  valuesOf = vals;
+  const b = ds.newBatch(n);
+  for (let i = 0; i < n; i++) {
+    b.buf.writeUInt32LE(1000 + (i % 3), b.offs[i]!);
+    b.buf.write(`c${i % 2}`, b.offs[i]! + 4);
+  }
+  return enc.encode(b);
+}
+
+/** Every frame rendered by FrameRenderer (pieces on or off) and by the JS encoder from the decoded batch. */
+function render(frames: Buffer[], pieces: boolean): { native: string; js: string; nativeRecords: number; jsRecords: number; pieces: number } {
+  const dec = new PacketDecoder();
+  let fr: FrameRenderer | undefined;
+  let line: ((b: Batch, i: number) => string) | undefined;
+  const out: Buffer[] = [];
+  let js = '';
+  const sink = { write: (s: string | Buffer) => { out.push(Buffer.from(s)); }, isTTY: false };
+  const saved = process.env['IG_CTL_PIECES'];
+  if (pieces) delete process.env['IG_CTL_PIECES']; else process.env['IG_CTL_PIECES'] = '0';
+  try {
+    for (const f of frames) {
+      const got = dec.decode(f, (ds, buf, start, end, decode) => {
+        if (!fr) {
+          const r = FrameRenderer.create(ds, receivedLayout(ds)!, 'json', undefined, sink);
+          assert.ok(r instanceof FrameRenderer, `a frame renderer (${JSON.stringify(r)})`);
+          fr = r;
+          line = makeJsonEncoder(jsonFields(ds), 0);
+        }
+        fr.renderFrame(buf, start, end, decode);
+        const b = decode();
+        for (let k = 0; k < b.liveCount; k++) js += line!(b, b.live[k]!) + '\n';
+        return true;
+      });
+      assert.equal(got.length, 0);
+    }
+  } finally {
+    if (saved === undefined) delete process.env['IG_CTL_PIECES']; else process.env['IG_CTL_PIECES'] = saved;
+  }
+  return { native: Buffer.concat(out).toString('utf8'), js, nativeRecords: fr!.nativeRecords, jsRecords: fr!.jsRecords, pieces: fr!.pieces };
+}
+
+function same(r: { native: string; js: string }, what: string): void {
+  if (r.native === r.js) return;
+  const a = r.native.split('\n');
+  const b = r.js.split('\n');
+  const k = a.findIndex((l, i) => l !== b[i]);
+  assert.fail(`${what}: line ${k} differs:\nnative: ${JSON.stringify(a[k])}\njs:     ${JSON.stringify(b[k])}`);
+}
+
+test('received values rendered from pieces are the JS encoder\'s bytes: repeated, changing, and handed back to JS', () => {
+  const ds = makeDs();
+  const enc = new PacketEncoder();
+  const frames = [
+    // a storm: every value the same in the frame (columns of one value), the timestamp per record
+    frame(enc, ds, 50, (i) => ({ ...BASE, ts: `2026-12-06T19:30:35.${String(i).padStart(9, '0')}Z` })),
+    // the same constants again (pieces kept across frames), then other constants
+    frame(enc, ds, 20, () => BASE),
+    frame(enc, ds, 20, () => ({ ...BASE, node: 'node-1', pod: 'p "q" \\ \n\t\x01 caf\u00e9 \u5bbd \u{1f600}', hostnet: true, cpid: 4294967295, small: 255, user: 'h14c' })),
+    // values that change per record or in runs, of every slot type; null and undefined strings print ""
+    frame(enc, ds, 60, (i) => ({
+      ...BASE, node: i % 7 < 3 ? 'a' : 'bb', pod: i % 5 === 0 ? null : i % 5 === 1 ? undefined : `pod-${i >> 3}`, hostnet: i % 4 === 0,
+      cpid: i * 100003, small: i % 256, delta: i % 2 ? -32768 : 32767, big: i % 3 === 0 ? 2n ** 64n - 1n : i % 3 === 1 ? 2n ** 53n + 1n : i,
+      neg: i % 2 ? -(2n ** 63n) : 2n ** 63n - 1n, user: `u${i % 2}`,
+    })),
+    // values no slot holds: a string of 4096 bytes, a NUL inside, a number out of its field's range, a bool
+    // where a string is: those records go to JS, in order, the rest stay native
+    frame(enc, ds, 30, (i) => ({
+      ...BASE, pod: i === 3 ? 'x'.repeat(4096) : i === 7 ? 'nul\u0000inside' : 'p', small: i === 11 ? 300 : 1, delta: i === 13 ? 40000 : -1,
+      cpid: i === 17 ? -5 : 1, user: i === 19 ? true : 'root',
+    })),
+    // a column of one value that no slot holds: every record to JS
+    frame(enc, ds, 10, () => ({ ...BASE, small: 999 })),
+    // one record (no column check), then the storm's values again
+    frame(enc, ds, 1, () => ({ ...BASE, user: 'one' })),
+    frame(enc, ds, 40, (i) => ({ ...BASE, ts: `t${i}` })),
+  ];
+  const on = render(frames, true);
+  assert.equal(on.pieces, 10, 'every received value is rendered from its piece');
+  same(on, 'pieces');
+  const off = render(frames, false);
+  assert.equal(off.pieces, 0);
+  same(off, 'slots (IG_CTL_PIECES=0)');
+  assert.equal(on.native, off.native);
+  assert.equal(on.jsRecords, 6 + 10, 'the records with values no slot holds went to JS');
+  assert.equal(on.nativeRecords + on.jsRecords, 231);
+  assert.equal(off.jsRecords, on.jsRecords);
+  assert.match(on.native, /"pod":"p \\"q\\" \\\\ \\n\\t\\u0001 café 宽 😀"/);
+  assert.match(on.native, /"big":18446744073709551615,"neg":-9223372036854775808/);
+});
