@@ -4,10 +4,12 @@
 //
 //   node dist/bench/gadgetctl-stream.bench.js [--events N] [--rounds R] [--sizes 64,1024,8192] [--modes json]
 //                                             [--transports raw,grpc-js] [--save FILE | --load FILE]
-//                                             [--cpu-prof DIR] [--json PATH]
+//                                             [--cpu-prof DIR] [--json PATH] [--base-env K=V,K=V]
 //
 // --transports: the RunGadget stream on gadgetctl's raw HTTP/2 path (src/service/h2-call.ts, the default) and/or
 // through grpc-js (IG_GRPC_RAW=0), each setup run with each.
+// --base-env: each setup also run as "base" with these variables set in gadgetctl's environment (an earlier path
+// kept behind a switch, e.g. IG_CTL_PIECES=0), interleaved with the current one.
 //
 // Capture (bench/lib/daemon-capture.ts): an `ig daemon`, `loadgen storm`, the batch frames as the daemon sends
 // them. Replay: the frames repeated until N events, concatenated into GadgetEvent payloads of at least S events each
@@ -85,10 +87,10 @@ function payloadsOf(f: Frames, per: number, total: number): { payloads: Buffer[]
 
 type Mode = 'json' | 'columns' | 'receive';
 type Transport = 'raw' | 'grpc-js';
-interface Setup { size: number; mode: Mode; file: boolean; transport: Transport }
+interface Setup { size: number; mode: Mode; file: boolean; transport: Transport; base: boolean }
 interface Result { setup: string; round: number; cpuS: number; events: number; messages: number; wallS: number; lines?: number }
 
-function nameOf(s: Setup): string { return `${s.mode}${s.file ? '-file' : ''} ${s.size}/msg ${s.transport}`; }
+function nameOf(s: Setup): string { return `${s.mode}${s.file ? '-file' : ''} ${s.size}/msg ${s.transport}${s.base ? ' base' : ''}`; }
 
 /** A gadget service that answers GetGadgetInfo with the capture's and streams whatever `feed` gives a run. */
 async function replayServer(sock: string, cap: Capture, feed: (call: grpc.ServerDuplexStream<unknown, ApiGadgetEvent>) => void): Promise<grpc.Server> {
@@ -119,8 +121,17 @@ async function main(): Promise<void> {
   if (save) toFile(save, cap);
   const frames = framesOf(cap);
   const setups: Setup[] = [];
-  for (const mode of modes) for (const size of sizes) for (const transport of transports) setups.push({ size, mode, file: false, transport });
-  if (modes[0] !== 'receive') setups.push({ size: Math.max(...sizes), mode: modes[0]!, file: true, transport: transports[0]! });
+  const baseEnv: Record<string, string> = {};
+  for (const kv of arg('base-env', '').split(',').filter(Boolean)) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--base-env: "${kv}" is not K=V`);
+    baseEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const bases = Object.keys(baseEnv).length ? [false, true] : [false];
+  for (const mode of modes) for (const size of sizes) for (const transport of transports) for (const base of bases) setups.push({ size, mode, file: false, transport, base: base && mode !== 'receive' });
+  if (modes[0] !== 'receive') setups.push({ size: Math.max(...sizes), mode: modes[0]!, file: true, transport: transports[0]!, base: false });
+  // (receive does not render: its base setup would repeat it)
+  for (let k = setups.length - 1; k > 0; k--) if (setups.slice(0, k).some((x) => nameOf(x) === nameOf(setups[k]!))) setups.splice(k, 1);
   const payloads = new Map<number, { payloads: Buffer[]; events: number }>();
   for (const s of sizes) payloads.set(s, payloadsOf(frames, s, total));
   process.stderr.write(`captured ${int(cap.events)} events in ${frames.batches.length} batch frames; replaying ${int(total)} per setup\n`);
@@ -131,6 +142,7 @@ async function main(): Promise<void> {
   const infoPayload = encodeMessage('GadgetInfo', cap.info);
   const results: Result[] = [];
   try {
+    if (bases.length > 1) process.stderr.write(`base: ${JSON.stringify(baseEnv)}\n`);
     for (let round = 1; round <= rounds; round++) {
       for (const s of setups) {
         const r = await runOne(s, round);
@@ -160,7 +172,7 @@ async function main(): Promise<void> {
     };
     const nodeArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
     const ctlArgs = s.mode === 'receive' ? [...nodeArgs, RECEIVE_ONLY, `unix://${sock}`] : [...nodeArgs, CTL_BUNDLE, 'run', 'trace_open', '-o', s.mode, '--remote-address', `unix://${sock}`];
-    const c = start('gadgetctl', process.execPath, ctlArgs, { stdout: out, stderr: err, env: { ...process.env, IG_GRPC_RAW: s.transport === 'raw' ? '1' : '0' } });
+    const c = start('gadgetctl', process.execPath, ctlArgs, { stdout: out, stderr: err, env: { ...process.env, IG_GRPC_RAW: s.transport === 'raw' ? '1' : '0', ...(s.base ? baseEnv : {}) } });
     closeSync(out); closeSync(err);
     const call = await Promise.race([attachedP, c.exited.then(() => { throw new Error(`gadgetctl ended before its run: ${readFileSync(errFile, 'utf8')}`); })]);
     let cancelled = false;
