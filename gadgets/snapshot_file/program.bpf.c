@@ -2,8 +2,9 @@
 /*
  * snapshot_file: list the files processes hold open.
  *
- * Upstream uses an `iter/task_file` BPF iterator, which this kernel does not
- * have. Here `ig_snap_file` is an on-demand raw tracepoint program (see
+ * Upstream uses an `iter/task_file` BPF iterator (ig runs it where the kernel
+ * has it); so that kernels without iterators work too, `ig_snap_file` is an
+ * on-demand raw tracepoint program (see
  * include/gadget/snapshot.h): ig runs it with BPF_PROG_TEST_RUN; it walks
  * the task list from the calling task (thread group leaders, which own the
  * file table in the usual case) and, for each process, the slots of its

@@ -2,9 +2,13 @@
 /*
  * ig: snapshots without BPF iterators.
  *
- * Upstream snapshotters are `iter/task`, `iter/tcp`... programs. Kernels
- * without BPF iterators (or without BPF tracing programs at all) can still
- * take snapshots with an on-demand raw tracepoint program:
+ * Upstream snapshotters are `iter/task`, `iter/tcp`... programs, and ig runs
+ * them the same way where the kernel has the iterator (Linux 6.18 here runs
+ * task, task_file, task_vma, tcp, udp, unix, netlink, ipv6_route, bpf_map,
+ * bpf_prog, bpf_link, ksym and kmem_cache iterators; see
+ * docs/architecture.md). Kernels without BPF iterators (or without BPF
+ * tracing programs at all) can still take snapshots with an on-demand raw
+ * tracepoint program, which may also share a snapshotter with iterators:
  *
  *   GADGET_SNAPSHOTTER(processes, process_entry, ig_snap_proc);
  *

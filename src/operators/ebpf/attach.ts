@@ -117,7 +117,8 @@ export function attachProgram(env: AttachEnv, p: ProgramInfo): boolean {
         return true;
       }
       case 'iter':
-        throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: BPF iterators (${sec}) are not supported by this kernel`);
+        // An iterator is read by the snapshotter that names it (snapshots.ts); alone, its link would never be read.
+        throw new GadgetError(`gadget ${env.gadget}: program ${p.name}: a BPF iterator (${sec}) must be named by GADGET_ITER / GADGET_SNAPSHOTTER, which reads it at each fetch`);
       case 'classifier': case 'tc': case 'tcx': {
         if (env.tcPrograms) {
           env.tcPrograms.push({ name: p.name, egress: target.startsWith('egress'), dispatch: kind === 'classifier' });
