@@ -1,9 +1,36 @@
 #!/usr/bin/env bash
 # The whole test suite: install/build what is missing, then run every test with node's test runner.
+#   scripts/test.sh [REGEX]   only the compiled test files (dist/...) that match REGEX
+# Files listed in scripts/test-alone.txt (storms, memory bounds) run first, one at a time; then the others, two at a
+# time (IG_TEST_CONCURRENCY, default 2; 1 runs everything one file at a time). Each file has its own timeout.
+# Per-file durations: .build/test-durations.txt (slowest first; the top 20 are printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-# Tests share kernel hooks and runtimes; run files one at a time, each with its own timeout.
 mapfile -t files < <(find dist -name '*.test.js' -not -path '*/node_modules/*' | sort)
-if [ "$#" -gt 0 ]; then mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -E "$1"); fi
-exec node --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+if [ "$#" -gt 0 ]; then mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -E "$1" || true); fi
+alone_re=$(sed -e 's/#.*//' -e 's/[[:space:]]*$//' scripts/test-alone.txt | { grep -v '^$' || true; } | paste -sd'|')
+alone_re=${alone_re:-'^$'}  # an empty list matches nothing
+alone=() shared=()
+for f in "${files[@]}"; do
+  if [[ "$f" =~ $alone_re ]]; then alone+=("$f"); else shared+=("$f"); fi
+done
+durations=.build/test-durations.txt
+mkdir -p .build
+: > "$durations.tmp"
+status=0
+run() { # concurrency files...
+  local c=$1; shift
+  node --test --test-concurrency="$c" --test-timeout=600000 \
+    --test-reporter=tap --test-reporter-destination=stdout \
+    --test-reporter=./dist/test/harness/file-durations.js --test-reporter-destination="$durations.part" "$@" || status=1
+  cat "$durations.part" >> "$durations.tmp"
+  rm -f "$durations.part"
+}
+if [ ${#alone[@]} -gt 0 ]; then echo "# ${#alone[@]} test files one at a time (scripts/test-alone.txt)"; run 1 "${alone[@]}"; fi
+if [ ${#shared[@]} -gt 0 ]; then echo "# ${#shared[@]} test files, ${IG_TEST_CONCURRENCY:-2} at a time"; run "${IG_TEST_CONCURRENCY:-2}" "${shared[@]}"; fi
+sort -rn "$durations.tmp" | sed "s| $PWD/| |" > "$durations"
+rm -f "$durations.tmp"
+echo "# slowest test files (ms of their tests; all in $durations):"
+head -20 "$durations" | sed 's/^/#   /'
+exit $status
