@@ -18,19 +18,26 @@ done
 durations=.build/test-durations.txt
 mkdir -p .build
 : > "$durations.tmp"
+: > "$durations.tap"
 status=0
 run() { # concurrency files...
   local c=$1; shift
   node --test --test-concurrency="$c" --test-timeout=600000 \
     --test-reporter=tap --test-reporter-destination=stdout \
-    --test-reporter=./dist/test/harness/file-durations.js --test-reporter-destination="$durations.part" "$@" || status=1
-  cat "$durations.part" >> "$durations.tmp"
+    --test-reporter=./dist/test/harness/file-durations.js --test-reporter-destination="$durations.part" "$@" \
+    | tee -a "$durations.tap" || status=1
+  cat "$durations.part" >> "$durations.tmp" 2>/dev/null || true  # none when node itself failed
   rm -f "$durations.part"
 }
+SECONDS=0
 if [ ${#alone[@]} -gt 0 ]; then echo "# ${#alone[@]} test files one at a time (scripts/test-alone.txt)"; run 1 "${alone[@]}"; fi
 if [ ${#shared[@]} -gt 0 ]; then echo "# ${#shared[@]} test files, ${IG_TEST_CONCURRENCY:-2} at a time"; run "${IG_TEST_CONCURRENCY:-2}" "${shared[@]}"; fi
 sort -rn "$durations.tmp" | sed "s| $PWD/| |" > "$durations"
 rm -f "$durations.tmp"
+# Both runs' counts in one line (each node --test printed its own summary above).
+count() { awk -v k="$1" '$0 ~ "^# " k " [0-9]+$" { n += $3 } END { print n + 0 }' "$durations.tap"; }
+echo "# all: $(count tests) tests, $(count pass) pass, $(count fail) fail, $(count cancelled) cancelled, $(count skipped) skipped, $(count todo) todo; ${SECONDS} s (${#alone[@]} files alone, ${#shared[@]} files ${IG_TEST_CONCURRENCY:-2} at a time)"
+rm -f "$durations.tap"
 echo "# slowest test files (ms of their tests; all in $durations):"
 head -20 "$durations" | sed 's/^/#   /'
 exit $status

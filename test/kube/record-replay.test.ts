@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { containerdAvailable, startContainerd, type ContainerdHarness } from '../harness/containerd.js';
 import { IgProcess, runIgSync } from '../harness/ig.js';
 import { waitFor } from '../containers/proc-util.js';
+import { waitOwnProgram } from '../harness/owned-progs.js';
 import { startFakeKubeApiServer, objects, type FakeKubeApiServer, type KubeObject } from '../fakes/kube-apiserver/index.js';
 
 const skip = containerdAvailable() ? false : 'needs root, containerd, runc, busybox-static';
@@ -52,8 +53,11 @@ describe('record on a cluster node, replay without the cluster', { skip, timeout
   });
 
   /** Record until `done(stdout)`, then stop ig. */
-  async function record(args: string[], file: string, done: (out: string) => boolean): Promise<string> {
+  async function record(args: string[], file: string, done: (out: string) => boolean, attached?: string): Promise<string> {
     const ig = new IgProcess([...args, ...flags(), '--record', file], env());
+    // -o none prints nothing to wait for: its recording time counts from the attach (a SIGINT before ig's start-up
+    // ends kills it, and start-up takes over 3 s on a loaded machine)
+    if (attached) await waitOwnProgram(ig.child.pid!, attached, 30_000);
     await waitFor(`${args.join(' ')}: the events looked for`, () => done(ig.stdout) || ig.child.exitCode !== null, 30_000);
     const r = await ig.stop();
     assert.equal(r.code, 0, r.stderr);
@@ -73,11 +77,13 @@ describe('record on a cluster node, replay without the cluster', { skip, timeout
       ['run', 'trace_tcp', '-p', 'client-0', '-o', 'none'],
     ].entries()) {
       const file = join(dir, `${k}.igrec`);
-      const t0 = Date.now();
-      const done = args.includes('none') ? () => Date.now() - t0 > 3000 : args[1] === 'trace_open'
+      let t0 = 0;
+      const none = args.includes('none');
+      const done = none ? () => Date.now() - (t0 ||= Date.now()) > 3000 : args[1] === 'trace_open'
         ? (o: string) => o.split('\n').filter((l) => l.includes('web-5d8-xyz12')).length >= 3
         : (o: string) => /s\/shop\/web-svc:80|"name":"web-svc"/.test(o) && /p\/backend\/api-0:8080|"name":"api-0"/.test(o);
-      files.push({ args, file, live: await record(args, file, done) });
+      const attached = none ? (args[1] === 'trace_open' ? 'ig_openat_e' : 'ig_tcp_state') : undefined;
+      files.push({ args, file, live: await record(args, file, done, attached) });
     }
     const json = JSON.parse(files[1]!.live.split('\n').find((l) => l.includes('h18r-web'))!) as { k8s: Record<string, unknown> };
     assert.deepEqual(json.k8s, { node: NODE, namespace: 'shop', podName: 'web-5d8-xyz12', containerName: 'nginx', hostnetwork: false, podLabels: 'app=web,tier=front', owner: { kind: 'Deployment', name: 'web' } });
