@@ -27,10 +27,35 @@ function repoRootOf(h: HelperObjectSource): string {
   throw new Error(`${h.label}: ${h.source} not found above ${fileURLToPath(import.meta.url)}`);
 }
 
+/**
+ * Part of the version hash: how the object is built. Objects built before their DWARF was stripped (0.8 MB each,
+ * against 0.1 MB) are not reused.
+ */
+const RECIPE = 'clang-16 -g -O2, llvm-strip -g\n';
+
+/**
+ * Drop the DWARF sections (`llvm-strip -g`, as gadget images are built, src/oci/build.ts): -g is what makes clang
+ * emit .BTF and .BTF.ext, which libbpf and bpftool need and which stay; the DWARF (≈85 % of the file) only cost
+ * memory, since every run reads the whole object into a Buffer and libbpf parses it (the exe tracker's 0.86 MB
+ * object was 1.8 MiB of ArrayBuffers at ig's start-up peak).
+ */
+function stripDebugInfo(obj: string): void {
+  for (const tool of ['llvm-strip-16', 'llvm-strip']) {
+    try {
+      execFileSync(tool, ['-g', obj], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // not installed under this name: the next one
+    }
+  }
+  throw new Error('llvm-strip not found: install llvm-16 (scripts/deps/apt.txt)');
+}
+
 /** The compiled object's path, built now if this source version has not been built yet. */
 export function helperObjectPath(h: HelperObjectSource): string {
   const root = repoRootOf(h);
-  const hash = createHash('sha256').update(readFileSync(join(root, h.source)));
+  const hash = createHash('sha256').update(RECIPE).update(readFileSync(join(root, h.source)));
   for (const f of h.headers) hash.update(readFileSync(join(root, 'include', 'gadget', f)));
   const dir = join(root, '.build', 'bpf');
   const out = join(dir, `${h.stem}-${hash.digest('hex').slice(0, 16)}.bpf.o`);
@@ -40,6 +65,7 @@ export function helperObjectPath(h: HelperObjectSource): string {
   execFileSync('clang-16', ['-target', 'bpf', '-g', '-O2', '-D__TARGET_ARCH_x86', `-I${join(root, 'include')}`,
     `-I${join(root, 'include', 'gadget', 'amd64')}`, '-I/usr/include/x86_64-linux-gnu', '-c', join(root, h.source), '-o', tmp],
   { stdio: ['ignore', 'ignore', 'pipe'] });
+  stripDebugInfo(tmp);
   renameSync(tmp, out); // atomic: concurrent runs may compile at once
   return out;
 }
