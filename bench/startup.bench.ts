@@ -1,5 +1,5 @@
 // Start-up and memory of `ig run trace_open` next to bpftrace and opensnoop (issue 16, item 4), in one command:
-//   npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH] [--only REGEX (tool names)]
+//   npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH] [--only REGEX (tool names)] [--compare-bundle DIR]
 // A ticker (bench/loadgen.c `tick 10`, comm igb_tick, compiled here with gcc) opens a file every 10 ms. Each run
 // spawns the tool with a comm filter and its stdout on a pipe and measures, alternating the tools:
 // - first event: spawn → the first stdout line naming igb_tick (wall clock), and the process's CPU time by then
@@ -36,8 +36,8 @@ const MARKS = ['cache', 'main', 'config', 'run', 'image', 'prepared', 'start', '
 interface Sample { firstMs?: number; cpuMs?: number; hwmKb?: number; split?: Record<string, number>; marks?: Record<string, number>; cpuMarks?: Record<string, number>; memMarks?: Record<string, ResidentAt>; firstMem?: ResidentAt; firstUssKb?: number; holdMem?: ResidentAt; holdUssKb?: number; cache?: string; error?: string }
 interface Tool { name: string; cmd: string; args: string[]; env: NodeJS.ProcessEnv; ig?: boolean }
 
-function options(argv: string[]): { runs: number; holdMs: number; json?: string; only?: RegExp } {
-  const o = { runs: 7, holdMs: 1000, json: undefined as string | undefined, only: undefined as RegExp | undefined };
+function options(argv: string[]): { runs: number; holdMs: number; json?: string; only?: RegExp; compare: string[] } {
+  const o = { runs: 7, holdMs: 1000, json: undefined as string | undefined, only: undefined as RegExp | undefined, compare: [] as string[] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -45,7 +45,10 @@ function options(argv: string[]): { runs: number; holdMs: number; json?: string;
     else if (a === '--hold-ms') o.holdMs = Number(val());
     else if (a === '--json') o.json = val();
     else if (a === '--only') o.only = new RegExp(val(), 'i');
-    else throw new Error(`unknown option ${a} (usage: npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH] [--only REGEX])`);
+    // another build's bundle directory (e.g. the previous commit's dist/src/bundle copied beside this one), measured
+    // as `node DIR/ig-start.cjs` next to this build's in the same run: an A/B on a busy machine
+    else if (a === '--compare-bundle') o.compare.push(val());
+    else throw new Error(`unknown option ${a} (usage: npm run bench:startup -- [--runs N] [--hold-ms MS] [--json PATH] [--only REGEX] [--compare-bundle DIR]...)`);
   }
   if (!(o.runs >= 1) || !(o.holdMs >= 0)) throw new Error('--runs must be >= 1 and --hold-ms >= 0');
   return o;
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
     // IG_NO_SETUP=1: a stale build is refused in one line rather than rebuilt inside a measurement
     { name: 'ig (bin/ig, as users start it)', cmd: join(ROOT, 'bin', 'ig'), args: igArgs, env: { ...env, IG_NO_SETUP: '1' }, ig: true },
     { name: 'ig bundle + code cache', cmd: process.execPath, args: [join(bundle, 'ig-start.cjs'), ...igArgs], env, ig: true },
+    ...o.compare.map((d) => ({ name: `ig bundle + code cache, ${d}`, cmd: process.execPath, args: [join(d, 'ig-start.cjs'), ...igArgs], env: { ...env, IG_CODE_CACHE_DIR: join(d, 'code-cache') }, ig: true })),
   ];
   if (process.env.NODE_EXTRA_CA_CERTS) {
     tools.push({ name: 'ig bundle + code cache, no NODE_EXTRA_CA_CERTS', cmd: process.execPath, args: [join(bundle, 'ig-start.cjs'), ...igArgs], env: bare, ig: true });
