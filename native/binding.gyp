@@ -26,6 +26,7 @@
       "src/pcap_compile.c",
       "src/wire_batch.c",
       "src/wire_stream.c",
+      "src/wire_lean.c",
       "src/replay_render.c",
       "src/replay_loop.c",
       "src/record_writer.c",

@@ -180,10 +180,13 @@ static bool put_segments(ig_wbuf *w, const uint8_t *buf, size_t start, size_t en
     memcpy(&a, buf + p, 8);
     memcpy(&b, buf + p + 8, 8);
     if (a | b) {
-      p += 4;
+      /* No run starts at p or at a later step up to the last nonzero 32-bit word of these 16 bytes (each would hold
+       * it): go on after it (the bytes are little-endian: word 3 is b's high half). */
+      p += b ? (b >> 32 ? 16 : 12) : (a >> 32 ? 8 : 4);
       continue;
     }
     size_t q = p + MIN_ZERO_RUN;
+    for (uint64_t z; q + 8 <= end && (memcpy(&z, buf + q, 8), z == 0);) q += 8;
     while (q + 4 <= end && rd32(buf + q) == 0) q += 4;
     if (!ig_wroom(w, 20 + (p - lit))) return false;
     ig_wput_uvar(w, p - lit);

@@ -12,6 +12,7 @@
  * goes to JS with the ordinary batch path (the JS encoder fills the memo), and reader.c keeps the order. The memos
  * belong to the wire handle; every lookup holds its mutex (JS fills and clears them from the other thread). */
 #include "wire_batch.h"
+#include "wire_lean.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,7 @@ typedef struct {
  * array holds older records' bytes (the ring's memory is reused at shifting offsets), which the zero-run trimming
  * of the segments cannot leave out: trace_open's fname and fpath made ~600 of its ~850 bytes per event on the wire.
  * No field reads those bytes (fields.ts readCString; JS lists only arrays no other field, key or clock overlaps). */
-typedef struct {
-  uint32_t off, size;
-} str_tail;
+typedef ig_wtail str_tail;
 
 struct ig_wire_stream {
   ig_wire *w;
@@ -51,7 +50,17 @@ struct ig_wire_stream {
   uint8_t prev_key[IG_WKEY_MAX * 4];
   uint64_t *gens;                         /* per value: its memo's gen when hits[v] was found */
   bool prev_ok;
+  /* Lean mode (IG_WIRE_LEAN, default on; wire_lean.c): the record copied without its string tails' stale bytes, and
+   * a value equal to the previous record's counted instead of written (runs, expanded into the frame at take). */
+  bool lean;
+  uint32_t *tail_dirty; /* per tail (sorted by offset): bytes of it in rec that may be nonzero (lean copy) */
+  bool lean_copy;       /* tails sorted and apart: the lean copy applies */
+  ig_wvrun *runs;       /* per value: the fragment its column ends with and its pending repeats */
+  uint32_t *added;      /* per value: bytes the record being added wrote to its column (ADDED_RUN: a repeat) */
+  size_t vbytes;        /* bytes of every value column, pending repeats included */
 };
+
+#define ADDED_RUN UINT32_MAX
 
 /* The bytes of every memo key of `rec`, into k. */
 static void union_key(const ig_wire_stream *s, const uint8_t *rec, uint8_t *k) {
@@ -93,7 +102,13 @@ ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t cloc
   s->vals = calloc(w->nvals ? w->nvals : 1, sizeof *s->vals);
   s->hits = calloc(w->nvals ? w->nvals : 1, sizeof *s->hits);
   s->gens = calloc(w->nvals ? w->nvals : 1, sizeof *s->gens);
-  if (!s->clock || !s->tails || !s->vals || !s->hits || !s->gens) {
+  s->tail_dirty = calloc(nfix ? nfix : 1, sizeof *s->tail_dirty);
+  s->runs = calloc(w->nvals ? w->nvals : 1, sizeof *s->runs);
+  s->added = calloc(w->nvals ? w->nvals : 1, sizeof *s->added);
+  if (!s->clock || !s->tails || !s->vals || !s->hits || !s->gens || !s->tail_dirty || !s->runs || !s->added) {
+    free(s->tail_dirty);
+    free(s->runs);
+    free(s->added);
     free(s->gens);
     free(s->clock);
     free(s->tails);
@@ -124,6 +139,18 @@ ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t cloc
   s->w = w;
   const char *reuse = getenv("IG_WIRE_REUSE"); /* "0": look every value up (benchmarks) */
   if (!reuse || strcmp(reuse, "0") != 0) union_ranges(s);
+  const char *lean = getenv("IG_WIRE_LEAN"); /* "0": copy whole records, write every value (benchmarks) */
+  s->lean = !lean || strcmp(lean, "0") != 0;
+  /* The lean copy walks the tails in order; overlapping ones (JS never sends them) keep the whole copy. */
+  for (size_t i = 1; i < s->ntails; i++)
+    for (size_t j = i; j > 0 && s->tails[j - 1].off > s->tails[j].off; j--) {
+      str_tail t = s->tails[j];
+      s->tails[j] = s->tails[j - 1];
+      s->tails[j - 1] = t;
+    }
+  s->lean_copy = s->lean;
+  for (size_t i = 1; i < s->ntails; i++)
+    if ((uint64_t)s->tails[i - 1].off + s->tails[i - 1].size > s->tails[i].off) s->lean_copy = false;
   return s;
 }
 
@@ -136,6 +163,9 @@ void ig_wire_stream_free(ig_wire_stream *s) {
   free(s->gens);
   free(s->clock);
   free(s->tails);
+  free(s->tail_dirty);
+  free(s->runs);
+  free(s->added);
   free(s->rec);
   ig_wire_unref(s->w);
   free(s);
@@ -146,27 +176,38 @@ int ig_wire_stream_add(ig_wire_stream *s, const uint8_t *data, size_t size, uint
   if (size < s->min_size) return IG_WSTREAM_MISS;
   /* The formatters rewrite timestamps in place before anything reads them; the ring is read-only. */
   const uint8_t *rec = data;
+  size_t span = size; /* from here on the record's bytes are zero */
   if (s->nclock || s->ntails) {
     if (s->rec_cap < size) {
       uint8_t *nr = realloc(s->rec, size);
       if (!nr) return IG_WSTREAM_MISS;
+      /* The lean copy rewrites only what an earlier record may have left: start from zeros. */
+      memset(nr, 0, size);
+      memset(s->tail_dirty, 0, s->ntails * sizeof *s->tail_dirty);
       s->rec = nr;
       s->rec_cap = size;
     }
-    memcpy(s->rec, data, size);
+    if (s->lean_copy) {
+      span = ig_wlean_copy(s->rec, data, size, s->tails, s->ntails, s->tail_dirty);
+    } else {
+      memcpy(s->rec, data, size);
+      for (size_t i = 0; i < s->ntails; i++) {
+        size_t off = s->tails[i].off;
+        if (off >= size) continue;
+        size_t n = size - off < s->tails[i].size ? size - off : s->tails[i].size;
+        uint8_t *nul = memchr(s->rec + off, 0, n);
+        if (nul) memset(nul + 1, 0, (size_t)(s->rec + off + n - nul - 1));
+      }
+      /* The lean copy's bookkeeping no longer holds (not used together; kept safe anyway). */
+      for (size_t i = 0; i < s->ntails; i++) s->tail_dirty[i] = s->tails[i].size;
+    }
     for (size_t i = 0; i < s->nclock; i++) {
       uint64_t ns;
       memcpy(&ns, s->rec + s->clock[i].off, 8);
       if (!ns) continue;
       ns += s->clock[i].add;
       memcpy(s->rec + s->clock[i].off, &ns, 8);
-    }
-    for (size_t i = 0; i < s->ntails; i++) {
-      size_t off = s->tails[i].off;
-      if (off >= size) continue;
-      size_t n = size - off < s->tails[i].size ? size - off : s->tails[i].size;
-      uint8_t *nul = memchr(s->rec + off, 0, n);
-      if (nul) memset(nul + 1, 0, (size_t)(s->rec + off + n - nul - 1));
+      if (s->clock[i].off + 8 > span) span = s->clock[i].off + 8;
     }
     rec = s->rec;
   }
@@ -197,16 +238,48 @@ int ig_wire_stream_add(ig_wire_stream *s, const uint8_t *data, size_t size, uint
   if (s->prev_ok) memcpy(s->prev_key, key, s->klen);
   if (hit) {
     size_t mark = s->recs.len;
-    bool ok = ig_wput_record(&s->recs, rec, 0, size, size);
+    bool ok = ig_wput_record(&s->recs, rec, 0, size, span);
     size_t v = 0;
     for (; ok && v < w->nvals; v++) {
+      const ig_wentry *e = s->hits[v];
+      ig_wvrun *run = &s->runs[v];
+      /* The column's last value again: counted (lean mode). */
+      if (e && e == run->e && w->vals[v].gen == run->gen) {
+        run->rep++;
+        s->vbytes += run->len;
+        s->added[v] = ADDED_RUN;
+        continue;
+      }
+      if (!ig_wrun_flush(&s->vals[v], run)) {
+        ok = false;
+        break;
+      }
       size_t vmark = s->vals[v].len;
-      ok = ig_wput_value(&s->vals[v], &w->vals[v], s->hits[v], rec);
-      if (!ok) s->vals[v].len = vmark;
+      if (!ig_wput_value(&s->vals[v], &w->vals[v], e, rec)) {
+        s->vals[v].len = vmark;
+        ok = false;
+        break;
+      }
+      s->added[v] = (uint32_t)(s->vals[v].len - vmark);
+      s->vbytes += s->added[v];
+      /* A wall-clock text has the record's own digits: never repeated. */
+      run->e = s->lean && e && w->vals[v].kind != IG_WVAL_WALL ? e : NULL;
+      run->gen = w->vals[v].gen;
+      run->len = s->added[v];
     }
     if (!ok) { /* out of memory: undo this record's bytes and let JS have it */
       s->recs.len = mark;
-      for (size_t u = 0; u + 1 < v; u++) s->vals[u].len -= s->hits[u] ? s->hits[u]->frag_len : 2;
+      for (size_t u = 0; u < v; u++) {
+        ig_wvrun *run = &s->runs[u];
+        if (s->added[u] == ADDED_RUN) {
+          run->rep--;
+          s->vbytes -= run->len;
+        } else {
+          s->vals[u].len -= s->added[u];
+          s->vbytes -= s->added[u];
+          run->e = NULL; /* the column ends with an earlier fragment now */
+        }
+      }
       hit = false;
     }
   }
@@ -228,15 +301,17 @@ static size_t uvar_len(uint64_t v) {
 }
 
 size_t ig_wire_stream_size(const ig_wire_stream *s) {
-  size_t n = IG_WFRAME_HEADER + uvar_len(s->w->ds_id) + uvar_len(s->count) + s->recs.len;
-  for (size_t v = 0; v < s->w->nvals; v++) n += s->vals[v].len;
-  return n;
+  return IG_WFRAME_HEADER + uvar_len(s->w->ds_id) + uvar_len(s->count) + s->recs.len + s->vbytes;
 }
 
 void ig_wire_stream_take(ig_wire_stream *s, uint8_t *dst) {
   if (!dst) { /* dropped (no memory for the frame) */
     s->recs.len = 0;
-    for (size_t v = 0; v < s->w->nvals; v++) s->vals[v].len = 0;
+    for (size_t v = 0; v < s->w->nvals; v++) {
+      s->vals[v].len = 0;
+      s->runs[v] = (ig_wvrun){0};
+    }
+    s->vbytes = 0;
     s->count = 0;
     return;
   }
@@ -254,7 +329,11 @@ void ig_wire_stream_take(ig_wire_stream *s, uint8_t *dst) {
   for (size_t v = 0; v < s->w->nvals; v++) {
     if (s->vals[v].len) memcpy(dst + h.len, s->vals[v].p, s->vals[v].len);
     h.len += s->vals[v].len;
+    /* The pending repeats straight into the frame. */
+    if (s->runs[v].rep) h.len += ig_wrun_fill(dst + h.len, s->runs[v].len, s->runs[v].rep);
     s->vals[v].len = 0;
+    s->runs[v] = (ig_wvrun){0};
   }
+  s->vbytes = 0;
   s->count = 0;
 }
