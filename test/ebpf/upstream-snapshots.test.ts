@@ -12,6 +12,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runIgSync } from '../harness/ig.js';
+import { podmanAvailable, startPodman } from '../harness/podman.js';
 
 const MIRROR = '/work/.mirror/inspektor-gadget+inspektor-gadget/repo';
 const skip = process.getuid?.() !== 0 ? 'needs root'
@@ -152,6 +153,33 @@ test("upstream's snapshot_file (iter/task_file) lists a file this test holds ope
     assert.equal(row.inode, statSync(file).ino);
   } finally {
     closeSync(fd);
+  }
+});
+
+test("upstream's snapshot_socket with -c: walks the selected container's network namespace, not ig's own", { skip: skip || (!podmanAvailable() && 'needs podman, runc, conmon'), timeout: 300000 }, async () => {
+  const p = await startPodman();
+  const own = createServer();
+  await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+  try {
+    const name = `hiter-sock-${process.pid}`;
+    const { pid } = await p.run(name, 'nc -l -p 48913');
+    // busybox nc listens on an IPv6 socket (dual-stack), in /proc/<pid>/net/tcp6
+    const listening = () => ['tcp', 'tcp6'].some((f) => readFileSync(`/proc/${pid}/net/${f}`, 'utf8').split('\n').some((l) => /:BF11 0+:0000 0A /.test(l)));
+    for (let k = 0; k < 100 && !listening(); k++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(listening(), 'nc listens on 48913 in the container');
+    assert.equal(built.get('snapshot_socket'), '', 'building snapshot_socket');
+    const r = runIgSync(['run', 'hiter_snapshot_socket', '-o', 'json', '-c', name, '-r', 'podman', '--podman-socketpath', p.socket], { env, timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { src: { port: number; proto: string }; netns_id: number; runtime: { containerName: string } }[];
+    const nc = rows.find((x) => x.src.port === 48913 && x.src.proto === 'TCP');
+    assert.ok(nc, `the container's listener in ${r.stdout.slice(0, 500)}`);
+    assert.equal(nc.netns_id, statSync(`/proc/${pid}/ns/net`).ino);
+    assert.equal(nc.runtime.containerName, name);
+    const ownPort = (own.address() as AddressInfo).port;
+    assert.ok(!rows.some((x) => x.src.port === ownPort), 'ig\'s own namespace is not walked without --host');
+  } finally {
+    own.close();
+    await p.stop();
   }
 });
 

@@ -4,7 +4,7 @@
 //   opens a new iterator of the link and reads it to EOF; the bytes the program wrote with bpf_seq_write are cut
 //   into records of the struct's size (a remainder is an error, as upstream). Network targets (tcp, udp, unix,
 //   netlink, ipv6_route) walk the namespace the iterator is opened in: they are read once per network namespace
-//   of the run (ig's own on the host, the selected containers'). This kernel (6.18) runs the task, task_file,
+//   of the run (ig's own when it watches the host, each selected container's). This kernel (6.18) runs the task, task_file,
 //   task_vma, tcp, udp, unix, netlink, ipv6_route, bpf_map, bpf_prog, bpf_link, ksym and kmem_cache targets
 //   (src/bpf/iter.test.ts probes them; docs/architecture.md lists the facts).
 // - On-demand `SEC("raw_tp")` programs (include/gadget/snapshot.h), for kernels without iterators: never
@@ -156,9 +156,6 @@ export class Snapshots {
   private timers: NodeJS.Timeout[] = [];
   private immediates: NodeJS.Immediate[] = [];
   private obj?: BpfObject;
-  /** Network namespaces network iterators are read in, by inode (null: ig's own), following the run's containers. */
-  private readonly namespaces = new Map<number, NetnsPath>();
-  private unfollow: (() => void)[] = [];
   /** GADGET_ITER_TARGET_MAP: the map each iter/bpf_map_elem program walks. */
   private targetMaps = new Map<string, string>();
 
@@ -201,17 +198,23 @@ export class Snapshots {
     return out;
   }
 
-  private netnsList = (): NetnsPath[] => [...this.namespaces.values()];
-
-  /** Read network iterators in the run's namespaces: ig's own (host) or the selected containers', as they change. */
-  private followNamespaces(): void {
-    const nsIno = (path: NetnsPath): number | undefined => {
-      try { return statSync(path ?? '/proc/self/ns/net').ino; } catch { return undefined; } // gone already: nothing to read there
+  /**
+   * The network namespaces network iterators are read in at this fetch, one path per namespace: ig's own when the
+   * run watches the host (--host, or no container operator), and each selected container's that runs now (the
+   * container operator keeps ctx.mounts current), as upstream reads them once per container network namespace.
+   */
+  private netnsList = (): NetnsPath[] => {
+    const m = this.ctx.mounts;
+    const seen = new Map<number, NetnsPath>();
+    const add = (path: NetnsPath) => {
+      let ino: number;
+      try { ino = statSync(path ?? '/proc/self/ns/net').ino; } catch { return; } // the container exited: nothing to read there
+      if (!seen.has(ino)) seen.set(ino, path);
     };
-    const add = (path: NetnsPath) => { const ino = nsIno(path); if (ino !== undefined && !this.namespaces.has(ino)) this.namespaces.set(ino, path); };
-    for (const p of this.ctx.netns.paths) add(p);
-    this.unfollow.push(this.ctx.netns.onAdd(add), this.ctx.netns.onRemove((ino) => { if (this.namespaces.get(ino) !== null) this.namespaces.delete(ino); }));
-  }
+    if (m.host) add(null);
+    for (const c of m.containers) add(`/proc/${c.pid}/ns/net`);
+    return [...seen.values()];
+  };
 
   /** Start fetching; `onlySnapshots`: nothing else produces records, so the gadget is done when these are. */
   start(obj: BpfObject, onlySnapshots: boolean): void {
@@ -220,7 +223,6 @@ export class Snapshots {
     const ctx = this.ctx;
     // Iterators are attached now, so a target the kernel refuses ends the start in one line.
     for (const s of this.list) for (const it of s.iters) iterLink(obj, ctx.name, s, it);
-    if (this.list.some((s) => s.iters.some((it) => PER_NETNS_TARGETS.has(it.target)))) this.followNamespaces();
     const finite = this.list.filter((s) => s.count > 0);
     const run = (s: SnapshotDs): boolean => {
       try {
@@ -269,7 +271,6 @@ export class Snapshots {
   stopTimers(): void {
     for (const t of this.timers.splice(0)) clearInterval(t);
     for (const t of this.immediates.splice(0)) clearImmediate(t);
-    for (const f of this.unfollow.splice(0)) f();
   }
 
   /** The final fetch of the data sources that ask for one; then forget the object. */
