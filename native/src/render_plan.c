@@ -824,6 +824,60 @@ static void rop_bytes(const ig_plan *p, const rop *r, uint32_t *lo, uint32_t *hi
   *hi = r->off + n;
 }
 
+/* gadgetctl's twin: six or more plain record values in a row (trace_open's 14 ustack members, after its two received
+ * strings: no struct of the twin is a zero span, its strings are slots far away) become a zero span here, as
+ * native-plan.ts makes one for a struct of the local layout. A ZERO_SPAN rop is inserted before them, taking the
+ * first one's literal; rop indices after it move up by one. False: out of memory (nothing changed). */
+#define BOUND_ZERO_SPAN_MIN 6
+static bool bind_zero_spans(ig_plan *p) {
+  for (size_t i = 0; i < p->nrops && p->nzero < ZERO_SPANS_MAX;) {
+    uint32_t k = p->rops[i].kind;
+    if (k == OP_ZERO_SPAN || k == OP_PIECE) { /* their rops are not rendered one by one */
+      i += p->rops[i].limit + 1;
+      continue;
+    }
+    size_t e = i;
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (; e < p->nrops; e++) {
+      const rop *r = &p->rops[e];
+      if (r->kind != OP_UINT && r->kind != OP_SINT && r->kind != OP_BOOL) break;
+      uint32_t a = r->off, b = r->off + (r->kind == OP_BOOL ? 1 : r->size);
+      uint32_t nlo = a < lo ? a : lo, nhi = b > hi ? b : hi;
+      if (nhi - nlo > 4096) break;
+      lo = nlo;
+      hi = nhi;
+    }
+    if (e - i < BOUND_ZERO_SPAN_MIN) {
+      i = e > i ? e : i + 1;
+      continue;
+    }
+    rop *nr = realloc(p->rops, sizeof *nr * (p->nrops + 1));
+    if (!nr) return false;
+    p->rops = nr;
+    memmove(&p->rops[i + 1], &p->rops[i], sizeof *nr * (p->nrops - i));
+    p->nrops++;
+    rop *z = &p->rops[i];
+    memset(z, 0, sizeof *z);
+    z->kind = OP_ZERO_SPAN;
+    z->off = lo;
+    z->size = hi - lo;
+    z->limit = (uint32_t)(e - i);
+    z->lit_off = p->rops[i + 1].lit_off;
+    z->lit_len = p->rops[i + 1].lit_len;
+    p->rops[i + 1].lit_len = 0;
+    for (size_t q = 0; q < p->nmemo_rops; q++)
+      if (p->memo_rops[q] >= i) p->memo_rops[q]++;
+    for (size_t q = 0; q < p->nzero; q++)
+      if (p->zero_rops[q] >= i) p->zero_rops[q]++;
+    z->memo = (uint32_t)p->nzero;
+    p->zero_rops[p->nzero] = (uint32_t)i;
+    p->zero_text[p->nzero] = NULL;
+    p->nzero++;
+    i = e + 1;
+  }
+  return true;
+}
+
 int ig_plan_bind_pieces(ig_plan *p, const int32_t *vals, uint32_t nvals) {
   if (p->pieces || p->filter) return 0;
   ig_pieces *s = ig_pieces_new(nvals);
@@ -895,6 +949,7 @@ int ig_plan_bind_pieces(ig_plan *p, const int32_t *vals, uint32_t nvals) {
   }
   p->pieces = s;
   s = NULL;
+  if (!bind_zero_spans(p)) converted = -1;
 out:
   ig_pieces_free(s);
   free(cand);

@@ -21,7 +21,7 @@ let valuesOf: Values = () => ({});
  */
 function makeDs(): DataSource {
   const ds = new DataSource('events', 'single', { annotations: { 'cli.default-output-mode': 'json' } });
-  ds.staticSize = 20;
+  ds.staticSize = 48;
   const v = (name: string) => (_b: Batch, i: number) => valuesOf(i)[name] as never;
   const k8s = ds.addField({ name: 'k8s', kind: Kind.Invalid, flags: FieldFlag.Empty, order: -5 });
   ds.addField({ name: 'node', parent: k8s, kind: Kind.String, order: -5, storage: { type: 'derived', compute: v('node') } });
@@ -36,6 +36,13 @@ function makeDs(): DataSource {
   ds.addField({ name: 'big', kind: Kind.Uint64, storage: { type: 'derived', compute: v('big') } });
   ds.addField({ name: 'neg', kind: Kind.Int64, storage: { type: 'derived', compute: v('neg') } });
   ds.addField({ name: 'user', kind: Kind.String, storage: { type: 'derived', compute: v('user') } });
+  // a struct of a received string and seven plain members (as trace_open's ustack): a zero span bound on this side
+  const stack = ds.addField({ name: 'stack', kind: Kind.Invalid, flags: FieldFlag.Empty });
+  ds.addField({ name: 'syms', parent: stack, kind: Kind.String, storage: { type: 'derived', compute: v('user') } });
+  for (const [k, [name, kind, offs, size]] of ([['a', Kind.Uint64, 24, 8], ['b', Kind.Uint32, 32, 4], ['c', Kind.Int32, 36, 4], ['d', Kind.Uint16, 40, 2],
+    ['e', Kind.Int8, 42, 1], ['f', Kind.Bool, 43, 1], ['g', Kind.Uint8, 44, 1]] as const).entries()) {
+    ds.addField({ name, parent: stack, kind, storage: st(offs, size), order: k });
+  }
   return ds;
 }
 
@@ -48,6 +55,9 @@ function frame(enc: PacketEncoder, ds: DataSource, n: number, vals: Values): Buf
   for (let i = 0; i < n; i++) {
     b.buf.writeUInt32LE(1000 + (i % 3), b.offs[i]!);
     b.buf.write(`c${i % 2}`, b.offs[i]! + 4);
+    // the struct's members: all zero in most records (its cached text), not in every fifth
+    if (i % 5 === 4) { b.buf.writeBigUInt64LE(2n ** 64n - 1n, b.offs[i]! + 24); b.buf.writeInt32LE(-7, b.offs[i]! + 36); b.buf[b.offs[i]! + 43] = 1; }
+    if (i % 10 === 9) { b.buf.writeInt8(-128, b.offs[i]! + 42); b.buf[b.offs[i]! + 44] = 200; }
   }
   return enc.encode(b);
 }
@@ -120,7 +130,7 @@ test('received values rendered from pieces are the JS encoder\'s bytes: repeated
     frame(enc, ds, 40, (i) => ({ ...BASE, ts: `t${i}` })),
   ];
   const on = render(frames, true);
-  assert.equal(on.pieces, 10, 'every received value is rendered from its piece');
+  assert.equal(on.pieces, 11, 'every received value is rendered from its piece');
   same(on, 'pieces');
   const off = render(frames, false);
   assert.equal(off.pieces, 0);
@@ -131,4 +141,6 @@ test('received values rendered from pieces are the JS encoder\'s bytes: repeated
   assert.equal(off.jsRecords, on.jsRecords);
   assert.match(on.native, /"pod":"p \\"q\\" \\\\ \\n\\t\\u0001 café 宽 😀"/);
   assert.match(on.native, /"big":18446744073709551615,"neg":-9223372036854775808/);
+  assert.match(on.native, /"stack":\{"a":0,"b":0,"c":0,"d":0,"e":0,"f":false,"g":0,"syms":"root"\}/);
+  assert.match(on.native, /"stack":\{"a":18446744073709551615,"b":0,"c":-7,"d":0,"e":-128,"f":true,"g":200,"syms":"root"\}/);
 });
