@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IG_MAIN, IgProcess, runIgSync } from '../harness/ig.js';
 import { LineChild, TestNetns } from '../harness/activity.js';
+import { waitOwnProgram } from '../harness/owned-progs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-rec-h18feat-'));
 const kids: ChildProcess[] = [];
@@ -87,6 +88,16 @@ test('snapshot_socket with socket.pid/comm/uid: the replay shows the recorded ow
   assert.match(info.stdout, /^Host facts: .*socket \d+/m);
 });
 
+/**
+ * Let profile_cpu sample until `ms` after its start, and at least 1.5 s after it attached: on a loaded machine
+ * start-up alone can take longer than `ms`, and a SIGINT before ig's handlers are in place kills it (exit null).
+ */
+async function sampleWhile(ig: IgProcess, ms: number): Promise<void> {
+  const t0 = Date.now();
+  try { await waitOwnProgram(ig.pid, 'ig_prof_cpu', 60000); } catch (e) { await ig.stop('SIGKILL'); throw e; }
+  await new Promise((r) => setTimeout(r, Math.max(1500, ms - (Date.now() - t0))));
+}
+
 test('profile_cpu kernel and user stacks: the replay prints the recorded machine\'s symbols', async () => {
   // A known user call chain (a copy of dd reading /dev/urandom spends its time in the kernel's RNG and in libc).
   const busy = spawn('dd', ['if=/dev/urandom', 'of=/dev/null', 'bs=1M', 'status=none'], { stdio: 'ignore' });
@@ -94,7 +105,7 @@ test('profile_cpu kernel and user stacks: the replay prints the recorded machine
   const file = join(dir, 'prof.igrec');
   const flags = ['--host', '-o', 'json', '--collect-ustack'];
   const ig = new IgProcess(['run', 'profile_cpu', ...flags, '--record', file]);
-  await new Promise((r) => setTimeout(r, 3000));
+  await sampleWhile(ig, 3000);
   const live = await ig.stop('SIGINT');
   busy.kill('SIGKILL');
   assert.equal(live.code, 0, live.stderr);
@@ -116,7 +127,7 @@ test('a replay that shows a stack or socket field the recorded run did not show 
   kids.push(busy);
   const prof = join(dir, 'prof-none.igrec');
   const ig = new IgProcess(['run', 'profile_cpu', '--host', '-o', 'none', '--record', prof]);
-  await new Promise((r) => setTimeout(r, 2500));
+  await sampleWhile(ig, 2500);
   const live = await ig.stop('SIGINT');
   busy.kill('SIGKILL');
   assert.equal(live.code, 0, live.stderr);
