@@ -71,10 +71,10 @@ test('--unique reports a capability once per container (mount namespace)', async
   }
 });
 
-test('columns: COMM PID TID UID GID CAP CAPABLE SYSCALL', async () => {
+test('columns: COMM PID TID UID GID CAP CAPABLE AUDIT SYSCALL (AUDIT shown, as upstream\'s gadget.yaml says)', async () => {
   const ig = new IgProcess(['run', 'trace_capabilities', '--host', '--comm', 'chroot']);
-  const { header, row } = await columnsOf(ig, /CAP_SYS_CHROOT\s+false\s+chroot/, () => chroot(new Set(), true));
-  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+CAP\s+CAPABLE\s+SYSCALL/);
+  const { header, row } = await columnsOf(ig, /CAP_SYS_CHROOT\s+false\s+-1\s+chroot/, () => chroot(new Set(), true));
+  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+CAP\s+CAPABLE\s+AUDIT\s+SYSCALL/);
   assert.match(row, new RegExp(`chroot\\s+\\d+\\s+\\d+\\s+${NOBODY}\\s+${NOBODY}\\s`));
 });
 

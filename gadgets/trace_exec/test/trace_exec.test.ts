@@ -28,6 +28,8 @@ test('ig run trace_exec reports an exec with its arguments, pid and parent', asy
   assert.equal(ev.args, ['/bin/echo', 'hello', marker].join('\u00a0'));
   // args_count and args_size are json.skip (upstream's gadget.yaml): only the joined args are printed
   assert.ok(!('args_count' in ev) && !('args_size' in ev), JSON.stringify(ev));
+  // loginuid's name goes to loginuser (upstream's uidgidresolver.target), not to a top-level user
+  assert.ok('loginuser' in ev && !('user' in ev), JSON.stringify(ev));
   assert.equal(ev.error, '');
   assert.equal(ev.proc.parent.pid, process.pid);
   assert.equal(ev.proc.creds.uid, process.getuid!());
@@ -89,7 +91,7 @@ test('json.skip: args_count and args_size are left out of json, jsonpretty and y
   assert.match(line(runs.cols), new RegExp(`^echo\\s+4\\s+${size}\\s+/bin/echo\u00a0a0\u00a0a1\u00a0${marker}-4$`));
 });
 
-test('columns show COMM PID TID UID GID PCOMM PPID ERROR ARGS', async () => {
+test('columns show COMM PID TID UID GID PCOMM PPID ERROR TTY ARGS (TTY shown as upstream\'s gadget.yaml says)', async () => {
   const ig = new IgProcess(['run', 'trace_exec', '--host', '--filter', 'proc.comm==true']);
   // the machine's other `true`s show up too: ours is the row with this argument, and this process as parent
   const marker = `--ig-arg-${process.pid}`;
@@ -101,10 +103,10 @@ test('columns show COMM PID TID UID GID PCOMM PPID ERROR ARGS', async () => {
   }
   await ig.stop();
   const [header, ...rows] = ig.stdout.split('\n');
-  assert.match(header!, /COMM\s+PID\s+TID\s+UID\s+GID\s+PCOMM\s+PPID\s+ERROR\s+ARGS/);
+  assert.match(header!, /COMM\s+PID\s+TID\s+UID\s+GID\s+PCOMM\s+PPID\s+ERROR\s+TTY\s+ARGS/);
   const row = rows.find(ours);
   assert.ok(row, ig.stdout);
-  assert.match(row, new RegExp(`^\\s*true\\s+(\\d+)\\s+\\1\\s+\\d+\\s+\\d+\\s+\\S+\\s+${process.pid}\\s+\\S*true\u00a0${marker}$`));
+  assert.match(row, new RegExp(`^\\s*true\\s+(\\d+)\\s+\\1\\s+\\d+\\s+\\d+\\s+\\S+\\s+${process.pid}\\s+\\d+\\s+\\S*true\u00a0${marker}$`));
 });
 
 test('failed execs are hidden by default and shown with --ignore-failed=false', async () => {

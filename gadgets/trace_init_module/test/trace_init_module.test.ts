@@ -65,10 +65,10 @@ test('init_module and finit_module attempts fail with ENOSYS: parameters, file, 
   }
 });
 
-test('columns: COMM PID TID UID GID SYSCALL PARAM_VALUES ERROR FILEPATH', async () => {
+test('columns: COMM PID TID UID GID SYSCALL PARAM_VALUES ERROR LEN FD FLAGS FILEPATH (as upstream\'s gadget.yaml shows them)', async () => {
   const ig = new IgProcess(['run', 'trace_init_module', '--host', '--comm', 'python3']);
   const { header, row } = await columnsOf(ig, /finit_module\s+foo=bar/, () => attempt(new Set()));
-  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+SYSCALL\s+PARAM_VALUES\s+ERROR\s+FILEPATH/);
+  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+SYSCALL\s+PARAM_VALUES\s+ERROR\s+LEN\s+FD\s+FLAGS\s+FILEPATH/);
   assert.match(row, /python3/);
   assert.match(row, /\/etc\/hostname$/);
 });

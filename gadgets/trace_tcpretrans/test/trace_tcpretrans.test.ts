@@ -48,11 +48,11 @@ test('SYN retransmissions of a connect whose SYNs are dropped', async () => {
   }
 });
 
-test('columns: COMM PID TID UID GID SRC DST STATE TCPFLAGS TYPE', async () => {
+test('columns: COMM PID TID UID GID SRC DST STATE TCPFLAGS REASON TYPE (REASON shown, as upstream\'s gadget.yaml says)', async () => {
   const ig = new IgProcess(['run', 'trace_tcpretrans', '--host']);
   const { header, row } = await columnsOf(ig, new RegExp(`127\\.0\\.0\\.1:${PORT}\\s`), () => client.send(`c ${PORT}`), 30000);
-  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+SRC\s+DST\s+STATE\s+TCPFLAGS\s+TYPE/);
-  assert.match(row, /tcp_syn_sent\s+SYN\s+RETRANS$/);
+  assert.match(header, /COMM\s+PID\s+TID\s+UID\s+GID\s+SRC\s+DST\s+STATE\s+TCPFLAGS\s+REASON\s+TYPE/);
+  assert.match(row, /tcp_syn_sent\s+SYN\s+0\s+RETRANS$/);
 });
 
 test('LOSS events need upstream\'s kprobe on tcp_send_loss_probe: one line says this kernel has none', () => {
