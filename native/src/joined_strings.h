@@ -26,5 +26,7 @@ size_t ig_joined_raw(uint8_t *out, const uint8_t *rec, size_t rec_size, uint32_t
 /* JSON text of bytes [s, s + n) without NUL: JSON.stringify of their UTF-8 decoding minus the quotes
  * (render_plan.c). */
 uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n);
+/* JSON.stringify of the UTF-8 decoding of s up to its first NUL (quotes included); room for n * 6 + 2 bytes. */
+uint8_t *ig_json_quote(uint8_t *w, const uint8_t *s, size_t n);
 
 #endif

@@ -164,6 +164,20 @@ static __thread uint8_t t_text[4096 * 6 + 2];
  * the text the plan's op would render from the slot put_value fills. False: no slot form (the record goes to JS). */
 static bool make_piece(cur *c, size_t end, ig_pieces *pcs, uint32_t val, int32_t type, uint32_t size) {
   size_t v0 = c->pos;
+  if (type == SLOT_STR && c->p[v0] == TAG_STRING) {
+    /* a string (a timestamp changes every record): quoted straight from the frame into the piece; the checks of
+     * put_value's (shorter than the slot, no NUL) */
+    c->pos++;
+    uint64_t n = uvar(c);
+    if (c->bad || n >= size || n > c->end - c->pos) return false;
+    const uint8_t *str = c->p + c->pos;
+    if (memchr(str, 0, n)) return false;
+    uint8_t *t = ig_pieces_text_room(pcs, val, n * 6 + 2);
+    if (!t) return false;
+    uint8_t *e = ig_json_quote(t, str, n);
+    c->pos += n;
+    return ig_pieces_commit(pcs, val, c->p + v0, end - v0, (size_t)(e - t));
+  }
   if (size > sizeof t_slot - 8 || !put_value(c, t_slot, type, size)) return false;
   size_t n;
   switch (type) {

@@ -124,11 +124,59 @@ bool ig_pieces_set(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw_le
   return true;
 }
 
+/* Exactly n bytes: most pieces and literals are short, where a call of memcpy costs more than the copy. */
+static inline void copy_piece(uint8_t *d, const uint8_t *s, size_t n) {
+  if (n > 32) {
+    memcpy(d, s, n);
+  } else if (n >= 16) {
+    uint8_t a[16], b[16];
+    memcpy(a, s, 16);
+    memcpy(b, s + n - 16, 16);
+    memcpy(d, a, 16);
+    memcpy(d + n - 16, b, 16);
+  } else if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &b, 4);
+  } else {
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+  }
+}
+
+uint8_t *ig_pieces_text_room(ig_pieces *s, uint32_t val, size_t n) {
+  piece *pc = &s->v[val];
+  if (n > UINT32_MAX || !grow(&pc->text, &pc->cap, n)) return NULL;
+  return pc->text;
+}
+
+bool ig_pieces_commit(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw_len, size_t len) {
+  piece *pc = &s->v[val];
+  if (raw_len > UINT32_MAX || !grow(&pc->raw, &pc->raw_cap, raw_len)) {
+    /* its text was overwritten: made from no encoded value now (no value's bytes are empty), runs re-made */
+    pc->raw_len = 0;
+    pc->ver++;
+    return false;
+  }
+  memcpy(pc->raw, raw, raw_len);
+  pc->raw_len = (uint32_t)raw_len;
+  pc->len = (uint32_t)len;
+  pc->ver++;
+  return true;
+}
+
 uint8_t *ig_pieces_put(ig_pieces *s, uint32_t ri, uint8_t *w) {
   run *r = &s->runs[ri];
   if (r->nparts == 1) {
     const piece *pc = &s->v[r->parts[0].val];
-    memcpy(w, pc->text, pc->len);
+    copy_piece(w, pc->text, pc->len);
     return w + pc->len;
   }
   uint64_t sig = 0;
@@ -142,9 +190,9 @@ uint8_t *ig_pieces_put(ig_pieces *s, uint32_t ri, uint8_t *w) {
   for (uint32_t k = 0; k < r->nparts; k++) {
     const part *pt = &r->parts[k];
     const piece *pc = &s->v[pt->val];
-    memcpy(w, r->lits + pt->lit_off, pt->lit_len);
+    copy_piece(w, r->lits + pt->lit_off, pt->lit_len);
     w += pt->lit_len;
-    memcpy(w, pc->text, pc->len);
+    copy_piece(w, pc->text, pc->len);
     w += pc->len;
   }
   r->misses++;

@@ -36,10 +36,16 @@ static inline bool ig_pieces_has(const ig_piece *v, uint32_t val) { return v[val
 /* Whether the piece was made from exactly these encoded bytes (its text is current). */
 static inline bool ig_piece_same(const ig_piece *pc, const uint8_t *raw, size_t raw_len) {
   if (!pc->ver || pc->raw_len != raw_len) return false;
-  for (size_t k = 0; k < raw_len; k++) /* a few bytes: no memcmp call */
+  /* a few bytes: no memcmp call; from the end, where a timestamp's text differs from the last one's */
+  for (size_t k = raw_len; k-- > 0;)
     if (pc->raw[k] != raw[k]) return false;
   return true;
 }
+
+/* Room for a text of up to n bytes in the piece of `val` (NULL: out of memory); then ig_pieces_commit. */
+uint8_t *ig_pieces_text_room(ig_pieces *s, uint32_t val, size_t n);
+/* The piece of `val` is now the len bytes written at ig_pieces_text_room's pointer, made from `raw`. */
+bool ig_pieces_commit(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw_len, size_t len);
 
 /* The piece of `val` is now `text`, made from the encoded bytes `raw` (false: out of memory). */
 bool ig_pieces_set(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw_len, const uint8_t *text, size_t text_len);

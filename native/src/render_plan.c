@@ -319,6 +319,8 @@ static uint8_t *put_cstr(uint8_t *w, const uint8_t *s, size_t max) {
   return w;
 }
 
+uint8_t *ig_json_quote(uint8_t *w, const uint8_t *s, size_t n) { return put_cstr(w, s, n); }
+
 uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n) {
   uint8_t *end = put_cstr(w, s, n);
   memmove(w, w + 1, (size_t)(end - w) - 2);
