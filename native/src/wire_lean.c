@@ -33,7 +33,10 @@ size_t ig_wlean_copy(uint8_t *rec, const uint8_t *data, size_t size, const ig_wt
     size_t was = dirty[i], clear = was < n ? was : n;
     if (clear > len) memset(rec + off + len, 0, clear - len);
     dirty[i] = (uint32_t)(was > n ? was : len); /* past n (a shorter record) nothing was cleared */
-    hi = off + len;
+    /* The string's last byte ends what may be nonzero (an empty string adds nothing): the zero trimming of the
+     * segments starts there, not at the NUL or the array's end. */
+    size_t chars = nul ? len - 1 : len;
+    if (chars) hi = off + chars;
     at = off + n;
   }
   if (size > at) {
