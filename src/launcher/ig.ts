@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheFileFor, runWithCodeCache } from './code-cache.js';
 import { settleSourceCheck } from './source-check.js';
+import { deferTierUp } from './tier-up.js';
 
 // bin/ig kept NODE_EXTRA_CA_CERTS from node's start (IG_DEFERRED_EXTRA_CA_CERTS, src/tls/extra-ca.ts: ig's TLS
 // clients add those CAs themselves); the processes ig starts get the variable back. A literal name: importing
@@ -16,6 +17,8 @@ const dir = dirname(fileURLToPath(import.meta.url));
 // The bundle's import() calls land here (scripts/bundle.mjs): a vm.Script from a code cache has no working loader
 // of its own on Node 20. Resolved from this directory, as the bundle's own imports would be.
 (globalThis as { __igImport?: (s: string) => Promise<unknown> }).__igImport = (s) => import(s);
+// before the bundle compiles: its code cache is only valid under the flags it was made with
+deferTierUp(process.argv.slice(2));
 runWithCodeCache({
   file: join(dir, 'ig.cjs'),
   cacheFile: cacheFileFor(process.argv.slice(2), dir, process.env),

@@ -195,3 +195,22 @@ test('ig-start.cjs: the bundle\'s bytes and its code cache\'s are garbage once t
   assert.equal(second.cache, 'hit');
   assert.ok(second.arrayBuffers < 512 * 1024, `${second.arrayBuffers} bytes of ArrayBuffers live after a full GC with the cache read`);
 });
+
+test('ig-start.cjs: `ig run` defers V8\'s optimizing compiler (no early tier-up of small functions); other commands and IG_DEFER_TIER_UP=0 keep V8\'s defaults', { skip: !existsSync(START) && 'no bundle' }, () => {
+  const d = join(tmp, 'tier-up');
+  mkdirSync(d, { recursive: true });
+  copyFileSync(START, join(d, 'ig-start.cjs'));
+  // a small function called often: V8 marks it for TurboFan on its first tick ("small function") by default
+  writeFileSync(join(d, 'ig.cjs'), 'function add(a, b) { return a + b; }\nlet s = 0;\nfor (let i = 0; i < 200000; i++) s = add(s, i);\nconsole.log(s);\n');
+  const early = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = spawnSync(process.execPath, ['--trace-opt', join(d, 'ig-start.cjs'), ...args], { encoding: 'utf8', env: { ...process.env, IG_CODE_CACHE: '0', ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^19999900000$/m, 'the bundle ran');
+    return /<JSFunction add .*reason: small function/.test(r.stdout);
+  };
+  assert.equal(early(['run', 'trace_open']), false);
+  assert.equal(early(['-v', 'run', 'trace_open']), false);
+  assert.equal(early(['--config', 'run', 'version']), true, 'the value of --config is not the command');
+  assert.equal(early(['version']), true);
+  assert.equal(early(['run', 'trace_open'], { IG_DEFER_TIER_UP: '0' }), true);
+});
