@@ -29,12 +29,21 @@ import type { Recording } from '../record/recording.js';
 export const FORWARDER_PRIORITY = 1000000;
 /**
  * Frames written on a reader's thread: it lingers 4 ms after a poll (as the cli's reader-thread renderer) and a
- * frame goes out 10 ms after its first record or at 1 MiB. Under a storm that makes frames of ~1,000 events: one
- * gRPC message each, instead of one per millisecond (per-message costs dominated both ends at 30-70 events).
+ * frame goes out 25 ms after its first record or at 1 MiB. Under a storm that makes frames of a few thousand events:
+ * one gRPC message each. The daemon's JS thread pays ~0.2 ms per frame whatever its size (the frame's delivery from
+ * the reader, the HTTP/2 write and its callbacks): at 10 ms, frames of ~1,000-2,000 events under a storm made that
+ * about 0.1 µs per event (2026-12-06, h14d, docs/benchmarks.md). IG_WIRE_FRAME_MS sets it (benchmarks: 10 was the
+ * value before).
  */
 const FRAME_LINGER_US = 4000;
-const FRAME_LATENCY_MS = 10;
+const FRAME_LATENCY_MS = frameLatencyMs(process.env.IG_WIRE_FRAME_MS);
 const FRAME_MAX_BYTES = 1 << 20;
+
+/** A frame's latency in ms from IG_WIRE_FRAME_MS (1-1000), 25 otherwise. */
+export function frameLatencyMs(env: string | undefined): number {
+  const n = Number(env);
+  return env !== undefined && env !== '' && Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 25;
+}
 
 export interface RunOptions {
   image?: GetImageOptions;
