@@ -4,9 +4,9 @@
 //   opens a new iterator of the link and reads it to EOF; the bytes the program wrote with bpf_seq_write are cut
 //   into records of the struct's size (a remainder is an error, as upstream). Network targets (tcp, udp, unix,
 //   netlink, ipv6_route) walk the namespace the iterator is opened in: they are read once per network namespace
-//   of the run (ig's own when it watches the host, each selected container's). This kernel (6.18) runs the task, task_file,
-//   task_vma, tcp, udp, unix, netlink, ipv6_route, bpf_map, bpf_prog, bpf_link, ksym and kmem_cache targets
-//   (src/bpf/iter.test.ts probes them; docs/architecture.md lists the facts).
+//   of the run (ig's own when it watches the host, each selected container's). This kernel (6.18) runs the task,
+//   task_file, task_vma, tcp, udp, unix, netlink, ipv6_route, bpf_map, bpf_prog, bpf_link, ksym and kmem_cache
+//   targets (src/bpf/iter.test.ts probes them; docs/architecture.md lists the facts).
 // - On-demand `SEC("raw_tp")` programs (include/gadget/snapshot.h), for kernels without iterators: never
 //   attached; each fetch runs them once with BPF_PROG_TEST_RUN (in ig's own task) and drains the ring buffer
 //   `gadget_snapshot_buf`, one record per sample.
