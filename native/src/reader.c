@@ -384,7 +384,10 @@ static int take(ig_reader *r, uint32_t cpu, const void *data, size_t size) {
     r->fallback_records = 0;
   }
   int err = append(r, cpu, data, size);
-  if ((r->plan || r->wire) && !r->render_off && ++r->fallback_records >= FALLBACK_RECORDS_MAX) return -ECANCELED;
+  /* Not in the final drain: nothing renders after it, and ending it here left the rest of the ring unread (a stop
+   * during a memo miss wrote 33 of 1,000 lines). The drain limit above bounds it instead. */
+  if ((r->plan || r->wire) && !r->render_off && !stopping(r) && ++r->fallback_records >= FALLBACK_RECORDS_MAX)
+    return -ECANCELED;
   return err;
 }
 
