@@ -121,6 +121,8 @@ bool ig_pcap_filter_register(napi_env env, napi_value exports);       /* pcap_fi
 bool ig_wire_register(napi_env env, napi_value exports);              /* wire_batch.c */
 bool ig_replay_render_register(napi_env env, napi_value exports);     /* replay_render.c */
 bool ig_iter_register(napi_env env, napi_value exports);              /* iter_run.c */
+/* Join the network namespace at `path` (this thread only): 0, or an errno with *step naming the failed step. */
+int ig_netns_enter(const char *path, const char **step); /* netns_enter.c */
 /* pcap_filter.c: the "classifier/" section handler (once per process) and an object's filters at close */
 void ig_pf_install(void);
 void ig_pf_forget(struct bpf_object *obj);

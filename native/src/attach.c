@@ -2,12 +2,10 @@
 #include "addon.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/perf_event.h>
 #include <arpa/inet.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -403,21 +401,7 @@ struct pkt_job {
 static void *pkt_thread(void *arg) {
   struct pkt_job *j = arg;
   j->fd = -1;
-  if (j->netns) {
-    int nsfd = open(j->netns, O_RDONLY | O_CLOEXEC);
-    if (nsfd < 0) {
-      j->err = errno;
-      j->step = "open netns";
-      return NULL;
-    }
-    if (setns(nsfd, CLONE_NEWNET) < 0) {
-      j->err = errno;
-      j->step = "setns";
-      close(nsfd);
-      return NULL;
-    }
-    close(nsfd);
-  }
+  if (j->netns && (j->err = ig_netns_enter(j->netns, &j->step))) return NULL;
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
   if (fd < 0) {
     j->err = errno;

@@ -8,9 +8,7 @@
 #include "addon.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,19 +107,7 @@ struct iter_job {
 
 static void *iter_thread(void *arg) {
   struct iter_job *j = arg;
-  int nsfd = open(j->netns, O_RDONLY | O_CLOEXEC);
-  if (nsfd < 0) {
-    j->err = errno;
-    j->step = "open netns";
-    return NULL;
-  }
-  if (setns(nsfd, CLONE_NEWNET) < 0) {
-    j->err = errno;
-    j->step = "setns";
-    close(nsfd);
-    return NULL;
-  }
-  close(nsfd);
+  if ((j->err = ig_netns_enter(j->netns, &j->step))) return NULL;
   j->fd = bpf_iter_create(j->link_fd);
   if (j->fd < 0) {
     j->err = errno;

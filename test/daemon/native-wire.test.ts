@@ -11,32 +11,17 @@ import { EventType } from '../../src/service/consts.js';
 import type { ApiGadgetEvent } from '../../src/service/proto.js';
 import { PacketDecoder, PacketEncoder } from '../../src/datasource/codec.js';
 import { Batch } from '../../src/datasource/index.js';
-import { assertSameFrames, ttlFieldsOf } from '../harness/frames.js';
+import { assertSameFrames, ttlFieldsOf, FrameCollector } from '../harness/frames.js';
 
-/** A client's gRPC stream as the run sees it: every write completes at once (a fast client). */
-class Collector implements EventWriter {
-  readonly batches: Buffer[] = [];
-  tables: Buffer | undefined;
-  write(ev: ApiGadgetEvent, cb?: () => void): boolean {
-    if (ev.type === EventType.GadgetBatch) {
-      if (this.tables === undefined) this.tables = ev.payload; // the field tables come first, as a GadgetBatch
-      else this.batches.push(ev.payload);
-    }
-    if (cb) setImmediate(cb);
-    return true;
-  }
-  end(): void { /* nothing to flush */ }
-  emit(): void { /* errors are asserted through the run's outcome */ }
-}
 
 /**
  * Run `image` with two batch-form clients and a JS packet encoder subscribed right after the forwarder (the same
  * batches, in the same order): returns the clients' frames and the JS encoder's.
  */
-async function runBoth(image: string, params: Record<string, string>, timeoutMs: number, during?: () => () => void): Promise<{ a: Collector; b: Collector; js: Buffer[]; run: GadgetRun }> {
+async function runBoth(image: string, params: Record<string, string>, timeoutMs: number, during?: () => () => void): Promise<{ a: FrameCollector; b: FrameCollector; js: Buffer[]; run: GadgetRun }> {
   const run = await GadgetRun.prepare(image, params);
-  const a = new Collector();
-  const b = new Collector();
+  const a = new FrameCollector();
+  const b = new FrameCollector();
   run.attach(new ClientStream(a, 1 << 30));
   run.attach(new ClientStream(b, 1 << 30));
   const js: Buffer[] = [];
@@ -77,15 +62,15 @@ test('trace_open --host --comm (our cat): native batch frames are the JS encoder
   const { a, b, js, run } = await runBoth('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': cat.comm }, 3000, opens);
   assert.deepEqual(run.nativeDataSources, ['open'], 'trace_open\'s data source is written natively');
   assert.ok(js.length > 0, 'the run produced batches');
-  assertSameFrames(a.batches, js, 'client a', a.tables);
+  assertSameFrames(a.frames, js, 'client a', a.tables);
   // One encoding for every client: the very same Buffer objects, in the same order.
-  assert.equal(b.batches.length, a.batches.length);
-  for (let k = 0; k < a.batches.length; k++) assert.ok(a.batches[k] === b.batches[k], `batch ${k} is shared`);
+  assert.equal(b.frames.length, a.frames.length);
+  for (let k = 0; k < a.frames.length; k++) assert.ok(a.frames[k] === b.frames[k], `batch ${k} is shared`);
   // And they decode: the cat opens are there, with their container-independent enrichment and timestamps.
   const dec = new PacketDecoder();
   dec.decode(a.tables!);
   let cats = 0;
-  for (const f of a.batches) {
+  for (const f of a.frames) {
     for (const d of dec.decode(f)) {
       const comm = d.ds.getField('proc.comm')!;
       const fname = d.ds.getField('fname')!;
@@ -106,8 +91,8 @@ test('snapshot_process: native batch frames are the JS encoder\'s, byte for byte
   const { a, b, js, run } = await runBoth('snapshot_process', {}, 10000);
   assert.deepEqual(run.nativeDataSources, ['processes']);
   assert.ok(js.length > 0, 'the snapshot produced batches');
-  assertSameFrames(a.batches, js, 'client a');
-  assertSameFrames(b.batches, js, 'client b');
+  assertSameFrames(a.frames, js, 'client a');
+  assertSameFrames(b.frames, js, 'client b');
 });
 
 test('trace_exec --host (joined arguments, user names): native batch frames are the JS encoder\'s', async () => {
@@ -116,7 +101,7 @@ test('trace_exec --host (joined arguments, user names): native batch frames are 
   assert.ok(js.length > 0, 'the run produced batches');
   const ttl = ttlFieldsOf(run);
   assert.ok(ttl.has('proc.exe'), 'proc.exe is a TTL field');
-  assertSameFrames(a.batches, js, 'client a', a.tables, ttl);
+  assertSameFrames(a.frames, js, 'client a', a.tables, ttl);
 });
 
 /** An upstream-form client's stream: counts its per-event payloads. */
@@ -138,8 +123,8 @@ class UpstreamCollector implements EventWriter {
 // that has exited by the time the getter runs reads '').
 test('trace_open --host --comm (our cat): frames written on the reader thread are the JS encoder\'s for the same records; upstream clients get every record', async () => {
   const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': cat.comm });
-  const a = new Collector();
-  const b = new Collector();
+  const a = new FrameCollector();
+  const b = new FrameCollector();
   const u = new UpstreamCollector();
   run.attach(new ClientStream(a, 1 << 30));
   run.attach(new ClientStream(b, 1 << 30));
@@ -148,8 +133,8 @@ test('trace_open --host --comm (our cat): frames written on the reader thread ar
   try { await run.run(3000); } finally { stopLoad(); }
   assert.deepEqual(run.nativeDataSources, ['open']);
   assert.ok(run.readerFrames > 0, 'frames came from the reader thread');
-  assert.ok(a.batches.length > 0, 'the run produced batches');
-  for (let k = 0; k < a.batches.length; k++) assert.ok(a.batches[k] === b.batches[k], `batch ${k} is shared`);
+  assert.ok(a.frames.length > 0, 'the run produced batches');
+  for (let k = 0; k < a.frames.length; k++) assert.ok(a.frames[k] === b.frames[k], `batch ${k} is shared`);
   const dec = new PacketDecoder();
   dec.decode(a.tables!);
   const ds = run.ctx.dataSources.get('open')!;
@@ -158,7 +143,7 @@ test('trace_open --host --comm (our cat): frames written on the reader thread ar
   const ttl = ttlFieldsOf(run);
   let records = 0;
   let cats = 0;
-  for (const frame of a.batches) {
+  for (const frame of a.frames) {
     const [d] = dec.decode(frame);
     assert.ok(d, 'the frame decodes');
     const n = d.batch.liveCount;
@@ -186,7 +171,7 @@ test('trace_open --host --comm (our cat): frames written on the reader thread ar
 // the first getter call (at the first batch) would load the tracker too late and read /proc of a process gone.
 test('trace_open --comm (our cat) through the daemon: short-lived processes have their proc.exe', async () => {
   const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': cat.comm });
-  const a = new Collector();
+  const a = new FrameCollector();
   run.attach(new ClientStream(a, 1 << 30));
   const done = run.run(4000);
   await run.ctx.whenStarted;
@@ -199,7 +184,7 @@ test('trace_open --comm (our cat) through the daemon: short-lived processes have
   const dec = new PacketDecoder();
   dec.decode(a.tables!);
   const exes: string[] = [];
-  for (const f of a.batches) {
+  for (const f of a.frames) {
     for (const d of dec.decode(f)) {
       const fname = d.ds.getField('fname')!;
       const exe = d.ds.getField('proc.exe')!;

@@ -9,25 +9,10 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GadgetRun } from '../../src/service/gadget-run.js';
-import { ClientStream, type EventWriter } from '../../src/service/client-stream.js';
-import { EventType } from '../../src/service/consts.js';
-import type { ApiGadgetEvent } from '../../src/service/proto.js';
+import { ClientStream } from '../../src/service/client-stream.js';
+import { FrameCollector } from '../harness/frames.js';
 import { PacketDecoder } from '../../src/datasource/codec.js';
 
-class Collector implements EventWriter {
-  tables: Buffer | undefined;
-  readonly frames: Buffer[] = [];
-  write(ev: ApiGadgetEvent, cb?: (err?: Error | null) => void): boolean {
-    if (ev.type === EventType.GadgetBatch) {
-      if (this.tables === undefined) this.tables = Buffer.from(ev.payload);
-      else this.frames.push(ev.payload);
-    }
-    if (cb) setImmediate(() => cb(null));
-    return true;
-  }
-  end(): void { /* nothing to flush */ }
-  emit(): void { /* errors are asserted through the run's outcome */ }
-}
 
 interface Storm { records: number; readerRecords: number; hostname: number; stale: number; bytesPerRecord: number; names: Set<string> }
 
@@ -39,7 +24,7 @@ async function storm(dir: string, comm: string, clear: boolean): Promise<Storm> 
   process.env.IG_WIRE_TAILS = clear ? '1' : '0'; // read when the run subscribes
   try {
     const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': comm });
-    const c = new Collector();
+    const c = new FrameCollector();
     run.attach(new ClientStream(c, 1 << 30));
     const done = run.run(5000);
     await run.ctx.whenStarted;

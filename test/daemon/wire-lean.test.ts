@@ -11,27 +11,11 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GadgetRun } from '../../src/service/gadget-run.js';
-import { ClientStream, type EventWriter } from '../../src/service/client-stream.js';
-import { EventType } from '../../src/service/consts.js';
-import type { ApiGadgetEvent } from '../../src/service/proto.js';
+import { ClientStream } from '../../src/service/client-stream.js';
 import { PacketDecoder, PacketEncoder } from '../../src/datasource/codec.js';
 import { Batch } from '../../src/datasource/index.js';
-import { assertSameFrames, ttlFieldsOf } from '../harness/frames.js';
+import { assertSameFrames, ttlFieldsOf, FrameCollector } from '../harness/frames.js';
 
-class Collector implements EventWriter {
-  tables: Buffer | undefined;
-  readonly frames: Buffer[] = [];
-  write(ev: ApiGadgetEvent, cb?: (err?: Error | null) => void): boolean {
-    if (ev.type === EventType.GadgetBatch) {
-      if (this.tables === undefined) this.tables = Buffer.from(ev.payload);
-      else this.frames.push(ev.payload);
-    }
-    if (cb) setImmediate(() => cb(null));
-    return true;
-  }
-  end(): void { /* nothing to flush */ }
-  emit(): void { /* errors are asserted through the run's outcome */ }
-}
 
 test('trace_open storm with changing names, errors and flags: lean reader-thread frames are the JS encoder\'s, names whole', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-wire-lean-'));
@@ -45,7 +29,7 @@ test('trace_open storm with changing names, errors and flags: lean reader-thread
   try {
     delete process.env.IG_WIRE_LEAN; // the default: lean
     const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': comm });
-    const c = new Collector();
+    const c = new FrameCollector();
     run.attach(new ClientStream(c, 1 << 30));
     const done = run.run(6000);
     await run.ctx.whenStarted;

@@ -2,6 +2,26 @@
 import assert from 'node:assert/strict';
 import { PacketDecoder } from '../../src/datasource/codec.js';
 import type { GadgetRun } from '../../src/service/gadget-run.js';
+import type { EventWriter } from '../../src/service/client-stream.js';
+import { EventType } from '../../src/service/consts.js';
+import type { ApiGadgetEvent } from '../../src/service/proto.js';
+
+/** A client's gRPC stream as the run sees it: every write completes at once (a fast client); keeps the field
+ * tables (the first GadgetBatch) and every batch frame after them. */
+export class FrameCollector implements EventWriter {
+  tables: Buffer | undefined;
+  readonly frames: Buffer[] = [];
+  write(ev: ApiGadgetEvent, cb?: (err?: Error | null) => void): boolean {
+    if (ev.type === EventType.GadgetBatch) {
+      if (this.tables === undefined) this.tables = Buffer.from(ev.payload);
+      else this.frames.push(ev.payload);
+    }
+    if (cb) setImmediate(() => cb(null));
+    return true;
+  }
+  end(): void { /* nothing to flush */ }
+  emit(): void { /* errors are asserted through the run's outcome */ }
+}
 
 /** Frames equal byte for byte; with `ttlFields`, frames whose only differences are in those fields pass too. */
 export function assertSameFrames(got: Buffer[], want: Buffer[], what: string, tables?: Buffer, ttlFields?: Set<string>): void {

@@ -5,47 +5,16 @@
 // order. Every line must be the JS encoder's, byte for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BpfObject } from '../../src/bpf/object.js';
+import { closeSync, readFileSync } from 'node:fs';
 import { BATCH_MEMO, BATCH_REFRESH, type ReaderOutput } from '../../src/bpf/reader.js';
-import { compileBpf, getppidLoop, removeBuildDir, setupKernel, skipReason, u32 } from '../../src/bpf/testutil.js';
-import { DataSource, Kind, type Batch } from '../../src/datasource/index.js';
+import { getppidLoop, skipReason } from '../../src/bpf/testutil.js';
+import { memoMissSetup, MEMO_MISS_RECORD_SIZE } from './memo-miss-world.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
-import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
-import { compileNativePlan } from '../../src/operators/cli/native-plan.js';
 
-// ringbuf.bpf.c: struct event { u32 pid; u32 tid; u64 ts; u32 ppid; u32 kind; char comm[16]; } (40 bytes)
-const SIZE = 40;
-const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
-
-function world(): DataSource {
-  const ds = new DataSource('t', 'single');
-  ds.staticSize = SIZE;
-  ds.addField({ name: 'pid', kind: Kind.Uint32, storage: st(0, 4) });
-  const tid = ds.addField({ name: 'tid', kind: Kind.Uint32, storage: st(4, 4) });
-  ds.addField({ name: 'ts', kind: Kind.Uint64, storage: st(8, 8) });
-  ds.addField({ name: 'ppid', kind: Kind.Uint32, storage: st(16, 4) });
-  // computed in JS from tid: a memo keyed by tid's bytes
-  const label = ds.addField({ name: 'label', kind: Kind.String, storage: { type: 'derived', compute: (b: Batch, i: number) => `thread ${String(tid.get(b, i))} "x"` } });
-  label.derivation = { kind: 'computed', inputs: [tid] };
-  return ds;
-}
 
 test('reader render mode: records that miss a memo are rendered on the reader thread once JS filled it, in order, byte-identical', { skip: skipReason }, async () => {
-  setupKernel();
-  const dir = mkdtempSync(join(tmpdir(), 'ig-h16render-'));
-  const obj = BpfObject.open(compileBpf('ringbuf'), 'ringbuf');
+  const { obj, ds, np, enc, path, fd, close } = memoMissSetup('ig-h16render-');
   try {
-    const ds = world();
-    const np = compileNativePlan(jsonFields(ds));
-    if ('reason' in np) throw new Error(np.reason);
-    const enc = makeJsonEncoder(jsonFields(ds));
-    obj.setVar('target_pid', u32(process.pid)).load();
-    obj.attachAuto('igt_rb_getppid');
-    const path = join(dir, 'out.json');
-    const fd = openSync(path, 'w');
     let out: ReaderOutput | undefined;
     let memoBatches = 0, memoRecords = 0, jsRecords = 0;
     const r = obj.openRingReader('events', (buf, count, kind) => {
@@ -80,15 +49,15 @@ test('reader render mode: records that miss a memo are rendered on the reader th
     const lines = text.split('\n').filter(Boolean);
     assert.equal(lines.length, rounds * per);
     // byte for byte the JS encoder's line of the same record (rebuilt from the printed values)
-    const raw = Buffer.alloc((8 + SIZE) * lines.length);
+    const raw = Buffer.alloc((8 + MEMO_MISS_RECORD_SIZE) * lines.length);
     let prev = -1n;
     lines.forEach((l, k) => {
       const v = JSON.parse(l) as { pid: number; tid: number; ts: number; ppid: number };
       const ts = BigInt(/"ts":(\d+)/.exec(l)![1]!);
       assert.ok(ts > prev, `line ${k} in order`);
       prev = ts;
-      const o = k * (8 + SIZE);
-      raw.writeUInt32LE(SIZE, o);
+      const o = k * (8 + MEMO_MISS_RECORD_SIZE);
+      raw.writeUInt32LE(MEMO_MISS_RECORD_SIZE, o);
       raw.writeUInt32LE(v.pid, o + 8);
       raw.writeUInt32LE(v.tid, o + 12);
       raw.writeBigUInt64LE(ts, o + 16);
@@ -106,8 +75,6 @@ test('reader render mode: records that miss a memo are rendered on the reader th
     assert.equal(stats.rendered! + jsRecords, rounds * per);
     assert.equal(stats.renderedInPlace, memoRecords - jsRecords, 'every answered request rendered on the reader thread');
   } finally {
-    obj.close();
-    removeBuildDir();
-    rmSync(dir, { recursive: true, force: true });
+    close();
   }
 });

@@ -4,47 +4,17 @@
 // test/pipeline/native-miss-in-place lost 67 of 2,400 lines that way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BpfObject } from '../../src/bpf/object.js';
+import { closeSync, readFileSync } from 'node:fs';
 import { BATCH_MEMO, BATCH_REFRESH, type ReaderOutput } from '../../src/bpf/reader.js';
-import { compileBpf, getppidLoop, removeBuildDir, setupKernel, skipReason, u32 } from '../../src/bpf/testutil.js';
-import { DataSource, Kind, type Batch } from '../../src/datasource/index.js';
+import { getppidLoop, skipReason } from '../../src/bpf/testutil.js';
+import { memoMissSetup } from './memo-miss-world.js';
 import { batchFromRing } from '../../src/operators/ebpf/records.js';
-import { jsonFields, makeJsonEncoder } from '../../src/operators/cli/json.js';
-import { compileNativePlan } from '../../src/operators/cli/native-plan.js';
 
-// ringbuf.bpf.c: struct event { u32 pid; u32 tid; u64 ts; u32 ppid; u32 kind; char comm[16]; } (40 bytes)
-const SIZE = 40;
-const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
-
-function world(): DataSource {
-  const ds = new DataSource('t', 'single');
-  ds.staticSize = SIZE;
-  ds.addField({ name: 'pid', kind: Kind.Uint32, storage: st(0, 4) });
-  const tid = ds.addField({ name: 'tid', kind: Kind.Uint32, storage: st(4, 4) });
-  ds.addField({ name: 'ts', kind: Kind.Uint64, storage: st(8, 8) });
-  // computed in JS from tid: a memo keyed by tid's bytes, empty until JS fills it, so every record misses first
-  const label = ds.addField({ name: 'label', kind: Kind.String, storage: { type: 'derived', compute: (b: Batch, i: number) => `thread ${String(tid.get(b, i))}` } });
-  label.derivation = { kind: 'computed', inputs: [tid] };
-  return ds;
-}
 
 for (const memoRequests of [false, true]) {
   test(`stop with memo misses in the ring delivers every record (memoRequests ${memoRequests})`, { skip: skipReason }, () => {
-    setupKernel();
-    const dir = mkdtempSync(join(tmpdir(), 'ig-stopdrain-'));
-    const obj = BpfObject.open(compileBpf('ringbuf'), 'ringbuf');
+    const { obj, ds, np, enc, path, fd, close } = memoMissSetup('ig-stopdrain-');
     try {
-      const ds = world();
-      const np = compileNativePlan(jsonFields(ds));
-      if ('reason' in np) throw new Error(np.reason);
-      const enc = makeJsonEncoder(jsonFields(ds));
-      obj.setVar('target_pid', u32(process.pid)).load();
-      obj.attachAuto('igt_rb_getppid');
-      const path = join(dir, 'out.json');
-      const fd = openSync(path, 'w');
       let out: ReaderOutput | undefined;
       const r = obj.openRingReader('events', (buf, count, kind) => {
         const b = batchFromRing(ds, buf, count);
@@ -71,9 +41,7 @@ for (const memoRequests of [false, true]) {
         prev = ts;
       }
     } finally {
-      obj.close();
-      removeBuildDir();
-      rmSync(dir, { recursive: true, force: true });
+      close();
     }
   });
 }
