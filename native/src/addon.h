@@ -75,6 +75,9 @@ napi_value ig_throw_type(napi_env env, const char *fmt, ...) __attribute__((form
 napi_value ig_throw_msg(napi_env env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* After a failed napi_* call: make sure an exception is pending. Returns NULL. */
 napi_value ig_napi_fail(napi_env env, napi_status st, const char *what);
+/* A Buffer over malloc'd memory: ownership moves to JS (freed by its finaliser; copied and freed at once where a
+ * runtime forbids external buffers). len 0: p is freed, the Buffer is empty. */
+napi_value ig_take_buffer(napi_env env, void *p, size_t len);
 
 #define NAPI_TRY(env, call)                                   \
   do {                                                        \

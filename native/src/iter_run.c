@@ -116,12 +116,6 @@ static void *iter_thread(void *arg) {
   return NULL;
 }
 
-static void free_cb(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  free(data);
-}
-
 /* iterRead(link, netnsPath | null, chunk): a Buffer of everything the iterator program wrote (chunk: bytes per
  * read(); 0 for 64 KiB). */
 static napi_value js_iter_read(napi_env env, napi_callback_info info) {
@@ -171,25 +165,7 @@ static napi_value js_iter_read(napi_env env, napi_callback_info info) {
     char *fit = realloc(buf, len);
     if (fit) buf = fit;
   }
-  napi_value b;
-  if (len == 0) {
-    free(buf);
-    NAPI_TRY(env, napi_create_buffer(env, 0, NULL, &b));
-    return b;
-  }
-  if (napi_create_external_buffer(env, len, buf, free_cb, NULL, &b) != napi_ok) {
-    /* Some runtimes forbid external buffers: a copy then. */
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ex;
-      napi_get_and_clear_last_exception(env, &ex);
-    }
-    napi_status st = napi_create_buffer_copy(env, len, buf, NULL, &b);
-    free(buf);
-    if (st != napi_ok) return ig_napi_fail(env, st, "napi_create_buffer_copy");
-  }
-  return b;
+  return ig_take_buffer(env, buf, len);
 }
 
 bool ig_iter_register(napi_env env, napi_value exports) {

@@ -36,35 +36,6 @@ static size_t value_bytes(const struct bpf_map_info *mi) {
   return (size_t)((mi->value_size + 7u) & ~7u) * (size_t)n;
 }
 
-static void free_cb(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  free(data);
-}
-
-/* A Buffer over malloc'd memory (ownership moves to JS). */
-static napi_value take_buffer(napi_env env, void *p, size_t len) {
-  napi_value b;
-  if (len == 0) {
-    free(p);
-    if (napi_create_buffer(env, 0, NULL, &b) != napi_ok) return ig_napi_fail(env, napi_generic_failure, "buffer");
-    return b;
-  }
-  if (napi_create_external_buffer(env, len, p, free_cb, NULL, &b) != napi_ok) {
-    /* Some runtimes forbid external buffers: fall back to a copy. */
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ex;
-      napi_get_and_clear_last_exception(env, &ex);
-    }
-    napi_status st = napi_create_buffer_copy(env, len, p, NULL, &b);
-    free(p);
-    if (st != napi_ok) return ig_napi_fail(env, st, "napi_create_buffer_copy");
-  }
-  return b;
-}
-
 /* Check a caller-given size against the kernel's; 0/undefined means "use the map's". */
 static bool check_size(napi_env env, napi_value v, uint32_t actual, const char *what, int fd) {
   if (ig_is_nullish(env, v)) return true;
@@ -176,7 +147,7 @@ static napi_value js_map_lookup(napi_env env, napi_callback_info info) {
     }
     return ig_throw_errno(env, err, false, "map %s (fd %d): lookup", mi.name, fd);
   }
-  return take_buffer(env, val, vb);
+  return ig_take_buffer(env, val, vb);
 }
 
 /* mapUpdate(fd, key, value, flags) */
@@ -245,7 +216,7 @@ static napi_value js_map_next_key(napi_env env, napi_callback_info info) {
     }
     return ig_throw_errno(env, err, false, "map %s (fd %d): next key", mi.name, fd);
   }
-  return take_buffer(env, next, mi.key_size);
+  return ig_take_buffer(env, next, mi.key_size);
 }
 
 /* Growable byte vector. */
@@ -395,12 +366,12 @@ static napi_value js_map_dump(napi_env env, napi_callback_info info) {
     free(vals.p);
     return ig_napi_fail(env, napi_generic_failure, "napi_create_object");
   }
-  napi_value kb = take_buffer(env, keys.p, keys.len);
+  napi_value kb = ig_take_buffer(env, keys.p, keys.len);
   if (!kb) {
     free(vals.p);
     return NULL;
   }
-  napi_value vbuf = take_buffer(env, vals.p, vals.len);
+  napi_value vbuf = ig_take_buffer(env, vals.p, vals.len);
   if (!vbuf) return NULL;
   napi_set_named_property(env, o, "keys", kb);
   napi_set_named_property(env, o, "values", vbuf);

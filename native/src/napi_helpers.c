@@ -277,3 +277,31 @@ void *ig_handle(napi_env env, napi_value v, uint32_t magic, const char *what) {
   }
   return p;
 }
+
+static void free_taken(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+napi_value ig_take_buffer(napi_env env, void *p, size_t len) {
+  napi_value b;
+  if (len == 0) {
+    free(p);
+    if (napi_create_buffer(env, 0, NULL, &b) != napi_ok) return ig_napi_fail(env, napi_generic_failure, "buffer");
+    return b;
+  }
+  if (napi_create_external_buffer(env, len, p, free_taken, NULL, &b) != napi_ok) {
+    /* Some runtimes forbid external buffers: fall back to a copy. */
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+    }
+    napi_status st = napi_create_buffer_copy(env, len, p, NULL, &b);
+    free(p);
+    if (st != napi_ok) return ig_napi_fail(env, st, "napi_create_buffer_copy");
+  }
+  return b;
+}
