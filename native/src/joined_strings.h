@@ -28,5 +28,9 @@ size_t ig_joined_raw(uint8_t *out, const uint8_t *rec, size_t rec_size, uint32_t
 uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n);
 /* JSON.stringify of the UTF-8 decoding of s up to its first NUL (quotes included); room for n * 6 + 2 bytes. */
 uint8_t *ig_json_quote(uint8_t *w, const uint8_t *s, size_t n);
+/* The decimal text of v at w (room for 20 bytes, 21 signed), as the plan's integer ops print it; returns its length
+ * (render_plan.c). */
+size_t ig_dec_u64(uint8_t *w, uint64_t v);
+size_t ig_dec_i64(uint8_t *w, int64_t v);
 
 #endif

@@ -13,8 +13,6 @@
 #include "render_plan.h"
 #include "joined_strings.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,14 +189,14 @@ static bool make_piece(cur *c, size_t end, ig_pieces *pcs, uint32_t val, int32_t
     case SLOT_UINT: {
       uint64_t u = 0;
       memcpy(&u, t_slot, size);
-      n = (size_t)snprintf((char *)t_text, 24, "%" PRIu64, u);
+      n = ig_dec_u64(t_text, u);
       break;
     }
     case SLOT_SINT: {
       uint64_t u = 0;
       memcpy(&u, t_slot, size);
       if (size < 8 && (u >> (8 * size - 1)) & 1) u |= ~0ull << (8 * size); /* sign-extend */
-      n = (size_t)snprintf((char *)t_text, 24, "%" PRId64, (int64_t)u);
+      n = ig_dec_i64(t_text, (int64_t)u);
       break;
     }
     case SLOT_BOOL:
@@ -208,6 +206,17 @@ static bool make_piece(cur *c, size_t end, ig_pieces *pcs, uint32_t val, int32_t
     default: return false;
   }
   return ig_pieces_set(pcs, val, c->p + v0, end - v0, t_text, n);
+}
+
+/* Value j's piece from the encoded value at `at`: made again only when its bytes differ from the last value's.
+ * *after: the position after the value. False: the value has no slot form (the record goes to JS). */
+static bool refresh_piece(const uint8_t *p, size_t at, size_t end, ig_pieces *pcs, ig_piece *pv, uint32_t j, const int32_t *s, size_t *after) {
+  cur vc = {.p = p, .pos = at, .end = end};
+  next_value(&vc);
+  *after = vc.pos;
+  if (ig_piece_same(&pv[j], p + at, vc.pos - at)) return true;
+  cur tc = {.p = p, .pos = at, .end = vc.pos};
+  return make_piece(&tc, vc.pos, pcs, j, s[1], (uint32_t)s[2]);
 }
 
 /* Per-thread scratch kept between calls: the twin record, and the lines of a frame. */
@@ -431,12 +440,9 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
     if (!same[j]) continue;
     const int32_t *s = l.vals + 3 * j;
     cur vc = {.p = c.p, .pos = col[j], .end = c.end};
+    size_t after;
     if (ig_pieces_has(pv, j)) {
-      next_value(&vc);
-      if (!ig_piece_same(&pv[j], c.p + col[j], vc.pos - col[j])) {
-        cur tc = {.p = c.p, .pos = col[j], .end = vc.pos};
-        if (!make_piece(&tc, vc.pos, pcs, j, s[1], (uint32_t)s[2])) same[j] = 0;
-      }
+      if (!refresh_piece(c.p, col[j], c.end, pcs, pv, j, s, &after)) same[j] = 0;
     } else if (!put_value(&vc, rec + s[0], s[1], (uint32_t)s[2])) {
       same[j] = 0;
     }
@@ -465,13 +471,7 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
       cur vc = {.p = c.p, .pos = col[j], .end = c.end};
       const int32_t *s = l.vals + 3 * j;
       if (render && ok && pv && ig_pieces_has(pv, j)) {
-        /* its text, made again only when its encoded bytes differ from the last value's */
-        next_value(&vc);
-        if (!ig_piece_same(&pv[j], c.p + col[j], vc.pos - col[j])) {
-          cur tc = {.p = c.p, .pos = col[j], .end = vc.pos};
-          if (!make_piece(&tc, vc.pos, pcs, j, s[1], (uint32_t)s[2])) ok = false;
-        }
-        col[j] = vc.pos;
+        if (!refresh_piece(c.p, col[j], c.end, pcs, pv, j, s, &col[j])) ok = false;
         continue;
       }
       /* put_value leaves the cursor after the value it took; one it refused is skipped from its start */

@@ -321,6 +321,10 @@ static uint8_t *put_cstr(uint8_t *w, const uint8_t *s, size_t max) {
 
 uint8_t *ig_json_quote(uint8_t *w, const uint8_t *s, size_t n) { return put_cstr(w, s, n); }
 
+size_t ig_dec_u64(uint8_t *w, uint64_t v) { return u64_dec(w, v); }
+
+size_t ig_dec_i64(uint8_t *w, int64_t v) { return i64_dec(w, v); }
+
 uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n) {
   uint8_t *end = put_cstr(w, s, n);
   memmove(w, w + 1, (size_t)(end - w) - 2);
