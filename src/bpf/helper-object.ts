@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findTool } from './toolchain.js';
 
 export interface HelperObjectSource {
   /** What errors call it ("socket tracker") and the object file's stem ("socket_tracker"). */
@@ -27,29 +28,22 @@ function repoRootOf(h: HelperObjectSource): string {
   throw new Error(`${h.label}: ${h.source} not found above ${fileURLToPath(import.meta.url)}`);
 }
 
+/** How the object is built: clang's flags (besides the include paths) and llvm-strip's. */
+const CLANG_FLAGS = ['-target', 'bpf', '-g', '-O2', '-D__TARGET_ARCH_x86'];
 /**
- * Part of the version hash: how the object is built. Objects built before their DWARF was stripped (0.8 MB each,
- * against 0.1 MB) are not reused.
+ * Drop the DWARF sections, as gadget images are built (src/oci/build.ts): -g is what makes clang emit .BTF and
+ * .BTF.ext, which libbpf and bpftool need and which stay; the DWARF (≈85 % of the file) only cost memory, since every
+ * run reads the whole object into a Buffer and libbpf parses it (the exe tracker's 0.86 MB object was 1.8 MiB of
+ * ArrayBuffers at ig's start-up peak).
  */
-const RECIPE = 'clang-16 -g -O2, llvm-strip -g\n';
+const STRIP_FLAGS = ['-g'];
+/** Part of the version hash, so that objects built another way (before their DWARF was stripped) are not reused. */
+const RECIPE = `clang-16 ${CLANG_FLAGS.join(' ')}; llvm-strip ${STRIP_FLAGS.join(' ')}\n`;
 
-/**
- * Drop the DWARF sections (`llvm-strip -g`, as gadget images are built, src/oci/build.ts): -g is what makes clang
- * emit .BTF and .BTF.ext, which libbpf and bpftool need and which stay; the DWARF (≈85 % of the file) only cost
- * memory, since every run reads the whole object into a Buffer and libbpf parses it (the exe tracker's 0.86 MB
- * object was 1.8 MiB of ArrayBuffers at ig's start-up peak).
- */
 function stripDebugInfo(obj: string): void {
-  for (const tool of ['llvm-strip-16', 'llvm-strip']) {
-    try {
-      execFileSync(tool, ['-g', obj], { stdio: ['ignore', 'ignore', 'pipe'] });
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      // not installed under this name: the next one
-    }
-  }
-  throw new Error('llvm-strip not found: install llvm-16 (scripts/deps/apt.txt)');
+  const strip = findTool(['llvm-strip-16', 'llvm-strip']);
+  if (!strip) throw new Error('llvm-strip not found: install llvm-16 (scripts/deps/apt.txt)');
+  execFileSync(strip, [...STRIP_FLAGS, obj], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 /** The compiled object's path, built now if this source version has not been built yet. */
@@ -62,7 +56,7 @@ export function helperObjectPath(h: HelperObjectSource): string {
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync('clang-16', ['-target', 'bpf', '-g', '-O2', '-D__TARGET_ARCH_x86', `-I${join(root, 'include')}`,
+  execFileSync('clang-16', [...CLANG_FLAGS, `-I${join(root, 'include')}`,
     `-I${join(root, 'include', 'gadget', 'amd64')}`, '-I/usr/include/x86_64-linux-gnu', '-c', join(root, h.source), '-o', tmp],
   { stdio: ['ignore', 'ignore', 'pipe'] });
   stripDebugInfo(tmp);

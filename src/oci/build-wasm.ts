@@ -6,7 +6,8 @@ import { existsSync, statSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { OciError } from './errors.js';
-import { findTool, firstError, run, sourceRoot } from './build.js';
+import { findTool } from '../bpf/toolchain.js';
+import { firstError, run, sourceRoot } from './build.js';
 
 type Progress = (line: string) => void;
 

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { findTool } from '../bpf/toolchain.js';
 import { OciError } from './errors.js';
 import { checkInsideGadgetDir, checkLicense } from './build-checks.js';
 import { killOnInterrupt, removeDirOnInterrupt } from './interrupt.js';
@@ -86,12 +87,6 @@ export function creationTime(): string {
     ms = Number(sde.trim()) * 1000;
   }
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function findTool(names: string[]): string | undefined {
-  const dirs = (process.env.PATH ?? '/usr/bin:/bin').split(':');
-  for (const n of names) for (const d of dirs) if (d && existsSync(path.join(d, n))) return path.join(d, n);
-  return undefined;
 }
 
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string }> {
