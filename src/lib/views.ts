@@ -3,7 +3,7 @@
 // costs one small object; nothing is decoded that is not read. Nested names (`proc.comm`) are nested views.
 import { inspect } from 'node:util';
 import type { Batch, DataSource, Field } from '../datasource/index.js';
-import { buildTree, jsonFields, type Node } from '../operators/cli/json.js';
+import { buildTree, jsonFields, referencedFields, type Node } from '../operators/cli/json.js';
 
 export interface EventView {
   readonly $ds: string;
@@ -18,7 +18,7 @@ export type ViewClass = new (b: Batch, i: number) => EventView;
  */
 export function viewFields(ds: DataSource, fields?: string[]): Field[] {
   if (!fields || fields.length === 0) return jsonFields(ds);
-  const all = ds.fields.filter((f) => !f.unreferenced).sort((a, b) => a.order - b.order || a.index - b.index);
+  const all = referencedFields(ds);
   const out = new Set<Field>();
   for (const raw of fields) {
     const name = raw.trim();

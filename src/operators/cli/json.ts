@@ -57,11 +57,17 @@ export function jsonSkipped(f: Field): boolean {
   return false;
 }
 
+/**
+ * Every referenced value field (hidden ones too) in output order, the same as columns: enrichment first (negative
+ * orders), converted fields beside their raw ones.
+ */
+export function referencedFields(ds: DataSource): Field[] {
+  return ds.fields.filter((f) => !f.unreferenced).sort((a, b) => a.order - b.order || a.index - b.index);
+}
+
 /** Fields JSON shows: every referenced value field (hidden ones too) except json.skip ones. */
 export function jsonFields(ds: DataSource): Field[] {
-  // Same order as columns: enrichment first (negative orders), converted fields beside their raw ones.
-  return ds.fields.filter((f) => !f.unreferenced && !jsonSkipped(f))
-    .sort((a, b) => a.order - b.order || a.index - b.index);
+  return referencedFields(ds).filter((f) => !jsonSkipped(f));
 }
 
 export function buildTree(fields: Field[]): Node {
