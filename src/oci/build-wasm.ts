@@ -31,8 +31,8 @@ export async function buildWasm(wasm: string, dir: string, out: string, progress
 
 async function buildC(src: string, dst: string, progress: Progress): Promise<Buffer> {
   const clang = findTool(['clang-16', 'clang']);
-  if (!clang) throw new OciError('clang-16 not found: install clang-16, lld-16, wasi-libc and libclang-rt-16-dev-wasm32 (scripts/deps/apt-test.txt; scripts/setup.sh --test installs them)');
-  if (!findTool(['wasm-ld-16', 'wasm-ld'])) throw new OciError('wasm-ld not found: install lld-16 (scripts/deps/apt-test.txt; scripts/setup.sh --test installs them)');
+  if (!clang) throw new OciError('clang-16 not found: install clang-16, lld-16, wasi-libc and libclang-rt-16-dev-wasm32 (scripts/deps/apt.txt; scripts/setup.sh installs them)');
+  if (!findTool(['wasm-ld-16', 'wasm-ld'])) throw new OciError('wasm-ld not found: install lld-16 (scripts/deps/apt.txt; scripts/setup.sh installs it)');
   progress(`Compiling ${path.basename(src)} (clang, wasm32-wasi)`);
   // A reactor: _initialize runs the C constructors, exports are what the source marks with export_name.
   const r = await run(clang, ['--target=wasm32-wasi', '-mexec-model=reactor', '-O2', '-Wall', '-I', path.join(sourceRoot(), 'sdk', 'c', 'include'),

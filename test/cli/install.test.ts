@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync, chmodSync, utimesSync, existsSync, realpathSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync, chmodSync, utimesSync, existsSync, realpathSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/ig.js';
@@ -12,6 +12,7 @@ const root = repoRoot();
 const tmp = mkdtempSync(join(tmpdir(), 'ig-firstfive-install-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
+const readIfExists = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 const packages = (...args: string[]) => {
   const r = spawnSync(join(root, 'scripts', 'setup.sh'), ['--print-packages', ...args], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -24,6 +25,10 @@ test('the run-only install list has no test tools; the test list has them', () =
   for (const p of ['docker-registry', 'podman', 'containerd', 'bpftrace', 'skopeo', 'libbpf-tools', 'zsh', 'fish']) {
     assert.ok(!run.includes(p), `${p} is a test tool, not installed by ./ig`);
   }
+  // Every official gadget builds on a fresh install: one with a C WASM module needs the wasm32 C toolchain at run time.
+  const cWasm = readdirSync(join(root, 'gadgets')).filter((g) => /^wasm:\s*\S+\.c\s*$/m.test(readIfExists(join(root, 'gadgets', g, 'build.yaml'))));
+  assert.ok(cWasm.includes('trace_exec'), `official gadgets with a C WASM module: ${cWasm.join(', ')}`);
+  for (const p of ['lld-16', 'wasi-libc', 'libclang-rt-16-dev-wasm32']) assert.ok(run.includes(p), `${p} builds the WASM modules of ${cWasm.join(', ')}: ./ig must install it`);
   const withTests = packages('--test');
   for (const p of ['docker-registry', 'podman', 'bpftrace', 'zsh', 'fish', 'clang-16']) assert.ok(withTests.includes(p), p);
   // ./ig runs the run-only setup; npm test the full one.
