@@ -11,8 +11,12 @@
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 
-/** node's modules an `ig run` loads (process.moduleLoadList of a trace_open run). */
-const RUN_BUILTINS = ['crypto', 'net', 'dgram', 'child_process', 'perf_hooks', 'os', 'zlib', 'tls', 'fs/promises', 'readline',
+/**
+ * node's modules an `ig run` loads (process.moduleLoadList of a trace_open run). Not zlib, tls, fs/promises and
+ * readline: a run of a stored image does not use them (src/runtime/lazy-builtins.ts), and a module loaded here
+ * stays resident (≈1 MiB for these four); a run that needs one later compiles it from source.
+ */
+const RUN_BUILTINS = ['crypto', 'net', 'dgram', 'child_process', 'perf_hooks', 'os',
   'stream', 'stream/promises', 'string_decoder', 'url', 'util', 'events', 'buffer', 'vm', 'module', 'diagnostics_channel',
   'async_hooks', 'timers', 'path', 'querystring', 'fs'];
 

@@ -2,8 +2,8 @@
 
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
-import { createGunzip } from 'node:zlib';
 import { OciError } from './errors.js';
+import { zlib } from '../runtime/lazy-builtins.js';
 import { parseIndex, parseManifest } from './descriptor.js';
 import { MAX_BLOB_BYTES, MAX_IMPORT_BYTES, MAX_INDEX_DEPTH, MAX_MANIFEST_BYTES, mib } from './limits.js';
 import { ANN_CREATED, ANN_ORIGIN, ANN_REF_NAME, isIndexType, isManifestType, type Descriptor, type ImageIndex } from './mediatypes.js';
@@ -102,7 +102,7 @@ async function* archiveBytes(fh: fsp.FileHandle, what: string, max: number): Asy
   const raw = fh.createReadStream({ start: 0, autoClose: false });
   let src: AsyncIterable<Buffer> = raw;
   if (magic[0] === 0x1f && magic[1] === 0x8b) {
-    const gunzip = createGunzip();
+    const gunzip = zlib().createGunzip();
     raw.on('error', (e) => gunzip.destroy(e));
     src = raw.pipe(gunzip);
   }

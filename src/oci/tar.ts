@@ -1,8 +1,8 @@
 // A small ustar writer and a defensive reader, enough for OCI layout tarballs.
 // The writer is deterministic: given the same entries and mtime it produces the same bytes.
 
-import { gunzipSync } from 'node:zlib';
 import { OciError } from './errors.js';
+import { zlib } from '../runtime/lazy-builtins.js';
 
 const BLOCK = 512;
 
@@ -193,7 +193,7 @@ export function readTar(input: Buffer): TarEntry[] {
   let buf = input;
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      buf = gunzipSync(buf);
+      buf = zlib().gunzipSync(buf);
     } catch {
       throw new OciError('malformed archive: bad gzip data');
     }

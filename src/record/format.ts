@@ -7,7 +7,7 @@
 //                 16-19 u32 CRC-32 of the stored bytes, 20 u8 codec (0 none, 1 deflate-raw, 2 brotli, 3 zstd since
 //                 version 2), 21-23 zero
 //   entry         u8 type, u32 length, body (types below); integers little-endian
-import { crc32, brotliCompressSync, brotliDecompressSync, constants as zc, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { zlib } from '../runtime/lazy-builtins.js';
 import { decodeFact, encodeFact } from '../gadget/host-facts.js';
 import type { RecordedRows } from '../gadget/recording.js';
 import { zstdCompress, zstdDecompress } from '../bpf/recorder.js';
@@ -215,8 +215,8 @@ export function parseEntry(type: number, body: Buffer, at: number): Entry {
 // Chunks ------------------------------------------------------------------------------------------------------
 
 export function compress(codec: Codec, content: Buffer): Buffer {
-  if (codec === Codec.Deflate) return deflateRawSync(content, { level: 1 });
-  if (codec === Codec.Brotli) return brotliCompressSync(content, { params: { [zc.BROTLI_PARAM_QUALITY]: 1, [zc.BROTLI_PARAM_SIZE_HINT]: content.length } });
+  if (codec === Codec.Deflate) return zlib().deflateRawSync(content, { level: 1 });
+  if (codec === Codec.Brotli) return zlib().brotliCompressSync(content, { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 1, [zlib().constants.BROTLI_PARAM_SIZE_HINT]: content.length } });
   if (codec === Codec.Zstd) return zstdCompress(content, 1);
   return content;
 }
@@ -227,7 +227,7 @@ export function chunkHeader(seq: number, codec: Codec, stored: Buffer, contentLe
   h.writeUInt32LE(seq >>> 0, 4);
   h.writeUInt32LE(stored.length, 8);
   h.writeUInt32LE(contentLength, 12);
-  h.writeUInt32LE(crc32(stored), 16);
+  h.writeUInt32LE(zlib().crc32(stored), 16);
   h[20] = codec;
   return h;
 }
@@ -245,12 +245,12 @@ export function parseChunkHeader(h: Buffer, version = FORMAT_VERSION): ChunkHead
 
 /** The content of a chunk from its stored bytes (checksum, decompression and length checked). */
 export function chunkContent(head: ChunkHead, stored: Buffer): Buffer {
-  if (crc32(stored) !== head.crc) throw new RecordingError(`chunk ${head.seq}: checksum mismatch (damaged bytes)`);
+  if (zlib().crc32(stored) !== head.crc) throw new RecordingError(`chunk ${head.seq}: checksum mismatch (damaged bytes)`);
   let out: Buffer;
   try {
     out = head.codec === Codec.Zstd ? zstdDecompress(stored, head.content)
-      : head.codec === Codec.Deflate ? inflateRawSync(stored, { maxOutputLength: MAX_CHUNK_BYTES })
-      : head.codec === Codec.Brotli ? brotliDecompressSync(stored, { maxOutputLength: MAX_CHUNK_BYTES }) : stored;
+      : head.codec === Codec.Deflate ? zlib().inflateRawSync(stored, { maxOutputLength: MAX_CHUNK_BYTES })
+      : head.codec === Codec.Brotli ? zlib().brotliDecompressSync(stored, { maxOutputLength: MAX_CHUNK_BYTES }) : stored;
   } catch (e) {
     throw new RecordingError(`chunk ${head.seq}: cannot decompress (${(e as Error).message})`);
   }

@@ -5,7 +5,7 @@
 // explicitly: what node's default store would have held. Processes ig starts get NODE_EXTRA_CA_CERTS back
 // (src/launcher/ig.ts).
 import { readFileSync } from 'node:fs';
-import * as tls from 'node:tls';
+import { tls } from '../runtime/lazy-builtins.js';
 
 export const DEFERRED_ENV = 'IG_DEFERRED_EXTRA_CA_CERTS';
 
@@ -35,7 +35,7 @@ export function deferredExtraCas(env: NodeJS.ProcessEnv = process.env): string[]
 export function trustedCas(given: (string | Buffer)[] = [], env: NodeJS.ProcessEnv = process.env): string[] | undefined {
   const extra = deferredExtraCas(env);
   if (extra.length === 0 && given.length === 0) return undefined;
-  return [...tls.rootCertificates, ...extra, ...given.map((c) => (typeof c === 'string' ? c : c.toString('utf8')))];
+  return [...tls().rootCertificates, ...extra, ...given.map((c) => (typeof c === 'string' ? c : c.toString('utf8')))];
 }
 
 /** The same as one PEM buffer, for gRPC's credentials.createSsl(rootCerts) (undefined: gRPC's defaults). */
