@@ -95,6 +95,32 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t n) {
   return true;
 }
 
+static wentry *wset(wval *v, const uint8_t *rec, const uint8_t *frag, size_t flen, uint32_t aux, uint64_t now_ns);
+
+/* Longest wall-clock fragment wall_next rewrites (RFC 3339 with nanoseconds and an offset is 37 bytes tagged). */
+#define WALL_FRAG_MAX 64
+
+/* The text of a second with no entry yet, from the last entry found (an earlier second): when both are in the same
+ * minute (of UTC, so of any zone: offsets are whole minutes and change on minute boundaries) they differ only in the
+ * two digits of the seconds, found right before the '.' of the fraction and checked against the earlier second.
+ * Why: otherwise every new second is a miss under a storm, which sends records through JS and stalls a reader
+ * thread until JS has filled the memo (with a TTL's expiry, most of the ~2-4 such episodes per second, each ~1.6
+ * ms of the daemon's JS thread and two extra frames, 2026-12-06). NULL: JS computes it. */
+static wentry *wall_next(wval *v, const uint8_t *k, const uint8_t *rec, uint64_t now_ns) {
+  const wentry *p = v->last;
+  if (!p || p->key_len != 8 || p->aux < 3 || p->frag_len > WALL_FRAG_MAX || (size_t)p->aux + 9 > p->frag_len) return NULL;
+  uint64_t was, sec;
+  memcpy(&was, p->key, 8);
+  memcpy(&sec, k, 8);
+  const uint8_t *d = p->frag + p->aux - 3;
+  if (sec / 60 != was / 60 || d[2] != '.' || d[0] != '0' + was % 60 / 10 || d[1] != '0' + was % 10) return NULL;
+  uint8_t frag[WALL_FRAG_MAX];
+  memcpy(frag, p->frag, p->frag_len);
+  frag[p->aux - 3] = (uint8_t)('0' + sec % 60 / 10);
+  frag[p->aux - 2] = (uint8_t)('0' + sec % 10);
+  return wset(v, rec, frag, p->frag_len, p->aux, now_ns); /* p may be gone after this (a full memo is emptied) */
+}
+
 /* The entry of record `rec`, NULL for a miss (a new key, or one past its TTL). */
 const ig_wentry *ig_wlookup(ig_wval *v, const uint8_t *rec, uint64_t now_ns) {
   if (!v->tab) return NULL;
@@ -104,23 +130,23 @@ const ig_wentry *ig_wlookup(ig_wval *v, const uint8_t *rec, uint64_t now_ns) {
   /* Records come in runs with the same key: the last answer first. */
   if (!e || e->key_len != n || !key_eq(e->key, k, n)) {
     e = wfind(v, k, n, whash(k, n));
-    if (!e->frag) return NULL;
+    if (!e->frag && !(v->kind == VAL_WALL && v->wall_next && (e = wall_next(v, k, rec, now_ns)))) return NULL;
     v->last = e;
   }
   if (e->expires_ns && now_ns >= e->expires_ns) return NULL;
   return e;
 }
 
-static bool wset(wval *v, const uint8_t *rec, const uint8_t *frag, size_t flen, uint32_t aux, uint64_t now_ns) {
+static wentry *wset(wval *v, const uint8_t *rec, const uint8_t *frag, size_t flen, uint32_t aux, uint64_t now_ns) {
   uint8_t k[WKEY_MAX];
   size_t n = wkey(v, rec, k);
   /* Tables are made on first use: a run has a value per computed field, most of them never used. */
-  if (!v->tab && !(v->tab = calloc(WMEMO_CAP, sizeof *v->tab))) return false;
+  if (!v->tab && !(v->tab = calloc(WMEMO_CAP, sizeof *v->tab))) return NULL;
   if (v->used >= WMEMO_CAP * 3 / 4) wval_clear(v);
   uint64_t h = whash(k, n);
   wentry *e = wfind(v, k, n, h);
   uint8_t *copy = malloc(flen ? flen : 1);
-  if (!copy) return false;
+  if (!copy) return NULL;
   memcpy(copy, frag, flen);
   if (e->frag)
     free(e->frag);
@@ -135,7 +161,7 @@ static bool wset(wval *v, const uint8_t *rec, const uint8_t *frag, size_t flen, 
   e->expires_ns = v->ttl_ns ? now_ns + v->ttl_ns : 0;
   v->last = NULL;
   v->gen++;
-  return true;
+  return e;
 }
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -269,6 +295,7 @@ static void wire_release(ig_wire *w) {
   w->misses = NULL;
   w->out.cap = w->out.len = w->nfrags = w->cap_misses = 0;
   w->closed = true;
+  w->gen++;
 }
 
 static void wire_free(ig_wire *w) {
@@ -324,6 +351,8 @@ static napi_value js_wire_new(napi_env env, napi_callback_info info) {
     if (v->kind == VAL_WALL) {
       if (s[at - 2] < 0 || v->nranges != 0) { bad = "bad wall-clock value"; break; }
       v->need = v->off + 8;
+      const char *next = getenv("IG_WIRE_WALL_NEXT"); /* "0": every new second from JS (benchmarks) */
+      v->wall_next = !next || strcmp(next, "0") != 0;
     } else if (v->kind == VAL_MEMO) {
       if (v->nranges == 0 || v->nranges > WRANGES_MAX || at + 2 * v->nranges > n) { bad = "bad memo ranges"; break; }
       size_t klen = 0;
@@ -500,7 +529,8 @@ static napi_value js_wire_fill(napi_env env, napi_callback_info info) {
   if (val->kind == VAL_WALL && (aux < 0 || (size_t)aux + 9 > flen)) return ig_throw_type(env, "wire batch: digits at %d outside the %zu-byte fragment", aux, flen);
   pthread_mutex_lock(&w->mu);
   bool closed = w->closed;
-  bool ok = closed || wset(val, (const uint8_t *)bufp + off, frag, flen, (uint32_t)aux, ig_mono_ns());
+  bool ok = closed || wset(val, (const uint8_t *)bufp + off, frag, flen, (uint32_t)aux, ig_mono_ns()) != NULL;
+  w->gen++;
   pthread_mutex_unlock(&w->mu);
   if (closed) return ig_throw_type(env, "wire batch: closed");
   if (!ok) return ig_throw_msg(env, "wire batch: out of memory");
@@ -517,6 +547,7 @@ static napi_value js_wire_clear(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&w->mu);
   for (size_t i = 0; i < w->nvals; i++)
     if (v < 0 || (size_t)v == i) wval_clear(&w->vals[i]);
+  w->gen++;
   pthread_mutex_unlock(&w->mu);
   return ig_undefined(env);
 }

@@ -40,6 +40,7 @@ typedef struct {
   ig_wentry *tab;
   ig_wentry *last;
   uint64_t gen; /* changes whenever an entry is added, replaced or freed (entries seen before may be stale) */
+  bool wall_next; /* IG_WVAL_WALL: a new second's text may come from the last one's (IG_WIRE_WALL_NEXT, wire_batch.c) */
   /* per call: the key of the last miss (a run of records with one new key is reported once) */
   uint16_t miss_len;
   uint8_t miss_key[IG_WKEY_MAX];
@@ -56,6 +57,7 @@ typedef struct ig_wire {
   int32_t *misses;
   size_t nmisses, cap_misses;
   bool closed; /* wireBatchClose: memos released, encode refused */
+  uint64_t gen; /* changes with any value's gen (a fill or clear from JS): one check for all memos (wire_stream.c) */
   /* The memos are read by a reader's poll thread too (wire_stream.c): every use of them holds mu. */
   pthread_mutex_t mu;
   int refs; /* atomic: the JS handle + readers */

@@ -58,9 +58,85 @@ struct ig_wire_stream {
   ig_wvrun *runs;       /* per value: the fragment its column ends with and its pending repeats */
   uint32_t *added;      /* per value: bytes the record being added wrote to its column (ADDED_RUN: a repeat) */
   size_t vbytes;        /* bytes of every value column, pending repeats included */
+  /* Whole-record repeats (lean mode; IG_WIRE_FAST=0 turns it off): under a storm every memo value of a record is
+   * the previous record's, so after one record that found so, the next with the same key bytes, no memo changed
+   * (ig_wire.gen) and no answer expired is counted once (frep) instead of once per value: only its wall-clock
+   * values are looked up and written. The count goes into every memo column's run before anything else reads the
+   * runs (flush_frep). */
+  bool fast_on;            /* IG_WIRE_FAST */
+  bool fast;               /* every memo column's run ends with the previous record's answer (hits) */
+  uint64_t fast_gen;       /* ig_wire.gen when that was found */
+  uint64_t fast_expires;   /* the earliest expiry of those answers (0: none expires) */
+  uint32_t frep;           /* records counted so, not yet in the runs */
+  size_t frep_bytes;       /* the memo values' bytes of one such record */
+  uint32_t *walls;         /* the wall-clock values (looked up and written for every record) */
+  size_t nwalls;
 };
 
 #define ADDED_RUN UINT32_MAX
+
+/* The whole-record repeats into each memo column's run (their bytes are counted in vbytes already). */
+static void flush_frep(ig_wire_stream *s) {
+  if (!s->frep) return;
+  for (size_t v = 0; v < s->w->nvals; v++)
+    if (s->w->vals[v].kind != IG_WVAL_WALL) s->runs[v].rep += s->frep;
+  s->frep = 0;
+}
+
+/* After a record went through the per-value path: whether the next one may be counted whole (fast_add). */
+static void fast_check(ig_wire_stream *s) {
+  const ig_wire *w = s->w;
+  s->fast = false;
+  if (!s->fast_on || !s->prev_ok) return;
+  uint64_t expires = 0;
+  size_t bytes = 0;
+  for (size_t v = 0; v < w->nvals; v++) {
+    if (w->vals[v].kind == IG_WVAL_WALL) continue;
+    const ig_wentry *e = s->hits[v];
+    const ig_wvrun *run = &s->runs[v];
+    if (!e || run->e != e || run->gen != w->vals[v].gen) return;
+    if (e->expires_ns && (!expires || e->expires_ns < expires)) expires = e->expires_ns;
+    bytes += run->len;
+  }
+  s->fast = true;
+  s->fast_gen = w->gen;
+  s->fast_expires = expires;
+  s->frep_bytes = bytes;
+}
+
+/* Record `rec` counted whole: its segments, its wall-clock values, one more repeat of every memo value. False when
+ * it cannot be (a wall-clock miss, out of memory): nothing appended then. Caller holds w->mu and checked the key. */
+static bool fast_add(ig_wire_stream *s, const uint8_t *rec, size_t size, size_t span, uint64_t now_ns) {
+  ig_wire *w = s->w;
+  size_t mark = s->recs.len;
+  if (!ig_wput_record(&s->recs, rec, 0, size, span)) return false;
+  size_t k = 0, wbytes = 0;
+  for (; k < s->nwalls; k++) {
+    uint32_t v = s->walls[k];
+    ig_wval *val = &w->vals[v];
+    uint64_t ns;
+    memcpy(&ns, rec + val->off, 8);
+    const ig_wentry *e = ns ? ig_wlookup(val, rec, now_ns) : NULL;
+    size_t vmark = s->vals[v].len;
+    if ((ns && !e) || !ig_wput_value(&s->vals[v], val, e, rec)) {
+      s->vals[v].len = vmark;
+      break;
+    }
+    s->hits[v] = e;
+    s->gens[v] = val->gen;
+    s->runs[v].len = (uint32_t)(s->vals[v].len - vmark);
+    wbytes += s->runs[v].len;
+  }
+  if (k < s->nwalls) { /* undo: the per-value path takes this record */
+    s->recs.len = mark;
+    for (size_t u = 0; u < k; u++) s->vals[s->walls[u]].len -= s->runs[s->walls[u]].len;
+    s->fast = false;
+    return false;
+  }
+  s->frep++;
+  s->vbytes += s->frep_bytes + wbytes;
+  return true;
+}
 
 /* The bytes of every memo key of `rec`, into k. */
 static void union_key(const ig_wire_stream *s, const uint8_t *rec, uint8_t *k) {
@@ -135,7 +211,9 @@ ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t cloc
   s->tail_dirty = calloc(nfix ? nfix : 1, sizeof *s->tail_dirty);
   s->runs = calloc(w->nvals ? w->nvals : 1, sizeof *s->runs);
   s->added = calloc(w->nvals ? w->nvals : 1, sizeof *s->added);
-  if (!s->clock || !s->tails || !s->vals || !s->hits || !s->gens || !s->tail_dirty || !s->runs || !s->added) {
+  s->walls = calloc(w->nvals ? w->nvals : 1, sizeof *s->walls);
+  if (!s->clock || !s->tails || !s->vals || !s->hits || !s->gens || !s->tail_dirty || !s->runs || !s->added || !s->walls) {
+    free(s->walls);
     free(s->tail_dirty);
     free(s->runs);
     free(s->added);
@@ -172,6 +250,10 @@ ig_wire_stream *ig_wire_stream_new(ig_wire *w, const uint8_t *clock, size_t cloc
   const char *lean = getenv("IG_WIRE_LEAN"); /* "0": copy whole records, write every value (benchmarks) */
   s->lean = !lean || strcmp(lean, "0") != 0;
   if (s->lean && s->klen) join_ranges(s);
+  const char *fast = getenv("IG_WIRE_FAST"); /* "0": every value of every record on its own (benchmarks) */
+  s->fast_on = s->lean && s->klen && (!fast || strcmp(fast, "0") != 0);
+  for (size_t v = 0; v < w->nvals; v++)
+    if (w->vals[v].kind == IG_WVAL_WALL) s->walls[s->nwalls++] = (uint32_t)v;
   /* The lean copy walks the tails in order; overlapping ones (JS never sends them) keep the whole copy. */
   for (size_t i = 1; i < s->ntails; i++)
     for (size_t j = i; j > 0 && s->tails[j - 1].off > s->tails[j].off; j--) {
@@ -197,6 +279,7 @@ void ig_wire_stream_free(ig_wire_stream *s) {
   free(s->tail_dirty);
   free(s->runs);
   free(s->added);
+  free(s->walls);
   free(s->rec);
   ig_wire_unref(s->w);
   free(s);
@@ -248,6 +331,13 @@ int ig_wire_stream_add(ig_wire_stream *s, const uint8_t *data, size_t size, uint
   bool hit = !w->closed;
   /* The previous record's answers, if its keys and the memos are the same (and no answer has expired). */
   bool reuse = hit && s->prev_ok && s->klen && memcmp(key, s->prev_key, s->klen) == 0;
+  if (reuse && s->fast && w->gen == s->fast_gen && !(s->fast_expires && now_ns >= s->fast_expires) &&
+      fast_add(s, rec, size, span, now_ns)) {
+    pthread_mutex_unlock(&w->mu);
+    s->count++;
+    return IG_WSTREAM_OK;
+  }
+  flush_frep(s);
   for (size_t v = 0; hit && v < w->nvals; v++) {
     ig_wval *val = &w->vals[v];
     if (val->kind == IG_WVAL_WALL) {
@@ -314,6 +404,10 @@ int ig_wire_stream_add(ig_wire_stream *s, const uint8_t *data, size_t size, uint
       hit = false;
     }
   }
+  if (hit)
+    fast_check(s);
+  else
+    s->fast = false;
   pthread_mutex_unlock(&w->mu);
   if (!hit) return IG_WSTREAM_MISS;
   s->count++;
@@ -336,6 +430,8 @@ size_t ig_wire_stream_size(const ig_wire_stream *s) {
 }
 
 void ig_wire_stream_take(ig_wire_stream *s, uint8_t *dst) {
+  flush_frep(s);
+  s->fast = false; /* the next frame's columns start empty */
   if (!dst) { /* dropped (no memory for the frame) */
     s->recs.len = 0;
     for (size_t v = 0; v < s->w->nvals; v++) {
