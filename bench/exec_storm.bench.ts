@@ -1,6 +1,6 @@
 // Exec storm (issue 16): what ig costs per event when every event comes from a new process, against the peers.
 //
-//   node dist/bench/exec_storm.bench.js [--execs N] [--runs R] [--setups a,b,...] [--json PATH]
+//   node dist/bench/exec_storm.bench.js [--execs N] [--runs R] [--setups a,b,...] [--base DIR] [--json PATH]
 //
 // Generator bench/wasm/gadgetgen.c: N x (vfork + execve of a copy of /bin/true named igb_true, with the run's
 // marker among its arguments) + waitpid, from a process named igb_gen. Setups, interleaved per run, each with
@@ -12,23 +12,29 @@
 //                   sees every exec of the machine; -n igb picks the printed lines, not the traced ones)
 //   ig-trace_open   ig run trace_open --host --comm igb_true -o json  (the opens of each new process: the loader
 //                   and libc; events counted by the comm)
+//   base-trace_exec, base-trace_open  the same with the ig of another checkout (--base DIR: its dist/, built), e.g.
+//                   main's beside a change, in the same run (added to the default setups when --base is given)
 // Per run: the generator's execs/s, events in the output, lost (the tools' notices), and the consumer's CPU
-// (utime + stime from /proc, start-up excluded) from the storm's start until it is idle, per event. ig's -v log
-// says whether it rendered on its reader thread and how many records JS saw.
+// (utime + stime from /proc, start-up excluded) from the storm's start until it is idle, per event. Start-up
+// ends when the consumer has been idle for 600 ms after attaching: ig's work timed after its attach (the exe
+// tracker's sweep 500 ms after its load, the resident-set trim) took 9-50 ms of CPU after the former fixed
+// 300 ms wait, 0.5-2.5 us per event of a 20,000-exec storm. ig's -v log says whether it rendered on its reader
+// thread, how many records JS saw, and the reader thread's polls (wake-ups with records).
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
 import { countOutput, sumLost } from './lib/count.js';
-import { drainCpu, processCpuSeconds } from './lib/proc.js';
+import { clockTicks, drainCpu, processCpuSeconds } from './lib/proc.js';
 import { fix, int, markdownTable, mean } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IG_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const GEN_C = join(ROOT, 'bench', 'wasm', 'gadgetgen.c');
-const SETUPS = ['baseline', 'ig-trace_exec', 'bpftrace', 'execsnoop', 'ig-trace_open'] as const;
+const SETUPS = ['baseline', 'ig-trace_exec', 'bpftrace', 'execsnoop', 'ig-trace_open', 'base-trace_exec', 'base-trace_open'] as const;
+const BASE_SETUPS: readonly string[] = ['base-trace_exec', 'base-trace_open'];
 type Setup = typeof SETUPS[number];
 const TRUE_NAME = 'igb_true';
 
@@ -49,8 +55,12 @@ const BT_SCRIPT = `tracepoint:syscalls:sys_enter_execve /comm == "igb_gen"/ {
 async function main(): Promise<void> {
   const execs = Number(arg('execs', '20000'));
   const runs = Number(arg('runs', '2'));
-  const setups = arg('setups', SETUPS.join(',')).split(',') as Setup[];
+  const base = arg('base', '');
+  const baseMain = base ? join(base, 'dist', 'src', 'cli', 'main.js') : '';
+  if (base && !existsSync(baseMain)) throw new Error(`--base: ${baseMain} not found (build that checkout first)`);
+  const setups = arg('setups', SETUPS.filter((s) => base || !BASE_SETUPS.includes(s)).join(',')).split(',') as Setup[];
   for (const s of setups) if (!SETUPS.includes(s)) throw new Error(`--setups: unknown setup ${s} (known: ${SETUPS.join(', ')})`);
+  if (!base && setups.some((s) => BASE_SETUPS.includes(s))) throw new Error('--setups: base-* setups need --base DIR');
   const tmp = mkdtempSync(join(tmpdir(), 'ig-bench-execstorm-'));
   const gen = join(tmp, 'gadgetgen');
   execFileSync('gcc', ['-O2', '-o', gen, GEN_C], { stdio: 'inherit' });
@@ -88,11 +98,11 @@ async function main(): Promise<void> {
       const o = openSync(out, 'w');
       const e = openSync(err, 'w');
       let cmd: string; let args: string[]; let hooks: string[];
-      if (setup === 'ig-trace_exec') {
-        cmd = process.execPath; args = [IG_MAIN, 'run', 'trace_exec', '--host', '--comm', 'igb_gen', '-v', '-o', 'json'];
+      if (setup === 'ig-trace_exec' || setup === 'base-trace_exec') {
+        cmd = process.execPath; args = [setup === 'ig-trace_exec' ? IG_MAIN : baseMain, 'run', 'trace_exec', '--host', '--comm', 'igb_gen', '-v', '-o', 'json'];
         hooks = ['sys_enter_execve', 'sys_exit_execve'];
-      } else if (setup === 'ig-trace_open') {
-        cmd = process.execPath; args = [IG_MAIN, 'run', 'trace_open', '--host', '--comm', TRUE_NAME, '-v', '-o', 'json'];
+      } else if (setup === 'ig-trace_open' || setup === 'base-trace_open') {
+        cmd = process.execPath; args = [setup === 'ig-trace_open' ? IG_MAIN : baseMain, 'run', 'trace_open', '--host', '--comm', TRUE_NAME, '-v', '-o', 'json'];
         hooks = ['sys_enter_openat', 'sys_exit_openat'];
       } else if (setup === 'bpftrace') {
         cmd = 'bpftrace'; args = [bt]; hooks = ['sys_enter_execve'];
@@ -103,6 +113,7 @@ async function main(): Promise<void> {
       closeSync(o); closeSync(e);
       await waitAttached(consumer, hooks, 120000);
       await sleep(300);
+      await settled(consumer.pid);
     }
     const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? 0 : 0;
     writeFileSync(go, '');
@@ -113,17 +124,31 @@ async function main(): Promise<void> {
       r.cpuS = await drainCpu(consumer.pid, cpu0);
       await stop(consumer, 'SIGINT', 20000);
       const errText = readFileSync(err, 'utf8');
-      const c = countOutput(out, setup === 'ig-trace_open' ? TRUE_NAME : marker);
+      const c = countOutput(out, setup.endsWith('trace_open') ? TRUE_NAME : marker);
       r.events = c.events;
       r.lost = sumLost(errText) + c.lost;
-      if (setup.startsWith('ig-')) {
+      if (setup.startsWith('ig-') || setup.startsWith('base-')) {
         const counts = /(\d+) records rendered on the reader thread, (\d+) by JS/.exec(errText);
         const why = /rendered in JS \(([^\n]*)\)/.exec(errText)?.[1];
-        r.native = counts ? `reader thread ${counts[1]}, JS ${counts[2]}` : `JS${why ? ` (${why.slice(0, 100)})` : ''}`;
+        const polls = /; (\d+) polls, linger up to ([\d.]+) ms/.exec(errText);
+        r.native = counts ? `reader thread ${counts[1]}, JS ${counts[2]}${polls ? `, ${polls[1]} polls` : ''}` : `JS${why ? ` (${why.slice(0, 100)})` : ''}`;
       }
       rmSync(out, { force: true });
     }
     return r;
+  }
+}
+
+/** Wait until the consumer has used at most one clock tick in each of 3 consecutive 200 ms windows (at most 10 s):
+ * its start-up is over. */
+async function settled(pid: number): Promise<void> {
+  const tick = 1 / clockTicks();
+  let last = processCpuSeconds(pid) ?? 0;
+  for (let quiet = 0, k = 0; quiet < 3 && k < 50; k++) {
+    await sleep(200);
+    const c = processCpuSeconds(pid) ?? last;
+    quiet = c - last > tick + 1e-9 ? 0 : quiet + 1;
+    last = c;
   }
 }
 

@@ -6,7 +6,8 @@
  *                 -> ring_buffer__consume / perf_buffer__consume
  *                 -> sample callback appends [u32 len][u32 cpu][payload, 8-aligned] to the current batch
  *                 -> batch is queued when full, maxLatencyMs after its first record, or on stop
- *                 -> after a non-empty consume, sleep lingerUs (interruptible) so records pile up.
+ *                 -> after a non-empty consume, sleep lingerUs (interruptible) so records pile up; with
+ *                    lingerMaxUs, a linger that found records doubles the next one up to it (see adapt_linger).
  *   queue:        FIFO of ready batches guarded by a mutex; the poll thread waits on a condition
  *                 variable while `queue` batches are pending (back-pressure: the kernel ring fills
  *                 and the BPF side counts its drops). A queued batch triggers at most one pending
@@ -109,6 +110,9 @@ struct ig_reader {
   size_t max_batch;
   ig_batch_pool *pool; /* blocks of max_batch records, reused (NULL when out of memory: plain malloc) */
   uint64_t max_latency_ns, linger_ns;
+  uint64_t linger_max_ns, linger_cur_ns; /* opts.lingerMaxUs; the linger in use (adapt_linger) */
+  uint64_t consumed_bytes;               /* poll thread: ring bytes the last consume took */
+  uint64_t polls, linger_peak_ns;        /* atomic: consumes that took records; longest linger used */
 
   /* Render mode (opts.render): records become JSON lines on this thread, written to out.fd. A record the plan
    * cannot render (a memo miss) and the rest of that consume go to JS as a batch; the thread waits until JS has
@@ -503,7 +507,7 @@ static void perf_lost(void *ctx, int cpu, __u64 cnt) {
 /* Take every committed record of the ring, in order. A record a callback refuses (-ECANCELED) is consumed and
  * ends the poll, as with libbpf. */
 static int ring_consume(ig_reader *r) {
-  uint64_t cons = *r->cons_pos, published = cons;
+  uint64_t cons = *r->cons_pos, published = cons, start = cons;
   int err = 0;
   for (;;) {
     uint64_t prod = __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE);
@@ -550,6 +554,7 @@ static int ring_consume(ig_reader *r) {
   }
 out:
   if (cons != published) __atomic_store_n(r->cons_pos, cons, __ATOMIC_RELEASE);
+  r->consumed_bytes = cons - start;
   return err;
 }
 
@@ -572,11 +577,30 @@ static bool js_behind(ig_reader *r) {
   return behind;
 }
 
-/* Sleep `linger_ns` unless stop is signalled. Returns true when stop was signalled. */
+/* The next linger. A consume right after a linger that took records, and less than 1/16 of the ring, doubles it up to
+ * linger_max_ns: a steady stream too slow to fill a linger (an exec storm: 200-2,000 records/s, under one per 1 ms
+ * linger) is then read every 16 ms instead of waking the thread for every record or two (each wake-up a context
+ * switch, ~20-100 us of CPU in this VM), while a storm that fills a quarter of the ring halves it again, so the
+ * ring never holds more than ~2/16 of itself at the longer lingers. A consume woken by epoll (the ring was idle)
+ * starts over from linger_ns, so the first record after a pause is still written at once. Ring readers only (a perf
+ * buffer's per-CPU sizes are not known here). */
+static void adapt_linger(ig_reader *r, bool after_linger) {
+  uint64_t cur = r->linger_cur_ns, ring = r->kind == READER_RING ? r->ring_mask + 1 : 0;
+  if (!after_linger || !ring || r->linger_max_ns <= r->linger_ns)
+    cur = r->linger_ns;
+  else if (r->consumed_bytes * 4 > ring)
+    cur = cur / 2 > r->linger_ns ? cur / 2 : r->linger_ns;
+  else if (r->consumed_bytes * 16 <= ring)
+    cur = cur * 2 < r->linger_max_ns ? cur * 2 : r->linger_max_ns;
+  r->linger_cur_ns = cur;
+  if (cur > __atomic_load_n(&r->linger_peak_ns, __ATOMIC_RELAXED)) __atomic_store_n(&r->linger_peak_ns, cur, __ATOMIC_RELAXED);
+}
+
+/* Sleep the current linger unless stop is signalled. Returns true when stop was signalled. */
 static bool linger(ig_reader *r) {
   struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
-  struct timespec ts = {.tv_sec = (time_t)(r->linger_ns / 1000000000ull),
-                        .tv_nsec = (long)(r->linger_ns % 1000000000ull)};
+  struct timespec ts = {.tv_sec = (time_t)(r->linger_cur_ns / 1000000000ull),
+                        .tv_nsec = (long)(r->linger_cur_ns % 1000000000ull)};
   int n = ppoll(&pfd, 1, &ts, NULL);
   return n > 0 || stopping(r);
 }
@@ -612,10 +636,9 @@ static void *reader_main(void *arg) {
     if (r->kind == READER_RING && (timeout < 0 || timeout > 100)) timeout = 100;
     /* Right after a linger the ring most likely holds records: take them without asking epoll first (the check
      * below sees them; one syscall fewer per poll). */
-    int n = lingered && r->kind == READER_RING && r->prod_pos &&
-                    __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE) != *r->cons_pos
-                ? 0
-                : epoll_wait(r->epfd, ev, 4, timeout);
+    bool after_linger = lingered && r->kind == READER_RING && r->prod_pos &&
+                        __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE) != *r->cons_pos;
+    int n = after_linger ? 0 : epoll_wait(r->epfd, ev, 4, timeout);
     lingered = false;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -643,7 +666,9 @@ static void *reader_main(void *arg) {
       break;
     }
     if (r->plan || r->wire) render_settle(r);
+    if (r->appended) __atomic_add_fetch(&r->polls, 1, __ATOMIC_RELAXED);
     if (r->appended && r->linger_ns) {
+      adapt_linger(r, after_linger);
       if (linger(r)) break;
       lingered = true;
     }
@@ -926,6 +951,8 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
   NAPI_TRY(env, napi_create_object(env, &o));
   ig_set_num(env, o, "records", (double)__atomic_load_n(&r->records, __ATOMIC_RELAXED));
   ig_set_num(env, o, "batches", (double)__atomic_load_n(&r->batches, __ATOMIC_RELAXED));
+  ig_set_num(env, o, "polls", (double)__atomic_load_n(&r->polls, __ATOMIC_RELAXED));
+  ig_set_num(env, o, "lingerPeakUs", (double)(__atomic_load_n(&r->linger_peak_ns, __ATOMIC_RELAXED) / 1000ull));
   if (r->plan) {
     ig_set_num(env, o, "rendered", (double)__atomic_load_n(&r->rendered, __ATOMIC_RELAXED));
     if (r->memo_requests) ig_set_num(env, o, "renderedInPlace", (double)__atomic_load_n(&r->in_place_done, __ATOMIC_RELAXED));
@@ -948,10 +975,10 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
 }
 
 static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
-  int64_t max_batch = 1 << 20, lat_ms = 1, linger_us = 1000, queue = 8;
+  int64_t max_batch = 1 << 20, lat_ms = 1, linger_us = 1000, linger_max_us = 0, queue = 8;
   if (!ig_opt_i64(env, opts, "maxBatchBytes", &max_batch, NULL) ||
       !ig_opt_i64(env, opts, "maxLatencyMs", &lat_ms, NULL) || !ig_opt_i64(env, opts, "lingerUs", &linger_us, NULL) ||
-      !ig_opt_i64(env, opts, "queue", &queue, NULL))
+      !ig_opt_i64(env, opts, "lingerMaxUs", &linger_max_us, NULL) || !ig_opt_i64(env, opts, "queue", &queue, NULL))
     return false;
   if (max_batch < 64) max_batch = 64;
   if (max_batch > (1ll << 30)) max_batch = 1ll << 30;
@@ -962,7 +989,9 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
   if (queue > 1 << 20) queue = 1 << 20;
   r->max_batch = (size_t)((max_batch + 7) & ~7ll);
   r->max_latency_ns = (uint64_t)lat_ms * 1000000ull;
-  r->linger_ns = (uint64_t)linger_us * 1000ull;
+  r->linger_ns = r->linger_cur_ns = (uint64_t)linger_us * 1000ull;
+  if (linger_max_us > 1000000) linger_max_us = 1000000;
+  r->linger_max_ns = linger_max_us > linger_us ? (uint64_t)linger_max_us * 1000ull : r->linger_ns;
   r->qmax = (uint32_t)queue;
   napi_value dv;
   if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "discard", &dv) == napi_ok && !ig_is_nullish(env, dv) &&

@@ -64,6 +64,8 @@ export interface ProgramInfo {
 export interface ReaderStats {
   records: number;       // records handed to JS
   batches: number;       // batches handed to JS
+  polls?: number;        // consumes of the poll thread that took records (its wake-ups with work)
+  lingerPeakUs?: number; // the longest linger it slept (lingerMaxUs: how far it grew)
   lost: number;          // perf buffer: lost samples reported by the kernel; ring buffer: 0 (counted in BPF)
   error?: string;        // set after stop when the poll thread ended on an error
   rendered?: number;     // render mode: records the poll thread rendered itself
@@ -78,6 +80,7 @@ export interface ReaderOptions {
   maxBatchBytes?: number;   // default 1 MiB
   maxLatencyMs?: number;    // flush a partial batch this long after its first record; default 1
   lingerUs?: number;        // sleep after a non-empty poll so records pile up; default 1000
+  lingerMaxUs?: number;     // ring readers: a linger that found records doubles the next, up to this; default lingerUs
   queue?: number;           // max batches queued to JS before the poll thread blocks; default 8
   /**
    * Render mode: the poll thread writes each record as a JSON line to `outFd` (default 1) with this plan. A record

@@ -242,6 +242,57 @@ describe('readers', { skip: skipReason }, () => {
     }
   });
 
+  it('render mode, lingerMaxUs: a steady trickle doubles the linger up to the max (few polls); a flood that fills a quarter of the ring does not', async () => {
+    const { DataSource, Kind } = await import('../datasource/index.js');
+    const { planSpec } = await import('../operators/cli/native-plan.js');
+    const ds = new DataSource('t', 'single');
+    ds.addField({ name: 'pid', kind: Kind.Uint32, storage: { type: 'static', offs: 0, size: 4 } });
+    const out = openSync('/dev/null', 'w');
+    const obj = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      obj.setVar('target_pid', u32(process.pid)).load(); // 256 KiB ring, 48-byte records
+      obj.attachAuto('igt_rb_getppid');
+      const submitted = () => Number(obj.map('counts').lookup(u32(0))!.readBigUInt64LE(0));
+      const run = async (lingerMaxUs: number | undefined, produce: () => Promise<void>) => {
+        const r = obj.openRingReader('events', () => {}, {
+          consumer: { plan: RenderPlan.compile(planSpec(ds.fields)), outFd: out, lingerUs: 1000, lingerMaxUs, attached: () => {}, outputFailed: (e, m) => assert.fail(`${e} ${m}`) },
+        });
+        const before = submitted();
+        await produce();
+        await new Promise((res) => setTimeout(res, 30));
+        const st = r.stop();
+        return { ...st, records: submitted() - before };
+      };
+      // An exec storm's shape: 3 records every ~1 ms, far below what a linger's ring share holds.
+      const trickle = async () => { for (let k = 0; k < 250; k++) { getppidLoop(3); await new Promise((res) => setTimeout(res, 1)); } };
+      const grown = await run(8000, trickle);
+      assert.equal(grown.rendered, grown.records);
+      assert.equal(grown.lingerPeakUs, 8000, 'the linger doubled to its max while records kept coming');
+      assert.ok(grown.polls! * 3 < grown.records, `${grown.polls} polls for ${grown.records} records`);
+      const fixed = await run(undefined, trickle);
+      assert.equal(fixed.lingerPeakUs, 1000, 'without lingerMaxUs the linger stays lingerUs');
+    } finally {
+      obj.close();
+    }
+    // A flood into a 16 KiB ring: a linger's records are more than 1/16 of it (21 records) unless the producer
+    // was off the CPU for the whole linger, so the linger does not double three times in a row to the max.
+    const small = BpfObject.open(ringObj, 'ringbuf');
+    try {
+      small.setVar('target_pid', u32(process.pid)).setMapMaxEntries('events', 16384).load();
+      small.attachAuto('igt_rb_getppid');
+      const r = small.openRingReader('events', () => {}, {
+        consumer: { plan: RenderPlan.compile(planSpec(ds.fields)), outFd: out, lingerUs: 1000, lingerMaxUs: 8000, attached: () => {}, outputFailed: (e, m) => assert.fail(`${e} ${m}`) },
+      });
+      const end = Date.now() + 150;
+      while (Date.now() < end) getppidLoop(2000);
+      const flood = r.stop();
+      assert.ok(flood.polls! > 0 && flood.lingerPeakUs! < 8000, `linger up to ${flood.lingerPeakUs} us under a flood`);
+    } finally {
+      small.close();
+      closeSync(out);
+    }
+  });
+
   it('perf buffer reader delivers samples with their CPU', async () => {
     const obj = BpfObject.open(perfObj, 'perfbuf');
     try {

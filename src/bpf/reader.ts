@@ -26,6 +26,8 @@ export interface RenderConsumer {
   readonly plan: RenderPlan;
   readonly outFd: number;
   readonly lingerUs?: number;
+  /** Under a steady stream the linger grows up to this (lines that much later, wake-ups that much fewer). */
+  readonly lingerMaxUs?: number;
   readonly maxLatencyMs?: number;
   /** Written to outFd before the first line (e.g. a header), so that no line can come before it. */
   readonly preamble?: Buffer;
@@ -115,7 +117,7 @@ abstract class Reader {
     const { consumer, aggregate, frames, ...rest } = opts;
     if ([consumer, aggregate, frames].filter(Boolean).length > 1) throw new Error('a reader renders, aggregates or writes frames: one of them');
     this.nativeOpts = consumer
-      ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, preamble: consumer.preamble, memoRequests: consumer.memoRequests, lingerUs: consumer.lingerUs ?? rest.lingerUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
+      ? { ...rest, render: consumer.plan.handle, outFd: consumer.outFd, preamble: consumer.preamble, memoRequests: consumer.memoRequests, lingerUs: consumer.lingerUs ?? rest.lingerUs, lingerMaxUs: consumer.lingerMaxUs ?? rest.lingerMaxUs, maxLatencyMs: consumer.maxLatencyMs ?? rest.maxLatencyMs }
       : aggregate ? { ...rest, aggregate: aggregate.aggregator.handle }
         : frames ? { ...rest, wire: frames.writer.handle, wireClock: frames.clock, lingerUs: frames.lingerUs ?? rest.lingerUs, maxLatencyMs: frames.maxLatencyMs ?? rest.maxLatencyMs, maxBatchBytes: frames.maxBatchBytes ?? rest.maxBatchBytes }
           : rest;

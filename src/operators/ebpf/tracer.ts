@@ -130,7 +130,7 @@ export class Tracers {
       const st = r.stop();
       if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
       // Recording while rendering: `records` counts the records recorded on the reader thread (the rendered ones) too.
-      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${t.recording ? st.records - st.rendered : st.records} by JS${st.renderedInPlace ? ` (${st.renderedInPlace} rendered there after JS filled their memos)` : ''}`);
+      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${t.recording ? st.records - st.rendered : st.records} by JS${st.renderedInPlace ? ` (${st.renderedInPlace} rendered there after JS filled their memos)` : ''}${st.polls ? `; ${st.polls} polls, linger up to ${(st.lingerPeakUs ?? 0) / 1000} ms` : ''}`);
       if (st.aggregated !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.aggregated} records counted on the reader thread`);
       if (st.batchBlocks !== undefined && st.batches > 0) this.ctx.log.debug(`${t.ds.name}: ${st.batches} batches handed to JS in ${st.batchBlocks} full-size buffers`);
     }

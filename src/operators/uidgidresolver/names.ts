@@ -1,14 +1,25 @@
 // uid/gid → name tables from the host's /etc/passwd and /etc/group, re-read when the file changes.
 import { readFileSync, statSync } from 'node:fs';
 
-let coarse = Date.now();
-let ticking = false;
+// The clock the per-event checks compare against: Date.now() read at most once per 250 ms, and only while lookups
+// happen: a timeout armed by the first lookup after it expired. (An interval advanced it 4 times a second for the
+// rest of the run once any lookup had happened: 4 wake-ups of the JS thread per second of a run whose lines the
+// reader thread renders, where JS asks for a user name once.)
+const COARSE_MS = 250;
+let coarse = 0;
+let coarseArmed = false;
 function coarseNow(): number {
-  if (!ticking) {
-    ticking = true;
-    setInterval(() => { coarse = Date.now(); }, 250).unref();
+  if (!coarseArmed) {
+    coarse = Date.now();
+    coarseArmed = true;
+    setTimeout(() => { coarseArmed = false; }, COARSE_MS).unref();
   }
   return coarse;
+}
+
+/** Whether the coarse clock's timeout is pending (tests: it is not once lookups stop). */
+export function coarseClockArmed(): boolean {
+  return coarseArmed;
 }
 
 export class IdNames {

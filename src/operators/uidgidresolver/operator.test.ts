@@ -36,3 +36,20 @@ test('gadget_uid / gadget_gid fields get hidden user / group siblings', () => {
   assert.equal(ds.getField('creds.gid')!.get(b, 0), 'staff');
   assert.equal(ds.getField('creds.user')!.hidden, true);
 });
+
+test('the coarse clock of the per-event checks runs only while lookups happen (no timer once they stop)', async () => {
+  const { coarseClockArmed } = await import('./names.js');
+  const dir = mkdtempSync(join(tmpdir(), 'ig-uid-'));
+  const p = join(dir, 'passwd');
+  writeFileSync(p, 'alice:x:1000:1000::/:/bin/sh\n');
+  const t = new IdNames(p, 100);
+  assert.equal(t.lookup(1000), 'alice');
+  assert.equal(coarseClockArmed(), true);
+  await new Promise((res) => setTimeout(res, 400));
+  assert.equal(coarseClockArmed(), false, 'an idle run wakes nobody');
+  // ... and the next lookup reads the clock again: a change of the file is still seen.
+  writeFileSync(p, 'bob:x:1000:1000::/:/bin/sh\n');
+  const later = new Date(Date.now() + 5000);
+  utimesSync(p, later, later);
+  assert.equal(t.lookup(1000), 'bob');
+});
