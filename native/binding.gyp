@@ -37,7 +37,7 @@
       "src/heap_trim.c"
     ],
     "ig_cflags": ["-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
-    "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lpcap", "-lzstd"]
+    "ig_libraries": ["-lbpf", "-lelf", "-lz", "-lpthread", "-lzstd", "-ldl"]
   },
   "targets": [
     {
