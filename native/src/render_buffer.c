@@ -483,7 +483,7 @@ static napi_value js_render_batch_frame(napi_env env, napi_callback_info info) {
       col[j] = vc.pos;
     }
     if (!render) continue;
-    if (!ok || ig_plan_render(p, rec, l.twin_size, now, op) != IG_RENDER_OK) {
+    if (!ok || ig_plan_render_delta(p, rec, l.twin_size, now, op) != IG_RENDER_OK) {
       stop = (int64_t)k;
       break;
     }
@@ -537,8 +537,21 @@ static napi_value js_plan_bind_pieces(napi_env env, napi_callback_info info) {
   return res;
 }
 
+/* renderPlanBindDelta(plan) -> boolean: the plan (bound to pieces) renders each line from the last one, rendering
+ * only the values that changed (ig_plan_bind_delta; false: not a plan it can do that for). */
+static napi_value js_plan_bind_delta(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!ig_args(env, info, 1, argv)) return NULL;
+  ig_plan *p = ig_plan_arg(env, argv[0]);
+  if (!p) return NULL;
+  napi_value res;
+  NAPI_TRY(env, napi_get_boolean(env, ig_plan_bind_delta(p), &res));
+  return res;
+}
+
 bool ig_render_buffer_register(napi_env env, napi_value exports) {
   IG_EXPORT(env, exports, "renderBatchFrame", js_render_batch_frame);
   IG_EXPORT(env, exports, "renderPlanBindPieces", js_plan_bind_pieces);
+  IG_EXPORT(env, exports, "renderPlanBindDelta", js_plan_bind_delta);
   return true;
 }

@@ -6,8 +6,8 @@
  * client's render. Here each value's JSON text is made once per distinct encoded value (render_buffer.c compares
  * the encoded bytes with the last ones), and the plan copies it (OP_PIECE). Adjacent pieces with only literals
  * between them (the k8s and runtime objects: 15 values) form a run, copied as one cached text while none of its
- * pieces changed: each piece has a version bumped with its text, and versions only grow, so a run's sum of
- * versions is unchanged exactly when none of them changed. */
+ * pieces changed: a run has a version bumped with any of its pieces' texts (a piece knows its runs), so its
+ * version is unchanged exactly when none of them changed. */
 #include "render_pieces.h"
 
 #include <stdlib.h>
@@ -26,7 +26,8 @@ typedef struct {
   size_t nlits;
   uint8_t *text; /* the run's text (NULL: none yet) */
   size_t len, cap;
-  uint64_t sig;    /* sum of its pieces' versions when the text was made */
+  uint64_t ver;    /* bumped with any of its pieces' texts */
+  uint64_t sig;    /* its version when the text was made */
   uint32_t misses; /* consecutive renders with a changed piece */
 } run;
 
@@ -58,6 +59,7 @@ void ig_pieces_free(ig_pieces *s) {
   for (uint32_t j = 0; j < s->nvals; j++) {
     free(s->v[j].text);
     free(s->v[j].raw);
+    free(s->v[j].runs);
   }
   for (uint32_t k = 0; k < s->nruns; k++) {
     free(s->runs[k].parts);
@@ -95,10 +97,21 @@ bool ig_pieces_run_part(ig_pieces *s, int ri, uint32_t val, const uint8_t *lit, 
     r->lits = nl;
     memcpy(r->lits + r->nlits, lit, lit_len);
   }
+  piece *pc = &s->v[val];
+  uint32_t *nr = realloc(pc->runs, (pc->nruns + 1) * sizeof *nr);
+  if (!nr) return false;
+  pc->runs = nr;
+  pc->runs[pc->nruns++] = (uint32_t)ri;
   r->parts[r->nparts++] = (part){.val = val, .lit_off = (uint32_t)r->nlits, .lit_len = (uint32_t)lit_len};
   r->nlits += lit_len;
-  s->v[val].used = true;
+  pc->used = true;
   return true;
+}
+
+/* The piece's text changed: so did its runs'. */
+static void bump(ig_pieces *s, piece *pc) {
+  pc->ver++;
+  for (uint32_t k = 0; k < pc->nruns; k++) s->runs[pc->runs[k]].ver++;
 }
 
 ig_piece *ig_pieces_all(ig_pieces *s) { return s->v; }
@@ -120,7 +133,7 @@ bool ig_pieces_set(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw_le
   pc->raw_len = (uint32_t)raw_len;
   memcpy(pc->text, text, text_len);
   pc->len = (uint32_t)text_len;
-  pc->ver++;
+  bump(s, pc);
   return true;
 }
 
@@ -162,15 +175,17 @@ bool ig_pieces_commit(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw
   if (raw_len > UINT32_MAX || !grow(&pc->raw, &pc->raw_cap, raw_len)) {
     /* its text was overwritten: made from no encoded value now (no value's bytes are empty), runs re-made */
     pc->raw_len = 0;
-    pc->ver++;
+    bump(s, pc);
     return false;
   }
   memcpy(pc->raw, raw, raw_len);
   pc->raw_len = (uint32_t)raw_len;
   pc->len = (uint32_t)len;
-  pc->ver++;
+  bump(s, pc);
   return true;
 }
+
+uint64_t ig_pieces_run_sig(const ig_pieces *s, uint32_t ri) { return s->runs[ri].ver; }
 
 uint8_t *ig_pieces_put(ig_pieces *s, uint32_t ri, uint8_t *w) {
   run *r = &s->runs[ri];
@@ -179,8 +194,7 @@ uint8_t *ig_pieces_put(ig_pieces *s, uint32_t ri, uint8_t *w) {
     copy_piece(w, pc->text, pc->len);
     return w + pc->len;
   }
-  uint64_t sig = 0;
-  for (uint32_t k = 0; k < r->nparts; k++) sig += s->v[r->parts[k].val].ver;
+  uint64_t sig = ig_pieces_run_sig(s, ri);
   if (r->text && r->sig == sig) {
     r->misses = 0;
     memcpy(w, r->text, r->len);

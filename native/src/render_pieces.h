@@ -25,6 +25,7 @@ typedef struct {
   uint32_t len, cap, raw_len, raw_cap;
   uint64_t ver; /* bumped with its text; 0: no text yet */
   bool used;    /* rendered from its piece (some run holds it) */
+  uint32_t *runs, nruns; /* the runs that hold it (their versions are bumped with its text) */
 } ig_piece;
 
 /* The pieces, one per value of the layout. */
@@ -49,6 +50,9 @@ bool ig_pieces_commit(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw
 
 /* The piece of `val` is now `text`, made from the encoded bytes `raw` (false: out of memory). */
 bool ig_pieces_set(ig_pieces *s, uint32_t val, const uint8_t *raw, size_t raw_len, const uint8_t *text, size_t text_len);
+
+/* Run `run`'s signature: the same exactly while none of its pieces changed (a version bumped with theirs). */
+uint64_t ig_pieces_run_sig(const ig_pieces *s, uint32_t run);
 
 /* Write run `run` at w (room for its parts' bounds is reserved by the plan); returns the end. */
 uint8_t *ig_pieces_put(ig_pieces *s, uint32_t run, uint8_t *w);

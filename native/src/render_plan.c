@@ -159,6 +159,7 @@ struct ig_plan {
   bool zero_now[ZERO_SPANS_MAX];
   int8_t *memo_span; /* per memo rop: the zero span it is in, or -1 */
   ig_pieces *pieces; /* OP_PIECE's texts (NULL: none bound) */
+  struct line_delta *delta; /* ig_plan_render_delta's last line (NULL: not bound) */
 };
 
 /* Room for n more bytes: flush, and grow only for a line longer than the buffer. */
@@ -329,6 +330,28 @@ uint8_t *ig_json_escape(uint8_t *w, const uint8_t *s, size_t n) {
   uint8_t *end = put_cstr(w, s, n);
   memmove(w, w + 1, (size_t)(end - w) - 2);
   return end - 2;
+}
+
+/* The value of a plain record op (OP_UINT, OP_SINT, OP_BOOL, OP_CSTR) at f. */
+static inline uint8_t *put_plain(const rop *r, const uint8_t *f, uint8_t *w) {
+  switch (r->kind) {
+    case OP_UINT:
+      if (r->size == 4) {
+        uint32_t v;
+        memcpy(&v, f, 4);
+        return w + u32_dec(w, v);
+      }
+      return w + u64_dec(w, rd_uint(f, r->size));
+    case OP_SINT: return w + i64_dec(w, rd_sint(f, r->size));
+    case OP_BOOL:
+      if (f[0]) {
+        memcpy(w, "true", 4);
+        return w + 4;
+      }
+      memcpy(w, "false", 5);
+      return w + 5;
+    default: return put_cstr(w, f, r->size); /* OP_CSTR */
+  }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1064,26 +1087,7 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
         }
         break;
       }
-      case OP_UINT:
-        if (r->size == 4) {
-          uint32_t v;
-          memcpy(&v, f, 4);
-          w += u32_dec(w, v);
-        } else {
-          w += u64_dec(w, rd_uint(f, r->size));
-        }
-        break;
-      case OP_SINT: w += i64_dec(w, rd_sint(f, r->size)); break;
-      case OP_BOOL:
-        if (f[0]) {
-          memcpy(w, "true", 4);
-          w += 4;
-        } else {
-          memcpy(w, "false", 5);
-          w += 5;
-        }
-        break;
-      case OP_CSTR: w = put_cstr(w, f, r->size); break;
+      case OP_UINT: case OP_SINT: case OP_BOOL: case OP_CSTR: w = put_plain(r, f, w); break;
       case OP_JOINED: w = ig_put_joined(w, rec, size, r->off, r->size, p->lits + r->limit); break;
       case OP_WALL_U64: {
         uint64_t v;
@@ -1179,6 +1183,225 @@ int ig_plan_render(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns,
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Lines made from the last line (gadgetctl's received records: ig_plan_bind_delta)
+ * ------------------------------------------------------------------------------------------- */
+/* Consecutive records of a storm differ in a few values (trace_open: its two timestamps; pid, fd or fname when
+ * several processes open). The rops form groups, each with the literal before it: a plain value op, a run of
+ * pieces, a zero span with its ops. A group whose inputs are the last line's (the record bytes it reads, a string's
+ * up to its NUL; a run's signature) has the text it had there: adjacent such groups are copied from the last line
+ * in one memcpy and only the others are rendered (in a storm 2-3 of trace_open's ~40 groups per record). */
+struct line_delta {
+  uint8_t *line; /* the last line's text ('\n' left out) */
+  size_t len, cap;
+  uint32_t *at, *new_at; /* per group head: where its text starts in the line; [nrops]: the line's end */
+  uint64_t *in;          /* per group head: a string's bytes kept (to its NUL), a run's signature */
+  uint8_t *rec;          /* the record bytes the groups read, as of the last line */
+  bool valid;
+};
+
+static void delta_free(struct line_delta *d) {
+  if (!d) return;
+  free(d->line);
+  free(d->at);
+  free(d->new_at);
+  free(d->in);
+  free(d->rec);
+  free(d);
+}
+
+/* The rops of the group that starts at r: a run of pieces and a zero span take the `limit` rops after them. */
+static inline size_t group_len(const rop *r) { return 1 + (r->kind == OP_PIECE || r->kind == OP_ZERO_SPAN ? r->limit : 0); }
+
+/* a[0, n) == b[0, n): values of a few bytes, where a memcmp call costs more than the compare */
+static inline bool bytes_eq(const uint8_t *a, const uint8_t *b, size_t n) {
+  if (n >= 8) {
+    uint64_t x, y;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      memcpy(&x, a + i, 8);
+      memcpy(&y, b + i, 8);
+      if (x != y) return false;
+    }
+    if (i == n) return true;
+    memcpy(&x, a + n - 8, 8); /* the tail, overlapping what was compared */
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    uint32_t x, y, u, v;
+    memcpy(&x, a, 4);
+    memcpy(&y, b, 4);
+    memcpy(&u, a + n - 4, 4);
+    memcpy(&v, b + n - 4, 4);
+    return x == y && u == v;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+bool ig_plan_bind_delta(ig_plan *p) {
+  if (p->delta) return true;
+  if (p->filter || p->nmemo_rops) return false;
+  size_t top = 0;
+  for (size_t i = 0; i < p->nrops; i += group_len(&p->rops[i])) {
+    const rop *r = &p->rops[i];
+    uint32_t lo, hi;
+    switch (r->kind) {
+      case 0: case OP_PIECE: case OP_UINT: case OP_SINT: case OP_BOOL: case OP_CSTR: break;
+      case OP_ZERO_SPAN:
+        /* its ops are compared through the span's bytes: plain values that read nothing else */
+        for (size_t k = i + 1; k < i + group_len(r); k++) {
+          const rop *q = &p->rops[k];
+          if (k >= p->nrops || (q->kind != OP_UINT && q->kind != OP_SINT && q->kind != OP_BOOL && q->kind != OP_CSTR)) return false;
+          rop_bytes(p, q, &lo, &hi);
+          if (lo < r->off || hi > r->off + r->size) return false;
+        }
+        break;
+      default: return false; /* memos, wall clock, joined strings, column cells: rendered per record */
+    }
+    rop_bytes(p, r, &lo, &hi);
+    if (hi > top) top = hi;
+  }
+  struct line_delta *d = calloc(1, sizeof *d);
+  if (!d) return false;
+  d->at = calloc(p->nrops + 1, sizeof *d->at);
+  d->new_at = calloc(p->nrops + 1, sizeof *d->new_at);
+  d->in = calloc(p->nrops + 1, sizeof *d->in);
+  d->rec = calloc(top ? top : 1, 1);
+  if (!d->at || !d->new_at || !d->in || !d->rec) {
+    delta_free(d);
+    return false;
+  }
+  p->delta = d;
+  return true;
+}
+
+/* Whether the group at rop i reads what it read for the last line; *in: a run's signature now. */
+static inline bool group_same(const ig_plan *p, const struct line_delta *d, const rop *r, size_t i, const uint8_t *rec, uint64_t *in) {
+  switch (r->kind) {
+    case 0: return true; /* the line's last literal */
+    case OP_PIECE:
+      *in = ig_pieces_run_sig(p->pieces, r->memo);
+      return *in == d->in[i];
+    case OP_CSTR: return bytes_eq(rec + r->off, d->rec + r->off, (size_t)d->in[i]);
+    case OP_BOOL: return rec[r->off] == d->rec[r->off];
+    default: return bytes_eq(rec + r->off, d->rec + r->off, r->size); /* integers, a zero span's bytes */
+  }
+}
+
+/* Render the group at rop i (its literal first) and keep its inputs. */
+static uint8_t *group_render(ig_plan *p, struct line_delta *d, const rop *r, size_t i, const uint8_t *rec, uint64_t in, uint8_t *w) {
+  copy_small(w, p->lits + r->lit_off, r->lit_len);
+  w += r->lit_len;
+  const uint8_t *f = rec + r->off;
+  switch (r->kind) {
+    case 0: return w;
+    case OP_PIECE:
+      d->in[i] = in;
+      return ig_pieces_put(p->pieces, r->memo, w);
+    case OP_ZERO_SPAN: {
+      size_t j = r->memo;
+      bool zero = all_zero(f, r->size);
+      memcpy(d->rec + r->off, f, r->size);
+      if (zero && p->zero_text[j]) {
+        memcpy(w, p->zero_text[j], p->zero_len[j]);
+        return w + p->zero_len[j];
+      }
+      uint8_t *from = w;
+      for (size_t k = i + 1; k < i + group_len(r); k++) {
+        const rop *q = &p->rops[k];
+        copy_small(w, p->lits + q->lit_off, q->lit_len);
+        w = put_plain(q, rec + q->off, w + q->lit_len);
+      }
+      if (zero) { /* its cached text, as ig_plan_render makes it */
+        size_t n = (size_t)(w - from);
+        uint8_t *t = malloc(n ? n : 1);
+        if (t) {
+          memcpy(t, from, n);
+          p->zero_text[j] = t;
+          p->zero_len[j] = (uint32_t)n;
+        }
+      }
+      return w;
+    }
+    case OP_CSTR: {
+      size_t n = strnlen((const char *)f, r->size);
+      n = n < r->size ? n + 1 : r->size; /* the NUL ends what is printed: bytes after it are not compared */
+      memcpy(d->rec + r->off, f, n);
+      d->in[i] = n;
+      return put_plain(r, f, w);
+    }
+    default:
+      memcpy(d->rec + r->off, f, r->kind == OP_BOOL ? 1 : r->size);
+      return put_plain(r, f, w);
+  }
+}
+
+int ig_plan_render_delta(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o) {
+  struct line_delta *d = p->delta;
+  if (!d) return ig_plan_render(p, rec, size, now_ns, o);
+  p->miss_memo = false;
+  if (size < p->min_size) return IG_RENDER_MISS;
+  uint32_t gen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
+  if (gen != p->seen_gen) {
+    zero_spans_clear(p);
+    p->seen_gen = gen;
+    d->valid = false;
+  }
+  /* (a plan with delta has no memos: nothing is pending) */
+  size_t bound = p->static_bound;
+  for (size_t j = 0; j < p->nzero; j++)
+    if (p->zero_text[j]) bound += p->zero_len[j];
+  uint8_t *w0 = room(o, bound);
+  if (!w0) return IG_RENDER_MISS;
+  uint8_t *w = w0;
+  const bool valid = d->valid;
+  size_t copy_from = 0, copy_to = 0; /* last line's text to copy before the next rendered group */
+  for (size_t i = 0; i < p->nrops;) {
+    const rop *r = &p->rops[i];
+    size_t next = i + group_len(r);
+    d->new_at[i] = (uint32_t)((size_t)(w - w0) + (copy_to - copy_from));
+    uint64_t in = 0;
+    bool same = group_same(p, d, r, i, rec, &in);
+    if (valid && same) {
+      if (copy_from == copy_to) copy_from = d->at[i];
+      copy_to = d->at[next];
+    } else {
+      if (copy_to > copy_from) memcpy(w, d->line + copy_from, copy_to - copy_from);
+      w += copy_to - copy_from;
+      copy_from = copy_to = 0;
+      w = group_render(p, d, r, i, rec, in, w);
+    }
+    i = next;
+  }
+  if (copy_to > copy_from) memcpy(w, d->line + copy_from, copy_to - copy_from);
+  w += copy_to - copy_from;
+  size_t len = (size_t)(w - w0);
+  if (len > d->cap) {
+    uint8_t *nl = realloc(d->line, len);
+    if (!nl) {
+      d->valid = false; /* this line is written; the next one is rendered whole */
+      goto done;
+    }
+    d->line = nl;
+    d->cap = len;
+  }
+  memcpy(d->line, w0, len);
+  d->len = len;
+  d->new_at[p->nrops] = (uint32_t)len;
+  uint32_t *t = d->at;
+  d->at = d->new_at;
+  d->new_at = t;
+  d->valid = true;
+done:
+  *w++ = '\n';
+  o->len += (size_t)(w - w0);
+  __atomic_store_n(&p->lines_out, p->lines_out + 1, __ATOMIC_RELAXED);
+  return IG_RENDER_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Handles
  * ------------------------------------------------------------------------------------------- */
 static void plan_free(ig_plan *p) {
@@ -1205,6 +1428,7 @@ static void plan_free(ig_plan *p) {
   zero_spans_clear(p);
   free(p->memo_span);
   ig_pieces_free(p->pieces);
+  delta_free(p->delta);
   free(p->filter);
   free(p->cell);
   free(p->joined);

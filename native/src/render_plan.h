@@ -43,6 +43,12 @@ bool ig_plan_set_memo_source(ig_plan *p, uint32_t memo, struct ig_memo_source *s
 int ig_plan_bind_pieces(ig_plan *p, const int32_t *vals, uint32_t nvals);
 /* The pieces bound to the plan (NULL: none). */
 ig_pieces *ig_plan_pieces(const ig_plan *p);
+/* gadgetctl (render_buffer.c): lines made from the last line, its unchanged groups copied (render_plan.c, "Lines
+ * made from the last line"), for a plan without filter or memos whose ops are plain values, pieces and zero spans
+ * (false: not such a plan, or out of memory; nothing bound). Once per plan, after ig_plan_bind_pieces. */
+bool ig_plan_bind_delta(ig_plan *p);
+/* ig_plan_render through the last line when bound with ig_plan_bind_delta (else ig_plan_render): the same bytes. */
+int ig_plan_render_delta(ig_plan *p, const uint8_t *rec, size_t size, uint64_t now_ns, ig_out *o);
 
 bool ig_render_register(napi_env env, napi_value exports);
 /* render_buffer.c: renderBatchFrame (a received batch frame rendered with a plan, gadgetctl) */

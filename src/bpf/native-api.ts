@@ -328,6 +328,11 @@ export interface NativeAddon {
    * (native/src/render_pieces.c). Returns how many values it binds (0: none, or bound already).
    */
   renderPlanBindPieces(plan: RenderPlanHandle, layout: Int32Array): number;
+  /**
+   * From now on the plan (bound to pieces) renders each line of renderBatchFrame from the last one: the values whose
+   * inputs did not change are copied from its text (native/src/render_plan.c). False: not a plan it can do that for.
+   */
+  renderPlanBindDelta(plan: RenderPlanHandle): boolean;
   /** Replays (native/src/replay_render.c): render a reader-layout batch from `offset` on this thread, lines to `fd`. */
   /** Recording writer (native/src/record_writer.c): entries compressed and written in chunks on its own thread. */
   recorderOpen(path: string, opts: RecorderOptions): RecorderHandle;

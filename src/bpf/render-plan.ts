@@ -59,6 +59,11 @@ export class RenderPlan {
     return native.renderPlanBindPieces(this.#h, layout);
   }
 
+  /** gadgetctl: render each received line from the last one, only its changed values anew (renderPlanBindDelta). */
+  bindDelta(): boolean {
+    return native.renderPlanBindDelta(this.#h);
+  }
+
   /** Lines rendered with this plan so far (on reader threads). */
   lines(): number {
     return native.renderPlanLines(this.#h);

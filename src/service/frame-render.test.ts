@@ -63,7 +63,7 @@ function frame(enc: PacketEncoder, ds: DataSource, n: number, vals: Values): Buf
 }
 
 /** Every frame rendered by FrameRenderer (pieces on or off) and by the JS encoder from the decoded batch. */
-function render(frames: Buffer[], pieces: boolean): { native: string; js: string; nativeRecords: number; jsRecords: number; pieces: number } {
+function render(frames: Buffer[], pieces: boolean, delta = true): { native: string; js: string; nativeRecords: number; jsRecords: number; pieces: number; delta: boolean } {
   const dec = new PacketDecoder();
   let fr: FrameRenderer | undefined;
   let line: ((b: Batch, i: number) => string) | undefined;
@@ -71,7 +71,9 @@ function render(frames: Buffer[], pieces: boolean): { native: string; js: string
   let js = '';
   const sink = { write: (s: string | Buffer) => { out.push(Buffer.from(s)); }, isTTY: false };
   const saved = process.env['IG_CTL_PIECES'];
+  const savedDelta = process.env['IG_CTL_DELTA'];
   if (pieces) delete process.env['IG_CTL_PIECES']; else process.env['IG_CTL_PIECES'] = '0';
+  if (delta) delete process.env['IG_CTL_DELTA']; else process.env['IG_CTL_DELTA'] = '0';
   try {
     for (const f of frames) {
       const got = dec.decode(f, (ds, buf, start, end, decode) => {
@@ -90,8 +92,9 @@ function render(frames: Buffer[], pieces: boolean): { native: string; js: string
     }
   } finally {
     if (saved === undefined) delete process.env['IG_CTL_PIECES']; else process.env['IG_CTL_PIECES'] = saved;
+    if (savedDelta === undefined) delete process.env['IG_CTL_DELTA']; else process.env['IG_CTL_DELTA'] = savedDelta;
   }
-  return { native: Buffer.concat(out).toString('utf8'), js, nativeRecords: fr!.nativeRecords, jsRecords: fr!.jsRecords, pieces: fr!.pieces };
+  return { native: Buffer.concat(out).toString('utf8'), js, nativeRecords: fr!.nativeRecords, jsRecords: fr!.jsRecords, pieces: fr!.pieces, delta: fr!.delta };
 }
 
 function same(r: { native: string; js: string }, what: string): void {
@@ -131,7 +134,11 @@ test('received values rendered from pieces are the JS encoder\'s bytes: repeated
   ];
   const on = render(frames, true);
   assert.equal(on.pieces, 11, 'every received value is rendered from its piece');
+  assert.ok(on.delta, 'lines are made from the last line');
   same(on, 'pieces');
+  const whole = render(frames, true, false);
+  assert.equal(whole.delta, false);
+  same(whole, 'pieces, every line rendered whole (IG_CTL_DELTA=0)');
   const off = render(frames, false);
   assert.equal(off.pieces, 0);
   same(off, 'slots (IG_CTL_PIECES=0)');
@@ -143,4 +150,48 @@ test('received values rendered from pieces are the JS encoder\'s bytes: repeated
   assert.match(on.native, /"big":18446744073709551615,"neg":-9223372036854775808/);
   assert.match(on.native, /"stack":\{"a":0,"b":0,"c":0,"d":0,"e":0,"f":false,"g":0,"syms":"root"\}/);
   assert.match(on.native, /"stack":\{"a":18446744073709551615,"b":0,"c":-7,"d":0,"e":-128,"f":true,"g":200,"syms":"root"\}/);
+});
+
+/** One frame of n records whose record bytes are set by `rec` (pid, comm bytes, the struct's members). */
+function recordFrame(enc: PacketEncoder, ds: DataSource, n: number, rec: (b: Buffer, at: number, i: number) => void, vals: Values = () => BASE): Buffer {
+  valuesOf = vals;
+  const b = ds.newBatch(n);
+  for (let i = 0; i < n; i++) rec(b.buf, b.offs[i]!, i);
+  return enc.encode(b);
+}
+
+test('a line made from the last line is the JS encoder\'s bytes whichever values change between records', () => {
+  const ds = makeDs();
+  const enc = new PacketEncoder();
+  // comm: strings that are prefixes of each other (the compare must reach the NUL), the whole 16 bytes without a
+  // NUL, escapes and non-ASCII (a sequence cut by the field's end), bytes after the NUL that change alone
+  const comms = [Buffer.from('abc'), Buffer.from('ab'), Buffer.from('abcd'), Buffer.from('abc'), Buffer.from('0123456789abcdef'),
+    Buffer.from('0123456789abcdeg'), Buffer.from('q"\\\n\t\x01'), Buffer.from('café 宽'), Buffer.from([0x61, 0xe5, 0xae]), Buffer.from('abc\0zz'), Buffer.from('abc\0yy'), Buffer.from('')];
+  const u64 = [0n, 1n, 99999999n, 100000000n, 18446744073709551615n, 18446744073709551614n];
+  const frames = [
+    // every record's bytes differ from the last one's somewhere, in turn in each value
+    recordFrame(enc, ds, 72, (b, at, i) => {
+      b.writeUInt32LE([0, 65536, 1, 4294967295, 4294967295, 65535, 131071, 10][i % 8]!, at); // (some differ only in high bytes)
+      comms[i % comms.length]!.copy(b, at + 4, 0, 16);
+      if (i % 4 === 1) b.writeBigUInt64LE(u64[(i >> 2) % u64.length]!, at + 24);
+      if (i % 7 === 3) { b.writeInt32LE(i % 2 ? -2147483648 : 2147483647, at + 36); b.writeInt8(-1, at + 42); }
+      if (i % 9 === 5) { b[at + 43] = 1; b[at + 44] = 255; b.writeUInt16LE(65535, at + 40); b.writeUInt32LE(4294967295, at + 32); }
+    }, (i) => ({ ...BASE, ts: `t${i >> 1}`, user: i % 8 < 4 ? 'root' : 'x\u00e9', small: i % 3 ? 7 : 8, node: i % 11 ? '' : 'n' })),
+    // long runs of one record, then a change, across frames (the last line of one frame is the next one's base)
+    recordFrame(enc, ds, 30, (b, at, i) => { b.writeUInt32LE(i < 29 ? 7 : 8, at); b.write('same', at + 4); }),
+    recordFrame(enc, ds, 30, (b, at, i) => { b.writeUInt32LE(8, at); b.write(i === 0 ? 'same' : 'samf', at + 4); }),
+    // a record handed to JS between two native ones (a value no slot holds): the next line's base is the one before
+    recordFrame(enc, ds, 6, (b, at, i) => { b.writeUInt32LE(i, at); b.write('j', at + 4); }, (i) => ({ ...BASE, small: i === 2 ? 300 : 7 })),
+  ];
+  const on = render(frames, true);
+  assert.ok(on.delta);
+  same(on, 'lines from the last line');
+  const whole = render(frames, true, false);
+  same(whole, 'every line rendered whole');
+  assert.equal(on.native, whole.native);
+  assert.equal(on.jsRecords, 1);
+  assert.match(on.native, /"comm":"0123456789abcdef"/);
+  assert.match(on.native, /"comm":"ab".*\n.*"comm":"abcd"/);
+  assert.match(on.native, /"pid":4294967295,/);
+  assert.match(on.native, /"a":18446744073709551615,"b":0,"c":0,"d":0,"e":0,"f":false,"g":0/);
 });

@@ -89,6 +89,8 @@ export class FrameRenderer {
     private readonly sink: Sink, private readonly header: string | undefined,
     /** Values rendered from pieces made once per distinct value (render_pieces.c) instead of from slots. */
     readonly pieces = 0,
+    /** Lines made from the last line, its unchanged values copied (render_plan.c ig_plan_render_delta). */
+    readonly delta = false,
   ) {}
 
   /**
@@ -107,7 +109,10 @@ export class FrameRenderer {
         // The values' JSON text made once per distinct value instead of escaped from a slot per record
         // (IG_CTL_PIECES=0: from the slots, as before; benchmarks compare both).
         const pieces = process.env['IG_CTL_PIECES'] !== '0' ? plan.bindPieces(twin.layout) : 0;
-        return new FrameRenderer(plan, twin.layout, makeJsonEncoder(list, 0), sink, undefined, pieces);
+        // Each line made from the last one, only the values that changed rendered anew (IG_CTL_DELTA=0: every
+        // value of every line, as before; benchmarks compare both).
+        const delta = pieces > 0 && process.env['IG_CTL_DELTA'] !== '0' && plan.bindDelta();
+        return new FrameRenderer(plan, twin.layout, makeJsonEncoder(list, 0), sink, undefined, pieces, delta);
       }
       const selected = selectFields(ds, fieldsSpec);
       if (selected.length === 1 && selected[0]!.annotation('content-type') === 'text/plain') return { reason: 'a text/plain column' };

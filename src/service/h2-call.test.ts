@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import * as net from 'node:net';
 import { H2Call, type CallStatus } from './h2-call.js';
+import { encodeLiterals } from './hpack.js';
 
 const PATH = '/test.Echo/Run';
 const identity = (b: Buffer): Buffer => b;
@@ -122,4 +124,52 @@ test('a cancel reaches the server; no server is UNAVAILABLE with the socket erro
   const st = await missing.status;
   assert.equal(st.code, grpc.status.UNAVAILABLE);
   assert.match(st.details, /ENOENT/);
+});
+
+/** An HTTP/2 frame as a server sends it. */
+function h2frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(stream, 5);
+  return Buffer.concat([h, payload]);
+}
+
+test('frame headers and message prefixes split across socket reads at every byte arrive as the same messages', { timeout: 20_000 }, async () => {
+  // A hand-made server response written in pieces of 1 to 11 bytes, one per read: frame headers and gRPC message
+  // prefixes cut at every position, messages spanning DATA frames, several messages in one frame.
+  const msgs = [message(1, 3), message(2, 0), message(3, 40), message(4, 7)];
+  const grpcMsg = (m: Buffer) => { const p = Buffer.alloc(5); p.writeUInt32BE(m.length, 1); return Buffer.concat([p, m]); };
+  const body = Buffer.concat(msgs.map(grpcMsg));
+  const response = Buffer.concat([
+    h2frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
+    h2frame(1, 4, 1, encodeLiterals([[':status', '200'], ['content-type', 'application/grpc']])),
+    h2frame(0, 0, 1, body.subarray(0, 6)), h2frame(0, 0, 1, body.subarray(6, 31)), h2frame(0, 0, 1, body.subarray(31)),
+    h2frame(1, 4 | 1, 1, encodeLiterals([['grpc-status', '0']])),
+  ]);
+  const sock = path.join(tmp, 'split.sock');
+  const srv = net.createServer((c) => {
+    c.setNoDelay(true);
+    c.on('data', () => undefined);
+    c.on('error', () => undefined);
+    void (async () => {
+      for (let at = 0, k = 0; at < response.length; k++) {
+        const n = 1 + (k % 11);
+        c.write(response.subarray(at, at + n));
+        at += n;
+        await new Promise((r) => setTimeout(r, 2)); // one read each
+      }
+    })();
+  });
+  await new Promise<void>((r) => srv.listen(sock, r));
+  try {
+    const r = run({ socketPath: sock }, false);
+    const st = await r.status;
+    assert.equal(st.code, grpc.status.OK, st.details);
+    assert.equal(r.got.length, msgs.length);
+    msgs.forEach((m, k) => assert.ok(r.got[k]!.equals(m), `message ${k}`));
+  } finally {
+    srv.close();
+  }
 });

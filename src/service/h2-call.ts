@@ -215,22 +215,32 @@ export class H2Call {
     let pos = 0;
     while (pos < n && !this.ended) {
       if (this.fhHave < 9) {
-        const take = Math.min(9 - this.fhHave, n - pos);
-        buf.copy(this.fh, this.fhHave, pos, pos + take);
-        this.fhHave += take;
-        pos += take;
-        if (this.fhHave < 9) return;
-        this.left = this.fh.readUIntBE(0, 3);
-        this.type = this.fh[3]!;
-        this.flags = this.fh[4]!;
-        this.stream = this.fh.readUInt32BE(5) & 0x7fffffff;
+        // A header within this read is read in place (nearly all: a copy is a call into C++ per frame).
+        let h = buf;
+        let at = pos;
+        if (this.fhHave > 0 || n - pos < 9) {
+          const take = Math.min(9 - this.fhHave, n - pos);
+          buf.copy(this.fh, this.fhHave, pos, pos + take);
+          this.fhHave += take;
+          pos += take;
+          if (this.fhHave < 9) return;
+          h = this.fh;
+          at = 0;
+        } else {
+          this.fhHave = 9;
+          pos += 9;
+        }
+        this.left = (h[at]! << 16) | (h[at + 1]! << 8) | h[at + 2]!;
+        this.type = h[at + 3]!;
+        this.flags = h[at + 4]!;
+        this.stream = ((h[at + 5]! & 0x7f) << 24) | (h[at + 6]! << 16) | (h[at + 7]! << 8) | h[at + 8]!;
         if (this.left > MAX_FRAME) { this.fail(`HTTP/2: frame of ${this.left} bytes`); return; }
         if (this.type === FrameKind.DATA) {
           this.unacked += this.left;
           this.padLenNext = (this.flags & Flag.PADDED) !== 0;
           this.pad = 0;
         }
-        this.ctl = [];
+        if (this.type !== FrameKind.DATA) this.ctl = [];
         if (this.left === 0) { this.frameDone(); continue; }
       }
       const take = Math.min(this.left, n - pos);
@@ -259,13 +269,23 @@ export class H2Call {
     let pos = from;
     while (pos < end && !this.ended) {
       if (this.msgLen < 0) {
-        const take = Math.min(5 - this.prefixHave, end - pos);
-        buf.copy(this.prefix, this.prefixHave, pos, pos + take);
-        this.prefixHave += take;
-        pos += take;
-        if (this.prefixHave < 5) return;
-        if (this.prefix[0] !== 0) { this.fail('gRPC: a compressed message, and this client asked for none'); return; }
-        const len = this.prefix.readUInt32BE(1);
+        // (read in place when whole in this part, as the frame header)
+        let h = buf;
+        let at = pos;
+        if (this.prefixHave > 0 || end - pos < 5) {
+          const take = Math.min(5 - this.prefixHave, end - pos);
+          buf.copy(this.prefix, this.prefixHave, pos, pos + take);
+          this.prefixHave += take;
+          pos += take;
+          if (this.prefixHave < 5) return;
+          h = this.prefix;
+          at = 0;
+        } else {
+          this.prefixHave = 5;
+          pos += 5;
+        }
+        if (h[at] !== 0) { this.fail('gRPC: a compressed message, and this client asked for none'); return; }
+        const len = h[at + 1]! * 0x1000000 + ((h[at + 2]! << 16) | (h[at + 3]! << 8) | h[at + 4]!);
         if (len > MAX_MESSAGE) { this.fail(`gRPC: a message of ${len} bytes, more than the ${MAX_MESSAGE} accepted`, Status.RESOURCE_EXHAUSTED); return; }
         this.msgLen = len;
         this.msgHave = 0;
@@ -291,12 +311,14 @@ export class H2Call {
 
   private frameDone(): void {
     this.fhHave = 0;
+    if (this.type === FrameKind.DATA) {
+      // (its bytes went to messages as they came: no payload to gather, nothing allocated per frame)
+      if (this.stream === STREAM && this.flags & Flag.END_STREAM) this.endOfStream();
+      return;
+    }
     const payload = this.ctl.length === 1 ? this.ctl[0]! : Buffer.concat(this.ctl);
     this.ctl = [];
     switch (this.type) {
-      case FrameKind.DATA:
-        if (this.stream === STREAM && this.flags & Flag.END_STREAM) this.endOfStream();
-        return;
       case FrameKind.HEADERS: {
         if (this.stream !== STREAM) return;
         let at = 0;

@@ -180,7 +180,7 @@ export class RemoteRenderer {
       if (mode !== 'json' && mode !== 'columns') continue;
       const what = mode === 'json' ? 'JSON' : mode;
       const fr = this.frames.get(ds);
-      if (fr) this.log.debug(`${ds.name}: ${what} rendered natively from the received batch frames${fr.directFd ? ', straight to stdout' : ''}${fr.pieces ? ` (${fr.pieces} values as pieces)` : ''}`);
+      if (fr) this.log.debug(`${ds.name}: ${what} rendered natively from the received batch frames${fr.directFd ? ', straight to stdout' : ''}${fr.pieces ? ` (${fr.pieces} values as pieces${fr.delta ? ', lines from the last line' : ''})` : ''}`);
       else this.log.debug(`${ds.name}: ${what} rendered in JS (${why})`);
     }
   }
