@@ -220,6 +220,8 @@ export class GadgetRun {
             // by V8: reader.ts) when read again for upstream-form clients. An instance's event buffer keeps a copy.
             const rel = new FrameRelease(buf, (f) => { if (releaseBatch(f)) this.readerFramesReleased++; }, keepReaderFrame);
             if (this.upstreamClients > 0) rel.hold();
+            // Before the writes: once they are done the block may hold the reader's next frame.
+            nat.refreshFrom(buf);
             this.forward(dsId, up, count, () => buf, () => this.decodeFrame(buf), rel);
             rel.forwarded();
           },

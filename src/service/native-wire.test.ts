@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { DataSource } from '../datasource/datasource.js';
 import { FieldFlag } from '../datasource/field.js';
 import { Kind } from '../datasource/kinds.js';
-import { recordFixes, stringTails } from './native-wire.js';
+import { Batch } from '../datasource/batch.js';
+import { PacketEncoder } from '../datasource/codec.js';
+import { firstRecord, NativeBatchEncoder, recordFixes, stringTails } from './native-wire.js';
 
 const st = (offs: number, size: number) => ({ type: 'static' as const, offs, size });
 
@@ -46,4 +48,51 @@ test('recordFixes: the clock rewrites first (kind 0), then the string tails (kin
   assert.deepEqual([fixes.readUInt32LE(0), fixes.readUInt32LE(4), fixes.readBigUInt64LE(8)], [0, 0, 5n]);
   assert.deepEqual([fixes.readUInt32LE(16), fixes.readUInt32LE(20), fixes.readBigUInt64LE(24)], [36, 1, 32n]);
   assert.deepEqual([fixes.readUInt32LE(32), fixes.readUInt32LE(36), fixes.readBigUInt64LE(40)], [76, 1, 12n]);
+});
+
+/** struct { char comm[16]; u8 pad[24]; u32 uid; u32 pad2; } with `user` computed from uid, valid 1000 ms (as the uid resolver's). */
+function userDs(calls: number[]): DataSource {
+  const d = new DataSource('open', 'single');
+  d.staticSize = 48;
+  d.addField({ name: 'comm', kind: Kind.CString, flags: FieldFlag.StaticMember, storage: st(0, 16) });
+  const uid = d.addField({ name: 'uid', kind: Kind.Uint32, flags: FieldFlag.StaticMember, storage: st(40, 4) });
+  const user = d.addField({ name: 'user', kind: Kind.String, storage: { type: 'derived', compute: (b, i) => { calls.push(Number(uid.get(b, i))); return `u${String(uid.get(b, i))}`; } } });
+  user.derivation = { kind: 'computed', inputs: [uid], ttlMs: 1000 };
+  return d;
+}
+
+function userBatch(ds: DataSource, uids: number[]): Batch {
+  const b = Batch.empty(ds, uids.length);
+  uids.forEach((u, i) => { b.buf.write(`c${i}`, b.offs[i]!); b.buf.writeUInt32LE(u, b.offs[i]! + 40); });
+  return b;
+}
+
+test('firstRecord: the first record of a batch frame, byte for byte as encoded', () => {
+  const ds = userDs([]);
+  const enc = new PacketEncoder();
+  enc.encode(ds.newBatch(0));
+  const b = userBatch(ds, [1234, 5]);
+  b.buf.write('x', b.offs[0]! + 20); // literal bytes between two zero runs
+  const frame = enc.encode(b);
+  assert.deepEqual(firstRecord(frame, 48), b.buf.subarray(b.offs[0]!, b.offs[0]! + 48));
+  assert.equal(firstRecord(frame.subarray(0, 12), 48), undefined, 'a cut frame');
+});
+
+test('refreshFrom: the memo answers with a TTL are computed again from a frame\'s first record, every half TTL', () => {
+  const calls: number[] = [];
+  const ds = userDs(calls);
+  const enc = new PacketEncoder();
+  enc.encode(ds.newBatch(0));
+  const nat = NativeBatchEncoder.create(enc, ds) as NativeBatchEncoder;
+  assert.ok(nat instanceof NativeBatchEncoder);
+  const frame = nat.encode(userBatch(ds, [1000, 1000]));
+  assert.deepEqual(calls, [1000], 'the miss filled once');
+  nat.refreshFrom(frame, 10_000);
+  assert.deepEqual(calls, [1000, 1000], 'filled again for the first record');
+  nat.refreshFrom(frame, 10_400);
+  assert.deepEqual(calls, [1000, 1000], 'not again before half the TTL');
+  nat.refreshFrom(frame, 10_500);
+  assert.deepEqual(calls, [1000, 1000, 1000]);
+  assert.deepEqual(nat.encode(userBatch(ds, [1000])), enc.encode(userBatch(ds, [1000])), 'the same frame as the JS encoder');
+  nat.close();
 });

@@ -5,15 +5,29 @@
 // user, second) is computed once by its getter and kept by the native side; until then that batch waits for it.
 import { WireBatchWriter, WireValueKind, type WireValue } from '../bpf/wire-batch.js';
 import { encodeValue, type PacketEncoder } from '../datasource/codec.js';
-import { Kind, type Batch, type DataSource, type Field } from '../datasource/index.js';
+import { Batch, Kind, type DataSource, type Field } from '../datasource/index.js';
 import { leafKey, plainStatic, PlanError } from '../operators/cli/native-plan.js';
+
+/**
+ * How often the memo answers with a TTL are filled again from a reader frame's record, as a share of the shortest
+ * TTL: well before they expire, so a storm's records keep finding them.
+ */
+const REFRESH_SHARE = 0.5;
 
 export class NativeBatchEncoder {
   /** Values whose keys' meaning changed (containers came or went): unsubscribe at the end of the run. */
   private readonly offs: (() => void)[] = [];
   private disabled: string | undefined;
+  /** The memo values whose answers expire (ttlMs > 0), and how often refreshFrom fills them again (0: never). */
+  private readonly expiring: number[];
+  private readonly refreshMs: number;
+  private refreshedAt = 0;
 
-  private constructor(private readonly w: WireBatchWriter, private readonly values: readonly Field[], private readonly kinds: WireValue[], private readonly fallback: PacketEncoder) {}
+  private constructor(private readonly w: WireBatchWriter, private readonly ds: DataSource, private readonly values: readonly Field[], private readonly kinds: WireValue[], private readonly fallback: PacketEncoder, private readonly recordBytes: number) {
+    this.expiring = kinds.flatMap((k, v) => (k.kind === WireValueKind.Memo && k.ttlMs > 0 ? [v] : []));
+    const ttl = Math.min(...this.expiring.map((v) => (kinds[v] as { ttlMs: number }).ttlMs));
+    this.refreshMs = this.expiring.length && process.env.IG_WIRE_REFRESH !== '0' ? ttl * REFRESH_SHARE : 0;
+  }
 
   /**
    * A native encoder for `ds` on the stream `enc` writes (its table is sent already), or why there is none. The
@@ -41,7 +55,7 @@ export class NativeBatchEncoder {
       if (e instanceof PlanError) return { reason: e.message };
       throw e;
     }
-    const n = new NativeBatchEncoder(new WireBatchWriter({ dsId: t.id, recordBytes: t.recordBytes, values: kinds }), t.valueFields, kinds, enc);
+    const n = new NativeBatchEncoder(new WireBatchWriter({ dsId: t.id, recordBytes: t.recordBytes, values: kinds }), ds, t.valueFields, kinds, enc, t.recordBytes);
     for (const [v, on] of invalidations) n.offs.push(on(() => n.w.clear(v)));
     return n;
   }
@@ -74,6 +88,24 @@ export class NativeBatchEncoder {
     return Buffer.isBuffer(r) ? r : this.fallback.encode(b);
   }
 
+  /**
+   * A frame the reader thread wrote (`frame`, its records found every value in the memos): every so often the memo
+   * answers that expire (a TTL: a process's executable, user and group names, container fields) are computed again
+   * by their getters for the frame's first record and filled, before they expire.
+   * Why: an expired answer is a miss on the reader thread, which hands the next records to JS and waits until JS
+   * has filled the memo (two extra frames and ~1.6 ms of the JS thread each time, about once a second under a
+   * storm). Answers stay at most one TTL old, as before; records of other keys still miss when theirs expire.
+   */
+  refreshFrom(frame: Buffer, now = performance.now()): void {
+    if (!this.refreshMs || this.disabled || now - this.refreshedAt < this.refreshMs) return;
+    this.refreshedAt = now;
+    const rec = firstRecord(frame, this.recordBytes);
+    if (!rec) return;
+    const b = new Batch(this.ds, rec, Uint32Array.of(0), Uint32Array.of(rec.length), 1);
+    // A getter that fails here fails again on the miss, where the run reports it: the answer just expires.
+    try { for (const v of this.expiring) this.fill(v, b, 0); } catch { /* see above */ }
+  }
+
   private fill(v: number, b: Batch, i: number): boolean {
     const f = this.values[v]!;
     const value = f.get(b, i);
@@ -100,6 +132,41 @@ export class NativeBatchEncoder {
     this.w.close();
     this.disabled ??= 'closed';
   }
+}
+
+/**
+ * The bytes of the first record of batch frame `frame` (docs/packet-format.md: header, data source, count, then per
+ * record its length, encoded length and segments of literal bytes and zero runs), at least `recordBytes` long;
+ * undefined when the frame does not parse.
+ */
+export function firstRecord(frame: Buffer, recordBytes: number): Buffer | undefined {
+  let at = 8;
+  const uvar = (): number => {
+    let v = 0;
+    for (let shift = 0; at < frame.length && shift < 35; shift += 7) {
+      const b = frame[at++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+    return -1;
+  };
+  if (frame.length < 8 || uvar() < 0 || uvar() < 1) return undefined;
+  const len = uvar();
+  if (len < 0 || at + 4 > frame.length) return undefined;
+  const end = at + 4 + frame.readUInt32LE(at);
+  at += 4;
+  if (end > frame.length) return undefined;
+  const rec = Buffer.alloc(Math.max(len, recordBytes));
+  for (let p = 0; at < end;) {
+    const lit = uvar();
+    if (lit < 0 || at + lit > end || p + lit > rec.length) return undefined;
+    frame.copy(rec, p, at, at + lit);
+    at += lit;
+    const zeros = uvar();
+    if (zeros <= 0) break;
+    p += lit + zeros;
+  }
+  return rec;
 }
 
 /**
