@@ -11,6 +11,7 @@ import { native } from './native.js';
 import { BpfObject } from './object.js';
 import { forEachRecord, releaseBatch, RingReader, type RenderConsumer } from './reader.js';
 import { RenderPlan } from './render-plan.js';
+import { runSecondTickNow, secondTickState } from '../runtime/second-tick.js';
 import { constants as fsConstants } from 'node:fs';
 import {
   compileBpf, getppidLoop, orphanedPrograms, removeBuildDir, setupKernel, skipReason, u32, waitFor,
@@ -226,13 +227,18 @@ describe('readers', { skip: skipReason }, () => {
       obj.setVar('target_pid', u32(process.pid)).load();
       obj.attachAuto('igt_rb_getppid');
       const failures: number[] = [];
+      const jobsBefore = secondTickState().jobs;
       const r = obj.openRingReader('events', () => {}, {
         consumer: { plan: RenderPlan.compile(planSpec(ds.fields)), outFd: wr, attached: () => {}, outputFailed: (errno) => failures.push(errno) },
       });
+      assert.equal(secondTickState().jobs, jobsBefore + 1, 'the output check is a job of the shared 1 s tick, no timer of its own');
       getppidLoop(50);
-      await waitFor(() => failures.length > 0, 5000, 50);
+      await waitFor(() => r.stats().outputErrno !== undefined, 5000, 50);
+      runSecondTickNow(); // what the tick does: the check reports the failure (the real tick may have been first)
+      assert.deepEqual(failures, [32], 'EPIPE, reported by the tick');
+      assert.equal(secondTickState().jobs, jobsBefore, 'once reported, the check leaves the tick');
       getppidLoop(50);
-      await new Promise((res) => setTimeout(res, 1200));
+      runSecondTickNow();
       assert.deepEqual(failures, [32], 'EPIPE, reported once');
       assert.equal(r.stats().outputErrno, 32);
       r.stop();

@@ -2,6 +2,7 @@
 // the callback on the JS thread as zero-copy Buffers laid out as
 //   [u32 len][u32 cpu (perf) or 0 (ring)][payload padded to 8] ...
 import { native } from './native.js';
+import { everySecond } from '../runtime/second-tick.js';
 import type { BatchCallback, PerfDrainHandle, ReaderHandle, ReaderOptions as NativeReaderOptions, ReaderStats } from './native-api.js';
 import type { RenderPlan } from './render-plan.js';
 import type { AggregateConsumer } from './metrics-aggregator.js';
@@ -65,9 +66,6 @@ export interface ReaderOptions extends Omit<NativeReaderOptions, 'render' | 'out
   frames?: FrameConsumer;
 }
 
-/** How often a rendering reader looks for a failed output (one stats call). */
-const OUTPUT_CHECK_MS = 1000;
-
 /**
  * A frame a wire-mode reader handed over is not counted as V8 external memory (it is copied into gRPC messages at
  * once and dies young); one that JS keeps, or that nothing copied, is counted from this call on.
@@ -110,7 +108,7 @@ abstract class Reader {
   #handle: ReaderHandle | null = null;
   #final: ReaderStats | null = null;
   #onStop: ((r: Reader) => void) | undefined;
-  #watch: NodeJS.Timeout | undefined;
+  #watch: (() => void) | undefined; // leaves the shared tick
   protected readonly nativeOpts: NativeReaderOptions;
 
   protected constructor(readonly mapFd: number, protected readonly cb: BatchCallback, readonly opts: ReaderOptions) {
@@ -144,15 +142,15 @@ abstract class Reader {
     const consumer = this.opts.consumer;
     if (consumer) {
       consumer.attached({ write: (bytes) => native.readerWriteOut(h, bytes) });
-      this.#watch = setInterval(() => {
+      // The output check rides the shared 1 s tick (no wake-up of its own); a failed write is noticed within ~1 s.
+      this.#watch = everySecond(() => {
         if (this.#handle !== h) return;
         const st = native.readerStats(h);
         if (!st.outputError) return;
-        clearInterval(this.#watch);
+        this.#watch?.();
         this.#watch = undefined;
         consumer.outputFailed(st.outputErrno ?? 0, st.outputError);
-      }, OUTPUT_CHECK_MS);
-      this.#watch.unref();
+      });
     }
     return this;
   }
@@ -179,7 +177,7 @@ abstract class Reader {
     const h = this.#handle;
     if (!h) return this.#final ?? { records: 0, batches: 0, lost: 0 };
     this.#handle = null;
-    if (this.#watch) clearInterval(this.#watch);
+    this.#watch?.();
     this.#watch = undefined;
     try {
       this.#final = native.readerStop(h);

@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { procInfo, processStartUnixNs, sameProcess } from './proc.js';
+import { everySecond } from '../runtime/second-tick.js';
 import {
   RUNTIME_NAMES, type Container, type RuntimeClient, type RuntimeContainer, type RuntimeName,
 } from './types.js';
@@ -57,6 +58,8 @@ export const DEFAULT_SOCKETS: Readonly<Record<RuntimeName, string>> = {
 
 export const DEFAULT_CONTAINERD_NAMESPACE = 'k8s.io';
 const DEFAULT_REMOVED_CACHE_MS = 2000;
+/** The liveness sweep's default period: the shared tick's. */
+const SECOND_MS = 1000;
 
 interface Entry {
   c: Container;
@@ -119,7 +122,7 @@ export class ContainerCollection extends EventEmitter {
   private removed: Entry[] = [];
   private readonly clients: RuntimeClient[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
-  private livenessTimer: NodeJS.Timeout | undefined;
+  private stopLiveness: (() => void) | undefined;
   private stopped = false;
   private readonly warnFn: (msg: string) => void;
   private readonly removedCacheMs: number;
@@ -138,10 +141,14 @@ export class ContainerCollection extends EventEmitter {
       ...runtimes.map((r) => col.startRuntime(r)),
       ...(opts.extraClients ?? []).map((c) => col.startClient(c)),
     ]);
-    const every = opts.livenessIntervalMs ?? 1000;
-    if (every > 0 && !col.stopped) {
-      col.livenessTimer = setInterval(() => col.sweep(), every);
-      col.livenessTimer.unref();
+    const every = opts.livenessIntervalMs ?? SECOND_MS;
+    if (every === SECOND_MS && !col.stopped) {
+      // The default period rides the shared 1 s tick (unref'd): no wake-up of its own.
+      col.stopLiveness = everySecond(() => col.sweep());
+    } else if (every > 0 && !col.stopped) {
+      const t = setInterval(() => col.sweep(), every);
+      t.unref();
+      col.stopLiveness = () => clearInterval(t);
     }
     return col;
   }
@@ -376,7 +383,8 @@ export class ContainerCollection extends EventEmitter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.stopLiveness?.();
+    this.stopLiveness = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const c of this.clients.splice(0)) c.close();

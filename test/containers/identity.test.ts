@@ -15,6 +15,7 @@ import {
 import type { RuntimeWatchHandlers } from '../../src/containers/types.js';
 import { emptyK8s } from '../../src/containers/types.js';
 import { record, waitEvent } from './helpers.js';
+import { runSecondTickNow, secondTickState } from '../../src/runtime/second-tick.js';
 import { sleep, waitFor } from './proc-util.js';
 
 const skip = process.getuid?.() === 0 && fs.existsSync('/usr/bin/unshare') ? false : 'needs root and util-linux unshare';
@@ -130,6 +131,24 @@ describe('identity under namespace-inode reuse', { skip }, () => {
     } finally {
       await col.stop();
     }
+  });
+
+  test('by default the liveness sweep is a job of the shared 1 s tick: a tick removes a container whose process died', async () => {
+    const rt = new ScriptedRuntime();
+    const jobsBefore = secondTickState().jobs;
+    const col = await ContainerCollection.start({ runtimes: [], extraClients: [rt] });
+    try {
+      assert.equal(secondTickState().jobs, jobsBefore + 1, 'no liveness timer of its own');
+      const events = record(col);
+      const a = await nsProcess();
+      rt.add('a', a.pid);
+      await a.kill(); // no remove event
+      runSecondTickNow();
+      assert.ok(events.some((e) => e.type === 'remove' && e.c.id === 'a'), 'the tick swept the dead container');
+    } finally {
+      await col.stop();
+    }
+    assert.equal(secondTickState().jobs, jobsBefore, 'stop leaves the tick');
   });
 
   test('same container id with a new process (restart) is a remove then an add', async () => {

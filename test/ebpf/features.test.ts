@@ -89,7 +89,10 @@ test('lost samples are reported when the ring overflows', async () => {
     PY('import os\nfor _ in range(2000): os.getppid()');
     await new Promise((r) => setTimeout(r, 300));
   }
+  // Reported while the run goes on (the shared 1 s tick polls the lost counters), not only by the last look at stop.
+  const whileRunning = /lost \d+ events/.test(ig.stderr);
   const r = await ig.stop();
   assert.equal(r.code, 0, r.stderr);
+  assert.ok(whileRunning, `no lost-events warning before stop: ${r.stderr}`);
   assert.match(r.stderr, /WARN: features: lost \d+ events \(ring buffer full\)/);
 });

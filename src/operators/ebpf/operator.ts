@@ -31,8 +31,8 @@ import { ContainerUprobes, HOST, type UprobeProgram } from './uprobes.js';
 import type { MountTarget } from '../../gadget/mounts.js';
 import { replaySink } from './replay.js';
 import type { RecordedRows, ReplayFeed } from '../../gadget/recording.js';
+import { everySecond } from '../../runtime/second-tick.js';
 
-const LOST_POLL_MS = 1000;
 
 export class EbpfOperator implements OperatorInstance {
   readonly name = 'ebpf';
@@ -45,7 +45,7 @@ export class EbpfOperator implements OperatorInstance {
   private obj?: BpfObject;
   private socketFilters: NetnsSocketFilter[] = [];
   private cleanups: (() => void)[] = [];
-  private lostTimer?: NodeJS.Timeout;
+  private lostTimer?: () => void; // leaves the shared tick
   private kernelEnums = new Map<string, EnumInfo | undefined>();
   /** `ig replay`: the feed delivering recorded batches, until it ends. */
   private replaying?: Promise<void>;
@@ -205,7 +205,8 @@ export class EbpfOperator implements OperatorInstance {
     this.tracers.start(obj);
     this.mapIters.start(obj);
     this.snapshots.start(obj, this.tracers.list.length === 0 && this.mapIters.list.length === 0);
-    this.lostTimer = setInterval(() => this.tracers.pollLost(obj), LOST_POLL_MS);
+    // Lost counters are read on the shared 1 s tick (ref'd, as its own interval was): warnings within ~1 s.
+    this.lostTimer = everySecond(() => this.tracers.pollLost(obj), { ref: true });
   }
 
   /** -v: what is in the kernel now: programs and where they are attached, ring buffer sizes. */
@@ -294,7 +295,7 @@ export class EbpfOperator implements OperatorInstance {
 
   async stop(): Promise<void> {
     if (this.replaying) { this.replayStop.abort(); await this.replaying; return; }
-    if (this.lostTimer) clearInterval(this.lostTimer);
+    this.lostTimer?.();
     this.lostTimer = undefined;
     this.mapIters.stopTimers();
     this.snapshots.stopTimers();
