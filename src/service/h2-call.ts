@@ -96,13 +96,49 @@ function decodeGrpcMessage(s: string): string {
   try { return decodeURIComponent(s); } catch { return s; } // not percent-encoded as it should be: shown as sent
 }
 
+/**
+ * A fixed-size header (HTTP/2's 9-byte frame header, gRPC's 5-byte message prefix), read where it lies in a read
+ * buffer, or gathered into its own bytes when a read cuts it (rare: a copy is a call into C++ per header).
+ */
+class FixedHeader {
+  private readonly own: Buffer;
+  have = 0;
+  /** After take() returned true: the header is src[at, at + size). After any take(): the position after its bytes. */
+  src: Buffer;
+  at = 0;
+  next = 0;
+
+  constructor(readonly size: number) {
+    this.own = Buffer.alloc(size);
+    this.src = this.own;
+  }
+
+  /** Takes the header's bytes from buf[pos, end); true once it is whole. */
+  take(buf: Buffer, pos: number, end: number): boolean {
+    if (this.have === 0 && end - pos >= this.size) {
+      this.src = buf;
+      this.at = pos;
+      this.have = this.size;
+      this.next = pos + this.size;
+      return true;
+    }
+    const n = Math.min(this.size - this.have, end - pos);
+    buf.copy(this.own, this.have, pos, pos + n);
+    this.have += n;
+    this.next = pos + n;
+    if (this.have < this.size) return false;
+    this.src = this.own;
+    this.at = 0;
+    return true;
+  }
+}
+
 export class H2Call {
   private readonly socket: net.Socket;
   private readonly hpack = new HpackDecoder();
   private ended = false;
   /** Frame header being read (it may span two reads), and the current frame's remaining payload. */
-  private readonly fh = Buffer.alloc(9);
-  private fhHave = 0;
+  private readonly fh = new FixedHeader(9);
   private type = 0;
   private flags = 0;
   private stream = 0;
@@ -115,8 +151,7 @@ export class H2Call {
   private pad = 0;
   private padLenNext = false;
   /** gRPC message assembly: its 5-byte prefix, then its bytes into msg[0, msgLen). */
-  private readonly prefix = Buffer.alloc(5);
-  private prefixHave = 0;
+  private readonly prefix = new FixedHeader(5);
   private msg: Buffer = Buffer.allocUnsafe(0);
   private msgLen = -1;
   private msgHave = 0;
@@ -214,22 +249,12 @@ export class H2Call {
   private parse(buf: Buffer, n: number): void {
     let pos = 0;
     while (pos < n && !this.ended) {
-      if (this.fhHave < 9) {
-        // A header within this read is read in place (nearly all: a copy is a call into C++ per frame).
-        let h = buf;
-        let at = pos;
-        if (this.fhHave > 0 || n - pos < 9) {
-          const take = Math.min(9 - this.fhHave, n - pos);
-          buf.copy(this.fh, this.fhHave, pos, pos + take);
-          this.fhHave += take;
-          pos += take;
-          if (this.fhHave < 9) return;
-          h = this.fh;
-          at = 0;
-        } else {
-          this.fhHave = 9;
-          pos += 9;
-        }
+      if (this.fh.have < 9) {
+        const whole = this.fh.take(buf, pos, n);
+        pos = this.fh.next;
+        if (!whole) return;
+        const h = this.fh.src;
+        const at = this.fh.at;
         this.left = (h[at]! << 16) | (h[at + 1]! << 8) | h[at + 2]!;
         this.type = h[at + 3]!;
         this.flags = h[at + 4]!;
@@ -269,21 +294,11 @@ export class H2Call {
     let pos = from;
     while (pos < end && !this.ended) {
       if (this.msgLen < 0) {
-        // (read in place when whole in this part, as the frame header)
-        let h = buf;
-        let at = pos;
-        if (this.prefixHave > 0 || end - pos < 5) {
-          const take = Math.min(5 - this.prefixHave, end - pos);
-          buf.copy(this.prefix, this.prefixHave, pos, pos + take);
-          this.prefixHave += take;
-          pos += take;
-          if (this.prefixHave < 5) return;
-          h = this.prefix;
-          at = 0;
-        } else {
-          this.prefixHave = 5;
-          pos += 5;
-        }
+        const whole = this.prefix.take(buf, pos, end);
+        pos = this.prefix.next;
+        if (!whole) return;
+        const h = this.prefix.src;
+        const at = this.prefix.at;
         if (h[at] !== 0) { this.fail('gRPC: a compressed message, and this client asked for none'); return; }
         const len = h[at + 1]! * 0x1000000 + ((h[at + 2]! << 16) | (h[at + 3]! << 8) | h[at + 4]!);
         if (len > MAX_MESSAGE) { this.fail(`gRPC: a message of ${len} bytes, more than the ${MAX_MESSAGE} accepted`, Status.RESOURCE_EXHAUSTED); return; }
@@ -302,7 +317,7 @@ export class H2Call {
         const m = this.msg;
         const len = this.msgLen;
         this.msgLen = -1;
-        this.prefixHave = 0;
+        this.prefix.have = 0;
         // A handler that keeps the bytes gets them to itself: the next message goes to a fresh buffer.
         this.reusable = !this.h.onMessage(m, 0, len);
       }
@@ -310,7 +325,7 @@ export class H2Call {
   }
 
   private frameDone(): void {
-    this.fhHave = 0;
+    this.fh.have = 0;
     if (this.type === FrameKind.DATA) {
       // (its bytes went to messages as they came: no payload to gather, nothing allocated per frame)
       if (this.stream === STREAM && this.flags & Flag.END_STREAM) this.endOfStream();
@@ -386,7 +401,7 @@ export class H2Call {
       else this.fail('the daemon ended the call without a gRPC status', Status.UNKNOWN);
       return;
     }
-    if (this.msgLen >= 0 || this.prefixHave > 0) { this.fail('the call ended inside a message', Status.INTERNAL); return; }
+    if (this.msgLen >= 0 || this.prefix.have > 0) { this.fail('the call ended inside a message', Status.INTERNAL); return; }
     const code = Number(t.get('grpc-status'));
     this.finish({ code: Number.isInteger(code) ? code : Status.UNKNOWN, details: decodeGrpcMessage(t.get('grpc-message') ?? '') });
   }
