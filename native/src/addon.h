@@ -78,6 +78,8 @@ napi_value ig_napi_fail(napi_env env, napi_status st, const char *what);
 /* A Buffer over malloc'd memory: ownership moves to JS (freed by its finaliser; copied and freed at once where a
  * runtime forbids external buffers). len 0: p is freed, the Buffer is empty. */
 napi_value ig_take_buffer(napi_env env, void *p, size_t len);
+/* The same for memory `release` gives back (a pool's block): it runs as the Buffer's finaliser, or at once. */
+napi_value ig_take_buffer_released(napi_env env, void *p, size_t len, napi_finalize release);
 
 #define NAPI_TRY(env, call)                                   \
   do {                                                        \

@@ -284,14 +284,16 @@ static void free_taken(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-napi_value ig_take_buffer(napi_env env, void *p, size_t len) {
+napi_value ig_take_buffer(napi_env env, void *p, size_t len) { return ig_take_buffer_released(env, p, len, free_taken); }
+
+napi_value ig_take_buffer_released(napi_env env, void *p, size_t len, napi_finalize release) {
   napi_value b;
   if (len == 0) {
-    free(p);
+    release(env, p, NULL);
     if (napi_create_buffer(env, 0, NULL, &b) != napi_ok) return ig_napi_fail(env, napi_generic_failure, "buffer");
     return b;
   }
-  if (napi_create_external_buffer(env, len, p, free_taken, NULL, &b) != napi_ok) {
+  if (napi_create_external_buffer(env, len, p, release, NULL, &b) != napi_ok) {
     /* Some runtimes forbid external buffers: fall back to a copy. */
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -300,7 +302,7 @@ napi_value ig_take_buffer(napi_env env, void *p, size_t len) {
       napi_get_and_clear_last_exception(env, &ex);
     }
     napi_status st = napi_create_buffer_copy(env, len, p, NULL, &b);
-    free(p);
+    release(env, p, NULL);
     if (st != napi_ok) return ig_napi_fail(env, st, "napi_create_buffer_copy");
   }
   return b;

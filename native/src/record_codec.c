@@ -75,19 +75,7 @@ static napi_value js_decompress(napi_env env, napi_callback_info info) {
     block_put(out);
     return ig_throw_msg(env, "zstd: %zu bytes, %lld expected", got, (long long)want);
   }
-  napi_value b;
-  if (napi_create_external_buffer(env, got, out, free_cb, NULL, &b) != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ex;
-      napi_get_and_clear_last_exception(env, &ex);
-    }
-    napi_status st = napi_create_buffer_copy(env, got, out, NULL, &b);
-    block_put(out);
-    if (st != napi_ok) return ig_napi_fail(env, st, "zstdDecompress");
-  }
-  return b;
+  return ig_take_buffer_released(env, out, got, free_cb);
 }
 
 /* zstdCompress(content, level): one zstd frame (tests and JS-side writers; `ig run --record` compresses natively). */
