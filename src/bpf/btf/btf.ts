@@ -169,11 +169,23 @@ export class Btf {
 
   /** Names of the FUNCs whose name starts with `prefix` (e.g. the gadget_pf_ packet filter splice points). */
   funcNamesWithPrefix(prefix: string): string[] {
-    const out: string[] = [];
-    for (const [name, ids] of this.names()) {
-      if (name.startsWith(prefix) && ids.some((id) => this.kindOf(id) === BtfKind.Func)) out.push(name);
+    // Only the FUNC records' names are read: building the whole name index for this took 4-7 ms of CPU before
+    // every gadget's first event (a 1,089-type object; its only caller, the packet filter params, needs no other).
+    // A name is compared as bytes and decoded only when it matches (the kernel's BTF has ≈60k FUNCs).
+    const out = new Set<string>(this.base?.funcNamesWithPrefix(prefix));
+    const want = Buffer.from(prefix, 'utf8');
+    const limit = this.strStart + this.strLen;
+    for (let i = 0; i < this.kinds.length; i++) {
+      if (this.kinds[i] !== BtfKind.Func) continue;
+      const off = this.buf.readUInt32LE(this.offsets[i]!);
+      if (off >= this.strIdBase) {
+        const start = this.strStart + off - this.strIdBase;
+        if (start + want.length > limit || this.buf.compare(want, 0, want.length, start, start + want.length) !== 0) continue;
+      }
+      const name = this.str(off);
+      if (name.startsWith(prefix)) out.add(name);
     }
-    return out;
+    return [...out];
   }
 
   /** Follows typedefs and const/volatile/restrict/type_tag to the underlying type. */

@@ -47,6 +47,8 @@ export class EbpfOperator implements OperatorInstance {
   private cleanups: (() => void)[] = [];
   private lostTimer?: () => void; // leaves the shared tick
   private kernelEnums = new Map<string, EnumInfo | undefined>();
+  /** The object's GADGET_PF splice points: asked for the params and again at every configure (a BTF scan each). */
+  private pfNames?: string[];
   /** `ig replay`: the feed delivering recorded batches, until it ends. */
   private replaying?: Promise<void>;
   private readonly replayStop = new AbortController();
@@ -134,6 +136,10 @@ export class EbpfOperator implements OperatorInstance {
     }
   }
 
+  private packetFilters(): string[] {
+    return (this.pfNames ??= packetFilterNames(this.btf));
+  }
+
   private buildParams(): void {
     for (const v of this.btf.markers().params) {
       const info: VarInfo | undefined = this.btf.varInfo(v);
@@ -143,7 +149,7 @@ export class EbpfOperator implements OperatorInstance {
   }
 
   params(): ParamDesc[] {
-    const out: ParamDesc[] = [...this.ebpfParams.map((p) => p.desc), ...this.mapIters.params(), ...packetFilterParams(packetFilterNames(this.btf))];
+    const out: ParamDesc[] = [...this.ebpfParams.map((p) => p.desc), ...this.mapIters.params(), ...packetFilterParams(this.packetFilters())];
     if (this.programsBySection().some((s) => s.startsWith('classifier') || s.startsWith('tc'))) {
       out.push({ key: 'iface', prefix: EBPF_PREFIX, defaultValue: '', description: 'Network interface to attach TC programs to' });
     }
@@ -173,7 +179,7 @@ export class EbpfOperator implements OperatorInstance {
     const onDemand = this.snapshots.onDemand(new Map(obj.programs().map((p) => [p.name, p.section] as const)));
     const configure = (o: BpfObject) => {
       configureObject(ctx, o, this.ebpfParams, this.btf.markers().vars);
-      configurePacketFilters(ctx, o, packetFilterNames(this.btf));
+      configurePacketFilters(ctx, o, this.packetFilters());
       this.tracers.configure(o);
     };
     configure(obj);
