@@ -32,6 +32,7 @@
       "src/record_writer.c",
       "src/record_codec.c",
       "src/iter_run.c",
+      "src/iter_target.c",
       "src/netns_enter.c",
       "src/clean_pages.c",
       "src/heap_trim.c"

@@ -132,6 +132,8 @@ int ig_netns_enter(const char *path, const char **step); /* netns_enter.c */
 void ig_pf_install(void);
 void ig_pf_forget(struct bpf_object *obj);
 
+/* SEC("ig_iter/<target>") programs: iterators whose attach point ig finds without libbpf parsing vmlinux BTF (iter_target.c). */
+void ig_iter_target_register(void);
 /* object.c helpers used by attach.c */
 ig_object *ig_object_arg(napi_env env, napi_value v);
 struct bpf_program *ig_find_prog(napi_env env, ig_object *o, napi_value name_v, char **name_out, bool need_loaded);

@@ -153,6 +153,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name, .kernel_log_buf = o->log_buf,
               .kernel_log_size = o->log_size, .kernel_log_level = 0, .btf_custom_path = btf_path);
+  ig_iter_target_register(); /* SEC("ig_iter/...") must have its handler before any object opens */
   ig_log_reset();
   if (path) {
     o->obj = bpf_object__open_file(path, &opts);

@@ -66,9 +66,9 @@ export class ExeTracker {
 
   /**
    * Load and attach the tracker (throws when a hook is missing or the object cannot be built). The start-up sweep
-   * is not part of this load: an iterator program makes libbpf parse all of the kernel's BTF for its attach point
-   * (≈16 ms of CPU, where the hooks alone load in ≈5 ms with their minimized BTF), and this load comes before ig's
-   * first event. sweep() runs it, once, from an object of its own.
+   * is not part of this load, which comes before ig's first event: sweep() runs it, once, from an object of its own
+   * (SEC("ig_iter/task"): its attach point is found by native/src/iter_target.c, ≈11–14 ms of CPU and no heap, where
+   * libbpf's lookup for iter/task parsed all of the kernel's BTF: ≈11.5 MiB for a moment and more CPU).
    */
   static start(): ExeTracker {
     // From memory, so that a minimized kernel BTF kept for it (setCoreBtfSource) spares parsing vmlinux's.

@@ -120,11 +120,10 @@ export class LazyExeTracker {
     if (!ExeTracker.usable(hostRoot)) { this.failed = true; return undefined; }
     try {
       const t = (this.tracker = ExeTracker.start());
-      // The sweep over older processes loads an object of its own (≈16 ms of CPU, JS blocked meanwhile, and libbpf
-      // holds the kernel's whole BTF for it, ≈11 MiB): not before the first event, which comes after the plan's
-      // compile, the gadget's load and attach and, for a process older than ig, a memo miss JS answers from /proc;
-      // and after ig run has shed its start-up pages (src/cli/resident-set.ts, 200 ms after the start), so that the
-      // BTF does not add to the peak resident set; the C heap it leaves is trimmed. Older processes shown meanwhile
+      // The sweep over older processes loads an object of its own (≈11–14 ms of CPU, JS blocked meanwhile; its
+      // attach point is read from the kernel's BTF in 64 KiB pieces, native/src/iter_target.c): not before the first
+      // event, which comes after the plan's compile, the gadget's load and attach and, for a process older than ig,
+      // a memo miss JS answers from /proc; the C heap the load leaves is trimmed. Older processes shown meanwhile
       // ask /proc once each, as every process did before the sweep existed.
       setTimeout(() => { t.sweep(); trimMallocHeap(); }, SWEEP_DELAY_MS).unref();
     } catch (e) {

@@ -186,7 +186,7 @@ int ig_exe_fork(struct bpf_raw_tracepoint_args *ctx)
  * /proc read either. A process whose executable was deleted or replaced since it started is left to /proc:
  * readlink shows that path with " (deleted)", which the path walk does not.
  */
-SEC("iter/task")
+SEC("ig_iter/task") /* not iter/task: ig finds the attach point itself (native/src/iter_target.c) */
 int ig_exe_sweep(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
