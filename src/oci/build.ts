@@ -36,6 +36,8 @@ export interface BuildOptions {
   annotations?: Record<string, string>;
   /** problems that do not stop the build (metadata naming what the object lacks) */
   warn?: (line: string) => void;
+  /** the image's creation time (RFC 3339; default: creationTime(), SOURCE_DATE_EPOCH or now) */
+  created?: string;
 }
 
 interface BuildYaml {
@@ -78,9 +80,8 @@ export function builderVersion(): string {
   return 'v0.0.0-unknown';
 }
 
-/** RFC 3339 creation time, from SOURCE_DATE_EPOCH when set (reproducible builds). */
-export function creationTime(): string {
-  const sde = process.env.SOURCE_DATE_EPOCH;
+/** RFC 3339 creation time, from SOURCE_DATE_EPOCH (or the given seconds) when set (reproducible builds). */
+export function creationTime(sde = process.env.SOURCE_DATE_EPOCH): string {
   let ms = Date.now();
   if (sde !== undefined && sde.trim() !== '') {
     if (!/^\d+$/.test(sde.trim())) throw new OciError(`SOURCE_DATE_EPOCH must be a number of seconds, got "${sde}"`);
@@ -284,7 +285,7 @@ export async function buildImage(dir: string, opts: BuildOptions = {}): Promise<
     }
 
     // assemble the image
-    const created = creationTime();
+    const created = opts.created ?? creationTime();
     const annotations = { ...imageAnnotationsFromMetadata(meta, created), ...(opts.annotations ?? {}) };
     const store = new OciStore(opts.store);
     await store.init();
