@@ -14,7 +14,8 @@
 // The daemon's own steps each have a switch for such a comparison: IG_WIRE_LEAN=0 (whole record copies, every value
 // written per record), IG_WIRE_FRAME_MS=10 (frames every 10 ms instead of 25), IG_WIRE_DIRECT=0, IG_WIRE_TAILS=0,
 // IG_WIRE_REUSE=0, IG_WIRE_FAST=0 (every memo value of every record on its own), IG_WIRE_WALL_NEXT=0 (every new
-// second's timestamp text from JS), IG_WIRE_REFRESH=0 (TTL'd memo answers expire under a storm) (docs/daemon.md, Speed).
+// second's timestamp text from JS), IG_WIRE_REFRESH=0 (TTL'd memo answers expire under a storm), IG_WIRE_BUDGET=events (the per-client queue
+// bounded in events, as before 2026-12-07, not messages and bytes) (docs/daemon.md, Speed).
 // CPU per event = utime+stime over the load window (until both are idle) / opens (and / events that reached the
 // client), for the daemon and for gadgetctl separately. First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning
 // gadgetctl (the bundle bin/gadgetctl runs) to its first line on stdout, each daemon in turn.

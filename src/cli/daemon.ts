@@ -32,7 +32,7 @@ export function registerDaemon(program: Command): void {
     .description('Run ig as a daemon serving the gadget service (gRPC) to gadgetctl')
     .option('-H, --host <address>', 'Address to serve on: unix:///path or tcp://ADDR:PORT', DEFAULT_DAEMON_ADDRESS)
     .option('-G, --group <group>', 'Group (name or gid) that may use the unix socket (mode 0660); without it only root can (0600)')
-    .option('--events-buffer-length <n>', 'Events buffered per client; a slower client loses the excess (counted)', String(DEFAULT_EVENT_BUFFER_LENGTH))
+    .option('--events-buffer-length <n>', 'Messages (event batches, at most 32 MiB) buffered per client; a slower client loses the excess (counted)', String(DEFAULT_EVENT_BUFFER_LENGTH))
     .option('--tls-key-file <file>', 'TLS key of the server')
     .option('--tls-cert-file <file>', 'TLS certificate of the server')
     .option('--tls-ca-file <file>', 'CA certificate that client certificates must be signed by (mutual TLS)')

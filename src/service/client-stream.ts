@@ -3,6 +3,12 @@
 // clients go on at their own pace. The count reaches the client as a GadgetLost event once there is room again,
 // and as a gap in the sequence numbers.
 //
+// The bound counts GadgetEvent messages in flight, as upstream's per-client channel of `--events-buffer-length`
+// messages does (one message there is one packet: an event, or an array of them), plus a byte cap: one of ig's
+// batch messages carries up to 1 MiB, ~4,700 trace_open events. Counted in events, the default 16,384 was ~2.7
+// frames, ~70 ms of a 240 k opens/s storm: a client that ran ~70 ms late (its first frames, a GC, a busy machine;
+// a unix socket holds only ~200 KiB of what is written) lost a whole frame although it caught up at once.
+//
 // Two forms: ig's batch form (clients that send the WIRE_FORM_METADATA header: one GadgetBatch event per batch,
 // GadgetLost events) and upstream's form for every other client (one GadgetPayload event per packet; a dropped
 // packet shows only as a gap in the sequence numbers, as with upstream's daemon).
@@ -25,10 +31,20 @@ export interface EventWriter {
 
 export type WireForm = 'batch' | 'upstream';
 
+/**
+ * Bytes of messages in flight per client before it loses events: ~0.6 s of a 240 k opens/s storm (~53 MB/s of
+ * frames). Frames are shared by a run's clients, so this bounds what one stalled client keeps alive, not a copy.
+ */
+export const DEFAULT_CLIENT_BYTES = 32 << 20;
+/** IG_WIRE_BUDGET=events: the bound as before 2026-12-07, `capacity` events in flight, no byte cap (benchmarks). */
+const BUDGET_IN_EVENTS = process.env.IG_WIRE_BUDGET === 'events';
+
 export class ClientStream {
   private seq = 0;
-  /** Records written to the stream whose write has not completed yet (the transport holds them). */
+  /** Data messages written to the stream whose write has not completed yet (the transport holds them), and their bytes. */
   private inFlight = 0;
+  private inFlightBytes = 0;
+  private inFlightRecords = 0;
   private lost = 0;
   private closed = false;
   /** Records dropped for this client over its lifetime, and records sent. */
@@ -38,11 +54,24 @@ export class ClientStream {
   /** Called after each write the transport completed (a recording's feed waits for it: gadget-run.ts). */
   onWritten: (() => void) | undefined;
 
-  constructor(private readonly out: EventWriter, readonly capacity: number, readonly form: WireForm = 'batch') {}
+  /**
+   * `capacity`: data messages in flight (`--events-buffer-length`); `byteCapacity`: their bytes. A message is
+   * always taken when nothing is in flight, whatever its size.
+   */
+  constructor(private readonly out: EventWriter, readonly capacity: number, readonly form: WireForm = 'batch', readonly byteCapacity: number = DEFAULT_CLIENT_BYTES) {}
 
   get isClosed(): boolean { return this.closed; }
-  /** Records written whose write has not completed yet. */
+  /** Data messages written whose write has not completed yet. */
   get backlog(): number { return this.inFlight; }
+  /** How full the queue is: the larger of its message and byte shares (0 empty, 1 full). */
+  get fill(): number { return Math.max(this.inFlight / this.capacity, this.inFlightBytes / this.byteCapacity); }
+
+  /** Whether one more message of `bytes` bytes and `records` events is over the client's budget. */
+  private full(bytes: number, records: number): boolean {
+    if (this.inFlight === 0) return false;
+    if (BUDGET_IN_EVENTS) return this.inFlightRecords + records > this.capacity;
+    return this.inFlight + 1 > this.capacity || this.inFlightBytes + bytes > this.byteCapacity;
+  }
 
   /**
    * A batch of `records` records of data source `dsId`; dropped (and counted) when the client is behind. Written?
@@ -52,16 +81,21 @@ export class ClientStream {
   sendBatch(dsId: number, payload: Buffer, records: number, done?: (how: WriteOutcome) => void): boolean {
     if (this.closed) return false;
     this.seq++;
-    if (this.inFlight + records > this.capacity && this.inFlight > 0) {
+    const bytes = payload.length;
+    if (this.full(bytes, records)) {
       this.lost += records;
       this.lostTotal += records;
       return false;
     }
     if (this.lost > 0) this.flushLost();
-    this.inFlight += records;
+    this.inFlight++;
+    this.inFlightBytes += bytes;
+    this.inFlightRecords += records;
     this.sentTotal += records;
     this.out.write({ type: EventType.GadgetBatch, seq: this.seq, payload, dataSourceID: dsId }, (err) => {
-      this.inFlight -= records;
+      this.inFlight--;
+      this.inFlightBytes -= bytes;
+      this.inFlightRecords -= records;
       done?.(err ? 'failed' : this.out.releasesPayloads === true ? 'done' : 'copied');
       // The client caught up: tell it now what it missed, not only with the next batch (there may be none).
       if (this.lost > 0 && !this.closed) this.flushLost();
@@ -74,13 +108,16 @@ export class ClientStream {
   sendPacket(dsId: number, payload: Buffer, records: number): void {
     if (this.closed) return;
     this.seq++;
-    if (this.inFlight + records > this.capacity && this.inFlight > 0) {
+    const bytes = payload.length;
+    if (this.full(bytes, records)) {
       this.lostTotal += records;
       return;
     }
-    this.inFlight += records;
+    this.inFlight++;
+    this.inFlightBytes += bytes;
+    this.inFlightRecords += records;
     this.sentTotal += records;
-    this.out.write({ type: EventType.GadgetPayload, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight -= records; this.onWritten?.(); });
+    this.out.write({ type: EventType.GadgetPayload, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight--; this.inFlightBytes -= bytes; this.inFlightRecords -= records; this.onWritten?.(); });
   }
 
   private flushLost(): void {

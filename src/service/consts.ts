@@ -39,7 +39,7 @@ export const GADGET_INFO_FLAG_USE_INSTANCE = 1;
 
 export const DEFAULT_DAEMON_ADDRESS = 'unix:///var/run/ig/ig.socket';
 export const DEFAULT_INSTANCES_DIR = '/var/lib/ig/gadgets';
-/** Events queued per client before the oldest ones are dropped (upstream's default). */
+/** Messages queued per client before its newest ones are dropped (upstream's default; client-stream.ts adds a byte cap). */
 export const DEFAULT_EVENT_BUFFER_LENGTH = 16384;
 
 const ID_RE = /^[a-f0-9]{32}$/;

@@ -237,17 +237,17 @@ export class GadgetRun {
 
   /**
    * A recording has no kernel to lose events in: rather than drop what a slow client cannot take, the feed waits
-   * (DataSource.pauseProducer) while any client has more than half its queue in flight, and goes on once every
-   * client is below a quarter.
+   * (DataSource.pauseProducer) while any client has more than half its queue in flight (messages or bytes), and goes
+   * on once every client is below a quarter.
    */
   private holdReplay(): void {
-    const behind = [...this.clients].some((c) => c.backlog * 2 > c.capacity);
+    const behind = [...this.clients].some((c) => c.fill > 0.5);
     if (!behind || this.replayHeld) return;
     const first = this.ctx.dataSources.values().next().value;
     if (!first?.pauseProducer(true)) return;
     this.replayHeld = true;
     const check = () => {
-      if (!this.replayHeld || [...this.clients].some((c) => !c.isClosed && c.backlog * 4 > c.capacity)) return;
+      if (!this.replayHeld || [...this.clients].some((c) => !c.isClosed && c.fill > 0.25)) return;
       this.replayHeld = false;
       for (const c of this.clients) c.onWritten = undefined;
       first.pauseProducer(false);

@@ -108,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--wait [bool]', 'Wait until the gadget pods are ready', 'true')
       .option('--timeout <seconds>', 'Seconds to wait for the gadget pods', '120')
       .option('--daemon-config <file>', 'ig configuration file for the daemons (stored in the ConfigMap)')
-      .option('--events-buffer-length <n>', 'Events buffered per client of each daemon', '16384')
+      .option('--events-buffer-length <n>', 'Messages (event batches) buffered per client of each daemon', '16384')
       .option('--daemon-log-level <level>', 'info or debug', 'info')
       .option('-q, --quiet', 'Say nothing but errors')
       .action(async (o: DeployFlags) => (await lazy.deploy()).deployCommand(g, o));
