@@ -1,7 +1,7 @@
 // ig daemon benchmark (issue 14 item 5): the trace_open storm traced through `ig daemon` and
 // `gadgetctl run trace_open --host -o json --pid P > /dev/null` over a unix socket.
 //
-//   node dist/bench/daemon.bench.js [--opens N] [--runs R] [--latency-runs L] [--compare [--base-env K=V,...]] [--json PATH]
+//   node dist/bench/daemon.bench.js [--opens N] [--runs R] [--latency-runs L] [--compare [--base-env K=V,...]] [--stall-ms MS] [--json PATH]
 //
 // Setups, interleaved per run: `floor-produce` (trace_open's programs attached through the addon, every event
 // produced into an 8 MiB ring a native thread advances without reading: the kernel-side floor, as in
@@ -16,6 +16,8 @@
 // IG_WIRE_REUSE=0, IG_WIRE_FAST=0 (every memo value of every record on its own), IG_WIRE_WALL_NEXT=0 (every new
 // second's timestamp text from JS), IG_WIRE_REFRESH=0 (TTL'd memo answers expire under a storm), IG_WIRE_BUDGET=events (the per-client queue
 // bounded in events, as before 2026-12-07, not messages and bytes) (docs/daemon.md, Speed).
+// --stall-ms MS: gadgetctl is stopped (SIGSTOP) for MS ms as the storm starts, a client late once (its first
+// frames, a GC, a busy machine): what the daemon's per-client queue must ride out without dropping.
 // CPU per event = utime+stime over the load window (until both are idle) / opens (and / events that reached the
 // client), for the daemon and for gadgetctl separately. First event: a warm daemon, a ticker opening every 10 ms (comm igb_tick); from spawning
 // gadgetctl (the bundle bin/gadgetctl runs) to its first line on stdout, each daemon in turn.
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
   const opens = Number(arg('opens', '300000'));
   const runs = Number(arg('runs', '2'));
   const latencyRuns = Number(arg('latency-runs', '3'));
+  const stallMs = Number(arg('stall-ms', '0'));
   const tmp = mkdtempSync(join(tmpdir(), 'ig-bench-daemon-'));
   const loadgen = join(tmp, 'loadgen');
   execFileSync('gcc', ['-O2', '-o', loadgen, LOADGEN_C], { stdio: 'inherit' });
@@ -115,6 +118,11 @@ async function main(): Promise<void> {
     const d0 = daemonCpu();
     const c0 = clientCpu();
     writeFileSync(go, '');
+    if (stallMs > 0 && setup !== 'floor-produce') {
+      process.kill(consumer.pid, 'SIGSTOP');
+      await sleep(stallMs);
+      process.kill(consumer.pid, 'SIGCONT');
+    }
     await waitExit(gen, 300000);
     const line = gen.lines.find((l) => l.startsWith('opens='))!;
     const kv = Object.fromEntries(line.split(' ').map((p) => p.split('=') as [string, string]));
@@ -189,7 +197,7 @@ function report(results: Result[], latencies: Record<string, number[]>, opens: n
   const table = markdownTable(['setup', 'traced workload opens/s', 'vs floor', 'events captured', 'lost', 'daemon CPU µs/open', 'client CPU µs/open', 'daemon+client µs/open', 'daemon+client µs/delivered event'], rows);
   const lat = Object.entries(latencies).map(([name, ms]) => `${name === 'js' ? `base daemon (${baseEnv})` : 'daemon'}: ${ms.map((x) => fix(x, 0)).join(', ')} (median ${fix(median(ms), 0)})`).join('; ');
   const text = `${table}\n\nFirst event with a warm daemon (ms): ${lat}\n`
-    + `${int(opens)} opens x ${runs} runs; ${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
+    + `${int(opens)} opens x ${runs} runs${Number(arg('stall-ms', '0')) > 0 ? `; gadgetctl stopped ${arg('stall-ms', '0')} ms at each storm's start` : ''}; ${cpus().length} CPUs; load average at the end ${loadavg().map((x) => fix(x, 1)).join(' ')}\n`;
   process.stdout.write(text);
   const json = arg('json', join(ROOT, 'bench', 'results', `daemon-${new Date().toISOString().slice(0, 10)}.json`));
   mkdirSync(dirname(json), { recursive: true });

@@ -23,7 +23,7 @@ export interface DeployOptions {
   pullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** The daemon's config file (ig's keys: operator.<op>.<key>), stored in the ConfigMap. */
   configYaml?: string;
-  /** Events buffered per client of the daemon. */
+  /** Messages (event batches) buffered per client of the daemon (`--events-buffer-length`). */
   eventsBufferLength?: number;
   daemonLogLevel?: 'info' | 'debug';
 }
