@@ -20,14 +20,13 @@ mkdir -p .build
 : > "$durations.tmp"
 : > "$durations.tap"
 status=0
+# Slowest first (test/harness/run-files.ts): by this checkout's last run, else by scripts/test-durations.txt (a
+# snapshot for clean clones); `node --test` itself would run them in name order and leave a lane idle at the end.
 run() { # concurrency files...
   local c=$1; shift
-  node --test --test-concurrency="$c" --test-timeout=600000 \
-    --test-reporter=tap --test-reporter-destination=stdout \
-    --test-reporter=./dist/test/harness/file-durations.js --test-reporter-destination="$durations.part" "$@" \
+  node dist/test/harness/run-files.js --concurrency "$c" --durations "$durations.tmp" \
+    --weights scripts/test-durations.txt --weights "$durations" "$@" \
     | tee -a "$durations.tap" || status=1
-  cat "$durations.part" >> "$durations.tmp" 2>/dev/null || true  # none when node itself failed
-  rm -f "$durations.part"
 }
 SECONDS=0
 if [ ${#alone[@]} -gt 0 ]; then echo "# ${#alone[@]} test files one at a time (scripts/test-alone.txt)"; run 1 "${alone[@]}"; fi
