@@ -96,28 +96,39 @@ export function writeCache(cacheFile: string, key: string, data: Buffer): void {
   renameSync(tmp, cacheFile);
 }
 
-/** The bundle's text and its cache key; the bytes read stay in here (see compileBundle). */
+/**
+ * The bundle's text already inside the CommonJS wrapper, and its cache key; the bytes read stay in here (see
+ * compileBundle). The file is read between the wrapper's two halves, so the text is one string from one copy:
+ * `Module.wrap(text)` made a second one (V8 flattened the concatenation into a 1.1 MB string of its own when it
+ * compiled), and the unwrapped text, an external string in V8's old generation (node makes strings over ≈1 MB
+ * external), stayed resident beside it until the first full GC, which a quiet streaming run may never have.
+ */
 function readBundle(file: string): { text: string; key: string } {
+  const [head, tail] = (Module as unknown as { wrapper: [string, string] }).wrapper.map((w) => Buffer.from(w, 'latin1'));
   const fd = openSync(file, 'r');
-  let source: Buffer;
+  let wrapped: Buffer;
   let key: string;
   try {
     const size = fstatSync(fd).size;
-    source = Buffer.allocUnsafe(size);
+    wrapped = Buffer.allocUnsafe(head!.length + size + tail!.length);
+    head!.copy(wrapped, 0);
     let got = 0;
     while (got < size) {
-      const n = readSync(fd, source, got, size - got, got);
+      const n = readSync(fd, wrapped, head!.length + got, size - got, got);
       if (n === 0) break;
       got += n;
     }
-    source = source.subarray(0, got);
+    const source = wrapped.subarray(head!.length, head!.length + got);
     key = cacheKey(source, fd);
+    // a hashbang is not JavaScript inside the wrapper
+    if (source[0] === 0x23 && source[1] === 0x21) source.write('//', 0, 'latin1');
+    tail!.copy(wrapped, head!.length + got);
+    wrapped = wrapped.subarray(0, head!.length + got + tail!.length);
   } finally {
     closeSync(fd);
   }
   // scripts/bundle.mjs writes ASCII: read as latin1, a plain copy (UTF-8 decoding of the 1 MB bundle took 2.5-6 ms)
-  let text = isAscii(source) ? source.toString('latin1') : source.toString('utf8');
-  if (text.startsWith('#!')) text = `//${text.slice(2)}`; // a hashbang is not JavaScript inside the wrapper
+  const text = isAscii(wrapped) ? wrapped.toString('latin1') : wrapped.toString('utf8');
   return { text, key };
 }
 
@@ -131,7 +142,7 @@ function readBundle(file: string): { text: string; key: string } {
 function compileBundle(o: CodeCacheOptions): { script: vm.Script; key: string; state: CacheState } {
   const { text, key } = readBundle(o.file);
   const cached = o.cacheFile === undefined ? { state: 'off' as CacheState } : readCache(o.cacheFile, key);
-  const script = new vm.Script(Module.wrap(text), {
+  const script = new vm.Script(text, {
     filename: o.file,
     cachedData: cached.data,
     // import() of ESM-only packages from inside the bundle goes through node's own loader, as from a file.
