@@ -1,7 +1,7 @@
 // Readers: batching, perf buffer, stop semantics, back-pressure, and process exit with live readers.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,17 @@ import {
 } from './testutil.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
+
+/** The largest timer slack among this process's threads (the reader thread sets its own; the others keep 50 us).
+ * /proc/TID/timerslack_ns: the task directories have no such file. */
+function timerSlackPeakNs(): number {
+  let peak = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    try { peak = Math.max(peak, Number(readFileSync(`/proc/${t}/timerslack_ns`, 'utf8'))); } catch { /* thread gone */ }
+  }
+  return peak;
+}
+
 const PYTHON = '/usr/bin/python3';
 
 describe('readers', { skip: skipReason }, () => {
@@ -264,19 +275,25 @@ describe('readers', { skip: skipReason }, () => {
           consumer: { plan: RenderPlan.compile(planSpec(ds.fields)), outFd: out, lingerUs: 1000, lingerMaxUs, attached: () => {}, outputFailed: (e, m) => assert.fail(`${e} ${m}`) },
         });
         const before = submitted();
+        // The reader thread's timer slack, sampled while the records come (it follows the linger).
+        let slackPeakNs = 0;
+        const sample = setInterval(() => { slackPeakNs = Math.max(slackPeakNs, timerSlackPeakNs()); }, 2);
         await produce();
         await new Promise((res) => setTimeout(res, 30));
+        clearInterval(sample);
         const st = r.stop();
-        return { ...st, records: submitted() - before };
+        return { ...st, records: submitted() - before, slackPeakNs };
       };
       // An exec storm's shape: 3 records every ~1 ms, far below what a linger's ring share holds.
       const trickle = async () => { for (let k = 0; k < 250; k++) { getppidLoop(3); await new Promise((res) => setTimeout(res, 1)); } };
       const grown = await run(8000, trickle);
       assert.equal(grown.rendered, grown.records);
       assert.equal(grown.lingerPeakUs, 8000, 'the linger doubled to its max while records kept coming');
+      assert.equal(grown.slackPeakNs, 2_000_000, 'the timer slack followed the linger (a quarter of 8 ms)');
       assert.ok(grown.polls! * 3 < grown.records, `${grown.polls} polls for ${grown.records} records`);
       const fixed = await run(undefined, trickle);
       assert.equal(fixed.lingerPeakUs, 1000, 'without lingerMaxUs the linger stays lingerUs');
+      assert.equal(fixed.slackPeakNs, 250_000, 'a fixed 1 ms linger keeps a quarter of it as slack');
     } finally {
       obj.close();
     }
