@@ -1,18 +1,17 @@
 // uid/gid → name tables from the host's /etc/passwd and /etc/group, re-read when the file changes.
 import { readFileSync, statSync } from 'node:fs';
 
-// The clock the per-event checks compare against: Date.now() read at most once per 250 ms, and only while lookups
-// happen: a timeout armed by the first lookup after it expired. (An interval advanced it 4 times a second for the
-// rest of the run once any lookup had happened: 4 wake-ups of the JS thread per second of a run whose lines the
-// reader thread renders, where JS asks for a user name once.)
-const COARSE_MS = 250;
+// The clock the per-event checks compare against: Date.now() read once per turn of the event loop that looks names
+// up (a batch's lookups share it), reset by an immediate at the end of that turn. (A 250 ms timeout did the reset
+// before, and an interval before that: each woke the JS thread once more, under an exec storm once per memo refresh,
+// ~1 a second, where the reader thread renders the lines and JS asks for a name once per refresh.)
 let coarse = 0;
 let coarseArmed = false;
 function coarseNow(): number {
   if (!coarseArmed) {
     coarse = Date.now();
     coarseArmed = true;
-    setTimeout(() => { coarseArmed = false; }, COARSE_MS).unref();
+    setImmediate(() => { coarseArmed = false; });
   }
   return coarse;
 }
@@ -41,7 +40,7 @@ export class IdNames {
   }
 
   private refresh(): void {
-    // Called per event: compare against a coarse clock that a timer advances, not Date.now() each time.
+    // Called per event: compare against a clock read once per event-loop turn, not Date.now() each time.
     const now = coarseNow();
     if (now - this.checkedAt < this.recheckMs && this.mtimeMs >= 0) return;
     this.checkedAt = now;
