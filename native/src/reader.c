@@ -111,6 +111,8 @@ struct ig_reader {
   ig_batch_pool *pool; /* blocks of max_batch records, reused (NULL when out of memory: plain malloc) */
   uint64_t max_latency_ns, linger_ns;
   uint64_t linger_max_ns, linger_cur_ns; /* opts.lingerMaxUs; the linger in use (adapt_linger) */
+  uint64_t last_records_ns;              /* growing lingers: when a consume last took records */
+  uint64_t lingers_skipped;              /* atomic: consumes of a sparse stream not followed by a linger */
   uint64_t consumed_bytes;               /* poll thread: ring bytes the last consume took */
   uint64_t polls, linger_peak_ns;        /* atomic: consumes that took records; longest linger used */
 
@@ -577,26 +579,47 @@ static bool js_behind(ig_reader *r) {
   return behind;
 }
 
-/* The next linger. A consume right after a linger that took records, and less than 1/16 of the ring, doubles it up to
- * linger_max_ns: a steady stream too slow to fill a linger (an exec storm: 200-2,000 records/s, under one per 1 ms
- * linger) is then read every 16 ms instead of waking the thread for every record or two (each wake-up a context
- * switch, ~20-100 us of CPU in this VM), while a storm that fills a quarter of the ring halves it again, so the
- * ring never holds more than ~2/16 of itself at the longer lingers. A consume woken by epoll (the ring was idle)
- * starts over from linger_ns, so the first record after a pause is still written at once. Ring readers only (a perf
+/* The next linger, and whether to linger at all. A consume right after a linger that took records, and less than 1/16
+ * of the ring, doubles it up to linger_max_ns: a steady stream too slow to fill a linger (an exec storm: 200-2,000
+ * records/s, under one per 1 ms linger) is then read every 16 ms instead of waking the thread for every record or two
+ * (each wake-up a context switch, ~20-100 us of CPU in this VM), while a storm that fills a quarter of the ring halves
+ * it again, so the ring never holds more than ~2/16 of itself at the longer lingers. A consume woken by epoll (the
+ * ring was idle) takes its records at once; then, with a growing linger:
+ *  - the last records came more than linger_max_ns ago (a sparse stream: 40 execs/s): no linger, back to epoll. A
+ *    linger would end empty and the next record wake the thread again: 2 wake-ups per record instead of 1;
+ *  - they came within linger_max_ns (the ring ran dry inside a storm): the linger doubles (up to the max), as a
+ *    longer one would have caught this record; starting over from linger_ns woke the thread for 1-2 short empty
+ *    lingers per record at 100 execs/s (~1.4 wake-ups per exec, a 4 ms linger never finding a second record).
+ * A storm after a pause longer than linger_max_ns starts from linger_ns as before. Ring readers only (a perf
  * buffer's per-CPU sizes are not known here). */
-static void adapt_linger(ig_reader *r, bool after_linger) {
+static bool adapt_linger(ig_reader *r, bool after_linger) {
   uint64_t cur = r->linger_cur_ns, ring = r->kind == READER_RING ? r->ring_mask + 1 : 0;
-  if (!after_linger || !ring || r->linger_max_ns <= r->linger_ns)
+  bool grows = ring && r->linger_max_ns > r->linger_ns, go = true;
+  if (!grows) {
     cur = r->linger_ns;
-  else if (r->consumed_bytes * 4 > ring)
-    cur = cur / 2 > r->linger_ns ? cur / 2 : r->linger_ns;
-  else if (r->consumed_bytes * 16 <= ring)
-    cur = cur * 2 < r->linger_max_ns ? cur * 2 : r->linger_max_ns;
+  } else {
+    uint64_t now = ig_mono_ns(), gap = now - r->last_records_ns;
+    r->last_records_ns = now;
+    if (!after_linger) {
+      if (gap > r->linger_max_ns) {
+        cur = r->linger_ns;
+        go = false;
+      } else {
+        cur = cur * 2 < r->linger_max_ns ? cur * 2 : r->linger_max_ns;
+      }
+    } else if (r->consumed_bytes * 4 > ring) {
+      cur = cur / 2 > r->linger_ns ? cur / 2 : r->linger_ns;
+    } else if (r->consumed_bytes * 16 <= ring) {
+      cur = cur * 2 < r->linger_max_ns ? cur * 2 : r->linger_max_ns;
+    }
+  }
   /* The slack follows the linger (a quarter of it, as at the thread's start): a 16 ms linger then ends on the 4 ms
    * tick or another interrupt instead of a timer of its own; one prctl per change, not per linger. */
   if (cur != r->linger_cur_ns && r->linger_ns >= 1000000) prctl(PR_SET_TIMERSLACK, (unsigned long)(cur / 4), 0, 0, 0);
   r->linger_cur_ns = cur;
   if (cur > __atomic_load_n(&r->linger_peak_ns, __ATOMIC_RELAXED)) __atomic_store_n(&r->linger_peak_ns, cur, __ATOMIC_RELAXED);
+  if (!go) __atomic_add_fetch(&r->lingers_skipped, 1, __ATOMIC_RELAXED);
+  return go;
 }
 
 /* Sleep the current linger unless stop is signalled. Returns true when stop was signalled. */
@@ -670,8 +693,7 @@ static void *reader_main(void *arg) {
     }
     if (r->plan || r->wire) render_settle(r);
     if (r->appended) __atomic_add_fetch(&r->polls, 1, __ATOMIC_RELAXED);
-    if (r->appended && r->linger_ns) {
-      adapt_linger(r, after_linger);
+    if (r->appended && r->linger_ns && adapt_linger(r, after_linger)) {
       if (linger(r)) break;
       lingered = true;
     }
@@ -956,6 +978,7 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
   ig_set_num(env, o, "batches", (double)__atomic_load_n(&r->batches, __ATOMIC_RELAXED));
   ig_set_num(env, o, "polls", (double)__atomic_load_n(&r->polls, __ATOMIC_RELAXED));
   ig_set_num(env, o, "lingerPeakUs", (double)(__atomic_load_n(&r->linger_peak_ns, __ATOMIC_RELAXED) / 1000ull));
+  ig_set_num(env, o, "lingersSkipped", (double)__atomic_load_n(&r->lingers_skipped, __ATOMIC_RELAXED));
   if (r->plan) {
     ig_set_num(env, o, "rendered", (double)__atomic_load_n(&r->rendered, __ATOMIC_RELAXED));
     if (r->memo_requests) ig_set_num(env, o, "renderedInPlace", (double)__atomic_load_n(&r->in_place_done, __ATOMIC_RELAXED));

@@ -66,6 +66,7 @@ export interface ReaderStats {
   batches: number;       // batches handed to JS
   polls?: number;        // consumes of the poll thread that took records (its wake-ups with work)
   lingerPeakUs?: number; // the longest linger it slept (lingerMaxUs: how far it grew)
+  lingersSkipped?: number; // lingerMaxUs: consumes of a sparse stream not followed by a linger (one wake-up per record)
   lost: number;          // perf buffer: lost samples reported by the kernel; ring buffer: 0 (counted in BPF)
   error?: string;        // set after stop when the poll thread ended on an error
   rendered?: number;     // render mode: records the poll thread rendered itself

@@ -29,6 +29,21 @@ function timerSlackPeakNs(): number {
   return peak;
 }
 
+/** The reader's poll thread: the one thread whose timer slack is not the default 50 us (it sets a quarter of its
+ * 1 ms linger). */
+async function readerThread(): Promise<string> {
+  const own = () => readdirSync('/proc/self/task').filter((t) => { try { return readFileSync(`/proc/${t}/timerslack_ns`, 'utf8').trim() !== '50000'; } catch { return false; } });
+  await waitFor(() => own().length > 0); // the thread sets it first thing, after start() returned
+  const tids = own();
+  assert.equal(tids.length, 1, `threads with their own timer slack: ${tids.join(', ')}`);
+  return tids[0]!;
+}
+
+/** A thread's voluntary context switches so far (each sleep it woke from: epoll, a linger). */
+function voluntarySwitches(tid: string): number {
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${tid}/status`, 'utf8'))![1]);
+}
+
 const PYTHON = '/usr/bin/python3';
 
 describe('readers', { skip: skipReason }, () => {
@@ -278,11 +293,14 @@ describe('readers', { skip: skipReason }, () => {
         // The reader thread's timer slack, sampled while the records come (it follows the linger).
         let slackPeakNs = 0;
         const sample = setInterval(() => { slackPeakNs = Math.max(slackPeakNs, timerSlackPeakNs()); }, 2);
+        const tid = await readerThread();
+        const switches0 = voluntarySwitches(tid);
         await produce();
         await new Promise((res) => setTimeout(res, 30));
         clearInterval(sample);
+        const wakeups = voluntarySwitches(tid) - switches0;
         const st = r.stop();
-        return { ...st, records: submitted() - before, slackPeakNs };
+        return { ...st, records: submitted() - before, slackPeakNs, wakeups };
       };
       // An exec storm's shape: 3 records every ~1 ms, far below what a linger's ring share holds.
       const trickle = async () => { for (let k = 0; k < 250; k++) { getppidLoop(3); await new Promise((res) => setTimeout(res, 1)); } };
@@ -291,8 +309,21 @@ describe('readers', { skip: skipReason }, () => {
       assert.equal(grown.lingerPeakUs, 8000, 'the linger doubled to its max while records kept coming');
       assert.equal(grown.slackPeakNs, 2_000_000, 'the timer slack followed the linger (a quarter of 8 ms)');
       assert.ok(grown.polls! * 3 < grown.records, `${grown.polls} polls for ${grown.records} records`);
+      // A sparse stream (a record every ~30 ms, longer than the max linger): each record is taken when it wakes the
+      // thread, before stop, and no linger follows (a linger would end empty: two wake-ups per record).
+      const sparse = await run(8000, async () => { for (let k = 0; k < 20; k++) { getppidLoop(1); await new Promise((res) => setTimeout(res, 30)); } });
+      assert.equal(sparse.rendered, sparse.records);
+      assert.equal(sparse.polls, sparse.records, 'every record written when it came, none left for stop');
+      assert.ok(sparse.lingersSkipped! * 2 >= sparse.polls!, `${sparse.lingersSkipped} lingers skipped in ${sparse.polls} polls`);
+      assert.ok(sparse.wakeups < sparse.records * 1.5, `${sparse.wakeups} reader wake-ups for ${sparse.records} sparse records`);
+      // A stream whose pauses are shorter than the max linger (a record every ~4 ms): an epoll wake-up keeps the
+      // linger in use instead of starting over from 1 ms, so lingers take several records each.
+      const paused = await run(8000, async () => { for (let k = 0; k < 60; k++) { getppidLoop(1); await new Promise((res) => setTimeout(res, 4)); } });
+      assert.equal(paused.rendered, paused.records);
+      assert.ok(paused.wakeups < paused.records, `${paused.wakeups} reader wake-ups for ${paused.records} records ~4 ms apart`);
       const fixed = await run(undefined, trickle);
       assert.equal(fixed.lingerPeakUs, 1000, 'without lingerMaxUs the linger stays lingerUs');
+      assert.equal(fixed.lingersSkipped, 0, 'without lingerMaxUs every consume lingers');
       assert.equal(fixed.slackPeakNs, 250_000, 'a fixed 1 ms linger keeps a quarter of it as slack');
     } finally {
       obj.close();
