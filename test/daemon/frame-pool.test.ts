@@ -5,11 +5,11 @@
 // is handed back after the last write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GadgetRun } from '../../src/service/gadget-run.js';
+import { OwnStorm } from '../harness/storm.js';
 import { ClientStream, type EventWriter } from '../../src/service/client-stream.js';
 import { EventType } from '../../src/service/consts.js';
 import type { ApiGadgetEvent } from '../../src/service/proto.js';
@@ -47,9 +47,7 @@ class Checker implements EventWriter {
 
 test('trace_open storm, a fast and a slow client: a frame goes back to the pool only after the slow write, and stays intact until then', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-frame-pool-'));
-  const storm = join(dir, 'igpoolstorm');
-  copyFileSync('/usr/bin/perl', storm); // a comm of our own: only this process's opens
-  spawnSync('chmod', ['+x', storm]);
+  const storm = new OwnStorm(dir, 'igpoolstorm');
   try {
     const run = await GadgetRun.prepare('trace_open', { 'operator.LocalManager.host': 'true', 'operator.oci.ebpf.comm': 'igpoolstorm' });
     const fast = new Checker(0);
@@ -58,7 +56,7 @@ test('trace_open storm, a fast and a slow client: a frame goes back to the pool 
     run.attach(new ClientStream(slow, 1 << 30));
     const done = run.run(6000);
     await run.ctx.whenStarted;
-    await new Promise<void>((resolve) => spawn(storm, ['-e', 'for (1..400000) { open(my $f, "<", "/etc/hostname"); close($f) }'], { stdio: 'ignore' }).on('exit', () => resolve()));
+    await storm.opens(400000);
     await done;
     while (slow.pending > 0 || fast.pending > 0) await new Promise((r) => setTimeout(r, 20));
     assert.ok(run.readerFrames > 0, 'frames came from the reader thread');

@@ -4,20 +4,15 @@
 // gadgetctl, which takes the raw path on unix sockets.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { DaemonHarness, until } from '../harness/daemon.js';
+import { OwnStorm } from '../harness/storm.js';
 import { GadgetClient, type RunHandle } from '../../src/service/client.js';
 
 const d = new DaemonHarness('daemon-raw');
 // 16 messages (frames of ~250 events at ~10k opens/s): the paused client's queue fills early in the second storm.
 before(async () => { await d.start(['--events-buffer-length', '16']); });
 after(async () => { await d.cleanup(); });
-
-function runAsync(cmd: string, args: string[]): Promise<number | null> {
-  return new Promise((resolve) => spawn(cmd, args, { stdio: 'ignore' }).on('exit', (code) => resolve(code)));
-}
 
 interface Counts { records: number; lost: number; info: boolean; handle: RunHandle; client: GadgetClient }
 
@@ -36,9 +31,7 @@ function attach(id: string, rawStream: boolean): Counts {
 }
 
 test('raw and grpc-js clients of one instance get the same records; a paused raw client is told what it lost', async () => {
-  const storm = join(d.dir, 'igraw');
-  copyFileSync('/usr/bin/perl', storm); // a comm of our own: the instance sees only this process's opens
-  spawnSync('chmod', ['+x', storm]);
+  const storm = new OwnStorm(d.dir, 'igraw');
   const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'igraw', '--detach', '--name', 'raw']);
   assert.equal(c.code, 0, c.stderr);
   const id = c.stdout.trim();
@@ -47,14 +40,14 @@ test('raw and grpc-js clients of one instance get the same records; a paused raw
   assert.equal(raw.client.usesRawStream, true);
   assert.equal(viaGrpc.client.usesRawStream, false);
   await until('both clients to attach', () => {
-    spawnSync(storm, ['-e', "open(my $f, '<', '/etc/hostname')"]);
+    spawnSync(storm.bin, ['-e', "open(my $f, '<', '/etc/hostname')"]);
     return raw.records > 0 && viaGrpc.records > 0;
   }, 30000);
   await new Promise((r) => setTimeout(r, 1000)); // late events of the pokes
   const raw0 = raw.records;
   const grpc0 = viaGrpc.records;
   const N = 3000;
-  assert.equal(await runAsync(storm, ['-e', `for my $i (1..${N}) { open(my $f, '<', '/etc/hostname'); close($f) }`]), 0);
+  assert.equal(await storm.opens(N), 0);
   // (perl's own opens at start count too: the grpc-js client's count is the total)
   await until(`both clients to get ${N} records`, () => raw.records - raw0 >= N && viaGrpc.records - grpc0 >= N, 30000)
     .catch((e: Error) => { throw new Error(`${e.message}: raw ${raw.records - raw0}, grpc-js ${viaGrpc.records - grpc0}`); });
@@ -67,7 +60,7 @@ test('raw and grpc-js clients of one instance get the same records; a paused raw
   const raw1 = raw.records;
   const grpc1 = viaGrpc.records;
   const M = 30000;
-  assert.equal(await runAsync(storm, ['-e', `for my $i (1..${M}) { open(my $f, '<', '/etc/hostname'); close($f); select(undef, undef, undef, 0.001) if $i % 10 == 0 }`]), 0);
+  assert.equal(await storm.opens(M, 10), 0);
   await until(`the grpc-js client to get ${M} records`, () => viaGrpc.records - grpc1 >= M, 60000)
     .catch((e: Error) => { throw new Error(`${e.message}: got ${viaGrpc.records - grpc1}`); });
   await new Promise((r) => setTimeout(r, 1000));

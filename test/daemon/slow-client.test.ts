@@ -2,29 +2,23 @@
 // the same instance get everything.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { DaemonHarness, until } from '../harness/daemon.js';
+import { OwnStorm } from '../harness/storm.js';
 import { serviceOf, type ApiGadgetEvent } from '../../src/service/proto.js';
 import { EventType, WIRE_FORM_METADATA, WIRE_FORM_BATCH } from '../../src/service/consts.js';
 import { FrameType, PacketDecoder } from '../../src/datasource/codec.js';
 
 const d = new DaemonHarness('daemon-slow');
 
-function runAsync(cmd: string, args: string[]): Promise<number | null> {
-  return new Promise((resolve) => spawn(cmd, args, { stdio: 'ignore' }).on('exit', (code) => resolve(code)));
-}
 const OPENS = 30000;
 // 32 messages: the paused client's queue fills with the storm's first ~32 frames (~125 events each at 5k opens/s).
 before(async () => { await d.start(['--events-buffer-length', '32']); });
 after(async () => { await d.cleanup(); });
 
 test('a client that stops reading loses counted events; the other client and the gadget go on', async () => {
-  const storm = join(d.dir, 'igstorm');
-  copyFileSync('/usr/bin/perl', storm); // a comm of our own: the instance sees only this process's opens
-  spawnSync('chmod', ['+x', storm]);
+  const storm = new OwnStorm(d.dir, 'igstorm');
   // The instance keeps one event for clients that attach: the slow client's first record is that replayed one.
   const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'igstorm', '--detach', '--name', 'storm', '--event-buffer-length', '1']);
   assert.equal(c.code, 0, c.stderr);
@@ -34,7 +28,7 @@ test('a client that stops reading loses counted events; the other client and the
   const lines = () => fast.stdout.split('\n').filter((l) => l.includes('"igstorm"'));
   const opens = () => lines().filter((l) => l.includes('"/etc/hostname"')).length;
   // Attached once it sees an open of ours.
-  await until('the fast client to attach', () => { spawnSync(storm, ['-e', "open(my $f, '<', '/etc/hostname')"]); return opens() > 0; }, 30000);
+  await until('the fast client to attach', () => { spawnSync(storm.bin, ['-e', "open(my $f, '<', '/etc/hostname')"]); return opens() > 0; }, 30000);
   await new Promise((r) => setTimeout(r, 1000)); // late events of the pokes
   const base = opens();
   const baseLines = lines().length;
@@ -67,7 +61,7 @@ test('a client that stops reading loses counted events; the other client and the
 
   // Opens at most ~5k/s (1 ms pause every 5; the host may be busy): well within what one client renders.
   // Spawned, not spawnSync: this process must keep reading the fast client's stdout meanwhile.
-  const r = await runAsync(storm, ['-e', `for my $i (1..${OPENS}) { open(my $f, '<', '/etc/hostname'); close($f); select(undef, undef, undef, 0.001) if $i % 5 == 0 }`]);
+  const r = await storm.opens(OPENS, 5);
   assert.equal(r, 0);
   await until(`the fast client to get all ${OPENS} events`, () => opens() - base >= OPENS, 60000).catch((e: Error) => { throw new Error(`${e.message}: got ${opens() - base}; stderr: ${fast.stderr}`); });
   assert.equal(opens() - base, OPENS);
@@ -84,7 +78,7 @@ test('a client that stops reading loses counted events; the other client and the
   // The drops show as a gap in the sequence numbers once a batch follows them: when the queue stayed full to the
   // storm's end, every drop is at the tail and nothing after it carries the gap yet (a clean-clone run saw 0 gaps).
   const seqBefore = lastSeq;
-  await until('a batch after the drops', () => { spawnSync(storm, ['-e', "open(my $f, '<', '/etc/hostname')"]); return lastSeq > seqBefore; }, 30000);
+  await until('a batch after the drops', () => { spawnSync(storm.bin, ['-e', "open(my $f, '<', '/etc/hostname')"]); return lastSeq > seqBefore; }, 30000);
   assert.ok(gaps > 0, 'dropped batches show as gaps in the sequence numbers');
   assert.ok(slowRecords < OPENS);
   call.cancel();

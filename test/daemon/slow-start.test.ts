@@ -4,24 +4,17 @@
 // 30,000 events below overflowed it (slow-client.test.ts and raw-stream.test.ts: past the budget, counted losses).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { DaemonHarness, until } from '../harness/daemon.js';
+import { OwnStorm } from '../harness/storm.js';
 import { GadgetClient } from '../../src/service/client.js';
 
 const d = new DaemonHarness('daemon-slow-start');
 before(async () => { await d.start([]); }); // the default --events-buffer-length
 after(async () => { await d.cleanup(); });
 
-function runAsync(cmd: string, args: string[]): Promise<number | null> {
-  return new Promise((resolve) => spawn(cmd, args, { stdio: 'ignore' }).on('exit', (code) => resolve(code)));
-}
-
 test('a client that reads nothing during a 30,000-event storm, then reads, gets every event and loses none', async () => {
-  const storm = join(d.dir, 'igstart');
-  copyFileSync('/usr/bin/perl', storm); // a comm of our own: the instance sees only this process's opens
-  spawnSync('chmod', ['+x', storm]);
+  const storm = new OwnStorm(d.dir, 'igstart');
   const c = d.ctl(['run', 'trace_open', '--host', '--comm', 'igstart', '--detach', '--name', 'start', '--event-buffer-length', '1']);
   assert.equal(c.code, 0, c.stderr);
   const client = new GadgetClient({ address: d.address });
@@ -37,14 +30,14 @@ test('a client that reads nothing during a 30,000-event storm, then reads, gets 
     onLost: (n) => { lost += n; },
   });
   handle.done.catch(() => undefined); // stopped at the end
-  await until('the client to attach', () => { spawnSync(storm, ['-e', "open(my $f, '<', '/etc/hostname')"]); return records > 0; }, 30000);
+  await until('the client to attach', () => { spawnSync(storm.bin, ['-e', "open(my $f, '<', '/etc/hostname')"]); return records > 0; }, 30000);
   await new Promise((r) => setTimeout(r, 1000)); // late events of the pokes
   const before = records;
 
   handle.pause(true);
   // At most ~10k opens/s (1 ms pause every 10), a few hundred frames: the kernel ring keeps up on a busy machine.
   const N = 30000;
-  assert.equal(await runAsync(storm, ['-e', `for my $i (1..${N}) { open(my $f, '<', '/etc/hostname'); close($f); select(undef, undef, undef, 0.001) if $i % 10 == 0 }`]), 0);
+  assert.equal(await storm.opens(N, 10), 0);
   assert.equal(records - before, 0, 'the paused client read nothing meanwhile');
   handle.pause(false);
   // (perl's own opens at start count too: at least N)

@@ -4,11 +4,11 @@
 // same file name and zeros after it (but for the few records encoded in JS after a memo miss), and the frames are far smaller than with the stale bytes (IG_WIRE_TAILS=0).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GadgetRun } from '../../src/service/gadget-run.js';
+import { OwnStorm } from '../harness/storm.js';
 import { ClientStream } from '../../src/service/client-stream.js';
 import { FrameCollector } from '../harness/frames.js';
 import { PacketDecoder } from '../../src/datasource/codec.js';
@@ -17,9 +17,7 @@ import { PacketDecoder } from '../../src/datasource/codec.js';
 interface Storm { records: number; readerRecords: number; hostname: number; stale: number; bytesPerRecord: number; names: Set<string> }
 
 async function storm(dir: string, comm: string, clear: boolean): Promise<Storm> {
-  const exe = join(dir, comm);
-  copyFileSync('/usr/bin/perl', exe); // a comm of our own: only this process's opens
-  spawnSync('chmod', ['+x', exe]);
+  const exe = new OwnStorm(dir, comm);
   const saved = process.env.IG_WIRE_TAILS;
   process.env.IG_WIRE_TAILS = clear ? '1' : '0'; // read when the run subscribes
   try {
@@ -28,7 +26,7 @@ async function storm(dir: string, comm: string, clear: boolean): Promise<Storm> 
     run.attach(new ClientStream(c, 1 << 30));
     const done = run.run(5000);
     await run.ctx.whenStarted;
-    await new Promise<void>((resolve) => spawn(exe, ['-e', 'for (1..100000) { open(my $f, "<", "/etc/hostname"); close($f) }'], { stdio: 'ignore' }).on('exit', () => resolve()));
+    await exe.opens(100000);
     await done;
     assert.ok(run.readerFrames > 0, 'frames came from the reader thread');
     const dec = new PacketDecoder();

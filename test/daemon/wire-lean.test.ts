@@ -6,11 +6,11 @@
 // must arrive whole with zeros after it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GadgetRun } from '../../src/service/gadget-run.js';
+import { OwnStorm } from '../harness/storm.js';
 import { ClientStream } from '../../src/service/client-stream.js';
 import { PacketDecoder, PacketEncoder } from '../../src/datasource/codec.js';
 import { Batch } from '../../src/datasource/index.js';
@@ -20,9 +20,7 @@ import { assertSameFrames, ttlFieldsOf, FrameCollector } from '../harness/frames
 test('trace_open storm with changing names, errors and flags: lean reader-thread frames are the JS encoder\'s, names whole', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-wire-lean-'));
   const comm = 'igwirelean';
-  const exe = join(dir, comm);
-  copyFileSync('/usr/bin/perl', exe); // a comm of our own: only this process's opens
-  spawnSync('chmod', ['+x', exe]);
+  const exe = new OwnStorm(dir, comm);
   const missing = join(dir, 'm'.repeat(180), 'nothing-here');
   const appended = join(dir, 'out');
   const names = ['/etc/hostname', missing, '/etc/passwd', appended];
@@ -34,7 +32,7 @@ test('trace_open storm with changing names, errors and flags: lean reader-thread
     const done = run.run(6000);
     await run.ctx.whenStarted;
     const script = `for (1..15000) { for my $n ("/etc/hostname", "${missing}", "/etc/passwd") { open(my $f, "<", $n) and close($f) } open(my $g, ">>", "${appended}") and close($g) }`;
-    await new Promise<void>((resolve) => spawn(exe, ['-e', script], { stdio: 'ignore' }).on('exit', () => resolve()));
+    await exe.run(script);
     await done;
     assert.ok(run.readerFrames > 0, 'frames came from the reader thread');
     const dec = new PacketDecoder();
