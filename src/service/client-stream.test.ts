@@ -3,6 +3,7 @@
 // budget loses counted events and hears how many once it reads again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { ClientStream, DEFAULT_CLIENT_BYTES, type EventWriter } from './client-stream.js';
 import { DEFAULT_EVENT_BUFFER_LENGTH, EventType } from './consts.js';
 import type { ApiGadgetEvent } from './proto.js';
@@ -80,4 +81,18 @@ test('a message larger than the byte budget still goes to a client with nothing 
   assert.equal(c.sendBatch(0, Buffer.alloc(10), 1), false);
   w.drain();
   assert.equal(c.sendBatch(0, Buffer.alloc(10), 1), true);
+});
+
+test('IG_WIRE_BUDGET=events: the bound and the fill both count events, as before 2026-12-07 (A/B in benchmarks)', () => {
+  // The switch is read once at module load: a child process loads the module with it set.
+  const script = `
+    import { ClientStream } from ${JSON.stringify(new URL('./client-stream.js', import.meta.url).href)};
+    const c = new ClientStream({ write() { return true; }, end() {}, emit() {} }, 1000);
+    const out = [c.sendBatch(0, Buffer.alloc(10), 600), c.fill, c.sendBatch(0, Buffer.alloc(10), 500), c.fill];
+    console.log(JSON.stringify(out));`;
+  const got = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, IG_WIRE_BUDGET: 'events' }, encoding: 'utf8',
+  });
+  // 600 of 1000 events in flight: 0.6 full (one message of 1000 would say 0.001); 600 + 500 is over the bound.
+  assert.deepEqual(JSON.parse(got), [true, 0.6, false, 0.6]);
 });

@@ -64,13 +64,37 @@ export class ClientStream {
   /** Data messages written whose write has not completed yet. */
   get backlog(): number { return this.inFlight; }
   /** How full the queue is: the larger of its message and byte shares (0 empty, 1 full). */
-  get fill(): number { return Math.max(this.inFlight / this.capacity, this.inFlightBytes / this.byteCapacity); }
+  get fill(): number {
+    if (BUDGET_IN_EVENTS) return this.inFlightRecords / this.capacity;
+    return Math.max(this.inFlight / this.capacity, this.inFlightBytes / this.byteCapacity);
+  }
 
   /** Whether one more message of `bytes` bytes and `records` events is over the client's budget. */
   private full(bytes: number, records: number): boolean {
     if (this.inFlight === 0) return false;
     if (BUDGET_IN_EVENTS) return this.inFlightRecords + records > this.capacity;
     return this.inFlight + 1 > this.capacity || this.inFlightBytes + bytes > this.byteCapacity;
+  }
+
+  /** Count a data message into the budget (it is about to be written); false, counting its records lost, when over. */
+  private take(bytes: number, records: number): boolean {
+    this.seq++;
+    if (this.full(bytes, records)) {
+      this.lostTotal += records;
+      return false;
+    }
+    this.inFlight++;
+    this.inFlightBytes += bytes;
+    this.inFlightRecords += records;
+    this.sentTotal += records;
+    return true;
+  }
+
+  /** A taken message's write completed: give its share of the budget back. */
+  private settle(bytes: number, records: number): void {
+    this.inFlight--;
+    this.inFlightBytes -= bytes;
+    this.inFlightRecords -= records;
   }
 
   /**
@@ -80,22 +104,14 @@ export class ClientStream {
    */
   sendBatch(dsId: number, payload: Buffer, records: number, done?: (how: WriteOutcome) => void): boolean {
     if (this.closed) return false;
-    this.seq++;
     const bytes = payload.length;
-    if (this.full(bytes, records)) {
+    if (!this.take(bytes, records)) {
       this.lost += records;
-      this.lostTotal += records;
       return false;
     }
     if (this.lost > 0) this.flushLost();
-    this.inFlight++;
-    this.inFlightBytes += bytes;
-    this.inFlightRecords += records;
-    this.sentTotal += records;
     this.out.write({ type: EventType.GadgetBatch, seq: this.seq, payload, dataSourceID: dsId }, (err) => {
-      this.inFlight--;
-      this.inFlightBytes -= bytes;
-      this.inFlightRecords -= records;
+      this.settle(bytes, records);
       done?.(err ? 'failed' : this.out.releasesPayloads === true ? 'done' : 'copied');
       // The client caught up: tell it now what it missed, not only with the next batch (there may be none).
       if (this.lost > 0 && !this.closed) this.flushLost();
@@ -107,17 +123,13 @@ export class ClientStream {
   /** One upstream packet (GadgetData or GadgetDataArray) of `records` events; dropped when the client is behind. */
   sendPacket(dsId: number, payload: Buffer, records: number): void {
     if (this.closed) return;
-    this.seq++;
     const bytes = payload.length;
-    if (this.full(bytes, records)) {
-      this.lostTotal += records;
-      return;
-    }
-    this.inFlight++;
-    this.inFlightBytes += bytes;
-    this.inFlightRecords += records;
-    this.sentTotal += records;
-    this.out.write({ type: EventType.GadgetPayload, seq: this.seq, payload, dataSourceID: dsId }, () => { this.inFlight--; this.inFlightBytes -= bytes; this.inFlightRecords -= records; this.onWritten?.(); });
+    // Upstream's form has no GadgetLost event: a dropped packet shows only as a gap in the sequence numbers.
+    if (!this.take(bytes, records)) return;
+    this.out.write({ type: EventType.GadgetPayload, seq: this.seq, payload, dataSourceID: dsId }, () => {
+      this.settle(bytes, records);
+      this.onWritten?.();
+    });
   }
 
   private flushLost(): void {
