@@ -311,7 +311,7 @@ export interface NativeAddon {
   renderPlanMemoSet(plan: RenderPlanHandle, memo: number, key: Buffer, fragment: Buffer): void;
   /** Forget every memo before the next record (what the fragments depend on changed). Any time. */
   renderPlanInvalidate(plan: RenderPlanHandle): void;
-  renderPlanMemoSource(plan: RenderPlanHandle, memo: number, mapFd: number, slots: number, matchSize: number, textSize: number): void;
+  renderPlanMemoSource(plan: RenderPlanHandle, memo: number, mapFd: number, textMapFd: number, slots: number, matchSize: number, textSize: number): void;
   /** Lines the plan has rendered so far. */
   renderPlanLines(plan: RenderPlanHandle): number;
   /**

@@ -35,11 +35,12 @@ export class RenderPlan {
 
   /**
    * Answer misses of `memo` (keyed by two ranges) from a kernel map on the reader thread: key = the first range's
-   * bytes, value = `slots` × [matchSize bytes][textSize-byte C string], the slot matching the second range holds
-   * the text (JSON-quoted as a string). Before the plan is handed to a reader. Throws when the layouts differ.
+   * bytes, value = `slots` × [matchSize bytes][u32 text index][u32 tag], the slot matching the second range says
+   * where the text is in `textMapFd`'s array (JSON-quoted as a string); the layouts are KernelTextSource's
+   * (src/datasource/field.ts). Before the plan is handed to a reader. Throws when the layouts differ.
    */
-  setMemoSource(memo: number, mapFd: number, slots: number, matchSize: number, textSize: number): void {
-    native.renderPlanMemoSource(this.#h, memo, mapFd, slots, matchSize, textSize);
+  setMemoSource(memo: number, mapFd: number, textMapFd: number, slots: number, matchSize: number, textSize: number): void {
+    native.renderPlanMemoSource(this.#h, memo, mapFd, textMapFd, slots, matchSize, textSize);
   }
 
   /**

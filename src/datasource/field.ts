@@ -115,15 +115,18 @@ function staticGetter(kind: number, offs: number, size: number, bitOffset?: numb
 export type Invalidation = (onChange: () => void) => () => void;
 
 /**
- * A kernel map that holds a computed string's value for most keys, so that a reader thread can answer without JS
- * (the operator's getter reads the same map first, so both give the same text). The map is a mappable array
- * (BPF_F_MMAPABLE) of 2^n entries, the reader thread reads it without a syscall: the entry for the derivation's
- * first input k (4 bytes) is at k % 2^n and is [u64 seq, odd while written][u32 k][u32 pad] then `slots` slots of
- * [`matchSize` bytes][`textSize`-byte C string]; the slot whose first part equals the second input's bytes (both
- * compared as C strings) holds the text. Another key's entry, no such slot or an empty text: no answer (the
- * getter computes the value its own way). `mapFd` starts the source on first use; undefined: not available.
+ * Kernel maps that hold a computed string's value for most keys, so that a reader thread can answer without JS
+ * (the operator's getter reads the same maps first, so both give the same text). Both are mappable arrays
+ * (BPF_F_MMAPABLE) of 2^n entries, read without a syscall. `keys`: the entry for the derivation's first input k
+ * (4 bytes) is at k % 2^n and is [u64 seq, odd while written][u32 k][u32 pad] then `slots` slots of
+ * [`matchSize` bytes][u32 text index][u32 tag]; the slot whose first part equals the second input's bytes (both
+ * compared as C strings) says where the text is. `texts`: [u64 seq][u32 tag][u32 pad][`textSize`-byte C string];
+ * the entry at the slot's index is its text while its tag is the slot's (0: no text), so that a text many keys
+ * share (an executable's path) is stored once. Another key's entry, no such slot, another tag or an empty text:
+ * no answer (the getter computes the value its own way). `mapFds` starts the source on first use; undefined: not
+ * available.
  */
-export interface KernelTextSource { mapFd: () => number | undefined; slots: number; matchSize: number; textSize: number }
+export interface KernelTextSource { mapFds: () => { keys: number; texts: number } | undefined; slots: number; matchSize: number; textSize: number }
 
 /**
  * What a derived value (or, on a parent, its whole subtree) follows from, declared by the operator that defines

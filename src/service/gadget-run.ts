@@ -192,7 +192,7 @@ export class GadgetRun {
     // Every field travels, so values a kernel map keeps (Derivation.kernelText: the process enricher's exe tracker)
     // start now, before the gadget attaches, as `ig run`'s cli does for the fields it shows: a process that lives
     // a millisecond still has its executable (the getter, asked at the first batch, would find it gone).
-    for (const ds of dss) for (const f of ds.fields) if (f.derivation?.kind === 'computed') f.derivation.kernelText?.mapFd();
+    for (const ds of dss) for (const f of ds.fields) if (f.derivation?.kind === 'computed') f.derivation.kernelText?.mapFds();
     dss.forEach((ds, dsId) => {
       const up = this.upstream[dsId]!;
       const nat = process.env.IG_WIRE_NATIVE === '0' ? { reason: 'IG_WIRE_NATIVE=0' } : NativeBatchEncoder.create(enc, ds);

@@ -575,8 +575,8 @@ function compileSpec(make: () => PlanSpec): NativePlan | { reason: string } {
   const plan = RenderPlan.compile(spec);
   const memos = spec.specs;
   memos.forEach((m, k) => {
-    const fd = m.kernelText?.mapFd();
-    if (fd !== undefined) plan.setMemoSource(k, fd, m.kernelText!.slots, m.kernelText!.matchSize, m.kernelText!.textSize);
+    const fds = m.kernelText?.mapFds();
+    if (fds !== undefined) plan.setMemoSource(k, fds.keys, fds.texts, m.kernelText!.slots, m.kernelText!.matchSize, m.kernelText!.textSize);
   });
   const disposers = memos.filter((m) => m.onChange).map((m) => m.onChange!(() => plan.invalidate()));
   const last: string[] = memos.map(() => '');

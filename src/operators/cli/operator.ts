@@ -294,7 +294,7 @@ const quietNoteMs = Number(process.env['IG_QUIET_NOTE_MS'] ?? 5000);
  * processes recorded.
  */
 function startKernelSources(fields: Field[]): void {
-  for (const f of fields) if (f.derivation?.kind === 'computed') f.derivation.kernelText?.mapFd();
+  for (const f of fields) if (f.derivation?.kind === 'computed') f.derivation.kernelText?.mapFds();
 }
 
 export function cliOperator(sink: Sink = stdoutSink): DataOperator {

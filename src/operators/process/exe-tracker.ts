@@ -19,19 +19,22 @@ import { helperObjectPath } from '../../bpf/helper-object.js';
 import type { BpfMap } from '../../bpf/map.js';
 
 const MAP = 'ig_exe_by_pid';
+const PATHS = 'ig_exe_paths';
 /** The start-up sweep (iter/task) over the processes older than the tracker. */
 const SWEEP = 'ig_exe_sweep';
 const SOURCE = join('src', 'operators', 'process', 'bpf', 'exe_tracker.bpf.c');
 const HEADERS = ['types.h', 'filesystem.h'];
 /**
- * Layout of the map (exe_tracker.bpf.c): a mappable array of 4096 entries, a process's at tgid % 4096, each
- * [u64 seq (odd while written)][u32 tgid][u32 pad] then two slots of [comm 16][exe path 240, NUL-terminated].
+ * Layout of the maps (exe_tracker.bpf.c), mappable arrays: ig_exe_by_pid, 4096 entries, a process's at
+ * tgid % 4096, each [u64 seq (odd while written)][u32 tgid][u32 pad] then two slots of [comm 16][u32 path][u32 tag];
+ * ig_exe_paths, 1024 entries of [u64 seq][u32 tag][u32 pad][exe path 240, NUL-terminated], the slot's path at
+ * index `path` while its tag is the slot's (0: unknown). Each executable's path once: 0.5 MiB mapped, not 2.06.
  */
 export const EXE_COMM_LEN = 16;
 export const EXE_PATH_MAX = 240;
 export const EXE_SLOTS = 2;
 export const EXE_ENTRY_HEADER = 16;
-const SLOT = EXE_COMM_LEN + EXE_PATH_MAX;
+const SLOT = EXE_COMM_LEN + 8;
 
 /** The compiled object, built now if this source version has not been built yet. */
 export function exeTrackerObjectPath(): string {
@@ -53,6 +56,7 @@ function ownMntns(): bigint {
 /** The loaded tracker; close() detaches and unloads it. */
 export class ExeTracker {
   private readonly key = Buffer.alloc(4);
+  private readonly pathKey = Buffer.alloc(4);
 
   /** Whether the start-up sweep ran (a kernel without task iterators: older processes are left to /proc). */
   swept = false;
@@ -62,7 +66,12 @@ export class ExeTracker {
 
   private closed = false;
 
-  private constructor(private readonly obj: BpfObject, readonly map: BpfMap, private readonly elf: Buffer) {}
+  private constructor(private readonly obj: BpfObject, readonly map: BpfMap, readonly paths: BpfMap, private readonly elf: Buffer) {}
+
+  /** The two maps, for a reader that maps them (KernelTextSource). */
+  mapFds(): { keys: number; texts: number } {
+    return { keys: this.map.fd, texts: this.paths.fd };
+  }
 
   /**
    * Load and attach the tracker (throws when a hook is missing or the object cannot be built). The start-up sweep
@@ -84,7 +93,9 @@ export class ExeTracker {
       for (const p of obj.programs()) if (p.name !== SWEEP) obj.attachAuto(p.name);
       const map = obj.map(MAP);
       if (map.valueSize !== EXE_ENTRY_HEADER + SLOT * EXE_SLOTS) throw new Error(`exe tracker: ${MAP} values are ${map.valueSize} bytes, expected ${EXE_ENTRY_HEADER + SLOT * EXE_SLOTS}`);
-      return new ExeTracker(obj, map, elf);
+      const paths = obj.map(PATHS);
+      if (paths.valueSize !== EXE_ENTRY_HEADER + EXE_PATH_MAX) throw new Error(`exe tracker: ${PATHS} values are ${paths.valueSize} bytes, expected ${EXE_ENTRY_HEADER + EXE_PATH_MAX}`);
+      return new ExeTracker(obj, map, paths, elf);
     } catch (e) {
       obj.close();
       throw e;
@@ -106,6 +117,7 @@ export class ExeTracker {
       setHostMntns(it);
       for (const p of it.programs()) if (p.name !== SWEEP) it.setAutoload(p.name, false);
       it.reuseMap(MAP, this.map);
+      it.reuseMap(PATHS, this.paths);
       it.load();
       it.runIterator(SWEEP);
       this.swept = true;
@@ -138,12 +150,22 @@ export class ExeTracker {
     for (let s = 0; s < EXE_SLOTS; s++) {
       const at = EXE_ENTRY_HEADER + s * SLOT;
       if (!commEqual(v, at, comm)) continue;
-      const end = v.indexOf(0, at + EXE_COMM_LEN);
-      const stop = end < 0 || end > at + SLOT ? at + SLOT : end;
-      if (stop === at + EXE_COMM_LEN) return undefined; // empty: unknown or too long
-      return v.toString('utf8', at + EXE_COMM_LEN, stop);
+      const tag = v.readUInt32LE(at + EXE_COMM_LEN + 4);
+      return tag === 0 ? undefined : this.path(v.readUInt32LE(at + EXE_COMM_LEN), tag); // 0: unknown or too long
     }
     return undefined;
+  }
+
+  /** The path at `idx` of the path table while its tag is `tag` (another path may have taken the entry since). */
+  private path(idx: number, tag: number): string | undefined {
+    this.pathKey.writeUInt32LE(idx % this.paths.maxEntries);
+    const v = this.paths.lookup(this.pathKey);
+    if (!v || v.readUInt32LE(8) !== tag || (v[0]! & 1) !== 0) return undefined;
+    const again = this.paths.lookup(this.pathKey);
+    if (!again || again.readBigUInt64LE(0) !== v.readBigUInt64LE(0)) return undefined;
+    const end = v.indexOf(0, EXE_ENTRY_HEADER);
+    const stop = end < 0 ? v.length : end;
+    return stop === EXE_ENTRY_HEADER ? undefined : v.toString('utf8', EXE_ENTRY_HEADER, stop);
   }
 
   close(): void {

@@ -185,7 +185,7 @@ export function installProcessEnricher(ds: DataSource, resolver: ExeResolver = s
     // Not while recording: a text the native renderer reads from the tracker's map never reaches facts.ask, so the
     // recording would lack that executable and its replay would print it empty.
     if (tracker && commAt >= 0 && facts?.mode !== 'record') {
-      exe.derivation.kernelText = { mapFd: () => tracker.get()?.map.fd, slots: EXE_SLOTS, matchSize: EXE_COMM_LEN, textSize: EXE_PATH_MAX };
+      exe.derivation.kernelText = { mapFds: () => tracker.get()?.mapFds(), slots: EXE_SLOTS, matchSize: EXE_COMM_LEN, textSize: EXE_PATH_MAX };
     }
     n++;
   }

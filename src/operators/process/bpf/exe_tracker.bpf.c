@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The process enricher's own eBPF program: it records the executable of every process that execs (or forks)
- * while ig runs, in `ig_exe_by_pid` (tgid → the executable for the last two command names the process had), so
- * that `<proc>.exe` of a process that lived a millisecond needs no /proc read (by then /proc has nothing to
- * say). The path is the one /proc/<pid>/exe shows, walked from the file's dentry up to the root: only processes
- * in ig's own mount namespace are recorded (`host_mntns`), where that walk and readlink(/proc/<pid>/exe) give the
- * same text; the others are left to /proc as before.
+ * while ig runs, in `ig_exe_by_pid` (tgid → the executable for the last two command names the process had; each
+ * executable's path is stored once, in `ig_exe_paths`), so that `<proc>.exe` of a process that lived a
+ * millisecond needs no /proc read (by then /proc has nothing to say). The path is the one /proc/<pid>/exe shows,
+ * walked from the file's dentry up to the root: only processes in ig's own mount namespace are recorded
+ * (`host_mntns`), where that walk and readlink(/proc/<pid>/exe) give the same text; the others are left to /proc.
  *
  * Two slots per process because records are read a few milliseconds after they were made: a child's events
  * from before its exec (with the parent's command name) may be rendered after the exec changed the entry. The
@@ -18,21 +18,33 @@
 #include <gadget/types.h>
 #include <gadget/filesystem.h>
 
-/* A slot's path; longer paths are stored empty (the reader asks /proc then). Keep in sync with exe-tracker.ts. */
+/* A path's longest text; longer paths are stored as unknown (the reader asks /proc then). Keep in sync with
+ * exe-tracker.ts. */
 #define IG_EXE_MAX 240
 #define IG_COMM_LEN 16
-/* Entries of the table, a power of two: a process's entry is at tgid % IG_EXE_ENTRIES (pids are handed out in
- * order, so 4096 processes started in a row never share one; an older process whose entry was taken over is
- * left to /proc, as a process older than ig is). */
+/* Entries of the per-process table, a power of two: a process's entry is at tgid % IG_EXE_ENTRIES (pids are
+ * handed out in order, so 4096 processes started in a row never share one; an older process whose entry was taken
+ * over is left to /proc, as a process older than ig is). */
 #define IG_EXE_ENTRIES 4096
+/* Entries of the path table, a power of two: each distinct executable once, at its hash % IG_EXE_PATHS. A host runs
+ * tens to a few hundred distinct executables; two that share an entry take it from each other, and the processes
+ * of the one that lost it are left to /proc (their tag no longer matches). */
+#define IG_EXE_PATHS 1024
 
+/*
+ * A process's command name and where its executable's path is: the path table's entry `path` while that entry's
+ * tag is `tag` (0: no path known). The path is stored once per executable, not per process: with the 240-byte path
+ * in every slot the table was 4096 x 528 bytes = 2.06 MiB, all of it resident in ig (a mapped array's pages are
+ * inserted at mmap time); now 4096 x 64 + 1024 x 256 bytes = 0.5 MiB.
+ */
 struct ig_exe_slot {
 	char comm[IG_COMM_LEN];
-	char exe[IG_EXE_MAX];
+	__u32 path;
+	__u32 tag;
 };
 
 /*
- * An array the reader thread maps (BPF_F_MMAPABLE) and reads without a syscall: an exec storm's every event is
+ * Arrays the reader thread maps (BPF_F_MMAPABLE) and reads without a syscall: an exec storm's every event is
  * a new process, and a bpf(MAP_LOOKUP_ELEM) per event was ~12% of ig's CPU there. `seq` is odd while a program
  * writes the entry; a writer takes the entry by compare-and-swap (a writer that finds it taken gives up: that
  * process is left to /proc), so one writer at a time, and a reader that sees `seq` change retries.
@@ -44,6 +56,13 @@ struct ig_exe_entry {
 	struct ig_exe_slot slot[2]; /* [0]: now, [1]: before the last exec */
 };
 
+struct ig_exe_path {
+	__u64 seq;
+	__u32 tag; /* the high half of the path's hash, never 0 (0: empty) */
+	__u32 pad;
+	char path[IG_EXE_MAX]; /* NUL-terminated */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -52,12 +71,20 @@ struct {
 	__type(value, struct ig_exe_entry);
 } ig_exe_by_pid SEC(".maps");
 
-/* the parent's slot, copied before the child's entry is taken (they may be the same entry) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, IG_EXE_PATHS);
+	__type(key, __u32);
+	__type(value, struct ig_exe_path);
+} ig_exe_paths SEC(".maps");
+
+/* a path being read, before it is hashed and stored */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ig_exe_slot);
+	__type(value, char[IG_EXE_MAX]);
 } ig_exe_scratch SEC(".maps");
 
 /* ig's mount namespace (set before load). */
@@ -90,19 +117,63 @@ static __always_inline void give_entry(struct ig_exe_entry *e)
 	__sync_fetch_and_add(&e->seq, 1);
 }
 
-/* slot <- (comm of task, path of its mm's exe_file); an empty path when unknown or too long */
+/*
+ * The path table's entry for the first `len` bytes of `buf` (a path and its NUL), stored there unless it already
+ * is: slot->path and slot->tag, or tag 0 when another program is writing that entry (the process is left to /proc).
+ * FNV-1a over the path: ~len x 4 instructions, less than the copy of a 240-byte slot it replaces.
+ */
+static __always_inline void intern_path(struct ig_exe_slot *slot, const char *buf, long len)
+{
+	__u64 h = 0xcbf29ce484222325ULL, seq;
+	struct ig_exe_path *p;
+	__u32 idx, tag;
+
+	for (int i = 0; i < IG_EXE_MAX - 1; i++) {
+		if (i >= len - 1)
+			break;
+		h ^= (__u8)buf[i];
+		h *= 0x100000001b3ULL;
+	}
+	idx = (__u32)h & (IG_EXE_PATHS - 1);
+	tag = (__u32)(h >> 32) | 1;
+	slot->tag = 0;
+	slot->path = idx;
+	p = bpf_map_lookup_elem(&ig_exe_paths, &idx);
+	if (!p)
+		return;
+	seq = *(volatile __u64 *)&p->seq;
+	if (seq & 1)
+		return;
+	if (p->tag != tag) {
+		if (__sync_val_compare_and_swap(&p->seq, seq, seq + 1) != seq)
+			return;
+		__builtin_memcpy(p->path, buf, IG_EXE_MAX);
+		p->tag = tag;
+		__sync_fetch_and_add(&p->seq, 1);
+	}
+	slot->tag = tag;
+}
+
+/* slot <- (comm of task, its mm's exe_file's path); tag 0 when the path is unknown or too long */
 static __always_inline void fill_slot(struct ig_exe_slot *s, struct task_struct *task)
 {
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	__u32 zero = 0;
+	char *buf;
 	long n;
 
 	BPF_CORE_READ_STR_INTO(&s->comm, task, comm);
-	s->exe[0] = '\0';
+	s->tag = 0;
+	s->path = 0;
 	if (!exe)
 		return;
-	n = gadget_read_file_path(exe, s->exe, sizeof(s->exe));
-	if (n <= 0 || n >= IG_EXE_MAX)
-		s->exe[0] = '\0'; /* truncated or unreadable: empty tells the reader to ask /proc */
+	buf = bpf_map_lookup_elem(&ig_exe_scratch, &zero);
+	if (!buf)
+		return;
+	n = gadget_read_file_path(exe, buf, IG_EXE_MAX);
+	if (n <= 1 || n >= IG_EXE_MAX)
+		return; /* truncated or unreadable: tag 0 tells the reader to ask /proc */
+	intern_path(s, buf, n);
 }
 
 /* (struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
@@ -146,30 +217,27 @@ int ig_exe_fork(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *parent = (struct task_struct *)ctx->args[0];
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
 	struct ig_exe_entry *e, *pe;
-	struct ig_exe_slot *s;
-	__u32 zero = 0, ptgid, ctgid, pidx;
+	struct ig_exe_slot s = {};
+	__u32 ptgid, ctgid, pidx;
 	bool have = false;
 
 	ptgid = BPF_CORE_READ(parent, tgid);
 	ctgid = BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid || !in_host_mntns(child))
 		return 0;
-	s = bpf_map_lookup_elem(&ig_exe_scratch, &zero);
-	if (!s)
-		return 0;
 	pidx = ptgid & (IG_EXE_ENTRIES - 1);
 	pe = bpf_map_lookup_elem(&ig_exe_by_pid, &pidx);
 	if (pe && pe->tgid == ptgid && !(*(volatile __u64 *)&pe->seq & 1)) {
 		/* a copy made while the parent's entry changes is at worst a path the parent had (it forks
 		 * itself, so it is not exec'ing) */
-		__builtin_memcpy(s, &pe->slot[0], sizeof(*s));
-		have = s->exe[0] != '\0';
+		__builtin_memcpy(&s, &pe->slot[0], sizeof(s));
+		have = s.tag != 0;
 	}
 	e = take_entry(ctgid);
 	if (!e)
 		return 0;
 	if (have)
-		__builtin_memcpy(&e->slot[0], s, sizeof(e->slot[0]));
+		__builtin_memcpy(&e->slot[0], &s, sizeof(e->slot[0]));
 	else
 		fill_slot(&e->slot[0], child);
 	/* the child's command name is the forking thread's */
@@ -209,7 +277,7 @@ int ig_exe_sweep(struct bpf_iter__task *ctx)
 	if (e->tgid == 0) {
 		fill_slot(&e->slot[0], task);
 		__builtin_memset(&e->slot[1], 0, sizeof(e->slot[1]));
-		if (e->slot[0].exe[0])
+		if (e->slot[0].tag)
 			e->tgid = tgid;
 	}
 	give_entry(e);
