@@ -16,8 +16,10 @@
 //   opensnoop   libbpf-tools opensnoop -p P
 // and, only when named in --setups (investigation): floor-read-256k (reader on the gadget's own 256 KiB ring),
 // ig-ustack / ig-ustack-null (-o json --collect-ustack: a user stack per event, its text a render-plan memo),
-// ig-none (ig -o none), and the WASM operator's cost (issue 12): ig-wasm-none / ig-wasm, the same runs of a
-// trace_open image carrying bench/wasm/storm.c (C SDK: reads two fields, sets one, per event), built at start.
+// ig-none (ig -o none: the records are dropped on the reader thread, none reaches JS), and the WASM operator's cost
+// (issue 12): ig-wasm-none / ig-wasm, the same runs of a trace_open image carrying bench/wasm/storm.c (C SDK: reads
+// two fields, sets one, per event), built at start; its extra CPU over ig-none is the module's and the JS batch
+// path's together (since 6ea73a8; before, ig-none handed every batch to JS too).
 // Per run: the load generator's opens/s; the consumer's utime+stime over the load window only (sampled just
 // before the go-file is created and after the output has drained); events captured (lines with the generator's
 // comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
