@@ -19,7 +19,7 @@
 // ig-none (ig -o none: the records are dropped on the reader thread, none reaches JS), and the WASM operator's cost
 // (issue 12): ig-wasm-none / ig-wasm, the same runs of a trace_open image carrying bench/wasm/storm.c (C SDK: reads
 // two fields, sets one, per event), built at start; its extra CPU over ig-none is the module's and the JS batch
-// path's together (since 6ea73a8; before, ig-none handed every batch to JS too).
+// path's together (since 70b4dc6; before, ig-none handed every batch to JS too).
 // Per run: the load generator's opens/s; the consumer's utime+stime over the load window only (sampled just
 // before the go-file is created and after the output has drained); events captured (lines with the generator's
 // comm in the output file) and lost (the tools' "lost N events" notices); peak RSS (VmHWM) at the end.
