@@ -15,7 +15,8 @@
 //   base-trace_exec, base-trace_open  the same with the ig of another checkout (--base DIR: its dist/, built), e.g.
 //                   main's beside a change, in the same run (added to the default setups when --base is given)
 // Per run: the generator's execs/s, events in the output, lost (the tools' notices), and the consumer's CPU
-// (utime + stime from /proc, start-up excluded) from the storm's start until it is idle, per event. Start-up
+// (its threads' schedstat in ns, start-up excluded; utime + stime in 10 ms ticks beside it, as earlier runs
+// reported) from the storm's start until it is idle, per event. Start-up
 // ends when the consumer has been idle for 600 ms after attaching: ig's work timed after its attach (the exe
 // tracker's sweep 500 ms after its load, the resident-set trim) took 9-50 ms of CPU after the former fixed
 // 300 ms wait, 0.5-2.5 us per event of a 20,000-exec storm. ig's -v log says whether it rendered on its reader
@@ -27,7 +28,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
 import { countOutput, sumLost } from './lib/count.js';
-import { clockTicks, drainCpu, processCpuSeconds } from './lib/proc.js';
+import { clockTicks, drainCpu, processCpuNs, processCpuSeconds } from './lib/proc.js';
 import { fix, int, markdownTable, mean } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -38,7 +39,8 @@ const BASE_SETUPS: readonly string[] = ['base-trace_exec', 'base-trace_open'];
 type Setup = typeof SETUPS[number];
 const TRUE_NAME = 'igb_true';
 
-interface Result { setup: Setup; run: number; execs: number; execsPerS: number; events?: number; lost: number; cpuS?: number; native?: string }
+/** cpuS: from the threads' schedstat (ns); tickCpuS: utime+stime (10 ms ticks), the figure earlier runs reported. */
+interface Result { setup: Setup; run: number; execs: number; execsPerS: number; events?: number; lost: number; cpuS?: number; tickCpuS?: number; native?: string }
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
         const r = await oneRun(setup, run);
         results.push(r);
         process.stderr.write(`${setup} run ${run}: ${int(r.execsPerS)} execs/s, events ${r.events ?? '-'}, lost ${r.lost}`
-          + `${r.cpuS !== undefined && r.events ? `, ${fix((r.cpuS * 1e6) / r.events, 1)} µs/event` : ''}${r.native ? `, ${r.native}` : ''}\n`);
+          + `${r.cpuS !== undefined && r.events ? `, ${fix((r.cpuS * 1e6) / r.events, 2)} µs/event (ticks ${fix((r.tickCpuS! * 1e6) / r.events, 1)})` : ''}${r.native ? `, ${r.native}` : ''}\n`);
       }
     }
     report(results, execs, runs, load0);
@@ -116,12 +118,14 @@ async function main(): Promise<void> {
       await settled(consumer.pid);
     }
     const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? 0 : 0;
+    const ns0 = consumer ? processCpuNs(consumer.pid) ?? 0 : 0;
     writeFileSync(go, '');
     await waitExit(g, 600000);
     const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('execs='))!.split(' ').map((p) => p.split('=') as [string, string]));
     const r: Result = { setup, run, execs: Number(kv.execs), execsPerS: Number(kv.execs_per_s), lost: 0 };
     if (consumer) {
-      r.cpuS = await drainCpu(consumer.pid, cpu0);
+      r.tickCpuS = await drainCpu(consumer.pid, cpu0);
+      r.cpuS = ((processCpuNs(consumer.pid) ?? ns0) - ns0) / 1e9;
       await stop(consumer, 'SIGINT', 20000);
       const errText = readFileSync(err, 'utf8');
       const c = countOutput(out, setup.endsWith('trace_open') ? TRUE_NAME : marker);
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
       if (setup.startsWith('ig-') || setup.startsWith('base-')) {
         const counts = /(\d+) records rendered on the reader thread, (\d+) by JS/.exec(errText);
         const why = /rendered in JS \(([^\n]*)\)/.exec(errText)?.[1];
-        const polls = /; (\d+) polls, linger up to ([\d.]+) ms/.exec(errText);
+        const polls = /; (\d+) polls, /.exec(errText);
         r.native = counts ? `reader thread ${counts[1]}, JS ${counts[2]}${polls ? `, ${polls[1]} polls` : ''}` : `JS${why ? ` (${why.slice(0, 100)})` : ''}`;
       }
       rmSync(out, { force: true });
@@ -154,22 +158,25 @@ async function settled(pid: number): Promise<void> {
 
 function report(rs: Result[], execs: number, runs: number, load0: number[]): void {
   const base = mean(rs.filter((r) => r.setup === 'baseline').map((r) => r.execsPerS));
-  const perEvent = (s: Setup) => {
+  const perEvent = (s: Setup, ticks = false) => {
     const xs = rs.filter((r) => r.setup === s && r.cpuS !== undefined && r.events);
-    return xs.length ? xs.reduce((a, r) => a + r.cpuS!, 0) * 1e6 / xs.reduce((a, r) => a + r.events!, 0) : NaN;
+    return xs.length ? xs.reduce((a, r) => a + (ticks ? r.tickCpuS! : r.cpuS!), 0) * 1e6 / xs.reduce((a, r) => a + r.events!, 0) : NaN;
   };
+  const perRun = (xs: Result[]) => xs.filter((r) => r.cpuS !== undefined && r.events).map((r) => fix((r.cpuS! * 1e6) / r.events!, 2)).join(' / ');
   const snoop = perEvent('execsnoop');
   const rows = SETUPS.filter((s) => rs.some((r) => r.setup === s)).map((s) => {
     const xs = rs.filter((r) => r.setup === s);
     const eps = mean(xs.map((r) => r.execsPerS));
     const ev = xs.every((r) => r.events !== undefined) ? xs.map((r) => int(r.events!)).join(' / ') : '-';
     const cpu = perEvent(s);
+    const ticks = perEvent(s, true);
     return [s, xs.map((r) => int(r.execsPerS)).join(' / '), base ? `${fix((eps / base) * 100, 1)}%` : '-', ev,
-      int(xs.reduce((a, r) => a + r.lost, 0)), Number.isNaN(cpu) ? '-' : fix(cpu, 2),
-      Number.isNaN(cpu) || Number.isNaN(snoop) ? '-' : fix(cpu / snoop, 2), xs.find((r) => r.native)?.native ?? ''];
+      int(xs.reduce((a, r) => a + r.lost, 0)), Number.isNaN(cpu) ? '-' : `${fix(cpu, 2)} (${perRun(xs)})`,
+      Number.isNaN(cpu) || Number.isNaN(snoop) ? '-' : fix(cpu / snoop, 2),
+      Number.isNaN(ticks) ? '-' : fix(ticks, 1), xs.find((r) => r.native)?.native ?? ''];
   });
   const text = `### exec storm (${int(execs)} execs x ${runs} runs, load average ${load0.map((l) => fix(l, 1)).join(' ')} at start, ${cpus().length} CPUs)\n\n`
-    + markdownTable(['setup', 'execs/s (runs)', 'vs baseline', 'events (runs)', 'lost', 'consumer CPU µs/event', 'vs execsnoop', 'ig renderer'], rows);
+    + markdownTable(['setup', 'execs/s (runs)', 'vs baseline', 'events (runs)', 'lost', 'consumer CPU µs/event (runs)', 'vs execsnoop', 'µs/event in ticks', 'ig renderer'], rows);
   process.stdout.write(text + '\n');
   const json = arg('json', '');
   if (json) writeFileSync(json, JSON.stringify({ execs, runs, results: rs, loadavg: loadavg() }, null, 2) + '\n');

@@ -25,6 +25,23 @@ export function processCpuSeconds(pid: number): number | null {
   return (utime + stime) / clockTicks();
 }
 
+/**
+ * CPU time of a process in nanoseconds: the sum over its live threads of the first field of
+ * /proc/PID/task/TID/schedstat (time on CPU, ns, where utime+stime come in 10 ms ticks: ±20 % over the 300-600 ms
+ * of a storm run). It misses threads that exited between two reads (their time is only in /proc/PID/stat's totals):
+ * compare it over a span where the consumer keeps its threads (ig, execsnoop, bpftrace do). Null if the process is
+ * gone.
+ */
+export function processCpuNs(pid: number): number | null {
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return null; }
+  let ns = 0;
+  for (const t of tids) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'latin1').split(' ')[0]); } catch { /* exited */ }
+  }
+  return ns;
+}
+
 /** A field of /proc/PID/status in kB (VmHWM, VmRSS, ...); null if absent or the process is gone. */
 export function statusKb(pid: number, field: string): number | null {
   let text: string;

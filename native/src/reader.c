@@ -8,6 +8,7 @@
  *                 -> batch is queued when full, maxLatencyMs after its first record, or on stop
  *                 -> after a non-empty consume, sleep lingerUs (interruptible) so records pile up; with
  *                    lingerMaxUs, a linger that found records doubles the next one up to it (see adapt_linger).
+ *                 A paced ring (opts.paced) wakes the thread itself only now and then: no linger (paced_loop).
  *   queue:        FIFO of ready batches guarded by a mutex; the poll thread waits on a condition
  *                 variable while `queue` batches are pending (back-pressure: the kernel ring fills
  *                 and the BPF side counts its drops). A queued batch triggers at most one pending
@@ -115,6 +116,9 @@ struct ig_reader {
   uint64_t lingers_skipped;              /* atomic: consumes of a sparse stream not followed by a linger */
   uint64_t consumed_bytes;               /* poll thread: ring bytes the last consume took */
   uint64_t polls, linger_peak_ns;        /* atomic: consumes that took records; longest linger used */
+  bool paced;                            /* opts.paced: the producer paces its wake-ups (paced_loop) */
+  bool ring_busy;                        /* poll thread: the last consume stopped at a record not committed yet */
+  uint64_t paced_timeouts;               /* atomic: paced consumes on the thread's own clock that took records */
 
   /* Render mode (opts.render): records become JSON lines on this thread, written to out.fd. A record the plan
    * cannot render (a memo miss) and the rest of that consume go to JS as a batch; the thread waits until JS has
@@ -511,12 +515,16 @@ static void perf_lost(void *ctx, int cpu, __u64 cnt) {
 static int ring_consume(ig_reader *r) {
   uint64_t cons = *r->cons_pos, published = cons, start = cons;
   int err = 0;
+  r->ring_busy = false;
   for (;;) {
     uint64_t prod = __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE);
     while (cons < prod) {
       const uint32_t *hdr = (const uint32_t *)(r->ring_data + (cons & r->ring_mask));
       uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-      if (len & BPF_RINGBUF_BUSY_BIT) goto out; /* reserved, not committed yet: the commit wakes us */
+      if (len & BPF_RINGBUF_BUSY_BIT) { /* reserved, not committed yet: the commit wakes us (unless paced) */
+        r->ring_busy = true;
+        goto out;
+      }
       uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
       cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
       /* The next record is most likely the same size: have its lines on the way while this one renders. */
@@ -631,10 +639,75 @@ static bool linger(ig_reader *r) {
   return n > 0 || stopping(r);
 }
 
+/* A paced ring (include/gadget/buffer.h) wakes the thread when the data waiting passes each 1/8 of the ring, and for
+ * the first record at least 40 ms (its pace) after its last such wake-up; the records in between come without one.
+ * So the thread takes the ring at every wake-up, with no linger (the wake-ups are already ~25/s under an exec storm,
+ * one per MiB under an open() storm), and on its own clock: PACED_BACKSTOP_MS after a wake-up or a consume that took
+ * records, for the end of a burst, which no wake-up follows. A timed consume that finds nothing comes more than the
+ * pace after the last wake-up, when any new record wakes the thread itself: it then sleeps PACED_IDLE_MS (a backstop
+ * only; idle it wakes once a second, not ten times). Worst-case delay of a record: 80 ms + 8 ms of timer slack. */
+#define PACED_BACKSTOP_MS 80
+#define PACED_IDLE_MS 1000
+#define PACED_SLACK_NS 8000000ul
+
+/* When the current batch (JS is behind: it keeps filling) must go: -1, or a timeout in ms. flush()es it if due. */
+static int batch_due(ig_reader *r) {
+  if (!r->cur || !r->cur->count) return -1;
+  uint64_t now = ig_mono_ns(), deadline = r->cur_first_ns + r->max_latency_ns;
+  if (now >= deadline && !js_behind(r)) {
+    flush(r);
+    return -1;
+  }
+  return now >= deadline ? 1 : (int)((deadline - now + 999999ull) / 1000000ull);
+}
+
+static void paced_loop(ig_reader *r) {
+  struct epoll_event ev[4];
+  int timeout = PACED_BACKSTOP_MS;
+  prctl(PR_SET_TIMERSLACK, PACED_SLACK_NS, 0, 0, 0);
+  while (!stopping(r)) {
+    int due = batch_due(r), t = due >= 0 && due < timeout ? due : timeout;
+    int n = epoll_wait(r->epfd, ev, 4, t);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r->error = errno;
+      return;
+    }
+    bool woken = false;
+    for (int i = 0; i < n; i++) {
+      if (ev[i].data.u32 == TAG_STOP) return;
+      woken = true;
+    }
+    if (n == 0 && t < timeout) continue; /* the batch's deadline, not ours */
+    r->appended = 0;
+    int err = r->prod_pos && __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE) != *r->cons_pos ? consume(r) : 0;
+    if (err < 0 && err != -EINTR && err != -ECANCELED) {
+      r->error = -err;
+      return;
+    }
+    if (r->plan || r->wire) render_settle(r);
+    if (r->appended) {
+      __atomic_add_fetch(&r->polls, 1, __ATOMIC_RELAXED);
+      if (!woken) __atomic_add_fetch(&r->paced_timeouts, 1, __ATOMIC_RELAXED);
+    }
+    /* Nothing more comes before the next wake-up: hand over what this consume took. */
+    if (r->cur && r->cur->count && !js_behind(r)) flush(r);
+    if (r->wire) wire_flush(r);
+    timeout = woken || r->appended ? PACED_BACKSTOP_MS : PACED_IDLE_MS;
+    /* Cut short (records handed to JS after a memo miss), or at a record being written: the rest at once / in 1 ms. */
+    if (err == -ECANCELED) timeout = 0;
+    else if (r->ring_busy) timeout = 1;
+  }
+}
+
 static void *reader_main(void *arg) {
   ig_reader *r = arg;
   struct epoll_event ev[4];
   bool lingered = false;
+  if (r->paced) {
+    paced_loop(r);
+    goto drain;
+  }
   /* Let the kernel end the linger with a timer interrupt it takes anyway (the 4 ms tick, another timer) within a
    * quarter of the linger: a sleep of its own costs a timer interrupt and, in a VM, exits to program it. */
   if (r->linger_ns >= 1000000) prctl(PR_SET_TIMERSLACK, (unsigned long)(r->linger_ns / 4), 0, 0, 0);
@@ -698,6 +771,7 @@ static void *reader_main(void *arg) {
       lingered = true;
     }
   }
+drain:
   /* Deliver what the kernel already holds, then what we hold. */
   r->drain_bytes = 0;
   consume(r);
@@ -979,6 +1053,7 @@ static napi_value stats_object(napi_env env, ig_reader *r) {
   ig_set_num(env, o, "polls", (double)__atomic_load_n(&r->polls, __ATOMIC_RELAXED));
   ig_set_num(env, o, "lingerPeakUs", (double)(__atomic_load_n(&r->linger_peak_ns, __ATOMIC_RELAXED) / 1000ull));
   ig_set_num(env, o, "lingersSkipped", (double)__atomic_load_n(&r->lingers_skipped, __ATOMIC_RELAXED));
+  if (r->paced) ig_set_num(env, o, "pacedTimeouts", (double)__atomic_load_n(&r->paced_timeouts, __ATOMIC_RELAXED));
   if (r->plan) {
     ig_set_num(env, o, "rendered", (double)__atomic_load_n(&r->rendered, __ATOMIC_RELAXED));
     if (r->memo_requests) ig_set_num(env, o, "renderedInPlace", (double)__atomic_load_n(&r->in_place_done, __ATOMIC_RELAXED));
@@ -1023,6 +1098,11 @@ static bool parse_opts(napi_env env, napi_value opts, ig_reader *r) {
   if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "discard", &dv) == napi_ok && !ig_is_nullish(env, dv) &&
       !ig_arg_bool(env, dv, "discard", &r->discard))
     return false;
+  napi_value pv;
+  if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "paced", &pv) == napi_ok && !ig_is_nullish(env, pv) &&
+      !ig_arg_bool(env, pv, "paced", &r->paced))
+    return false;
+  if (r->kind != READER_RING) r->paced = false;
   napi_value plan;
   if (!ig_is_nullish(env, opts) && napi_get_named_property(env, opts, "render", &plan) == napi_ok &&
       !ig_is_nullish(env, plan)) {
@@ -1183,6 +1263,9 @@ static napi_value open_reader(napi_env env, int kind, int32_t map_fd, int64_t pa
   ev.data.u32 = TAG_STOP;
   if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->efd, &ev) < 0) goto epoll_fail;
   ev.data.u32 = TAG_DATA;
+  /* Paced: edge-triggered, so that a wake-up ends the wait but records left since an earlier one do not (level-
+   * triggered, epoll_wait polls the ring again after reporting it, and returns at once whenever a record came). */
+  if (r->paced) ev.events |= EPOLLET;
   if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, src_fd, &ev) < 0) goto epoll_fail;
 
   napi_value name;

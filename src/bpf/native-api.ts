@@ -67,6 +67,7 @@ export interface ReaderStats {
   polls?: number;        // consumes of the poll thread that took records (its wake-ups with work)
   lingerPeakUs?: number; // the longest linger it slept (lingerMaxUs: how far it grew)
   lingersSkipped?: number; // lingerMaxUs: consumes of a sparse stream not followed by a linger (one wake-up per record)
+  pacedTimeouts?: number; // paced: consumes on the reader's own clock that found records (the rest came by wake-ups)
   lost: number;          // perf buffer: lost samples reported by the kernel; ring buffer: 0 (counted in BPF)
   error?: string;        // set after stop when the poll thread ended on an error
   rendered?: number;     // render mode: records the poll thread rendered itself
@@ -83,6 +84,13 @@ export interface ReaderOptions {
   lingerUs?: number;        // sleep after a non-empty poll so records pile up; default 1000
   lingerMaxUs?: number;     // ring readers: a linger that found records doubles the next, up to this; default lingerUs
   queue?: number;           // max batches queued to JS before the poll thread blocks; default 8
+  /**
+   * Ring readers: the ring is paced (include/gadget/buffer.h, marker gadget_ringbuf_paced_<map>): its producer wakes
+   * the reader at fill levels and at most every ~40 ms, not per record. The reader then takes the ring at each
+   * wake-up without a linger, and 80 ms after it last took records (what came unwoken), so a record is read at most
+   * ~90 ms after it was written. The linger options do not apply.
+   */
+  paced?: boolean;
   /**
    * Render mode: the poll thread writes each record as a JSON line to `outFd` (default 1) with this plan. A record
    * it cannot render (memo miss) and the rest of that poll go to `cb` as usual, and the thread waits until the

@@ -22,6 +22,7 @@ test('markers() finds every gadget marker in an object', { skip: noClang }, () =
     vars: ['gadget_var_enable_extra', 'gadget_var_threshold', 'gadget_filter_by_mntns'],
     iterTargetMaps: [{ program: 'dump_elems', map: 'pinned_map' }],
     skTargetMaps: [{ program: 'sk_prog', map: 'sock_map' }],
+    pacedRings: [],
   });
   assert.equal(btf.markers(), m, 'cached');
   // Every param marker points at a real const volatile global.
@@ -44,6 +45,12 @@ function withMarkers(names: string[]): Btf {
   for (const n of names) b.raw(n, BtfKind.Var, 0, false, ptr, [1]);
   return Btf.fromRaw(b.build());
 }
+
+test('gadget_ringbuf_paced_<map> (ig\'s buffer.h) names a ring that wakes its reader at fill levels and on a clock', () => {
+  const m = withMarkers(['gadget_map_tracer_events', 'gadget_ringbuf_paced_events', 'gadget_ringbuf_paced_events']).markers();
+  assert.deepEqual(m.pacedRings, ['events']);
+  assert.deepEqual(m.tracerMaps, ['events']);
+});
 
 test('names keep single and double underscores; separators are exactly ___', () => {
   const m = withMarkers([

@@ -10,6 +10,8 @@ import { BtfKind, BtfLinkage, isModifierOrTypedef, type BtfVar } from './types.j
 const SEP = '___';
 const TRACER = 'gadget_tracer_';
 const TRACER_MAP = 'gadget_map_tracer_';
+/** ig's include/gadget/buffer.h: the ring wakes its reader at fill levels and on a clock, not per record. */
+const PACED_RING = 'gadget_ringbuf_paced_';
 const MAP_ITER = 'gadget_mapiter_';
 const ITER = 'gadget_iter_';
 const SNAPSHOTTER = 'gadget_snapshotter_';
@@ -22,7 +24,7 @@ const FILTER_BY_MNTNS = 'gadget_filter_by_mntns';
 
 export function collectMarkers(btf: Btf): GadgetMarkers {
   const m: Required<GadgetMarkers> = {
-    tracers: [], tracerMaps: [], mapIters: [], iters: [], params: [], vars: [], iterTargetMaps: [], skTargetMaps: [],
+    tracers: [], tracerMaps: [], mapIters: [], iters: [], params: [], vars: [], iterTargetMaps: [], skTargetMaps: [], pacedRings: [],
   };
   for (let id = 1; id < btf.nextId; id++) {
     if (btf.kindOf(id) !== BtfKind.Var) continue;
@@ -42,6 +44,9 @@ export function collectMarkers(btf: Btf): GadgetMarkers {
     } else if (name.startsWith(TRACER_MAP)) {
       const [map] = split(name, TRACER_MAP, 1, '<map>');
       if (!m.tracerMaps.includes(map)) m.tracerMaps.push(map);
+    } else if (name.startsWith(PACED_RING)) {
+      const [map] = split(name, PACED_RING, 1, '<map>');
+      if (!m.pacedRings.includes(map)) m.pacedRings.push(map);
     } else if (name.startsWith(MAP_ITER)) {
       const [n, map] = split(name, MAP_ITER, 2, '<name>___<map>');
       m.mapIters.push({ name: n, map });

@@ -60,4 +60,5 @@ export interface GadgetMarkers {
   vars: string[];                                                    // full names of const volatile globals gadget_var_* (+ gadget_filter_by_mntns)
   iterTargetMaps: { program: string; map: string }[];                // gadget_mapelem_iter_target_<prog>___<map>
   skTargetMaps?: { program: string; map: string }[];                 // gadget_sk_prog_target_<prog>___<map>
+  pacedRings?: string[];                                             // gadget_ringbuf_paced_<map> (ig's buffer.h)
 }

@@ -103,7 +103,7 @@ export class EbpfOperator implements OperatorInstance {
       const layout = structLayout(`tracer ${t.name}`, t.struct);
       ds.staticSize = layout.size;
       addStructFields(ds, layout, { kernelEnum: this.kernelEnum });
-      this.tracers.add(ds, t.map);
+      this.tracers.add(ds, t.map, m.pacedRings?.includes(t.map) ?? false);
     }
     for (const it of m.mapIters) {
       const mb = mapBtf(this.btf, it.map);

@@ -27,16 +27,20 @@ export function ringFloor(annotation: string | undefined): number {
   return size;
 }
 
-/** `recording`: its reader records the records it renders (render + record mode). */
-interface TracerDs { ds: DataSource; map: string; reader?: AnyReader; lostMap?: string; lostSeen: bigint; recording?: boolean }
+/**
+ * `recording`: its reader records the records it renders (render + record mode). `paced`: the ring wakes its reader
+ * at fill levels and on a clock, not per record (ig's include/gadget/buffer.h; images built with upstream's header
+ * or GADGET_RINGBUF_SUBMIT_FLAGS wake it per record and get the lingering reader).
+ */
+interface TracerDs { ds: DataSource; map: string; reader?: AnyReader; lostMap?: string; lostSeen: bigint; recording?: boolean; paced: boolean }
 
 export class Tracers {
   readonly list: TracerDs[] = [];
 
   constructor(private readonly ctx: GadgetContext) {}
 
-  add(ds: DataSource, map: string): void {
-    this.list.push({ ds, map, lostMap: `${map}_lost_samples`, lostSeen: 0n });
+  add(ds: DataSource, map: string, paced = false): void {
+    this.list.push({ ds, map, lostMap: `${map}_lost_samples`, lostSeen: 0n, paced });
     addRestField(ds);
   }
 
@@ -103,6 +107,7 @@ export class Tracers {
       : recordTarget
         ? { ...READER_OPTIONS, consumer, record: recordTarget.recorder as RecorderHandle, recordDs: recordTarget.ds }
         : { ...READER_OPTIONS, consumer, aggregate, frames };
+    if (t.paced) opts.paced = true;
     t.reader = obj.openReader(t.map, onBatch, opts);
     if (target) this.ctx.log.debug(`${t.ds.name}: records recorded on the reader thread`);
     if (discard) this.ctx.log.debug(`${t.ds.name}: nothing reads the records: the reader thread drops them`);
@@ -138,7 +143,7 @@ export class Tracers {
       const st = r.stop();
       if (st.lost > 0) t.ds.reportLost(st.lost, 'perf buffer full');
       // Recording while rendering: `records` counts the records recorded on the reader thread (the rendered ones) too.
-      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${t.recording ? st.records - st.rendered : st.records} by JS${st.renderedInPlace ? ` (${st.renderedInPlace} rendered there after JS filled their memos)` : ''}${st.polls ? `; ${st.polls} polls, linger up to ${(st.lingerPeakUs ?? 0) / 1000} ms` : ''}`);
+      if (st.rendered !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.rendered} records rendered on the reader thread, ${t.recording ? st.records - st.rendered : st.records} by JS${st.renderedInPlace ? ` (${st.renderedInPlace} rendered there after JS filled their memos)` : ''}${st.polls ? `; ${st.polls} polls, ${st.pacedTimeouts !== undefined ? `${st.pacedTimeouts} on the reader's clock` : `linger up to ${(st.lingerPeakUs ?? 0) / 1000} ms`}` : ''}`);
       if (st.aggregated !== undefined) this.ctx.log.debug(`${t.ds.name}: ${st.aggregated} records counted on the reader thread`);
       if (st.batchBlocks !== undefined && st.batches > 0) this.ctx.log.debug(`${t.ds.name}: ${st.batches} batches handed to JS in ${st.batchBlocks} full-size buffers`);
     }
