@@ -1,6 +1,6 @@
 // trace_open benchmark (issue 2 item 10): what does tracing open() cost, with ig and with its peers?
 //
-//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"] [--bundle]
+//   npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups a,b,...] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"] [--bundle] [--ig-args "ARGS"]
 //
 // One process drives the same open() storm (bench/loadgen.c, compiled here with gcc into a temp dir) under
 // several setups, runs interleaved (setup A run 1, setup B run 1, ..., setup A run 2, ...):
@@ -119,10 +119,10 @@ const BPFTRACE_TICK_SCRIPT = [
   `tracepoint:syscalls:sys_exit_openat /comm == "${TICK_COMM}"/ { printf("%d %s %d %s\\n", pid, comm, args->ret, str(@fname[tid])); delete(@fname[tid]); }`,
 ].join('\n');
 
-interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; snapshot: boolean; settleMs: number; memory: boolean; nodeFlags: string[]; bundle: boolean }
+interface Options { opens: number; runs: number; latencyRuns: number; setups: SetupId[]; json?: string; failFast: boolean; snapshot: boolean; settleMs: number; memory: boolean; nodeFlags: string[]; bundle: boolean; igArgs: string[] }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, snapshot: true, settleMs: 500, memory: false, nodeFlags: [], bundle: false };
+  const o: Options = { opens: 2_000_000, runs: 2, latencyRuns: 3, setups: [...DEFAULT_SETUPS], failFast: false, snapshot: true, settleMs: 500, memory: false, nodeFlags: [], bundle: false, igArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -144,8 +144,10 @@ function parseArgs(argv: string[]): Options {
       case '--memory': o.memory = true; break;
       case '--bundle': o.bundle = true; break;
       case '--node-flags': o.nodeFlags = val().split(/\s+/).filter(Boolean); break;
+      // e.g. --ig-args "--annotate open:ebpf.ring.min-size=4194304": appended to every ig setup's `ig run`
+      case '--ig-args': o.igArgs = val().split(/\s+/).filter(Boolean); break;
       case '-h': case '--help':
-        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"] [--bundle]\n`);
+        process.stdout.write(`usage: npm run bench -- [--opens N] [--runs R] [--latency-runs L] [--setups ${ALL_SETUPS.join(',')}] [--json PATH] [--settle-ms MS] [--fail-fast] [--no-snapshot] [--memory] [--node-flags "FLAGS"] [--bundle] [--ig-args "ARGS"]\n`);
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${a} (try --help)`);
@@ -289,7 +291,7 @@ class Bench {
               const e = errFd();
               const wasm = WASM_SETUPS.includes(setup);
               // -v for the WASM runs: the operator reports its module start time at debug level.
-              consumer = start(setup, process.execPath, [...o.nodeFlags, this.igMain, 'run', wasm ? WASM_IMAGE : 'trace_open', '--host', '-o', setup === 'ig-none' || setup === 'ig-wasm-none' ? 'none' : 'json', '--pid', pid, ...(wasm ? ['-v'] : [])],
+              consumer = start(setup, process.execPath, [...o.nodeFlags, this.igMain, 'run', wasm ? WASM_IMAGE : 'trace_open', '--host', '-o', setup === 'ig-none' || setup === 'ig-wasm-none' ? 'none' : 'json', '--pid', pid, ...(wasm ? ['-v'] : []), ...o.igArgs],
                 { stdout: out, stderr: e, env: wasm ? this.wasmEnv : process.env });
               closeSync(out); closeSync(e);
               await waitAttached(consumer, OPEN_TPS, 60000);
@@ -301,7 +303,7 @@ class Bench {
               const path: { args: readonly string[]; file: boolean; js: boolean; env?: Record<string, string> } = PATHS[setup];
               const out = path.file ? outFd() : openSync('/dev/null', 'w');
               const e = errFd();
-              consumer = start(setup, process.execPath, [...o.nodeFlags, this.igMain, 'run', 'trace_open', '--host', ...path.args, '--pid', pid, '-v'],
+              consumer = start(setup, process.execPath, [...o.nodeFlags, this.igMain, 'run', 'trace_open', '--host', ...path.args, '--pid', pid, '-v', ...o.igArgs],
                 { stdout: out, stderr: e, env: { ...process.env, ...(path.js ? { IG_NATIVE_RENDER: '0' } : {}), ...path.env } });
               closeSync(out); closeSync(e);
               await waitAttached(consumer, OPEN_TPS, 60000);
