@@ -27,8 +27,9 @@ const HEADERS = ['types.h', 'filesystem.h'];
 /**
  * Layout of the maps (exe_tracker.bpf.c), mappable arrays: ig_exe_by_pid, 4096 entries, a process's at
  * tgid % 4096, each [u64 seq (odd while written)][u32 tgid][u32 pad] then two slots of [comm 16][u32 path][u32 tag];
- * ig_exe_paths, 1024 entries of [u64 seq][u32 tag][u32 pad][exe path 240, NUL-terminated], the slot's path at
- * index `path` while its tag is the slot's (0: unknown). Each executable's path once: 0.5 MiB mapped, not 2.06.
+ * ig_exe_paths, 1024 entries of [u64 seq][u32 tag][u32 pad][exe path 240, NUL-terminated] (a path at its hash
+ * % 1024 or the entry next to it), the slot's path at index `path` while its tag is the slot's (0: unknown).
+ * Each executable's path once: 0.5 MiB mapped, not 2.06.
  */
 export const EXE_COMM_LEN = 16;
 export const EXE_PATH_MAX = 240;
