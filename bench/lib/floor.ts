@@ -18,6 +18,7 @@
 // {"lost":…,"records":…,"batches":…}, detaches, closes the object and exits.
 import { getGadgetImage } from '../../src/oci/index.js';
 import { native } from '../../src/bpf/native.js';
+import { Btf } from '../../src/bpf/btf/btf.js';
 import type { LinkHandle, ReaderHandle } from '../../src/bpf/native-api.js';
 
 interface FloorArgs { pid: number; read: boolean; discard: boolean; image: string; ringBytes?: number; lingerUs: number; maxLatencyMs: number; gcEvery: number }
@@ -52,6 +53,9 @@ async function main(): Promise<void> {
   const image = await getGadgetImage(args.image, { pull: 'never' });
   if (!image.ebpf) throw new Error(`floor: image ${args.image} has no eBPF object`);
 
+  // A ring paced by ig's buffer.h wakes its reader only now and then: read it as ig does (a lingering reader would
+  // wait up to a fill level, or its 100 ms timeout, for what came unannounced).
+  const paced = Btf.fromElf(image.ebpf).markers().pacedRings?.includes('events') ?? false;
   const obj = native.open(image.ebpf, 'trace_open');
   const pid = Buffer.alloc(4);
   pid.writeUInt32LE(args.pid);
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
   let reader: ReaderHandle | undefined;
   if (args.discard) {
     // Every event is produced and its space handed back to the kernel, but no record is read.
-    reader = native.ringOpen(native.mapFd(obj, 'events'), () => { /* never called */ }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs, discard: true });
+    reader = native.ringOpen(native.mapFd(obj, 'events'), () => { /* never called */ }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs, discard: true, paced });
   } else if (args.read) {
     // Default: the same reader options as ig's eBPF operator (src/operators/ebpf/operator.ts).
     const gc = (globalThis as { gc?: () => void }).gc;
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
     reader = native.ringOpen(native.mapFd(obj, 'events'), (_buf, count) => {
       records += count;
       if (args.gcEvery > 0 && ++calls % args.gcEvery === 0) gc!();
-    }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs });
+    }, { maxLatencyMs: args.maxLatencyMs, lingerUs: args.lingerUs, paced });
   }
   process.stdout.write(`ready programs=${links.length}\n`);
 
