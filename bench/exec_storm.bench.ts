@@ -16,7 +16,8 @@
 //                   main's beside a change, in the same run (added to the default setups when --base is given)
 // Per run: the generator's execs/s, events in the output, lost (the tools' notices), and the consumer's CPU
 // (its threads' schedstat in ns, start-up excluded; utime + stime in 10 ms ticks beside it, as earlier runs
-// reported) from the storm's start until it is idle, per event. Start-up
+// reported) from the storm's start until it is idle, per event; for ig, its reader thread's share and the sleeps it
+// woke from. Start-up
 // ends when the consumer has been idle for 600 ms after attaching: ig's work timed after its attach (the exe
 // tracker's sweep 500 ms after its load, the resident-set trim) took 9-50 ms of CPU after the former fixed
 // 300 ms wait, 0.5-2.5 us per event of a 20,000-exec storm. ig's -v log says whether it rendered on its reader
@@ -28,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, start, stop, stopAll, waitAttached, waitExit, waitLine, type Child } from './lib/child.js';
 import { countOutput, sumLost } from './lib/count.js';
-import { clockTicks, drainCpu, processCpuNs, processCpuSeconds } from './lib/proc.js';
+import { clockTicks, drainCpu, processCpuNs, processCpuSeconds, readerThread, threadCpu } from './lib/proc.js';
 import { fix, int, markdownTable, mean } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,7 +41,8 @@ type Setup = typeof SETUPS[number];
 const TRUE_NAME = 'igb_true';
 
 /** cpuS: from the threads' schedstat (ns); tickCpuS: utime+stime (10 ms ticks), the figure earlier runs reported. */
-interface Result { setup: Setup; run: number; execs: number; execsPerS: number; events?: number; lost: number; cpuS?: number; tickCpuS?: number; native?: string }
+/** readerS, readerSwitches: ig's reader thread alone (the thread with its own timer slack), CPU and sleeps it woke from. */
+interface Result { setup: Setup; run: number; execs: number; execsPerS: number; events?: number; lost: number; cpuS?: number; tickCpuS?: number; readerS?: number; readerSwitches?: number; native?: string }
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
         const r = await oneRun(setup, run);
         results.push(r);
         process.stderr.write(`${setup} run ${run}: ${int(r.execsPerS)} execs/s, events ${r.events ?? '-'}, lost ${r.lost}`
-          + `${r.cpuS !== undefined && r.events ? `, ${fix((r.cpuS * 1e6) / r.events, 2)} µs/event (ticks ${fix((r.tickCpuS! * 1e6) / r.events, 1)})` : ''}${r.native ? `, ${r.native}` : ''}\n`);
+          + `${r.cpuS !== undefined && r.events ? `, ${fix((r.cpuS * 1e6) / r.events, 2)} µs/event (ticks ${fix((r.tickCpuS! * 1e6) / r.events, 1)})` : ''}${r.readerS !== undefined && r.events ? `, reader thread ${fix((r.readerS * 1e6) / r.events, 2)} µs/event, ${r.readerSwitches} wake-ups` : ''}${r.native ? `, ${r.native}` : ''}\n`);
       }
     }
     report(results, execs, runs, load0);
@@ -119,6 +121,8 @@ async function main(): Promise<void> {
     }
     const cpu0 = consumer ? processCpuSeconds(consumer.pid) ?? 0 : 0;
     const ns0 = consumer ? processCpuNs(consumer.pid) ?? 0 : 0;
+    const rtid = consumer && (setup.startsWith('ig-') || setup.startsWith('base-')) ? readerThread(consumer.pid) : undefined;
+    const reader0 = rtid !== undefined ? threadCpu(consumer!.pid, rtid) : null;
     writeFileSync(go, '');
     await waitExit(g, 600000);
     const kv = Object.fromEntries(g.lines.find((l) => l.startsWith('execs='))!.split(' ').map((p) => p.split('=') as [string, string]));
@@ -126,6 +130,8 @@ async function main(): Promise<void> {
     if (consumer) {
       r.tickCpuS = await drainCpu(consumer.pid, cpu0);
       r.cpuS = ((processCpuNs(consumer.pid) ?? ns0) - ns0) / 1e9;
+      const reader1 = rtid !== undefined ? threadCpu(consumer.pid, rtid) : null;
+      if (reader0 && reader1) { r.readerS = (reader1.ns - reader0.ns) / 1e9; r.readerSwitches = reader1.switches - reader0.switches; }
       await stop(consumer, 'SIGINT', 20000);
       const errText = readFileSync(err, 'utf8');
       const c = countOutput(out, setup.endsWith('trace_open') ? TRUE_NAME : marker);
@@ -170,13 +176,15 @@ function report(rs: Result[], execs: number, runs: number, load0: number[]): voi
     const ev = xs.every((r) => r.events !== undefined) ? xs.map((r) => int(r.events!)).join(' / ') : '-';
     const cpu = perEvent(s);
     const ticks = perEvent(s, true);
+    const rd = xs.filter((r) => r.readerS !== undefined && r.events);
+    const reader = rd.length ? `${fix(rd.reduce((a, r) => a + r.readerS!, 0) * 1e6 / rd.reduce((a, r) => a + r.events!, 0), 2)} (${rd.map((r) => r.readerSwitches).join(' / ')})` : '-';
     return [s, xs.map((r) => int(r.execsPerS)).join(' / '), base ? `${fix((eps / base) * 100, 1)}%` : '-', ev,
       int(xs.reduce((a, r) => a + r.lost, 0)), Number.isNaN(cpu) ? '-' : `${fix(cpu, 2)} (${perRun(xs)})`,
       Number.isNaN(cpu) || Number.isNaN(snoop) ? '-' : fix(cpu / snoop, 2),
-      Number.isNaN(ticks) ? '-' : fix(ticks, 1), xs.find((r) => r.native)?.native ?? ''];
+      Number.isNaN(ticks) ? '-' : fix(ticks, 1), reader, xs.find((r) => r.native)?.native ?? ''];
   });
   const text = `### exec storm (${int(execs)} execs x ${runs} runs, load average ${load0.map((l) => fix(l, 1)).join(' ')} at start, ${cpus().length} CPUs)\n\n`
-    + markdownTable(['setup', 'execs/s (runs)', 'vs baseline', 'events (runs)', 'lost', 'consumer CPU µs/event (runs)', 'vs execsnoop', 'µs/event in ticks', 'ig renderer'], rows);
+    + markdownTable(['setup', 'execs/s (runs)', 'vs baseline', 'events (runs)', 'lost', 'consumer CPU µs/event (runs)', 'vs execsnoop', 'µs/event in ticks', 'reader thread µs/event (wake-ups)', 'ig renderer'], rows);
   process.stdout.write(text + '\n');
   const json = arg('json', '');
   if (json) writeFileSync(json, JSON.stringify({ execs, runs, results: rs, loadavg: loadavg() }, null, 2) + '\n');

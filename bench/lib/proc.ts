@@ -42,6 +42,32 @@ export function processCpuNs(pid: number): number | null {
   return ns;
 }
 
+/**
+ * A reader's poll thread in an ig process: the one thread whose timer slack is not the default 50 us (native/src/
+ * reader.c sets its own). Undefined when there is not exactly one.
+ */
+export function readerThread(pid: number): number | undefined {
+  const own: number[] = [];
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return undefined; }
+  for (const t of tids) {
+    // /proc/TID/timerslack_ns: the task directories have no such file
+    try { if (readFileSync(`/proc/${t}/timerslack_ns`, 'latin1').trim() !== '50000') own.push(Number(t)); } catch { /* exited */ }
+  }
+  return own.length === 1 ? own[0] : undefined;
+}
+
+/** A thread's CPU (schedstat, ns) and voluntary context switches (the sleeps it woke from); null if it is gone. */
+export function threadCpu(pid: number, tid: number): { ns: number; switches: number } | null {
+  try {
+    const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+    const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1'));
+    return { ns, switches: m ? Number(m[1]) : 0 };
+  } catch {
+    return null;
+  }
+}
+
 /** A field of /proc/PID/status in kB (VmHWM, VmRSS, ...); null if absent or the process is gone. */
 export function statusKb(pid: number, field: string): number | null {
   let text: string;
