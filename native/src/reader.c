@@ -640,8 +640,8 @@ static bool linger(ig_reader *r) {
 }
 
 /* A paced ring (include/gadget/buffer.h) wakes the thread when the data waiting passes each 1/8 of the ring, and for
- * the first record at least 40 ms (its pace) after its last such wake-up; the records in between come without one.
- * So the thread takes the ring at every wake-up, with no linger (the wake-ups are already ~25/s under an exec storm,
+ * the first record at least 75 ms (its pace) after its last such wake-up; the records in between come without one.
+ * So the thread takes the ring at every wake-up, with no linger (the wake-ups are already ~13/s under an exec storm,
  * one per MiB under an open() storm), and on its own clock: PACED_BACKSTOP_MS after a wake-up or a consume that took
  * records, for the end of a burst, which no wake-up follows. A timed consume that finds nothing comes more than the
  * pace after the last wake-up, when any new record wakes the thread itself: it then sleeps PACED_IDLE_MS (a backstop
