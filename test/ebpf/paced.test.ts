@@ -40,7 +40,7 @@ test('records of a paced ring come out while the run goes on, read on the reader
 });
 
 test('a steady stream on a paced ring with the default pace wakes the reader about once per 75 ms, not per record', async () => {
-  gadgets.build('pacedflt', 'paced_default.bpf.c', 'name: pacedflt\ndescription: default-pace ring test gadget\n');
+  gadgets.build('pacedflt', 'paced.bpf.c', 'name: pacedflt\ndescription: default-pace ring test gadget\n', '#define IG_TEST_DEFAULT_PACE\n');
   const ig = new IgProcess(['run', 'pacedflt', '-o', 'json', '-v'], env);
   let child: number | undefined;
   let elapsedMs = 0;
@@ -58,7 +58,7 @@ test('a steady stream on a paced ring with the default pace wakes the reader abo
     if (child) { try { process.kill(child, 'SIGKILL'); } catch { /* gone */ } }
     await ig.stop();
   }
-  const m = /pacedflt: \d+ records rendered on the reader thread.*; (\d+) polls, (\d+) on the reader's clock/.exec(ig.stderr);
+  const m = /paced: \d+ records rendered on the reader thread.*; (\d+) polls, (\d+) on the reader's clock/.exec(ig.stderr);
   assert.ok(m, `a paced reader rendered the records: ${ig.stderr.split('\n').filter((l) => /reader/.test(l)).join(' | ')}`);
   // 75 ms pace: ~elapsed/75 wake-ups (~40 for 3 s); a 40 ms pace gives ~75, per-record wake-ups ~600. The bound
   // leaves room for a stalled stream, whose next record wakes the reader at once.

@@ -1,7 +1,10 @@
 // Test gadget for paced rings (include/gadget/buffer.h): each getpgid() sends one record through
 // gadget_reserve_buf/gadget_submit_buf. The pace is 10 s, so after the first record of a run no record wakes
 // the reader: ig must read them on its own clock.
+// Built with IG_TEST_DEFAULT_PACE defined (test/ebpf/paced.test.ts), it keeps the header's default pace instead.
+#ifndef IG_TEST_DEFAULT_PACE
 #define GADGET_RINGBUF_PACE_NS 10000000000ull
+#endif
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 #include <gadget/buffer.h>
