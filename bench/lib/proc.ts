@@ -37,9 +37,14 @@ export function processCpuNs(pid: number): number | null {
   try { tids = readdirSync(`/proc/${pid}/task`); } catch { return null; }
   let ns = 0;
   for (const t of tids) {
-    try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'latin1').split(' ')[0]); } catch { /* exited */ }
+    try { ns += threadNs(pid, t); } catch { /* exited */ }
   }
   return ns;
+}
+
+/** A thread's time on CPU in ns (the first field of its schedstat); throws if it is gone. */
+function threadNs(pid: number, tid: number | string): number {
+  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
 }
 
 /**
@@ -60,7 +65,7 @@ export function readerThread(pid: number): number | undefined {
 /** A thread's CPU (schedstat, ns) and voluntary context switches (the sleeps it woke from); null if it is gone. */
 export function threadCpu(pid: number, tid: number): { ns: number; switches: number } | null {
   try {
-    const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+    const ns = threadNs(pid, tid);
     const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1'));
     return { ns, switches: m ? Number(m[1]) : 0 };
   } catch {

@@ -650,7 +650,8 @@ static bool linger(ig_reader *r) {
 #define PACED_IDLE_MS 1000
 #define PACED_SLACK_NS 8000000ul
 
-/* When the current batch (JS is behind: it keeps filling) must go: -1, or a timeout in ms. flush()es it if due. */
+/* When the current batch must go: -1 (none, or flush()ed now that it is due), else a timeout in ms (1 while JS is
+ * behind: look again then, keep filling meanwhile). */
 static int batch_due(ig_reader *r) {
   if (!r->cur || !r->cur->count) return -1;
   uint64_t now = ig_mono_ns(), deadline = r->cur_first_ns + r->max_latency_ns;
@@ -712,16 +713,7 @@ static void *reader_main(void *arg) {
    * quarter of the linger: a sleep of its own costs a timer interrupt and, in a VM, exits to program it. */
   if (r->linger_ns >= 1000000) prctl(PR_SET_TIMERSLACK, (unsigned long)(r->linger_ns / 4), 0, 0, 0);
   while (!stopping(r)) {
-    int timeout = -1;
-    if (r->cur && r->cur->count) {
-      uint64_t now = ig_mono_ns(), deadline = r->cur_first_ns + r->max_latency_ns;
-      if (now >= deadline && !js_behind(r)) {
-        flush(r);
-        continue;
-      }
-      /* JS behind: look again in 1 ms, keep filling meanwhile. */
-      timeout = now >= deadline ? 1 : (int)((deadline - now + 999999ull) / 1000000ull);
-    }
+    int timeout = batch_due(r);
     if (r->wire && ig_wire_stream_count(r->wire)) {
       uint64_t now = ig_mono_ns(), deadline = r->wire_first_ns + r->max_latency_ns;
       if (now >= deadline) {

@@ -86,7 +86,7 @@ export interface ReaderOptions {
   queue?: number;           // max batches queued to JS before the poll thread blocks; default 8
   /**
    * Ring readers: the ring is paced (include/gadget/buffer.h, marker gadget_ringbuf_paced_<map>): its producer wakes
-   * the reader at fill levels and at most every ~40 ms, not per record. The reader then takes the ring at each
+   * the reader at fill levels and at most every ~75 ms, not per record. The reader then takes the ring at each
    * wake-up without a linger, and 80 ms after it last took records (what came unwoken), so a record is read at most
    * ~90 ms after it was written. The linger options do not apply.
    */
