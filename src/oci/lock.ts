@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { OciError } from './errors.js';
+import { TIED_EXEC_FAILED, tiedToThisProcess } from './tied-child.js';
 
 export interface LockOptions {
   /** seconds to wait for the lock (default 60) */
@@ -23,9 +24,9 @@ function acquire(lockFile: string, timeout: number): Promise<() => Promise<void>
   return new Promise((resolve, reject) => {
     let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn('flock', ['-x', '-w', String(timeout), lockFile, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      // tied: a SIGKILLed ig must not leave a flock waiting up to `timeout` for a lock nobody will use
+      const [cmd, args] = tiedToThisProcess('flock', ['-x', '-w', String(timeout), lockFile, 'sh', '-c', 'echo locked; exec cat >/dev/null']);
+      child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {
       reject(new OciError(`cannot lock ${lockFile}: ${(err as Error).message}`));
       return;
@@ -53,6 +54,7 @@ function acquire(lockFile: string, timeout: number): Promise<() => Promise<void>
     child.once('close', (code: number | null) => {
       if (locked) return;
       if (code === 1 && !errText) reject(new OciError(`timed out after ${timeout}s waiting for the lock ${lockFile} (another ig is using the store)`));
+      else if (TIED_EXEC_FAILED.has(code!)) reject(new OciError(`cannot lock ${lockFile}: the flock command (util-linux) is not installed`));
       else reject(new OciError(`cannot lock ${lockFile}: ${errText.trim() || `flock exited with ${code}`}`));
     });
   });

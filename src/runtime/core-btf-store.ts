@@ -10,14 +10,26 @@
 // again.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release, version } from 'node:os';
 import { join } from 'node:path';
 import { setCoreBtfSource, type CoreBtfSource } from '../bpf/object.js';
 import type { Logger } from '../gadget/logger.js';
 import { defaultStorePath } from '../oci/store.js';
+import { TIED_EXEC_FAILED, tiedToThisProcess } from '../oci/tied-child.js';
 
 const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+/** A maker's object and output: `<key>.<pid>.o` and `<key>.<pid>.tmp`. */
+const MAKER_FILE = /^[0-9a-f]{64}\.(\d+)\.(?:o|tmp)$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /**
  * The store's cache (`<store>/cache/core-btf`), installed for every object this process opens from memory; none
@@ -82,12 +94,15 @@ export class StoreCoreBtf implements CoreBtfSource {
     const tmp = join(this.dir, `${key}.${process.pid}.tmp`);
     try {
       mkdirSync(this.dir, { recursive: true });
+      this.sweepKilledMakers();
       writeFileSync(obj, elf);
     } catch (e) {
       this.log?.debug(`minimized kernel BTF: cannot write to ${this.dir}: ${(e as Error).message}`);
       return;
     }
-    const child = spawn(this.bpftool, ['gen', 'min_core_btf', VMLINUX_BTF, tmp, obj], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Tied to this process: a SIGKILLed ig runs no exit handler, and bpftool would go on for seconds.
+    const [cmd, args] = tiedToThisProcess(this.bpftool, ['gen', 'min_core_btf', VMLINUX_BTF, tmp, obj]);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => { err += d; });
@@ -108,9 +123,19 @@ export class StoreCoreBtf implements CoreBtfSource {
       // The object or this kernel does not suit it: do not try at every run.
       if (bad) try { writeFileSync(join(this.dir, `${key}.bad`), ''); } catch { /* the next run tries again */ }
     };
-    // No bpftool: nothing is marked (it may be installed later). It failed on this object: not again.
+    // No bpftool (spawn's error, or setpriv's exec failure): nothing is marked, it may be installed later. It failed
+    // on this object: not again.
     child.on('error', (e) => done(false, e.message, false));
-    child.on('exit', (code, signal) => done(code === 0, signal ? `signal ${signal}` : (err.trim().split('\n')[0] || `exit ${code}`), code !== 0 && !signal));
+    child.on('exit', (code, signal) => done(code === 0, signal ? `signal ${signal}` : (err.trim().split('\n')[0] || `exit ${code}`),
+      code !== 0 && !signal && !TIED_EXEC_FAILED.has(code!)));
+  }
+
+  /** The files of makers whose process is gone (a killed ig runs no exit handler): else they stay forever. */
+  private sweepKilledMakers(): void {
+    for (const f of readdirSync(this.dir)) {
+      const m = MAKER_FILE.exec(f);
+      if (m && !alive(Number(m[1]))) rmSync(join(this.dir, f), { force: true });
+    }
   }
 
   /** At exit: stop a bpftool still running and remove its files (the next run makes them again). */

@@ -3,9 +3,11 @@
 // removes it, and an object bpftool cannot minimize is marked and never tried again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { StoreCoreBtf } from '../../src/runtime/core-btf-store.js';
 import { BpfObject, setCoreBtfSource } from '../../src/bpf/object.js';
 import { getGadgetImage } from '../../src/oci/index.js';
@@ -55,6 +57,54 @@ test('an object bpftool cannot minimize is marked and not tried again', async ()
     assert.equal(src.lookup(junk), undefined);
     assert.equal(readdirSync(dir).length, 1, 'not started again');
   } finally {
+    src.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without bpftool nothing is marked: it may be installed later', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-h16start-btf-'));
+  const src = new StoreCoreBtf(dir, undefined, join(dir, 'no-such-bpftool'));
+  try {
+    assert.equal(src.lookup(Buffer.from('an object')), undefined);
+    await until('the maker to end', () => readdirSync(dir).length === 0);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(readdirSync(dir), [], 'no .bad marker, no file left');
+  } finally {
+    src.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bpftool still making a file dies with a SIGKILLed ig; the next maker removes the files it left', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-h16start-btf-'));
+  const cache = join(dir, 'cache');
+  // a bpftool that takes long: it records its pid (sh execs sleep, same pid) and sleeps
+  const slow = join(dir, 'slow-bpftool');
+  writeFileSync(slow, `#!/bin/sh\necho $$ > ${join(dir, 'maker.pid')}\nexec sleep 60\n`);
+  chmodSync(slow, 0o755);
+  const store = fileURLToPath(new URL('../../src/runtime/core-btf-store.js', import.meta.url));
+  const script = `import { StoreCoreBtf } from ${JSON.stringify(store)};
+    new StoreCoreBtf(${JSON.stringify(cache)}, undefined, ${JSON.stringify(slow)}).lookup(Buffer.from('an object'));
+    setInterval(() => {}, 1000);`;
+  const ig = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
+  const src = new StoreCoreBtf(cache, undefined, join(dir, 'no-such-bpftool'));
+  try {
+    await until('the slow bpftool to start', () => existsSync(join(dir, 'maker.pid')) && readFileSync(join(dir, 'maker.pid'), 'utf8').endsWith('\n'));
+    const maker = Number(readFileSync(join(dir, 'maker.pid'), 'utf8'));
+    const alive = () => { try { process.kill(maker, 0); return true; } catch { return false; } };
+    assert.ok(alive());
+    const exited = new Promise((r) => ig.once('exit', r));
+    ig.kill('SIGKILL');
+    await exited;
+    await until('bpftool to die with its ig', () => !alive(), 5000);
+    const left = readdirSync(cache).filter((f) => f.includes(`.${ig.pid}.`)).sort();
+    assert.equal(left.length, 1, `the killed maker's object is left: ${left.join(', ')}`);
+    assert.match(left[0]!, /\.o$/);
+    src.lookup(Buffer.from('another object'));
+    assert.deepEqual(readdirSync(cache).filter((f) => f.includes(`.${ig.pid}.`)), [], 'swept by the next maker');
+  } finally {
+    ig.kill('SIGKILL');
     src.close();
     rmSync(dir, { recursive: true, force: true });
   }
