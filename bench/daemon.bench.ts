@@ -45,6 +45,23 @@ type Setup = 'floor-produce' | 'daemon-null' | 'daemon-null-base' | 'daemon-file
 
 interface Result { setup: Setup; run: number; opensPerS: number; opens: number; events?: number; lost: number; daemonCpuS?: number; clientCpuS?: number }
 
+const USAGE = 'usage: node dist/bench/daemon.bench.js [--opens N] [--runs R] [--latency-runs L] [--compare [--base-env K=V,...]] [--stall-ms MS] [--json PATH]\n';
+const VALUE_FLAGS = new Set(['--opens', '--runs', '--latency-runs', '--base-env', '--stall-ms', '--json']);
+
+/** --help prints the usage; an unknown flag or one without its value is refused before any daemon starts. */
+function checkArgs(argv: string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
+    if (a === '--compare') continue;
+    if (!VALUE_FLAGS.has(a)) throw new Error(`unknown argument ${a} (try --help)`);
+    if (argv[++i] === undefined) throw new Error(`${a} needs a value (try --help)`);
+  }
+}
+
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : def;
@@ -204,6 +221,12 @@ function report(results: Result[], latencies: Record<string, number[]>, opens: n
   writeFileSync(json, JSON.stringify({ opens, runs, results, latencies, loadavg: loadavg() }, null, 2) + '\n');
 }
 
+try {
+  checkArgs(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exit(2);
+}
 main().catch((e: unknown) => {
   process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
   void stopAll().then(() => process.exit(1));
