@@ -10,6 +10,7 @@ import { findTool } from '../bpf/toolchain.js';
 import { OciError } from './errors.js';
 import { checkInsideGadgetDir, checkLicense } from './build-checks.js';
 import { killOnInterrupt, removeDirOnInterrupt } from './interrupt.js';
+import { TIED_EXEC_FAILED, tiedToThisProcess } from './tied-child.js';
 import { sha256 } from './digest.js';
 import {
   ANN_BUILDER_VERSION, ANN_CREATED, ANN_DESCRIPTION, ANN_DOCUMENTATION, ANN_ORIGIN, ANN_SOURCE, ANN_TITLE, ANN_URL,
@@ -92,13 +93,20 @@ export function creationTime(sde = process.env.SOURCE_DATE_EPOCH): string {
 
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    killOnInterrupt(child); // Ctrl-C or SIGTERM of ig must not leave a clang running
+    // Ctrl-C or SIGTERM of ig must not leave a clang running (killOnInterrupt), nor SIGKILL (tied: no handler runs)
+    const [tiedCmd, tiedArgs] = tiedToThisProcess(cmd, args);
+    const child = spawn(tiedCmd, tiedArgs, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnInterrupt(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', (err) => reject(new OciError(`cannot run ${path.basename(cmd)}: ${err.message}`)));
-    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+    child.on('close', (code) => {
+      // setpriv could not exec it: what spawn's own error says without the tie
+      const notRun = code !== null && TIED_EXEC_FAILED.has(code) ? /^setpriv: failed to execute [^:]+: (.*)$/m.exec(out) : null;
+      if (notRun) reject(new OciError(`cannot run ${path.basename(cmd)}: ${notRun[1]}`));
+      else resolve({ code: code ?? 1, out });
+    });
   });
 }
 

@@ -1,6 +1,6 @@
 // `ig image build` refuses bad inputs clearly and cleans up when interrupted: build.yaml paths stay inside the
 // gadget folder, a program needs a license, gadget.yaml types are checked, SIGINT/SIGTERM remove the temporary
-// folder and stop clang, and rebuilding a tag leaves no blob that only the replaced image used.
+// folder and stop clang, SIGKILL leaves no clang running, and rebuilding a tag leaves no blob that only the replaced image used.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -139,5 +139,32 @@ test('SIGINT/SIGTERM during a build remove its temporary folder and stop clang',
     assert.deepEqual(readdirSync(tmp), [], `${sig}: the build folder was left behind`);
     for (let i = 0; i < 50 && running(clang); i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(running(clang), false, `${sig}: clang ${clang} (${comm(clang)}) still runs`);
+  }
+});
+
+test('SIGKILL during a build leaves no compiler running (no handler runs: the kernel kills it with ig)', async () => {
+  ensureVmlinux();
+  // a clang that takes long: first on PATH, it records its pid (sh execs sleep, same pid) and sleeps
+  const bin = tmpDir('ig-build-kill-bin-');
+  const pidFile = path.join(bin, 'clang.pid');
+  writeFileSync(path.join(bin, 'clang-16'), `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 60\n`, { mode: 0o755 });
+  const child = spawn(process.execPath, [CLI, 'image', 'build', gadgetCopy(), '--store', path.join(tmpDir(), 'store')], {
+    stdio: 'ignore', env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` },
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let clang = 0;
+  for (let i = 0; i < 600 && !clang; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (existsSync(pidFile)) clang = Number(readFileSync(pidFile, 'utf8')) || 0;
+  }
+  try {
+    assert.ok(clang && running(clang), 'the build never started its clang');
+    child.kill('SIGKILL');
+    await exited;
+    for (let i = 0; i < 100 && running(clang); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(running(clang), false, `clang ${clang} still runs after its ig was killed`);
+  } finally {
+    child.kill('SIGKILL');
+    if (clang && running(clang)) process.kill(clang, 'SIGKILL');
   }
 });
