@@ -25,7 +25,7 @@ test('the declaration file: one interface per data source, nested members, names
   ds.addField({ name: 'dst-port', kind: Kind.Uint16, storage: { type: 'static', offs: 16, size: 2 } });
   const text = declarationFile({ names: ['trace_tcp', 'ghcr.io/x/trace_tcp:latest'], reference: 'ghcr.io/x/trace_tcp:latest', dataSources: [ds] });
   assert.match(text, /^import type \{ EventBase \} from 'ig';$/m);
-  assert.match(text, /export interface TraceTcpTcpEvent extends EventBase<"tcp"> \{\n  \/\*\* The process \*\/\n  readonly proc: \{\n    \/\*\* Command \* \/ name \*\/\n    readonly comm: string;\n  \};\n  readonly "dst-port": number;\n\}/);
+  assert.match(text, /export interface TraceTcpTcpEvent extends EventBase<"tcp"> \{\n  readonly "dst-port": number;\n  \/\*\* The process \*\/\n  readonly proc: \{\n    \/\*\* Command \* \/ name \*\/\n    readonly comm: string;\n  \};\n\}/);
   assert.match(text, /export type TraceTcpEvent = TraceTcpTcpEvent;/);
   assert.match(text, /declare module 'ig' \{\n  interface GadgetEvents \{\n    "trace_tcp": TraceTcpEvent;\n    "ghcr.io\/x\/trace_tcp:latest": TraceTcpEvent;\n  \}\n\}/);
   assert.equal(typeName('my-gadget', 'open', 'event'), 'MyGadgetOpenEvent');

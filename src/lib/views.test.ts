@@ -48,7 +48,7 @@ test('fields: only the named fields (a parent brings its children); an unknown n
   const b = ds.newBatch(1);
   const V = viewClass(ds, viewFields(ds, ['proc', 'name']));
   const e = new V(b, 0) as unknown as Record<string, unknown>;
-  assert.deepEqual(Object.keys((e as unknown as { toJSON(): object }).toJSON()), ['proc', 'name']);
+  assert.deepEqual(Object.keys((e as unknown as { toJSON(): object }).toJSON()), ['name', 'proc'], 'upstream JSON order: sorted by name');
   assert.equal(e['id'], undefined);
   assert.deepEqual(viewFields(ds, ['proc.comm']).map((f) => f.fullName), ['proc.comm']);
   assert.throws(() => viewFields(ds, ['proc.nope']), /^Error: fields: data source open has no field "proc.nope" \(fields: proc\.pid, proc\.comm, id, name, twice, secret\)$/);

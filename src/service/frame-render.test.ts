@@ -147,7 +147,8 @@ test('received values rendered from pieces are the JS encoder\'s bytes: repeated
   assert.equal(on.nativeRecords + on.jsRecords, 231);
   assert.equal(off.jsRecords, on.jsRecords);
   assert.match(on.native, /"pod":"p \\"q\\" \\\\ \\n\\t\\u0001 café 宽 😀"/);
-  assert.match(on.native, /"big":18446744073709551615,"neg":-9223372036854775808/);
+  assert.match(on.native, /"big":18446744073709551615,"comm":/);
+  assert.match(on.native, /"neg":-9223372036854775808,"pid":/);
   assert.match(on.native, /"stack":\{"a":0,"b":0,"c":0,"d":0,"e":0,"f":false,"g":0,"syms":"root"\}/);
   assert.match(on.native, /"stack":\{"a":18446744073709551615,"b":0,"c":-7,"d":0,"e":-128,"f":true,"g":200,"syms":"root"\}/);
 });

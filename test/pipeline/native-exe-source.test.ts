@@ -72,8 +72,8 @@ test('exe tracker: 300 processes that exited long ago are rendered natively from
     assert.deepEqual(res.missed, [recs.length - 1], 'only the unknown command name is left to JS');
     const text = jsText(ds, raw, recs.length);
     const lines = text.split('\n');
-    assert.equal(lines[0], `{"proc":{"comm":"true","pid":${pids[0]},"exe":${JSON.stringify(trueExe)}},"n":0}`);
-    assert.equal(lines[300], `{"proc":{"comm":${JSON.stringify(before)},"pid":${pids[0]},"exe":${JSON.stringify(nodeExe)}},"n":300}`);
+    assert.equal(lines[0], `{"n":0,"proc":{"comm":"true","exe":${JSON.stringify(trueExe)},"pid":${pids[0]}}}`);
+    assert.equal(lines[300], `{"n":300,"proc":{"comm":${JSON.stringify(before)},"exe":${JSON.stringify(nodeExe)},"pid":${pids[0]}}}`);
     assert.match(lines[recs.length - 1]!, /"exe":""/, 'gone and unknown to the tracker: /proc has nothing either');
     // byte-identical to JS for every record the plan rendered
     assert.equal(res.out.toString('utf8'), lines.slice(0, recs.length - 1).join('\n') + '\n');
@@ -202,7 +202,7 @@ test('exe tracker: two executables whose paths hash to the same entry are both a
     const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, recs.length);
     assert.deepEqual(res.missed, [], 'both answered from the map');
     const out = res.out.toString('utf8');
-    for (let k = 0; k < 2; k++) assert.ok(out.includes(`"pid":${runs[k]!.pid},"exe":${JSON.stringify(pair[k])}`), out);
+    for (let k = 0; k < 2; k++) assert.ok(out.includes(`"exe":${JSON.stringify(pair[k])},"pid":${runs[k]!.pid}`), out);
     assert.equal(out, jsText(ds, raw, recs.length), 'the JS getter reads the same');
     np.dispose();
   } finally {
@@ -240,11 +240,11 @@ test('exe tracker: three executables for one pair of path-table entries: the one
     const out = res.out.toString('utf8');
     for (let k = 0; k < 3; k++) {
       for (let o = 0; o < 3; o++) {
-        if (o !== k) assert.ok(!out.includes(`"pid":${runs[k]!.pid},"exe":${JSON.stringify(three[o])}`), `${k} is never shown with ${o}'s path`);
+        if (o !== k) assert.ok(!out.includes(`"exe":${JSON.stringify(three[o])},"pid":${runs[k]!.pid}`), `${k} is never shown with ${o}'s path`);
       }
     }
-    assert.ok(out.includes(`"pid":${runs[2]!.pid},"exe":${JSON.stringify(three[2])}`), `the last one is answered from the map: ${out}`);
-    assert.ok(out.includes(`"pid":${c.pid},"exe":${JSON.stringify(realpathSync('/bin/true'))}`), 'another executable is unaffected');
+    assert.ok(out.includes(`"exe":${JSON.stringify(three[2])},"pid":${runs[2]!.pid}`), `the last one is answered from the map: ${out}`);
+    assert.ok(out.includes(`"exe":${JSON.stringify(realpathSync('/bin/true'))},"pid":${c.pid}`), 'another executable is unaffected');
     assert.ok(res.missed.includes(0) || res.missed.includes(1), `one of the first two lost its entry (missed: ${res.missed.join(',')})`);
     // the JS getter reads the same maps: a missed one is gone from /proc and from the map, so its exe is empty
     const lines = jsText(ds, raw, recs.length).split('\n');

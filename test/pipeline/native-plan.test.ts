@@ -147,7 +147,7 @@ test('native plan: a container change invalidates the memos; new answers match J
     let js = jsLines(w, raw, 50, rewriters);
     np.fill(js.batch);
     assert.deepEqual(nativeTestHooks().renderPlanRender(np.plan.handle, raw, 50).missed, []);
-    assert.match(js.text, /"runtime":\{"containerName":""/);
+    assert.match(js.text, /"runtime":\{"containerId":"","containerImageDigest":"","containerImageName":"","containerName":""/);
     // The container appears: LocalManager announces it, and the plan forgets what it knew.
     w.containers.set(4026532002n, container(4026532002n, 'db'));
     w.changed();
@@ -157,7 +157,7 @@ test('native plan: a container change invalidates the memos; new answers match J
     const res = nativeTestHooks().renderPlanRender(np.plan.handle, raw, 50);
     assert.deepEqual(res.missed, []);
     assert.equal(res.out.toString('utf8'), js.text);
-    assert.match(res.out.toString('utf8'), /"runtime":\{"containerName":"db","runtimeName":"containerd"/);
+    assert.match(res.out.toString('utf8'), /"runtime":\{"containerId":"[^"]*","containerImageDigest":"[^"]*","containerImageName":"[^"]*","containerName":"db",[^}]*"runtimeName":"containerd"\}/);
   } finally {
     np.dispose();
     rmSync(dir, { recursive: true, force: true });

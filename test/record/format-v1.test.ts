@@ -1,5 +1,6 @@
 // Recordings written before format version 2 (raw deflate chunks, JS writer) still replay: the fixture is a real
-// `ig run trace_open --host --comm h18fxcat -o json --record` of version 1, and the JSON its live run printed.
+// `ig run trace_open --host --comm h18fxcat -o json --record` of version 1, and the JSON its live run printed (its
+// keys since sorted by name at each level, as ig prints them now: upstream's json formatter order).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

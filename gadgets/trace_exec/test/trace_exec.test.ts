@@ -80,14 +80,14 @@ test('json.skip: args_count and args_size are left out of json, jsonpretty and y
   assert.doesNotMatch(runs.native.stderr, /JSON rendered in JS/);
   // one exec both runs saw (each attached at its own time), without the wall-clock times each run computes
   const lines = (p: IgProcess) => p.stdout.split('\n').filter((l) => l.includes(`${marker}-4`));
-  const pidOf = (l: string) => /"pid":(\d+)/.exec(l)![1];
+  const pidOf = (l: string) => String((JSON.parse(l) as ExecEvent).proc.pid); // the first "pid" is the parent's
   const jsLines = new Map(lines(runs.js).map((l) => [pidOf(l), l]));
   const both = lines(runs.native).find((l) => jsLines.has(pidOf(l)));
   assert.ok(both, 'an exec seen by both runs');
   const comparable = (l: string) => l.replace(/"timestamp":"[^"]*"/, '"timestamp":""').replace(/"timestamp_raw":\d+/, '"timestamp_raw":0');
   assert.equal(comparable(both), comparable(jsLines.get(pidOf(both))!), 'native and JS lines byte-equal');
   const line = (p: IgProcess) => lines(p)[0]!;
-  assert.deepEqual(Object.keys(JSON.parse(line(runs.named)) as object), ['proc', 'args']);
+  assert.deepEqual(Object.keys(JSON.parse(line(runs.named)) as object), ['args', 'proc'], 'sorted by name, as upstream');
   assert.match(runs.yaml.stdout, new RegExp(`^args: /bin/echo\u00a0a0\u00a0a1\u00a0${marker}-4$`, 'm'));
   // args_size: the four NUL-terminated arguments
   const size = [sh, 'a0', 'a1', `${marker}-4`].reduce((n, a) => n + a.length + 1, 0);

@@ -83,7 +83,22 @@ export function buildTree(fields: Field[]): Node {
     return n;
   };
   for (const f of fields) nodeFor(f).field = f;
+  sortByName(root);
   return root;
+}
+
+/**
+ * Keys in upstream's json formatter order: each level sorted by name, byte-wise (Go's strings.Compare), whatever
+ * the field order (`-F` included), so ig's JSON lines equal upstream's byte for byte and diff cleanly against them.
+ */
+function sortByName(n: Node): void {
+  if (n.children.length > 1) n.children.sort((a, b) => compareBytes(a.name, b.name));
+  for (const c of n.children) sortByName(c);
+}
+
+function compareBytes(a: string, b: string): number {
+  if (a === b) return 0;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 export function makeJsonEncoder(fields: Field[], indent = 0): Writer {
