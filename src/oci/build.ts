@@ -91,11 +91,22 @@ export function creationTime(sde = process.env.SOURCE_DATE_EPOCH): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * The environment of a build's tools: a blank SOURCE_DATE_EPOCH is left out. ig reads it as unset (creationTime),
+ * and clang-16 would refuse it ("must be a non-negative decimal integer"), failing every compile over an empty
+ * variable.
+ */
+function toolEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.SOURCE_DATE_EPOCH === undefined || env.SOURCE_DATE_EPOCH.trim() !== '') return env;
+  const { SOURCE_DATE_EPOCH: _blank, ...rest } = env;
+  return rest;
+}
+
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
     // Ctrl-C or SIGTERM of ig must not leave a clang running (killOnInterrupt), nor SIGKILL (tied: no handler runs)
     const [tiedCmd, tiedArgs] = tiedToThisProcess(cmd, args);
-    const child = spawn(tiedCmd, tiedArgs, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tiedCmd, tiedArgs, { cwd: opts.cwd, env: toolEnv(opts.env ?? process.env), stdio: ['ignore', 'pipe', 'pipe'] });
     killOnInterrupt(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

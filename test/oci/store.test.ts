@@ -101,6 +101,21 @@ test('reproducible builds: SOURCE_DATE_EPOCH gives byte-identical images', async
   }
 });
 
+test('a blank SOURCE_DATE_EPOCH reads as unset: the build succeeds (clang is not handed it) with the current time', async () => {
+  const old = process.env.SOURCE_DATE_EPOCH;
+  process.env.SOURCE_DATE_EPOCH = ' ';
+  try {
+    const store = tmpDir();
+    const before = Date.now();
+    await buildImage(gadgetCopy(), { tag: 'mini:blank', store });
+    const created = Date.parse((await getGadgetImage('mini:blank', { store })).annotations['org.opencontainers.image.created']!);
+    assert.ok(created >= Math.floor(before / 1000) * 1000 && created <= Date.now(), `created ${created}`);
+  } finally {
+    if (old === undefined) delete process.env.SOURCE_DATE_EPOCH;
+    else process.env.SOURCE_DATE_EPOCH = old;
+  }
+});
+
 test('build -o keeps the object; --validate-metadata: a missing param fails, a missing field or data source warns', async () => {
   const g = gadgetCopy();
   const out = tmpDir();
