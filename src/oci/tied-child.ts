@@ -1,8 +1,9 @@
 // Helper processes that must not outlive ig even when it is SIGKILLed, when no exit or signal handler runs: the
 // bpftool that minimizes kernel BTF in the background (it ran on for seconds after a killed `ig run`), the flock
-// that waits up to a minute for the store lock, the compilers of `ig image build`. They start through util-linux's setpriv with PR_SET_PDEATHSIG, so
-// the kernel kills them when the thread that spawned them ends; node spawns from its main thread, whose end is the
-// process's. Without setpriv they start as before (the exit and signal handlers still stop them).
+// that waits up to a minute for the store lock, the compilers of `ig image build`. They start through util-linux's
+// setpriv with PR_SET_PDEATHSIG, so the kernel kills them when the thread that spawned them ends; node spawns from
+// its main thread, whose end is the process's. Without setpriv they start as before (the exit and signal handlers
+// still stop them).
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
