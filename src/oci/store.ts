@@ -473,7 +473,7 @@ export class StoreTxn {
 
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

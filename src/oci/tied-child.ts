@@ -4,24 +4,15 @@
 // setpriv with PR_SET_PDEATHSIG, so the kernel kills them when the thread that spawned them ends; node spawns from
 // its main thread, whose end is the process's. Without setpriv they start as before (the exit and signal handlers
 // still stop them).
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findTool } from '../bpf/toolchain.js';
 
 /** setpriv's exit statuses when it cannot exec the command (util-linux: EX_EXEC_FAILED, EX_EXEC_ENOENT). */
 export const TIED_EXEC_FAILED = new Set([126, 127]);
 
 let setpriv: string | null | undefined;
 
-function findSetpriv(): string | null {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    const p = join(dir || '.', 'setpriv');
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
-
 /** The command and arguments that run `cmd` so it is killed when this process dies. */
 export function tiedToThisProcess(cmd: string, args: readonly string[]): [string, string[]] {
-  if (setpriv === undefined) setpriv = findSetpriv();
+  if (setpriv === undefined) setpriv = findTool(['setpriv']) ?? null;
   return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, [...args]];
 }

@@ -15,21 +15,13 @@ import { release, version } from 'node:os';
 import { join } from 'node:path';
 import { setCoreBtfSource, type CoreBtfSource } from '../bpf/object.js';
 import type { Logger } from '../gadget/logger.js';
-import { defaultStorePath } from '../oci/store.js';
+import { defaultStorePath, processAlive } from '../oci/store.js';
 import { TIED_EXEC_FAILED, tiedToThisProcess } from '../oci/tied-child.js';
 
 const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 /** A maker's object and output: `<key>.<pid>.o` and `<key>.<pid>.tmp`. */
 const MAKER_FILE = /^[0-9a-f]{64}\.(\d+)\.(?:o|tmp)$/;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The store's cache (`<store>/cache/core-btf`), installed for every object this process opens from memory; none
@@ -134,7 +126,7 @@ export class StoreCoreBtf implements CoreBtfSource {
   private sweepKilledMakers(): void {
     for (const f of readdirSync(this.dir)) {
       const m = MAKER_FILE.exec(f);
-      if (m && !alive(Number(m[1]))) rmSync(join(this.dir, f), { force: true });
+      if (m && !processAlive(Number(m[1]))) rmSync(join(this.dir, f), { force: true });
     }
   }
 
